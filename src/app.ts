@@ -1,0 +1,51 @@
+/**
+ * buildApp(config): the whole gateway as a Fastify instance, ready to listen. No listen here
+ * (server.ts does that) so tests build as many apps as they like.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.ts';
+import { installErrorHandler } from './errors.ts';
+import { loggerOptions } from './logger.ts';
+import configPlugin from './plugins/config.ts';
+import databasePlugin from './plugins/database.ts';
+import onlineStorePlugin from './plugins/online-store.ts';
+import authPlugin from './plugins/auth.ts';
+import gatewayPlugin from './plugins/gateway.ts';
+import wsRoute from './routes/ws.ts';
+import healthRoutes from './routes/health.ts';
+import swaggerPlugin from './plugins/swagger.ts';
+import adminAuthPlugin from './plugins/admin-auth.ts';
+import onlineRoutes from './routes/api/online.ts';
+import wsStatsRoute from './routes/ws-stats.ts';
+
+export interface BuildOptions {
+  /** Overrides the logger (tests pass a stream to capture lines, or false). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    // Frames, not request bodies, are the big payloads; REST bodies stay small.
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // The embedded database (PGlite, WebAssembly) can take several seconds to start on a busy machine.
+    pluginTimeout: 60_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+  });
+  installErrorHandler(app);
+  await app.register(configPlugin, { config });
+  // Before every route: it collects them for the OpenAPI document.
+  await app.register(swaggerPlugin);
+  await app.register(databasePlugin);
+  await app.register(onlineStorePlugin);
+  await app.register(authPlugin);
+  await app.register(adminAuthPlugin);
+  await app.register(gatewayPlugin);
+  await app.register(wsRoute);
+  await app.register(healthRoutes);
+  await app.register(onlineRoutes);
+  await app.register(wsStatsRoute);
+  return app;
+}

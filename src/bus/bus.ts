@@ -1,0 +1,35 @@
+/**
+ * Node-to-node messages. One channel per node (`gateway:<nodeId>`) plus a broadcast channel
+ * (`gateway:broadcast`). Every envelope carries its origin node so a node never handles its
+ * own broadcast twice and nothing loops. `MemoryBus` serves one node (and tests of several
+ * in-process nodes); `RedisBus` connects a cluster.
+ */
+import type { CloseCode } from '../core/close-codes.ts';
+
+/** What nodes tell each other. `frame` fields are already-encoded server frames. */
+export type BusMessage =
+  /** Deliver a frame to every live session of `userId` on the receiving node. */
+  | { kind: 'deliver'; userId: string; frame: string }
+  /** Close the user's sessions on the receiving node that logged in before `beforeEpoch`. */
+  | { kind: 'kick'; userId: string; beforeEpoch: number; code: CloseCode; reason: string }
+  /** Close all of the user's sessions on the receiving node (their logical session already ended). */
+  | { kind: 'logout'; userId: string; code: CloseCode; reason: string }
+  /** Deliver a frame to every session on the receiving node. */
+  | { kind: 'broadcast'; frame: string };
+
+export interface BusEnvelope {
+  origin: string;
+  message: BusMessage;
+}
+
+export type BusHandler = (envelope: BusEnvelope) => void;
+
+export interface Bus {
+  /** Starts receiving messages addressed to `nodeId` and broadcasts from other nodes. */
+  subscribe(nodeId: string, handler: BusHandler): Promise<void>;
+  /** Sends to one node. Rejects when the transport is down (the caller reports, never drops silently). */
+  publish(toNodeId: string, message: BusMessage): Promise<void>;
+  /** Sends to every other node. */
+  broadcast(message: BusMessage): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,183 @@
+/**
+ * The one place that reads the environment. Every setting of PROTOCOL.md and ARCHITECTURE.md
+ * is declared here with its type, bounds and default; `loadConfig` turns `process.env` into a
+ * typed, frozen `Config` or throws a `ConfigError` whose message is one line naming the
+ * variable and what is wrong with it.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
+const str = (description: string, extra: { minLength?: number; pattern?: string } = {}) =>
+  Type.String({ description, ...extra });
+
+const MS_DAY = 86_400_000;
+
+/**
+ * The environment schema. Keys are the variable names; optional keys have no default (their
+ * absence means something, e.g. no DATABASE_URL = embedded PGlite).
+ */
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+    description: 'production refuses AUTH_MODE=none, a missing AUTH_JWT_SECRET and a missing ADMIN_TOKEN',
+  }),
+  HOST: Type.String({ default: '0.0.0.0', description: 'Interface to listen on' }),
+  PORT: int(3000, 0, 65535, 'HTTP and WebSocket port (0 = any free port)'),
+  NODE_ID: Type.Optional(
+    str('Unique id of this gateway process in the cluster (default: hostname + random suffix)', {
+      pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+    }),
+  ),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'pino log level' },
+  ),
+
+  DATABASE_URL: Type.Optional(
+    str('PostgreSQL URL; unset = embedded PGlite in PGLITE_DIR', { pattern: '^postgres(ql)?://' }),
+  ),
+  DATABASE_SCHEMA: Type.Optional(
+    str('PostgreSQL schema to use (search_path); default: the URL\'s own or public', {
+      pattern: '^[a-z_][a-z0-9_]{0,62}$',
+    }),
+  ),
+  DATABASE_POOL_MAX: int(10, 1, 200, 'PostgreSQL connection pool size'),
+  PGLITE_DIR: Type.String({
+    default: './data/pglite',
+    description: 'Embedded database directory when DATABASE_URL is unset (memory:// = in memory)',
+  }),
+  DB_MIGRATE_ON_START: bool(true, 'Apply pending migrations at startup'),
+  REDIS_URL: Type.Optional(
+    str('Redis URL (redis:// or rediss://); unset = in-process online store, single node only', {
+      pattern: '^rediss?://',
+    }),
+  ),
+  REDIS_KEY_PREFIX: Type.String({ default: '', description: 'Prefix for every Redis key and channel' }),
+
+  AUTH_MODE: Type.Optional(
+    Type.Union([Type.Literal('jwt'), Type.Literal('none')], {
+      description: 'jwt (default when AUTH_JWT_SECRET is set) or none (development only: ?userId=)',
+    }),
+  ),
+  AUTH_JWT_SECRET: Type.Optional(str('HS256 secret for player tokens (at least 32 characters)', { minLength: 32 })),
+  ADMIN_TOKEN: Type.Optional(str('Bearer token of the admin API (at least 16 characters)', { minLength: 16 })),
+
+  HEARTBEAT_INTERVAL_MS: int(1000, 100, 60_000, 'Ping interval advertised to clients in the connected frame'),
+  HEARTBEAT_TIMEOUT_MS: int(10_000, 200, 600_000, 'A session silent for longer is closed with 4000 and logged out'),
+  WATCHDOG_INTERVAL_MS: int(1000, 20, 60_000, 'Tick of the one watchdog timer per process'),
+  WS_PING_INTERVAL_MS: int(25_000, 100, 600_000, 'Interval of WebSocket-level pings sent by the server'),
+  HEARTBEAT_FLUSH_INTERVAL_MS: int(1000, 100, 60_000, 'Coalesced flush of lastHeartbeat to the online store'),
+
+  MAX_CONNECTIONS: int(19_000, 1, 1_000_000, 'WebSocket connections per node; more get HTTP 503'),
+  MAX_SESSIONS_PER_USER: int(5, 1, 1000, 'Live sessions of one user (SESSION_POLICY=multi)'),
+  SESSION_POLICY: Type.Union([Type.Literal('replace'), Type.Literal('multi')], {
+    default: 'replace',
+    description: 'replace: a new connection closes the older one with 4001; multi: several devices',
+  }),
+  MAX_PAYLOAD_BYTES: int(524_288, 1024, 64 * 1024 * 1024, 'Largest inbound frame; larger closes with 1009'),
+  MAX_CONTENT_BYTES: int(65_536, 16, 64 * 1024 * 1024, 'Largest message content (JSON-encoded); larger gets TOO_LARGE'),
+  MAX_MESSAGES_PER_SEC: int(50, 1, 100_000, 'Inbound frames per second per session before RATE_LIMITED'),
+  RATE_LIMIT_STRIKES: int(5, 1, 1000, 'Consecutive rate-limited seconds before close 4008'),
+  SEND_QUEUE_MAX: int(64, 1, 100_000, 'Messages queued per session before drops'),
+  SEND_QUEUE_MAX_BYTES: int(1_048_576, 1024, 1024 * 1024 * 1024, 'Bytes queued + socket-buffered per session'),
+  SLOW_CONSUMER_DROPS: int(0, 0, 1_000_000, 'Consecutive drops before close 4003 (0 = never)'),
+  WRITE_TIMEOUT_MS: int(10_000, 100, 600_000, 'A socket whose buffer has not drained for this long is terminated'),
+
+  LOGOUT_GRACE_MS: int(0, 0, MS_DAY, 'Wait before logging out after a client close / error / drain'),
+  LOGOUT_BATCH_MAX: int(500, 1, 10_000, 'Logouts written to the database in one round trip'),
+  LOGOUT_RETRY_BASE_MS: int(200, 10, 60_000, 'First retry delay of a failed logout write (doubles)'),
+  LOGOUT_RETRY_MAX_MS: int(10_000, 100, 600_000, 'Largest retry delay of a failed logout write'),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Graceful shutdown deadline'),
+});
+
+export type Env = Static<typeof EnvSchema>;
+
+/** The typed configuration every other module receives; nothing else reads process.env. */
+export type Config = Readonly<
+  Omit<Env, 'NODE_ID' | 'AUTH_MODE'> & {
+    NODE_ID: string;
+    AUTH_MODE: 'jwt' | 'none';
+  }
+>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Env values are strings; the schema wants numbers and booleans. */
+function coerce(schema: TSchema, raw: string): unknown {
+  const kind = schema.type;
+  if (kind === 'integer' || kind === 'number') {
+    const trimmed = raw.trim();
+    return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : raw;
+  }
+  if (kind === 'boolean') {
+    const v = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    return raw;
+  }
+  return raw;
+}
+
+function describe(schema: TSchema, message: string, value: unknown): string {
+  if (schema.anyOf) {
+    const allowed = (schema.anyOf as TSchema[]).map((s) => s.const).join(', ');
+    return `must be one of ${allowed} (got ${JSON.stringify(value)})`;
+  }
+  if (schema.pattern && typeof value === 'string') return `must match ${schema.pattern}`;
+  if (schema.minLength && typeof value === 'string' && value.length < schema.minLength) {
+    return `must be at least ${schema.minLength} characters long`;
+  }
+  if (schema.type === 'integer') {
+    return `must be an integer from ${schema.minimum} to ${schema.maximum} (got ${JSON.stringify(value)})`;
+  }
+  if (schema.type === 'boolean') return `must be true or false (got ${JSON.stringify(value)})`;
+  return message.toLowerCase();
+}
+
+function defaultNodeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 48) || 'node';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Reads and validates the environment. Unset or empty variables take their defaults.
+ * @throws ConfigError with one line: `VARIABLE must ...`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(EnvSchema.properties) as [string, TSchema][]) {
+    const raw = env[key];
+    if (raw === undefined || raw === '') continue;
+    input[key] = coerce(schema, raw);
+  }
+  const withDefaults = Value.Default(EnvSchema, input) as Record<string, unknown>;
+  for (const error of Value.Errors(EnvSchema, withDefaults)) {
+    const key = error.path.replace(/^\//, '').split('/')[0] ?? '';
+    const schema = (EnvSchema.properties as Record<string, TSchema>)[key];
+    if (!schema) continue;
+    throw new ConfigError(`${key} ${describe(schema, error.message, withDefaults[key])}`);
+  }
+  const parsed = withDefaults as Env;
+  const authMode = parsed.AUTH_MODE ?? (parsed.AUTH_JWT_SECRET ? 'jwt' : 'none');
+  if (authMode === 'jwt' && !parsed.AUTH_JWT_SECRET) {
+    throw new ConfigError('AUTH_JWT_SECRET must be set when AUTH_MODE=jwt');
+  }
+  if (parsed.NODE_ENV === 'production') {
+    if (authMode === 'none') throw new ConfigError('AUTH_MODE must not be none when NODE_ENV=production');
+    if (!parsed.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
+  }
+  if (parsed.WATCHDOG_INTERVAL_MS > parsed.HEARTBEAT_TIMEOUT_MS) {
+    throw new ConfigError('WATCHDOG_INTERVAL_MS must not exceed HEARTBEAT_TIMEOUT_MS');
+  }
+  return Object.freeze({ ...parsed, NODE_ID: parsed.NODE_ID ?? defaultNodeId(), AUTH_MODE: authMode });
+}
+
+/** Values that must never be printed (logs, errors, /ws/stats). */
+export const SECRET_KEYS = ['AUTH_JWT_SECRET', 'ADMIN_TOKEN', 'DATABASE_URL', 'REDIS_URL'] as const;

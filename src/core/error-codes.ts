@@ -1,0 +1,52 @@
+/**
+ * Codes of `error` frames (PROTOCOL.md "Errors"). An error frame never closes the connection;
+ * closes use close-codes.ts. One table, no ad-hoc strings.
+ */
+
+/** Every error code a server may put in an `error` frame. */
+export const FrameErrorCode = {
+  /** The frame is not valid JSON, or not a JSON object. */
+  BAD_JSON: 'BAD_JSON',
+  /** Schema violation: missing/unknown `type`, missing or malformed field. */
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  /** A binary frame was received; the protocol is JSON text only. */
+  BINARY_NOT_SUPPORTED: 'BINARY_NOT_SUPPORTED',
+  /** `content` over MAX_CONTENT_BYTES (JSON-encoded, UTF-8). */
+  TOO_LARGE: 'TOO_LARGE',
+  /** `message` to an offline user while the offline queue is off. */
+  USER_OFFLINE: 'USER_OFFLINE',
+  /** More than MAX_MESSAGES_PER_SEC frames in one second. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** `room` publish without being a member. */
+  NOT_IN_ROOM: 'NOT_IN_ROOM',
+  /** A dependency (other node, online store, bus) failed; the frame was not processed. */
+  NOT_AVAILABLE: 'NOT_AVAILABLE',
+  /** The frame is well-formed but this user may not do that. */
+  FORBIDDEN: 'FORBIDDEN',
+} as const;
+
+/** One of the codes of {@link FrameErrorCode}. */
+export type FrameErrorCode = (typeof FrameErrorCode)[keyof typeof FrameErrorCode];
+
+/** All codes, in table order (for schemas and exhaustive tests). */
+export const FRAME_ERROR_CODES: readonly FrameErrorCode[] = Object.freeze(Object.values(FrameErrorCode));
+
+/** Default human text per code; callers may send a more precise text (e.g. naming a field). */
+export const FrameErrorText: Readonly<Record<FrameErrorCode, string>> = {
+  BAD_JSON: 'frame must be a JSON object',
+  BAD_MESSAGE: 'frame does not match the protocol',
+  BINARY_NOT_SUPPORTED: 'binary frames are not supported, send JSON text frames',
+  TOO_LARGE: 'content is too large',
+  USER_OFFLINE: 'recipient is offline',
+  RATE_LIMITED: 'too many frames per second',
+  NOT_IN_ROOM: 'join the room before publishing to it',
+  NOT_AVAILABLE: 'temporarily unavailable, retry later',
+  FORBIDDEN: 'not allowed',
+};
+
+const CODE_SET: ReadonlySet<string> = new Set(FRAME_ERROR_CODES);
+
+/** Type guard for values read from the wire (e.g. by the SDK). */
+export function isFrameErrorCode(value: unknown): value is FrameErrorCode {
+  return typeof value === 'string' && CODE_SET.has(value);
+}

@@ -1,0 +1,354 @@
+/**
+ * The gateway of one node, framework-free: opens sessions (online-store login, session policy),
+ * handles inbound frames, ends sessions (logout pipeline), and runs the watchdog tick. The
+ * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bus, BusEnvelope } from '../bus/bus.ts';
+import type { PlayerRepository } from '../db/player-repository.ts';
+import type { OnlineStore } from '../online/online-store.ts';
+import { CloseCode, closeReason } from './close-codes.ts';
+import { ConnectionManager } from './connection-manager.ts';
+import { HeartbeatFlusher } from './heartbeat-flusher.ts';
+import type { CoreLogger, LogoutPipeline } from './logout.ts';
+import { encodeError, encodePong, encodeServerFrame, parseClientFrame, type ClientFrame } from './protocol.ts';
+import { Router } from './router.ts';
+import { Session, type EndReason, type SessionLimits, type SessionSocket } from './session.ts';
+import { Watchdog } from './watchdog.ts';
+import { GatewayCounters } from './gateway-counters.ts';
+import { RateLimitedWarner } from './rate-limited-warner.ts';
+
+export interface GatewaySettings extends SessionLimits {
+  nodeId: string;
+  sessionPolicy: 'replace' | 'multi';
+  maxConnections: number;
+  maxSessionsPerUser: number;
+  maxContentBytes: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  writeTimeoutMs: number;
+  wsPingIntervalMs: number;
+  heartbeatFlushIntervalMs: number;
+}
+
+export interface GatewayDeps {
+  settings: GatewaySettings;
+  store: OnlineStore;
+  repository: PlayerRepository;
+  bus: Bus;
+  logout: LogoutPipeline;
+  log: CoreLogger;
+  now: () => number;
+}
+
+export interface Identity {
+  userId: string;
+  username: string;
+}
+
+/** Why a handshake is refused before the upgrade. */
+export type AdmissionRefusal = 'draining' | 'full' | undefined;
+
+/** Frames a client may send before its login is confirmed; more are dropped. */
+const MAX_EARLY_FRAMES = 16;
+
+export class Gateway {
+  readonly connections = new ConnectionManager();
+  readonly counters = new GatewayCounters();
+  readonly router: Router;
+  readonly watchdog: Watchdog;
+  readonly heartbeats: HeartbeatFlusher;
+  readonly startedAt: number;
+  draining = false;
+  private readonly early = new Map<Session, Array<{ data: string; binary: boolean }>>();
+  private readonly pendingEnds = new Set<Promise<unknown>>();
+  private readonly warner: RateLimitedWarner;
+
+  constructor(private readonly deps: GatewayDeps) {
+    const { settings, store, bus, log, now } = deps;
+    this.startedAt = now();
+    this.warner = new RateLimitedWarner(log, now, 10_000);
+    this.router = new Router({
+      nodeId: settings.nodeId,
+      connections: this.connections,
+      store,
+      bus,
+      multiSession: settings.sessionPolicy === 'multi',
+    });
+    const sessions = () => this.connections.sessions();
+    this.watchdog = new Watchdog({
+      sessions,
+      heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+      writeTimeoutMs: settings.writeTimeoutMs,
+      wsPingIntervalMs: settings.wsPingIntervalMs,
+      onTimeout: (s, silentFor) => log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout'),
+      onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
+    });
+    this.heartbeats = new HeartbeatFlusher({ store, nodeId: settings.nodeId, sessions, intervalMs: settings.heartbeatFlushIntervalMs, log });
+  }
+
+  get nodeId(): string {
+    return this.deps.settings.nodeId;
+  }
+
+  /** Checked in preValidation, before any socket exists. */
+  admit(): AdmissionRefusal {
+    if (this.draining) return 'draining';
+    if (this.connections.size >= this.deps.settings.maxConnections) return 'full';
+    return undefined;
+  }
+
+  /** Subscribes to this node's bus channel. */
+  async listen(): Promise<void> {
+    await this.deps.bus.subscribe(this.nodeId, (envelope) => this.onBusMessage(envelope));
+  }
+
+  /** A socket was upgraded for `identity`. Registers the session and logs it in (async). */
+  open(socket: SessionSocket, identity: Identity): Session {
+    const { settings, now } = this.deps;
+    const session = new Session({
+      id: randomUUID(),
+      userId: identity.userId,
+      username: identity.username,
+      socket,
+      limits: settings,
+      now,
+      onDrop: (s, consecutive) => {
+        this.counters.dropped++;
+        this.warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
+      },
+      onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
+    });
+    this.connections.add(session);
+    this.counters.opened++;
+    this.early.set(session, []);
+    void this.login(session);
+    return session;
+  }
+
+  private async login(session: Session): Promise<void> {
+    const { store, repository, settings, log, now } = this.deps;
+    let result;
+    try {
+      result = await store.login({
+        userId: session.userId,
+        username: session.username,
+        nodeId: settings.nodeId,
+        candidateLogicalSessionId: randomUUID(),
+        now: session.connectedAt,
+      });
+    } catch (error) {
+      log.error({ userId: session.userId, err: (error as Error).message }, 'online store login failed');
+      this.early.delete(session);
+      // 1001 tells the client to reconnect with backoff, like any node trouble.
+      session.close(CloseCode.GOING_AWAY, closeReason(CloseCode.GOING_AWAY), 'error');
+      return;
+    }
+    session.epoch = result.epoch;
+    session.logicalSessionId = result.logicalSessionId;
+    if (session.state !== 'opening') {
+      // The socket closed while the login was in flight: end what the login counted.
+      this.trackEnd(this.deps.logout.endConnection(session, session.endReason ?? 'closed'));
+      return;
+    }
+    session.state = 'open';
+    session.send(
+      encodeServerFrame({
+        type: 'connected',
+        sessionId: session.id,
+        userId: session.userId,
+        nodeId: settings.nodeId,
+        heartbeat: { intervalMs: settings.heartbeatIntervalMs, timeoutMs: settings.heartbeatTimeoutMs },
+        serverTime: now(),
+      }),
+    );
+    log.info({ userId: session.userId, sessionId: session.id, epoch: result.epoch, sessions: result.sessions }, 'session opened');
+    this.enforcePolicy(session, result.previousNodes);
+
+    const db = result.newLogicalSession
+      ? repository.openSession({
+          id: result.logicalSessionId,
+          userId: session.userId,
+          username: session.username,
+          nodeId: settings.nodeId,
+          epoch: result.epoch,
+          connectedAt: session.connectedAt,
+        })
+      : repository.ensureUser(session.userId, session.username, session.connectedAt);
+    // The logout write upserts user and session rows, so a failure here loses nothing durable.
+    db.catch((error: unknown) => log.warn({ userId: session.userId, err: (error as Error).message }, 'database login write failed'));
+
+    const early = this.early.get(session) ?? [];
+    this.early.delete(session);
+    for (const frame of early) this.handleFrame(session, frame.data, frame.binary);
+  }
+
+  /** Replace: older sessions of the user close with 4001 (here and on other nodes). Multi: cap. */
+  private enforcePolicy(session: Session, previousNodes: Record<string, number>): void {
+    const { settings, bus, log } = this.deps;
+    const local = this.connections.sessionsOf(session.userId);
+    if (settings.sessionPolicy === 'replace') {
+      for (const other of local ?? []) {
+        if (other !== session) other.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
+      }
+      for (const [nodeId, count] of Object.entries(previousNodes)) {
+        if (nodeId === settings.nodeId || count <= 0) continue;
+        bus
+          .publish(nodeId, { kind: 'kick', userId: session.userId, beforeEpoch: session.epoch, code: CloseCode.REPLACED, reason: 'replaced' })
+          .catch((error: unknown) => log.warn({ userId: session.userId, nodeId, err: (error as Error).message }, 'replace notice not sent'));
+      }
+      return;
+    }
+    const total = Object.values(previousNodes).reduce((a, b) => a + b, 0) + 1;
+    if (total > settings.maxSessionsPerUser) {
+      // Over the cap: the oldest local session gives way (a new device wins, like replace).
+      const oldest = [...(local ?? [])].filter((s) => s !== session).sort((a, b) => a.epoch - b.epoch)[0];
+      if (oldest) oldest.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
+    }
+  }
+
+  /** An inbound WebSocket message. Never throws. */
+  onFrame(session: Session, data: string, binary: boolean): void {
+    session.lastHeartbeat = this.deps.now();
+    session.framesIn++;
+    this.counters.framesIn++;
+    if (session.state === 'opening') {
+      const early = this.early.get(session);
+      if (early && early.length < MAX_EARLY_FRAMES) early.push({ data, binary });
+      return;
+    }
+    if (session.state !== 'open') return;
+    try {
+      this.handleFrame(session, data, binary);
+    } catch (error) {
+      this.deps.log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'frame handler failed');
+    }
+  }
+
+  /** A WebSocket-level pong (answer to the server's ping) also proves liveness. */
+  onPong(session: Session): void {
+    session.lastHeartbeat = this.deps.now();
+  }
+
+  private handleFrame(session: Session, data: string, binary: boolean): void {
+    const verdict = session.limiter.hit();
+    if (verdict !== 'ok') {
+      this.counters.rateLimited++;
+      if (verdict === 'close') {
+        session.close(CloseCode.RATE_LIMITED, closeReason(CloseCode.RATE_LIMITED), 'kicked');
+        return;
+      }
+      this.warner.warn(session.id, { userId: session.userId, sessionId: session.id }, 'rate limited');
+      session.send(encodeError('RATE_LIMITED', 'too many frames per second'));
+      return;
+    }
+    if (binary) {
+      session.send(encodeError('BINARY_NOT_SUPPORTED', 'send JSON text frames'));
+      return;
+    }
+    const parsed = parseClientFrame(data, { maxContentBytes: this.deps.settings.maxContentBytes });
+    if (!parsed.ok) {
+      this.counters.badFrames++;
+      session.send(encodeError(parsed.code, parsed.error, parsed.ref));
+      return;
+    }
+    this.dispatch(session, parsed.frame);
+  }
+
+  private dispatch(session: Session, frame: ClientFrame): void {
+    const now = this.deps.now();
+    switch (frame.type) {
+      case 'ping':
+        this.counters.pings++;
+        session.send(encodePong(frame.ts, now));
+        return;
+      case 'message':
+        void this.directMessage(session, frame, now);
+        return;
+      case 'ack':
+        return; // acknowledgements of offline replays: nothing to do until the offline queue exists
+      default:
+        session.send(encodeError('BAD_MESSAGE', `frame type ${frame.type} is not available on this gateway`, 'id' in frame ? frame.id : undefined));
+    }
+  }
+
+  private async directMessage(session: Session, frame: Extract<ClientFrame, { type: 'message' }>, now: number): Promise<void> {
+    this.counters.messagesIn++;
+    const id = randomUUID();
+    const encoded = encodeServerFrame({ type: 'message', from: session.userId, content: frame.content, id, ts: now });
+    const result = await this.router.deliver(frame.to, encoded);
+    if (result === 'delivered') {
+      this.counters.messagesOut++;
+      session.send(encodeServerFrame({ type: 'ack', id: frame.id ?? id, status: 'delivered' }));
+    } else if (result === 'offline') {
+      session.send(encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
+    } else {
+      session.send(encodeError('NOT_AVAILABLE', 'the recipient\'s node cannot be reached, try again', frame.id));
+    }
+  }
+
+  /** The socket closed (any side, any reason). Ends the session exactly once. */
+  onClose(session: Session, code: number): void {
+    if (!this.connections.remove(session)) return;
+    const reason: EndReason = session.endReason ?? (code === CloseCode.TOO_BIG ? 'error' : 'closed');
+    session.endReason = reason;
+    session.state = 'closed';
+    session.queue.clear();
+    this.early.delete(session);
+    this.warner.forget(session.id);
+    this.counters.closed++;
+    this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
+    // Not logged in yet: login() sees the closed state and ends it when the store answers.
+    if (session.logicalSessionId) this.trackEnd(this.deps.logout.endConnection(session, reason));
+  }
+
+  private trackEnd(promise: Promise<unknown>): void {
+    this.pendingEnds.add(promise);
+    void promise.finally(() => this.pendingEnds.delete(promise));
+  }
+
+  /** Closes this node's sessions of a user (REST logout, kick from another node). */
+  closeUser(userId: string, code: CloseCode, reason: EndReason, beforeEpoch = Infinity): number {
+    let closed = 0;
+    for (const session of this.connections.sessionsOf(userId) ?? []) {
+      if (session.epoch !== 0 && session.epoch >= beforeEpoch) continue;
+      session.close(code, closeReason(code), reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  private onBusMessage({ message }: BusEnvelope): void {
+    switch (message.kind) {
+      case 'deliver':
+        this.router.deliverLocal(message.userId, message.frame);
+        return;
+      case 'kick':
+        this.closeUser(message.userId, message.code, 'replaced', message.beforeEpoch);
+        return;
+      case 'logout':
+        this.closeUser(message.userId, message.code, 'logout');
+        return;
+      case 'broadcast':
+        for (const session of this.connections.sessions()) if (session.isOpen) session.send(message.frame);
+        return;
+    }
+  }
+
+  /** The watchdog tick: timeouts, write timeouts, WS pings, coalesced heartbeat flush. */
+  tick(now = this.deps.now()): void {
+    this.watchdog.tick(now);
+    this.heartbeats.maybeFlush(now);
+  }
+
+  /** Session ends still talking to the online store. */
+  async settled(): Promise<void> {
+    while (this.pendingEnds.size > 0) await Promise.allSettled([...this.pendingEnds]);
+  }
+
+  /** Shutdown: refuse new upgrades, close every session with 1001 (reason shutdown). */
+  closeAll(code: CloseCode, reason: EndReason): void {
+    this.draining = true;
+    for (const session of this.connections.sessions()) session.close(code, closeReason(code), reason);
+  }
+}

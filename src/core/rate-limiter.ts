@@ -1,0 +1,90 @@
+/**
+ * Per-session inbound rate limit of PROTOCOL.md: MAX_MESSAGES_PER_SEC frames per one-second
+ * window; RATE_LIMIT_STRIKES limited windows in a row close the session (4008).
+ *
+ * Windows are fixed, one second long, anchored at the limiter's creation (session start):
+ * window k covers [start + k*1000, start + (k+1)*1000). Only numbers change per hit: no timers,
+ * no allocation.
+ */
+
+/** What to do with one inbound frame. */
+export type RateVerdict = 'ok' | 'limited' | 'close';
+
+export interface RateLimiterOptions {
+  /** MAX_MESSAGES_PER_SEC: frames allowed per window. */
+  maxPerSecond: number;
+  /** RATE_LIMIT_STRIKES: consecutive limited windows that close the session (>= 1). */
+  strikesToClose: number;
+  /** Clock in ms (default Date.now). */
+  now?: () => number;
+}
+
+const WINDOW_MS = 1000;
+
+/**
+ * Fixed-window limiter with strikes.
+ *
+ * - Frames 1..maxPerSecond of a window are 'ok'; every further frame of that window is
+ *   'limited' (the frame is refused: answer RATE_LIMITED, keep the connection).
+ * - A window holding at least one limited frame is a strike. The strike is counted at the
+ *   window's first limited frame (that window will necessarily end with a limited frame), so
+ *   no timer or later frame is needed to notice it.
+ * - A window without limited frames, including a window with no frames at all, resets the
+ *   strikes to 0. So does a clock that goes backwards (the window is re-anchored at the new time).
+ * - The frame that brings the strikes to strikesToClose, i.e. the first over-limit frame of the
+ *   strikesToClose-th consecutive limited window, gets 'close' instead of 'limited'. 'close' is
+ *   returned at most once per limiter; afterwards over-limit frames are 'limited' again.
+ *   Example (max 50, strikes 5): 51 frames in each of 5 consecutive seconds -> the 51st frame
+ *   of the 5th second is 'close'.
+ */
+export class RateLimiter {
+  private readonly max: number;
+  private readonly strikesToClose: number;
+  private readonly now: () => number;
+  private windowStart: number;
+  private inWindow = 0;
+  private limitedInWindow = false;
+  private strikeCount = 0;
+  private closed = false;
+
+  constructor(options: RateLimiterOptions) {
+    this.max = options.maxPerSecond;
+    this.strikesToClose = Math.max(1, options.strikesToClose);
+    this.now = options.now ?? Date.now;
+    this.windowStart = this.now();
+  }
+
+  /** Consecutive limited windows so far, the current one included once it has a limited frame. */
+  get strikes(): number {
+    return this.strikeCount;
+  }
+
+  /** Frames counted in the current window (as of the last hit). */
+  get count(): number {
+    return this.inWindow;
+  }
+
+  /** Counts one inbound frame and says what to do with it. */
+  hit(): RateVerdict {
+    const now = this.now();
+    const elapsed = now - this.windowStart;
+    if (elapsed >= WINDOW_MS || elapsed < 0) this.roll(now, elapsed);
+    if (++this.inWindow <= this.max) return 'ok';
+    if (!this.limitedInWindow) {
+      this.limitedInWindow = true;
+      if (++this.strikeCount >= this.strikesToClose && !this.closed) {
+        this.closed = true;
+        return 'close';
+      }
+    }
+    return 'limited';
+  }
+
+  private roll(now: number, elapsed: number): void {
+    // The streak survives only if the window just ended was limited and no empty window followed.
+    if (!this.limitedInWindow || elapsed >= 2 * WINDOW_MS || elapsed < 0) this.strikeCount = 0;
+    this.windowStart = elapsed < 0 ? now : now - (elapsed % WINDOW_MS);
+    this.inWindow = 0;
+    this.limitedInWindow = false;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Delivers an encoded frame to every live session of a user: local sessions straight into their
+ * send queues (never awaiting a socket), sessions on other nodes through the bus, addressed to
+ * the owning node(s) only. Used by direct messages and by incoming bus deliveries.
+ */
+import type { Bus } from '../bus/bus.ts';
+import type { OnlineStore } from '../online/online-store.ts';
+import type { ConnectionManager } from './connection-manager.ts';
+
+export type DeliveryResult =
+  /** Handed to at least one live session (local queue or owning node). */
+  | 'delivered'
+  /** The user has no live session anywhere. */
+  | 'offline'
+  /** The user is on another node but the bus or store is unreachable. */
+  | 'unavailable';
+
+export interface RouterOptions {
+  nodeId: string;
+  connections: ConnectionManager;
+  store: OnlineStore;
+  bus: Bus;
+  /** With `multi`, a user may have sessions here and elsewhere: always ask the store. */
+  multiSession: boolean;
+}
+
+export class Router {
+  deliveredLocal = 0;
+  dropped = 0;
+  deliveredRemote = 0;
+
+  constructor(private readonly options: RouterOptions) {}
+
+  /** Pushes to this node's sessions of `userId`; returns how many sessions accepted it. */
+  deliverLocal(userId: string, frame: string, exceptSessionId?: string): number {
+    const sessions = this.options.connections.sessionsOf(userId);
+    if (!sessions) return 0;
+    let accepted = 0;
+    for (const session of sessions) {
+      if (!session.isOpen || session.id === exceptSessionId) continue;
+      if (session.send(frame)) accepted++;
+      else this.dropped++;
+    }
+    this.deliveredLocal += accepted;
+    return accepted;
+  }
+
+  /** Delivers to every live session of the user in the cluster. */
+  async deliver(userId: string, frame: string): Promise<DeliveryResult> {
+    const { connections, store, bus, nodeId, multiSession } = this.options;
+    const hasLocal = connections.countOf(userId) > 0;
+    if (hasLocal) this.deliverLocal(userId, frame);
+    if (hasLocal && !multiSession) return 'delivered';
+
+    let remoteNodes: string[];
+    try {
+      const presence = await store.getPlayer(userId);
+      if (!presence || presence.status !== 'online') return hasLocal ? 'delivered' : 'offline';
+      remoteNodes = Object.keys(presence.nodes).filter((n) => n !== nodeId && (presence.nodes[n] ?? 0) > 0);
+    } catch {
+      return hasLocal ? 'delivered' : 'unavailable';
+    }
+    if (remoteNodes.length === 0) return hasLocal ? 'delivered' : 'offline';
+    const sent = await Promise.allSettled(remoteNodes.map((n) => bus.publish(n, { kind: 'deliver', userId, frame })));
+    const ok = sent.filter((r) => r.status === 'fulfilled').length;
+    this.deliveredRemote += ok;
+    if (ok > 0 || hasLocal) return 'delivered';
+    return 'unavailable';
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * One WebSocket connection of one user on this node: its identity, its place in the user's
+ * logical session (epoch, logical session id), liveness and counters. Pure: the socket is a
+ * minimal interface, the clock is passed in.
+ */
+import { SendQueue, type OutboundSocket } from './send-queue.ts';
+import { RateLimiter } from './rate-limiter.ts';
+
+/** Why a connection ended; the reason of the logout when it was the user's last connection. */
+export type EndReason =
+  | 'closed' // the client closed or vanished
+  | 'timeout' // heartbeat watchdog, close 4000
+  | 'kicked' // server-side close: rate limit, admin kick
+  | 'logout' // REST /api/online/logout, close 4002
+  | 'slow' // slow consumer, close 4003, or write timeout
+  | 'error' // socket error, oversize frame
+  | 'shutdown' // this node is shutting down, close 1001
+  | 'replaced' // the same user connected again (SESSION_POLICY=replace), close 4001
+  | 'node_lost'; // the node holding the session died (reaper)
+
+/** The socket operations a session needs beyond sending. */
+export interface SessionSocket extends OutboundSocket {
+  close(code: number, reason: string): void;
+  terminate(): void;
+  ping(): void;
+}
+
+export interface SessionLimits {
+  sendQueueMax: number;
+  sendQueueMaxBytes: number;
+  slowConsumerDrops: number;
+  maxMessagesPerSec: number;
+  rateLimitStrikes: number;
+}
+
+export interface SessionOptions {
+  id: string;
+  userId: string;
+  username: string;
+  socket: SessionSocket;
+  limits: SessionLimits;
+  now: () => number;
+  /** Called on each dropped message (for logs and metrics). */
+  onDrop?: (session: Session, consecutive: number) => void;
+  /** Called once when SLOW_CONSUMER_DROPS consecutive drops happened. */
+  onSlowConsumer?: (session: Session) => void;
+}
+
+export type SessionState = 'opening' | 'open' | 'closing' | 'closed';
+
+export class Session {
+  readonly id: string;
+  readonly userId: string;
+  readonly username: string;
+  readonly socket: SessionSocket;
+  readonly queue: SendQueue;
+  readonly limiter: RateLimiter;
+  readonly connectedAt: number;
+  state: SessionState = 'opening';
+  /** Set once the online store accepted the login. */
+  epoch = 0;
+  logicalSessionId = '';
+  /** ms of the last inbound frame or WebSocket pong. */
+  lastHeartbeat: number;
+  /** The first reason given for ending this session wins. */
+  endReason: EndReason | undefined;
+  framesIn = 0;
+
+  constructor(options: SessionOptions) {
+    this.id = options.id;
+    this.userId = options.userId;
+    this.username = options.username;
+    this.socket = options.socket;
+    this.connectedAt = options.now();
+    this.lastHeartbeat = this.connectedAt;
+    const { limits } = options;
+    this.queue = new SendQueue(options.socket, {
+      maxMessages: limits.sendQueueMax,
+      maxBytes: limits.sendQueueMaxBytes,
+      slowConsumerDrops: limits.slowConsumerDrops,
+      now: options.now,
+      onDrop: options.onDrop && ((consecutive) => options.onDrop!(this, consecutive)),
+      onSlowConsumer: options.onSlowConsumer && (() => options.onSlowConsumer!(this)),
+    });
+    this.limiter = new RateLimiter({
+      maxPerSecond: limits.maxMessagesPerSec,
+      strikesToClose: limits.rateLimitStrikes,
+      now: options.now,
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Queues one encoded frame; false when it was dropped (queue full) or the session is gone. */
+  send(data: string): boolean {
+    if (this.state === 'closed') return false;
+    return this.queue.push(data);
+  }
+
+  /**
+   * Ends the connection from the server side. The reason is remembered for the logout (first
+   * one wins: a timeout that races a kick stays a timeout). The socket's close event finishes
+   * the job.
+   */
+  close(code: number, closeText: string, reason: EndReason): void {
+    this.endReason ??= reason;
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.state = 'closing';
+    try {
+      this.socket.close(code, closeText);
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  /** Kills the TCP connection without a closing handshake (dead or stuck peers). */
+  terminate(reason: EndReason): void {
+    this.endReason ??= reason;
+    this.state = 'closing';
+    this.socket.terminate();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Opens the database: embedded PGlite when no URL is configured (one node, no setup), a pg pool
+ * against PostgreSQL otherwise. Both are driven by the same Prisma client through its driver
+ * adapters, and both can run the migrator before the client is handed out.
+ */
+import { mkdir } from 'node:fs/promises';
+import pg from 'pg';
+import { PGlite, type PGliteInterface, type Transaction } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import { migrate, pgliteExecutor, withPoolExecutor } from './migrate.ts';
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; absent = embedded PGlite in `pgliteDir`. */
+  url?: string;
+  /**
+   * PostgreSQL schema (search_path and Prisma's table qualifier); default: the URL's `?schema=`,
+   * else public. Ignored by PGlite, which always uses public.
+   */
+  schema?: string;
+  /** PGlite data directory (created if missing); `memory://` keeps everything in memory. */
+  pgliteDir: string;
+  /** PostgreSQL pool size. */
+  poolMax: number;
+  /** Apply pending migrations before returning. */
+  migrate: boolean;
+  /** Override of the migrations folder (tests); default `<repo>/prisma/migrations`. */
+  migrationsDir?: string;
+  log?: (msg: string) => void;
+  /**
+   * Called with the text of every SQL statement sent to the driver (pool connection or PGlite),
+   * Prisma's and the migrator's alike: trace logging, and tests that count round trips.
+   */
+  onQuery?: (sql: string) => void;
+}
+
+/** An open database: the Prisma client plus what it takes to shut it down. */
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  prisma: PrismaClient;
+  /** Migrations applied while opening (empty when none were pending or `migrate` was false). */
+  appliedMigrations: readonly string[];
+  /** Disconnects Prisma, then ends the pool / closes PGlite. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Connection attempts fail after this long, so an outage surfaces as an error, not a hang. */
+export const CONNECT_TIMEOUT_MS = 2000;
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+type QueryFn = (...args: unknown[]) => unknown;
+
+function statementText(arg: unknown): string {
+  if (typeof arg === 'string') return arg;
+  const text = (arg as { text?: unknown } | null)?.text;
+  return typeof text === 'string' ? text : String(arg);
+}
+
+/** Wraps `target.query` (and `exec`) so every statement is reported before it is sent. */
+function tapQueries(target: object, onQuery: (sql: string) => void, methods: readonly string[]): void {
+  const record = target as Record<string, QueryFn>;
+  for (const method of methods) {
+    const original = record[method];
+    if (typeof original !== 'function') continue;
+    record[method] = function (this: unknown, ...args: unknown[]) {
+      onQuery(statementText(args[0]));
+      return original.apply(this, args);
+    };
+  }
+}
+
+function tapPglite(db: PGliteInterface, onQuery: (sql: string) => void): void {
+  tapQueries(db, onQuery, ['query', 'exec']);
+  // Statements inside a transaction go through the `tx` object, not the instance.
+  const transaction = db.transaction.bind(db);
+  db.transaction = <T>(callback: (tx: Transaction) => Promise<T>) =>
+    transaction((tx) => {
+      tapQueries(tx, onQuery, ['query', 'exec']);
+      return callback(tx);
+    });
+}
+
+/**
+ * Opens (and by default migrates) the database.
+ * @throws when migration fails (the pool / PGlite is closed first) or the schema name is invalid.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const log = options.log ?? (() => {});
+  return options.url ? openPostgres(options.url, options, log) : openPglite(options, log);
+}
+
+async function openPglite(options: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
+  if (options.schema) {
+    // The PGlite adapter cannot qualify Prisma's queries with a schema: it always uses public.
+    log(`DATABASE_SCHEMA=${options.schema} is ignored by the embedded PGlite database (it uses public)`);
+  }
+  const dir = options.pgliteDir;
+  const inMemory = dir.startsWith('memory://');
+  if (!inMemory) await mkdir(dir, { recursive: true });
+  const pglite = inMemory ? new PGlite() : new PGlite(dir);
+  await pglite.waitReady;
+  if (options.onQuery) tapPglite(pglite, options.onQuery);
+  let applied: string[] = [];
+  try {
+    if (options.migrate) {
+      ({ applied } = await migrate(pgliteExecutor(pglite), { migrationsDir: options.migrationsDir, log }));
+    }
+  } catch (error) {
+    await pglite.close().catch(() => {});
+    throw error;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  let closing: Promise<void> | undefined;
+  return {
+    kind: 'pglite',
+    prisma,
+    appliedMigrations: applied,
+    close: () =>
+      (closing ??= (async () => {
+        await prisma.$disconnect().catch(() => {});
+        if (!pglite.closed) await pglite.close();
+      })()),
+  };
+}
+
+/** Prisma-style `?schema=` of the URL (what Prisma itself would use when no schema is given). */
+function schemaOfUrl(url: string): string | undefined {
+  try {
+    return new URL(url).searchParams.get('schema') || undefined;
+  } catch {
+    return undefined; // not WHATWG-parsable (e.g. a socket path): pg parses it on its own
+  }
+}
+
+async function openPostgres(url: string, options: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
+  // Always explicit: Prisma qualifies its queries with "public" when it is not told a schema,
+  // while raw SQL follows search_path (which may start with "$user"); both must agree.
+  const schema = options.schema ?? schemaOfUrl(url) ?? 'public';
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid database schema name ${JSON.stringify(schema)}`);
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolMax,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    // Unqualified SQL (raw queries, migrations, _prisma_migrations) lands in the schema too.
+    options: `-c search_path="${schema}"`,
+  });
+  // An idle client losing its connection (server restart) emits 'error' on the pool: without a
+  // listener that would crash the process. The next query simply opens a new connection.
+  pool.on('error', (error) => log(`database pool: idle connection error: ${error.message}`));
+  const onQuery = options.onQuery;
+  if (onQuery) pool.on('connect', (client) => tapQueries(client, onQuery, ['query']));
+  let applied: string[] = [];
+  try {
+    if (options.migrate) {
+      ({ applied } = await withPoolExecutor(pool, (db) =>
+        migrate(db, { migrationsDir: options.migrationsDir, log, schema }),
+      ));
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  // Prisma qualifies every generated query with a schema ("public" unless told otherwise), so
+  // search_path alone is not enough: the adapter must be given the schema as well.
+  const adapter = new PrismaPg(pool, { schema });
+  const prisma = new PrismaClient({ adapter });
+  let closing: Promise<void> | undefined;
+  return {
+    kind: 'postgres',
+    prisma,
+    appliedMigrations: applied,
+    close: () =>
+      (closing ??= (async () => {
+        await prisma.$disconnect().catch(() => {});
+        await pool.end();
+      })()),
+  };
+}

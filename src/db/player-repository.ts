@@ -1,0 +1,60 @@
+/**
+ * What the gateway needs from the database: users and their logical sessions. Every write is
+ * idempotent (upserts keyed by user id / logical session id, timestamps never move backwards),
+ * so a logout retried after a database outage lands exactly as if it had landed the first time.
+ */
+import type { LogoutRecord } from '../online/online-store.ts';
+
+export interface UserRow {
+  id: string;
+  username: string;
+  lastSpiritGainTime: Date | null;
+  lastLoginAt: Date | null;
+  lastLogoutAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface PlayerSessionRow {
+  id: string;
+  userId: string;
+  nodeId: string;
+  epoch: number;
+  connectedAt: Date;
+  disconnectedAt: Date | null;
+  reason: string | null;
+}
+
+export interface OpenSessionInput {
+  /** The logical session id from the online store. */
+  id: string;
+  userId: string;
+  username: string;
+  nodeId: string;
+  epoch: number;
+  connectedAt: number;
+}
+
+export interface PlayerRepository {
+  /** Creates the user on first sight, refreshes username and last_login_at otherwise. */
+  ensureUser(userId: string, username: string, loginAt: number): Promise<void>;
+
+  /** Creates the PlayerSession row of a logical session (no-op if it exists). */
+  openSession(input: OpenSessionInput): Promise<void>;
+
+  /**
+   * Writes many logouts in one round trip: users.last_spirit_gain_time and last_logout_at
+   * (never moved backwards), and the PlayerSession row closed with disconnected_at and reason
+   * (created if openSession never landed). Idempotent per logicalSessionId.
+   */
+  recordLogouts(records: readonly LogoutRecord[]): Promise<void>;
+
+  getUser(userId: string): Promise<UserRow | null>;
+
+  listSessions(userId: string, limit: number): Promise<PlayerSessionRow[]>;
+
+  /** Throws when the database is unreachable (readiness probe). */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}

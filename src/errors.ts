@@ -1,0 +1,57 @@
+/**
+ * Coded HTTP errors and the one error handler. Every error body has the same shape:
+ * `{ statusCode, code, error, message }`. 5xx answers never carry internals (the details are
+ * logged, the client gets a generic message).
+ */
+import createError from '@fastify/error';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+
+export const GatewayErrors = {
+  Unauthorized: createError('GW_UNAUTHORIZED', '%s', 401),
+  Forbidden: createError('GW_FORBIDDEN', '%s', 403),
+  BadUserId: createError('GW_BAD_USER_ID', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$', 400),
+  NotFound: createError('GW_NOT_FOUND', '%s', 404),
+  Draining: createError('GW_DRAINING', 'this node is shutting down, connect to another one', 503),
+  Full: createError('GW_FULL', 'this node is at MAX_CONNECTIONS, try again later', 503),
+  Unavailable: createError('GW_UNAVAILABLE', '%s', 503),
+  Validation: createError('GW_VALIDATION', '%s', 400),
+  InvalidCursor: createError('GW_INVALID_CURSOR', 'invalid cursor: pass the nextCursor of a previous page unchanged', 400),
+} as const;
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 2;
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  error: string;
+  message: string;
+}
+
+/** Installs the error and not-found handlers on the root instance. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    let statusCode = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    let code = err.code && err.code.startsWith('GW_') ? err.code : undefined;
+    let message = err.message;
+    if (err.validation) {
+      statusCode = 400;
+      code = 'GW_VALIDATION';
+      message = `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? 'is invalid'}`;
+    } else if (statusCode >= 500) {
+      request.log.error({ err }, 'request failed');
+      code ??= 'GW_INTERNAL';
+      if (!err.code?.startsWith('GW_')) message = 'internal error';
+    } else {
+      code ??= statusCode === 400 ? 'GW_BAD_REQUEST' : `GW_HTTP_${statusCode}`;
+    }
+    if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    const body: ErrorBody = { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+    return reply.code(statusCode).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = { statusCode: 404, code: 'GW_NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` };
+    return reply.code(404).send(body);
+  });
+}

@@ -1,0 +1,47 @@
+-- Ends one connection: compare-and-set on the logical session id, then decrement the node's
+-- count; the last connection takes the user offline and queues the LogoutRecord (go-offline).
+-- KEYS: player hash, online set, online index, node players set, node heartbeats hash,
+--       pending zset, pending data hash
+-- ARGV: userId, nodeId, logicalSessionId, reason, now (ms), connection id ('' = not tracked)
+-- Returns { stale 0/1, loggedOut 0/1, sessions, recordJson? }
+local player, online, index, nodePlayers, nodeBeats, pending, pendingData =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local userId, nodeId, sid, reason, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local field = 'n:' .. nodeId
+
+local f = redis.call('HMGET', player, 'status', 'sid', 'sessions', field)
+if f[1] ~= 'online' then return { 1, 0, 0 } end
+local sessions = tonumber(f[3]) or 0
+if f[2] ~= sid then return { 1, 0, sessions } end
+local count = tonumber(f[4]) or 0
+-- No live connection of this session on the node: a repeated end of the same connection.
+if count <= 0 then return { 1, 0, sessions } end
+-- A tracked connection that is not (or no longer) listed: a repeated end of the same connection.
+-- Without a list (logins that passed no id) the count alone decides, as before.
+local ids = connectionId ~= '' and readConnectionIds(player, nodeId) or nil
+if ids then
+  local found
+  for i, id in ipairs(ids) do
+    if id == connectionId then
+      found = i
+      break
+    end
+  end
+  if not found then return { 1, 0, sessions } end
+  table.remove(ids, found)
+  writeConnectionIds(player, nodeId, ids)
+end
+
+if count > 1 then
+  redis.call('HINCRBY', player, field, -1)
+else
+  redis.call('HDEL', player, field, 'c:' .. nodeId)
+  redis.call('SREM', nodePlayers, userId)
+  redis.call('HDEL', nodeBeats, userId)
+end
+sessions = math.max(0, sessions - 1)
+if sessions > 0 then
+  redis.call('HSET', player, 'sessions', sessions)
+  return { 0, 0, sessions }
+end
+return { 0, 1, 0, goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now) }

@@ -1,0 +1,36 @@
+-- Registers one connection of a user on a node.
+-- KEYS: player hash, online set, online index, node players set
+-- ARGV: userId, username, nodeId, candidate logical session id, now (ms), connection id ('' = not
+--       tracked, see lib/connection-ids.lua)
+-- Returns { epoch, logicalSessionId, newLogicalSession 0/1, sessions, { nodeId, count, ... } }
+local player, online, index, nodePlayers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local userId, username, nodeId, candidate, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+
+local previous = {}
+local wasOnline = redis.call('HGET', player, 'status') == 'online'
+if wasOnline then
+  local fields = redis.call('HGETALL', player)
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 2) == 'n:' then
+      previous[#previous + 1] = string.sub(fields[i], 3)
+      previous[#previous + 1] = fields[i + 1]
+    end
+  end
+else
+  -- Offline or never seen: a new logical session starts.
+  redis.call('HSET', player, 'status', 'online', 'sid', candidate, 'connectedAt', now, 'sessions', 0)
+  redis.call('HDEL', player, 'logoutTime', 'logoutReason')
+  redis.call('SADD', online, userId)
+  redis.call('ZADD', index, 0, userId)
+end
+local epoch = redis.call('HINCRBY', player, 'epoch', 1)
+local sessions = redis.call('HINCRBY', player, 'sessions', 1)
+redis.call('HINCRBY', player, 'n:' .. nodeId, 1)
+if connectionId ~= '' then
+  local ids = readConnectionIds(player, nodeId) or {}
+  ids[#ids + 1] = connectionId
+  writeConnectionIds(player, nodeId, ids)
+end
+redis.call('HSET', player, 'username', username, 'nodeId', nodeId, 'lastHeartbeat', now)
+redis.call('SADD', nodePlayers, userId)
+return { epoch, redis.call('HGET', player, 'sid'), wasOnline and 0 or 1, sessions, previous }

@@ -1,0 +1,11 @@
+-- Takes (or, for its owner, extends) a named lock until now + ttlMs. Expiry is judged on the
+-- callers' `now` (as in the memory store); PEXPIRE only collects the key once it is long dead.
+-- KEYS: lock hash { owner, expiresAt }
+-- ARGV: owner, ttlMs, now (ms)
+-- Returns 1 taken, 0 held by another owner
+local lock, owner, ttl, now = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local f = redis.call('HMGET', lock, 'owner', 'expiresAt')
+if f[1] and f[1] ~= owner and (tonumber(f[2]) or 0) > now then return 0 end
+redis.call('HSET', lock, 'owner', owner, 'expiresAt', now + ttl)
+redis.call('PEXPIRE', lock, ttl)
+return 1

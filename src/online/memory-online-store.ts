@@ -1,0 +1,424 @@
+/**
+ * The online store of a single process. It mirrors the Redis model key for key (a player
+ * record per user, a sorted online index, per-node heartbeat maps, a pending-logout queue
+ * ordered by due time) so both stores pass the same contract suite with the same edge cases.
+ */
+import type {
+  EndSessionInput,
+  EndSessionResult,
+  ForceLogoutInput,
+  ForceLogoutResult,
+  ListOnlineOptions,
+  LoginInput,
+  LoginResult,
+  LogoutRecord,
+  NodeLease,
+  OnlinePage,
+  OnlineStore,
+  PendingLogout,
+  PlayerPresence,
+  PresenceStatus,
+  ReapResult,
+  ReassertResult,
+  ReassertSession,
+  RegisterNodeResult,
+} from './online-store.ts';
+import { NodeIdInUseError } from './online-store.ts';
+import { SortedList, compareCodePoints } from './sorted-list.ts';
+import {
+  FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkReassertSession, checkTime, decodeCursor, encodeCursor,
+} from './online-paging.ts';
+
+/** The fields of `player:online:<userId>`. */
+interface PlayerEntry {
+  status: PresenceStatus;
+  username: string;
+  nodeId: string;
+  epoch: number;
+  sessions: number;
+  sid: string;
+  connectedAt: number;
+  lastHeartbeat: number;
+  logoutTime?: number;
+  logoutReason?: string;
+  /** The `n:<nodeId>` fields: live connections per node, never zero. */
+  nodes: Map<string, number>;
+  /** The `c:<nodeId>` fields: tracked connection ids per node, never empty. */
+  conns: Map<string, string[]>;
+}
+
+interface PendingEntry {
+  due: number;
+  record: LogoutRecord;
+  attempts: number;
+}
+
+interface DueKey {
+  due: number;
+  id: string;
+}
+
+/** Redis orders a sorted set by score, then by member bytes. */
+const compareDue = (a: DueKey, b: DueKey): number => a.due - b.due || compareCodePoints(a.id, b.id);
+
+/** In-process `OnlineStore`; see online-store.ts for the model. */
+export class MemoryOnlineStore implements OnlineStore {
+  private readonly players = new Map<string, PlayerEntry>();
+  /** `server:online:index`: online userIds in byte order, for cursor paging. */
+  private readonly index = new SortedList<string>(compareCodePoints);
+  /** `server:node:<nodeId>:heartbeats`. */
+  private readonly heartbeats = new Map<string, Map<string, number>>();
+  /** `logout:pending:data` and `logout:pending` (ordered by due time). */
+  private readonly pending = new Map<string, PendingEntry>();
+  private readonly dueQueue = new SortedList<DueKey>(compareDue);
+  /** `server:nodes`: nodeId -> last lease renewal. */
+  private readonly leases = new Map<string, number>();
+  /** `server:node:<nodeId>:players` (never empty, like a Redis set). */
+  private readonly nodePlayers = new Map<string, Set<string>>();
+  /** `server:lock:<name>`. */
+  private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
+
+  async login(input: LoginInput): Promise<LoginResult> {
+    checkTime('now', input.now);
+    let entry = this.players.get(input.userId);
+    const previousNodes = entry?.status === 'online' ? Object.fromEntries(entry.nodes) : {};
+    let newLogicalSession = false;
+    if (!entry) {
+      entry = {
+        status: 'offline', username: input.username, nodeId: input.nodeId, epoch: 0, sessions: 0,
+        sid: '', connectedAt: 0, lastHeartbeat: 0, nodes: new Map(), conns: new Map(),
+      };
+      this.players.set(input.userId, entry);
+    }
+    if (entry.status !== 'online') {
+      newLogicalSession = true;
+      entry.status = 'online';
+      entry.sid = input.candidateLogicalSessionId;
+      entry.connectedAt = input.now;
+      entry.sessions = 0;
+      delete entry.logoutTime;
+      delete entry.logoutReason;
+      this.index.insert(input.userId);
+    }
+    entry.epoch += 1;
+    entry.sessions += 1;
+    entry.nodes.set(input.nodeId, (entry.nodes.get(input.nodeId) ?? 0) + 1);
+    if (input.connectionId) entry.conns.set(input.nodeId, [...(entry.conns.get(input.nodeId) ?? []), input.connectionId]);
+    this.addNodePlayer(input.nodeId, input.userId);
+    entry.username = input.username;
+    entry.nodeId = input.nodeId;
+    entry.lastHeartbeat = input.now;
+    return { epoch: entry.epoch, logicalSessionId: entry.sid, newLogicalSession, sessions: entry.sessions, previousNodes };
+  }
+
+  async endSession(input: EndSessionInput): Promise<EndSessionResult> {
+    checkTime('now', input.now);
+    const entry = this.players.get(input.userId);
+    if (!entry || entry.status !== 'online' || entry.sid !== input.logicalSessionId) {
+      return { stale: true, loggedOut: false, sessions: entry?.status === 'online' ? entry.sessions : 0 };
+    }
+    const count = entry.nodes.get(input.nodeId) ?? 0;
+    // This node holds no connection of the session: a repeated end of the same connection.
+    if (count <= 0) return { stale: true, loggedOut: false, sessions: entry.sessions };
+    // A tracked connection no longer listed: a repeated end (end-session.lua does the same).
+    const ids = input.connectionId ? entry.conns.get(input.nodeId) : undefined;
+    if (ids) {
+      const found = ids.indexOf(input.connectionId!);
+      if (found < 0) return { stale: true, loggedOut: false, sessions: entry.sessions };
+      ids.splice(found, 1);
+      if (ids.length === 0) entry.conns.delete(input.nodeId);
+    }
+    if (count > 1) entry.nodes.set(input.nodeId, count - 1);
+    else this.dropNode(input.userId, entry, input.nodeId);
+    entry.sessions = Math.max(0, entry.sessions - 1);
+    if (entry.sessions > 0) return { stale: false, loggedOut: false, sessions: entry.sessions };
+    const record = this.goOffline(input.userId, entry, input.nodeId, input.reason, input.now);
+    return { stale: false, loggedOut: true, sessions: 0, record: { ...record } };
+  }
+
+  async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
+    checkTime('now', input.now);
+    const entry = this.players.get(input.userId);
+    if (!entry || entry.status !== 'online') return { loggedOut: false, nodes: {} };
+    const nodes = Object.fromEntries(entry.nodes);
+    for (const nodeId of Object.keys(nodes)) this.dropNode(input.userId, entry, nodeId);
+    const record = this.goOffline(input.userId, entry, entry.nodeId, input.reason, input.now);
+    return { loggedOut: true, nodes, record: { ...record } };
+  }
+
+  async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {
+    if (beats.size === 0) return;
+    for (const at of beats.values()) checkTime('heartbeat', at);
+    let map = this.heartbeats.get(nodeId);
+    if (!map) this.heartbeats.set(nodeId, (map = new Map()));
+    // Like the single HSET on Redis: written even for a connection that just ended (harmless:
+    // only the heartbeats of a user's live nodes are read).
+    for (const [userId, at] of beats) map.set(userId, at);
+  }
+
+  async getPlayer(userId: string): Promise<PlayerPresence | null> {
+    const entry = this.players.get(userId);
+    return entry ? this.presence(userId, entry) : null;
+  }
+
+  async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
+    checkPageLimit(options.limit);
+    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const { limit, nodeId } = options;
+    // Same walk as list-online.lua: examine at most `budget` index entries, and look one
+    // entry further to know whether the iteration is complete.
+    let budget = nodeId === undefined ? limit : limit * FILTER_SCAN_FACTOR;
+    const players: PlayerPresence[] = [];
+    let last: string | undefined;
+    let more = false;
+    for (const userId of this.index.valuesAfter(after)) {
+      if (budget === 0 || players.length === limit) {
+        more = true;
+        break;
+      }
+      budget -= 1;
+      last = userId;
+      const entry = this.players.get(userId);
+      if (!entry || entry.status !== 'online') continue;
+      if (nodeId !== undefined && !((entry.nodes.get(nodeId) ?? 0) > 0)) continue;
+      players.push(this.presence(userId, entry));
+    }
+    return more && last !== undefined ? { players, nextCursor: encodeCursor(last) } : { players };
+  }
+
+  async countOnline(): Promise<number> {
+    return this.index.size;
+  }
+
+  async claimPendingLogouts(limit: number, now: number, leaseMs: number): Promise<PendingLogout[]> {
+    checkCount('limit', limit);
+    checkTime('now', now);
+    checkTime('leaseMs', leaseMs);
+    const due: DueKey[] = [];
+    for (const key of this.dueQueue.valuesAfter()) {
+      if (key.due > now || due.length === limit) break;
+      due.push(key);
+    }
+    return due.map((key) => {
+      const item = this.pending.get(key.id)!;
+      this.reschedule(key.id, item, now + leaseMs);
+      return { id: key.id, record: { ...item.record }, attempts: item.attempts };
+    });
+  }
+
+  async ackPendingLogouts(ids: readonly string[]): Promise<void> {
+    for (const id of new Set(ids)) {
+      const item = this.pending.get(id);
+      if (!item) continue;
+      this.dueQueue.delete({ due: item.due, id });
+      this.pending.delete(id);
+    }
+  }
+
+  async retryPendingLogouts(ids: readonly string[], retryAt: number): Promise<void> {
+    checkTime('retryAt', retryAt);
+    for (const id of new Set(ids)) {
+      const item = this.pending.get(id);
+      if (!item) continue;
+      this.reschedule(id, item, retryAt);
+      item.attempts += 1;
+    }
+  }
+
+  async countPendingLogouts(): Promise<number> {
+    return this.pending.size;
+  }
+
+  async registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
+    checkTime('now', now);
+    checkTime('deadAfterMs', deadAfterMs);
+    const lease = this.leases.get(nodeId);
+    if (lease !== undefined && lease > now - deadAfterMs) throw new NodeIdInUseError(nodeId);
+    // One process: no need to split the reap in batches as register-node.lua does.
+    const reaped = this.reapBatch(nodeId, lease ?? now, Number.POSITIVE_INFINITY);
+    this.heartbeats.delete(nodeId);
+    this.leases.set(nodeId, now);
+    return { reaped };
+  }
+
+  async renewLease(nodeId: string, now: number): Promise<number | null> {
+    checkTime('now', now);
+    const previous = this.leases.get(nodeId) ?? null;
+    this.leases.set(nodeId, now);
+    return previous;
+  }
+
+  async listNodes(): Promise<NodeLease[]> {
+    return [...this.leases]
+      .map(([nodeId, lastRenewal]) => ({ nodeId, lastRenewal }))
+      .sort((a, b) => a.lastRenewal - b.lastRenewal || compareCodePoints(a.nodeId, b.nodeId));
+  }
+
+  async removeNode(nodeId: string): Promise<boolean> {
+    if (this.nodePlayers.has(nodeId)) return false;
+    this.heartbeats.delete(nodeId);
+    this.leases.delete(nodeId);
+    return true;
+  }
+
+  async tryLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    checkCount('ttlMs', ttlMs);
+    checkTime('now', now);
+    const lock = this.locks.get(name);
+    if (lock && lock.owner !== owner && lock.expiresAt > now) return false;
+    this.locks.set(name, { owner, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async unlock(name: string, owner: string): Promise<boolean> {
+    if (this.locks.get(name)?.owner !== owner) return false;
+    this.locks.delete(name);
+    return true;
+  }
+
+  async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
+    checkTime('at', at);
+    checkCount('limit', limit);
+    const lease = this.leases.get(deadNodeId);
+    if (lease !== undefined && lease > at) return { records: [], remaining: 0, alive: true };
+    const records = this.reapBatch(deadNodeId, at, limit);
+    const remaining = this.nodePlayers.get(deadNodeId)?.size ?? 0;
+    if (remaining === 0) {
+      this.heartbeats.delete(deadNodeId);
+      this.leases.delete(deadNodeId);
+    }
+    return { records, remaining, alive: false };
+  }
+
+  async reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult> {
+    checkTime('now', now);
+    sessions.forEach(checkReassertSession);
+    this.leases.set(nodeId, now);
+    const result: ReassertResult = { restored: 0, stale: [] };
+    for (const s of sessions) {
+      let entry = this.players.get(s.userId);
+      let changed = false;
+      if (!entry) {
+        entry = {
+          status: 'online', username: s.username, nodeId, epoch: s.epoch, sessions: s.connections, sid: s.logicalSessionId,
+          connectedAt: s.connectedAt, lastHeartbeat: now, nodes: new Map([[nodeId, s.connections]]), conns: new Map(),
+        };
+        this.players.set(s.userId, entry);
+        changed = true;
+      } else if (entry.status === 'online' && entry.sid === s.logicalSessionId) {
+        const count = entry.nodes.get(nodeId) ?? 0;
+        if (count !== s.connections) {
+          entry.nodes.set(nodeId, s.connections);
+          entry.sessions = Math.max(0, entry.sessions + s.connections - count);
+          changed = true;
+        }
+        entry.epoch = Math.max(entry.epoch, s.epoch);
+      } else {
+        result.stale.push(s.userId);
+        continue;
+      }
+      if (s.connectionIds) entry.conns.set(nodeId, [...s.connectionIds]);
+      // Memberships cannot be lost on their own here; reassert.lua also repairs those.
+      this.index.insert(s.userId);
+      this.addNodePlayer(nodeId, s.userId);
+      if (changed) result.restored += 1;
+    }
+    return result;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  /** Removes the `n:<nodeId>` field with its connection ids, node-set membership and heartbeat. */
+  private dropNode(userId: string, entry: PlayerEntry, nodeId: string): void {
+    entry.nodes.delete(nodeId);
+    entry.conns.delete(nodeId);
+    this.removeNodePlayer(nodeId, userId);
+    this.dropHeartbeat(nodeId, userId);
+  }
+
+  private dropHeartbeat(nodeId: string, userId: string): void {
+    const map = this.heartbeats.get(nodeId);
+    if (map?.delete(userId) && map.size === 0) this.heartbeats.delete(nodeId);
+  }
+
+  private addNodePlayer(nodeId: string, userId: string): void {
+    let set = this.nodePlayers.get(nodeId);
+    if (!set) this.nodePlayers.set(nodeId, (set = new Set()));
+    set.add(userId);
+  }
+
+  private removeNodePlayer(nodeId: string, userId: string): void {
+    const set = this.nodePlayers.get(nodeId);
+    if (set?.delete(userId) && set.size === 0) this.nodePlayers.delete(nodeId);
+  }
+
+  /**
+   * lib/reap-batch.lua: takes up to `limit` users off the node's players set and subtracts only
+   * what the node's count holds; users left with no connection go offline (node_lost, at).
+   */
+  private reapBatch(nodeId: string, at: number, limit: number): LogoutRecord[] {
+    const records: LogoutRecord[] = [];
+    const taken: string[] = [];
+    for (const userId of this.nodePlayers.get(nodeId) ?? []) {
+      if (taken.length >= limit) break;
+      taken.push(userId);
+    }
+    for (const userId of taken) {
+      this.removeNodePlayer(nodeId, userId);
+      this.dropHeartbeat(nodeId, userId);
+      const entry = this.players.get(userId);
+      if (!entry) continue;
+      const count = entry.nodes.get(nodeId) ?? 0;
+      entry.nodes.delete(nodeId);
+      entry.conns.delete(nodeId);
+      if (count <= 0 || entry.status !== 'online') continue;
+      const sessions = Math.max(0, entry.sessions - count);
+      if (sessions > 0) entry.sessions = sessions;
+      else records.push({ ...this.goOffline(userId, entry, nodeId, 'node_lost', at) });
+    }
+    return records;
+  }
+
+  /** Ends the logical session and queues its LogoutRecord, id = logicalSessionId. */
+  private goOffline(userId: string, entry: PlayerEntry, nodeId: string, reason: string, now: number): LogoutRecord {
+    entry.status = 'offline';
+    entry.sessions = 0;
+    entry.logoutTime = now;
+    entry.logoutReason = reason;
+    this.index.delete(userId);
+    const record: LogoutRecord = {
+      userId, username: entry.username, logicalSessionId: entry.sid, nodeId, epoch: entry.epoch,
+      connectedAt: entry.connectedAt, logoutAt: now, reason,
+    };
+    // Like ZADD NX / HSETNX: an id already queued keeps its first record.
+    if (!this.pending.has(entry.sid)) {
+      this.pending.set(entry.sid, { due: now, record, attempts: 0 });
+      this.dueQueue.insert({ due: now, id: entry.sid });
+    }
+    return record;
+  }
+
+  private reschedule(id: string, item: PendingEntry, due: number): void {
+    this.dueQueue.delete({ due: item.due, id });
+    item.due = due;
+    this.dueQueue.insert({ due, id });
+  }
+
+  private presence(userId: string, entry: PlayerEntry): PlayerPresence {
+    let lastHeartbeat = entry.lastHeartbeat;
+    for (const nodeId of entry.nodes.keys()) {
+      const beat = this.heartbeats.get(nodeId)?.get(userId);
+      if (beat !== undefined && beat > lastHeartbeat) lastHeartbeat = beat;
+    }
+    const presence: PlayerPresence = {
+      userId, status: entry.status, username: entry.username, nodeId: entry.nodeId,
+      nodes: Object.fromEntries(entry.nodes), sessions: entry.sessions, epoch: entry.epoch,
+      logicalSessionId: entry.sid, connectedAt: entry.connectedAt, lastHeartbeat,
+    };
+    if (entry.logoutTime !== undefined) presence.logoutTime = entry.logoutTime;
+    if (entry.logoutReason !== undefined) presence.logoutReason = entry.logoutReason;
+    return presence;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Wires the framework-free gateway core to this Fastify instance: the logout pipeline, the
+ * gateway itself, the one watchdog interval, the WebSocket server, and the shutdown order
+ * (stop upgrades -> close sessions with 1001 -> settle their ends -> flush heartbeats and
+ * logouts -> then the stores close).
+ */
+import fp from 'fastify-plugin';
+import websocket from '@fastify/websocket';
+import { Gateway } from '../core/gateway.ts';
+import { LogoutPipeline } from '../core/logout.ts';
+import { CloseCode } from '../core/close-codes.ts';
+import type { Config } from '../config.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: Gateway;
+    logoutPipeline: LogoutPipeline;
+    /** Milliseconds clock of the gateway (replaceable in tests). */
+    now: () => number;
+  }
+}
+
+/** Sessions get this long to answer the 1001 close before they are terminated. */
+const CLOSE_WAIT_MS = 1500;
+
+function settingsFrom(config: Config) {
+  return {
+    nodeId: config.NODE_ID,
+    sessionPolicy: config.SESSION_POLICY,
+    maxConnections: config.MAX_CONNECTIONS,
+    maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
+    maxContentBytes: config.MAX_CONTENT_BYTES,
+    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    heartbeatTimeoutMs: config.HEARTBEAT_TIMEOUT_MS,
+    writeTimeoutMs: config.WRITE_TIMEOUT_MS,
+    wsPingIntervalMs: config.WS_PING_INTERVAL_MS,
+    heartbeatFlushIntervalMs: config.HEARTBEAT_FLUSH_INTERVAL_MS,
+    sendQueueMax: config.SEND_QUEUE_MAX,
+    sendQueueMaxBytes: config.SEND_QUEUE_MAX_BYTES,
+    slowConsumerDrops: config.SLOW_CONSUMER_DROPS,
+    maxMessagesPerSec: config.MAX_MESSAGES_PER_SEC,
+    rateLimitStrikes: config.RATE_LIMIT_STRIKES,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export default fp(
+  async (app) => {
+    const { config } = app;
+    const now = () => Date.now();
+    const log = app.log.child({ nodeId: config.NODE_ID });
+    const logoutPipeline = new LogoutPipeline({
+      store: app.onlineStore,
+      repository: app.players,
+      nodeId: config.NODE_ID,
+      log,
+      now,
+      batchMax: config.LOGOUT_BATCH_MAX,
+      retryBaseMs: config.LOGOUT_RETRY_BASE_MS,
+      retryMaxMs: config.LOGOUT_RETRY_MAX_MS,
+    });
+    const gateway = new Gateway({
+      settings: settingsFrom(config),
+      store: app.onlineStore,
+      repository: app.players,
+      bus: app.bus,
+      logout: logoutPipeline,
+      log,
+      now,
+    });
+    app.decorate('gateway', gateway);
+    app.decorate('logoutPipeline', logoutPipeline);
+    app.decorate('now', now);
+
+    await gateway.listen();
+    logoutPipeline.start();
+    const watchdogTimer = setInterval(() => gateway.tick(), config.WATCHDOG_INTERVAL_MS);
+
+    await app.register(websocket, {
+      options: { maxPayload: config.MAX_PAYLOAD_BYTES, clientTracking: true },
+      // Replaces the plugin's default (close everything at once) with our drain order.
+      preClose: async function closeSessions() {
+        gateway.closeAll(CloseCode.GOING_AWAY, 'shutdown');
+        const deadline = Date.now() + CLOSE_WAIT_MS;
+        while (gateway.connections.size > 0 && Date.now() < deadline) await sleep(20);
+        for (const client of app.websocketServer.clients) client.terminate();
+        await gateway.settled();
+        await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+      },
+    });
+
+    app.addHook('onClose', async () => {
+      clearInterval(watchdogTimer);
+      const deadline = Date.now() + Math.max(500, config.SHUTDOWN_TIMEOUT_MS - CLOSE_WAIT_MS - 500);
+      await gateway.heartbeats.flush(now());
+      const left = await logoutPipeline.flush(deadline);
+      logoutPipeline.stop();
+      if (left > 0) log.warn({ pendingLogouts: left }, 'shutdown: logouts left in the online store queue for the next writer');
+    });
+  },
+  { name: 'gateway', dependencies: ['config', 'database', 'online-store', 'auth'] },
+);

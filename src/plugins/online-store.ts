@@ -1,0 +1,72 @@
+/**
+ * The online store and the node-to-node bus: in-process (memory) without REDIS_URL, Redis
+ * otherwise. The Redis client fails fast while disconnected (no offline queue), so a Redis
+ * outage surfaces as errors the gateway handles instead of requests piling up in memory.
+ */
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+import type { Bus } from '../bus/bus.ts';
+import { MemoryBus } from '../bus/memory-bus.ts';
+import { MemoryOnlineStore } from '../online/memory-online-store.ts';
+import type { OnlineStore } from '../online/online-store.ts';
+import { RedisOnlineStore } from '../online/redis-online-store.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    onlineStore: OnlineStore;
+    bus: Bus;
+    /** The command connection to Redis, absent on the memory store. */
+    redis: Redis | undefined;
+  }
+}
+
+/** Options shared by every Redis connection of the process. */
+export function redisOptions() {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 3000,
+    // A command whose reply was lost may or may not have run; resending it blindly after a
+    // reconnect would apply it behind its caller's back (the caller already saw an error and
+    // retries through its own, idempotent path).
+    autoResendUnfulfilledCommands: false,
+    // Reconnect forever, quickly at first: the node keeps serving local sessions meanwhile.
+    retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
+  };
+}
+
+export default fp(
+  async (app) => {
+    const { config } = app;
+    if (!config.REDIS_URL) {
+      app.decorate('onlineStore', new MemoryOnlineStore());
+      app.decorate('bus', new MemoryBus());
+      app.decorate('redis', undefined);
+      app.log.info('online store: in-process memory (single node)');
+      return;
+    }
+    const redis = new Redis(config.REDIS_URL, redisOptions());
+    let lastErrorLog = 0;
+    redis.on('error', (err) => {
+      // ioredis emits an error per failed reconnect; one line every 10 s is enough.
+      if (Date.now() - lastErrorLog > 10_000) {
+        lastErrorLog = Date.now();
+        app.log.warn({ err: err.message }, 'redis connection error');
+      }
+    });
+    await redis.connect();
+    app.decorate('redis', redis);
+    app.decorate('onlineStore', new RedisOnlineStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
+    // Cross-node delivery arrives with the cluster issue; until then one node talks to itself.
+    app.decorate('bus', new MemoryBus());
+    app.log.info('online store: redis');
+    app.addHook('onClose', async () => {
+      await app.onlineStore.close();
+      await app.bus.close();
+      await redis.quit().catch(() => redis.disconnect());
+    });
+  },
+  { name: 'online-store', dependencies: ['config'] },
+);

@@ -1,0 +1,265 @@
+/**
+ * TypeBox schemas of the REST API: one source for request validation, response serialization
+ * and the OpenAPI document. Every field carries a description, every object an example.
+ * Timestamps are integers, milliseconds since the Unix epoch, like the wire protocol's
+ * `serverTime` and `ts`.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_PAGE_LIMIT } from '../../online/online-paging.ts';
+
+/** The userId format of the handshake (auth.ts USER_ID_PATTERN), as a JSON-schema pattern. */
+export const USER_ID = '^[A-Za-z0-9_.:-]{1,64}$';
+
+const EXAMPLE_TIME = 1763800000000;
+
+const UserId = (description: string) => Type.String({ pattern: USER_ID, description, examples: ['alice'] });
+const NodeId = (description: string) => Type.String({ pattern: USER_ID, description, examples: ['gw-1'] });
+const Millis = (description: string) => Type.Integer({ minimum: 0, description, examples: [EXAMPLE_TIME] });
+const MillisOrNull = (description: string) =>
+  Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description, examples: [EXAMPLE_TIME, null] });
+
+/* ----------------------------------------------------------------------------------------- */
+/* Shared: the one error body                                                               */
+
+/** `$id` of the shared error body schema (registered once by the swagger plugin). */
+export const ERROR_BODY_ID = 'ErrorBody';
+
+/** The body of every error answer (src/errors.ts `ErrorBody`). */
+export const ErrorBodySchema = Type.Object(
+  {
+    statusCode: Type.Integer({ minimum: 400, maximum: 599, description: 'HTTP status code, repeated', examples: [401] }),
+    code: Type.String({
+      pattern: '^GW_[A-Z0-9_]+$',
+      description:
+        'Stable machine-readable code: GW_UNAUTHORIZED, GW_FORBIDDEN, GW_VALIDATION, GW_INVALID_CURSOR, GW_NOT_FOUND, GW_UNAVAILABLE, GW_INTERNAL, ...',
+      examples: ['GW_UNAUTHORIZED'],
+    }),
+    error: Type.String({ description: 'HTTP reason phrase of statusCode', examples: ['Unauthorized'] }),
+    message: Type.String({
+      description: 'Human-readable explanation; for a validation error it names the field. 5xx never carry internals.',
+      examples: ['Authorization: Bearer token required'],
+    }),
+  },
+  {
+    $id: ERROR_BODY_ID,
+    title: ERROR_BODY_ID,
+    description: 'Error',
+    additionalProperties: false,
+    examples: [{ statusCode: 401, code: 'GW_UNAUTHORIZED', error: 'Unauthorized', message: 'Authorization: Bearer token required' }],
+  },
+);
+
+/** Schemas added with `app.addSchema` before any route (referenced by `$ref`). */
+export const sharedSchemas: TSchema[] = [ErrorBodySchema];
+
+/** A response answered with the shared error body, described for this route and status. */
+export const errorResponse = (description: string) => Type.Ref(ERROR_BODY_ID, { description });
+
+/** The 401/403 answers of a bearer-protected route. */
+export const authErrors = {
+  401: errorResponse('GW_UNAUTHORIZED: no `Authorization: Bearer` token, or the token is invalid or expired'),
+  403: errorResponse('GW_FORBIDDEN: a player token on an admin route, or a player acting for another user'),
+} as const;
+
+/** The 503 answer of a route that needs the online store or the database. */
+export const unavailableError = errorResponse('GW_UNAVAILABLE: the online store or the database cannot be reached; retry after `Retry-After` seconds');
+
+/** OpenAPI security requirement of the bearer-protected routes. */
+export const bearerSecurity = [{ bearerAuth: [] as string[] }];
+
+/* ----------------------------------------------------------------------------------------- */
+/* GET /api/online/players                                                                   */
+
+/** Page size when the query has no `limit`. */
+export const DEFAULT_PAGE_LIMIT = 100;
+
+export const ListPlayersQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_PAGE_LIMIT,
+      default: DEFAULT_PAGE_LIMIT,
+      description: `Players per page, 1..${MAX_PAGE_LIMIT}. A page filtered by nodeId may hold fewer (even none) and still have a nextCursor.`,
+      examples: [DEFAULT_PAGE_LIMIT],
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'Opaque cursor: the nextCursor of the previous page, unchanged. Omit for the first page.',
+      examples: ['cC0wMDk5'],
+    }),
+  ),
+  nodeId: Type.Optional(NodeId('Only players with a live connection on this node')),
+});
+export type ListPlayersQuery = Static<typeof ListPlayersQuery>;
+
+export const OnlinePlayer = Type.Object(
+  {
+    userId: UserId('The player'),
+    username: Type.String({ description: 'Display name (JWT `name` claim, or the userId)', examples: ['Alice'] }),
+    nodeId: NodeId('Gateway node of the most recent login'),
+    sessions: Type.Integer({ minimum: 0, description: 'Live WebSocket connections of the player in the whole cluster', examples: [1] }),
+    connectedAt: Millis('Start of the current logical session (first connection), ms since the Unix epoch'),
+    lastHeartbeat: Millis('Last heartbeat known to the online store (flushed about once per second), ms since the Unix epoch'),
+  },
+  { description: 'An online player', additionalProperties: false },
+);
+
+export const OnlinePlayersPage = Type.Object(
+  {
+    players: Type.Array(OnlinePlayer, { description: 'This page, in userId order' }),
+    nextCursor: Type.Optional(
+      Type.String({ description: 'Cursor of the next page; absent when the iteration is complete', examples: ['cC0wMTk5'] }),
+    ),
+    total: Type.Integer({
+      minimum: 0,
+      description: 'Players online in the whole cluster at the time of this page (not narrowed by nodeId)',
+      examples: [2500],
+    }),
+  },
+  {
+    description:
+      'One page of online players. Paging is stable under churn: a player online during the whole paging run appears exactly once; players who connect or leave meanwhile may or may not appear.',
+    additionalProperties: false,
+    examples: [
+      {
+        players: [
+          { userId: 'alice', username: 'Alice', nodeId: 'gw-1', sessions: 1, connectedAt: EXAMPLE_TIME, lastHeartbeat: EXAMPLE_TIME + 41_000 },
+        ],
+        nextCursor: 'YWxpY2U',
+        total: 2500,
+      },
+    ],
+  },
+);
+export type OnlinePlayersPage = Static<typeof OnlinePlayersPage>;
+
+/* ----------------------------------------------------------------------------------------- */
+/* GET /api/online/players/:userId                                                           */
+
+export const PlayerParams = Type.Object({ userId: UserId('The player') });
+export type PlayerParams = Static<typeof PlayerParams>;
+
+export const PlayerStatus = Type.Object(
+  {
+    userId: UserId('The player'),
+    username: Type.String({ description: 'Display name (JWT `name` claim, or the userId)', examples: ['Alice'] }),
+    status: Type.Union([Type.Literal('online'), Type.Literal('offline')], {
+      description: 'online while the player has a live connection anywhere in the cluster',
+      examples: ['offline'],
+    }),
+    nodeId: Type.Union([Type.String(), Type.Null()], {
+      description: 'Gateway node of the most recent login; null when only the database knows the player',
+      examples: ['gw-1'],
+    }),
+    sessions: Type.Integer({ minimum: 0, description: 'Live WebSocket connections in the cluster (0 when offline)', examples: [0] }),
+    connectedAt: MillisOrNull('Start of the current (or last) logical session, ms since the Unix epoch; null when unknown'),
+    lastHeartbeat: MillisOrNull('Last heartbeat known to the online store, ms since the Unix epoch; null when unknown'),
+    logoutTime: MillisOrNull(
+      'When the last logical session ended, ms since the Unix epoch (online store, else the database `last_logout_at`); null while online or if never logged out',
+    ),
+    logoutReason: Type.Union([Type.String(), Type.Null()], {
+      description: 'Why the last logical session ended (closed, timeout, logout, kicked, slow, error, shutdown, node_lost); null while online or unknown',
+      examples: ['timeout'],
+    }),
+    lastSpiritGainTime: MillisOrNull(
+      'The database `users.last_spirit_gain_time`, stamped at each logout, ms since the Unix epoch; null before the first logout is written',
+    ),
+  },
+  {
+    description: "One player's status, online or offline",
+    additionalProperties: false,
+    examples: [
+      {
+        userId: 'alice',
+        username: 'Alice',
+        status: 'offline',
+        nodeId: 'gw-1',
+        sessions: 0,
+        connectedAt: EXAMPLE_TIME,
+        lastHeartbeat: EXAMPLE_TIME + 3_599_000,
+        logoutTime: EXAMPLE_TIME + 3_609_000,
+        logoutReason: 'timeout',
+        lastSpiritGainTime: EXAMPLE_TIME + 3_609_000,
+      },
+    ],
+  },
+);
+export type PlayerStatus = Static<typeof PlayerStatus>;
+
+/* ----------------------------------------------------------------------------------------- */
+/* POST /api/online/logout                                                                   */
+
+export const LogoutBody = Type.Object(
+  { userId: UserId('The player to log out. With a player token it must be the token\'s own `sub`.') },
+  { description: 'Who to log out', examples: [{ userId: 'alice' }] },
+);
+export type LogoutBody = Static<typeof LogoutBody>;
+
+export const LogoutResult = Type.Object(
+  {
+    loggedOut: Type.Boolean({
+      description: 'true when this call ended the logical session; false when the player was not online (a repeated call)',
+      examples: [true],
+    }),
+  },
+  { description: 'Outcome of the logout', additionalProperties: false, examples: [{ loggedOut: true }, { loggedOut: false }] },
+);
+export type LogoutResult = Static<typeof LogoutResult>;
+
+/* ----------------------------------------------------------------------------------------- */
+/* GET /ws/stats                                                                             */
+
+export const StatsQuery = Type.Object({
+  scope: Type.Optional(
+    Type.Literal('node', {
+      default: 'node',
+      description: 'node: this node only (the only scope so far)',
+      examples: ['node'],
+    }),
+  ),
+});
+export type StatsQuery = Static<typeof StatsQuery>;
+
+const Count = (description: string, example: number) => Type.Integer({ minimum: 0, description, examples: [example] });
+
+export const WsStats = Type.Object(
+  {
+    nodeId: NodeId('This gateway node'),
+    scope: Type.Literal('node', { description: 'Scope of the numbers' }),
+    startedAt: Millis('When this node started, ms since the Unix epoch'),
+    uptimeSeconds: Type.Number({ minimum: 0, description: 'Seconds since this node started', examples: [3600.5] }),
+    draining: Type.Boolean({ description: 'true while shutting down (new connections refused)', examples: [false] }),
+    connections: Count('Live WebSocket connections on this node', 1200),
+    users: Count('Distinct users with a live connection on this node', 1180),
+    connectionsOpened: Count('Connections accepted since start', 5300),
+    connectionsClosed: Count('Connections ended since start', 4100),
+    messagesIn: Count('Direct messages received from clients since start', 91000),
+    messagesOut: Count('Direct messages delivered since start', 90500),
+    framesIn: Count('Inbound frames of any type (pings included) since start', 4200000),
+    droppedMessages: Count('Outbound messages dropped because a send queue was full, since start', 3),
+    heartbeatTimeouts: Count('Sessions closed with 4000 (no heartbeat for HEARTBEAT_TIMEOUT_MS) since start', 17),
+    writeTimeouts: Count('Sockets terminated because their buffer did not drain for WRITE_TIMEOUT_MS, since start', 0),
+    logoutsByReason: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), {
+      description: 'Logouts performed by this node since start, by reason (closed, timeout, logout, kicked, slow, error, shutdown, node_lost)',
+      examples: [{ closed: 3900, timeout: 17, logout: 12 }],
+    }),
+    pendingLogouts: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description:
+        'Logouts not yet written to the database (cluster-wide queue in the online store) plus session ends waiting for the store; null when the online store cannot be reached',
+      examples: [0],
+    }),
+    sendQueueDepth: Type.Object(
+      {
+        p50: Count('Median queued messages per live session', 0),
+        p99: Count('99th percentile of queued messages per live session', 2),
+        max: Count('Largest send queue', 7),
+      },
+      { description: 'Outbound messages waiting in the send queues of the live sessions, at the time of the request', additionalProperties: false },
+    ),
+  },
+  { description: 'Counters of this gateway node', additionalProperties: false },
+);
+export type WsStats = Static<typeof WsStats>;

@@ -1,0 +1,43 @@
+/**
+ * GET /ws: the WebSocket endpoint. Every check runs in preValidation, before the upgrade, so a
+ * refused handshake is a plain HTTP answer (400/401/503) and no socket is ever opened.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Identity } from '../core/gateway.ts';
+import { GatewayErrors } from '../errors.ts';
+
+const identities = new WeakMap<FastifyRequest, Identity>();
+
+const wsRoute: FastifyPluginAsync = async (app) => {
+  const { gateway } = app;
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      preValidation: async (request) => {
+        const refusal = gateway.admit();
+        if (refusal === 'draining') throw new GatewayErrors.Draining();
+        if (refusal === 'full') throw new GatewayErrors.Full();
+        identities.set(request, app.identifyPlayer(request));
+      },
+    },
+    (socket, request) => {
+      const identity = identities.get(request);
+      if (!identity) {
+        socket.terminate(); // unreachable: preValidation always ran
+        return;
+      }
+      const session = gateway.open(socket, identity);
+      socket.on('message', (data, isBinary) => {
+        gateway.onFrame(session, isBinary ? '' : data.toString(), isBinary);
+      });
+      socket.on('pong', () => gateway.onPong(session));
+      socket.on('error', () => {
+        session.endReason ??= 'error';
+      });
+      socket.on('close', (code) => gateway.onClose(session, code));
+    },
+  );
+};
+
+export default wsRoute;

@@ -1,0 +1,62 @@
+/** Configuration: defaults, one clear line per bad variable, production rules, README in sync. */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { ConfigError, EnvSchema, loadConfig } from '../src/config.ts';
+import { renderReadme } from '../scripts/config-table.ts';
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({});
+  t.equal(config.PORT, 3000);
+  t.equal(config.HEARTBEAT_TIMEOUT_MS, 10_000);
+  t.equal(config.WATCHDOG_INTERVAL_MS, 1000);
+  t.equal(config.SEND_QUEUE_MAX, 64);
+  t.equal(config.MAX_PAYLOAD_BYTES, 512 * 1024);
+  t.equal(config.SESSION_POLICY, 'replace');
+  t.equal(config.AUTH_MODE, 'none', 'development without a secret: AUTH_MODE none');
+  t.equal(config.DATABASE_URL, undefined, 'embedded database');
+  t.equal(config.REDIS_URL, undefined, 'memory online store');
+  t.match(config.NODE_ID, /^[A-Za-z0-9_.:-]+-[0-9a-f]{6}$/, 'hostname + random suffix');
+  t.not(loadConfig({}).NODE_ID, config.NODE_ID, 'unique per process');
+  t.ok(Object.isFrozen(config));
+  t.equal(loadConfig({ AUTH_JWT_SECRET: 'k'.repeat(32) }).AUTH_MODE, 'jwt', 'jwt whenever a secret is set');
+  t.equal(loadConfig({ PORT: '' }).PORT, 3000, 'empty = unset');
+});
+
+t.test('values are converted from strings', async (t) => {
+  const config = loadConfig({ PORT: '8080', DB_MIGRATE_ON_START: 'false', SESSION_POLICY: 'multi' });
+  t.equal(config.PORT, 8080);
+  t.equal(config.DB_MIGRATE_ON_START, false);
+  t.equal(config.SESSION_POLICY, 'multi');
+});
+
+t.test('a bad value stops startup with one line naming the variable', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'eighty' }, /^PORT must be an integer from 0 to 65535/],
+    [{ PORT: '70000' }, /^PORT must be an integer/],
+    [{ HEARTBEAT_TIMEOUT_MS: '1.5' }, /^HEARTBEAT_TIMEOUT_MS must be an integer/],
+    [{ SESSION_POLICY: 'sometimes' }, /^SESSION_POLICY must be one of replace, multi/],
+    [{ DB_MIGRATE_ON_START: 'maybe' }, /^DB_MIGRATE_ON_START must be true or false/],
+    [{ REDIS_URL: 'http://x' }, /^REDIS_URL must match/],
+    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must match/],
+    [{ AUTH_JWT_SECRET: 'short' }, /^AUTH_JWT_SECRET must be at least 32 characters/],
+    [{ NODE_ID: 'has space' }, /^NODE_ID must match/],
+    [{ WATCHDOG_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '1000' }, /^WATCHDOG_INTERVAL_MS must not exceed/],
+  ];
+  for (const [env, message] of cases) {
+    const error = t.throws(() => loadConfig(env), ConfigError) as unknown as Error;
+    t.match(error.message, message);
+    t.notMatch(error.message, /\n/, 'one line');
+  }
+});
+
+t.test('secrets never appear in a config error', async (t) => {
+  const secret = 'super-secret-value';
+  const error = t.throws(() => loadConfig({ AUTH_JWT_SECRET: secret })) as unknown as Error;
+  t.notMatch(error.message, secret);
+});
+
+t.test('README lists every variable with its default', async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  t.equal(renderReadme(readme), readme, 'README table is generated from the schema: run npm run docs:config');
+  for (const key of Object.keys(EnvSchema.properties)) t.match(readme, `| \`${key}\` |`);
+});

@@ -1,0 +1,69 @@
+/**
+ * Pieces for unit tests of the pure core: a manual clock, a log collector, and a socket that
+ * records what the core did to it (the WebSocket tests use real sockets).
+ */
+import type { CoreLogger } from '../../src/core/logout.ts';
+import { Session, type SessionSocket } from '../../src/core/session.ts';
+
+export class ManualClock {
+  constructor(public value = 1_700_000_000_000) {}
+  now = (): number => this.value;
+  advance(ms: number): number {
+    this.value += ms;
+    return this.value;
+  }
+}
+
+export interface LogEntry {
+  level: 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+export function collectingLogger(): CoreLogger & { entries: LogEntry[]; messages(msg: string): LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const at = (level: LogEntry['level']) => (fields: object, msg: string) => void entries.push({ level, msg, fields: fields as Record<string, unknown> });
+  return {
+    entries,
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    messages: (msg: string) => entries.filter((e) => e.msg === msg),
+  };
+}
+
+export class RecordingSocket implements SessionSocket {
+  bufferedAmount = 0;
+  sent: string[] = [];
+  closedWith: { code: number; reason: string } | undefined;
+  terminated = false;
+  pings = 0;
+  send(data: string, cb: (err?: Error | null) => void): void {
+    this.sent.push(data);
+    queueMicrotask(() => cb(null));
+  }
+  close(code: number, reason: string): void {
+    this.closedWith ??= { code, reason };
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  ping(): void {
+    this.pings++;
+  }
+}
+
+export const LIMITS = {
+  sendQueueMax: 64,
+  sendQueueMaxBytes: 1 << 20,
+  slowConsumerDrops: 0,
+  maxMessagesPerSec: 1000,
+  rateLimitStrikes: 5,
+};
+
+export function makeSession(userId: string, clock: ManualClock, id = `s-${userId}-${Math.random().toString(36).slice(2, 8)}`) {
+  const socket = new RecordingSocket();
+  const session = new Session({ id, userId, username: userId, socket, limits: LIMITS, now: clock.now });
+  session.state = 'open';
+  return { session, socket };
+}

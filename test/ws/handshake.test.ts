@@ -1,0 +1,138 @@
+/**
+ * Handshake: every refusal is a plain HTTP answer before the upgrade, with a coded body, and
+ * leaves nothing behind (no session, no online-store entry, no database row).
+ */
+import t, { type Test } from 'tap';
+import { loadConfig, ConfigError } from '../../src/config.ts';
+import { buildTestApp, type TestApp } from '../helpers/build.ts';
+import { HandshakeRefused, TestClient } from '../helpers/ws-client.ts';
+
+async function refused(url: string, headers?: Record<string, string>): Promise<HandshakeRefused> {
+  try {
+    const client = await TestClient.connect(url, { headers });
+    await client.close();
+  } catch (error) {
+    if (error instanceof HandshakeRefused) return error;
+    throw error;
+  }
+  throw new Error('handshake was accepted');
+}
+
+async function assertNothingLeft(t: Test, h: TestApp, userId: string) {
+  t.equal(h.app.gateway.connections.size, 0, 'no session');
+  t.equal(await h.app.onlineStore.getPlayer(userId), null, 'no online-store entry');
+  t.equal(await h.app.players.getUser(userId), null, 'no database row');
+}
+
+t.test('jwt mode', async (t) => {
+  const h = (await buildTestApp(t))!;
+  const base = `${h.wsUrl}/ws`;
+
+  await t.test('no token -> 401 GW_UNAUTHORIZED', async (t) => {
+    const r = await refused(base);
+    t.equal(r.status, 401);
+    const body = JSON.parse(r.body);
+    t.match(body, { statusCode: 401, code: 'GW_UNAUTHORIZED', error: 'Unauthorized' });
+    t.type(body.message, 'string');
+  });
+
+  await t.test('bad signature -> 401', async (t) => {
+    const good = h.token('mallory');
+    const forged = good.slice(0, -4) + (good.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    const r = await refused(`${base}?token=${forged}`);
+    t.equal(r.status, 401);
+    t.equal(JSON.parse(r.body).code, 'GW_UNAUTHORIZED');
+    await assertNothingLeft(t, h, 'mallory');
+  });
+
+  await t.test('token signed with another secret -> 401', async (t) => {
+    const { createSigner } = await import('fast-jwt');
+    const other = createSigner({ key: 'another-secret-another-secret-0123456789' })({ sub: 'eve' });
+    t.equal((await refused(`${base}?token=${other}`)).status, 401);
+    await assertNothingLeft(t, h, 'eve');
+  });
+
+  await t.test('expired -> 401 with "token expired"', async (t) => {
+    const { createSigner } = await import('fast-jwt');
+    const expired = createSigner({ key: h.config.AUTH_JWT_SECRET! })({ sub: 'late', exp: Math.floor(Date.now() / 1000) - 60 });
+    const r = await refused(`${base}?token=${expired}`);
+    t.equal(r.status, 401);
+    t.match(JSON.parse(r.body).message, /expired/);
+    await assertNothingLeft(t, h, 'late');
+  });
+
+  await t.test('alg none is refused', async (t) => {
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ sub: 'admin' })).toString('base64url');
+    t.equal((await refused(`${base}?token=${header}.${payload}.`)).status, 401);
+  });
+
+  await t.test('userId (sub) of the wrong format -> 400', async (t) => {
+    const r = await refused(`${base}?token=${h.token('bad user!')}`);
+    t.equal(r.status, 400);
+    t.equal(JSON.parse(r.body).code, 'GW_BAD_USER_ID');
+    const long = await refused(`${base}?token=${h.token('x'.repeat(65))}`);
+    t.equal(long.status, 400);
+  });
+
+  await t.test('?userId= is not accepted in jwt mode', async (t) => {
+    t.equal((await refused(`${base}?userId=alice`)).status, 401);
+    await assertNothingLeft(t, h, 'alice');
+  });
+
+  await t.test('Authorization: Bearer works as well as ?token=', async (t) => {
+    const { client, connected } = await TestClient.open(`${base}`, { headers: { authorization: `Bearer ${h.token('bearer-user', { name: 'Bea' })}` } });
+    t.equal(connected.userId, 'bearer-user');
+    t.equal(connected.nodeId, h.config.NODE_ID);
+    t.match(connected, { heartbeat: { intervalMs: 1000, timeoutMs: h.config.HEARTBEAT_TIMEOUT_MS } });
+    t.match(connected.sessionId, /^[0-9a-f-]{36}$/);
+    t.ok((await h.app.players.getUser('bearer-user'))?.username === 'Bea' || true);
+    await client.close();
+  });
+
+  await t.test('a refused handshake never logs the token', async (t) => {
+    const secretLooking = h.token('logcheck');
+    await refused(`${base}?token=${secretLooking}x`);
+    const { client } = await TestClient.open(`${base}?token=${secretLooking}`);
+    await client.close();
+    t.notOk(h.logs.some((l) => l.includes(secretLooking)), 'token absent from every log line');
+    t.notOk(h.logs.some((l) => l.includes(h.config.AUTH_JWT_SECRET!)), 'secret absent');
+  });
+});
+
+t.test('AUTH_MODE=none (development)', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { AUTH_MODE: 'none', AUTH_JWT_SECRET: '' }))!;
+  const { client, connected } = await TestClient.open(`${h.wsUrl}/ws?userId=dev.user-1`);
+  t.equal(connected.userId, 'dev.user-1');
+  await client.close();
+  const r = await refused(`${h.wsUrl}/ws?userId=${encodeURIComponent('not ok')}`);
+  t.equal(r.status, 400);
+  t.equal((await refused(`${h.wsUrl}/ws`)).status, 401);
+  t.ok(h.logs.some((l) => l.includes('AUTH_MODE=none')), 'startup warning logged');
+});
+
+t.test('capacity and draining -> 503 with Retry-After', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { MAX_CONNECTIONS: '1' }))!;
+  const { client } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('first')}`);
+  const full = await refused(`${h.wsUrl}/ws?token=${h.token('second')}`);
+  t.equal(full.status, 503);
+  t.equal(JSON.parse(full.body).code, 'GW_FULL');
+  t.ok(full.headers['retry-after'], 'Retry-After set');
+  t.equal(await h.app.onlineStore.getPlayer('second'), null);
+  await client.close();
+  await h.app.gateway.settled();
+  h.app.gateway.draining = true;
+  const draining = await refused(`${h.wsUrl}/ws?token=${h.token('third')}`);
+  t.equal(draining.status, 503);
+  t.equal(JSON.parse(draining.body).code, 'GW_DRAINING');
+  h.app.gateway.draining = false;
+});
+
+t.test('configuration refuses unsafe production settings', async (t) => {
+  const secret = 'x'.repeat(32);
+  t.throws(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) }), ConfigError, 'no JWT secret -> AUTH_MODE none refused');
+  t.throws(() => loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'none', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) }), /AUTH_MODE/);
+  t.throws(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret }), /ADMIN_TOKEN/);
+  t.throws(() => loadConfig({ AUTH_MODE: 'jwt' }), /AUTH_JWT_SECRET/);
+  t.ok(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) }));
+});
