@@ -13,6 +13,7 @@ import authPlugin from './plugins/auth.ts';
 import gatewayPlugin from './plugins/gateway.ts';
 import wsRoute from './routes/ws.ts';
 import healthRoutes from './routes/health.ts';
+import broadcastRoutes from './routes/api/broadcast.ts';
 import swaggerPlugin from './plugins/swagger.ts';
 import adminAuthPlugin from './plugins/admin-auth.ts';
 import onlineRoutes from './routes/api/online.ts';
@@ -47,5 +48,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(healthRoutes);
   await app.register(onlineRoutes);
   await app.register(wsStatsRoute);
+  await app.register(broadcastRoutes);
   return app;
 }

@@ -58,6 +58,14 @@ export const EnvSchema = Type.Object({
     }),
   ),
   REDIS_KEY_PREFIX: Type.String({ default: '', description: 'Prefix for every Redis key and channel' }),
+  REDIS_SENTINELS: Type.Optional(
+    str('Redis Sentinel addresses host:port[,host:port...]; with REDIS_SENTINEL_NAME, used instead of REDIS_URL\'s host', {
+      pattern: '^[A-Za-z0-9_.:\\[\\]-]+:\\d+(,[A-Za-z0-9_.:\\[\\]-]+:\\d+)*$',
+    }),
+  ),
+  REDIS_SENTINEL_NAME: Type.Optional(str('Name of the master monitored by the sentinels', { pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
+  NODE_LEASE_INTERVAL_MS: int(1000, 50, 60_000, 'How often a node renews its lease in server:nodes'),
+  NODE_DEAD_AFTER_MS: int(5000, 200, 600_000, 'A node whose lease is older is dead: its players are logged out (node_lost)'),
 
   AUTH_MODE: Type.Optional(
     Type.Union([Type.Literal('jwt'), Type.Literal('none')], {
@@ -172,6 +180,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.NODE_ENV === 'production') {
     if (authMode === 'none') throw new ConfigError('AUTH_MODE must not be none when NODE_ENV=production');
     if (!parsed.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
+  }
+  if (parsed.REDIS_SENTINELS && !parsed.REDIS_SENTINEL_NAME) {
+    throw new ConfigError('REDIS_SENTINEL_NAME must be set when REDIS_SENTINELS is');
+  }
+  if ((parsed.REDIS_SENTINELS || parsed.REDIS_SENTINEL_NAME) && !parsed.REDIS_URL) {
+    throw new ConfigError('REDIS_URL must be set with REDIS_SENTINELS (it carries the password and database)');
+  }
+  if (parsed.NODE_LEASE_INTERVAL_MS * 2 > parsed.NODE_DEAD_AFTER_MS) {
+    throw new ConfigError('NODE_DEAD_AFTER_MS must be at least twice NODE_LEASE_INTERVAL_MS');
   }
   if (parsed.WATCHDOG_INTERVAL_MS > parsed.HEARTBEAT_TIMEOUT_MS) {
     throw new ConfigError('WATCHDOG_INTERVAL_MS must not exceed HEARTBEAT_TIMEOUT_MS');

@@ -16,6 +16,7 @@ export const GatewayErrors = {
   Full: createError('GW_FULL', 'this node is at MAX_CONNECTIONS, try again later', 503),
   Unavailable: createError('GW_UNAVAILABLE', '%s', 503),
   Validation: createError('GW_VALIDATION', '%s', 400),
+  TooLarge: createError('GW_TOO_LARGE', '%s', 400),
   InvalidCursor: createError('GW_INVALID_CURSOR', 'invalid cursor: pass the nextCursor of a previous page unchanged', 400),
 } as const;
 

@@ -32,4 +32,9 @@ export interface Bus {
   /** Sends to every other node. */
   broadcast(message: BusMessage): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Called after the transport re-subscribed following a connection loss (messages sent
+   * meanwhile were missed; the store may have restarted too). Absent for in-process buses.
+   */
+  onResubscribed?: (() => void) | undefined;
 }

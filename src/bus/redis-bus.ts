@@ -103,7 +103,8 @@ export class RedisBus implements Bus {
     this.handler = handler;
     this.starting = true;
     try {
-      if (this.subscriber.status === 'wait' || this.subscriber.status === 'end') await this.subscriber.connect();
+      // Connect unless already on the way (a failed attempt below leaves it stopped, not 'end').
+      if (!['connecting', 'connect', 'ready'].includes(this.subscriber.status)) await this.subscriber.connect();
       await this.subscriber.subscribe(this.nodeChannel, this.broadcastChannel);
     } catch (error) {
       this.nodeId = this.nodeChannel = this.handler = undefined;

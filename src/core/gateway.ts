@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusEnvelope } from '../bus/bus.ts';
 import type { PlayerRepository } from '../db/player-repository.ts';
-import type { OnlineStore } from '../online/online-store.ts';
+import type { OnlineStore, ReassertSession } from '../online/online-store.ts';
 import { CloseCode, closeReason } from './close-codes.ts';
 import { ConnectionManager } from './connection-manager.ts';
 import { HeartbeatFlusher } from './heartbeat-flusher.ts';
@@ -135,6 +135,7 @@ export class Gateway {
         username: session.username,
         nodeId: settings.nodeId,
         candidateLogicalSessionId: randomUUID(),
+        connectionId: session.id,
         now: session.connectedAt,
       });
     } catch (error) {
@@ -330,7 +331,7 @@ export class Gateway {
         this.closeUser(message.userId, message.code, 'logout');
         return;
       case 'broadcast':
-        for (const session of this.connections.sessions()) if (session.isOpen) session.send(message.frame);
+        this.broadcastLocal(message.frame);
         return;
     }
   }
@@ -339,6 +340,45 @@ export class Gateway {
   tick(now = this.deps.now()): void {
     this.watchdog.tick(now);
     this.heartbeats.maybeFlush(now);
+  }
+
+  /** Queues a frame on every open session of this node (never awaits a socket). */
+  broadcastLocal(frame: string): number {
+    let accepted = 0;
+    for (const session of this.connections.sessions()) {
+      if (session.isOpen && session.send(frame)) accepted++;
+    }
+    return accepted;
+  }
+
+  /** Pushes a server broadcast to every session of the cluster, each exactly once. */
+  async broadcast(content: unknown): Promise<{ localSessions: number }> {
+    const frame = encodeServerFrame({ type: 'broadcast', content, ts: this.deps.now() });
+    // Other nodes first: if the bus is down the caller gets an error and nobody got a partial push.
+    await this.deps.bus.broadcast({ kind: 'broadcast', frame });
+    return { localSessions: this.broadcastLocal(frame) };
+  }
+
+  /** This node's live sessions, one entry per user, as the store needs them to re-assert. */
+  liveSessionsByUser(): ReassertSession[] {
+    const entries: ReassertSession[] = [];
+    for (const userId of this.connections.users()) {
+      const open = [...(this.connections.sessionsOf(userId) ?? [])].filter((s) => s.isOpen && s.logicalSessionId);
+      const newest = open.reduce<Session | undefined>((a, s) => (!a || s.epoch > a.epoch ? s : a), undefined);
+      if (!newest) continue;
+      // Connections of an older logical session (not yet closed) are not re-asserted.
+      const current = open.filter((s) => s.logicalSessionId === newest.logicalSessionId);
+      entries.push({
+        userId,
+        username: newest.username,
+        logicalSessionId: newest.logicalSessionId,
+        epoch: newest.epoch,
+        connectedAt: Math.min(...current.map((s) => s.connectedAt)),
+        connections: current.length,
+        connectionIds: current.map((s) => s.id),
+      });
+    }
+    return entries;
   }
 
   /** Session ends still talking to the online store. */

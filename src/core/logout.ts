@@ -10,7 +10,14 @@
  *    timestamps, and the queue lives in the online store (Redis in a cluster), so neither a
  *    database outage nor a crash of this process loses a logout.
  * 3. If the online store itself is unreachable when a connection ends, the end is kept in memory
- *    and retried until the store answers (a connection that ended is never forgotten).
+ *    and retried until the store answers (a connection that ended is never forgotten). If the
+ *    store then no longer knows that logical session (Redis restarted empty meanwhile), the
+ *    logout is written to the database directly.
+ * 4. Redis may also lose the queue itself (a restart without persistence). So the node keeps a
+ *    journal of the logouts it produced until it has seen them in the database: its own write
+ *    clears them at once; the rest are checked against the database after a grace period and
+ *    written directly when missing. Every write is idempotent, so "at least once" into the
+ *    database is "exactly once" in effect.
  */
 import type { EndSessionResult, ForceLogoutResult, LogoutRecord, OnlineStore } from '../online/online-store.ts';
 import type { PlayerRepository } from '../db/player-repository.ts';
@@ -41,23 +48,33 @@ export interface LogoutPipelineOptions {
   onLoggedOut?: (record: LogoutRecord) => void;
   /** Called after each database batch with its size and how long it took. */
   onWritten?: (count: number, elapsedMs: number) => void;
+  /** How long a produced logout may stay unconfirmed before the database is checked for it. */
+  journalGraceMs?: number;
 }
 
 /** The part of a connection the pipeline needs. */
 export interface EndingConnection {
   userId: string;
+  username: string;
   logicalSessionId: string;
+  /** The connection's own id (the store ignores a second end of the same connection). */
+  id: string;
+  epoch: number;
+  connectedAt: number;
 }
 
 interface FailedEnd {
-  userId: string;
-  logicalSessionId: string;
+  connection: EndingConnection;
   reason: EndReason;
   at: number;
 }
 
 export class LogoutPipeline {
   private readonly failedEnds: FailedEnd[] = [];
+  /** Logouts this node produced, by logical session id, until seen in the database. */
+  private readonly journal = new Map<string, { record: LogoutRecord; since: number }>();
+  /** Logouts to write directly (their queue entry is gone or never existed). */
+  private readonly direct: LogoutRecord[] = [];
   private pumping = false;
   private pumpAgain = false;
   private pumpScheduled = false;
@@ -91,14 +108,19 @@ export class LogoutPipeline {
   /** One connection ended. Resolves after the store transition (or after it was parked for retry). */
   async endConnection(connection: EndingConnection, reason: EndReason, at = this.options.now()): Promise<EndSessionResult | undefined> {
     if (!connection.logicalSessionId) return undefined; // never logged in: nothing to end
-    const ended: FailedEnd = { userId: connection.userId, logicalSessionId: connection.logicalSessionId, reason, at };
+    const ended: FailedEnd = { connection, reason, at };
     try {
       return await this.applyEnd(ended);
     } catch (error) {
       this.failedEnds.push(ended);
-      this.options.log.warn({ userId: ended.userId, reason, err: errorText(error) }, 'online store unavailable: session end kept for retry');
+      this.options.log.warn({ userId: connection.userId, reason, err: errorText(error) }, 'online store unavailable: session end kept for retry');
       return undefined;
     }
+  }
+
+  /** Logouts another component made in the store (the reaper): log them and write them. */
+  report(records: readonly LogoutRecord[]): void {
+    for (const record of records) this.loggedOut(record);
   }
 
   /** Ends the user's logical session whatever their connections (REST logout, kick). */
@@ -110,7 +132,12 @@ export class LogoutPipeline {
 
   /** Logouts not yet written to the database, plus session ends waiting for the store. */
   async pendingCount(): Promise<number> {
-    return (await this.options.store.countPendingLogouts()) + this.failedEnds.length;
+    return (await this.options.store.countPendingLogouts()) + this.failedEnds.length + this.direct.length;
+  }
+
+  /** Logouts this node produced and has not yet seen in the database. */
+  get unconfirmed(): number {
+    return this.journal.size;
   }
 
   get parkedEnds(): number {
@@ -128,14 +155,17 @@ export class LogoutPipeline {
       const progressed = await this.writeBatch(deadline - this.options.now());
       if (!progressed) break;
     }
-    return this.pendingCount().catch(() => this.failedEnds.length);
+    await this.writeDirect();
+    return this.pendingCount().catch(() => this.failedEnds.length + this.direct.length);
   }
 
   private async applyEnd(ended: FailedEnd): Promise<EndSessionResult> {
+    const { connection } = ended;
     const result = await this.options.store.endSession({
-      userId: ended.userId,
+      userId: connection.userId,
       nodeId: this.options.nodeId,
-      logicalSessionId: ended.logicalSessionId,
+      logicalSessionId: connection.logicalSessionId,
+      connectionId: connection.id,
       reason: ended.reason,
       now: ended.at,
     });
@@ -144,6 +174,7 @@ export class LogoutPipeline {
   }
 
   private loggedOut(record: LogoutRecord): void {
+    this.journal.set(record.logicalSessionId, { record, since: this.options.now() });
     this.logoutsByReason.set(record.reason, (this.logoutsByReason.get(record.reason) ?? 0) + 1);
     this.options.log.info(
       {
@@ -160,18 +191,82 @@ export class LogoutPipeline {
 
   private async tickRetries(): Promise<void> {
     await this.retryFailedEnds();
+    await this.checkJournal();
+    await this.writeDirect();
     this.schedulePump();
   }
 
   private async retryFailedEnds(): Promise<void> {
     while (this.failedEnds.length > 0) {
       const next = this.failedEnds[0]!;
+      let result;
       try {
-        await this.applyEnd(next);
+        result = await this.applyEnd(next);
       } catch {
         return; // still unreachable; the next tick tries again
       }
       this.failedEnds.shift();
+      if (result.stale) await this.orphaned(next);
+    }
+  }
+
+  /**
+   * A parked end came back stale: its logical session ended meanwhile, or the store forgot it
+   * (restarted empty). If the store does not show it ended, nobody queued its logout: write it.
+   */
+  private async orphaned({ connection, reason, at }: FailedEnd): Promise<void> {
+    const presence = await this.options.store.getPlayer(connection.userId).catch(() => null);
+    if (presence && presence.logicalSessionId === connection.logicalSessionId && presence.status === 'offline') return;
+    const record: LogoutRecord = {
+      userId: connection.userId,
+      username: connection.username,
+      logicalSessionId: connection.logicalSessionId,
+      nodeId: this.options.nodeId,
+      epoch: connection.epoch,
+      connectedAt: connection.connectedAt,
+      logoutAt: at,
+      reason,
+    };
+    this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, 'online store lost a session: logout written directly');
+    this.direct.push(record);
+    this.loggedOut(record);
+  }
+
+  /** Journal entries past the grace: drop those the database has, write the others directly. */
+  private async checkJournal(): Promise<void> {
+    const cutoff = this.options.now() - (this.options.journalGraceMs ?? 60_000);
+    const old: string[] = [];
+    for (const [id, entry] of this.journal) {
+      if (entry.since > cutoff) break; // insertion order = age order
+      old.push(id);
+      if (old.length >= this.options.batchMax) break;
+    }
+    if (old.length === 0) return;
+    let closed: Set<string>;
+    try {
+      closed = await this.options.repository.findClosedSessions(old);
+    } catch {
+      return; // database down: the writer's retries are already on it
+    }
+    for (const id of old) {
+      const entry = this.journal.get(id);
+      if (!entry) continue;
+      this.journal.delete(id);
+      if (!closed.has(id)) this.direct.push(entry.record);
+    }
+  }
+
+  /** Writes logouts that are not (or no longer) in the store's queue. */
+  private async writeDirect(): Promise<void> {
+    if (this.direct.length === 0 || this.options.now() < this.writeBlockedUntil) return;
+    const batch = this.direct.splice(0, this.options.batchMax);
+    try {
+      await this.options.repository.recordLogouts(batch);
+      this.written += batch.length;
+      for (const r of batch) this.journal.delete(r.logicalSessionId);
+    } catch (error) {
+      this.direct.unshift(...batch);
+      this.warner.warn('direct', { count: batch.length, err: errorText(error) }, 'database write of logouts failed: will retry');
     }
   }
 
@@ -235,6 +330,7 @@ export class LogoutPipeline {
     }
     this.consecutiveFailures = 0;
     this.written += batch.length;
+    for (const p of batch) this.journal.delete(p.record.logicalSessionId);
     this.options.onWritten?.(batch.length, now() - started);
     await store.ackPendingLogouts(ids).catch((error: unknown) => {
       // Not acked: they are written again after the lease, which is harmless (idempotent).

@@ -49,6 +49,9 @@ export interface PlayerRepository {
    */
   recordLogouts(records: readonly LogoutRecord[]): Promise<void>;
 
+  /** Of these logical session ids, the ones whose PlayerSession row is closed (logout written). */
+  findClosedSessions(ids: readonly string[]): Promise<Set<string>>;
+
   getUser(userId: string): Promise<UserRow | null>;
 
   listSessions(userId: string, limit: number): Promise<PlayerSessionRow[]>;

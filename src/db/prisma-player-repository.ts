@@ -138,6 +138,15 @@ export class PrismaPlayerRepository implements PlayerRepository {
     );
   }
 
+  async findClosedSessions(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+      'SELECT id FROM player_sessions WHERE id = ANY($1::text[]) AND disconnected_at IS NOT NULL',
+      [...ids],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
   async getUser(userId: string): Promise<UserRow | null> {
     const user = await this.prisma.user.findUnique({ where: { id: userId } });
     if (!user) return null;

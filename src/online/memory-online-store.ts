@@ -1,7 +1,8 @@
 /**
  * The online store of a single process. It mirrors the Redis model key for key (a player
- * record per user, a sorted online index, per-node heartbeat maps, a pending-logout queue
- * ordered by due time) so both stores pass the same contract suite with the same edge cases.
+ * record per user, a sorted online index, per-node player sets and heartbeat maps, a
+ * pending-logout queue ordered by due time; node leases and locks in memory-online-cluster.ts)
+ * so both stores pass the same contract suite with the same edge cases.
  */
 import type {
   EndSessionInput,
@@ -23,14 +24,12 @@ import type {
   ReassertSession,
   RegisterNodeResult,
 } from './online-store.ts';
-import { NodeIdInUseError } from './online-store.ts';
+import { MemoryCluster } from './memory-online-cluster.ts';
 import { SortedList, compareCodePoints } from './sorted-list.ts';
-import {
-  FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkReassertSession, checkTime, decodeCursor, encodeCursor,
-} from './online-paging.ts';
+import { FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkTime, decodeCursor, encodeCursor } from './online-paging.ts';
 
 /** The fields of `player:online:<userId>`. */
-interface PlayerEntry {
+export interface PlayerEntry {
   status: PresenceStatus;
   username: string;
   nodeId: string;
@@ -71,12 +70,19 @@ export class MemoryOnlineStore implements OnlineStore {
   /** `logout:pending:data` and `logout:pending` (ordered by due time). */
   private readonly pending = new Map<string, PendingEntry>();
   private readonly dueQueue = new SortedList<DueKey>(compareDue);
-  /** `server:nodes`: nodeId -> last lease renewal. */
-  private readonly leases = new Map<string, number>();
   /** `server:node:<nodeId>:players` (never empty, like a Redis set). */
   private readonly nodePlayers = new Map<string, Set<string>>();
-  /** `server:lock:<name>`. */
-  private readonly locks = new Map<string, { owner: string; expiresAt: number }>();
+  /** Leases, locks, reaping, re-assertion: memory-online-cluster.ts, on the maps above. */
+  private readonly cluster = new MemoryCluster({
+    players: this.players,
+    index: this.index,
+    nodePlayers: this.nodePlayers,
+    heartbeats: this.heartbeats,
+    addNodePlayer: (nodeId, userId) => this.addNodePlayer(nodeId, userId),
+    removeNodePlayer: (nodeId, userId) => this.removeNodePlayer(nodeId, userId),
+    dropHeartbeat: (nodeId, userId) => this.dropHeartbeat(nodeId, userId),
+    goOffline: (userId, entry, nodeId, reason, now) => this.goOffline(userId, entry, nodeId, reason, now),
+  });
 
   async login(input: LoginInput): Promise<LoginResult> {
     checkTime('now', input.now);
@@ -229,101 +235,36 @@ export class MemoryOnlineStore implements OnlineStore {
     return this.pending.size;
   }
 
-  async registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
-    checkTime('now', now);
-    checkTime('deadAfterMs', deadAfterMs);
-    const lease = this.leases.get(nodeId);
-    if (lease !== undefined && lease > now - deadAfterMs) throw new NodeIdInUseError(nodeId);
-    // One process: no need to split the reap in batches as register-node.lua does.
-    const reaped = this.reapBatch(nodeId, lease ?? now, Number.POSITIVE_INFINITY);
-    this.heartbeats.delete(nodeId);
-    this.leases.set(nodeId, now);
-    return { reaped };
+  registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
+    return this.cluster.registerNode(nodeId, now, deadAfterMs);
   }
 
-  async renewLease(nodeId: string, now: number): Promise<number | null> {
-    checkTime('now', now);
-    const previous = this.leases.get(nodeId) ?? null;
-    this.leases.set(nodeId, now);
-    return previous;
+  renewLease(nodeId: string, now: number): Promise<number | null> {
+    return this.cluster.renewLease(nodeId, now);
   }
 
-  async listNodes(): Promise<NodeLease[]> {
-    return [...this.leases]
-      .map(([nodeId, lastRenewal]) => ({ nodeId, lastRenewal }))
-      .sort((a, b) => a.lastRenewal - b.lastRenewal || compareCodePoints(a.nodeId, b.nodeId));
+  listNodes(): Promise<NodeLease[]> {
+    return this.cluster.listNodes();
   }
 
-  async removeNode(nodeId: string): Promise<boolean> {
-    if (this.nodePlayers.has(nodeId)) return false;
-    this.heartbeats.delete(nodeId);
-    this.leases.delete(nodeId);
-    return true;
+  removeNode(nodeId: string): Promise<boolean> {
+    return this.cluster.removeNode(nodeId);
   }
 
-  async tryLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
-    checkCount('ttlMs', ttlMs);
-    checkTime('now', now);
-    const lock = this.locks.get(name);
-    if (lock && lock.owner !== owner && lock.expiresAt > now) return false;
-    this.locks.set(name, { owner, expiresAt: now + ttlMs });
-    return true;
+  tryLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.cluster.tryLock(name, owner, ttlMs, now);
   }
 
-  async unlock(name: string, owner: string): Promise<boolean> {
-    if (this.locks.get(name)?.owner !== owner) return false;
-    this.locks.delete(name);
-    return true;
+  unlock(name: string, owner: string): Promise<boolean> {
+    return this.cluster.unlock(name, owner);
   }
 
-  async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
-    checkTime('at', at);
-    checkCount('limit', limit);
-    const lease = this.leases.get(deadNodeId);
-    if (lease !== undefined && lease > at) return { records: [], remaining: 0, alive: true };
-    const records = this.reapBatch(deadNodeId, at, limit);
-    const remaining = this.nodePlayers.get(deadNodeId)?.size ?? 0;
-    if (remaining === 0) {
-      this.heartbeats.delete(deadNodeId);
-      this.leases.delete(deadNodeId);
-    }
-    return { records, remaining, alive: false };
+  reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
+    return this.cluster.reapNode(deadNodeId, at, limit);
   }
 
-  async reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult> {
-    checkTime('now', now);
-    sessions.forEach(checkReassertSession);
-    this.leases.set(nodeId, now);
-    const result: ReassertResult = { restored: 0, stale: [] };
-    for (const s of sessions) {
-      let entry = this.players.get(s.userId);
-      let changed = false;
-      if (!entry) {
-        entry = {
-          status: 'online', username: s.username, nodeId, epoch: s.epoch, sessions: s.connections, sid: s.logicalSessionId,
-          connectedAt: s.connectedAt, lastHeartbeat: now, nodes: new Map([[nodeId, s.connections]]), conns: new Map(),
-        };
-        this.players.set(s.userId, entry);
-        changed = true;
-      } else if (entry.status === 'online' && entry.sid === s.logicalSessionId) {
-        const count = entry.nodes.get(nodeId) ?? 0;
-        if (count !== s.connections) {
-          entry.nodes.set(nodeId, s.connections);
-          entry.sessions = Math.max(0, entry.sessions + s.connections - count);
-          changed = true;
-        }
-        entry.epoch = Math.max(entry.epoch, s.epoch);
-      } else {
-        result.stale.push(s.userId);
-        continue;
-      }
-      if (s.connectionIds) entry.conns.set(nodeId, [...s.connectionIds]);
-      // Memberships cannot be lost on their own here; reassert.lua also repairs those.
-      this.index.insert(s.userId);
-      this.addNodePlayer(nodeId, s.userId);
-      if (changed) result.restored += 1;
-    }
-    return result;
+  reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult> {
+    return this.cluster.reassert(nodeId, now, sessions);
   }
 
   async ping(): Promise<void> {}
@@ -352,33 +293,6 @@ export class MemoryOnlineStore implements OnlineStore {
   private removeNodePlayer(nodeId: string, userId: string): void {
     const set = this.nodePlayers.get(nodeId);
     if (set?.delete(userId) && set.size === 0) this.nodePlayers.delete(nodeId);
-  }
-
-  /**
-   * lib/reap-batch.lua: takes up to `limit` users off the node's players set and subtracts only
-   * what the node's count holds; users left with no connection go offline (node_lost, at).
-   */
-  private reapBatch(nodeId: string, at: number, limit: number): LogoutRecord[] {
-    const records: LogoutRecord[] = [];
-    const taken: string[] = [];
-    for (const userId of this.nodePlayers.get(nodeId) ?? []) {
-      if (taken.length >= limit) break;
-      taken.push(userId);
-    }
-    for (const userId of taken) {
-      this.removeNodePlayer(nodeId, userId);
-      this.dropHeartbeat(nodeId, userId);
-      const entry = this.players.get(userId);
-      if (!entry) continue;
-      const count = entry.nodes.get(nodeId) ?? 0;
-      entry.nodes.delete(nodeId);
-      entry.conns.delete(nodeId);
-      if (count <= 0 || entry.status !== 'online') continue;
-      const sessions = Math.max(0, entry.sessions - count);
-      if (sessions > 0) entry.sessions = sessions;
-      else records.push({ ...this.goOffline(userId, entry, nodeId, 'node_lost', at) });
-    }
-    return records;
   }
 
   /** Ends the logical session and queues its LogoutRecord, id = logicalSessionId. */

@@ -20,8 +20,10 @@
  *   configured dead-after delay is dead: a reaper (one at a time, through `tryLock`) ends its
  *   users' connections with `reapNode`, which logs out (reason `node_lost`) exactly the users
  *   left with no connection anywhere.
- * - After Redis lost its data, each node re-asserts its live sessions with `reassert`; the store
- *   stays the source of truth wherever it still knows better (a newer logical session wins).
+ * - After Redis lost its data, each node re-asserts its live sessions with `reassert`; whatever
+ *   the store still holds wins (another logical session, or an ended one): those connections are
+ *   reported stale for the node to close. Epochs cannot order sessions across an empty restart
+ *   (they restart at 1), so they are never used for that.
  * - Optional connection ids (`LoginInput.connectionId` / `EndSessionInput.connectionId`) make a
  *   repeated end of the same connection harmless; without them the per-node count alone decides.
  */
@@ -194,8 +196,10 @@ export interface ReassertResult {
   /** Users whose presence was recreated or corrected. */
   restored: number;
   /**
-   * Users the store knows a different (newer) logical session for, or whose session already
-   * ended (kicked, reaped): left untouched; the node should close these connections.
+   * Users the store knows a different logical session for, or whose session already ended
+   * (kicked, reaped): left untouched; the node should close these connections. No LogoutRecord
+   * is queued for them: when the store had lost the session (it came back empty and the user
+   * logged in anew), that session's logout is for the node to write (the write is idempotent).
    */
   stale: string[];
 }

@@ -79,7 +79,8 @@ export async function tryLock(
 ): Promise<boolean> {
   checkCount('ttlMs', ttlMs);
   checkTime('now', now);
-  return asNumber(await run('tryLock', [k.lock(name)], [owner, String(ttlMs), String(now)]), 'tryLock') === 1;
+  checkTime('now + ttlMs', now + ttlMs);
+  return asNumber(await run('tryLock', [k.lock(name)], [owner, String(ttlMs), String(now), String(now + ttlMs)]), 'tryLock') === 1;
 }
 
 export async function unlock({ keys: k, run }: ClusterContext, name: string, owner: string): Promise<boolean> {

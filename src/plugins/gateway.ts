@@ -9,12 +9,14 @@ import websocket from '@fastify/websocket';
 import { Gateway } from '../core/gateway.ts';
 import { LogoutPipeline } from '../core/logout.ts';
 import { CloseCode } from '../core/close-codes.ts';
+import { ClusterMembership } from '../core/cluster-membership.ts';
 import type { Config } from '../config.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
     gateway: Gateway;
     logoutPipeline: LogoutPipeline;
+    cluster: ClusterMembership;
     /** Milliseconds clock of the gateway (replaceable in tests). */
     now: () => number;
   }
@@ -69,12 +71,31 @@ export default fp(
       log,
       now,
     });
+    const cluster = new ClusterMembership({
+      store: app.onlineStore,
+      nodeId: config.NODE_ID,
+      log,
+      now,
+      leaseIntervalMs: config.NODE_LEASE_INTERVAL_MS,
+      deadAfterMs: config.NODE_DEAD_AFTER_MS,
+      liveSessions: () => gateway.liveSessionsByUser(),
+      onLogouts: (records) => logoutPipeline.report(records),
+      // The store ended these users' logical sessions (reaped or replaced while we were cut
+      // off): their connections here are ghosts. 1001 makes the clients reconnect and log in anew.
+      onStale: (userIds) => userIds.forEach((u) => gateway.closeUser(u, CloseCode.GOING_AWAY, 'kicked')),
+    });
     app.decorate('gateway', gateway);
     app.decorate('logoutPipeline', logoutPipeline);
+    app.decorate('cluster', cluster);
     app.decorate('now', now);
 
+    // Fails with NodeIdInUseError while another live process uses NODE_ID.
+    await cluster.join();
+    // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
+    app.bus.onResubscribed = () => void cluster.tick();
     await gateway.listen();
     logoutPipeline.start();
+    cluster.start();
     const watchdogTimer = setInterval(() => gateway.tick(), config.WATCHDOG_INTERVAL_MS);
 
     await app.register(websocket, {
@@ -96,6 +117,7 @@ export default fp(
       await gateway.heartbeats.flush(now());
       const left = await logoutPipeline.flush(deadline);
       logoutPipeline.stop();
+      await cluster.leave().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'lease not removed'));
       if (left > 0) log.warn({ pendingLogouts: left }, 'shutdown: logouts left in the online store queue for the next writer');
     });
   },

@@ -10,6 +10,7 @@ import { MemoryBus } from '../bus/memory-bus.ts';
 import { MemoryOnlineStore } from '../online/memory-online-store.ts';
 import type { OnlineStore } from '../online/online-store.ts';
 import { RedisOnlineStore } from '../online/redis-online-store.ts';
+import { RedisBus } from '../bus/redis-bus.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,7 +48,16 @@ export default fp(
       app.log.info('online store: in-process memory (single node)');
       return;
     }
-    const redis = new Redis(config.REDIS_URL, redisOptions());
+    const sentinels = config.REDIS_SENTINELS?.split(',').map((address) => {
+      const at = address.lastIndexOf(':');
+      return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+    });
+    // With sentinels, REDIS_URL still carries the password and database; the master's address
+    // comes from the sentinels (and follows a failover).
+    const redis = new Redis(
+      config.REDIS_URL,
+      sentinels ? { ...redisOptions(), sentinels, name: config.REDIS_SENTINEL_NAME } : redisOptions(),
+    );
     let lastErrorLog = 0;
     redis.on('error', (err) => {
       // ioredis emits an error per failed reconnect; one line every 10 s is enough.
@@ -59,8 +69,8 @@ export default fp(
     await redis.connect();
     app.decorate('redis', redis);
     app.decorate('onlineStore', new RedisOnlineStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
-    // Cross-node delivery arrives with the cluster issue; until then one node talks to itself.
-    app.decorate('bus', new MemoryBus());
+    // The bus owns a second (subscriber) connection; this one only publishes.
+    app.decorate('bus', new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log }));
     app.log.info('online store: redis');
     app.addHook('onClose', async () => {
       await app.onlineStore.close();

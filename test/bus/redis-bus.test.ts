@@ -144,6 +144,20 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
     t.ok(Date.now() - started < 100, `rejected in ${Date.now() - started} ms`);
   }
   t.equal(cut.published, 1, 'failed sends are not counted');
+
+  // subscribe() during the outage rejects; once Redis is back the same bus subscribes fine.
+  const late = new RedisBus({ publisher, channelPrefix: service.prefix });
+  t.teardown(() => late.close());
+  late.subscriber.on('error', () => {});
+  started = Date.now();
+  await t.rejects(late.subscribe('L', () => {}), 'subscribe rejects during the outage');
+  t.ok(Date.now() - started < 1000, `within 1 s (${Date.now() - started} ms)`);
+  proxy.restore();
+  const [node] = await attach([late], ['L']);
+  const direct = await publisherFor(t, service.url);
+  await direct.publish(`${service.prefix}gateway:L`, '{"o":"X","m":{"kind":"broadcast","frame":"back"}}');
+  await waitFor(() => node!.got.length === 1, 'the retried subscription receives');
+  t.equal(late.resubscribes, 0, 'a first subscription is not reported as a re-subscription');
 });
 
 /** Two nodes: B reaches Redis through a proxy (publisher and subscriber), A directly. */

@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
-import { LogoutPipeline } from '../../src/core/logout.ts';
+import { LogoutPipeline, type EndingConnection } from '../../src/core/logout.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { PrismaPlayerRepository } from '../../src/db/prisma-player-repository.ts';
 import { MemoryOnlineStore } from '../../src/online/memory-online-store.ts';
@@ -25,8 +25,12 @@ async function setup(t: Test, store: OnlineStore = new MemoryOnlineStore()) {
   const pipeline = new LogoutPipeline({ store, repository, nodeId: 'n1', log, now: Date.now, batchMax: 500, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50 });
   pipeline.start();
   t.teardown(() => pipeline.stop());
-  const login = (userId: string) =>
-    store.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}`, now: Date.now() });
+  /** Logs a connection in and returns it as the pipeline sees it. */
+  const login = async (userId: string, id = `c-${userId}-${Math.random().toString(36).slice(2)}`): Promise<EndingConnection> => {
+    const connectedAt = Date.now();
+    const r = await store.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}`, connectionId: id, now: connectedAt });
+    return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
+  };
   return { store, repository, log, pipeline, statements, login };
 }
 
@@ -37,10 +41,10 @@ t.test('exactly once when ends, a kick and a REST logout race', async (t) => {
   const a = await login('racer');
   const b = await login('racer'); // two connections
   const results = await Promise.all([
-    pipeline.endConnection({ userId: 'racer', logicalSessionId: a.logicalSessionId }, 'closed'),
-    pipeline.endConnection({ userId: 'racer', logicalSessionId: b.logicalSessionId }, 'timeout'),
+    pipeline.endConnection(a, 'closed'),
+    pipeline.endConnection(b, 'timeout'),
     pipeline.forceLogout('racer', 'logout'),
-    pipeline.endConnection({ userId: 'racer', logicalSessionId: a.logicalSessionId }, 'closed'),
+    pipeline.endConnection(a, 'closed'),
   ]);
   const loggedOut = results.filter((r) => r && 'loggedOut' in r && r.loggedOut);
   t.equal(loggedOut.length, 1, 'one caller saw the logical session end');
@@ -52,9 +56,9 @@ t.test('exactly once when ends, a kick and a REST logout race', async (t) => {
 t.test('a mass disconnect is written in a few batches', async (t) => {
   const { pipeline, login, repository, statements } = await setup(t);
   const users = Array.from({ length: 1200 }, (_, i) => `mass-${i}`);
-  const logins = await Promise.all(users.map(login));
+  const logins = await Promise.all(users.map((u) => login(u)));
   const before = statements.length;
-  await Promise.all(users.map((u, i) => pipeline.endConnection({ userId: u, logicalSessionId: logins[i]!.logicalSessionId }, 'closed')));
+  await Promise.all(logins.map((connection) => pipeline.endConnection(connection, 'closed')));
   await eventually(async () => (await pipeline.pendingCount()) === 0, 20_000);
   const writes = statements.slice(before).filter((s) => /player_sessions/i.test(s) && /unnest/i.test(s));
   t.ok(writes.length >= 3 && writes.length <= 6, `1,200 logouts in ${writes.length} database statements (batches of 500)`);
@@ -76,7 +80,7 @@ t.test('a session end survives an online-store outage', async (t) => {
   const session = await login('unlucky');
   proxy.cut();
   const endedAt = Date.now();
-  const result = await pipeline.endConnection({ userId: 'unlucky', logicalSessionId: session.logicalSessionId }, 'closed', endedAt);
+  const result = await pipeline.endConnection(session, 'closed', endedAt);
   t.equal(result, undefined, 'the store did not answer');
   t.equal(pipeline.parkedEnds, 1, 'the end is kept for retry');
   t.ok(log.messages('online store unavailable: session end kept for retry').length >= 1);

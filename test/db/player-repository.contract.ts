@@ -189,6 +189,15 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.same((await repo.listSessions('old-1', 1)).map((s) => s.id), ['old-s2'], 'limit applies');
   });
 
+  t.test('findClosedSessions names exactly the sessions whose logout was written', async (t) => {
+    if (!db) return;
+    await repo.openSession({ id: 'fc-open', userId: 'fc-1', username: 'fc', nodeId: 'node-a', epoch: 1, connectedAt: sec(1) });
+    await repo.recordLogouts([logout('fc-1', 'fc-closed', sec(1), sec(9))]);
+    const closed = await repo.findClosedSessions(['fc-open', 'fc-closed', 'fc-unknown']);
+    t.same([...closed], ['fc-closed']);
+    t.same([...(await repo.findClosedSessions([]))], []);
+  });
+
   t.test('ping answers', async (t) => {
     if (!db) return;
     const sent = await counting(() => repo.ping());

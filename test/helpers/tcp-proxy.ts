@@ -41,6 +41,9 @@ export class TcpProxy {
       return;
     }
     const upstream = net.connect(this.targetPort, this.targetHost);
+    // No Nagle delay: the proxy must not add latency the real network would not.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     this.sockets.add(client).add(upstream);
     const drop = () => {
       client.destroy();

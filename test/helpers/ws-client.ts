@@ -132,3 +132,54 @@ export class TestClient {
     return this.closed;
   }
 }
+
+/**
+ * A client that pings and reconnects when the connection is lost (not after 1000, 4001, 4002),
+ * trying the given URLs in turn: how a game client behaves when its node dies.
+ */
+export class ReconnectingClient {
+  current: TestClient | undefined;
+  /** Every `connected` frame received, in order (one per successful connection). */
+  readonly connections: Frame[] = [];
+  readonly closes: Closed[] = [];
+  private stopped = false;
+  private attempt = 0;
+
+  constructor(
+    private readonly urls: string[],
+    private readonly options: { pingMs: number; backoffMs: number },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect(0);
+  }
+
+  private async connect(index: number): Promise<void> {
+    const { client, connected } = await TestClient.open(this.urls[index % this.urls.length]!);
+    this.current = client;
+    this.connections.push(connected);
+    client.startPing(this.options.pingMs);
+    void client.closed.then((closed) => {
+      this.closes.push(closed);
+      if (this.stopped || [1000, 4001, 4002].includes(closed.code)) return;
+      void this.reconnect(index + 1);
+    });
+  }
+
+  private async reconnect(index: number): Promise<void> {
+    while (!this.stopped) {
+      await new Promise((resolve) => setTimeout(resolve, this.options.backoffMs));
+      try {
+        await this.connect(index + this.attempt++);
+        return;
+      } catch {
+        // that node is down too: try the next one
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.current?.socket.terminate();
+  }
+}

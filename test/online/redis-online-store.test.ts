@@ -94,6 +94,9 @@ t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
   t.ok(ttl > 0 && ttl <= 30_000, `the lock key expires by itself (${ttl} ms)`);
   await store.unlock('reaper', 'A');
   t.equal(await redis.exists(`${p}server:lock:reaper`), 0);
+  await store.tryLock('reaper', 'A', 30_000, 1_760_000_000_123);
+  t.equal(await redis.hget(`${p}server:lock:reaper`, 'expiresAt'), '1760000030123', 'real timestamps exactly');
+  await store.unlock('reaper', 'A');
 
   await store.login({ userId: 'u1', username: 'Ann', nodeId: 'A', candidateLogicalSessionId: 's1', now: 3000, connectionId: 'c/1' });
   await store.login({ userId: 'u1', username: 'Ann', nodeId: 'A', candidateLogicalSessionId: 's1', now: 3000, connectionId: 'c"2' });

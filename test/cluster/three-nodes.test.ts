@@ -1,0 +1,125 @@
+/**
+ * Three gateway processes acting as one through Redis and PostgreSQL: cross-node direct
+ * messages both ways, replace and multi policies across nodes, REST logout on one node of a
+ * player on another, and cluster-wide online listing.
+ */
+import t from 'tap';
+import { CloseCode } from '../../src/core/close-codes.ts';
+import { eventually } from '../helpers/build.ts';
+import { startCluster } from '../helpers/cluster.ts';
+import { TestClient } from '../helpers/ws-client.ts';
+
+t.test('replace policy cluster', async (t) => {
+  const cluster = await startCluster(t, ['node-a', 'node-b', 'node-c']);
+  if (!cluster) return;
+  const [a, b, c] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
+
+  await t.test('direct messages cross nodes both ways', async (t) => {
+    const { client: alice } = await TestClient.open(cluster.wsUrl(a, 'alice'));
+    const { client: carol } = await TestClient.open(cluster.wsUrl(c, 'carol'));
+    alice.send({ type: 'message', to: 'carol', content: { hello: 'from a' }, id: 'm1' });
+    t.match(await carol.next('message'), { from: 'alice', content: { hello: 'from a' } });
+    t.same(await alice.next('ack'), { type: 'ack', id: 'm1', status: 'delivered' });
+    carol.send({ type: 'message', to: 'alice', content: 'back from c', id: 'm2' });
+    t.match(await alice.next('message'), { from: 'carol', content: 'back from c' });
+    t.same(await carol.next('ack'), { type: 'ack', id: 'm2', status: 'delivered' });
+    alice.send({ type: 'message', to: 'nobody-anywhere', content: 1, id: 'm3' });
+    t.match(await alice.next('error'), { code: 'USER_OFFLINE', ref: 'm3' });
+    await Promise.all([alice.close(), carol.close()]);
+  });
+
+  await t.test('replace across nodes: the older session closes with 4001, no logout', async (t) => {
+    const { client: first } = await TestClient.open(cluster.wsUrl(a, 'roamer'));
+    first.startPing(200);
+    const { client: second, connected } = await TestClient.open(cluster.wsUrl(b, 'roamer'));
+    second.startPing(200);
+    t.equal((await first.closed).code, CloseCode.REPLACED);
+    t.equal(connected.nodeId, 'node-b');
+    const player = await eventually(async () => {
+      const r = await cluster.admin(c, 'GET', '/api/online/players/roamer');
+      return r.body?.sessions === 1 ? r.body : undefined;
+    });
+    t.equal(player.status, 'online');
+    t.equal(player.nodeId, 'node-b');
+    t.equal(a.logs.filter((l) => l.msg === 'user logged out' && l.userId === 'roamer').length, 0, 'no logout on node-a');
+    await second.close();
+    await eventually(async () => (await cluster.admin(c, 'GET', '/api/online/players/roamer')).body?.status === 'offline');
+    const all = [a, b, c].flatMap((n) => n.logs.filter((l) => l.msg === 'user logged out' && l.userId === 'roamer'));
+    t.equal(all.length, 1, 'one logout in the whole cluster');
+  });
+
+  await t.test('REST logout on node A of a player on node C', async (t) => {
+    const { client } = await TestClient.open(cluster.wsUrl(c, 'kicked-player'));
+    client.startPing(200);
+    const res = await cluster.admin(a, 'POST', '/api/online/logout', { userId: 'kicked-player' });
+    t.equal(res.status, 200);
+    t.same(res.body, { loggedOut: true });
+    t.equal((await client.closed).code, CloseCode.LOGGED_OUT, 'closed 4002 on node C');
+    const again = await cluster.admin(b, 'POST', '/api/online/logout', { userId: 'kicked-player' });
+    t.same(again.body, { loggedOut: false }, 'idempotent from any node');
+    const player = (await cluster.admin(b, 'GET', '/api/online/players/kicked-player')).body;
+    t.equal(player.status, 'offline');
+    t.ok(player.lastSpiritGainTime ?? player.logoutTime, 'stamped');
+  });
+
+  await t.test('a broadcast reaches every session of the cluster exactly once (no loops)', async (t) => {
+    const sessions = await Promise.all(
+      ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].map(async (u, i) => (await TestClient.open(cluster.wsUrl(cluster.nodes[i % 3]!, u))).client),
+    );
+    const res = await cluster.admin(b, 'POST', '/api/broadcast', { content: { event: 'season-start' } });
+    t.equal(res.status, 200);
+    t.equal(res.body.localSessions, 2, 'node-b delivered to its own two sessions');
+    for (const s of sessions) t.match(await s.next('broadcast'), { type: 'broadcast', content: { event: 'season-start' } });
+    await Promise.all(sessions.map((s) => s.ping())); // barrier
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    t.ok(sessions.every((s) => s.frames.every((f) => f.type !== 'broadcast')), 'no session got it twice');
+    await Promise.all(sessions.map((s) => s.close()));
+  });
+
+  await t.test('every node lists every online player', async (t) => {
+    const clients = await Promise.all(['p1', 'p2', 'p3'].map(async (u, i) => (await TestClient.open(cluster.wsUrl(cluster.nodes[i]!, u))).client));
+    for (const node of cluster.nodes) {
+      const page = (await cluster.admin(node, 'GET', '/api/online/players?limit=100')).body;
+      t.same(page.players.map((p: { userId: string }) => p.userId).sort(), ['p1', 'p2', 'p3'], `from ${node.nodeId}`);
+      t.equal(page.total, 3);
+    }
+    const onB = (await cluster.admin(a, 'GET', '/api/online/players?nodeId=node-b')).body;
+    t.same(onB.players.map((p: { userId: string }) => p.userId), ['p2']);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
+
+t.test('multi policy across nodes: messages reach every device once, logout after the last', async (t) => {
+  const cluster = await startCluster(t, ['multi-a', 'multi-b'], { SESSION_POLICY: 'multi' });
+  if (!cluster) return;
+  const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const { client: phone } = await TestClient.open(cluster.wsUrl(a, 'dev'));
+  const { client: laptop } = await TestClient.open(cluster.wsUrl(b, 'dev'));
+  const { client: friend } = await TestClient.open(cluster.wsUrl(a, 'friend'));
+  [phone, laptop, friend].forEach((c) => c.startPing(200));
+  t.equal((await cluster.admin(a, 'GET', '/api/online/players/dev')).body.sessions, 2, 'two sessions cluster-wide');
+  friend.send({ type: 'message', to: 'dev', content: 'to both', id: 'x' });
+  t.match(await phone.next('message'), { content: 'to both' });
+  t.match(await laptop.next('message'), { content: 'to both' });
+  await friend.next('ack');
+  await friend.ping(); // a barrier: anything duplicated would have arrived by now
+  await phone.ping();
+  await laptop.ping();
+  t.equal(phone.frames.filter((f) => f.type === 'message').length, 0, 'exactly once on the phone');
+  t.equal(laptop.frames.filter((f) => f.type === 'message').length, 0, 'exactly once on the laptop');
+  await phone.close();
+  await eventually(async () => (await cluster.admin(b, 'GET', '/api/online/players/dev')).body.sessions === 1);
+  t.equal((await cluster.admin(b, 'GET', '/api/online/players/dev')).body.status, 'online');
+  await laptop.close();
+  await eventually(async () => (await cluster.admin(a, 'GET', '/api/online/players/dev')).body.status === 'offline');
+  const logouts = [a, b].flatMap((n) => n.logs.filter((l) => l.msg === 'user logged out' && l.userId === 'dev'));
+  t.equal(logouts.length, 1, 'one logout, on the node of the last session');
+  t.equal(logouts[0]!.nodeId, 'multi-b');
+  await friend.close();
+});
+
+t.test('a second process with a live NODE_ID refuses to start', async (t) => {
+  const cluster = await startCluster(t, ['unique-1']);
+  if (!cluster) return;
+  await t.rejects(cluster.addNode('unique-1'), /already used by a live node/);
+});
