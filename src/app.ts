@@ -3,6 +3,7 @@
  * (server.ts does that) so tests build as many apps as they like.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Ajv } from 'ajv';
 import type { Config } from './config.ts';
 import { installErrorHandler } from './errors.ts';
 import { loggerOptions } from './logger.ts';
@@ -33,8 +34,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     forceCloseConnections: 'idle',
     // The embedded database (PGlite, WebAssembly) can take several seconds to start on a busy machine.
     pluginTimeout: 60_000,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
   });
+  // Query strings and params are text: coerce them ("100" -> 100). JSON bodies are typed
+  // already: coercing them would accept {"userId": 42} as "42", so bodies are validated strictly.
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
+  const strictTypes = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictTypes : coercing).compile(schema));
   installErrorHandler(app);
   await app.register(configPlugin, { config });
   // Before every route: it collects them for the OpenAPI document.

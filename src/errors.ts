@@ -39,7 +39,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (err.validation) {
       statusCode = 400;
       code = 'GW_VALIDATION';
-      message = `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? 'is invalid'}`;
+      const first = err.validation[0];
+      // additionalProperties / required name the field in params, not in the path.
+      const params = (first?.params ?? {}) as { additionalProperty?: string; missingProperty?: string };
+      const field = params.additionalProperty ?? params.missingProperty;
+      const path = `${err.validationContext ?? 'request'}${first?.instancePath ?? ''}${field && !first?.message?.includes(field) ? `/${field}` : ''}`;
+      message = `${path} ${first?.message ?? 'is invalid'}`;
     } else if (statusCode >= 500) {
       request.log.error({ err }, 'request failed');
       code ??= 'GW_INTERNAL';

@@ -5,7 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 
-const CHECK_TIMEOUT_MS = 1000;
+// Generous enough for embedded PGlite on a busy 2-core machine, short enough for a probe.
+const CHECK_TIMEOUT_MS = 2000;
 
 const Check = (description: string) =>
   Type.Union([Type.Literal('ok'), Type.Literal('unreachable'), Type.Literal('draining')], { description, examples: ['ok'] });

@@ -205,6 +205,8 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         [{ userId: 'bad user!' }, /userId/],
         [{ userId: { id: 'alice' } }, /userId/],
         [{ userId: '' }, /userId/],
+        [{ userId: 42 }, /userId/], // JSON bodies are not coerced: a number is not a userId
+        [{ userId: true }, /userId/],
         [[], /body/],
       ];
       for (const [body, field] of bodies) {
