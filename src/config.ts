@@ -74,6 +74,12 @@ export const EnvSchema = Type.Object({
   ),
   AUTH_JWT_SECRET: Type.Optional(str('HS256 secret for player tokens (at least 32 characters)', { minLength: 32 })),
   ADMIN_TOKEN: Type.Optional(str('Bearer token of the admin API (at least 16 characters)', { minLength: 16 })),
+  METRICS_TOKEN: Type.Optional(
+    str('Bearer token that may read GET /metrics only, for a Prometheus scraper (at least 16 characters); the ADMIN_TOKEN works too', {
+      minLength: 16,
+    }),
+  ),
+  STATS_HISTORY_INTERVAL_MS: int(10_000, 100, 600_000, 'Sampling interval of the admin dashboard\'s in-memory chart (the last hour is kept per node)'),
 
   HEARTBEAT_INTERVAL_MS: int(1000, 100, 60_000, 'Ping interval advertised to clients in the connected frame'),
   HEARTBEAT_TIMEOUT_MS: int(10_000, 200, 600_000, 'A session silent for longer is closed with 4000 and logged out'),
@@ -96,11 +102,22 @@ export const EnvSchema = Type.Object({
   SLOW_CONSUMER_DROPS: int(0, 0, 1_000_000, 'Consecutive drops before close 4003 (0 = never)'),
   WRITE_TIMEOUT_MS: int(10_000, 100, 600_000, 'A socket whose buffer has not drained for this long is terminated'),
 
-  LOGOUT_GRACE_MS: int(0, 0, MS_DAY, 'Wait before logging out after a client close / error / drain'),
+  MAX_ROOMS_PER_SESSION: int(64, 1, 10_000, 'Rooms one session may be a member of at once; more joins get FORBIDDEN'),
+  OFFLINE_QUEUE_MAX: int(100, 0, 10_000, 'Messages kept per offline user (newest win); 0 = no offline queue, USER_OFFLINE instead'),
+  OFFLINE_QUEUE_TTL_S: int(1800, 1, 30 * 86_400, 'Seconds a queued offline message is kept (the whole queue expires this long after its newest message)'),
+
+  LOGOUT_GRACE_MS: int(
+    5000,
+    0,
+    MS_DAY,
+    'After a client close, socket error or drain the player shows "reconnecting" this long; a reconnect anywhere in the cluster cancels the logout (0 = log out at once; heartbeat timeouts, REST logouts and kicks never wait)',
+  ),
   LOGOUT_BATCH_MAX: int(500, 1, 10_000, 'Logouts written to the database in one round trip'),
   LOGOUT_RETRY_BASE_MS: int(200, 10, 60_000, 'First retry delay of a failed logout write (doubles)'),
   LOGOUT_RETRY_MAX_MS: int(10_000, 100, 600_000, 'Largest retry delay of a failed logout write'),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000, 'Graceful shutdown deadline'),
+  DRAIN_BATCH: int(500, 1, 100_000, 'Sessions told to reconnect (reconnect frame, close 1012) per drain step on SIGTERM'),
+  DRAIN_INTERVAL_MS: int(100, 0, 60_000, 'Pause between drain steps'),
 });
 
 export type Env = Static<typeof EnvSchema>;
@@ -197,4 +214,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** Values that must never be printed (logs, errors, /ws/stats). */
-export const SECRET_KEYS = ['AUTH_JWT_SECRET', 'ADMIN_TOKEN', 'DATABASE_URL', 'REDIS_URL'] as const;
+export const SECRET_KEYS = ['AUTH_JWT_SECRET', 'ADMIN_TOKEN', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL'] as const;

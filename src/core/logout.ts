@@ -50,7 +50,18 @@ export interface LogoutPipelineOptions {
   onWritten?: (count: number, elapsedMs: number) => void;
   /** How long a produced logout may stay unconfirmed before the database is checked for it. */
   journalGraceMs?: number;
+  /**
+   * LOGOUT_GRACE_MS: a logical session ended by one of `GRACE_REASONS` becomes `reconnecting`
+   * for this long before it is logged out (0 = at once).
+   */
+  graceMs?: number;
 }
+
+/**
+ * Ends that may be a blip: the client closed or vanished, the socket failed, the node drained.
+ * A heartbeat timeout (10 s of silence already), a REST logout and a kick are never delayed.
+ */
+export const GRACE_REASONS: ReadonlySet<EndReason> = new Set<EndReason>(['closed', 'error', 'shutdown']);
 
 /** The part of a connection the pipeline needs. */
 export interface EndingConnection {
@@ -168,6 +179,7 @@ export class LogoutPipeline {
       connectionId: connection.id,
       reason: ended.reason,
       now: ended.at,
+      graceMs: GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0,
     });
     if (result.loggedOut && result.record) this.loggedOut(result.record);
     return result;
@@ -189,8 +201,30 @@ export class LogoutPipeline {
     this.schedulePump();
   }
 
+  /**
+   * Logs out the users whose grace period ended (any node may do it; the store makes it atomic).
+   * `until` = now by default; the last node of a cluster shutting down passes a far future so no
+   * grace is left behind with nobody to expire it.
+   */
+  async expireGrace(until = this.options.now()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let records: LogoutRecord[];
+      try {
+        records = await this.options.store.expireGrace(until, this.options.batchMax);
+      } catch (error) {
+        this.warner.warn('grace', { err: errorText(error) }, 'online store unavailable: grace periods not expired');
+        return total;
+      }
+      this.report(records);
+      total += records.length;
+      if (records.length < this.options.batchMax) return total;
+    }
+  }
+
   private async tickRetries(): Promise<void> {
     await this.retryFailedEnds();
+    await this.expireGrace();
     await this.checkJournal();
     await this.writeDirect();
     this.schedulePump();

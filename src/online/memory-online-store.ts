@@ -40,6 +40,8 @@ export interface PlayerEntry {
   lastHeartbeat: number;
   logoutTime?: number;
   logoutReason?: string;
+  /** While `reconnecting`: the grace deadline and how, where and when the last connection ended. */
+  grace?: { until: number; endedAt: number; reason: string; nodeId: string };
   /** The `n:<nodeId>` fields: live connections per node, never zero. */
   nodes: Map<string, number>;
   /** The `c:<nodeId>` fields: tracked connection ids per node, never empty. */
@@ -72,6 +74,8 @@ export class MemoryOnlineStore implements OnlineStore {
   private readonly dueQueue = new SortedList<DueKey>(compareDue);
   /** `server:node:<nodeId>:players` (never empty, like a Redis set). */
   private readonly nodePlayers = new Map<string, Set<string>>();
+  /** `logout:grace`: users in their logout grace period, ordered by its end. */
+  private readonly graceQueue = new SortedList<DueKey>(compareDue);
   /** Leases, locks, reaping, re-assertion: memory-online-cluster.ts, on the maps above. */
   private readonly cluster = new MemoryCluster({
     players: this.players,
@@ -89,6 +93,11 @@ export class MemoryOnlineStore implements OnlineStore {
     let entry = this.players.get(input.userId);
     const previousNodes = entry?.status === 'online' ? Object.fromEntries(entry.nodes) : {};
     let newLogicalSession = false;
+    if (entry?.status === 'reconnecting') {
+      // Back within the grace period: the same logical session goes on (login.lua does the same).
+      this.clearGrace(input.userId, entry);
+      entry.status = 'online';
+    }
     if (!entry) {
       entry = {
         status: 'offline', username: input.username, nodeId: input.nodeId, epoch: 0, sessions: 0,
@@ -96,7 +105,7 @@ export class MemoryOnlineStore implements OnlineStore {
       };
       this.players.set(input.userId, entry);
     }
-    if (entry.status !== 'online') {
+    if (entry.status === 'offline') {
       newLogicalSession = true;
       entry.status = 'online';
       entry.sid = input.candidateLogicalSessionId;
@@ -138,6 +147,14 @@ export class MemoryOnlineStore implements OnlineStore {
     else this.dropNode(input.userId, entry, input.nodeId);
     entry.sessions = Math.max(0, entry.sessions - 1);
     if (entry.sessions > 0) return { stale: false, loggedOut: false, sessions: entry.sessions };
+    const graceMs = input.graceMs ?? 0;
+    if (graceMs > 0) {
+      const until = input.now + graceMs;
+      entry.status = 'reconnecting';
+      entry.grace = { until, endedAt: input.now, reason: input.reason, nodeId: input.nodeId };
+      this.graceQueue.insert({ due: until, id: input.userId });
+      return { stale: false, loggedOut: false, sessions: 0, graceUntil: until };
+    }
     const record = this.goOffline(input.userId, entry, input.nodeId, input.reason, input.now);
     return { stale: false, loggedOut: true, sessions: 0, record: { ...record } };
   }
@@ -145,11 +162,30 @@ export class MemoryOnlineStore implements OnlineStore {
   async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
     checkTime('now', input.now);
     const entry = this.players.get(input.userId);
-    if (!entry || entry.status !== 'online') return { loggedOut: false, nodes: {} };
+    if (!entry || entry.status === 'offline') return { loggedOut: false, nodes: {} };
+    this.clearGrace(input.userId, entry);
     const nodes = Object.fromEntries(entry.nodes);
     for (const nodeId of Object.keys(nodes)) this.dropNode(input.userId, entry, nodeId);
     const record = this.goOffline(input.userId, entry, entry.nodeId, input.reason, input.now);
     return { loggedOut: true, nodes, record: { ...record } };
+  }
+
+  async expireGrace(now: number, limit: number): Promise<LogoutRecord[]> {
+    checkTime('now', now);
+    const due: DueKey[] = [];
+    for (const key of this.graceQueue.valuesAfter(undefined)) {
+      if (key.due > now || due.length >= limit) break;
+      due.push(key);
+    }
+    const records: LogoutRecord[] = [];
+    for (const key of due) {
+      this.graceQueue.delete(key);
+      const entry = this.players.get(key.id);
+      if (entry?.status !== 'reconnecting' || !entry.grace) continue;
+      const { endedAt, reason, nodeId } = entry.grace;
+      records.push({ ...this.goOffline(key.id, entry, nodeId, reason, endedAt) });
+    }
+    return records;
   }
 
   async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {
@@ -185,7 +221,7 @@ export class MemoryOnlineStore implements OnlineStore {
       budget -= 1;
       last = userId;
       const entry = this.players.get(userId);
-      if (!entry || entry.status !== 'online') continue;
+      if (!entry || entry.status === 'offline') continue;
       if (nodeId !== undefined && !((entry.nodes.get(nodeId) ?? 0) > 0)) continue;
       players.push(this.presence(userId, entry));
     }
@@ -299,6 +335,7 @@ export class MemoryOnlineStore implements OnlineStore {
   private goOffline(userId: string, entry: PlayerEntry, nodeId: string, reason: string, now: number): LogoutRecord {
     entry.status = 'offline';
     entry.sessions = 0;
+    delete entry.grace;
     entry.logoutTime = now;
     entry.logoutReason = reason;
     this.index.delete(userId);
@@ -312,6 +349,11 @@ export class MemoryOnlineStore implements OnlineStore {
       this.dueQueue.insert({ due: now, id: entry.sid });
     }
     return record;
+  }
+
+  private clearGrace(userId: string, entry: PlayerEntry): void {
+    if (entry.grace) this.graceQueue.delete({ due: entry.grace.until, id: userId });
+    delete entry.grace;
   }
 
   private reschedule(id: string, item: PendingEntry, due: number): void {
@@ -333,6 +375,7 @@ export class MemoryOnlineStore implements OnlineStore {
     };
     if (entry.logoutTime !== undefined) presence.logoutTime = entry.logoutTime;
     if (entry.logoutReason !== undefined) presence.logoutReason = entry.logoutReason;
+    if (entry.status === 'reconnecting' && entry.grace) presence.graceUntil = entry.grace.until;
     return presence;
   }
 }

@@ -28,7 +28,12 @@
  *   repeated end of the same connection harmless; without them the per-node count alone decides.
  */
 
-export type PresenceStatus = 'online' | 'offline';
+/**
+ * `reconnecting`: the user's last connection ended by a client close, a socket error or a drain,
+ * and their logout waits out the grace period (LOGOUT_GRACE_MS); a login within it resumes the
+ * same logical session and nothing is logged out.
+ */
+export type PresenceStatus = 'online' | 'reconnecting' | 'offline';
 
 export interface PlayerPresence {
   userId: string;
@@ -49,6 +54,8 @@ export interface PlayerPresence {
   /** ms since epoch, set when the logical session ended. */
   logoutTime?: number;
   logoutReason?: string;
+  /** ms since epoch: while `reconnecting`, when the logout happens unless the user returns. */
+  graceUntil?: number;
 }
 
 export interface LoginInput {
@@ -86,6 +93,11 @@ export interface EndSessionInput {
   now: number;
   /** The id given to `login` for this connection (see `LoginInput.connectionId`). */
   connectionId?: string;
+  /**
+   * When this is the user's last connection: wait this long before logging out (status
+   * `reconnecting`), so a reconnect resumes the logical session. 0 or absent: log out now.
+   */
+  graceMs?: number;
 }
 
 export interface EndSessionResult {
@@ -93,6 +105,8 @@ export interface EndSessionResult {
   stale: boolean;
   /** The last connection ended: the user is now offline and a LogoutRecord was queued. */
   loggedOut: boolean;
+  /** The last connection ended with a grace period: `reconnecting` until this time (ms). */
+  graceUntil?: number;
   /** Connections left in the cluster. */
   sessions: number;
   record?: LogoutRecord;
@@ -249,6 +263,13 @@ export interface OnlineStore {
 
   /** Pending logouts not yet acked (due or leased). */
   countPendingLogouts(): Promise<number>;
+
+  /**
+   * Logs out up to `limit` users whose grace period ended by `now` without a reconnect: offline,
+   * stamped with the time their last connection ended (not `now`), LogoutRecord queued. Atomic
+   * per user; any node may run it; a user who reconnected meanwhile is skipped.
+   */
+  expireGrace(now: number, limit: number): Promise<LogoutRecord[]>;
 
   /**
    * Takes the lease of `nodeId` at startup (sets it to `now`). Throws `NodeIdInUseError` when the

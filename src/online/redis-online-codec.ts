@@ -68,7 +68,7 @@ export function parsePresence(userId: string, fieldsReply: unknown, beatsReply: 
   }
   const presence: PlayerPresence = {
     userId,
-    status: fields.get('status') === 'online' ? 'online' : 'offline',
+    status: statusOf(fields.get('status')),
     username: fields.get('username') ?? '',
     nodeId: fields.get('nodeId') ?? '',
     nodes,
@@ -82,7 +82,13 @@ export function parsePresence(userId: string, fieldsReply: unknown, beatsReply: 
   if (logoutTime !== undefined) presence.logoutTime = toNumber(logoutTime);
   const logoutReason = fields.get('logoutReason');
   if (logoutReason !== undefined) presence.logoutReason = logoutReason;
+  const graceUntil = fields.get('graceUntil');
+  if (graceUntil !== undefined && presence.status === 'reconnecting') presence.graceUntil = toNumber(graceUntil);
   return presence;
+}
+
+function statusOf(value: string | undefined): PlayerPresence['status'] {
+  return value === 'online' || value === 'reconnecting' ? value : 'offline';
 }
 
 type Json = Record<string, unknown>;

@@ -19,6 +19,8 @@ export class OnlineKeys {
   readonly pendingData: string;
   /** `server:nodes`: nodeId scored by its last lease renewal (ms). */
   readonly nodes: string;
+  /** `logout:grace`: userIds in their logout grace period, scored by its end (ms). */
+  readonly grace: string;
 
   constructor(readonly prefix: string) {
     this.online = `${prefix}server:online:players`;
@@ -26,6 +28,7 @@ export class OnlineKeys {
     this.pending = `${prefix}logout:pending`;
     this.pendingData = `${prefix}logout:pending:data`;
     this.nodes = `${prefix}server:nodes`;
+    this.grace = `${prefix}logout:grace`;
   }
 
   /** `player:online:<userId>`: the presence hash. */

@@ -11,6 +11,7 @@ const SCRIPTS = {
   login: { file: 'login.lua', libs: ['connection-ids.lua'] },
   endSession: { file: 'end-session.lua', libs: ['go-offline.lua', 'connection-ids.lua'] },
   forceLogout: { file: 'force-logout.lua', libs: ['go-offline.lua'] },
+  expireGrace: { file: 'expire-grace.lua', libs: ['go-offline.lua'] },
   claimPending: { file: 'claim-pending.lua', libs: [] },
   ackPending: { file: 'ack-pending.lua', libs: [] },
   retryPending: { file: 'retry-pending.lua', libs: [] },

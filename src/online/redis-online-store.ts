@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type {
+  LogoutRecord,
   EndSessionInput,
   EndSessionResult,
   ForceLogoutInput,
@@ -67,7 +68,7 @@ export class RedisOnlineStore implements OnlineStore {
     const reply = asArray(
       await this.run(
         'login',
-        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId)],
+        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace],
         [input.userId, input.username, input.nodeId, input.candidateLogicalSessionId, String(input.now), input.connectionId ?? ''],
       ),
       'login',
@@ -89,9 +90,12 @@ export class RedisOnlineStore implements OnlineStore {
         'endSession',
         [
           k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId),
-          k.pending, k.pendingData,
+          k.pending, k.pendingData, k.grace,
         ],
-        [input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? ''],
+        [
+          input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '',
+          String(input.graceMs ?? 0),
+        ],
       ),
       'endSession',
     );
@@ -101,6 +105,8 @@ export class RedisOnlineStore implements OnlineStore {
       sessions: asNumber(reply[2], 'endSession sessions'),
     };
     if (result.loggedOut) result.record = parseRecord(asString(reply[3], 'endSession record'));
+    const graceUntil = reply[4] === undefined ? 0 : asNumber(reply[4], 'endSession graceUntil');
+    if (graceUntil > 0) result.graceUntil = graceUntil;
     return result;
   }
 
@@ -110,7 +116,7 @@ export class RedisOnlineStore implements OnlineStore {
     const reply = asArray(
       await this.run(
         'forceLogout',
-        [k.player(input.userId), k.online, k.index, k.pending, k.pendingData],
+        [k.player(input.userId), k.online, k.index, k.pending, k.pendingData, k.grace],
         [k.prefix, input.userId, input.reason, String(input.now)],
       ),
       'forceLogout',
@@ -121,6 +127,16 @@ export class RedisOnlineStore implements OnlineStore {
       nodes: parseNodeCounts(reply[1], 'forceLogout nodes'),
       record: parseRecord(asString(reply[2], 'forceLogout record')),
     };
+  }
+
+  async expireGrace(now: number, limit: number): Promise<LogoutRecord[]> {
+    checkTime('now', now);
+    const k = this.keys;
+    const reply = asArray(
+      await this.run('expireGrace', [k.grace, k.online, k.index, k.pending, k.pendingData], [k.prefix, String(now), String(limit)]),
+      'expireGrace',
+    );
+    return reply.map((r) => parseRecord(asString(r, 'expireGrace record')));
   }
 
   async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {

@@ -10,6 +10,7 @@ import { Gateway } from '../core/gateway.ts';
 import { LogoutPipeline } from '../core/logout.ts';
 import { CloseCode } from '../core/close-codes.ts';
 import { ClusterMembership } from '../core/cluster-membership.ts';
+import { drainSessions } from '../core/drain.ts';
 import type { Config } from '../config.ts';
 
 declare module 'fastify' {
@@ -61,6 +62,7 @@ export default fp(
       batchMax: config.LOGOUT_BATCH_MAX,
       retryBaseMs: config.LOGOUT_RETRY_BASE_MS,
       retryMaxMs: config.LOGOUT_RETRY_MAX_MS,
+      graceMs: config.LOGOUT_GRACE_MS,
     });
     const gateway = new Gateway({
       settings: settingsFrom(config),
@@ -100,9 +102,11 @@ export default fp(
 
     await app.register(websocket, {
       options: { maxPayload: config.MAX_PAYLOAD_BYTES, clientTracking: true },
-      // Replaces the plugin's default (close everything at once) with our drain order.
+      // Replaces the plugin's default (close everything at once) with a drain: readiness turns
+      // 503 and upgrades are refused at once, then sessions are told to reconnect in batches.
       preClose: async function closeSessions() {
-        gateway.closeAll(CloseCode.GOING_AWAY, 'shutdown');
+        gateway.draining = true;
+        await drainSessions({ connections: gateway.connections, batchSize: config.DRAIN_BATCH, intervalMs: config.DRAIN_INTERVAL_MS });
         const deadline = Date.now() + CLOSE_WAIT_MS;
         while (gateway.connections.size > 0 && Date.now() < deadline) await sleep(20);
         for (const client of app.websocketServer.clients) client.terminate();
@@ -115,6 +119,13 @@ export default fp(
       clearInterval(watchdogTimer);
       const deadline = Date.now() + Math.max(500, config.SHUTDOWN_TIMEOUT_MS - CLOSE_WAIT_MS - 500);
       await gateway.heartbeats.flush(now());
+      // The last node leaving: nobody would expire the grace periods of its players, so their
+      // logouts happen now (stamped with the time each session ended).
+      const others = await app.onlineStore
+        .listNodes()
+        .then((nodes) => nodes.filter((n) => n.nodeId !== config.NODE_ID && now() - n.lastRenewal <= config.NODE_DEAD_AFTER_MS))
+        .catch(() => []);
+      if (others.length === 0) await logoutPipeline.expireGrace(now() + 10 * 365 * 86_400_000);
       const left = await logoutPipeline.flush(deadline);
       logoutPipeline.stop();
       await cluster.leave().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'lease not removed'));

@@ -76,7 +76,8 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.match(a, { userId: 'alice', username: 'Alice', nodeId: h.config.NODE_ID, sessions: 1 });
       t.ok((a.connectedAt as number) >= before - 5 && (a.connectedAt as number) <= Date.now(), 'connectedAt is the login time (ms)');
       t.type(a.lastHeartbeat, 'number');
-      t.same(Object.keys(a).sort(), ['connectedAt', 'lastHeartbeat', 'nodeId', 'sessions', 'userId', 'username']);
+      t.same(Object.keys(a).sort(), ['connectedAt', 'lastHeartbeat', 'nodeId', 'sessions', 'status', 'userId', 'username']);
+      t.equal(a.status, 'online');
 
       const here = await call<{ players: unknown[] }>(h, 'GET', `/api/online/players?nodeId=${h.config.NODE_ID}`, { token: ADMIN });
       t.equal(here.body.players.length, 2, 'nodeId filter: this node');

@@ -15,7 +15,7 @@ import { ReconnectingClient, TestClient } from '../helpers/ws-client.ts';
 const PLAYERS = 2000;
 const RECONNECTING = 200;
 
-t.test('crash cleanup after kill -9', async (t) => {
+t.test('crash cleanup after kill -9', { timeout: 240_000 }, async (t) => {
   const cluster = await startCluster(t, ['survivor', 'doomed'], { AUTH_MODE: 'none', AUTH_JWT_SECRET: '' });
   if (!cluster) return;
   const [survivor, doomed] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];

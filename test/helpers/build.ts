@@ -56,6 +56,8 @@ export async function buildTestApp(t: Tap, backend: Backend = 'embedded', env: R
     HOST: '127.0.0.1',
     PORT: '0',
     NODE_ID: `test-${Math.random().toString(36).slice(2, 8)}`,
+    // Immediate logouts unless a test is about the grace period.
+    LOGOUT_GRACE_MS: '0',
     ...services,
     ...env,
   });

@@ -21,6 +21,8 @@ export interface TestCluster {
   schema: string;
   /** Starts one more node with the shared settings (plus `extra`). */
   addNode(nodeId: string, extra?: Record<string, string>): Promise<ClusterNode>;
+  /** SIGTERM a node (drain), wait for its exit, start it again with the same id and port. */
+  restartNode(node: ClusterNode): Promise<ClusterNode>;
   /** A player token. */
   token(userId: string): string;
   /** `/ws?token=` URL of a node for a user. */
@@ -42,6 +44,7 @@ export async function startCluster(t: Test, nodeIds: string[], extra: Record<str
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     LOG_LEVEL: 'info',
+    LOGOUT_GRACE_MS: '0',
     ...extra,
   };
   const sign = createSigner({ key: TEST_JWT_SECRET, expiresIn: 3_600_000 });
@@ -58,14 +61,21 @@ export async function startCluster(t: Test, nodeIds: string[], extra: Record<str
     return node;
   };
   // The first node migrates; the others start together (the migrator's lock is exercised too).
-  await addNode(nodeIds[0]!);
+  if (nodeIds.length > 0) await addNode(nodeIds[0]!);
   await Promise.all(nodeIds.slice(1).map((id) => addNode(id)));
+  const restartNode = async (node: ClusterNode) => {
+    const { code } = await node.stop('SIGTERM');
+    if (code !== 0) throw new Error(`${node.nodeId} exited with ${code}`);
+    nodes.splice(nodes.indexOf(node), 1);
+    return addNode(node.nodeId, { PORT: String(node.port) });
+  };
   return {
     nodes,
     env,
     prefix: redisInfo.prefix,
     schema: pgInfo.schema,
     addNode,
+    restartNode,
     token: (userId) => sign({ sub: userId }),
     wsUrl: (node, userId) => `${node.wsUrl}/ws?token=${sign({ sub: userId })}`,
     async admin(node, method, path, body) {

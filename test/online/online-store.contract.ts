@@ -6,6 +6,7 @@ import type { Test } from 'tap';
 import type { OnlineStore } from '../../src/online/online-store.ts';
 import { runOnlineClusterContract, type LoseData } from './online-store.contract-cluster.ts';
 import { runOnlinePagingContract } from './online-store.contract-paging.ts';
+import { runOnlineGraceContract } from './online-store.contract-grace.ts';
 import { connect, type StoreTest } from './online-store.contract-helpers.ts';
 
 /** Builds a fresh, empty store for one test (null: the backing service is unavailable). */
@@ -216,4 +217,5 @@ export function runOnlineStoreContract(t: Test, name: string, makeStore: MakeSto
 
   runOnlinePagingContract(test);
   runOnlineClusterContract(test, loseData);
+  runOnlineGraceContract(test);
 }

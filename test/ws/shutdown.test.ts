@@ -1,6 +1,8 @@
 /**
- * Graceful shutdown of the real process: SIGTERM closes every session with 1001, runs their
- * logouts (reason shutdown) into the database, and exits 0 within SHUTDOWN_TIMEOUT_MS.
+ * Graceful shutdown of the real process: SIGTERM tells every session to reconnect (a reconnect
+ * frame, close 1012), and, this being the only node, runs their logouts (reason shutdown, after
+ * no grace since nobody would be left to expire it) into the database, and exits 0 within
+ * SHUTDOWN_TIMEOUT_MS.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +17,7 @@ import { TestClient } from '../helpers/ws-client.ts';
 
 const SECRET = 'shutdown-test-secret-0123456789abcdef';
 
-t.test('SIGTERM: close 1001, logouts land, exit 0', async (t) => {
+t.test('SIGTERM: reconnect frame + close 1012, logouts land, exit 0', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const server = await startServer({ PGLITE_DIR: dir, AUTH_JWT_SECRET: SECRET, SHUTDOWN_TIMEOUT_MS: '8000' });
@@ -28,7 +30,8 @@ t.test('SIGTERM: close 1001, logouts land, exit 0', async (t) => {
   const started = Date.now();
   const exit = server.stop('SIGTERM');
   const closes = await Promise.all(clients.map((c) => c.closed));
-  t.same(closes.map((c) => c.code), users.map(() => CloseCode.GOING_AWAY), 'every session closed with 1001');
+  t.same(closes.map((c) => c.code), users.map(() => CloseCode.RESTART), 'every session closed with 1012');
+  for (const c of clients) t.match(await c.next('reconnect', 1000), { type: 'reconnect', reason: 'server restarting' }, 'told to reconnect first');
   const { code } = await exit;
   t.equal(code, 0, 'exit 0');
   t.ok(Date.now() - started < 8000, 'within SHUTDOWN_TIMEOUT_MS');

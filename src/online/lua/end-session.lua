@@ -1,12 +1,14 @@
 -- Ends one connection: compare-and-set on the logical session id, then decrement the node's
 -- count; the last connection takes the user offline and queues the LogoutRecord (go-offline).
 -- KEYS: player hash, online set, online index, node players set, node heartbeats hash,
---       pending zset, pending data hash
--- ARGV: userId, nodeId, logicalSessionId, reason, now (ms), connection id ('' = not tracked)
--- Returns { stale 0/1, loggedOut 0/1, sessions, recordJson? }
-local player, online, index, nodePlayers, nodeBeats, pending, pendingData =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+--       pending zset, pending data hash, grace zset
+-- ARGV: userId, nodeId, logicalSessionId, reason, now (ms), connection id ('' = not tracked),
+--       grace (ms; > 0: the last connection leaves the user `reconnecting` until now + grace)
+-- Returns { stale 0/1, loggedOut 0/1, sessions, recordJson or '', graceUntil or 0 }
+local player, online, index, nodePlayers, nodeBeats, pending, pendingData, grace =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local userId, nodeId, sid, reason, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local graceMs = tonumber(ARGV[7]) or 0
 local field = 'n:' .. nodeId
 
 local f = redis.call('HMGET', player, 'status', 'sid', 'sessions', field)
@@ -44,4 +46,13 @@ if sessions > 0 then
   redis.call('HSET', player, 'sessions', sessions)
   return { 0, 0, sessions }
 end
-return { 0, 1, 0, goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now) }
+if graceMs > 0 then
+  -- The logout waits: the ending's time, reason and node are kept so the logout, if it comes,
+  -- is stamped as if it had run now (expire-grace.lua).
+  local graceUntil = tonumber(now) + graceMs
+  redis.call('HSET', player, 'status', 'reconnecting', 'sessions', 0, 'graceUntil', graceUntil,
+    'endedAt', now, 'endReason', reason, 'endNode', nodeId)
+  redis.call('ZADD', grace, graceUntil, userId)
+  return { 0, 0, 0, '', graceUntil }
+end
+return { 0, 1, 0, goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now), 0 }

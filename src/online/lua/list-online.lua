@@ -25,7 +25,7 @@ while true do
     last = userId
     local player = prefix .. 'player:online:' .. userId
     local f = redis.call('HMGET', player, 'status', field)
-    if f[1] == 'online' and (not filtered or (tonumber(f[2]) or 0) > 0) then
+    if (f[1] == 'online' or f[1] == 'reconnecting') and (not filtered or (tonumber(f[2]) or 0) > 0) then
       local p = readPresence(prefix, player, userId)
       players[#players + 1] = { userId, p[1], p[2] }
     end

@@ -1,13 +1,20 @@
 -- Registers one connection of a user on a node.
--- KEYS: player hash, online set, online index, node players set
+-- A user in their logout grace period (status reconnecting) resumes the same logical session.
+-- KEYS: player hash, online set, online index, node players set, grace zset
 -- ARGV: userId, username, nodeId, candidate logical session id, now (ms), connection id ('' = not
 --       tracked, see lib/connection-ids.lua)
 -- Returns { epoch, logicalSessionId, newLogicalSession 0/1, sessions, { nodeId, count, ... } }
-local player, online, index, nodePlayers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local player, online, index, nodePlayers, grace = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local userId, username, nodeId, candidate, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
 local previous = {}
-local wasOnline = redis.call('HGET', player, 'status') == 'online'
+local status = redis.call('HGET', player, 'status')
+if status == 'reconnecting' then
+  redis.call('HSET', player, 'status', 'online')
+  redis.call('HDEL', player, 'graceUntil', 'endedAt', 'endReason', 'endNode')
+  redis.call('ZREM', grace, userId)
+end
+local wasOnline = status == 'online' or status == 'reconnecting'
 if wasOnline then
   local fields = redis.call('HGETALL', player)
   for i = 1, #fields, 2 do

@@ -44,11 +44,13 @@ const time = (date: Date | null | undefined): number | null => (date ? date.getT
 
 /** Merges the online store's view (fresher) with the database row (durable). */
 function playerStatus(userId: string, presence: PlayerPresence | null, user: UserRow | null): PlayerStatus {
-  const online = presence?.status === 'online';
+  // A reconnecting player has not been logged out: the session is live, only its socket is not.
+  const online = presence?.status === 'online' || presence?.status === 'reconnecting';
   return {
     userId,
     username: presence?.username ?? user?.username ?? userId,
-    status: online ? 'online' : 'offline',
+    status: presence?.status ?? 'offline',
+    graceUntil: presence?.graceUntil ?? null,
     nodeId: presence?.nodeId ?? null,
     sessions: online ? presence.sessions : 0,
     connectedAt: presence?.connectedAt ?? null,
@@ -89,6 +91,7 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
         userId: p.userId,
         username: p.username,
         nodeId: p.nodeId,
+        status: p.status === 'reconnecting' ? ('reconnecting' as const) : ('online' as const),
         sessions: p.sessions,
         connectedAt: p.connectedAt,
         lastHeartbeat: p.lastHeartbeat,

@@ -100,6 +100,10 @@ export const OnlinePlayer = Type.Object(
     userId: UserId('The player'),
     username: Type.String({ description: 'Display name (JWT `name` claim, or the userId)', examples: ['Alice'] }),
     nodeId: NodeId('Gateway node of the most recent login'),
+    status: Type.Union([Type.Literal('online'), Type.Literal('reconnecting')], {
+      description: 'online: connected; reconnecting: the last connection dropped moments ago and the logout waits LOGOUT_GRACE_MS for a reconnect',
+      examples: ['online'],
+    }),
     sessions: Type.Integer({ minimum: 0, description: 'Live WebSocket connections of the player in the whole cluster', examples: [1] }),
     connectedAt: Millis('Start of the current logical session (first connection), ms since the Unix epoch'),
     lastHeartbeat: Millis('Last heartbeat known to the online store (flushed about once per second), ms since the Unix epoch'),
@@ -146,10 +150,12 @@ export const PlayerStatus = Type.Object(
   {
     userId: UserId('The player'),
     username: Type.String({ description: 'Display name (JWT `name` claim, or the userId)', examples: ['Alice'] }),
-    status: Type.Union([Type.Literal('online'), Type.Literal('offline')], {
-      description: 'online while the player has a live connection anywhere in the cluster',
+    status: Type.Union([Type.Literal('online'), Type.Literal('reconnecting'), Type.Literal('offline')], {
+      description:
+        'online while the player has a live connection anywhere in the cluster; reconnecting during the grace period after a dropped connection (the logout runs when it ends without a reconnect)',
       examples: ['offline'],
     }),
+    graceUntil: MillisOrNull('While reconnecting: when the logout happens unless the player reconnects, ms since the Unix epoch; null otherwise'),
     nodeId: Type.Union([Type.String(), Type.Null()], {
       description: 'Gateway node of the most recent login; null when only the database knows the player',
       examples: ['gw-1'],
@@ -176,6 +182,7 @@ export const PlayerStatus = Type.Object(
         userId: 'alice',
         username: 'Alice',
         status: 'offline',
+        graceUntil: null,
         nodeId: 'gw-1',
         sessions: 0,
         connectedAt: EXAMPLE_TIME,

@@ -4,6 +4,7 @@
 -- timestamps (13 digits until the year 2286) and epochs.
 local function goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now)
   redis.call('HSET', player, 'status', 'offline', 'sessions', 0, 'logoutTime', now, 'logoutReason', reason)
+  redis.call('HDEL', player, 'graceUntil', 'endedAt', 'endReason', 'endNode')
   redis.call('SREM', online, userId)
   redis.call('ZREM', index, userId)
   local f = redis.call('HMGET', player, 'username', 'sid', 'epoch', 'connectedAt')
