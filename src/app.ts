@@ -19,6 +19,13 @@ import swaggerPlugin from './plugins/swagger.ts';
 import adminAuthPlugin from './plugins/admin-auth.ts';
 import onlineRoutes from './routes/api/online.ts';
 import wsStatsRoute from './routes/ws-stats.ts';
+import roomRoutes from './routes/api/rooms.ts';
+import messageRoutes from './routes/api/messages.ts';
+import metricsPlugin from './plugins/metrics.ts';
+import metricsRoute from './routes/metrics.ts';
+import nodesRoutes from './routes/api/nodes.ts';
+import statsHistoryRoutes from './routes/api/stats-history.ts';
+import adminRoutes from './routes/admin.ts';
 
 export interface BuildOptions {
   /** Overrides the logger (tests pass a stream to capture lines, or false). */
@@ -30,6 +37,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: options.logger ?? loggerOptions(config),
     // Frames, not request bodies, are the big payloads; REST bodies stay small.
     bodyLimit: 1024 * 1024,
+    // Room names in paths (/api/rooms/:room/...) may be 128 characters (Fastify's default cap is 100).
+    routerOptions: { maxParamLength: 256 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // The embedded database (PGlite, WebAssembly) can take several seconds to start on a busy machine.
@@ -46,6 +55,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(swaggerPlugin);
   await app.register(databasePlugin);
   await app.register(onlineStorePlugin);
+  // Before the gateway: it wraps the online store and the repository with timing proxies.
+  await app.register(metricsPlugin);
   await app.register(authPlugin);
   await app.register(adminAuthPlugin);
   await app.register(gatewayPlugin);
@@ -54,5 +65,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(onlineRoutes);
   await app.register(wsStatsRoute);
   await app.register(broadcastRoutes);
+  await app.register(roomRoutes);
+  await app.register(messageRoutes);
+  await app.register(metricsRoute);
+  await app.register(nodesRoutes);
+  await app.register(statsHistoryRoutes);
+  await app.register(adminRoutes);
   return app;
 }

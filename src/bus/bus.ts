@@ -1,8 +1,9 @@
 /**
- * Node-to-node messages. One channel per node (`gateway:<nodeId>`) plus a broadcast channel
- * (`gateway:broadcast`). Every envelope carries its origin node so a node never handles its
- * own broadcast twice and nothing loops. `MemoryBus` serves one node (and tests of several
- * in-process nodes); `RedisBus` connects a cluster.
+ * Node-to-node messages. One channel per node (`gateway:<nodeId>`), a broadcast channel
+ * (`gateway:broadcast`) and one channel per room (`gateway:room:<room>`) that a node listens on
+ * only while it has a local member of the room. Every envelope carries its origin node so a node
+ * never handles its own broadcast or room message twice and nothing loops. `MemoryBus` serves
+ * one node (and tests of several in-process nodes); `RedisBus` connects a cluster.
  */
 import type { CloseCode } from '../core/close-codes.ts';
 
@@ -15,7 +16,14 @@ export type BusMessage =
   /** Close all of the user's sessions on the receiving node (their logical session already ended). */
   | { kind: 'logout'; userId: string; code: CloseCode; reason: string }
   /** Deliver a frame to every session on the receiving node. */
-  | { kind: 'broadcast'; frame: string };
+  | { kind: 'broadcast'; frame: string }
+  /** Deliver a frame to every local member session of `room` (sent with `publishRoom`). */
+  | { kind: 'room'; room: string; frame: string }
+  /**
+   * Messages were queued for `userId` while they were coming online: the receiving node's
+   * sessions of the user replay what they have not received yet.
+   */
+  | { kind: 'offline'; userId: string };
 
 export interface BusEnvelope {
   origin: string;
@@ -31,6 +39,16 @@ export interface Bus {
   publish(toNodeId: string, message: BusMessage): Promise<void>;
   /** Sends to every other node. */
   broadcast(message: BusMessage): Promise<void>;
+  /**
+   * Starts receiving the room's messages (`publishRoom` from other nodes). Idempotent and not
+   * reference-counted: one `unsubscribeRoom` ends it. Needs `subscribe` first. Resolves once the
+   * transport confirmed the subscription: a message published after that reaches this node.
+   */
+  subscribeRoom(room: string): Promise<void>;
+  /** Stops receiving the room's messages (idempotent). */
+  unsubscribeRoom(room: string): Promise<void>;
+  /** Sends to every other node subscribed to `room`, once each; never back to the sender. */
+  publishRoom(room: string, message: BusMessage): Promise<void>;
   close(): Promise<void>;
   /**
    * Called after the transport re-subscribed following a connection loss (messages sent

@@ -14,6 +14,8 @@ interface MemoryNode {
 
 export class MemoryBusHub {
   readonly nodes = new Map<string, MemoryNode>();
+  /** Room -> nodes subscribed to it (like Redis channels `gateway:room:<room>`). */
+  readonly rooms = new Map<string, Set<MemoryNode>>();
 }
 
 export interface MemoryBusOptions {
@@ -26,6 +28,8 @@ export class MemoryBus implements Bus {
   private handler: BusHandler | undefined;
   private closed = false;
   private readonly node: MemoryNode;
+  /** Rooms this bus is subscribed to. */
+  private readonly rooms = new Set<string>();
   /** Envelopes sent (one per publish, one per broadcast). */
   published = 0;
   /** Envelopes handed to the handler. */
@@ -66,9 +70,39 @@ export class MemoryBus implements Bus {
     }
   }
 
+  async subscribeRoom(room: string): Promise<void> {
+    this.origin();
+    let nodes = this.hub.rooms.get(room);
+    if (!nodes) this.hub.rooms.set(room, (nodes = new Set()));
+    nodes.add(this.node);
+    this.rooms.add(room);
+  }
+
+  async unsubscribeRoom(room: string): Promise<void> {
+    if (this.closed) throw new Error('MemoryBus is closed');
+    this.leaveRoom(room);
+  }
+
+  async publishRoom(room: string, message: BusMessage): Promise<void> {
+    const origin = this.origin();
+    this.published++;
+    for (const node of this.hub.rooms.get(room) ?? []) {
+      if (node !== this.node) node.deliver(origin, message);
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.nodeId !== undefined && this.hub.nodes.get(this.nodeId) === this.node) this.hub.nodes.delete(this.nodeId);
+    for (const room of [...this.rooms]) this.leaveRoom(room);
+  }
+
+  private leaveRoom(room: string): void {
+    this.rooms.delete(room);
+    const nodes = this.hub.rooms.get(room);
+    if (!nodes) return;
+    nodes.delete(this.node);
+    if (nodes.size === 0) this.hub.rooms.delete(room);
   }
 
   /** The origin stamped on outgoing envelopes; throws when it is unknown or the bus is closed. */

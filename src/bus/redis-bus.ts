@@ -1,8 +1,9 @@
 /**
  * The node-to-node bus over Redis pub/sub. Each node listens on `<prefix>gateway:<nodeId>` and
- * `<prefix>gateway:broadcast`; every message travels as one compact JSON envelope
- * `{"o": originNodeId, "m": message}` in one PUBLISH (a delivery to a node is one command, never
- * one per recipient session).
+ * `<prefix>gateway:broadcast`, plus `<prefix>gateway:room:<room>` for every room it has a local
+ * member of; every message travels as one compact JSON envelope `{"o": originNodeId, "m":
+ * message}` in one PUBLISH (a delivery to a node or a room is one command, never one per
+ * recipient session).
  *
  * Connections: the publisher is borrowed (the caller's command connection; `close()` leaves it
  * open). The subscriber is owned: created with `publisher.duplicate()` (same URL and options,
@@ -15,7 +16,8 @@
  * subscriber runs with `autoResubscribe: false` and this class re-subscribes on every `ready`,
  * then calls `onResubscribed` once Redis has confirmed the SUBSCRIBE: from that moment messages
  * addressed to this node arrive again, and the gateway can re-assert its presence. Messages
- * published while the subscriber was disconnected are lost (pub/sub keeps nothing).
+ * published while the subscriber was disconnected are lost (pub/sub keeps nothing). The room
+ * channels the node wants are remembered and subscribed again on the new connection too.
  */
 import type { Redis } from 'ioredis';
 import type { Bus, BusEnvelope, BusHandler, BusMessage } from './bus.ts';
@@ -36,6 +38,8 @@ export interface RedisBusOptions {
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
+/** Room channels per SUBSCRIBE when re-subscribing many rooms after a reconnect. */
+const ROOM_SUBSCRIBE_CHUNK = 1000;
 
 export class RedisBus implements Bus {
   /** The owned subscriber connection (exposed for tests and health checks). */
@@ -57,6 +61,9 @@ export class RedisBus implements Bus {
   private readonly prefix: string;
   private readonly log: RedisBusLog | undefined;
   private readonly broadcastChannel: string;
+  private readonly roomChannelPrefix: string;
+  /** Room channels this node wants (kept across reconnects). */
+  private readonly roomChannels = new Set<string>();
   private nodeId: string | undefined;
   private nodeChannel: string | undefined;
   private handler: BusHandler | undefined;
@@ -74,6 +81,7 @@ export class RedisBus implements Bus {
     this.log = options.log;
     this.onResubscribed = options.onResubscribed;
     this.broadcastChannel = `${this.prefix}gateway:broadcast`;
+    this.roomChannelPrefix = `${this.prefix}gateway:room:`;
     this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
     this.subscriber.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
     this.subscriber.on('ready', () => this.onReady());
@@ -90,6 +98,16 @@ export class RedisBus implements Bus {
     return `${this.prefix}gateway:${nodeId}`;
   }
 
+  /** The channel of a room. */
+  roomChannelOf(room: string): string {
+    return this.roomChannelPrefix + room;
+  }
+
+  /** Room channels currently wanted (for tests and metrics). */
+  get roomCount(): number {
+    return this.roomChannels.size;
+  }
+
   /**
    * Connects the subscriber and subscribes to this node's channel and the broadcast channel.
    * Rejects (leaving the bus unsubscribed, ready for another attempt) when Redis is unreachable.
@@ -98,6 +116,7 @@ export class RedisBus implements Bus {
     if (this.closed) throw new Error('RedisBus is closed');
     if (this.nodeId !== undefined) throw new Error(`RedisBus already subscribed as ${this.nodeId}`);
     if (nodeId === 'broadcast') throw new Error('RedisBus: "broadcast" is reserved and cannot be a node id');
+    if (nodeId.startsWith('room:')) throw new Error('RedisBus: node ids starting with "room:" are reserved for room channels');
     this.nodeId = nodeId;
     this.nodeChannel = this.channelOf(nodeId);
     this.handler = handler;
@@ -118,12 +137,44 @@ export class RedisBus implements Bus {
   /** One PUBLISH to the node's channel. Rejects when Redis is unreachable (never drops silently). */
   async publish(toNodeId: string, message: BusMessage): Promise<void> {
     if (toNodeId === 'broadcast') throw new Error('RedisBus: "broadcast" is not a node id (use broadcast())');
+    if (toNodeId.startsWith('room:')) throw new Error('RedisBus: "room:..." is not a node id (use publishRoom())');
     await this.send(this.channelOf(toNodeId), message);
   }
 
   /** One PUBLISH to the broadcast channel; every other node receives it, this one does not. */
   async broadcast(message: BusMessage): Promise<void> {
     await this.send(this.broadcastChannel, message);
+  }
+
+  /**
+   * SUBSCRIBE to the room's channel; resolves when Redis confirmed it. Rejects while Redis is
+   * unreachable (the room is then not wanted: the caller decides whether to try again).
+   */
+  async subscribeRoom(room: string): Promise<void> {
+    this.checkSubscribed();
+    const channel = this.roomChannelOf(room);
+    this.roomChannels.add(channel);
+    try {
+      await this.subscriber.subscribe(channel);
+    } catch (error) {
+      this.roomChannels.delete(channel);
+      throw error;
+    }
+  }
+
+  /** UNSUBSCRIBE from the room's channel. A failure leaves a harmless extra subscription at most. */
+  async unsubscribeRoom(room: string): Promise<void> {
+    if (this.closed) throw new Error('RedisBus is closed');
+    const channel = this.roomChannelOf(room);
+    if (!this.roomChannels.delete(channel)) return;
+    // Disconnected: the next connection does not subscribe it again, nothing to undo.
+    if (this.subscriber.status !== 'ready') return;
+    await this.subscriber.unsubscribe(channel);
+  }
+
+  /** One PUBLISH to the room's channel; every other node with a member receives it. */
+  async publishRoom(room: string, message: BusMessage): Promise<void> {
+    await this.send(this.roomChannelOf(room), message);
   }
 
   /** Stops delivery at once (nothing reaches the handler after this call) and quits the subscriber. */
@@ -148,10 +199,22 @@ export class RedisBus implements Bus {
   }
 
   private async send(channel: string, message: BusMessage): Promise<void> {
-    if (this.closed) throw new Error('RedisBus is closed');
-    if (this.nodeId === undefined) throw new Error('RedisBus: subscribe(nodeId) before sending (the origin is unknown)');
+    this.checkSubscribed();
     await this.publisher.publish(channel, JSON.stringify({ o: this.nodeId, m: message }));
     this.published++;
+  }
+
+  private checkSubscribed(): void {
+    if (this.closed) throw new Error('RedisBus is closed');
+    if (this.nodeId === undefined) throw new Error('RedisBus: subscribe(nodeId) before sending (the origin is unknown)');
+  }
+
+  /** SUBSCRIBE commands for the node's channels and every wanted room, in chunks. */
+  private subscribeAll(): Promise<unknown> {
+    const rooms = [...this.roomChannels];
+    const commands: Promise<unknown>[] = [this.subscriber.subscribe(this.nodeChannel!, this.broadcastChannel)];
+    for (let i = 0; i < rooms.length; i += ROOM_SUBSCRIBE_CHUNK) commands.push(this.subscriber.subscribe(...rooms.slice(i, i + ROOM_SUBSCRIBE_CHUNK)));
+    return Promise.all(commands);
   }
 
   /** A (re)connection is ready: subscribe again and report when Redis confirms. */
@@ -159,7 +222,7 @@ export class RedisBus implements Bus {
     if (this.starting || this.closed || !this.nodeChannel) return;
     const generation = ++this.generation;
     const started = Date.now();
-    this.subscriber.subscribe(this.nodeChannel, this.broadcastChannel).then(
+    this.subscribeAll().then(
       () => {
         if (generation !== this.generation || this.closed) return;
         this.resubscribes++;
@@ -190,8 +253,8 @@ export class RedisBus implements Bus {
       }
       return;
     }
-    // This node delivered its own broadcast locally already.
-    if (channel === this.broadcastChannel && envelope.origin === this.nodeId) return;
+    // This node delivered its own broadcast or room message locally already.
+    if (envelope.origin === this.nodeId && (channel === this.broadcastChannel || channel.startsWith(this.roomChannelPrefix))) return;
     this.received++;
     try {
       this.handler(envelope);
@@ -230,6 +293,12 @@ export function decodeEnvelope(raw: string): BusEnvelope | null {
       break;
     case 'broadcast':
       if (!isString(message.frame)) return null;
+      break;
+    case 'room':
+      if (!isString(message.room) || !isString(message.frame)) return null;
+      break;
+    case 'offline':
+      if (!isString(message.userId)) return null;
       break;
     default:
       return null;

@@ -1,18 +1,27 @@
 /**
  * The gateway of one node, framework-free: opens sessions (online-store login, session policy),
  * handles inbound frames, ends sessions (logout pipeline), and runs the watchdog tick. The
- * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`.
+ * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`. Direct messages live
+ * in direct-messages.ts, rooms in room-service.ts, the offline replay and the gate of new
+ * sessions in offline-replay.ts; every frame but `connected` goes through that gate.
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusEnvelope } from '../bus/bus.ts';
 import type { PlayerRepository } from '../db/player-repository.ts';
 import type { OnlineStore, ReassertSession } from '../online/online-store.ts';
+import type { OfflineQueue } from '../online/offline-queue.ts';
+import type { RoomDirectory } from '../online/room-directory.ts';
 import { CloseCode, closeReason } from './close-codes.ts';
 import { ConnectionManager } from './connection-manager.ts';
 import { HeartbeatFlusher } from './heartbeat-flusher.ts';
 import type { CoreLogger, LogoutPipeline } from './logout.ts';
 import { encodeError, encodePong, encodeServerFrame, parseClientFrame, type ClientFrame } from './protocol.ts';
 import { Router } from './router.ts';
+import { OfflineReplay } from './offline-replay.ts';
+import { RoomService } from './room-service.ts';
+import { DirectMessages, type PushResult } from './direct-messages.ts';
+
+export type { PushResult };
 import { Session, type EndReason, type SessionLimits, type SessionSocket } from './session.ts';
 import { Watchdog } from './watchdog.ts';
 import { GatewayCounters } from './gateway-counters.ts';
@@ -29,6 +38,8 @@ export interface GatewaySettings extends SessionLimits {
   writeTimeoutMs: number;
   wsPingIntervalMs: number;
   heartbeatFlushIntervalMs: number;
+  /** MAX_ROOMS_PER_SESSION (default 64). */
+  maxRoomsPerSession?: number;
 }
 
 export interface GatewayDeps {
@@ -39,6 +50,10 @@ export interface GatewayDeps {
   logout: LogoutPipeline;
   log: CoreLogger;
   now: () => number;
+  /** Where messages to offline users wait (absent or max 0: USER_OFFLINE instead). */
+  offlineQueue?: OfflineQueue | undefined;
+  /** Cluster-wide room membership for the admin API (absent: not recorded). */
+  roomDirectory?: RoomDirectory | undefined;
 }
 
 export interface Identity {
@@ -58,6 +73,9 @@ export class Gateway {
   readonly router: Router;
   readonly watchdog: Watchdog;
   readonly heartbeats: HeartbeatFlusher;
+  readonly rooms: RoomService;
+  readonly replay: OfflineReplay;
+  private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
   private readonly early = new Map<Session, Array<{ data: string; binary: boolean }>>();
@@ -68,12 +86,47 @@ export class Gateway {
     const { settings, store, bus, log, now } = deps;
     this.startedAt = now();
     this.warner = new RateLimitedWarner(log, now, 10_000);
+    this.replay = new OfflineReplay({
+      queue: deps.offlineQueue,
+      log,
+      now,
+      sendQueueMax: settings.sendQueueMax,
+      sendQueueMaxBytes: settings.sendQueueMaxBytes,
+      onDrop: (s) => {
+        this.counters.dropped++;
+        this.warner.warn(s.id, { userId: s.userId, sessionId: s.id }, 'frames held behind the offline replay: message dropped');
+      },
+    });
+    const send = (session: Session, frame: string) => this.replay.send(session, frame);
     this.router = new Router({
       nodeId: settings.nodeId,
       connections: this.connections,
       store,
       bus,
       multiSession: settings.sessionPolicy === 'multi',
+      send,
+    });
+    this.messages = new DirectMessages({
+      nodeId: settings.nodeId,
+      multiSession: settings.sessionPolicy === 'multi',
+      router: this.router,
+      replay: this.replay,
+      connections: this.connections,
+      store,
+      bus,
+      queue: deps.offlineQueue,
+      counters: this.counters,
+      log,
+      now,
+    });
+    this.rooms = new RoomService({
+      nodeId: settings.nodeId,
+      bus,
+      directory: deps.roomDirectory,
+      maxRoomsPerSession: settings.maxRoomsPerSession ?? 64,
+      log,
+      now,
+      send,
     });
     const sessions = () => this.connections.sessions();
     this.watchdog = new Watchdog({
@@ -98,9 +151,17 @@ export class Gateway {
     return undefined;
   }
 
-  /** Subscribes to this node's bus channel. */
+  /** Subscribes to this node's bus channel; clears what a previous process left in the room directory. */
   async listen(): Promise<void> {
-    await this.deps.bus.subscribe(this.nodeId, (envelope) => this.onBusMessage(envelope));
+    const { bus } = this.deps;
+    await bus.subscribe(this.nodeId, (envelope) => this.onBusMessage(envelope));
+    // Redis came back (maybe empty): the room directory may have lost this node's share too.
+    const previous = bus.onResubscribed;
+    bus.onResubscribed = () => {
+      this.rooms.markDirty();
+      previous?.();
+    };
+    void this.rooms.sync();
   }
 
   /** A socket was upgraded for `identity`. Registers the session and logs it in (async). */
@@ -122,6 +183,8 @@ export class Gateway {
     this.connections.add(session);
     this.counters.opened++;
     this.early.set(session, []);
+    // Live frames wait behind `connected` and the offline replay.
+    this.replay.hold(session);
     void this.login(session);
     return session;
   }
@@ -164,6 +227,7 @@ export class Gateway {
       }),
     );
     log.info({ userId: session.userId, sessionId: session.id, epoch: result.epoch, sessions: result.sessions }, 'session opened');
+    this.replay.start(session);
     this.enforcePolicy(session, result.previousNodes);
 
     const db = result.newLogicalSession
@@ -240,17 +304,17 @@ export class Gateway {
         return;
       }
       this.warner.warn(session.id, { userId: session.userId, sessionId: session.id }, 'rate limited');
-      session.send(encodeError('RATE_LIMITED', 'too many frames per second'));
+      this.reply(session, encodeError('RATE_LIMITED', 'too many frames per second'));
       return;
     }
     if (binary) {
-      session.send(encodeError('BINARY_NOT_SUPPORTED', 'send JSON text frames'));
+      this.reply(session, encodeError('BINARY_NOT_SUPPORTED', 'send JSON text frames'));
       return;
     }
     const parsed = parseClientFrame(data, { maxContentBytes: this.deps.settings.maxContentBytes });
     if (!parsed.ok) {
       this.counters.badFrames++;
-      session.send(encodeError(parsed.code, parsed.error, parsed.ref));
+      this.reply(session, encodeError(parsed.code, parsed.error, parsed.ref));
       return;
     }
     this.dispatch(session, parsed.frame);
@@ -261,31 +325,37 @@ export class Gateway {
     switch (frame.type) {
       case 'ping':
         this.counters.pings++;
-        session.send(encodePong(frame.ts, now));
+        this.reply(session, encodePong(frame.ts, now));
         return;
       case 'message':
-        void this.directMessage(session, frame, now);
+        void this.messages.fromSession(session, frame, now);
+        return;
+      case 'join':
+        this.rooms.join(session, frame.room);
+        return;
+      case 'leave':
+        this.rooms.leave(session, frame.room);
+        return;
+      case 'room':
+        void this.rooms.publish(session, frame);
         return;
       case 'ack':
-        return; // acknowledgements of offline replays: nothing to do until the offline queue exists
-      default:
-        session.send(encodeError('BAD_MESSAGE', `frame type ${frame.type} is not available on this gateway`, 'id' in frame ? frame.id : undefined));
+        this.replay.ack(session, frame.id);
+        return;
     }
   }
 
-  private async directMessage(session: Session, frame: Extract<ClientFrame, { type: 'message' }>, now: number): Promise<void> {
-    this.counters.messagesIn++;
-    const id = randomUUID();
-    const encoded = encodeServerFrame({ type: 'message', from: session.userId, content: frame.content, id, ts: now });
-    const result = await this.router.deliver(frame.to, encoded);
-    if (result === 'delivered') {
-      this.counters.messagesOut++;
-      session.send(encodeServerFrame({ type: 'ack', id: frame.id ?? id, status: 'delivered' }));
-    } else if (result === 'offline') {
-      session.send(encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
-    } else {
-      session.send(encodeError('NOT_AVAILABLE', 'the recipient\'s node cannot be reached, try again', frame.id));
-    }
+  /**
+   * Answers to the session's own frames (pongs, acks, errors) also wait behind the offline replay:
+   * after `connected`, the replay comes first and everything else follows in order.
+   */
+  private reply(session: Session, frame: string): boolean {
+    return this.replay.send(session, frame);
+  }
+
+  /** A server push to a user (admin API): live, or queued while the user is offline. */
+  pushToUser(userId: string, content: unknown): Promise<{ id: string; status: PushResult }> {
+    return this.messages.push(userId, content);
   }
 
   /** The socket closed (any side, any reason). Ends the session exactly once. */
@@ -296,6 +366,8 @@ export class Gateway {
     session.state = 'closed';
     session.queue.clear();
     this.early.delete(session);
+    this.replay.forget(session);
+    this.rooms.sessionClosed(session);
     this.warner.forget(session.id);
     this.counters.closed++;
     this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
@@ -333,6 +405,12 @@ export class Gateway {
       case 'broadcast':
         this.broadcastLocal(message.frame);
         return;
+      case 'room':
+        this.rooms.deliver(message.room, message.frame);
+        return;
+      case 'offline':
+        this.replay.resume(this.connections.sessionsOf(message.userId) ?? []);
+        return;
     }
   }
 
@@ -340,13 +418,14 @@ export class Gateway {
   tick(now = this.deps.now()): void {
     this.watchdog.tick(now);
     this.heartbeats.maybeFlush(now);
+    this.rooms.tick(now);
   }
 
-  /** Queues a frame on every open session of this node (never awaits a socket). */
+  /** Queues a frame on every live session of this node (never awaits a socket). */
   broadcastLocal(frame: string): number {
     let accepted = 0;
     for (const session of this.connections.sessions()) {
-      if (session.isOpen && session.send(frame)) accepted++;
+      if ((session.state === 'open' || session.state === 'opening') && this.replay.send(session, frame)) accepted++;
     }
     return accepted;
   }

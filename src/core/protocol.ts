@@ -49,7 +49,10 @@ export const ClientRoomFrameSchema = Type.Object(
   { type: Type.Literal('room'), room: Room, content: Content, id: Type.Optional(ClientId) },
   { title: 'ClientRoom' },
 );
-/** The client acknowledges a server message by its server id (used by a later feature). */
+/**
+ * The client acknowledges an offline replay (`offline: true`) by its server id. Cumulative: the
+ * message and every message queued before it leave the user's offline queue.
+ */
 export const ClientAckFrameSchema = Type.Object(
   { type: Type.Literal('ack'), id: Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH }) },
   { title: 'ClientAck' },
@@ -93,8 +96,23 @@ export const ServerPongFrameSchema = Type.Object(
   { type: Type.Literal('pong'), ts: Type.Optional(Type.Number()), serverTime: Millis },
   { title: 'ServerPong' },
 );
+/**
+ * A direct message. `offline: true` marks a replay from the offline queue (acknowledge it with a
+ * client `ack` carrying its `id`); `echo: true` (with `to`) is a copy of a message the user sent
+ * from another session; `server: true` (and no `from`) is a push by the admin API.
+ */
 export const ServerMessageFrameSchema = Type.Object(
-  { type: Type.Literal('message'), from: UserId, content: Content, id: Type.String({ description: 'server message id' }), ts: Millis },
+  {
+    type: Type.Literal('message'),
+    from: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'the sending userId; absent on a server push' })),
+    to: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'the recipient; present on echoes only' })),
+    content: Content,
+    id: Type.String({ description: 'server message id (acknowledge offline replays with it)' }),
+    ts: Millis,
+    offline: Type.Optional(Type.Boolean({ description: 'true: replayed from the offline queue' })),
+    echo: Type.Optional(Type.Boolean({ description: "true: a copy of the user's own message sent from another session" })),
+    server: Type.Optional(Type.Boolean({ description: 'true: pushed by the server (admin API), not sent by a user' })),
+  },
   { title: 'ServerMessage' },
 );
 /** `id` is the client's id of the acknowledged frame, absent when the frame had none. */
@@ -104,8 +122,17 @@ export const ServerAckFrameSchema = Type.Object(
 );
 export const ServerJoinedFrameSchema = Type.Object({ type: Type.Literal('joined'), room: Room }, { title: 'ServerJoined' });
 export const ServerLeftFrameSchema = Type.Object({ type: Type.Literal('left'), room: Room }, { title: 'ServerLeft' });
+/** A room message; `server: true` (and no `from`) is a push by the admin API. */
 export const ServerRoomFrameSchema = Type.Object(
-  { type: Type.Literal('room'), room: Room, from: UserId, content: Content, id: Type.String(), ts: Millis },
+  {
+    type: Type.Literal('room'),
+    room: Room,
+    from: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'the sending userId; absent on a server push' })),
+    content: Content,
+    id: Type.String({ description: 'server message id' }),
+    ts: Millis,
+    server: Type.Optional(Type.Boolean({ description: 'true: pushed by the server (admin API), not sent by a user' })),
+  },
   { title: 'ServerRoom' },
 );
 export const ServerBroadcastFrameSchema = Type.Object(

@@ -6,6 +6,7 @@
 import type { Bus } from '../bus/bus.ts';
 import type { OnlineStore } from '../online/online-store.ts';
 import type { ConnectionManager } from './connection-manager.ts';
+import type { Session } from './session.ts';
 
 export type DeliveryResult =
   /** Handed to at least one live session (local queue or owning node). */
@@ -22,6 +23,11 @@ export interface RouterOptions {
   bus: Bus;
   /** With `multi`, a user may have sessions here and elsewhere: always ask the store. */
   multiSession: boolean;
+  /**
+   * Queues a frame on a session (default `session.send`). The gateway passes its replay gate,
+   * which holds live frames of a session still logging in until its offline replay is queued.
+   */
+  send?: (session: Session, frame: string) => boolean;
 }
 
 export class Router {
@@ -29,27 +35,37 @@ export class Router {
   dropped = 0;
   deliveredRemote = 0;
 
-  constructor(private readonly options: RouterOptions) {}
+  private readonly send: (session: Session, frame: string) => boolean;
 
-  /** Pushes to this node's sessions of `userId`; returns how many sessions accepted it. */
+  constructor(private readonly options: RouterOptions) {
+    this.send = options.send ?? ((session, frame) => session.send(frame));
+  }
+
+  /**
+   * Pushes to this node's sessions of `userId` (those still logging in included: the gate holds
+   * the frame behind their `connected` frame and offline replay); returns how many accepted it.
+   */
   deliverLocal(userId: string, frame: string, exceptSessionId?: string): number {
     const sessions = this.options.connections.sessionsOf(userId);
     if (!sessions) return 0;
     let accepted = 0;
     for (const session of sessions) {
-      if (!session.isOpen || session.id === exceptSessionId) continue;
-      if (session.send(frame)) accepted++;
+      if ((session.state !== 'open' && session.state !== 'opening') || session.id === exceptSessionId) continue;
+      if (this.send(session, frame)) accepted++;
       else this.dropped++;
     }
     this.deliveredLocal += accepted;
     return accepted;
   }
 
-  /** Delivers to every live session of the user in the cluster. */
-  async deliver(userId: string, frame: string): Promise<DeliveryResult> {
+  /**
+   * Delivers to every live session of the user in the cluster (except the local session
+   * `exceptSessionId`: the sender's own, for echoes).
+   */
+  async deliver(userId: string, frame: string, exceptSessionId?: string): Promise<DeliveryResult> {
     const { connections, store, bus, nodeId, multiSession } = this.options;
     const hasLocal = connections.countOf(userId) > 0;
-    if (hasLocal) this.deliverLocal(userId, frame);
+    if (hasLocal) this.deliverLocal(userId, frame, exceptSessionId);
     if (hasLocal && !multiSession) return 'delivered';
 
     let remoteNodes: string[];

@@ -65,6 +65,11 @@ export class Session {
   /** The first reason given for ending this session wins. */
   endReason: EndReason | undefined;
   framesIn = 0;
+  /**
+   * `performance.now()` when the watchdog sent the WebSocket-level ping still unanswered, 0 when
+   * none is outstanding: the route's pong handler turns it into a round-trip time (metrics).
+   */
+  wsPingSentAt = 0;
 
   constructor(options: SessionOptions) {
     this.id = options.id;

@@ -3,7 +3,8 @@
  * - closes every session silent for more than the heartbeat timeout (close 4000, reason timeout);
  * - terminates every session whose socket has not drained for the write timeout (reason slow);
  * - sends WebSocket-level pings every `wsPingIntervalMs` so idle intermediaries keep the
- *   connection open (their pongs count as heartbeats).
+ *   connection open (their pongs count as heartbeats), stamping `session.wsPingSentAt` so the
+ *   pong handler can measure the round trip (one number per session, nothing allocated).
  * A timer per socket would cost 15k timers; one walk per second over a Map costs microseconds.
  * Pure: `tick(now)` is driven by the plugin's interval, or by a test with a fake clock.
  */
@@ -18,6 +19,12 @@ export interface WatchdogOptions {
   /** Called after a session was closed for silence (metrics, logs). */
   onTimeout?: (session: Session, silentForMs: number) => void;
   onWriteTimeout?: (session: Session) => void;
+  /**
+   * High-resolution clock stamped on each WebSocket ping (`session.wsPingSentAt`), read again
+   * when the pong arrives; default `performance.now`. Separate from `tick(now)`, whose clock
+   * may be a test's manual one and has millisecond resolution only.
+   */
+  pingClock?: () => number;
 }
 
 export class Watchdog {
@@ -25,7 +32,11 @@ export class Watchdog {
   timeouts = 0;
   writeTimeouts = 0;
 
-  constructor(private readonly options: WatchdogOptions) {}
+  private readonly pingClock: () => number;
+
+  constructor(private readonly options: WatchdogOptions) {
+    this.pingClock = options.pingClock ?? (() => performance.now());
+  }
 
   /** One pass over the sessions at time `now` (ms). */
   tick(now: number): void {
@@ -51,6 +62,8 @@ export class Watchdog {
       }
       if (pingDue) {
         try {
+          // A ping still unanswered is overwritten: its pong, if it ever comes, measures this one.
+          session.wsPingSentAt = this.pingClock();
           session.socket.ping();
         } catch {
           // The socket is closing; its close event ends the session.

@@ -43,6 +43,7 @@ function settingsFrom(config: Config) {
     slowConsumerDrops: config.SLOW_CONSUMER_DROPS,
     maxMessagesPerSec: config.MAX_MESSAGES_PER_SEC,
     rateLimitStrikes: config.RATE_LIMIT_STRIKES,
+    maxRoomsPerSession: config.MAX_ROOMS_PER_SESSION,
   };
 }
 
@@ -72,6 +73,8 @@ export default fp(
       logout: logoutPipeline,
       log,
       now,
+      offlineQueue: app.offlineQueue,
+      roomDirectory: app.roomDirectory,
     });
     const cluster = new ClusterMembership({
       store: app.onlineStore,
@@ -125,7 +128,10 @@ export default fp(
         .listNodes()
         .then((nodes) => nodes.filter((n) => n.nodeId !== config.NODE_ID && now() - n.lastRenewal <= config.NODE_DEAD_AFTER_MS))
         .catch(() => []);
-      if (others.length === 0) await logoutPipeline.expireGrace(now() + 10 * 365 * 86_400_000);
+      if (others.length === 0) {
+        log.info('last node of the cluster: grace periods end now');
+        await logoutPipeline.expireGrace(now() + 10 * 365 * 86_400_000);
+      }
       const left = await logoutPipeline.flush(deadline);
       logoutPipeline.stop();
       await cluster.leave().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'lease not removed'));

@@ -11,6 +11,12 @@ import { MemoryOnlineStore } from '../online/memory-online-store.ts';
 import type { OnlineStore } from '../online/online-store.ts';
 import { RedisOnlineStore } from '../online/redis-online-store.ts';
 import { RedisBus } from '../bus/redis-bus.ts';
+import type { OfflineQueue } from '../online/offline-queue.ts';
+import { MemoryOfflineQueue } from '../online/memory-offline-queue.ts';
+import { RedisOfflineQueue } from '../online/redis-offline-queue.ts';
+import type { RoomDirectory } from '../online/room-directory.ts';
+import { MemoryRoomDirectory } from '../online/memory-room-directory.ts';
+import { RedisRoomDirectory } from '../online/redis-room-directory.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,6 +24,10 @@ declare module 'fastify' {
     bus: Bus;
     /** The command connection to Redis, absent on the memory store. */
     redis: Redis | undefined;
+    /** Messages for offline users (`websocket:queue:<userId>`), same backend as the store. */
+    offlineQueue: OfflineQueue;
+    /** Cluster-wide room membership (admin API), same backend as the store. */
+    roomDirectory: RoomDirectory;
   }
 }
 
@@ -41,7 +51,10 @@ export function redisOptions() {
 export default fp(
   async (app) => {
     const { config } = app;
+    const offlineLimits = { max: config.OFFLINE_QUEUE_MAX, ttlMs: config.OFFLINE_QUEUE_TTL_S * 1000 };
     if (!config.REDIS_URL) {
+      app.decorate('offlineQueue', new MemoryOfflineQueue(offlineLimits));
+      app.decorate('roomDirectory', new MemoryRoomDirectory());
       app.decorate('onlineStore', new MemoryOnlineStore());
       app.decorate('bus', new MemoryBus());
       app.decorate('redis', undefined);
@@ -69,6 +82,8 @@ export default fp(
     await redis.connect();
     app.decorate('redis', redis);
     app.decorate('onlineStore', new RedisOnlineStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
+    app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
+    app.decorate('roomDirectory', new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
     // The bus owns a second (subscriber) connection; this one only publishes.
     app.decorate('bus', new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log }));
     app.log.info('online store: redis');

@@ -9,7 +9,7 @@ import { GatewayErrors } from '../errors.ts';
 const identities = new WeakMap<FastifyRequest, Identity>();
 
 const wsRoute: FastifyPluginAsync = async (app) => {
-  const { gateway } = app;
+  const { gateway, metrics } = app;
   app.get(
     '/ws',
     {
@@ -31,7 +31,16 @@ const wsRoute: FastifyPluginAsync = async (app) => {
       socket.on('message', (data, isBinary) => {
         gateway.onFrame(session, isBinary ? '' : data.toString(), isBinary);
       });
-      socket.on('pong', () => gateway.onPong(session));
+      socket.on('pong', () => {
+        // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
+        // unsolicited pong, or a second one, finds 0 and measures nothing.
+        const sentAt = session.wsPingSentAt;
+        if (sentAt !== 0) {
+          session.wsPingSentAt = 0;
+          metrics.pingRtt.observe((performance.now() - sentAt) / 1000);
+        }
+        gateway.onPong(session);
+      });
       socket.on('error', () => {
         session.endReason ??= 'error';
       });

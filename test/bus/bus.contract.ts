@@ -60,6 +60,8 @@ export function sampleMessages(): BusMessage[] {
     { kind: 'logout', userId: 'u-3', code: CloseCode.LOGGED_OUT, reason: 'logged out ✓' },
     { kind: 'broadcast', frame: unicode },
     { kind: 'broadcast', frame: big },
+    { kind: 'room', room: 'lobby:eu-1_a.b', frame: unicode },
+    { kind: 'offline', userId: 'u-4' },
   ];
 }
 
@@ -167,6 +169,79 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await a!.bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'next' });
     await barrier(a!, [b!]);
     t.strictSame(b!.got.map((e) => e.message.kind === 'deliver' && e.message.frame), [THROW, 'next']);
+  });
+
+  /** Room messages received by `node`, as "room:frame". */
+  const roomGot = (node: TestNode) =>
+    node.got.flatMap((e) => (e.message.kind === 'room' ? [`${e.origin}>${e.message.room}:${e.message.frame}`] : []));
+
+  test('room messages reach every other subscribed node once, never the sender or a bystander', ['A', 'B', 'C', 'D'], async (t, nodes) => {
+    const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode];
+    await Promise.all([a.bus.subscribeRoom('lobby'), b.bus.subscribeRoom('lobby'), c.bus.subscribeRoom('lobby'), d.bus.subscribeRoom('other')]);
+    await a.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-a' });
+    await b.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-b' });
+    await barrier(a, nodes);
+    await barrier(b, nodes);
+    t.strictSame(roomGot(a), ['B>lobby:from-b'], 'A: only B\'s message');
+    t.strictSame(roomGot(b), ['A>lobby:from-a'], 'B: only A\'s message');
+    t.strictSame(roomGot(c), ['A>lobby:from-a', 'B>lobby:from-b'], 'C: both, in order');
+    t.strictSame(roomGot(d), [], 'D is subscribed to another room only');
+    // A node that is not subscribed can still publish to the room.
+    await d.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-d' });
+    await barrier(d, nodes);
+    t.strictSame(roomGot(a).at(-1), 'D>lobby:from-d');
+    t.strictSame(roomGot(c).at(-1), 'D>lobby:from-d');
+    t.strictSame(roomGot(d), []);
+  });
+
+  test('room subscriptions: idempotent, not reference-counted, independent per room', ['A', 'B'], async (t, [a, b]) => {
+    await b!.bus.subscribeRoom('r1');
+    await b!.bus.subscribeRoom('r1');
+    await b!.bus.subscribeRoom('r2');
+    await a!.bus.publishRoom('r1', { kind: 'room', room: 'r1', frame: '1' });
+    await barrier(a!, [b!]);
+    t.strictSame(roomGot(b!), ['A>r1:1'], 'subscribed twice, delivered once');
+    await b!.bus.unsubscribeRoom('r1');
+    await b!.bus.unsubscribeRoom('r1');
+    await b!.bus.unsubscribeRoom('never-subscribed');
+    await a!.bus.publishRoom('r1', { kind: 'room', room: 'r1', frame: '2' });
+    await a!.bus.publishRoom('r2', { kind: 'room', room: 'r2', frame: '3' });
+    await barrier(a!, [b!]);
+    t.strictSame(roomGot(b!), ['A>r1:1', 'A>r2:3'], 'one unsubscribe ends r1; r2 unaffected');
+    await b!.bus.subscribeRoom('r1');
+    await a!.bus.publishRoom('r1', { kind: 'room', room: 'r1', frame: '4' });
+    await barrier(a!, [b!]);
+    t.strictSame(roomGot(b!).at(-1), 'A>r1:4', 'subscribed again');
+  });
+
+  test('room names of every allowed character, 128 long; 1,000 room messages in order', ['A', 'B'], async (t, [a, b]) => {
+    const long = 'R'.repeat(120) + 'az09_.:-';
+    const rooms = ['a', 'Zz.0_9:x-y', long];
+    for (const room of rooms) await b!.bus.subscribeRoom(room);
+    for (const room of rooms) await a!.bus.publishRoom(room, { kind: 'room', room, frame: room });
+    const sent = Array.from({ length: 1000 }, (_, i) => String(i));
+    await Promise.all(sent.map((n) => a!.bus.publishRoom('a', { kind: 'room', room: 'a', frame: n })));
+    await barrier(a!, [b!]);
+    t.strictSame(roomGot(b!), [...rooms.map((r) => `A>${r}:${r}`), ...sent.map((n) => `A>a:${n}`)]);
+  });
+
+  t.test(`${name}: room operations need a subscription; a closed bus refuses them and hears nothing`, async (t) => {
+    const buses = await makeBuses(t, 2);
+    if (!buses) return;
+    t.teardown(() => Promise.all(buses.map((bus) => bus.close())));
+    await t.rejects(buses[0]!.subscribeRoom('lobby'), /subscribe/, 'subscribeRoom before subscribe');
+    await t.rejects(buses[0]!.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'x' }), /subscribe/, 'publishRoom before subscribe');
+    const [a, b] = await attach(buses, ['A', 'B']);
+    await b!.bus.subscribeRoom('lobby');
+    await a!.bus.publishRoom('nobody-listens', { kind: 'room', room: 'nobody-listens', frame: 'x' });
+    await b!.bus.close();
+    await a!.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'after close' });
+    await barrier(a!, [a!]);
+    await a!.bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'after close' });
+    await barrier(a!, [a!]);
+    t.strictSame(b!.got, [], 'nothing after close');
+    await t.rejects(b!.bus.subscribeRoom('lobby'), 'subscribeRoom after close');
+    await t.rejects(b!.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'x' }), 'publishRoom after close');
   });
 
   t.test(`${name}: sending needs a subscription (the origin); a bus subscribes once`, async (t) => {

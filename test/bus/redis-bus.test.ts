@@ -309,3 +309,69 @@ t.test('redis: sample messages survive the wire byte for byte', async (t) => {
   t.ok(seen.every((text) => Buffer.byteLength(text) < 110 * 1024), 'compact envelopes');
 });
 
+
+t.test('redis: rooms travel on <prefix>gateway:room:<room>; "room:" node ids are reserved', async (t) => {
+  const ctx = await redisBuses(t, 2);
+  if (!ctx) return;
+  const [bus, other] = ctx.buses;
+  await t.rejects(other!.subscribe('room:lobby', () => {}), /reserved/, 'a node id cannot shadow a room channel');
+  await bus!.subscribe('A', () => {});
+  const raw = new Redis(ctx.url);
+  t.teardown(() => raw.quit());
+  const seen: [string, string][] = [];
+  raw.on('message', (channel: string, text: string) => seen.push([channel, text]));
+  await raw.subscribe(`${ctx.prefix}gateway:room:lobby:eu`);
+  const message: BusMessage = { kind: 'room', room: 'lobby:eu', frame: '{"type":"room"}' };
+  await bus!.publishRoom('lobby:eu', message);
+  await waitFor(() => seen.length === 1, 'raw subscriber');
+  t.strictSame(seen, [[`${ctx.prefix}gateway:room:lobby:eu`, JSON.stringify({ o: 'A', m: message })]]);
+  await t.rejects(bus!.publish('room:lobby:eu', message), /not a node id/);
+
+  await bus!.subscribeRoom('lobby:eu');
+  t.equal(bus!.roomCount, 1);
+  const check = new Redis(ctx.url);
+  t.teardown(() => check.quit());
+  const subscribed = (await check.pubsub('NUMSUB', `${ctx.prefix}gateway:room:lobby:eu`)) as [string, number];
+  t.equal(Number(subscribed[1]), 2, 'SUBSCRIBEd on Redis (the bus and the raw subscriber)');
+  await bus!.unsubscribeRoom('lobby:eu');
+  t.equal(bus!.roomCount, 0);
+  const [, numsub] = (await check.pubsub('NUMSUB', `${ctx.prefix}gateway:room:lobby:eu`)) as [string, number];
+  t.equal(Number(numsub), 1, 'only the raw subscriber is left on the channel');
+});
+
+t.test('redis: malformed room envelopes are ignored', async (t) => {
+  const ctx = await redisBuses(t, 1);
+  if (!ctx) return;
+  const [node] = await attach(ctx.buses, ['L']);
+  await node!.bus.subscribeRoom('r');
+  const raw = new Redis(ctx.url);
+  t.teardown(() => raw.quit());
+  for (const text of ['{"o":"A","m":{"kind":"room","frame":"x"}}', '{"o":"A","m":{"kind":"room","room":1,"frame":"x"}}', '{"o":"A","m":{"kind":"offline"}}']) {
+    await raw.publish(`${ctx.prefix}gateway:room:r`, text);
+  }
+  await raw.publish(`${ctx.prefix}gateway:room:r`, '{"o":"A","m":{"kind":"room","room":"r","frame":"ok"}}');
+  await waitFor(() => node!.got.length === 1, 'the valid envelope');
+  t.equal((ctx.buses[0] as RedisBus).malformed, 3);
+});
+
+t.test('redis: room subscriptions come back after a lost connection', async (t) => {
+  const ctx = await nodesWithProxiedB(t);
+  if (!ctx) return;
+  const { proxy, a, b, busB } = ctx;
+  await b.bus.subscribeRoom('stays');
+  await b.bus.subscribeRoom('leaves');
+  await b.bus.unsubscribeRoom('leaves');
+  proxy.cut();
+  await waitFor(() => busB.subscriber.status !== 'ready', 'B notices the outage');
+  await t.rejects(b.bus.subscribeRoom('during-outage'), 'subscribing while disconnected rejects');
+  proxy.restore();
+  await waitFor(() => ctx.resubscribed() === 1, 'resubscribed', 10_000);
+  b.got.length = 0;
+  for (const room of ['stays', 'leaves', 'during-outage']) await a.bus.publishRoom(room, { kind: 'room', room, frame: room });
+  await barrier(a, [b]);
+  t.strictSame(
+    b.got.filter((e) => e.message.kind === 'room').map((e) => (e.message as { room: string }).room),
+    ['stays'],
+    'only the wanted room was subscribed again',
+  );
+});

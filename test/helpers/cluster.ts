@@ -63,6 +63,8 @@ export async function startCluster(t: Test, nodeIds: string[], extra: Record<str
   // The first node migrates; the others start together (the migrator's lock is exercised too).
   if (nodeIds.length > 0) await addNode(nodeIds[0]!);
   await Promise.all(nodeIds.slice(1).map((id) => addNode(id)));
+  // Started together, they registered in finishing order: keep the caller's order.
+  nodes.sort((a, b) => nodeIds.indexOf(a.nodeId) - nodeIds.indexOf(b.nodeId));
   const restartNode = async (node: ClusterNode) => {
     const { code } = await node.stop('SIGTERM');
     if (code !== 0) throw new Error(`${node.nodeId} exited with ${code}`);

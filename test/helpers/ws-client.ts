@@ -1,9 +1,14 @@
 /**
- * A small typed WebSocket client for tests: connect, send, wait for a frame of a type, ping
- * loop, and the close code. Frames are kept in order so a test can assert on everything a
- * session received.
+ * WebSocket clients of the tests, on top of the client SDK (src/client):
+ * - `TestClient`: one connection, no automatic pings, acks or reconnects, so protocol tests see
+ *   exactly what the server sends. Every frame is kept in order (`frames`, consumed by `next`);
+ *   raw text, binary frames and the `ws` socket itself (`socket`: pause the TCP, terminate) stay
+ *   reachable for tests of malformed input and misbehaving clients.
+ * - `ReconnectingClient`: the SDK as a game uses it (ping loop, backoff with jitter, stop codes),
+ *   trying the given URLs in turn: how a game client behaves when its node dies.
  */
 import WebSocket from 'ws';
+import { GatehouseClient, type WebSocketConstructor } from '../../src/client/index.ts';
 
 export type Frame = { type: string; [key: string]: unknown };
 
@@ -22,6 +27,38 @@ export class HandshakeRefused extends Error {
   }
 }
 
+interface ConnectOptions {
+  headers?: Record<string, string>;
+  autoPong?: boolean;
+}
+
+/**
+ * A `ws` WebSocket class for the SDK that passes test-only options (headers, autoPong) and
+ * reports what the SDK cannot know: a refused handshake's status, body and headers, and the
+ * underlying connection error.
+ */
+function testSocketClass(options: ConnectOptions, report: { refused?: HandshakeRefused; error?: Error }): WebSocketConstructor {
+  return class TestSocket extends WebSocket {
+    constructor(url: string) {
+      try {
+        super(url, { headers: options.headers, autoPong: options.autoPong ?? true });
+      } catch (error) {
+        report.error = error as Error;
+        throw error;
+      }
+      this.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => {
+          report.refused = new HandshakeRefused(res.statusCode ?? 0, body, res.headers);
+          this.terminate(); // the SDK sees the failed attempt and stops (reconnect: false)
+        });
+      });
+      this.on('error', (error) => (report.error ??= error));
+    }
+  };
+}
+
 export class TestClient {
   readonly frames: Frame[] = [];
   readonly closed: Promise<Closed>;
@@ -29,49 +66,62 @@ export class TestClient {
   private pingTimer: NodeJS.Timeout | undefined;
   private pingSeq = 0;
 
-  private constructor(readonly socket: WebSocket) {
-    this.closed = new Promise((resolve) => {
-      socket.on('close', (code, reason) => {
-        this.stopPing();
-        resolve({ code, reason: reason.toString() });
-      });
-    });
-    socket.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const frame = JSON.parse(data.toString()) as Frame;
-      this.frames.push(frame);
+  /** A view of the SDK's current connection: its frames until it closes. */
+  private constructor(
+    /** The SDK client carrying this connection. */
+    readonly sdk: GatehouseClient,
+    readonly socket: WebSocket,
+  ) {
+    const offFrame = sdk.on('frame', (frame) => {
+      this.frames.push(frame as Frame);
       this.waiters = this.waiters.filter((w) => {
-        if (!w.match(frame)) return true;
-        w.resolve(frame);
+        if (!w.match(frame as Frame)) return true;
+        w.resolve(frame as Frame);
         return false;
       });
     });
-    socket.on('error', () => {});
+    this.closed = new Promise((resolve) => {
+      const offClose = sdk.on('close', (info) => {
+        offClose();
+        offFrame();
+        this.stopPing();
+        resolve({ code: info.code, reason: info.reason });
+      });
+    });
+  }
+
+  /** Attaches a view to the connection an SDK client just opened (call from its `open` event). */
+  static attach(sdk: GatehouseClient): TestClient {
+    return new TestClient(sdk, sdk.rawSocket as WebSocket);
   }
 
   /** Opens a connection; rejects with HandshakeRefused when the server answers plain HTTP. */
-  static connect(url: string, options: { headers?: Record<string, string>; autoPong?: boolean } = {}): Promise<TestClient> {
+  static connect(url: string, options: ConnectOptions = {}): Promise<TestClient> {
+    const report: { refused?: HandshakeRefused; error?: Error } = {};
+    const sdk = new GatehouseClient({
+      url,
+      WebSocket: testSocketClass(options, report),
+      reconnect: false,
+      pingIntervalMs: 0,
+      autoAck: false,
+    });
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { headers: options.headers, autoPong: options.autoPong ?? true });
-      socket.once('open', () => resolve(new TestClient(socket)));
-      socket.once('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => reject(new HandshakeRefused(res.statusCode ?? 0, body, res.headers)));
-      });
-      socket.once('error', reject);
+      sdk.once('open', () => resolve(TestClient.attach(sdk)));
+      // Before `open` this rejects the promise; after, it is moot (the view reports the close).
+      sdk.connect().catch((error: unknown) => reject(report.refused ?? report.error ?? error));
     });
   }
 
   /** Connects and waits for the `connected` frame. */
-  static async open(url: string, options?: { headers?: Record<string, string>; autoPong?: boolean }): Promise<{ client: TestClient; connected: Frame }> {
+  static async open(url: string, options?: ConnectOptions): Promise<{ client: TestClient; connected: Frame }> {
     const client = await TestClient.connect(url, options);
     const connected = await client.next('connected');
     return { client, connected };
   }
 
+  /** Sends a frame object as JSON, or a string as is (malformed input included). */
   send(frame: object | string): void {
-    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    this.sdk.send(frame as Parameters<GatehouseClient['send']>[0]);
   }
 
   sendBinary(data: Buffer): void {
@@ -100,13 +150,14 @@ export class TestClient {
     });
   }
 
-  /** Sends a ping and waits for its pong. */
+  /** Sends a ping and waits for its pong (the pong frame, consumed from `frames`). */
   async ping(timeoutMs = 5000): Promise<Frame> {
     const ts = ++this.pingSeq;
     this.send({ type: 'ping', ts });
     return this.next('pong', timeoutMs, (f) => f.ts === ts);
   }
 
+  /** Pings every `intervalMs` (pongs land in `frames`). */
   startPing(intervalMs: number): void {
     this.stopPing();
     this.pingTimer = setInterval(() => {
@@ -121,7 +172,7 @@ export class TestClient {
 
   close(code = 1000): Promise<Closed> {
     this.stopPing();
-    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(code);
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) void this.sdk.close(code, '');
     return this.closed;
   }
 
@@ -134,52 +185,54 @@ export class TestClient {
 }
 
 /**
- * A client that pings and reconnects when the connection is lost (not after 1000, 4001, 4002),
- * trying the given URLs in turn: how a game client behaves when its node dies.
+ * The SDK reconnecting through the given URLs in turn (not after 1000, 1008, 1009, 4001, 4002),
+ * pinging every `pingMs`, with backoff delays of random(0, backoffMs).
  */
 export class ReconnectingClient {
+  /** The current (or last) connection. */
   current: TestClient | undefined;
   /** Every `connected` frame received, in order (one per successful connection). */
   readonly connections: Frame[] = [];
+  /** The close of every connection that opened (failed attempts are not listed). */
   readonly closes: Closed[] = [];
-  private stopped = false;
-  private attempt = 0;
+  readonly sdk: GatehouseClient;
 
-  constructor(
-    private readonly urls: string[],
-    private readonly options: { pingMs: number; backoffMs: number },
-  ) {}
-
-  async start(): Promise<void> {
-    await this.connect(0);
-  }
-
-  private async connect(index: number): Promise<void> {
-    const { client, connected } = await TestClient.open(this.urls[index % this.urls.length]!);
-    this.current = client;
-    this.connections.push(connected);
-    client.startPing(this.options.pingMs);
-    void client.closed.then((closed) => {
-      this.closes.push(closed);
-      if (this.stopped || [1000, 4001, 4002].includes(closed.code)) return;
-      void this.reconnect(index + 1);
+  constructor(urls: string[], options: { pingMs: number; backoffMs: number }) {
+    // URL order: the first connection uses urls[0]; after connection i closes, attempts go to
+    // i + 1 + k, where k counts every reconnect attempt of this client (never reset).
+    let current = 0;
+    let base = 0;
+    let attempts = -1;
+    this.sdk = new GatehouseClient({
+      url: () => {
+        current = attempts < 0 ? 0 : base + attempts;
+        attempts++;
+        return urls[current % urls.length]!;
+      },
+      WebSocket,
+      pingIntervalMs: options.pingMs,
+      reconnect: { initialDelayMs: options.backoffMs, maxDelayMs: options.backoffMs, factor: 1 },
+    });
+    this.sdk.on('open', () => {
+      const view = TestClient.attach(this.sdk);
+      this.current = view;
+      void view.closed.then((closed) => this.closes.push(closed));
+    });
+    this.sdk.on('connected', (frame) => {
+      base = current + 1;
+      this.connections.push(frame);
     });
   }
 
-  private async reconnect(index: number): Promise<void> {
-    while (!this.stopped) {
-      await new Promise((resolve) => setTimeout(resolve, this.options.backoffMs));
-      try {
-        await this.connect(index + this.attempt++);
-        return;
-      } catch {
-        // that node is down too: try the next one
-      }
-    }
+  /** Resolves at the first `connected` (retrying the URLs until one answers). */
+  async start(): Promise<void> {
+    await this.sdk.connect();
   }
 
+  /** Stops reconnecting and drops the connection without a close handshake. */
   stop(): void {
-    this.stopped = true;
-    this.current?.socket.terminate();
+    const socket = this.sdk.rawSocket as WebSocket | undefined;
+    void this.sdk.close();
+    socket?.terminate();
   }
 }

@@ -30,10 +30,9 @@ t.test('frames', async (t) => {
     t.same(ack, { type: 'ack', id: 'c-1', status: 'delivered' });
   });
 
-  await t.test('message to an offline user -> USER_OFFLINE', async (t) => {
+  await t.test('message to an offline user -> queued (USER_OFFLINE only without an offline queue: test/ws/offline.test.ts)', async (t) => {
     alice.send({ type: 'message', to: 'nobody', content: 'hi', id: 'c-2' });
-    const err = await alice.next('error');
-    t.match(err, { code: 'USER_OFFLINE', ref: 'c-2' });
+    t.same(await alice.next('ack'), { type: 'ack', id: 'c-2', status: 'queued' });
   });
 
   const errorCases: Array<[string, string | object, string]> = [

@@ -11,7 +11,7 @@ import { TestClient } from '../helpers/ws-client.ts';
 
 for (const backend of ['embedded', 'real'] as Backend[]) {
   t.test(`grace period (${backend})`, async (t) => {
-    const h = await buildTestApp(t, backend, { LOGOUT_GRACE_MS: '800', HEARTBEAT_TIMEOUT_MS: '500', WATCHDOG_INTERVAL_MS: '50', WS_PING_INTERVAL_MS: '600000' });
+    const h = await buildTestApp(t, backend, { LOGOUT_GRACE_MS: '2500', HEARTBEAT_TIMEOUT_MS: '1500', WATCHDOG_INTERVAL_MS: '50', WS_PING_INTERVAL_MS: '600000' });
     if (!h) return;
     const url = (u: string) => `${h.wsUrl}/ws?token=${h.token(u)}`;
     const status = async (u: string) => {
@@ -29,11 +29,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         const s = await status('blip');
         return s.status === 'reconnecting' ? s : undefined;
       });
-      t.ok(during.graceUntil! >= closedAt + 800 - 50, 'graceUntil = end + grace');
+      t.ok(during.graceUntil! >= closedAt + 2500 - 50, 'graceUntil = end + grace');
       const { client: again } = await TestClient.open(url('blip'));
       again.startPing(100);
       t.equal((await status('blip')).status, 'online');
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // well past the first grace
+      await new Promise((resolve) => setTimeout(resolve, 3500)); // well past the first grace
       t.equal((await status('blip')).status, 'online', 'still online');
       t.equal(logouts('blip').length, 0, 'no logout');
       const sessions = await h.app.players.listSessions('blip', 10);
@@ -52,8 +52,8 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const after = await eventually(async () => {
         const s = await status('gone');
         return s.status === 'offline' && s.lastSpiritGainTime ? s : undefined;
-      }, 5000);
-      t.ok(after.lastSpiritGainTime! >= closedAt - 20 && after.lastSpiritGainTime! < closedAt + 300, 'stamped with the time the connection ended, not the grace end');
+      }, 10_000);
+      t.ok(after.lastSpiritGainTime! >= closedAt - 20 && after.lastSpiritGainTime! < closedAt + 1000, 'stamped with the time the connection ended, not the grace end');
       t.equal(logouts('gone').length, 1);
       t.equal(logouts('gone')[0]!.reason, 'closed');
     });

@@ -270,3 +270,133 @@ export const WsStats = Type.Object(
   { description: 'Counters of this gateway node', additionalProperties: false },
 );
 export type WsStats = Static<typeof WsStats>;
+
+/* ----------------------------------------------------------------------------------------- */
+/* Rooms and server pushes (routes/api/rooms.ts, routes/api/messages.ts)                     */
+
+/** Room names (the wire protocol's ROOM_PATTERN). */
+export const ROOM_NAME = '^[A-Za-z0-9_.:-]{1,128}$';
+
+const RoomName = (description: string) => Type.String({ pattern: ROOM_NAME, description, examples: ['lobby:eu-1'] });
+const PageLimit = (what: string) =>
+  Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_PAGE_LIMIT,
+      default: DEFAULT_PAGE_LIMIT,
+      description: `${what} per page, 1..${MAX_PAGE_LIMIT}. A page may hold fewer (entries of dead nodes are left out) and still have a nextCursor.`,
+      examples: [DEFAULT_PAGE_LIMIT],
+    }),
+  );
+const PageCursor = Type.Optional(
+  Type.String({
+    minLength: 1,
+    maxLength: 512,
+    description: 'Opaque cursor: the nextCursor of the previous page, unchanged. Omit for the first page.',
+    examples: ['bG9iYnk'],
+  }),
+);
+const NextCursor = Type.Optional(Type.String({ description: 'Cursor of the next page; absent when the iteration is complete', examples: ['bG9iYnk'] }));
+const NodeCounts = Type.Record(Type.String(), Type.Integer({ minimum: 1 }), {
+  description: 'Member sessions per live node',
+  examples: [{ 'gw-1': 2, 'gw-2': 1 }],
+});
+
+export const ListRoomsQuery = Type.Object({ limit: PageLimit('Rooms'), cursor: PageCursor });
+export type ListRoomsQuery = Static<typeof ListRoomsQuery>;
+
+export const RoomInfo = Type.Object(
+  {
+    room: RoomName('The room'),
+    localMembers: Type.Integer({ minimum: 0, description: 'Member sessions on the answering node', examples: [2] }),
+    clusterMembers: Type.Integer({
+      minimum: 0,
+      description: 'Member sessions on every live node (membership is per session: a user with two tabs in the room counts twice)',
+      examples: [3],
+    }),
+    nodes: NodeCounts,
+  },
+  { description: 'A room with members', additionalProperties: false },
+);
+
+export const RoomsPage = Type.Object(
+  {
+    rooms: Type.Array(RoomInfo, { description: 'This page, in room name order' }),
+    nextCursor: NextCursor,
+  },
+  {
+    description:
+      'One page of the rooms with at least one member session anywhere in the cluster (from the room directory in the online store; it may lag a join or leave by a moment). ' +
+      'A room present during the whole paging run appears exactly once.',
+    additionalProperties: false,
+    examples: [{ rooms: [{ room: 'lobby:eu-1', localMembers: 2, clusterMembers: 3, nodes: { 'gw-1': 2, 'gw-2': 1 } }], nextCursor: 'bG9iYnk6ZXUtMQ' }],
+  },
+);
+export type RoomsPage = Static<typeof RoomsPage>;
+
+export const RoomParams = Type.Object({ room: RoomName('The room') });
+export type RoomParams = Static<typeof RoomParams>;
+
+export const ListMembersQuery = Type.Object({ limit: PageLimit('Members'), cursor: PageCursor });
+export type ListMembersQuery = Static<typeof ListMembersQuery>;
+
+export const RoomMemberInfo = Type.Object(
+  {
+    userId: UserId('A member'),
+    nodeId: NodeId('Node holding the member sessions'),
+    sessions: Type.Integer({ minimum: 1, description: "The user's member sessions on that node", examples: [1] }),
+  },
+  { description: 'A member user on one node (a user connected to several nodes appears once per node)', additionalProperties: false },
+);
+
+export const RoomMembersPage = Type.Object(
+  {
+    room: RoomName('The room'),
+    members: Type.Array(RoomMemberInfo, { description: 'This page, in userId then nodeId order' }),
+    nextCursor: NextCursor,
+  },
+  {
+    description: 'One page of the members of a room, cluster-wide (empty when nobody is a member)',
+    additionalProperties: false,
+    examples: [{ room: 'lobby:eu-1', members: [{ userId: 'alice', nodeId: 'gw-1', sessions: 1 }], nextCursor: 'YWxpY2V8Z3ctMQ' }],
+  },
+);
+export type RoomMembersPage = Static<typeof RoomMembersPage>;
+
+export const PushBody = Type.Object(
+  {
+    content: Type.Unknown({
+      description: 'Any JSON value, delivered as `content` (at most MAX_CONTENT_BYTES once encoded)',
+      examples: [{ event: 'reward', gold: 50 }],
+    }),
+  },
+  { description: 'What to push', examples: [{ content: { event: 'reward', gold: 50 } }] },
+);
+export type PushBody = Static<typeof PushBody>;
+
+const MessageId = Type.String({ description: 'Server message id of the pushed frame', examples: ['0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d'] });
+
+export const RoomPushResult = Type.Object(
+  {
+    id: MessageId,
+    localSessions: Type.Integer({
+      minimum: 0,
+      description: 'Member sessions of the answering node that accepted the frame (other nodes deliver to their own members)',
+      examples: [2],
+    }),
+  },
+  { description: 'The push was handed to every node with members', additionalProperties: false, examples: [{ id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', localSessions: 2 }] },
+);
+export type RoomPushResult = Static<typeof RoomPushResult>;
+
+export const UserPushResult = Type.Object(
+  {
+    id: MessageId,
+    status: Type.Union([Type.Literal('delivered'), Type.Literal('queued')], {
+      description: "delivered: handed to the user's live sessions; queued: the user is offline, kept in their offline queue and replayed at their next connection",
+      examples: ['queued'],
+    }),
+  },
+  { description: 'Outcome of the push', additionalProperties: false, examples: [{ id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', status: 'delivered' }] },
+);
+export type UserPushResult = Static<typeof UserPushResult>;

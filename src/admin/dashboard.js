@@ -1,0 +1,399 @@
+// Gatehouse admin dashboard: plain ES module, no build step, no dependency. Every number comes
+// from the gateway's admin API with the token the operator typed (kept in sessionStorage, i.e.
+// this tab only). Refreshes every 2 s without reloading. Untrusted strings (user ids, names,
+// room names) only ever go through textContent, never innerHTML.
+
+const TOKEN_KEY = 'gatehouse.adminToken';
+const REFRESH_MS = 2000;
+const PAGE_SIZE = 50;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  timer: undefined,
+  refreshing: false,
+  again: false,
+  /** cursor of each page shown so far; [0] is the first page (undefined cursor) */
+  cursors: [undefined],
+  page: 0,
+  nextCursor: undefined,
+  players: [],
+  roomsMissing: false,
+};
+
+class Unauthorized extends Error {}
+
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+  if (res.status === 401 || res.status === 403) throw new Unauthorized(`${res.status}`);
+  let json = null;
+  try {
+    json = await res.json();
+  } catch {
+    // not JSON (or empty)
+  }
+  return { status: res.status, body: json };
+}
+
+/* ------------------------------------------------------------------ formatting */
+
+const nf = new Intl.NumberFormat('en');
+const num = (n) => (typeof n === 'number' && Number.isFinite(n) ? nf.format(n) : '–');
+
+function ago(ms) {
+  if (typeof ms !== 'number') return '–';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
+}
+
+function duration(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min`;
+}
+
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function toast(text) {
+  const box = $('toast');
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 3000);
+}
+
+/* ------------------------------------------------------------------ views */
+
+function showLogin(message = '') {
+  clearInterval(state.timer);
+  state.timer = undefined;
+  $('dashboard-view').hidden = true;
+  $('login-view').hidden = false;
+  $('sign-out').hidden = true;
+  $('node-badge').hidden = true;
+  $('updated').textContent = '';
+  $('login-error').textContent = message;
+  $('token-input').focus();
+}
+
+function showDashboard() {
+  $('login-view').hidden = true;
+  $('dashboard-view').hidden = false;
+  $('sign-out').hidden = false;
+  void refresh();
+  clearInterval(state.timer);
+  state.timer = setInterval(() => void refresh(), REFRESH_MS);
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  showLogin(message);
+}
+
+function renderStats(stats) {
+  $('stat-connections').textContent = num(stats.connections);
+  $('stat-users').textContent = num(stats.users);
+  $('stat-pending').textContent = stats.pendingLogouts === null ? 'n/a' : num(stats.pendingLogouts);
+  $('stat-dropped').textContent = num(stats.droppedMessages);
+  $('stat-timeouts').textContent = num(stats.heartbeatTimeouts);
+  const badge = $('node-badge');
+  badge.hidden = false;
+  badge.textContent = `node ${stats.nodeId}${stats.draining ? ' · draining' : ''} · up ${duration(Math.round(stats.uptimeSeconds * 1000))}`;
+}
+
+function renderNodes(list) {
+  const tbody = $('nodes-table').tBodies[0];
+  tbody.replaceChildren(
+    ...list.nodes.map((node) => {
+      const tr = el('tr');
+      tr.dataset.nodeId = node.nodeId;
+      const name = el('td', node.nodeId);
+      if (node.self) name.append(el('span', ' (this node)', 'muted'));
+      tr.append(name, el('td', duration(node.leaseAgeMs)));
+      const status = el('td');
+      status.append(el('span', node.status, `status ${node.status}`));
+      tr.append(status);
+      return tr;
+    }),
+  );
+  $('stat-nodes').textContent = num(list.nodes.filter((n) => n.status !== 'dead').length);
+}
+
+/** Rows are keyed by userId and updated in place, so a button does not vanish under the pointer. */
+function renderPlayers() {
+  const filter = $('search').value.trim();
+  const shown = state.players.filter((p) => p.userId.startsWith(filter));
+  const tbody = $('players-table').tBodies[0];
+  const existing = new Map([...tbody.rows].map((row) => [row.dataset.userId, row]));
+  const rows = shown.map((player) => {
+    let row = existing.get(player.userId);
+    if (!row) {
+      row = el('tr');
+      row.dataset.userId = player.userId;
+      for (let i = 0; i < 7; i++) row.append(el('td'));
+      const action = el('td');
+      const button = el('button', 'Log out', 'danger logout');
+      button.type = 'button';
+      button.dataset.userId = player.userId;
+      button.setAttribute('aria-label', `Log out ${player.userId}`);
+      action.append(button);
+      row.append(action);
+    }
+    const cells = row.cells;
+    cells[0].textContent = player.userId;
+    cells[1].textContent = player.username;
+    const status = player.status ?? 'online';
+    if (cells[2].dataset.status !== status) {
+      cells[2].dataset.status = status;
+      cells[2].replaceChildren(el('span', status, `status ${status}`));
+    }
+    cells[3].textContent = player.nodeId;
+    cells[4].textContent = num(player.sessions);
+    cells[4].className = 'num';
+    cells[5].textContent = ago(player.connectedAt);
+    cells[5].title = new Date(player.connectedAt).toISOString();
+    cells[6].textContent = ago(player.lastHeartbeat);
+    return row;
+  });
+  tbody.replaceChildren(...rows);
+  $('players-empty').hidden = rows.length > 0;
+  $('players-empty').textContent = state.players.length === 0 ? 'No player online.' : 'No player on this page matches the filter.';
+  $('prev-page').disabled = state.page === 0;
+  $('next-page').disabled = state.nextCursor === undefined;
+}
+
+function renderRooms(answer) {
+  const box = $('rooms');
+  if (answer.status === 404) {
+    state.roomsMissing = true;
+    box.replaceChildren(el('p', 'Rooms not available on this gateway (GET /api/rooms answered 404).', 'muted'));
+    return;
+  }
+  if (answer.status !== 200) {
+    box.replaceChildren(el('p', `Rooms could not be loaded (HTTP ${answer.status}).`, 'error'));
+    return;
+  }
+  const body = answer.body;
+  const rooms = Array.isArray(body) ? body : Array.isArray(body?.rooms) ? body.rooms : [];
+  if (rooms.length === 0) {
+    box.replaceChildren(el('p', 'No room has members.', 'muted'));
+    return;
+  }
+  const table = el('table');
+  const head = el('tr');
+  head.append(el('th', 'Room'), el('th', 'Members (cluster)'), el('th', 'Members (this node)'), el('th', 'Nodes'));
+  table.append(el('thead'), el('tbody'));
+  table.tHead.append(head);
+  for (const room of rooms) {
+    // GET /api/rooms gives {room, clusterMembers, localMembers, nodes: {nodeId: count}}; other
+    // shapes are shown as well as they can be.
+    const name = typeof room === 'string' ? room : (room.room ?? room.name ?? room.id ?? '?');
+    const membersValue = typeof room === 'object' ? (room.clusterMembers ?? room.members ?? room.memberCount ?? room.size) : undefined;
+    const members = Array.isArray(membersValue) ? membersValue.length : membersValue;
+    const local = typeof room === 'object' ? room.localMembers : undefined;
+    const nodes =
+      typeof room === 'object' && room.nodes && typeof room.nodes === 'object'
+        ? Object.entries(room.nodes)
+            .map(([node, count]) => `${node}: ${count}`)
+            .join(', ')
+        : '';
+    const tr = el('tr');
+    tr.dataset.room = String(name);
+    tr.append(el('td', String(name)), el('td', members === undefined ? '–' : num(members)), el('td', local === undefined ? '–' : num(local)), el('td', nodes, 'muted'));
+    table.tBodies[0].append(tr);
+  }
+  box.replaceChildren(table);
+  if (body && body.nextCursor) box.append(el('p', `First ${rooms.length} rooms shown, in name order.`, 'muted small'));
+}
+
+function renderChart(history) {
+  const box = $('chart');
+  const points = history.points;
+  $('chart-note').textContent = `· one point every ${duration(history.intervalMs)} · node ${history.nodeId}`;
+  const width = 720;
+  const height = 220;
+  const pad = { left: 44, right: 12, top: 12, bottom: 24 };
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'Online players and connections over the last hour');
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+    return node;
+  };
+  const now = Date.now();
+  const t0 = Math.min(now - 3_600_000, points[0]?.t ?? now);
+  const max = Math.max(1, ...points.map((p) => Math.max(p.connections, p.onlineUsers ?? 0)));
+  const yMax = niceCeil(max);
+  const x = (t) => pad.left + ((t - t0) / (now - t0)) * (width - pad.left - pad.right);
+  const y = (v) => height - pad.bottom - (v / yMax) * (height - pad.top - pad.bottom);
+  for (const frac of [0, 0.5, 1]) {
+    add('line', { class: 'axis', x1: pad.left, x2: width - pad.right, y1: y(yMax * frac), y2: y(yMax * frac) });
+    add('text', { class: 'label', x: pad.left - 6, y: y(yMax * frac) + 4, 'text-anchor': 'end' }, num(yMax * frac));
+  }
+  for (const t of [t0, t0 + (now - t0) / 2, now]) {
+    add('text', { class: 'label', x: x(t), y: height - 6, 'text-anchor': t === t0 ? 'start' : t === now ? 'end' : 'middle' }, clock(t));
+  }
+  const path = (key) => {
+    let d = '';
+    let pen = 'M';
+    for (const p of points) {
+      if (p[key] === null || p[key] === undefined) {
+        pen = 'M'; // a gap where the store did not answer
+        continue;
+      }
+      d += `${pen}${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)} `;
+      pen = 'L';
+    }
+    return d.trim();
+  };
+  if (points.length > 0) {
+    add('path', { class: 'line-connections', d: path('connections') });
+    add('path', { class: 'line-online', d: path('onlineUsers') });
+    const last = points[points.length - 1];
+    if (last.onlineUsers !== null) add('circle', { cx: x(last.t), cy: y(last.onlineUsers), r: 3.5, fill: 'var(--online)' });
+  } else {
+    add('text', { class: 'label', x: width / 2, y: height / 2, 'text-anchor': 'middle' }, 'No sample yet');
+  }
+  box.replaceChildren(svg);
+}
+
+/** A round axis maximum >= n whose half is round too (counts are integers). */
+function niceCeil(n) {
+  if (n <= 2) return 2;
+  const magnitude = 10 ** Math.floor(Math.log10(n));
+  for (const step of [1, 2, 4, 6, 8, 10]) if (n <= step * magnitude) return step * magnitude;
+  return 10 * magnitude;
+}
+
+/* ------------------------------------------------------------------ data */
+
+async function loadPlayers() {
+  const cursor = state.cursors[state.page];
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  if (cursor) query.set('cursor', cursor);
+  const answer = await api(`/api/online/players?${query}`);
+  if (answer.status === 400 && answer.body?.code === 'GW_INVALID_CURSOR') {
+    // the page vanished under us (e.g. a node restart): back to the first page
+    state.page = 0;
+    state.cursors = [undefined];
+    return loadPlayers();
+  }
+  if (answer.status !== 200) throw new Error(`players: HTTP ${answer.status}`);
+  state.players = answer.body.players;
+  state.nextCursor = answer.body.nextCursor;
+  $('stat-online').textContent = num(answer.body.total);
+  const first = state.page * PAGE_SIZE;
+  $('page-info').textContent =
+    answer.body.total === 0 ? '' : `page ${state.page + 1} · players ${num(first + 1)}–${num(first + state.players.length)} of ${num(answer.body.total)}`;
+  renderPlayers();
+}
+
+async function refresh() {
+  if (!state.token) return;
+  if (state.refreshing) {
+    state.again = true; // e.g. a page change during a refresh: run once more right after
+    return;
+  }
+  state.refreshing = true;
+  state.again = false;
+  try {
+    const [stats, nodes, history, rooms] = await Promise.all([
+      api('/ws/stats'),
+      api('/api/nodes'),
+      api('/api/stats/history'),
+      api('/api/rooms?limit=50'),
+      loadPlayers(),
+    ]);
+    if (stats.status === 200) renderStats(stats.body);
+    if (nodes.status === 200) renderNodes(nodes.body);
+    if (history.status === 200) renderChart(history.body);
+    renderRooms(rooms);
+    $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      signOut('The admin token was refused. Sign in again.');
+      return;
+    }
+    $('updated').textContent = `refresh failed: ${error.message}`;
+  } finally {
+    state.refreshing = false;
+    if (state.again && state.token) void refresh();
+  }
+}
+
+async function logout(userId) {
+  if (!confirm(`Log out ${userId}? Their connections close with 4002 and the logout is recorded.`)) return;
+  try {
+    const answer = await api('/api/online/logout', { method: 'POST', body: { userId } });
+    if (answer.status === 200) {
+      toast(answer.body.loggedOut ? `${userId} logged out` : `${userId} was not online`);
+    } else {
+      toast(`Logout of ${userId} failed: ${answer.body?.message ?? `HTTP ${answer.status}`}`);
+    }
+  } catch (error) {
+    if (error instanceof Unauthorized) return signOut('The admin token was refused. Sign in again.');
+    toast(`Logout of ${userId} failed: ${error.message}`);
+  }
+  await refresh();
+}
+
+/* ------------------------------------------------------------------ wiring */
+
+$('login-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const token = $('token-input').value.trim();
+  if (!token) return;
+  state.token = token;
+  try {
+    const answer = await api('/ws/stats');
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
+  } catch (error) {
+    state.token = null;
+    $('login-error').textContent = error instanceof Unauthorized ? 'This token is not the admin token.' : `The gateway did not answer (${error.message}).`;
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('token-input').value = '';
+  $('login-error').textContent = '';
+  showDashboard();
+});
+
+$('sign-out').addEventListener('click', () => signOut());
+$('search').addEventListener('input', () => renderPlayers());
+$('players-table').addEventListener('click', (event) => {
+  const button = event.target.closest('button.logout');
+  if (button) void logout(button.dataset.userId);
+});
+$('next-page').addEventListener('click', () => {
+  if (state.nextCursor === undefined) return;
+  state.cursors[state.page + 1] = state.nextCursor;
+  state.page++;
+  void refresh();
+});
+$('prev-page').addEventListener('click', () => {
+  if (state.page === 0) return;
+  state.page--;
+  void refresh();
+});
+
+if (state.token) showDashboard();
+else showLogin();

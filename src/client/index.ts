@@ -1,0 +1,48 @@
+/**
+ * Gatehouse client SDK (`gatehouse/client`): browsers and Node.
+ *
+ * ```ts
+ * import WebSocket from 'ws'; // Node 20 only; browsers have a global WebSocket
+ * import { GatehouseClient } from 'gatehouse/client';
+ * const client = new GatehouseClient({ url: 'ws://localhost:3000/ws', token, WebSocket });
+ * client.on('message', (m) => console.log(m.from, m.content));
+ * await client.connect();
+ * await client.sendTo('bob', { move: [1, 2] });
+ * ```
+ */
+export {
+  GatehouseClient,
+  isStopCode,
+  newMessageId,
+  type Ack,
+  type CloseInfo,
+  type ConnectionState,
+  type GatehouseClientOptions,
+  type GatehouseEvents,
+  type MessageEvent,
+  type Provider,
+  type RequestOptions,
+  type Timers,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './client.ts';
+export { backoffCeiling, backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
+export { TypedEmitter, type Listener, type ListenerErrorHandler } from './emitter.ts';
+export { GatehouseError, type GatehouseErrorCode } from './errors.ts';
+export { CloseCode, closeAdvice, NO_RECONNECT_CODES, type CloseAdvice } from '../core/close-codes.ts';
+export { FrameErrorCode } from '../core/error-codes.ts';
+export type {
+  ClientFrame,
+  ServerAckFrame,
+  ServerBroadcastFrame,
+  ServerConnectedFrame,
+  ServerErrorFrame,
+  ServerFrame,
+  ServerJoinedFrame,
+  ServerKickedFrame,
+  ServerLeftFrame,
+  ServerMessageFrame,
+  ServerPongFrame,
+  ServerReconnectFrame,
+  ServerRoomFrame,
+} from '../core/protocol.ts';

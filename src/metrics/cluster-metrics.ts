@@ -1,0 +1,69 @@
+/**
+ * Metrics of this node's place in the cluster: players online cluster-wide (online store),
+ * node-to-node bus traffic, the age of this node's lease and the players it reaped from dead
+ * nodes. Bus counters exist on both buses (`MemoryBus`, `RedisBus`) but not on the `Bus`
+ * interface, so they are read when present.
+ */
+import { Gauge, type Registry } from 'prom-client';
+import type { ClusterMembership } from '../core/cluster-membership.ts';
+import type { OnlineStore } from '../online/online-store.ts';
+import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
+
+export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped'>;
+export interface BusCounters {
+  published?: number;
+  received?: number;
+  malformed?: number;
+}
+
+/** How long a scrape waits for the online store's count. */
+const STORE_TIMEOUT_MS = 1000;
+
+export interface ClusterSources {
+  store: () => Pick<OnlineStore, 'countOnline'> | undefined;
+  bus: () => BusCounters | undefined;
+  cluster: () => ClusterView | undefined;
+  now: () => number;
+}
+
+export function registerClusterMetrics(registry: Registry, sources: ClusterSources): void {
+  // Both gauges below read the same count: the collects of one scrape all start in the same
+  // turn of the event loop, so they share the call in flight; the next scrape asks again.
+  let inflight: Promise<number | undefined> | undefined;
+  const countOnline = (): Promise<number | undefined> => {
+    if (inflight) return inflight;
+    const store = sources.store();
+    if (!store) return Promise.resolve(undefined);
+    const count = within(store.countOnline(), STORE_TIMEOUT_MS);
+    inflight = count;
+    void count.finally(() => {
+      if (inflight === count) inflight = undefined;
+    });
+    return count;
+  };
+  gaugeFrom(
+    registry,
+    'gatehouse_online_users',
+    'Players online in the whole cluster (online store); absent when the store does not answer within 1 s',
+    countOnline,
+  );
+  new Gauge({
+    name: 'gatehouse_online_store_up',
+    help: "1 when the online store answered this scrape's count of online players within 1 s, 0 otherwise",
+    registers: [registry],
+    async collect() {
+      this.set((await countOnline()) === undefined ? 0 : 1);
+    },
+  });
+  labeledCounterFrom(registry, 'gatehouse_bus_messages_total', 'Node-to-node bus messages, by direction (out = published, in = received)', 'direction', () => {
+    const bus = sources.bus();
+    return bus ? [['out', bus.published ?? 0], ['in', bus.received ?? 0]] : undefined;
+  });
+  counterFrom(registry, 'gatehouse_bus_malformed_messages_total', 'Bus envelopes that could not be decoded and were ignored', () => sources.bus()?.malformed);
+  gaugeFrom(registry, 'gatehouse_node_lease_age_seconds', 'Seconds since this node last renewed its lease in the online store', () => {
+    const cluster = sources.cluster();
+    if (!cluster || cluster.lastRenewal === 0) return undefined;
+    return Math.max(0, sources.now() - cluster.lastRenewal) / 1000;
+  });
+  counterFrom(registry, 'gatehouse_reaped_players_total', 'Players of dead nodes logged out (node_lost) by this node', () => sources.cluster()?.reaped);
+}

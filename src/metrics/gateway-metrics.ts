@@ -1,0 +1,103 @@
+/**
+ * Metrics of this node's WebSocket sessions, read from the gateway's plain counters at scrape
+ * time: connections, users, sessions opened / closed by close code, frames in / out by type,
+ * drops, heartbeat and write timeouts, and a snapshot histogram of the send-queue depths.
+ * The WebSocket ping round-trip histogram is fed by the route's pong handler.
+ */
+import type { Registry } from 'prom-client';
+import type { Gateway } from '../core/gateway.ts';
+import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
+import { counterFrom, gaugeFrom, labeledCounterFrom } from './read-at-scrape.ts';
+
+/** What the metrics read from the gateway. */
+export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining'>;
+
+/** Messages waiting in one session's send queue (SEND_QUEUE_MAX defaults to 64). */
+export const SEND_QUEUE_DEPTH_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024];
+/** Seconds; loopback answers in well under a millisecond, mobile networks in hundreds. */
+export const PING_RTT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Frame types of `gatehouse_frames_in_total`, from the gateway counters. */
+function framesIn(gateway: GatewayView): Array<[string, number]> {
+  const c = gateway.counters;
+  const known = c.pings + c.messagesIn + c.badFrames + c.rateLimited;
+  return [
+    ['ping', c.pings],
+    ['message', c.messagesIn],
+    ['invalid', c.badFrames],
+    ['rate_limited', c.rateLimited],
+    // join/leave/room/ack, binary frames, frames sent before the login completed
+    ['other', Math.max(0, c.framesIn - known)],
+  ];
+}
+
+export interface GatewayMetrics {
+  /** Round trips of the watchdog's WebSocket pings, in seconds (fed by routes/ws.ts). */
+  pingRtt: BucketHistogram;
+}
+
+export function registerGatewayMetrics(registry: Registry, gateway: () => GatewayView | undefined): GatewayMetrics {
+  const g = gateway;
+  gaugeFrom(registry, 'gatehouse_connections', 'Live WebSocket connections on this node', () => g()?.connections.size);
+  gaugeFrom(registry, 'gatehouse_connected_users', 'Distinct users with a live WebSocket connection on this node', () => g()?.connections.userCount);
+  gaugeFrom(registry, 'gatehouse_draining', '1 while this node is shutting down and refuses new connections', () => {
+    const view = g();
+    return view ? Number(view.draining) : undefined;
+  });
+  counterFrom(registry, 'gatehouse_sessions_opened_total', 'WebSocket sessions accepted by this node', () => g()?.counters.opened);
+  labeledCounterFrom(
+    registry,
+    'gatehouse_sessions_closed_total',
+    'WebSocket sessions ended on this node, by close code (1000 normal, 1001 going away, 4000 heartbeat timeout, 4001 replaced, 4002 logged out, 4003 slow consumer, 4008 rate limited, 1006 vanished)',
+    'code',
+    () => g()?.counters.closedByCode,
+  );
+  labeledCounterFrom(
+    registry,
+    'gatehouse_frames_in_total',
+    'Inbound WebSocket frames by type (ping, message, invalid = bad JSON or schema, rate_limited = refused, other)',
+    'type',
+    () => {
+      const view = g();
+      return view ? framesIn(view) : undefined;
+    },
+  );
+  labeledCounterFrom(
+    registry,
+    'gatehouse_frames_out_total',
+    'Outbound frames by type: message = direct messages delivered to a session, pong = answers to ping frames',
+    'type',
+    () => {
+      const c = g()?.counters;
+      return c ? [['message', c.messagesOut], ['pong', c.pings]] : undefined;
+    },
+  );
+  counterFrom(registry, 'gatehouse_messages_dropped_total', 'Outbound messages dropped because a send queue was full', () => g()?.counters.dropped);
+  counterFrom(registry, 'gatehouse_heartbeat_timeouts_total', 'Sessions closed with 4000 after HEARTBEAT_TIMEOUT_MS of silence', () => g()?.watchdog.timeouts);
+  counterFrom(
+    registry,
+    'gatehouse_write_timeouts_total',
+    'Sockets terminated because their buffer did not drain for WRITE_TIMEOUT_MS',
+    () => g()?.watchdog.writeTimeouts,
+  );
+
+  // A snapshot, rebuilt at each scrape from the live sessions (one pass, no per-push cost).
+  const depths = new BucketHistogram(SEND_QUEUE_DEPTH_BUCKETS);
+  registerHistogram(registry, {
+    name: 'gatehouse_send_queue_depth',
+    help: 'Messages waiting in the send queue of each live session, sampled at scrape time (count = sessions)',
+    collect() {
+      depths.reset();
+      for (const session of g()?.connections.sessions() ?? []) depths.observe(session.queue.depth);
+    },
+    series: () => [[{}, depths]],
+  });
+
+  const pingRtt = new BucketHistogram(PING_RTT_BUCKETS);
+  registerHistogram(registry, {
+    name: 'gatehouse_ws_ping_rtt_seconds',
+    help: 'Round trip of the WebSocket-level pings the server sends every WS_PING_INTERVAL_MS, ping sent to pong received',
+    series: () => [[{}, pingRtt]],
+  });
+  return { pingRtt };
+}

@@ -1,0 +1,88 @@
+/**
+ * The SDK in a real browser: bundled for the browser platform by esbuild (which fails on any
+ * Node-only import) and run in headless Chromium with its native WebSocket against a real
+ * gateway: connect, ping, sendTo with ack, reconnect after a server-side close, close().
+ * Skipped (with a notice) when Chromium or playwright-core is not installed.
+ */
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CloseCode } from '../../src/core/close-codes.ts';
+import { buildTestApp } from '../helpers/build.ts';
+import { nextEvent, sdkClient } from './helpers.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const entry = fileURLToPath(new URL('../../src/client/index.ts', import.meta.url));
+
+const esbuild = await import('esbuild').catch(() => null);
+const playwright = await import('playwright-core').catch(() => null);
+const noBrowser = !esbuild || !playwright || !existsSync(CHROMIUM);
+if (noBrowser) t.comment('*** SKIPPED browser test: needs esbuild, playwright-core and Chromium (apt-get install -y chromium) ***');
+
+t.test('the bundle has no Node-only import', { skip: esbuild ? false : 'esbuild not installed' }, async (t) => {
+  if (!esbuild) return;
+  const result = await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, minify: true, logLevel: 'silent' });
+  const code = result.outputFiles[0]!.text;
+  t.notMatch(code, /\bnode:|require\(|Buffer\.|process\./, 'no Node API in the bundle');
+  t.ok(code.length < 20_000, `small: ${code.length} bytes minified`);
+});
+
+t.test('in headless Chromium', { skip: noBrowser ? 'no browser' : false }, async (t) => {
+  if (!esbuild || !playwright) return;
+  const h = (await buildTestApp(t, 'embedded', { OFFLINE_QUEUE_MAX: '0' }))!;
+  const bundle = await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'iife', globalName: 'Gatehouse', write: false });
+  const browser = await playwright.chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+
+  const bob = sdkClient({ url: `${h.wsUrl}/ws`, token: h.token('bob') });
+  t.teardown(() => bob.close());
+  await bob.connect();
+  const received = nextEvent(bob, 'message');
+
+  const result = await page.evaluate(
+    async ({ url, token }) => {
+      const { GatehouseClient } = (window as unknown as { Gatehouse: typeof import('../../src/client/index.ts') }).Gatehouse;
+      const client = new GatehouseClient({ url, token, reconnect: { initialDelayMs: 100, maxDelayMs: 200 } });
+      (window as unknown as { client: unknown }).client = client;
+      const closes: unknown[] = [];
+      client.on('close', (c) => closes.push(c));
+      const connected = await client.connect();
+      const rtt = await client.ping();
+      const ack = await client.sendTo('bob', 'from the browser');
+      const offline = await client.sendTo('nobody', 'x').catch((e: { code: string; name: string }) => `${e.name} ${e.code}`);
+      return { userId: connected.userId, sessionId: connected.sessionId, rtt, ack: ack.status, ackId: ack.id, offline, closes, hasNodeGlobals: typeof (globalThis as { process?: unknown }).process !== 'undefined' };
+    },
+    { url: `${h.wsUrl}/ws`, token: h.token('browser') },
+  );
+  t.match(result, { userId: 'browser', ack: 'delivered', offline: 'GatehouseError USER_OFFLINE', closes: [], hasNodeGlobals: false });
+  // about:blank is not a secure context: no crypto.randomUUID, the fallback ids are used.
+  t.match(result.ackId, /^[0-9a-f-]{36}$|^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/, `client message id ${result.ackId}`);
+  t.ok(result.rtt >= 0 && result.rtt < 5000, `rtt in the browser ${result.rtt.toFixed(1)} ms`);
+  t.match(await received, { from: 'browser', content: 'from the browser' });
+
+  // The server drops the browser's connection (going away): it reconnects on its own.
+  await page.evaluate(() => {
+    const w = window as unknown as { client: import('../../src/client/index.ts').GatehouseClient; reconnected: Promise<unknown> };
+    w.reconnected = new Promise((resolve) => {
+      let close: unknown;
+      w.client.on('close', (c) => (close = c));
+      w.client.once('connected', (c) => resolve({ sessionId: c.sessionId, close }));
+    });
+  });
+  h.app.gateway.closeUser('browser', CloseCode.GOING_AWAY, 'kicked');
+  const after = (await page.evaluate(() => (window as unknown as { reconnected: Promise<unknown> }).reconnected)) as { sessionId: string; close: unknown };
+  t.not(after.sessionId, result.sessionId, 'new session after the reconnect');
+  t.match(after.close, { code: 1001, willReconnect: true, wasConnected: true });
+
+  const closed = await page.evaluate(async () => {
+    const client = (window as unknown as { client: import('../../src/client/index.ts').GatehouseClient }).client;
+    const info = await client.close();
+    return { info, state: client.state };
+  });
+  t.match(closed, { info: { code: 1000, byClient: true, willReconnect: false }, state: 'closed' });
+});

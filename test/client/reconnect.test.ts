@@ -1,0 +1,129 @@
+/**
+ * Reconnecting for real: the SDK survives a restart of the server process (SIGTERM, then a new
+ * process on the same port) and gets a new `connected`; it does not reconnect after 4001
+ * (replaced by another device), 4002 (REST logout) or its own close().
+ */
+import t from 'tap';
+import { createSigner } from 'fast-jwt';
+import type { CloseInfo, ConnectionState, GatehouseClient } from '../../src/client/index.ts';
+import { buildTestApp, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
+import { startServer } from '../helpers/server-process.ts';
+import { freePort, nextEvent, sdkClient, sleep } from './helpers.ts';
+
+const SECRET = 'sdk-reconnect-secret-0123456789abcdef';
+
+/** Records every close and state of a client. */
+function watch(client: GatehouseClient) {
+  const closes: CloseInfo[] = [];
+  const states: ConnectionState[] = [];
+  client.on('close', (c) => closes.push(c));
+  client.on('state', (s) => states.push(s.state));
+  return { closes, states };
+}
+
+t.test('reconnects after a server restart', async (t) => {
+  const port = await freePort();
+  const env = { PORT: String(port), PGLITE_DIR: 'memory://', AUTH_JWT_SECRET: SECRET, SHUTDOWN_TIMEOUT_MS: '5000' };
+  const first = await startServer({ ...env, NODE_ID: 'gw-first' });
+  t.teardown(() => first.stop('SIGKILL'));
+  const sign = createSigner({ key: SECRET, expiresIn: 600_000 });
+  const url = `ws://127.0.0.1:${port}/ws`;
+  // A token provider, as a game would use: asked again for every attempt.
+  const player = sdkClient({ url, token: () => sign({ sub: 'player' }), reconnect: { initialDelayMs: 200, maxDelayMs: 1000 } });
+  t.teardown(() => player.close());
+  const { closes } = watch(player);
+  const before = await player.connect();
+  t.equal(before.nodeId, 'gw-first');
+
+  const lost = nextEvent(player, 'close', 10_000);
+  await first.stop('SIGTERM');
+  const close = await lost;
+  t.ok([1001, 1012].includes(close.code), `server going away / restarting: ${close.code}`);
+  t.match(close, { willReconnect: true, wasConnected: true, byClient: false });
+
+  const back = nextEvent(player, 'connected', 60_000);
+  const second = await startServer({ ...env, NODE_ID: 'gw-second' });
+  t.teardown(() => second.stop('SIGKILL'));
+  const after = await back;
+  t.equal(after.nodeId, 'gw-second', 'connected to the new process');
+  t.not(after.sessionId, before.sessionId, 'a new session');
+  t.equal(player.state, 'connected');
+  t.equal(player.reconnectAttempts, 0, 'attempts reset by connected');
+  t.ok(closes.slice(1).every((c) => c.code === 1006 && c.willReconnect), 'attempts while the port was closed failed and were retried');
+  t.ok(closes.every((c) => c.delayMs! <= 1000), 'within maxDelayMs');
+
+  // It works: a second player reaches the reconnected one.
+  const friend = sdkClient({ url, token: sign({ sub: 'friend' }) });
+  t.teardown(() => friend.close());
+  await friend.connect();
+  const got = nextEvent(player, 'message');
+  t.same((await friend.sendTo('player', 'welcome back')).status, 'delivered');
+  t.match(await got, { from: 'friend', content: 'welcome back' });
+  t.ok((await player.ping()) >= 0);
+});
+
+t.test('no reconnect after 4001, 4002 or close()', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { SESSION_POLICY: 'replace' }))!;
+  const url = `${h.wsUrl}/ws`;
+  const open = (userId: string) => {
+    const client = sdkClient({ url, token: h.token(userId), reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
+    t.teardown(() => client.close());
+    return client;
+  };
+
+  await t.test('4001: the same user connected again', async (t) => {
+    const phone = open('replaced');
+    const phoneEvents = watch(phone);
+    await phone.connect();
+    const tablet = open('replaced');
+    const tabletEvents = watch(tablet);
+    const replaced = nextEvent(phone, 'close');
+    await tablet.connect();
+    t.match(await replaced, { code: 4001, willReconnect: false, wasConnected: true, byClient: false });
+    await sleep(600); // several backoff ceilings: a reconnect would have happened by now
+    t.equal(phone.state, 'closed');
+    t.same(phoneEvents.states, ['connecting', 'open', 'connected', 'closed'], 'no attempt after 4001');
+    t.equal(tablet.state, 'connected', 'the newer connection keeps the session');
+    t.same(tabletEvents.closes, []);
+    t.equal(h.app.gateway.connections.countOf('replaced'), 1);
+  });
+
+  await t.test('4002: logged out through the REST API', async (t) => {
+    const player = open('logged-out');
+    const events = watch(player);
+    await player.connect();
+    const closed = nextEvent(player, 'close');
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/online/logout',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      payload: { userId: 'logged-out' },
+    });
+    t.equal(res.statusCode, 200);
+    t.match(await closed, { code: 4002, willReconnect: false });
+    await sleep(600);
+    t.same(events.states, ['connecting', 'open', 'connected', 'closed'], 'no attempt after 4002');
+    t.equal(h.app.gateway.connections.countOf('logged-out'), 0);
+  });
+
+  await t.test('close() by the client', async (t) => {
+    const player = open('quitter');
+    const events = watch(player);
+    await player.connect();
+    t.match(await player.close(), { code: 1000, byClient: true, willReconnect: false });
+    await sleep(600);
+    t.same(events.states, ['connecting', 'open', 'connected', 'closing', 'closed']);
+    t.equal(h.app.gateway.connections.countOf('quitter'), 0);
+  });
+
+  await t.test('a lost connection (no close frame) does reconnect', async (t) => {
+    const player = open('flaky');
+    const events = watch(player);
+    const first = await player.connect();
+    const again = nextEvent(player, 'connected', 5000);
+    (player.rawSocket as unknown as { terminate(): void }).terminate();
+    const second = await again;
+    t.not(second.sessionId, first.sessionId);
+    t.match(events.closes, [{ code: 1006, willReconnect: true }]);
+  });
+});
