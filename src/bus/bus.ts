@@ -23,7 +23,10 @@ export type BusMessage =
    * Messages were queued for `userId` while they were coming online: the receiving node's
    * sessions of the user replay what they have not received yet.
    */
-  | { kind: 'offline'; userId: string };
+  | { kind: 'offline'; userId: string }
+  /** Asks every other node for its /ws/stats numbers (answered with `stats-reply` to the origin). */
+  | { kind: 'stats-request'; requestId: string }
+  | { kind: 'stats-reply'; requestId: string; stats: unknown };
 
 export interface BusEnvelope {
   origin: string;

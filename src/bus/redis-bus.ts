@@ -300,6 +300,12 @@ export function decodeEnvelope(raw: string): BusEnvelope | null {
     case 'offline':
       if (!isString(message.userId)) return null;
       break;
+    case 'stats-request':
+      if (!isString(message.requestId)) return null;
+      break;
+    case 'stats-reply':
+      if (!isString(message.requestId) || typeof message.stats !== 'object' || message.stats === null) return null;
+      break;
     default:
       return null;
   }

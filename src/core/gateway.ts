@@ -78,6 +78,8 @@ export class Gateway {
   private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
+  /** Answers other nodes' stats requests (set by the /ws/stats route). */
+  statsExchange: { onMessage(envelope: BusEnvelope): boolean } | undefined;
   private readonly early = new Map<Session, Array<{ data: string; binary: boolean }>>();
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
@@ -391,7 +393,8 @@ export class Gateway {
     return closed;
   }
 
-  private onBusMessage({ message }: BusEnvelope): void {
+  private onBusMessage(envelope: BusEnvelope): void {
+    const { message } = envelope;
     switch (message.kind) {
       case 'deliver':
         this.router.deliverLocal(message.userId, message.frame);
@@ -410,6 +413,10 @@ export class Gateway {
         return;
       case 'offline':
         this.replay.resume(this.connections.sessionsOf(message.userId) ?? []);
+        return;
+      case 'stats-request':
+      case 'stats-reply':
+        this.statsExchange?.onMessage(envelope);
         return;
     }
   }

@@ -184,7 +184,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         ['/api/online/players?nodeId=bad%20node', /nodeId/],
         ['/api/online/players/bad%20user', /userId/],
         [`/api/online/players/${'x'.repeat(65)}`, /userId/],
-        ['/ws/stats?scope=cluster', /scope/],
+        ['/ws/stats?scope=galaxy', /scope/],
       ];
       for (const [url, field] of cases) {
         const r = await call(h, 'GET', url, { token: ADMIN });
@@ -253,6 +253,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.type(s.pendingLogouts, 'number');
       t.ok(s.sendQueueDepth.p50 <= s.sendQueueDepth.p99 && s.sendQueueDepth.p99 <= s.sendQueueDepth.max);
       t.equal((await call(h, 'GET', '/ws/stats?scope=node', { token: ADMIN })).status, 200);
+      const single = await call<{ scope: string; nodes: Array<{ nodeId: string }>; missing: string[] }>(h, 'GET', '/ws/stats?scope=cluster', { token: ADMIN });
+      t.equal(single.body.scope, 'cluster', 'a single node is a cluster of one');
+      t.same(single.body.nodes.map((n) => n.nodeId), [h.config.NODE_ID]);
+      t.same(single.body.missing, []);
     });
 
     await t.test('failures answer coded errors without internals', async (t) => {

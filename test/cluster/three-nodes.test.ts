@@ -89,6 +89,30 @@ t.test('replace policy cluster', async (t) => {
   });
 });
 
+t.test('/ws/stats?scope=cluster aggregates every live node and lists the silent ones as missing', async (t) => {
+  const cluster = await startCluster(t, ['stats-a', 'stats-b', 'stats-c']);
+  if (!cluster) return;
+  const [a, b, c] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const clients = await Promise.all(['s1', 's2', 's3', 's4'].map(async (u, i) => (await TestClient.open(cluster.wsUrl(cluster.nodes[i % 3]!, u))).client));
+  const all = (await cluster.admin(a, 'GET', '/ws/stats?scope=cluster')).body;
+  t.equal(all.scope, 'cluster');
+  t.same(all.nodes.map((n: { nodeId: string }) => n.nodeId).sort(), ['stats-a', 'stats-b', 'stats-c']);
+  t.same(all.missing, []);
+  t.equal(all.totals.connections, 4, 'sum of every node');
+  t.equal(all.nodes.find((n: { nodeId: string }) => n.nodeId === 'stats-a').connections, 2);
+  // A node that cannot answer (stopped, lease not yet expired) is listed as missing after ~1 s.
+  c.child.kill('SIGSTOP');
+  t.teardown(() => c.child.kill('SIGCONT'));
+  const started = Date.now();
+  const partial = (await cluster.admin(b, 'GET', '/ws/stats?scope=cluster')).body;
+  const elapsed = Date.now() - started;
+  t.same(partial.missing, ['stats-c'], 'the frozen node is missing');
+  t.same(partial.nodes.map((n: { nodeId: string }) => n.nodeId).sort(), ['stats-a', 'stats-b']);
+  t.ok(elapsed < 3000, `not waited for (${elapsed} ms)`);
+  c.child.kill('SIGCONT');
+  await Promise.all(clients.map((cl) => cl.terminate()));
+});
+
 t.test('multi policy across nodes: messages reach every device once, logout after the last', async (t) => {
   const cluster = await startCluster(t, ['multi-a', 'multi-b'], { SESSION_POLICY: 'multi' });
   if (!cluster) return;

@@ -221,9 +221,9 @@ export type LogoutResult = Static<typeof LogoutResult>;
 
 export const StatsQuery = Type.Object({
   scope: Type.Optional(
-    Type.Literal('node', {
+    Type.Union([Type.Literal('node'), Type.Literal('cluster')], {
       default: 'node',
-      description: 'node: this node only (the only scope so far)',
+      description: 'node: this node only; cluster: every live node (a node that does not answer within 1 s is listed in `missing`)',
       examples: ['node'],
     }),
   ),
@@ -270,6 +270,30 @@ export const WsStats = Type.Object(
   { description: 'Counters of this gateway node', additionalProperties: false },
 );
 export type WsStats = Static<typeof WsStats>;
+
+export const ClusterWsStats = Type.Object(
+  {
+    scope: Type.Literal('cluster', { description: 'Scope of the numbers' }),
+    nodeId: NodeId('The node that answered and gathered the others'),
+    nodes: Type.Array(WsStats, { description: 'Every node that answered within 1 s, this one first' }),
+    missing: Type.Array(NodeId('A live node (by lease) that did not answer in time'), {
+      description: 'Live nodes that did not answer within 1 s (not waited for)',
+    }),
+    totals: Type.Object(
+      {
+        connections: Count('Connections of the answering nodes', 3000),
+        users: Count('Users with a connection on the answering nodes (a user on two nodes counts twice)', 2950),
+        messagesIn: Count('Direct messages received', 1200),
+        messagesOut: Count('Direct messages delivered', 1190),
+        droppedMessages: Count('Messages dropped by full send queues', 0),
+        heartbeatTimeouts: Count('Sessions closed by the heartbeat watchdog', 4),
+      },
+      { description: 'Sums over the answering nodes' },
+    ),
+  },
+  { description: 'Counters of every live node of the cluster' },
+);
+export type ClusterWsStats = Static<typeof ClusterWsStats>;
 
 /* ----------------------------------------------------------------------------------------- */
 /* Rooms and server pushes (routes/api/rooms.ts, routes/api/messages.ts)                     */
