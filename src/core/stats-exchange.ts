@@ -46,19 +46,23 @@ export class StatsExchange<T> {
       const waiting = this.waiting.get(message.requestId);
       if (waiting) {
         waiting.answers.set(origin, message.stats);
-        if ([...waiting.expected].every((n) => waiting.answers.has(n))) waiting.done();
+        if (waiting.expected.size > 0 && [...waiting.expected].every((n) => waiting.answers.has(n))) waiting.done();
       }
       return true;
     }
     return false;
   }
 
-  /** Asks every other node in `expected` and returns what arrived within `timeoutMs`. */
-  async gather(expected: readonly string[], timeoutMs: number): Promise<GatherResult<T>> {
+  /**
+   * Asks every other node and returns what arrived within `timeoutMs`: early once every node in
+   * `expected` answered; with `expected` unknown (null: the store could not list the nodes), after
+   * the whole timeout, with `missing` empty because nobody can tell who should have answered.
+   */
+  async gather(expected: readonly string[] | null, timeoutMs: number): Promise<GatherResult<T>> {
     const own = await this.options.collect();
-    const others = new Set(expected.filter((n) => n !== this.options.nodeId));
+    const others = new Set((expected ?? []).filter((n) => n !== this.options.nodeId));
     const answers = new Map<string, unknown>();
-    if (others.size > 0) {
+    if (others.size > 0 || expected === null) {
       const requestId = randomUUID();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);

@@ -93,7 +93,7 @@ const wsStatsRoute: FastifyPluginAsync = async (app) => {
       const now = app.now();
       const live = await withTimeout(app.onlineStore.listNodes(), STORE_TIMEOUT_MS)
         .then((nodes) => nodes.filter((n) => now - n.lastRenewal <= app.config.NODE_DEAD_AFTER_MS).map((n) => n.nodeId))
-        .catch(() => []);
+        .catch(() => null);
       const { nodes, missing } = await exchange.gather(live, CLUSTER_TIMEOUT_MS);
       const all = [...nodes.values()];
       const sum = (key: 'connections' | 'users' | 'messagesIn' | 'messagesOut' | 'droppedMessages' | 'heartbeatTimeouts') =>

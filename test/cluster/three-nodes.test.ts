@@ -94,7 +94,11 @@ t.test('/ws/stats?scope=cluster aggregates every live node and lists the silent 
   if (!cluster) return;
   const [a, b, c] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
   const clients = await Promise.all(['s1', 's2', 's3', 's4'].map(async (u, i) => (await TestClient.open(cluster.wsUrl(cluster.nodes[i % 3]!, u))).client));
-  const all = (await cluster.admin(a, 'GET', '/ws/stats?scope=cluster')).body;
+  // Every node has renewed its lease and registered its sessions.
+  const all = await eventually(async () => {
+    const body = (await cluster.admin(a, 'GET', '/ws/stats?scope=cluster')).body;
+    return body?.nodes?.length === 3 && body.totals.connections === 4 ? body : undefined;
+  }, 10_000);
   t.equal(all.scope, 'cluster');
   t.same(all.nodes.map((n: { nodeId: string }) => n.nodeId).sort(), ['stats-a', 'stats-b', 'stats-c']);
   t.same(all.missing, []);
