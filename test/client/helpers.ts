@@ -1,7 +1,6 @@
 /** Helpers of the SDK suites against a real gateway. */
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
-import { createServer } from 'node:net';
 import { GatehouseClient, type GatehouseClientOptions, type GatehouseEvents } from '../../src/client/index.ts';
 
 /** An SDK client on Node's `ws`. */
@@ -37,14 +36,6 @@ export function tcpOf(client: GatehouseClient): Socket {
   return raw._socket;
 }
 
-/** A TCP port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
+export { freePort } from '../helpers/ports.ts';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

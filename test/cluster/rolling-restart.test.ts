@@ -8,22 +8,15 @@
  * a reconnect takes up to ~10 s from the bot's side (the gap is reported as a comment).
  */
 import t from 'tap';
-import net from 'node:net';
 import pg from 'pg';
 import { eventually } from '../helpers/build.ts';
 import { startCluster } from '../helpers/cluster.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
 import { ReconnectingClient } from '../helpers/ws-client.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const BOTS = 3000;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 t.test('rolling restart without logout flapping', { timeout: 300_000 }, async (t) => {
   const ports = await Promise.all([freePort(), freePort(), freePort()]);
