@@ -9,6 +9,7 @@
  *   npm run bench -- --cpu-prof        (node --cpu-prof: whole-process profiles, written at exit)
  *   npm run bench -- --readme          also rewrite the Performance section of README.md
  *   npm run bench -- --gatehouse=../gh-before   run Gatehouse from another checkout (before/after)
+ *   npm run bench -- --only=heartbeat --repeat=3   three interleaved rounds, median per figure
  *
  * Servers run pinned to core 0, load generators (and this process) to core 1 (taskset). Only
  * 127.0.0.1 is ever targeted. Writes bench/results/<date>[-quick|-profile].{json,md,svg}.
@@ -25,7 +26,7 @@ import { BenchDatabase, DEFAULT_DATABASE_URL } from './lib/pg.ts';
 import { SERVERS, SERVER_ORDER, type ServerId, type Infra } from './lib/servers.ts';
 import { evaluateTargets, markdown, readmeSection, svgChart, type BenchResults } from './lib/report.ts';
 import type { BenchContext } from './scenarios/context.ts';
-import { runHeartbeat } from './scenarios/heartbeat.ts';
+import { mergeRounds, runHeartbeat, type HeartbeatPoint } from './scenarios/heartbeat.ts';
 import { runDirect } from './scenarios/direct.ts';
 import { probeRooms, runFanout } from './scenarios/fanout.ts';
 import { runLogoutStorm } from './scenarios/logout.ts';
@@ -46,13 +47,14 @@ interface Args {
   out: string;
   budgetMin: number;
   gatehouse: string | undefined;
+  repeat: number;
 }
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench: ${message}\n`);
   process.stderr.write(
     'usage: npm run bench -- [--quick] [--only=heartbeat,direct,fanout,logout] [--servers=raw-ws,socketio,gatehouse,gatehouse-redis-pg]\n' +
-      '                        [--steps=1000,5000,15000] [--fanout=auto|room|broadcast] [--profile] [--cpu-prof] [--readme] [--gatehouse=DIR] [--out=DIR] [--budget-min=30]\n',
+      '                        [--steps=1000,5000,15000] [--fanout=auto|room|broadcast] [--profile] [--cpu-prof] [--readme] [--gatehouse=DIR] [--repeat=N] [--out=DIR] [--budget-min=30]\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -70,6 +72,7 @@ function parseArgs(argv: string[]): Args {
     out: join(REPO_ROOT, 'bench', 'results'),
     budgetMin: 30,
     gatehouse: undefined,
+    repeat: 1,
   };
   for (const arg of argv) {
     const [key, value = ''] = arg.split('=', 2) as [string, string?];
@@ -108,6 +111,10 @@ function parseArgs(argv: string[]): Args {
       case '--gatehouse':
         args.gatehouse = resolve(value);
         if (!existsSync(join(args.gatehouse, 'src', 'server.ts'))) usage(`--gatehouse: no src/server.ts in ${args.gatehouse}`);
+        break;
+      case '--repeat':
+        args.repeat = Number(value);
+        if (!Number.isInteger(args.repeat) || args.repeat < 1 || args.repeat > 9) usage('--repeat: 1 to 9 rounds of the heartbeat scenario');
         break;
       case '--budget-min':
         args.budgetMin = Number(value);
@@ -257,6 +264,7 @@ async function main(): Promise<void> {
     packages: Object.fromEntries(['ws', 'socket.io', '@socket.io/redis-adapter', 'fastify', '@fastify/websocket', 'ioredis'].map((p) => [p, packageVersion(p)])),
     settings: {
       steps,
+      repeat: args.repeat,
       heartbeatIntervalMs: 1000,
       warmupMs: args.quick ? 3000 : 5000,
       windowMs: args.quick ? 5000 : 10_000,
@@ -294,7 +302,14 @@ async function main(): Promise<void> {
     });
   }
   if (args.only.includes('heartbeat')) {
-    for (const id of servers) await attempt(`heartbeat ${id}`, async () => void results.heartbeat.push(...(await runHeartbeat(ctx, SERVERS[id], steps))));
+    // --repeat: rounds over every server in turn (drift hits all alike), then the median per figure.
+    const rounds: HeartbeatPoint[][] = [];
+    for (let r = 0; r < args.repeat; r++) {
+      const round: HeartbeatPoint[] = [];
+      for (const id of servers) await attempt(`heartbeat ${id}${args.repeat > 1 ? ` (round ${r + 1})` : ''}`, async () => void round.push(...(await runHeartbeat(ctx, SERVERS[id], steps))));
+      rounds.push(round);
+    }
+    results.heartbeat = args.repeat > 1 ? mergeRounds(rounds) : (rounds[0] ?? []);
   }
   if (args.only.includes('direct')) {
     for (const id of servers) {

@@ -28,6 +28,8 @@ export interface DirectPoint {
   /** Server CPU (all nodes) per message sent. */
   cpuUsPerMsg: number | null;
   redisCmdsPerMsg: number | null;
+  /** The busiest Redis commands (commands run by Lua scripts included), per message. */
+  redisTop: Record<string, number>;
   generatorCpu: number;
   coreBusy: number[];
   discarded: boolean;
@@ -72,6 +74,13 @@ export async function runDirect(ctx: BenchContext, spec: ServerSpec, nodes: 1 | 
     const cores1 = readCoreTimes();
     const r1 = redis ? await redis.commandStats() : undefined;
     const latency = Histogram.from(reply.latency);
+    const redisDelta = r0 && r1 ? PrivateRedis.delta(r0, r1) : undefined;
+    const redisTop: Record<string, number> = {};
+    if (redisDelta && reply.sent > 0) {
+      for (const [cmd, calls] of Object.entries(redisDelta.byCommand).sort((x, y) => y[1] - x[1]).slice(0, 6)) {
+        redisTop[cmd] = round(calls / reply.sent, 3) ?? 0;
+      }
+    }
     const generatorCpu = reply.cpuUs / (reply.wallMs * 1000);
     const notes: string[] = [];
     if (reply.received < reply.sent) notes.push(`${reply.sent - reply.received} of ${reply.sent} messages not received`);
@@ -90,7 +99,8 @@ export async function runDirect(ctx: BenchContext, spec: ServerSpec, nodes: 1 | 
       p99Ms: round(latency.percentile(99), 3),
       maxMs: round(latency.maxMs, 3),
       cpuUsPerMsg: reply.sent > 0 ? round((cpu1 - cpu0) / reply.sent, 1) : null,
-      redisCmdsPerMsg: r0 && r1 && reply.sent > 0 ? round(PrivateRedis.delta(r0, r1).total / reply.sent, 3) : null,
+      redisCmdsPerMsg: redisDelta && reply.sent > 0 ? round(redisDelta.total / reply.sent, 3) : null,
+      redisTop,
       generatorCpu: round(generatorCpu, 3) ?? 0,
       coreBusy: coreBusy(cores0, cores1).map((v) => round(v, 3) ?? 0),
       discarded: generatorCpu > ctx.saturation,
@@ -98,7 +108,7 @@ export async function runDirect(ctx: BenchContext, spec: ServerSpec, nodes: 1 | 
     };
     ctx.log(
       `direct ${spec.id} x${nodes}: p50 ${point.p50Ms} p99 ${point.p99Ms} ms, ${point.received}/${point.sent} received, ` +
-        `${point.cpuUsPerMsg} µs CPU/msg, redis ${point.redisCmdsPerMsg ?? '-'} cmd/msg`,
+        `${point.cpuUsPerMsg} µs CPU/msg, redis ${point.redisCmdsPerMsg ?? '-'} cmd/msg ${Object.keys(redisTop).length ? JSON.stringify(redisTop) : ''}`,
     );
     return point;
   } finally {

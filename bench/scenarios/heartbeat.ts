@@ -53,6 +53,55 @@ export interface HeartbeatPoint {
   discarded: boolean;
   attempts: number;
   notes: string[];
+  /** With --repeat: CPU µs/ping of every round (the figures above are medians). */
+  rounds?: Array<number | null>;
+}
+
+function median(values: Array<number | null>): number | null {
+  const v = values.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * Merges the rounds of --repeat: the median of every figure per (server, N) over the rounds whose
+ * window was valid (not discarded, not incomplete), all rounds when none was; notes of every round.
+ */
+export function mergeRounds(rounds: HeartbeatPoint[][]): HeartbeatPoint[] {
+  const groups = new Map<string, HeartbeatPoint[]>();
+  for (const round of rounds) {
+    for (const p of round) {
+      const key = `${p.server}@${p.clients}`;
+      groups.set(key, [...(groups.get(key) ?? []), p]);
+    }
+  }
+  const numeric = [
+    'cpuUsPerPing',
+    'serverCpu',
+    'rttP50Ms',
+    'rttP99Ms',
+    'rttMaxMs',
+    'rssKbPerConn',
+    'rssKbPerConnNoGc',
+    'heapKbPerConn',
+    'redisCmdsPerPing',
+    'generatorCpu',
+    'loopDelayP99Ms',
+  ] as const;
+  return [...groups.values()].map((all) => {
+    const valid = all.filter((p) => !p.discarded && !p.incomplete);
+    const use = valid.length ? valid : all;
+    const merged: HeartbeatPoint = { ...use[0]!, notes: [...new Set(all.flatMap((p) => p.notes))], rounds: all.map((p) => p.cpuUsPerPing) };
+    for (const field of numeric) {
+      const m = median(use.map((p) => p[field]));
+      (merged as unknown as Record<string, number | null>)[field] = m === null ? null : round(m, 4);
+    }
+    merged.discarded = valid.length === 0 && all.some((p) => p.discarded);
+    merged.incomplete = valid.length === 0 && all.some((p) => p.incomplete);
+    if (all.length > 1) merged.notes.unshift(`median of ${use.length}/${all.length} rounds (CPU µs/ping ${all.map((p) => p.cpuUsPerPing ?? '–').join(', ')})`);
+    return merged;
+  });
 }
 
 export async function runHeartbeat(ctx: BenchContext, spec: ServerSpec, steps: number[]): Promise<HeartbeatPoint[]> {
