@@ -38,8 +38,14 @@ export type BusHandler = (envelope: BusEnvelope) => void;
 export interface Bus {
   /** Starts receiving messages addressed to `nodeId` and broadcasts from other nodes. */
   subscribe(nodeId: string, handler: BusHandler): Promise<void>;
-  /** Sends to one node. Rejects when the transport is down (the caller reports, never drops silently). */
-  publish(toNodeId: string, message: BusMessage): Promise<void>;
+  /**
+   * Sends to one node. Resolves with the number of receivers that got it: 0 when nobody listens
+   * on the node's channel (the node crashed and is not reaped yet, has not subscribed yet, or its
+   * subscriber is reconnecting), so a caller that needs the node (a direct message) can report
+   * it instead of claiming a delivery. Rejects when the transport is down (the caller reports,
+   * never drops silently).
+   */
+  publish(toNodeId: string, message: BusMessage): Promise<number>;
   /** Sends to every other node. */
   broadcast(message: BusMessage): Promise<void>;
   /**

@@ -3,7 +3,9 @@
  * uses its own hub and simply never receives anything. Delivery is asynchronous (queued as a
  * microtask) like a real transport, so callers cannot depend on re-entrancy. It follows the
  * same contract as `RedisBus` (test/bus/bus.contract.ts), including its failure modes: publishing
- * before `subscribe` or after `close` rejects, and nothing is delivered once `close()` is called.
+ * before `subscribe` or after `close` rejects, nothing is delivered once `close()` is called, and
+ * `publish` reports 0 receivers for a node that is not attached (as PUBLISH does for a channel
+ * nobody subscribes to).
  */
 import type { Bus, BusHandler, BusMessage } from './bus.ts';
 
@@ -55,11 +57,14 @@ export class MemoryBus implements Bus {
     this.hub.nodes.set(nodeId, this.node);
   }
 
-  async publish(toNodeId: string, message: BusMessage): Promise<void> {
+  async publish(toNodeId: string, message: BusMessage): Promise<number> {
     const origin = this.origin();
     this.published++;
-    // Nobody attached: like a pub/sub channel nobody listens on.
-    this.hub.nodes.get(toNodeId)?.deliver(origin, message);
+    // Nobody attached (never subscribed, or closed): like a pub/sub channel nobody listens on.
+    const node = this.hub.nodes.get(toNodeId);
+    if (!node) return 0;
+    node.deliver(origin, message);
+    return 1;
   }
 
   async broadcast(message: BusMessage): Promise<void> {

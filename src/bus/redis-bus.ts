@@ -16,8 +16,9 @@
  * subscriber runs with `autoResubscribe: false` and this class re-subscribes on every `ready`,
  * then calls `onResubscribed` once Redis has confirmed the SUBSCRIBE: from that moment messages
  * addressed to this node arrive again, and the gateway can re-assert its presence. Messages
- * published while the subscriber was disconnected are lost (pub/sub keeps nothing). The room
- * channels the node wants are remembered and subscribed again on the new connection too.
+ * published while the subscriber was disconnected are lost (pub/sub keeps nothing); `publish`
+ * tells their sender so, with PUBLISH's receiver count of 0. The room channels the node wants
+ * are remembered and subscribed again on the new connection too.
  */
 import type { Redis } from 'ioredis';
 import type { Bus, BusEnvelope, BusHandler, BusMessage } from './bus.ts';
@@ -62,8 +63,13 @@ export class RedisBus implements Bus {
   private readonly log: RedisBusLog | undefined;
   private readonly broadcastChannel: string;
   private readonly roomChannelPrefix: string;
-  /** Room channels this node wants (kept across reconnects). */
-  private readonly roomChannels = new Set<string>();
+  /**
+   * Room channels this node wants (kept across reconnects), each with a token of the
+   * `subscribeRoom` call that last asked for it: a failing SUBSCRIBE only withdraws the channel
+   * when no newer call wants it (after an unsubscribe and a new join, the old failure must not
+   * drop the room out of re-subscription).
+   */
+  private readonly roomChannels = new Map<string, object>();
   private nodeId: string | undefined;
   private nodeChannel: string | undefined;
   private handler: BusHandler | undefined;
@@ -134,11 +140,17 @@ export class RedisBus implements Bus {
     }
   }
 
-  /** One PUBLISH to the node's channel. Rejects when Redis is unreachable (never drops silently). */
-  async publish(toNodeId: string, message: BusMessage): Promise<void> {
+  /**
+   * One PUBLISH to the node's channel; resolves with PUBLISH's receiver count (0: the node is not
+   * subscribed right now, the message is gone). Rejects when Redis is unreachable (never drops
+   * silently). The count includes any other client subscribed to the channel, pattern
+   * subscriptions matching it included (a `PSUBSCRIBE gateway:*` debugging session makes a dead
+   * node look reachable).
+   */
+  async publish(toNodeId: string, message: BusMessage): Promise<number> {
     if (toNodeId === 'broadcast') throw new Error('RedisBus: "broadcast" is not a node id (use broadcast())');
     if (toNodeId.startsWith('room:')) throw new Error('RedisBus: "room:..." is not a node id (use publishRoom())');
-    await this.send(this.channelOf(toNodeId), message);
+    return this.send(this.channelOf(toNodeId), message);
   }
 
   /** One PUBLISH to the broadcast channel; every other node receives it, this one does not. */
@@ -153,11 +165,12 @@ export class RedisBus implements Bus {
   async subscribeRoom(room: string): Promise<void> {
     this.checkSubscribed();
     const channel = this.roomChannelOf(room);
-    this.roomChannels.add(channel);
+    const token = {};
+    this.roomChannels.set(channel, token);
     try {
       await this.subscriber.subscribe(channel);
     } catch (error) {
-      this.roomChannels.delete(channel);
+      if (this.roomChannels.get(channel) === token) this.roomChannels.delete(channel);
       throw error;
     }
   }
@@ -198,10 +211,12 @@ export class RedisBus implements Bus {
     await ended; // QUIT answered: Redis closes the socket, which ends the connection
   }
 
-  private async send(channel: string, message: BusMessage): Promise<void> {
+  /** One PUBLISH; resolves with the number of subscribers that received it. */
+  private async send(channel: string, message: BusMessage): Promise<number> {
     this.checkSubscribed();
-    await this.publisher.publish(channel, JSON.stringify({ o: this.nodeId, m: message }));
+    const receivers = await this.publisher.publish(channel, JSON.stringify({ o: this.nodeId, m: message }));
     this.published++;
+    return receivers;
   }
 
   private checkSubscribed(): void {
@@ -211,7 +226,7 @@ export class RedisBus implements Bus {
 
   /** SUBSCRIBE commands for the node's channels and every wanted room, in chunks. */
   private subscribeAll(): Promise<unknown> {
-    const rooms = [...this.roomChannels];
+    const rooms = [...this.roomChannels.keys()];
     const commands: Promise<unknown>[] = [this.subscriber.subscribe(this.nodeChannel!, this.broadcastChannel)];
     for (let i = 0; i < rooms.length; i += ROOM_SUBSCRIBE_CHUNK) commands.push(this.subscriber.subscribe(...rooms.slice(i, i + ROOM_SUBSCRIBE_CHUNK)));
     return Promise.all(commands);

@@ -8,6 +8,13 @@
  * store) reaps it in batches. The reaping is atomic per user and compare-and-set on the dead
  * node's count, so a player who already reconnected elsewhere is never logged out by it, and
  * two reapers cannot log anyone out twice.
+ *
+ * A node only judges others once it has itself renewed its lease without a lapse for
+ * `deadAfterMs` (since it joined, or since its last failed or late renewal). Whatever kept this
+ * node from renewing (Redis down or partitioned away, a paused host) may have kept the others
+ * from renewing too: right after a cluster-wide outage in which Redis kept its data, every lease
+ * is old, and the first node back would otherwise reap all the others before they had a chance
+ * to renew. A node that is really gone still is reaped, `deadAfterMs` later at most.
  */
 import type { LogoutRecord, OnlineStore, ReassertSession } from '../online/online-store.ts';
 import type { CoreLogger } from './logout.ts';
@@ -29,6 +36,17 @@ export interface ClusterMembershipOptions {
   onStale: (userIds: readonly string[]) => void;
 }
 
+/**
+ * How long after the previous renewal a renewal may come before it counts as a lapse. A stall
+ * that no error revealed (a paused host, a Redis that answers slowly) may have held the others
+ * back as long, leaving their leases up to `gap + leaseIntervalMs` old: that must stay under
+ * `deadAfterMs`. But renewals are routinely a little late (timer jitter, a long reaping round
+ * makes the next tick skip), so never less than 1.5 intervals.
+ */
+export function lapseAfterMs(leaseIntervalMs: number, deadAfterMs: number): number {
+  return Math.max(1.5 * leaseIntervalMs, Math.min(2.5 * leaseIntervalMs, deadAfterMs - leaseIntervalMs));
+}
+
 export class ClusterMembership {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -36,6 +54,13 @@ export class ClusterMembership {
   reasserted = 0;
   /** ms of the last successful lease renewal. */
   lastRenewal = 0;
+  /**
+   * Since when this node's lease has been renewed without a lapse; undefined after a failed
+   * renewal, until the next one succeeds. Other nodes are judged only `deadAfterMs` after it.
+   */
+  private steadySince: number | undefined;
+  /** Lapses of this node's own lease seen so far (failed or late renewals, lost lease). */
+  lapses = 0;
 
   constructor(private readonly options: ClusterMembershipOptions) {}
 
@@ -43,7 +68,8 @@ export class ClusterMembership {
   async join(): Promise<void> {
     const { store, nodeId, now, deadAfterMs } = this.options;
     const { reaped } = await store.registerNode(nodeId, now(), deadAfterMs);
-    this.lastRenewal = now();
+    // A node that starts has seen nobody renew yet (it may be starting right after an outage).
+    this.lastRenewal = this.steadySince = now();
     if (reaped.length > 0) {
       this.options.log.warn({ nodeId, count: reaped.length }, 'previous process with this node id left players behind: logged out');
       this.reaped += reaped.length;
@@ -89,9 +115,24 @@ export class ClusterMembership {
   }
 
   private async round(): Promise<void> {
-    const { store, nodeId, now, deadAfterMs, log } = this.options;
+    const { store, nodeId, now, deadAfterMs, leaseIntervalMs, log } = this.options;
     try {
-      const previous = await store.renewLease(nodeId, now());
+      const at = now();
+      let previous: number | null;
+      try {
+        previous = await store.renewLease(nodeId, at);
+      } catch (error) {
+        this.steadySince = undefined;
+        throw error;
+      }
+      // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
+      // have been able to renew meanwhile either: the steady period starts again now.
+      // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
+      if (this.steadySince === undefined || previous === null || at - previous > lapseAfterMs(leaseIntervalMs, deadAfterMs)) {
+        this.steadySince = at;
+        this.lapses++;
+        log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
+      }
       // Missing lease: the store lost our data. Expired lease: a reaper may have ended our users.
       if (previous === null || now() - previous > deadAfterMs) await this.reassert();
       else this.lastRenewal = now();
@@ -103,6 +144,8 @@ export class ClusterMembership {
 
   private async reapDeadNodes(): Promise<void> {
     const { store, nodeId, now, deadAfterMs, log } = this.options;
+    // Not steady long enough: every other lease may be old for the same reason ours was.
+    if (this.steadySince === undefined || now() - this.steadySince < deadAfterMs) return;
     const nodes = await store.listNodes();
     for (const node of nodes) {
       if (node.nodeId === nodeId || now() - node.lastRenewal <= deadAfterMs) continue;

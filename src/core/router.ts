@@ -9,11 +9,14 @@ import type { ConnectionManager } from './connection-manager.ts';
 import type { Session } from './session.ts';
 
 export type DeliveryResult =
-  /** Handed to at least one live session (local queue or owning node). */
+  /** Handed to at least one live session (local queue, or an owning node that received it). */
   | 'delivered'
   /** The user has no live session anywhere. */
   | 'offline'
-  /** The user is on another node but the bus or store is unreachable. */
+  /**
+   * The user is only on other nodes and none of them received it: the bus or store is
+   * unreachable, or no owning node is subscribed (crashed and not reaped yet, or re-subscribing).
+   */
   | 'unavailable';
 
 export interface RouterOptions {
@@ -34,6 +37,8 @@ export class Router {
   deliveredLocal = 0;
   dropped = 0;
   deliveredRemote = 0;
+  /** Publishes to an owning node that nobody received (the node was not listening). */
+  unheard = 0;
 
   private readonly send: (session: Session, frame: string) => boolean;
 
@@ -77,10 +82,17 @@ export class Router {
       return hasLocal ? 'delivered' : 'unavailable';
     }
     if (remoteNodes.length === 0) return hasLocal ? 'delivered' : 'offline';
+    // One PUBLISH per owning node, all at once. A publish nobody received (count 0) is a lost
+    // message, not a delivery: pub/sub keeps nothing for a node that is not listening.
     const sent = await Promise.allSettled(remoteNodes.map((n) => bus.publish(n, { kind: 'deliver', userId, frame })));
-    const ok = sent.filter((r) => r.status === 'fulfilled').length;
-    this.deliveredRemote += ok;
-    if (ok > 0 || hasLocal) return 'delivered';
+    let reached = 0;
+    for (const result of sent) {
+      if (result.status !== 'fulfilled') continue;
+      if (result.value > 0) reached++;
+      else this.unheard++;
+    }
+    this.deliveredRemote += reached;
+    if (reached > 0 || hasLocal) return 'delivered';
     return 'unavailable';
   }
 }

@@ -157,6 +157,18 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     t.pass('second close resolves');
   });
 
+  test('publish resolves with how many received it: 1 for a listening node, 0 for nobody or a closed node', ['A', 'B', 'C'], async (t, [a, b, c]) => {
+    const message: BusMessage = { kind: 'deliver', userId: 'u', frame: 'x' };
+    t.equal(await a!.bus.publish('B', message), 1, 'the addressed node');
+    t.equal(await a!.bus.publish('A', message), 1, 'the sender itself');
+    t.equal(await a!.bus.publish('nobody-here', message), 0, 'a node nobody listens for');
+    await b!.bus.close();
+    t.equal(await a!.bus.publish('B', message), 0, 'a node that closed its bus');
+    t.equal(await c!.bus.publish('A', message), 1, 'the others still count');
+    await barrier(a!, [a!, c!]);
+    t.equal(a!.got.length, 2, "A got its own and C's message");
+  });
+
   test('publishing to a node nobody listens on resolves', ['A'], async (t, [a]) => {
     await a!.bus.publish('nobody-here', { kind: 'deliver', userId: 'u', frame: 'x' });
     await a!.bus.broadcast({ kind: 'broadcast', frame: 'alone' });

@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import type { BusEnvelope, BusMessage } from '../../src/bus/bus.ts';
 import { RedisBus } from '../../src/bus/redis-bus.ts';
@@ -138,7 +139,7 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
   await cut.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' });
   proxy.cut();
   await waitFor(() => publisher.status !== 'ready', 'the publisher notices the outage');
-  for (const send of [() => cut.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' }), () => cut.broadcast({ kind: 'broadcast', frame: 'x' })]) {
+  for (const send of [() => cut.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' }).then(() => {}), () => cut.broadcast({ kind: 'broadcast', frame: 'x' })]) {
     started = Date.now();
     await t.rejects(send(), 'rejects while Redis is unreachable');
     t.ok(Date.now() - started < 100, `rejected in ${Date.now() - started} ms`);
@@ -182,7 +183,7 @@ async function nodesWithProxiedB(t: Test) {
 }
 
 /** A publishes a probe to B every 10 ms until one arrives; returns the time B received it. */
-async function probeUntilFlowing(a: { bus: { publish(to: string, m: BusMessage): Promise<void> } }, got: BusEnvelope[]): Promise<number> {
+async function probeUntilFlowing(a: { bus: { publish(to: string, m: BusMessage): Promise<unknown> } }, got: BusEnvelope[]): Promise<number> {
   let arrivedAt = 0;
   const isProbe = (e: BusEnvelope) => e.message.kind === 'deliver' && e.message.userId === 'probe';
   let n = 0;
@@ -374,4 +375,153 @@ t.test('redis: room subscriptions come back after a lost connection', async (t) 
     ['stays'],
     'only the wanted room was subscribed again',
   );
+});
+
+t.test('redis: publish reports 0 receivers while the node is re-subscribing, 1 once it is back', async (t) => {
+  const ctx = await nodesWithProxiedB(t);
+  if (!ctx) return;
+  const { proxy, a, b, busB } = ctx;
+  const probe: BusMessage = { kind: 'deliver', userId: 'u', frame: 'probe' };
+  t.equal(await a.bus.publish('B', probe), 1);
+  proxy.cut();
+  await waitFor(() => busB.subscriber.status !== 'ready', 'B notices the outage');
+  // Redis drops B's subscription as soon as it sees the connection close.
+  let receivers = 1;
+  const deadline = Date.now() + 5000;
+  while ((receivers = await a.bus.publish('B', probe)) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.equal(receivers, 0, 'nobody received it: the sender can tell, the message is lost');
+  proxy.restore();
+  await waitFor(() => ctx.resubscribed() === 1, 'resubscribed', 10_000);
+  b.got.length = 0;
+  t.equal(await a.bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'after' }), 1, 'received again');
+  await barrier(a, [b]);
+  t.strictSame(b.got.map((e) => e.message), [{ kind: 'deliver', userId: 'u', frame: 'after' }]);
+});
+
+/**
+ * A proxy that can hold back what the client sends (the connection stays up, Redis just does not
+ * hear it yet), as a congested or half-partitioned link does; `cut()` drops every connection.
+ */
+class StallingProxy {
+  private readonly server: net.Server;
+  private readonly links = new Set<{ client: net.Socket; upstream: net.Socket; held: Buffer[] }>();
+  private stalled = false;
+  port = 0;
+
+  private constructor(private readonly target: URL) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(Number(target.port || 6379), target.hostname);
+      const link = { client, upstream, held: [] as Buffer[] };
+      this.links.add(link);
+      client.on('data', (data: Buffer) => (this.stalled ? link.held.push(data) : upstream.write(data)));
+      upstream.pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.links.delete(link);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    });
+  }
+
+  static async start(url: string): Promise<StallingProxy> {
+    const proxy = new StallingProxy(new URL(url));
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (proxy.server.address() as net.AddressInfo).port;
+    return proxy;
+  }
+
+  get url(): string {
+    const url = new URL(this.target.toString());
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Sends what was held back, in order, and lets traffic through again. */
+  flow(): void {
+    this.stalled = false;
+    for (const link of this.links) for (const data of link.held.splice(0)) link.upstream.write(data);
+  }
+
+  cut(): void {
+    for (const link of [...this.links]) {
+      link.client.destroy();
+      link.upstream.destroy();
+    }
+    this.links.clear();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+t.test('redis: an old failed room SUBSCRIBE does not drop a room a newer join wants again', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const proxy = await StallingProxy.start(service.url);
+  t.teardown(() => proxy.close());
+  // A short command timeout makes a stalled SUBSCRIBE fail quickly (the gateway's is 3 s).
+  const publisherB = new Redis(proxy.url, { ...redisOptions(), commandTimeout: 400 });
+  publisherB.on('error', () => {});
+  t.teardown(() => publisherB.quit().catch(() => publisherB.disconnect()));
+  await publisherB.connect();
+  const busA = new RedisBus({ publisher: await publisherFor(t, service.url), channelPrefix: service.prefix });
+  const busB = new RedisBus({ publisher: publisherB, channelPrefix: service.prefix });
+  t.teardown(() => Promise.all([busA.close(), busB.close()]));
+  let resubscribed = 0;
+  busB.onResubscribed = () => void resubscribed++;
+  const [a, b] = await attach([busA, busB], ['A', 'B']);
+  const roomsGot = () => b!.got.flatMap((e) => (e.message.kind === 'room' ? [e.message.frame] : []));
+
+  // The first member joins while B's link is congested: its SUBSCRIBE times out...
+  proxy.stall();
+  const first = b!.bus.subscribeRoom('lobby');
+  const firstFailed = first.then(() => false, () => true);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // ...but meanwhile the member left and another joined: a newer SUBSCRIBE is on its way.
+  const left = b!.bus.unsubscribeRoom('lobby').catch(() => {});
+  const second = b!.bus.subscribeRoom('lobby');
+  t.equal(await firstFailed, true, 'the first SUBSCRIBE timed out');
+  proxy.flow(); // the link recovers before the second one times out
+  await second;
+  await left;
+  t.equal(busB.roomCount, 1, 'the room is still wanted');
+  await a!.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'live' });
+  await barrier(a!, [b!]);
+  t.strictSame(roomsGot(), ['live'], 'subscribed on Redis');
+
+  // It must also survive a reconnect: re-subscription covers every wanted room.
+  proxy.cut();
+  await waitFor(() => busB.subscriber.status !== 'ready', 'B notices the cut');
+  await waitFor(() => resubscribed === 1, 'resubscribed', 10_000);
+  await a!.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'after reconnect' });
+  await barrier(a!, [b!]);
+  t.strictSame(roomsGot(), ['live', 'after reconnect'], 'the room came back with the new connection');
+});
+
+t.test('redis: a failed room SUBSCRIBE that nobody superseded withdraws the room', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const proxy = await StallingProxy.start(service.url);
+  t.teardown(() => proxy.close());
+  const publisherB = new Redis(proxy.url, { ...redisOptions(), commandTimeout: 300 });
+  publisherB.on('error', () => {});
+  t.teardown(() => publisherB.quit().catch(() => publisherB.disconnect()));
+  await publisherB.connect();
+  const busB = new RedisBus({ publisher: publisherB, channelPrefix: service.prefix });
+  t.teardown(() => busB.close());
+  await busB.subscribe('B', () => {});
+  await busB.subscribeRoom('kept');
+  proxy.stall();
+  await t.rejects(busB.subscribeRoom('lost'), /timed out/i);
+  t.equal(busB.roomCount, 1, 'only the room whose subscription succeeded is wanted');
+  proxy.flow();
 });

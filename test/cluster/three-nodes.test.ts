@@ -4,10 +4,20 @@
  * player on another, and cluster-wide online listing.
  */
 import t from 'tap';
+import { Redis } from 'ioredis';
 import { CloseCode } from '../../src/core/close-codes.ts';
-import { eventually } from '../helpers/build.ts';
-import { startCluster } from '../helpers/cluster.ts';
+import { eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
+import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
 import { TestClient } from '../helpers/ws-client.ts';
+
+/** The node's `gatehouse_bus_messages_total{direction="in"}` (envelopes its bus handed to it). */
+async function busMessagesIn(node: ClusterNode): Promise<number> {
+  const res = await fetch(`${node.baseUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  const text = await res.text();
+  if (!text.includes('# TYPE gatehouse_bus_messages_total counter')) throw new Error(`no bus counter in ${node.nodeId}'s /metrics`);
+  // No sample while the count is 0.
+  return Number(/^gatehouse_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+}
 
 t.test('replace policy cluster', async (t) => {
   const cluster = await startCluster(t, ['node-a', 'node-b', 'node-c']);
@@ -26,6 +36,37 @@ t.test('replace policy cluster', async (t) => {
     alice.send({ type: 'message', to: 'nobody-anywhere', content: 1, id: 'm3' });
     t.same(await alice.next('ack'), { type: 'ack', id: 'm3', status: 'queued' }, 'offline: kept in the offline queue');
     await Promise.all([alice.close(), carol.close()]);
+  });
+
+  await t.test('a direct message goes to the owning node only, never to a bystander node', async (t) => {
+    // A separate client sees every node-to-node message of this cluster, on whichever channel.
+    const spy = new Redis(cluster.env.REDIS_URL!);
+    t.teardown(() => spy.quit());
+    const seen: string[] = [];
+    spy.on('pmessage', (_pattern: string, channel: string, text: string) => {
+      const { m } = JSON.parse(text) as { m: { kind: string; userId?: string } };
+      if (m.kind === 'deliver' && m.userId?.startsWith('route-')) seen.push(`${channel.slice(cluster.prefix.length)} ${m.userId}`);
+    });
+    await spy.psubscribe(`${cluster.prefix}gateway:*`);
+    const [sender, owner, bystander] = await Promise.all(
+      [[a, 'route-a'], [b, 'route-b'], [c, 'route-c']].map(async ([node, u]) => (await TestClient.open(cluster.wsUrl(node as ClusterNode, u as string))).client),
+    ) as [TestClient, TestClient, TestClient];
+    // Closed even when an assertion throws: the later subtests count the sessions of the cluster.
+    t.teardown(() => Promise.all([sender, owner, bystander].map((client) => client.close())));
+    const inBefore = { b: await busMessagesIn(b), c: await busMessagesIn(c) };
+
+    sender.send({ type: 'message', to: 'route-b', content: 'for b only', id: 'r1' });
+    t.match(await owner.next('message'), { from: 'route-a', content: 'for b only' });
+    t.same(await sender.next('ack'), { type: 'ack', id: 'r1', status: 'delivered' });
+    // A barrier: the next message leaves node A on the same Redis connection, so once it is seen
+    // on C's channel, anything A published before it has been seen too.
+    sender.send({ type: 'message', to: 'route-c', content: 'barrier', id: 'r2' });
+    t.match(await bystander.next('message'), { content: 'barrier' });
+    await eventually(() => seen.includes('gateway:node-c route-c'));
+    t.same(seen, ['gateway:node-b route-b', 'gateway:node-c route-c'], "one PUBLISH on the owner's channel, nothing on C's for route-b");
+    t.equal(await busMessagesIn(c) - inBefore.c, 1, 'node C received only the barrier over the bus');
+    t.equal(await busMessagesIn(b) - inBefore.b, 1, 'node B received the message once');
+    t.equal(bystander.frames.filter((f) => f.type === 'message').length, 0, 'nothing else reached route-c');
   });
 
   await t.test('replace across nodes: the older session closes with 4001, no logout', async (t) => {
