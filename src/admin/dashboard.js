@@ -6,6 +6,10 @@
 const TOKEN_KEY = 'gatehouse.adminToken';
 const REFRESH_MS = 2000;
 const PAGE_SIZE = 50;
+/** Typing pauses this long before the search is sent, so a word costs one request, not one per key. */
+const SEARCH_DEBOUNCE_MS = 250;
+/** The userId characters (GET /api/online/players `prefix`): anything else cannot match. */
+const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{0,64}$/;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +25,11 @@ const state = {
   nextCursor: undefined,
   players: [],
   roomsMissing: false,
+  /** userId prefix searched on the server ('' = everyone) */
+  prefix: '',
+  /** bumped when the prefix or the page changes: answers to older queries are dropped */
+  view: 0,
+  searchTimer: undefined,
 };
 
 class Unauthorized extends Error {}
@@ -135,11 +144,9 @@ function renderNodes(list) {
 
 /** Rows are keyed by userId and updated in place, so a button does not vanish under the pointer. */
 function renderPlayers() {
-  const filter = $('search').value.trim();
-  const shown = state.players.filter((p) => p.userId.startsWith(filter));
   const tbody = $('players-table').tBodies[0];
   const existing = new Map([...tbody.rows].map((row) => [row.dataset.userId, row]));
-  const rows = shown.map((player) => {
+  const rows = state.players.map((player) => {
     let row = existing.get(player.userId);
     if (!row) {
       row = el('tr');
@@ -171,7 +178,7 @@ function renderPlayers() {
   });
   tbody.replaceChildren(...rows);
   $('players-empty').hidden = rows.length > 0;
-  $('players-empty').textContent = state.players.length === 0 ? 'No player online.' : 'No player on this page matches the filter.';
+  $('players-empty').textContent = state.prefix ? `No online player's userId starts with "${state.prefix}".` : 'No player online.';
   $('prev-page').disabled = state.page === 0;
   $('next-page').disabled = state.nextCursor === undefined;
 }
@@ -286,25 +293,59 @@ function niceCeil(n) {
 
 /* ------------------------------------------------------------------ data */
 
+/**
+ * One page of players from the server: with a search prefix the gateway walks only the matching
+ * range of its userId index, so a player on any page is found (and paged) like the full list.
+ */
 async function loadPlayers() {
-  const cursor = state.cursors[state.page];
+  const { view, prefix, page } = state;
+  const cursor = state.cursors[page];
   const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
   if (cursor) query.set('cursor', cursor);
-  const answer = await api(`/api/online/players?${query}`);
+  if (prefix) query.set('prefix', prefix);
+  // With a prefix `total` counts the matches; the cluster-wide card needs its own count.
+  // A prefix outside the userId characters matches nobody: no need to ask (the API would say 400).
+  const valid = PREFIX_PATTERN.test(prefix);
+  const [answer, all] = await Promise.all([
+    valid ? api(`/api/online/players?${query}`) : { status: 200, body: { players: [], total: 0 } },
+    prefix ? api('/api/online/players?limit=1') : null,
+  ]);
+  if (view !== state.view) return; // the search or the page changed meanwhile: a newer load follows
   if (answer.status === 400 && answer.body?.code === 'GW_INVALID_CURSOR') {
     // the page vanished under us (e.g. a node restart): back to the first page
     state.page = 0;
     state.cursors = [undefined];
+    state.view++;
     return loadPlayers();
   }
   if (answer.status !== 200) throw new Error(`players: HTTP ${answer.status}`);
   state.players = answer.body.players;
   state.nextCursor = answer.body.nextCursor;
-  $('stat-online').textContent = num(answer.body.total);
-  const first = state.page * PAGE_SIZE;
+  const total = answer.body.total;
+  if (!prefix) $('stat-online').textContent = num(total);
+  else if (all?.status === 200) $('stat-online').textContent = num(all.body.total);
+  const first = page * PAGE_SIZE;
+  const range = `${num(first + 1)}–${num(first + state.players.length)}`;
   $('page-info').textContent =
-    answer.body.total === 0 ? '' : `page ${state.page + 1} · players ${num(first + 1)}–${num(first + state.players.length)} of ${num(answer.body.total)}`;
+    total === 0 ? '' : prefix ? `page ${page + 1} · matches ${range} of ${num(total)}` : `page ${page + 1} · players ${range} of ${num(total)}`;
   renderPlayers();
+}
+
+/** Applies what the search box holds: back to the first page of the new result. */
+function search() {
+  clearTimeout(state.searchTimer);
+  state.searchTimer = undefined;
+  const prefix = $('search').value.trim();
+  const error = $('search-error');
+  error.hidden = PREFIX_PATTERN.test(prefix);
+  error.textContent = error.hidden ? '' : 'A userId has only letters, digits and _ . : - (at most 64): no player can match.';
+  if (prefix === state.prefix) return;
+  state.prefix = prefix;
+  state.page = 0;
+  state.cursors = [undefined];
+  state.nextCursor = undefined;
+  state.view++;
+  void refresh();
 }
 
 async function refresh() {
@@ -378,7 +419,13 @@ $('login-form').addEventListener('submit', async (event) => {
 });
 
 $('sign-out').addEventListener('click', () => signOut());
-$('search').addEventListener('input', () => renderPlayers());
+$('search').addEventListener('input', () => {
+  clearTimeout(state.searchTimer);
+  state.searchTimer = setTimeout(search, SEARCH_DEBOUNCE_MS);
+});
+$('search').addEventListener('keydown', (event) => {
+  if (event.key === 'Enter') search(); // no need to wait for the pause
+});
 $('players-table').addEventListener('click', (event) => {
   const button = event.target.closest('button.logout');
   if (button) void logout(button.dataset.userId);
@@ -387,11 +434,13 @@ $('next-page').addEventListener('click', () => {
   if (state.nextCursor === undefined) return;
   state.cursors[state.page + 1] = state.nextCursor;
   state.page++;
+  state.view++;
   void refresh();
 });
 $('prev-page').addEventListener('click', () => {
   if (state.page === 0) return;
   state.page--;
+  state.view++;
   void refresh();
 });
 

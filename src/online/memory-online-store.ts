@@ -26,7 +26,9 @@ import type {
 } from './online-store.ts';
 import { MemoryCluster } from './memory-online-cluster.ts';
 import { SortedList, compareCodePoints } from './sorted-list.ts';
-import { FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkTime, decodeCursor, encodeCursor } from './online-paging.ts';
+import {
+  FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
+} from './online-paging.ts';
 
 /** The fields of `player:online:<userId>`. */
 export interface PlayerEntry {
@@ -205,15 +207,19 @@ export class MemoryOnlineStore implements OnlineStore {
 
   async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
     checkPageLimit(options.limit);
-    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const range = prefixRange(options.prefix);
+    const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
     const { limit, nodeId } = options;
-    // Same walk as list-online.lua: examine at most `budget` index entries, and look one
-    // entry further to know whether the iteration is complete.
+    // Same walk as list-online.lua: examine at most `budget` index entries of the range, and
+    // look one entry further to know whether the iteration is complete.
     let budget = nodeId === undefined ? limit : limit * FILTER_SCAN_FACTOR;
     const players: PlayerPresence[] = [];
     let last: string | undefined;
     let more = false;
-    for (const userId of this.index.valuesAfter(after)) {
+    const walk = !start ? this.index.valuesAfter() : start.inclusive ? this.index.valuesFrom(start.value) : this.index.valuesAfter(start.value);
+    for (const userId of walk) {
+      // Past the prefix range: the end, not "more" (ZRANGEBYLEX's max bound does the same).
+      if (range && compareCodePoints(userId, range.to) >= 0) break;
       if (budget === 0 || players.length === limit) {
         more = true;
         break;
@@ -228,8 +234,9 @@ export class MemoryOnlineStore implements OnlineStore {
     return more && last !== undefined ? { players, nextCursor: encodeCursor(last) } : { players };
   }
 
-  async countOnline(): Promise<number> {
-    return this.index.size;
+  async countOnline(prefix?: string): Promise<number> {
+    const range = prefixRange(prefix);
+    return range ? this.index.countBetween(range.from, range.to) : this.index.size;
   }
 
   async claimPendingLogouts(limit: number, now: number, leaseMs: number): Promise<PendingLogout[]> {

@@ -145,6 +145,14 @@ export interface ListOnlineOptions {
   cursor?: string;
   /** Only players with a live connection on this node. */
   nodeId?: string;
+  /**
+   * Only players whose userId starts with this (case-sensitive; USER_ID_PREFIX_PATTERN of
+   * online-paging.ts, RangeError otherwise; empty = everyone). The walk covers just that range
+   * of the index, so a page costs the same as without a prefix and the exactly-once rule holds
+   * within it. Keep it unchanged while following a cursor (a cursor before the range starts at
+   * the range, one past it ends the iteration).
+   */
+  prefix?: string;
 }
 
 export interface OnlinePage {
@@ -246,8 +254,11 @@ export interface OnlineStore {
    */
   listOnline(options: ListOnlineOptions): Promise<OnlinePage>;
 
-  /** Number of online users in the cluster. */
-  countOnline(): Promise<number>;
+  /**
+   * Number of online users in the cluster; with `prefix` (as in `ListOnlineOptions`), of those
+   * whose userId starts with it, counted from the index range without reading the players.
+   */
+  countOnline(prefix?: string): Promise<number>;
 
   /**
    * Takes up to `limit` due pending logouts and hides them for `leaseMs` (after which, if not

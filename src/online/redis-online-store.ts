@@ -28,7 +28,9 @@ import * as cluster from './redis-online-cluster.ts';
 import { OnlineKeys } from './redis-online-keys.ts';
 import { defineOnlineScripts, type RunScript } from './redis-online-scripts.ts';
 import { asArray, asNumber, asString, parseNodeCounts, parsePending, parsePresence, parseRecord } from './redis-online-codec.ts';
-import { FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkTime, decodeCursor, encodeCursor } from './online-paging.ts';
+import {
+  FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
+} from './online-paging.ts';
 
 export interface RedisOnlineStoreOptions {
   /** Owned by the caller: `close()` leaves it open. Must not use ioredis' own `keyPrefix`. */
@@ -173,14 +175,18 @@ export class RedisOnlineStore implements OnlineStore {
 
   async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
     checkPageLimit(options.limit);
-    const start = options.cursor ? `(${decodeCursor(options.cursor)}` : '-';
+    const range = prefixRange(options.prefix);
+    const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
     const filtered = options.nodeId !== undefined;
     const budget = filtered ? options.limit * FILTER_SCAN_FACTOR : options.limit;
     const reply = asArray(
       await this.run(
         'listOnline',
         [this.keys.index],
-        [this.keys.prefix, start, options.limit, budget, filtered ? '1' : '0', options.nodeId ?? ''],
+        [
+          this.keys.prefix, start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+',
+          options.limit, budget, filtered ? '1' : '0', options.nodeId ?? '',
+        ],
       ),
       'listOnline',
     );
@@ -194,8 +200,10 @@ export class RedisOnlineStore implements OnlineStore {
     return more ? { players, nextCursor: encodeCursor(asString(reply[1], 'listOnline last')) } : { players };
   }
 
-  async countOnline(): Promise<number> {
-    return this.redis.scard(this.keys.online);
+  async countOnline(prefix?: string): Promise<number> {
+    const range = prefixRange(prefix);
+    // The index holds the same members as the online set, in lex order: a prefix is a range.
+    return range ? this.redis.zlexcount(this.keys.index, `[${range.from}`, `(${range.to}`) : this.redis.scard(this.keys.online);
   }
 
   async claimPendingLogouts(limit: number, now: number, leaseMs: number): Promise<PendingLogout[]> {

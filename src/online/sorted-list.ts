@@ -2,7 +2,8 @@
  * A sorted set of values kept in small sorted buckets (the layout of Python's SortedList):
  * insert, delete and "first value after x" cost O(log n + bucket size), and a page walks only
  * the values it returns. The memory online store uses it where Redis uses a sorted set, so
- * `listOnline` and `claimPendingLogouts` never sort the whole population per call.
+ * `listOnline` and `claimPendingLogouts` never sort the whole population per call, and counting
+ * a range (ZLEXCOUNT on Redis) never walks its values.
  */
 
 /** Negative when a < b, 0 when equal, positive when a > b. */
@@ -63,15 +64,40 @@ export class SortedList<T> {
    * Values in order, starting strictly after `after` (or at the first value when undefined).
    * The list must not be modified while the iterator is in use.
    */
-  *valuesAfter(after?: T): Generator<T> {
-    let b = 0;
-    let i = 0;
-    if (after !== undefined) {
-      b = this.bucketFor(after);
-      const bucket = this.buckets[b];
-      if (!bucket) return;
-      i = this.upperBound(bucket, after);
-    }
+  valuesAfter(after?: T): Generator<T> {
+    return after === undefined ? this.walk(0, 0) : this.walkFrom(after, true);
+  }
+
+  /** Values in order, starting at `from` itself when present. Same rule as `valuesAfter`. */
+  valuesFrom(from: T): Generator<T> {
+    return this.walkFrom(from, false);
+  }
+
+  /**
+   * How many values v satisfy `from` <= v < `to`. Sums bucket sizes instead of walking values,
+   * so counting a range of any size costs O(buckets + log n).
+   */
+  countBetween(from: T, to: T): number {
+    return Math.max(0, this.rank(to) - this.rank(from));
+  }
+
+  /** Number of values < value. */
+  private rank(value: T): number {
+    const b = this.bucketFor(value);
+    let before = 0;
+    for (let i = 0; i < b; i++) before += this.buckets[i]!.length;
+    const bucket = this.buckets[b];
+    return bucket ? before + this.lowerBound(bucket, value) : before;
+  }
+
+  private walkFrom(value: T, strictlyAfter: boolean): Generator<T> {
+    const b = this.bucketFor(value);
+    const bucket = this.buckets[b];
+    if (!bucket) return this.walk(b, 0);
+    return this.walk(b, strictlyAfter ? this.upperBound(bucket, value) : this.lowerBound(bucket, value));
+  }
+
+  private *walk(b: number, i: number): Generator<T> {
     for (; b < this.buckets.length; b++, i = 0) {
       const bucket = this.buckets[b]!;
       for (; i < bucket.length; i++) yield bucket[i]!;

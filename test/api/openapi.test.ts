@@ -1,10 +1,12 @@
 /**
  * The OpenAPI document: the committed openapi/openapi.json is exactly what the routes generate
  * (regenerate with `npm run openapi`), it validates as OpenAPI 3.1, every operation, response
- * and field is described, and /docs serves Swagger UI and the same document.
+ * and field is described, every example is valid against its own schema, and /docs serves
+ * Swagger UI and the same document.
  */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { generateOpenapi, OPENAPI_PATH } from '../../scripts/openapi.ts';
 import { buildTestApp } from '../helpers/build.ts';
@@ -30,6 +32,78 @@ function undescribed(schema: unknown, path: string, out: string[]): string[] {
   return out;
 }
 
+/**
+ * Keys whose value maps names to objects (a property or a path named `example` is not an
+ * example keyword).
+ */
+const NAMED_MAPS = new Set([
+  'properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'schemas', 'paths', 'responses', 'content',
+  'headers', 'securitySchemes', 'requestBodies', 'callbacks', 'links', 'encoding', 'variables', 'webhooks',
+]);
+
+/** One segment of a JSON Pointer inside a URI fragment (RFC 6901 escaping, then URI encoding). */
+const segment = (key: string) => encodeURIComponent(key.replace(/~/g, '~0').replace(/\//g, '~1'));
+
+interface ExampleCheck {
+  /** The example's place in the document, for the report. */
+  where: string;
+  /** JSON Pointer (URI fragment form) of the schema the example must satisfy. */
+  schema: string;
+  value: unknown;
+}
+
+/**
+ * Every example of the document with the schema it illustrates: JSON Schema `examples` arrays
+ * (and the older `example`) on any schema, and `example` / `examples[name].value` of parameters,
+ * media types and headers (checked against their sibling `schema`).
+ */
+function collectExamples(node: unknown, pointer: string, out: ExampleCheck[], isMap = false): ExampleCheck[] {
+  if (!node || typeof node !== 'object') return out;
+  if (Array.isArray(node)) {
+    node.forEach((item, i) => collectExamples(item, `${pointer}/${i}`, out));
+    return out;
+  }
+  const o = node as Json;
+  if (!isMap) {
+    const hasSchema = o.schema !== undefined && typeof o.schema === 'object';
+    const target = hasSchema ? `${pointer}/schema` : pointer;
+    if (Array.isArray(o.examples)) {
+      o.examples.forEach((value: unknown, i: number) => out.push({ where: `${pointer}/examples/${i}`, schema: pointer, value }));
+    } else if (o.examples && typeof o.examples === 'object' && hasSchema) {
+      for (const [name, example] of Object.entries(o.examples as Json)) {
+        if (example && typeof example === 'object' && 'value' in example) {
+          out.push({ where: `${pointer}/examples/${segment(name)}`, schema: target, value: example.value });
+        }
+      }
+    }
+    if ('example' in o) out.push({ where: `${pointer}/example`, schema: target, value: o.example });
+  }
+  for (const [key, value] of Object.entries(o)) {
+    // Example values are data, not schemas: nothing inside them is an example.
+    if (!isMap && (key === 'example' || key === 'examples')) continue;
+    collectExamples(value, `${pointer}/${segment(key)}`, out, !isMap && NAMED_MAPS.has(key) && !Array.isArray(value));
+  }
+  return out;
+}
+
+/** The examples of `doc` that fail their schema (refs such as #/components/schemas/... resolved). */
+function invalidExamples(doc: Json): { checked: number; failures: string[] } {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false, logger: false });
+  const id = 'https://gatehouse.test/openapi.json';
+  ajv.addSchema(doc, id);
+  const compiled = new Map<string, ValidateFunction>();
+  const checks = collectExamples(doc, '', []);
+  const failures: string[] = [];
+  for (const check of checks) {
+    let validate = compiled.get(check.schema);
+    if (!validate) compiled.set(check.schema, (validate = ajv.compile({ $ref: `${id}#${check.schema}` })));
+    if (!validate(check.value)) {
+      failures.push(`${decodeURIComponent(check.where)}: ${ajv.errorsText(validate.errors)} (example ${JSON.stringify(check.value)})`);
+    }
+  }
+  return { checked: checks.length, failures };
+}
+
 t.test('openapi document', async (t) => {
   const generated = await generateOpenapi();
   let committed = '';
@@ -51,6 +125,33 @@ t.test('openapi document', async (t) => {
     t.same(result.errors ?? [], [], 'no validation errors');
     t.equal(result.valid, true);
     t.equal(validator.version, '3.1');
+  });
+
+  await t.test('every example is valid against its schema', async (t) => {
+    const { checked, failures } = invalidExamples(doc);
+    t.same(failures, [], 'no invalid example');
+    const kinds = collectExamples(doc, '', []);
+    t.ok(checked >= 150, `${checked} examples checked`);
+    t.ok(kinds.some((c) => c.where.endsWith('/example') && c.schema.endsWith('/schema')), 'parameter examples included');
+    t.ok(kinds.some((c) => c.where.startsWith('/components/schemas/ErrorBody/examples/')), 'component schema examples included');
+    t.ok(kinds.some((c) => /requestBody/.test(c.where)), 'request body examples included');
+    t.ok(kinds.some((c) => /\/content\/application~1json\/example$/.test(c.where)), 'media type examples included');
+
+    // The check itself: the page example without its required `status` (the bug this test was
+    // written for), a wrong type deep inside, and a referenced component's example all fail.
+    const broken = JSON.parse(generated) as Json;
+    // @fastify/swagger moves an object schema's examples to its media type (`example`).
+    delete broken.paths['/api/online/players'].get.responses['200'].content['application/json'].example.players[0].status;
+    broken.paths['/ws/stats'].get.parameters[0].example = 'galaxy';
+    broken.components.schemas.ErrorBody.examples[0].statusCode = 200;
+    const found = invalidExamples(broken).failures;
+    t.equal(found.length, 3, 'three invalid examples found');
+    t.ok(
+      found.some((f) => /^\/paths\/~1api~1online~1players\/get\/responses\/200\/content\/application~1json\/example: .*status/.test(f)),
+      'the page example without status',
+    );
+    t.ok(found.some((f) => f.startsWith('/paths/~1ws~1stats/get/parameters/0/example')), 'the parameter example');
+    t.ok(found.some((f) => f.startsWith('/components/schemas/ErrorBody/examples/0')), 'the component example');
   });
 
   await t.test('deterministic: nothing from the generating process', async (t) => {
@@ -83,7 +184,7 @@ t.test('openapi document', async (t) => {
       }
     }
     t.ok(doc.paths['/ws'].get.responses['101'], '/ws: 101 upgrade');
-    t.same(doc.paths['/api/online/players'].get.parameters.map((p: Json) => p.name), ['limit', 'cursor', 'nodeId']);
+    t.same(doc.paths['/api/online/players'].get.parameters.map((p: Json) => p.name), ['limit', 'cursor', 'nodeId', 'prefix']);
   });
 
   await t.test('every operation, response and field is described', async (t) => {

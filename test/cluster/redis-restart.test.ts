@@ -6,10 +6,11 @@
 import t from 'tap';
 import { eventually } from '../helpers/build.ts';
 import { startCluster } from '../helpers/cluster.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { RedisServer, redisServerInstalled } from '../helpers/redis-server.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 t.test('Redis restarted empty mid-traffic', async (t) => {
+  if (!redisServerInstalled(t)) return;
   const redis = await RedisServer.start();
   t.teardown(() => redis.stop());
   const cluster = await startCluster(t, ['rr-a', 'rr-b'], { REDIS_URL: redis.url, REDIS_KEY_PREFIX: '' });

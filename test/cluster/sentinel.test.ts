@@ -10,12 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { buildTestApp, eventually } from '../helpers/build.ts';
-import { RedisServer } from '../helpers/redis-server.ts';
+import { RedisServer, redisServerInstalled } from '../helpers/redis-server.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { freePort } from '../helpers/ports.ts';
 
 
 t.test('online store and bus through Redis Sentinel', async (t) => {
+  if (!redisServerInstalled(t)) return;
   const master = await RedisServer.start();
   t.teardown(() => master.stop());
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sentinel-'));
@@ -24,6 +25,7 @@ t.test('online store and bus through Redis Sentinel', async (t) => {
   const conf = join(dir, 'sentinel.conf');
   writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\nsentinel monitor gh-master 127.0.0.1 ${master.port} 1\n`);
   const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+  sentinel.on('error', (error) => t.fail(`sentinel could not be started: ${error.message}`));
   t.teardown(() => sentinel.kill('SIGKILL'));
   const probe = new Redis({ port: sentinelPort, lazyConnect: true, retryStrategy: () => null });
   probe.on('error', () => {});

@@ -27,7 +27,7 @@ export function random(seed: number): () => number {
 /** Every page of `listOnline` from the start, with `between` run after each page. */
 export async function allPages(
   store: OnlineStore,
-  options: { limit: number; nodeId?: string },
+  options: { limit: number; nodeId?: string; prefix?: string },
   between?: () => Promise<void>,
 ) {
   const pages: { userIds: string[]; nextCursor: string | undefined }[] = [];

@@ -5,7 +5,7 @@
 import type { Test } from 'tap';
 import type { OnlineStore } from '../../src/online/online-store.ts';
 import { runOnlineClusterContract, type LoseData } from './online-store.contract-cluster.ts';
-import { runOnlinePagingContract } from './online-store.contract-paging.ts';
+import { runOnlinePagingContract, runOnlinePrefixContract } from './online-store.contract-paging.ts';
 import { runOnlineGraceContract } from './online-store.contract-grace.ts';
 import { connect, type StoreTest } from './online-store.contract-helpers.ts';
 
@@ -216,6 +216,7 @@ export function runOnlineStoreContract(t: Test, name: string, makeStore: MakeSto
   });
 
   runOnlinePagingContract(test);
+  runOnlinePrefixContract(test);
   runOnlineClusterContract(test, loseData);
   runOnlineGraceContract(test);
 }

@@ -290,10 +290,14 @@ t.test('redis: random operation sequences give exactly the memory store results'
       const beats = new Map(users.filter(() => rand() < 0.3).map((u) => [u, now - int(20)] as const));
       result = await both('flush', (s) => s.flushHeartbeats(nodeId, beats).then(() => 'ok'));
     } else if (kind === 7) {
-      const options = { limit: 1 + int(4), ...(rand() < 0.5 ? { nodeId } : {}) };
+      // 'u1' covers u1, u10 and u11: a range with neighbours on both sides.
+      const prefix = ['u1', 'u', 'u2', ''][int(8)];
+      const options = { limit: 1 + int(4), ...(rand() < 0.5 ? { nodeId } : {}), ...(prefix === undefined ? {} : { prefix }) };
       result = await both('pages', (s) => allPages(s, options));
       if (result) result = await both(`get ${userId}`, (s) => s.getPlayer(userId));
-      if (result !== undefined) result = await both('counts', async (s) => [await s.countOnline(), await s.countPendingLogouts()]);
+      if (result !== undefined) {
+        result = await both('counts', async (s) => [await s.countOnline(), await s.countPendingLogouts(), await s.countOnline(prefix)]);
+      }
     } else if (kind === 9) {
       // Cluster operations. Reaps take every user (a partial batch may pick other users on Redis,
       // whose SPOP is random); records are compared in userId order.

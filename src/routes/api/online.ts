@@ -1,6 +1,6 @@
 /**
  * The online-status API used by the admin dashboard and the game backend:
- * - GET  /api/online/players          online players, paged by an opaque cursor (admin)
+ * - GET  /api/online/players          online players, paged by an opaque cursor, by node or userId prefix (admin)
  * - GET  /api/online/players/:userId  one player's status, online or offline (admin)
  * - POST /api/online/logout           end a player's logical session (admin, or the player)
  * Store or database outages answer 503 GW_UNAVAILABLE, never a 500 with internals.
@@ -71,7 +71,8 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
         summary: 'List online players',
         description:
           'Online players of the whole cluster from the online store, in userId order, one page at a time. Follow `nextCursor` until it is absent. ' +
-          'A player online during the whole paging run appears exactly once, however many players connect or leave meanwhile. Admin token only.',
+          'A player online during the whole paging run appears exactly once, however many players connect or leave meanwhile. ' +
+          '`prefix` searches by userId prefix across all pages (the admin dashboard search). Admin token only.',
         security: bearerSecurity,
         querystring: ListPlayersQuery,
         response: {
@@ -83,9 +84,9 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { limit = DEFAULT_PAGE_LIMIT, cursor, nodeId } = request.query;
+      const { limit = DEFAULT_PAGE_LIMIT, cursor, nodeId, prefix } = request.query;
       const [page, total] = await guarded(request.log, 'online store', () =>
-        Promise.all([app.onlineStore.listOnline({ limit, cursor, nodeId }), app.onlineStore.countOnline()]),
+        Promise.all([app.onlineStore.listOnline({ limit, cursor, nodeId, prefix }), app.onlineStore.countOnline(prefix)]),
       );
       const players = page.players.map((p) => ({
         userId: p.userId,

@@ -5,7 +5,7 @@
  * `serverTime` and `ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { MAX_PAGE_LIMIT } from '../../online/online-paging.ts';
+import { MAX_PAGE_LIMIT, USER_ID_PREFIX_PATTERN } from '../../online/online-paging.ts';
 
 /** The userId format of the handshake (auth.ts USER_ID_PATTERN), as a JSON-schema pattern. */
 export const USER_ID = '^[A-Za-z0-9_.:-]{1,64}$';
@@ -92,6 +92,16 @@ export const ListPlayersQuery = Type.Object({
     }),
   ),
   nodeId: Type.Optional(NodeId('Only players with a live connection on this node')),
+  prefix: Type.Optional(
+    Type.String({
+      pattern: USER_ID_PREFIX_PATTERN,
+      description:
+        'Only players whose userId starts with this (case-sensitive, the characters of a userId; empty means everyone). ' +
+        'Served from a range of the userId index, so it finds players on every page at the cost of one page. ' +
+        'Keep it unchanged while following nextCursor. Narrows `total` as well.',
+      examples: ['p-01'],
+    }),
+  ),
 });
 export type ListPlayersQuery = Static<typeof ListPlayersQuery>;
 
@@ -119,7 +129,8 @@ export const OnlinePlayersPage = Type.Object(
     ),
     total: Type.Integer({
       minimum: 0,
-      description: 'Players online in the whole cluster at the time of this page (not narrowed by nodeId)',
+      description:
+        'Players online in the whole cluster at the time of this page whose userId starts with `prefix` (all of them without a prefix); not narrowed by nodeId',
       examples: [2500],
     }),
   },
@@ -130,7 +141,10 @@ export const OnlinePlayersPage = Type.Object(
     examples: [
       {
         players: [
-          { userId: 'alice', username: 'Alice', nodeId: 'gw-1', sessions: 1, connectedAt: EXAMPLE_TIME, lastHeartbeat: EXAMPLE_TIME + 41_000 },
+          {
+            userId: 'alice', username: 'Alice', nodeId: 'gw-1', status: 'online', sessions: 1, connectedAt: EXAMPLE_TIME,
+            lastHeartbeat: EXAMPLE_TIME + 41_000,
+          },
         ],
         nextCursor: 'YWxpY2U',
         total: 2500,
