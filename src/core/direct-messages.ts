@@ -50,7 +50,7 @@ export class DirectMessages {
     // A message to oneself goes to one's other sessions, not back to the sending one.
     const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined);
     if (result === 'delivered' || result === 'queued') {
-      counters.messagesOut++;
+      if (result === 'delivered') counters.messagesOut++; // a queued message reached no session (yet)
       replay.send(session, encodeServerFrame({ type: 'ack', id: frame.id ?? message.id, status: result }));
       // The sender's other devices see what was sent from this one (multi only: replace has none).
       if (multiSession && frame.to !== session.userId) {

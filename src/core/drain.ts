@@ -3,6 +3,10 @@
  * close 1012) in batches, so the other nodes absorb the reconnects gradually instead of a
  * thundering herd. Their ends carry reason `shutdown`, which the logout pipeline delays by the
  * grace period: a player who reconnects elsewhere in time is never logged out.
+ *
+ * The `reconnect` frame skips the send queue (`sendFinal`): a session whose queue is backed up
+ * would otherwise lose it when the close discards the queue, and its client would take the 1012
+ * for a plain failure instead of a planned restart.
  */
 import { CloseCode, closeReason } from './close-codes.ts';
 import type { ConnectionManager } from './connection-manager.ts';
@@ -29,7 +33,7 @@ export async function drainSessions(options: DrainOptions): Promise<number> {
     const batch = [...options.connections.sessions()].filter((s) => s.state === 'open' || s.state === 'opening').slice(0, options.batchSize);
     if (batch.length === 0) return closed;
     for (const session of batch) {
-      if (session.state === 'open') session.send(frame);
+      if (session.state === 'open') session.sendFinal(frame);
       session.close(CloseCode.RESTART, closeReason(CloseCode.RESTART), 'shutdown');
       closed++;
     }

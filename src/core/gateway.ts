@@ -24,7 +24,7 @@ import { DirectMessages, type PushResult } from './direct-messages.ts';
 export type { PushResult };
 import { Session, type EndReason, type SessionLimits, type SessionSocket } from './session.ts';
 import { Watchdog } from './watchdog.ts';
-import { GatewayCounters } from './gateway-counters.ts';
+import { FrameIn, GatewayCounters } from './gateway-counters.ts';
 import { RateLimitedWarner } from './rate-limited-warner.ts';
 
 export interface GatewaySettings extends SessionLimits {
@@ -181,6 +181,7 @@ export class Gateway {
         this.warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
       },
       onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
+      framesOut: this.counters.framesOutByType,
     });
     this.connections.add(session);
     this.counters.opened++;
@@ -204,8 +205,8 @@ export class Gateway {
         now: session.connectedAt,
       });
     } catch (error) {
-      log.error({ userId: session.userId, err: (error as Error).message }, 'online store login failed');
-      this.early.delete(session);
+      log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'online store login failed');
+      this.discardEarly(session);
       // 1001 tells the client to reconnect with backoff, like any node trouble.
       session.close(CloseCode.GOING_AWAY, closeReason(CloseCode.GOING_AWAY), 'error');
       return;
@@ -229,6 +230,11 @@ export class Gateway {
       }),
     );
     log.info({ userId: session.userId, sessionId: session.id, epoch: result.epoch, sessions: result.sessions }, 'session opened');
+    if (!result.newLogicalSession && result.sessions === 1) {
+      // The logical session went on with no other live connection: it was `reconnecting`, and
+      // this login cancelled its pending logout.
+      log.info({ userId: session.userId, sessionId: session.id, logicalSessionId: result.logicalSessionId }, 'reconnected within grace');
+    }
     this.replay.start(session);
     this.enforcePolicy(session, result.previousNodes);
 
@@ -250,13 +256,26 @@ export class Gateway {
     for (const frame of early) this.handleFrame(session, frame.data, frame.binary);
   }
 
-  /** Replace: older sessions of the user close with 4001 (here and on other nodes). Multi: cap. */
+  /**
+   * Replace: older sessions of the user close with 4001 (here and on other nodes). Multi: over
+   * the cap, the oldest gives way. "Older" is judged by epoch only: the store hands out epochs
+   * in login order, but its answers may reach this node in any order, so a local session still
+   * logging in (epoch 0) may turn out to be the newer one. Such a session is not closed here; it
+   * is marked (`replacedBelow`) and judged when its own login completes.
+   */
   private enforcePolicy(session: Session, previousNodes: Record<string, number>): void {
     const { settings, bus, log } = this.deps;
+    if (session.epoch < session.replacedBelow) {
+      // A newer login of the user completed first and replaced this one while it was pending.
+      session.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
+      return;
+    }
     const local = this.connections.sessionsOf(session.userId);
     if (settings.sessionPolicy === 'replace') {
       for (const other of local ?? []) {
-        if (other !== session) other.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
+        if (other === session) continue;
+        if (other.epoch === 0) other.replacedBelow = Math.max(other.replacedBelow, session.epoch);
+        else if (other.epoch < session.epoch) other.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
       }
       for (const [nodeId, count] of Object.entries(previousNodes)) {
         if (nodeId === settings.nodeId || count <= 0) continue;
@@ -267,11 +286,18 @@ export class Gateway {
       return;
     }
     const total = Object.values(previousNodes).reduce((a, b) => a + b, 0) + 1;
-    if (total > settings.maxSessionsPerUser) {
-      // Over the cap: the oldest local session gives way (a new device wins, like replace).
-      const oldest = [...(local ?? [])].filter((s) => s !== session).sort((a, b) => a.epoch - b.epoch)[0];
-      if (oldest) oldest.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
+    if (total <= settings.maxSessionsPerUser) return;
+    // Over the cap: the oldest local session gives way (a new device wins, like replace).
+    let oldest: Session | undefined;
+    let pending: Session | undefined;
+    for (const other of local ?? []) {
+      if (other === session || other.state === 'closing' || other.state === 'closed') continue;
+      if (other.epoch === 0) pending ??= other;
+      else if (other.epoch < session.epoch && (!oldest || other.epoch < oldest.epoch)) oldest = other;
     }
+    if (oldest) oldest.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
+    // Only sessions still logging in are left here: the first one gives way if it turns out older.
+    else if (pending) pending.replacedBelow = Math.max(pending.replacedBelow, session.epoch);
   }
 
   /** An inbound WebSocket message. Never throws. */
@@ -282,9 +308,13 @@ export class Gateway {
     if (session.state === 'opening') {
       const early = this.early.get(session);
       if (early && early.length < MAX_EARLY_FRAMES) early.push({ data, binary });
+      else this.counters.framesInByType[FrameIn.Dropped]!++;
       return;
     }
-    if (session.state !== 'open') return;
+    if (session.state !== 'open') {
+      this.counters.framesInByType[FrameIn.Dropped]!++;
+      return;
+    }
     try {
       this.handleFrame(session, data, binary);
     } catch (error) {
@@ -301,6 +331,7 @@ export class Gateway {
     const verdict = session.limiter.hit();
     if (verdict !== 'ok') {
       this.counters.rateLimited++;
+      this.counters.framesInByType[FrameIn.RateLimited]!++;
       if (verdict === 'close') {
         session.close(CloseCode.RATE_LIMITED, closeReason(CloseCode.RATE_LIMITED), 'kicked');
         return;
@@ -310,12 +341,14 @@ export class Gateway {
       return;
     }
     if (binary) {
+      this.counters.framesInByType[FrameIn.Invalid]!++;
       this.reply(session, encodeError('BINARY_NOT_SUPPORTED', 'send JSON text frames'));
       return;
     }
     const parsed = parseClientFrame(data, { maxContentBytes: this.deps.settings.maxContentBytes });
     if (!parsed.ok) {
       this.counters.badFrames++;
+      this.counters.framesInByType[FrameIn.Invalid]!++;
       this.reply(session, encodeError(parsed.code, parsed.error, parsed.ref));
       return;
     }
@@ -324,24 +357,31 @@ export class Gateway {
 
   private dispatch(session: Session, frame: ClientFrame): void {
     const now = this.deps.now();
+    const byType = this.counters.framesInByType;
     switch (frame.type) {
       case 'ping':
         this.counters.pings++;
+        byType[FrameIn.Ping]!++;
         this.reply(session, encodePong(frame.ts, now));
         return;
       case 'message':
+        byType[FrameIn.Message]!++;
         void this.messages.fromSession(session, frame, now);
         return;
       case 'join':
+        byType[FrameIn.Join]!++;
         this.rooms.join(session, frame.room);
         return;
       case 'leave':
+        byType[FrameIn.Leave]!++;
         this.rooms.leave(session, frame.room);
         return;
       case 'room':
+        byType[FrameIn.Room]!++;
         void this.rooms.publish(session, frame);
         return;
       case 'ack':
+        byType[FrameIn.Ack]!++;
         this.replay.ack(session, frame.id);
         return;
     }
@@ -367,14 +407,27 @@ export class Gateway {
     session.endReason = reason;
     session.state = 'closed';
     session.queue.clear();
-    this.early.delete(session);
+    this.discardEarly(session);
     this.replay.forget(session);
     this.rooms.sessionClosed(session);
     this.warner.forget(session.id);
     this.counters.closed++;
     this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
+    const { log, now } = this.deps;
+    log.info(
+      { userId: session.userId, sessionId: session.id, code, reason, durationMs: now() - session.connectedAt },
+      'session closed',
+    );
     // Not logged in yet: login() sees the closed state and ends it when the store answers.
     if (session.logicalSessionId) this.trackEnd(this.deps.logout.endConnection(session, reason));
+  }
+
+  /** Frames received during the login and never handled (the session ended first). */
+  private discardEarly(session: Session): void {
+    const early = this.early.get(session);
+    if (!early) return;
+    this.counters.framesInByType[FrameIn.Dropped]! += early.length;
+    this.early.delete(session);
   }
 
   private trackEnd(promise: Promise<unknown>): void {
@@ -382,11 +435,20 @@ export class Gateway {
     void promise.finally(() => this.pendingEnds.delete(promise));
   }
 
-  /** Closes this node's sessions of a user (REST logout, kick from another node). */
+  /**
+   * Closes this node's sessions of a user (REST logout, kick from another node). With a finite
+   * `beforeEpoch` (a newer login elsewhere replaces these), only sessions of a lower epoch close;
+   * one still logging in (epoch 0) may get a higher epoch than the newcomer, so it is marked and
+   * judged when its login completes (see enforcePolicy).
+   */
   closeUser(userId: string, code: CloseCode, reason: EndReason, beforeEpoch = Infinity): number {
     let closed = 0;
     for (const session of this.connections.sessionsOf(userId) ?? []) {
-      if (session.epoch !== 0 && session.epoch >= beforeEpoch) continue;
+      if (session.epoch === 0 && beforeEpoch !== Infinity) {
+        session.replacedBelow = Math.max(session.replacedBelow, beforeEpoch);
+        continue;
+      }
+      if (session.epoch >= beforeEpoch) continue;
       session.close(code, closeReason(code), reason);
       closed++;
     }

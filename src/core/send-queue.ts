@@ -136,6 +136,24 @@ export class SendQueue {
   }
 
   /**
+   * The last message before a close: discards what is still queued and hands `data` to the
+   * socket at once, whatever its buffer and the bounds. The socket writes in order, so it goes
+   * out after what was already handed to it and before the close frame that follows. Never
+   * counts a drop; false only when the socket already failed.
+   */
+  pushFinal(data: string): boolean {
+    if (this.broken) return false;
+    this.clear();
+    const slot = this.tail++;
+    this.since[slot] = this.now();
+    this.data[slot] = '';
+    this.size[slot] = 0;
+    this.next = this.tail;
+    this.write(data);
+    return true;
+  }
+
+  /**
    * ms timestamp (per `now`) of the push of the oldest message not yet written out, queued or
    * in the socket; undefined when everything is flushed. The watchdog compares it with
    * WRITE_TIMEOUT_MS.

@@ -5,6 +5,7 @@
  */
 import { SendQueue, type OutboundSocket } from './send-queue.ts';
 import { RateLimiter } from './rate-limiter.ts';
+import { frameOutType, type FrameCounts } from './gateway-counters.ts';
 
 /** Why a connection ended; the reason of the logout when it was the user's last connection. */
 export type EndReason =
@@ -44,6 +45,8 @@ export interface SessionOptions {
   onDrop?: (session: Session, consecutive: number) => void;
   /** Called once when SLOW_CONSUMER_DROPS consecutive drops happened. */
   onSlowConsumer?: (session: Session) => void;
+  /** The node's frames-out counters (by `FrameOut`): every frame the send queue accepts counts. */
+  framesOut?: FrameCounts;
 }
 
 export type SessionState = 'opening' | 'open' | 'closing' | 'closed';
@@ -66,6 +69,13 @@ export class Session {
   endReason: EndReason | undefined;
   framesIn = 0;
   /**
+   * The highest epoch of a newer login that replaced this user's sessions while this one was
+   * still logging in (epoch 0): when its own login completes with a lower epoch, it is the older
+   * device and gives way (4001). 0 = none.
+   */
+  replacedBelow = 0;
+  private readonly framesOut: FrameCounts | undefined;
+  /**
    * `performance.now()` when the watchdog sent the WebSocket-level ping still unanswered, 0 when
    * none is outstanding: the route's pong handler turns it into a round-trip time (metrics).
    */
@@ -78,6 +88,7 @@ export class Session {
     this.socket = options.socket;
     this.connectedAt = options.now();
     this.lastHeartbeat = this.connectedAt;
+    this.framesOut = options.framesOut;
     const { limits } = options;
     this.queue = new SendQueue(options.socket, {
       maxMessages: limits.sendQueueMax,
@@ -101,7 +112,22 @@ export class Session {
   /** Queues one encoded frame; false when it was dropped (queue full) or the session is gone. */
   send(data: string): boolean {
     if (this.state === 'closed') return false;
-    return this.queue.push(data);
+    if (!this.queue.push(data)) return false;
+    // Counted here, once accepted: a dropped frame, or one that never reached a session, is not out.
+    if (this.framesOut) this.framesOut[frameOutType(data)]!++;
+    return true;
+  }
+
+  /**
+   * The last frame before a server-side close (`reconnect` on drain): handed to the socket now,
+   * past whatever is still queued (discarded: nothing queued could be sent after a close anyway),
+   * so the socket writes it before the close frame even when the client is behind.
+   */
+  sendFinal(data: string): boolean {
+    if (this.state === 'closed' || this.state === 'closing') return false;
+    if (!this.queue.pushFinal(data)) return false;
+    if (this.framesOut) this.framesOut[frameOutType(data)]!++;
+    return true;
   }
 
   /**

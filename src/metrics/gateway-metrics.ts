@@ -6,6 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Gateway } from '../core/gateway.ts';
+import { FRAME_IN_TYPES, FRAME_OUT_TYPES, type FrameCounts } from '../core/gateway-counters.ts';
 import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom } from './read-at-scrape.ts';
 
@@ -17,18 +18,9 @@ export const SEND_QUEUE_DEPTH_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 10
 /** Seconds; loopback answers in well under a millisecond, mobile networks in hundreds. */
 export const PING_RTT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Frame types of `gatehouse_frames_in_total`, from the gateway counters. */
-function framesIn(gateway: GatewayView): Array<[string, number]> {
-  const c = gateway.counters;
-  const known = c.pings + c.messagesIn + c.badFrames + c.rateLimited;
-  return [
-    ['ping', c.pings],
-    ['message', c.messagesIn],
-    ['invalid', c.badFrames],
-    ['rate_limited', c.rateLimited],
-    // join/leave/room/ack, binary frames, frames sent before the login completed
-    ['other', Math.max(0, c.framesIn - known)],
-  ];
+/** Label value / count pairs of a per-type counter array, built at scrape time only. */
+function byType(labels: readonly string[], counts: FrameCounts | undefined): Array<[string, number]> | undefined {
+  return counts && labels.map((label, i) => [label, counts[i] ?? 0]);
 }
 
 export interface GatewayMetrics {
@@ -55,22 +47,18 @@ export function registerGatewayMetrics(registry: Registry, gateway: () => Gatewa
   labeledCounterFrom(
     registry,
     'gatehouse_frames_in_total',
-    'Inbound WebSocket frames by type (ping, message, invalid = bad JSON or schema, rate_limited = refused, other)',
+    'Inbound WebSocket frames by parsed type (ping, message, join, leave, room, ack; invalid = bad JSON, schema or binary; ' +
+      'rate_limited = refused unparsed; dropped = never handled: over the early-frame cap while logging in, or the session was closing)',
     'type',
-    () => {
-      const view = g();
-      return view ? framesIn(view) : undefined;
-    },
+    () => byType(FRAME_IN_TYPES, g()?.counters.framesInByType),
   );
   labeledCounterFrom(
     registry,
     'gatehouse_frames_out_total',
-    'Outbound frames by type: message = direct messages delivered to a session, pong = answers to ping frames',
+    'Frames accepted by a send queue of this node, by type (connected, pong, message, ack, error, joined, left, room, broadcast, kicked, reconnect); ' +
+      'frames dropped on a full queue and messages kept in the offline queue are not counted',
     'type',
-    () => {
-      const c = g()?.counters;
-      return c ? [['message', c.messagesOut], ['pong', c.pings]] : undefined;
-    },
+    () => byType(FRAME_OUT_TYPES, g()?.counters.framesOutByType),
   );
   counterFrom(registry, 'gatehouse_messages_dropped_total', 'Outbound messages dropped because a send queue was full', () => g()?.counters.dropped);
   counterFrom(registry, 'gatehouse_heartbeat_timeouts_total', 'Sessions closed with 4000 after HEARTBEAT_TIMEOUT_MS of silence', () => g()?.watchdog.timeouts);

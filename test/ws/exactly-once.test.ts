@@ -24,18 +24,42 @@ async function landed(h: TestApp, userId: string) {
 
 for (const backend of ['embedded', 'real'] as Backend[]) {
   t.test(`exactly once (${backend})`, async (t) => {
-    await t.test('a client close racing the heartbeat timeout', async (t) => {
-      const h = await buildTestApp(t, backend, FAST);
-      if (!h) return;
-      const { client } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('racer')}`, { autoPong: false });
-      await sleep(380); // right at the timeout: the watchdog and the client close race
-      await client.close();
-      await h.app.gateway.settled();
-      await landed(h, 'racer');
-      await sleep(200);
-      t.equal(logoutsOf(h, 'racer').length, 1, 'one logout');
-      t.equal((await h.app.players.listSessions('racer', 10)).length, 1, 'one session row');
-    });
+    // The race made real and deterministic: the client's close frame and the watchdog's 4000
+    // are issued in the same turn of the event loop (client and server share this process), so
+    // they cross on the wire and neither side has seen the other's close when it sends its own.
+    // The watchdog is driven with an explicit time past the timeout instead of waiting for it.
+    for (const order of ['client close first', 'watchdog first'] as const) {
+      await t.test(`a client close racing the heartbeat timeout (${order}, same turn)`, async (t) => {
+        const h = await buildTestApp(t, backend, { HEARTBEAT_TIMEOUT_MS: '60000', WATCHDOG_INTERVAL_MS: '1000', WS_PING_INTERVAL_MS: '600000' });
+        if (!h) return;
+        const { client, connected } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('racer')}`, { autoPong: false });
+        const session = h.app.gateway.connections.get(connected.sessionId as string)!;
+        t.equal(session.state, 'open', 'logged in');
+        const timeoutsBefore = h.app.gateway.watchdog.timeouts;
+        const silentPastTimeout = session.lastHeartbeat + h.config.HEARTBEAT_TIMEOUT_MS + 1;
+        if (order === 'client close first') {
+          client.socket.close(1000);
+          h.app.gateway.watchdog.tick(silentPastTimeout);
+        } else {
+          h.app.gateway.watchdog.tick(silentPastTimeout);
+          client.socket.close(1000);
+        }
+        t.equal(h.app.gateway.watchdog.timeouts, timeoutsBefore + 1, 'the watchdog timed the session out');
+        t.equal(session.state, 'closing', 'before the client close reached the server');
+        const closed = await client.closed;
+        t.ok([1000, CloseCode.HEARTBEAT_TIMEOUT].includes(closed.code), `the client saw a crossing close (${closed.code})`);
+        await eventually(() => h.app.gateway.connections.size === 0);
+        await h.app.gateway.settled();
+        const sessions = await landed(h, 'racer');
+        await sleep(200); // room for a second (wrong) logout to show up
+        t.equal(logoutsOf(h, 'racer').length, 1, 'one logout');
+        t.equal(logoutsOf(h, 'racer')[0]!.reason, 'timeout', 'the first reason given wins: the timeout');
+        t.equal([...h.app.logoutPipeline.logoutsByReason.values()].reduce((a, b) => a + b, 0), 1, 'one logout counted');
+        t.equal(sessions.length, 1, 'one session row');
+        t.equal(sessions[0]!.reason, 'timeout');
+        t.equal(await h.app.logoutPipeline.pendingCount(), 0, 'nothing left to write');
+      });
+    }
 
     await t.test('replace policy: old session closed 4001, user stays online, one logout at the end', async (t) => {
       const h = await buildTestApp(t, backend, { ...RELAXED, SESSION_POLICY: 'replace' });

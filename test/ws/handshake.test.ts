@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { loadConfig, ConfigError } from '../../src/config.ts';
-import { buildTestApp, type TestApp } from '../helpers/build.ts';
+import { buildTestApp, eventually, type TestApp } from '../helpers/build.ts';
 import { HandshakeRefused, TestClient } from '../helpers/ws-client.ts';
 
 async function refused(url: string, headers?: Record<string, string>): Promise<HandshakeRefused> {
@@ -24,16 +24,30 @@ async function assertNothingLeft(t: Test, h: TestApp, userId: string) {
   t.equal(await h.app.players.getUser(userId), null, 'no database row');
 }
 
+/**
+ * For refusals that name no usable user (no token at all): nothing was registered anywhere —
+ * no session was ever created on the node, nobody is online, no session row is open.
+ */
+async function assertNobodyAdmitted(t: Test, h: TestApp, addedBefore: number) {
+  t.equal(h.app.gateway.connections.size, 0, 'no session');
+  t.equal(h.app.gateway.connections.totalAdded, addedBefore, 'no session was ever created for it');
+  t.equal(await h.app.onlineStore.countOnline(), 0, 'nobody online in the store');
+  t.same(await h.app.players.listOpenSessions(h.config.NODE_ID, 10), [], 'no session row');
+}
+
 t.test('jwt mode', async (t) => {
   const h = (await buildTestApp(t))!;
   const base = `${h.wsUrl}/ws`;
 
   await t.test('no token -> 401 GW_UNAUTHORIZED', async (t) => {
+    const addedBefore = h.app.gateway.connections.totalAdded;
     const r = await refused(base);
     t.equal(r.status, 401);
     const body = JSON.parse(r.body);
     t.match(body, { statusCode: 401, code: 'GW_UNAUTHORIZED', error: 'Unauthorized' });
     t.type(body.message, 'string');
+    t.equal((await refused(`${base}?token=`)).status, 401, 'an empty token is no token');
+    await assertNobodyAdmitted(t, h, addedBefore);
   });
 
   await t.test('bad signature -> 401', async (t) => {
@@ -68,11 +82,15 @@ t.test('jwt mode', async (t) => {
   });
 
   await t.test('userId (sub) of the wrong format -> 400', async (t) => {
+    const addedBefore = h.app.gateway.connections.totalAdded;
     const r = await refused(`${base}?token=${h.token('bad user!')}`);
     t.equal(r.status, 400);
     t.equal(JSON.parse(r.body).code, 'GW_BAD_USER_ID');
+    await assertNothingLeft(t, h, 'bad user!');
     const long = await refused(`${base}?token=${h.token('x'.repeat(65))}`);
     t.equal(long.status, 400);
+    await assertNothingLeft(t, h, 'x'.repeat(65));
+    await assertNobodyAdmitted(t, h, addedBefore);
   });
 
   await t.test('?userId= is not accepted in jwt mode', async (t) => {
@@ -86,7 +104,9 @@ t.test('jwt mode', async (t) => {
     t.equal(connected.nodeId, h.config.NODE_ID);
     t.match(connected, { heartbeat: { intervalMs: 1000, timeoutMs: h.config.HEARTBEAT_TIMEOUT_MS } });
     t.match(connected.sessionId, /^[0-9a-f-]{36}$/);
-    t.ok((await h.app.players.getUser('bearer-user'))?.username === 'Bea' || true);
+    // The user row is written right after the login; the JWT `name` claim is its username.
+    const row = await eventually(() => h.app.players.getUser('bearer-user'));
+    t.equal(row.username, 'Bea', 'username from the JWT name claim');
     await client.close();
   });
 
@@ -105,9 +125,13 @@ t.test('AUTH_MODE=none (development)', async (t) => {
   const { client, connected } = await TestClient.open(`${h.wsUrl}/ws?userId=dev.user-1`);
   t.equal(connected.userId, 'dev.user-1');
   await client.close();
+  await h.app.gateway.settled();
+  await eventually(() => h.app.gateway.connections.size === 0);
   const r = await refused(`${h.wsUrl}/ws?userId=${encodeURIComponent('not ok')}`);
   t.equal(r.status, 400);
+  await assertNothingLeft(t, h, 'not ok');
   t.equal((await refused(`${h.wsUrl}/ws`)).status, 401);
+  t.equal(h.app.gateway.connections.size, 0, 'no userId: no session');
   t.ok(h.logs.some((l) => l.includes('AUTH_MODE=none')), 'startup warning logged');
 });
 
