@@ -52,6 +52,11 @@ export const EnvSchema = Type.Object({
     description: 'Embedded database directory when DATABASE_URL is unset (memory:// = in memory)',
   }),
   DB_MIGRATE_ON_START: bool(true, 'Apply pending migrations at startup'),
+  NODE_STATE_FILE: Type.String({
+    default: './data/node-state.json',
+    description:
+      'Without REDIS_URL and with a durable database: where the node keeps its last-alive time and its logouts not yet in the database, so that after a crash or a restart during a database outage the next start writes them (nothing is lost)',
+  }),
   REDIS_URL: Type.Optional(
     str('Redis URL (redis:// or rediss://); unset = in-process online store, single node only', {
       pattern: '^rediss?://',
@@ -65,7 +70,12 @@ export const EnvSchema = Type.Object({
   ),
   REDIS_SENTINEL_NAME: Type.Optional(str('Name of the master monitored by the sentinels', { pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
   NODE_LEASE_INTERVAL_MS: int(1000, 50, 60_000, 'How often a node renews its lease in server:nodes'),
-  NODE_DEAD_AFTER_MS: int(5000, 200, 600_000, 'A node whose lease is older is dead: its players are logged out (node_lost)'),
+  NODE_DEAD_AFTER_MS: int(
+    5000,
+    200,
+    600_000,
+    'A node whose lease is older is dead: its players are logged out (node_lost). A node judges others only after renewing its own lease this long without a lapse (after it starts, and after a failed or late renewal), so a cluster-wide Redis outage logs nobody out; after such a lapse a dead node\'s players may take up to twice this long',
+  ),
 
   AUTH_MODE: Type.Optional(
     Type.Union([Type.Literal('jwt'), Type.Literal('none')], {
@@ -101,6 +111,12 @@ export const EnvSchema = Type.Object({
   SEND_QUEUE_MAX_BYTES: int(1_048_576, 1024, 1024 * 1024 * 1024, 'Bytes queued + socket-buffered per session'),
   SLOW_CONSUMER_DROPS: int(0, 0, 1_000_000, 'Consecutive drops before close 4003 (0 = never)'),
   WRITE_TIMEOUT_MS: int(10_000, 100, 600_000, 'A socket whose buffer has not drained for this long is terminated'),
+  CLOSE_TIMEOUT_MS: int(
+    2000,
+    10,
+    60_000,
+    'After a server-side close (heartbeat timeout, kick, drain) the peer gets this long to answer the close frame before the socket is destroyed: a vanished peer never answers, and its logout waits for the socket to end',
+  ),
 
   MAX_ROOMS_PER_SESSION: int(64, 1, 10_000, 'Rooms one session may be a member of at once; more joins get FORBIDDEN'),
   OFFLINE_QUEUE_MAX: int(100, 0, 10_000, 'Messages kept per offline user (newest win); 0 = no offline queue, USER_OFFLINE instead'),
@@ -195,7 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('AUTH_JWT_SECRET must be set when AUTH_MODE=jwt');
   }
   if (parsed.NODE_ENV === 'production') {
-    if (authMode === 'none') throw new ConfigError('AUTH_MODE must not be none when NODE_ENV=production');
+    if (parsed.AUTH_MODE === 'none') throw new ConfigError('AUTH_MODE must not be none when NODE_ENV=production');
+    if (!parsed.AUTH_JWT_SECRET) throw new ConfigError('AUTH_JWT_SECRET must be set when NODE_ENV=production');
     if (!parsed.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
   }
   if (parsed.REDIS_SENTINELS && !parsed.REDIS_SENTINEL_NAME) {

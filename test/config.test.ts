@@ -41,6 +41,9 @@ t.test('a bad value stops startup with one line naming the variable', async (t) 
     [{ AUTH_JWT_SECRET: 'short' }, /^AUTH_JWT_SECRET must be at least 32 characters/],
     [{ NODE_ID: 'has space' }, /^NODE_ID must match/],
     [{ WATCHDOG_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '1000' }, /^WATCHDOG_INTERVAL_MS must not exceed/],
+    [{ CLOSE_TIMEOUT_MS: '5' }, /^CLOSE_TIMEOUT_MS must be an integer from 10/],
+    // The missing variable is named, not the AUTH_MODE it would have defaulted to.
+    [{ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) }, /^AUTH_JWT_SECRET must be set when NODE_ENV=production/],
   ];
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env), ConfigError) as unknown as Error;

@@ -134,6 +134,17 @@ export class LogoutPipeline {
     for (const record of records) this.loggedOut(record);
   }
 
+  /**
+   * Logouts already in the database (the standalone recovery wrote them): logged and counted
+   * like any other, with nothing left to write.
+   */
+  reportWritten(records: readonly LogoutRecord[]): void {
+    for (const record of records) {
+      this.loggedOut(record);
+      this.journal.delete(record.logicalSessionId);
+    }
+  }
+
   /** Ends the user's logical session whatever their connections (REST logout, kick). */
   async forceLogout(userId: string, reason: EndReason): Promise<ForceLogoutResult> {
     const result = await this.options.store.forceLogout({ userId, reason, now: this.options.now() });
@@ -149,6 +160,17 @@ export class LogoutPipeline {
   /** Logouts this node produced and has not yet seen in the database. */
   get unconfirmed(): number {
     return this.journal.size;
+  }
+
+  /**
+   * The logouts this node produced that the database does not have yet (journal and direct
+   * writes), for a node without Redis to keep across a crash (standalone-recovery.ts).
+   */
+  unconfirmedRecords(): LogoutRecord[] {
+    const records = new Map<string, LogoutRecord>();
+    for (const { record } of this.journal.values()) records.set(record.logicalSessionId, record);
+    for (const record of this.direct) records.set(record.logicalSessionId, record);
+    return [...records.values()];
   }
 
   get parkedEnds(): number {
@@ -172,6 +194,7 @@ export class LogoutPipeline {
 
   private async applyEnd(ended: FailedEnd): Promise<EndSessionResult> {
     const { connection } = ended;
+    const graceMs = GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0;
     const result = await this.options.store.endSession({
       userId: connection.userId,
       nodeId: this.options.nodeId,
@@ -179,18 +202,26 @@ export class LogoutPipeline {
       connectionId: connection.id,
       reason: ended.reason,
       now: ended.at,
-      graceMs: GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0,
+      graceMs,
     });
-    if (result.loggedOut && result.record) this.loggedOut(result.record);
+    if (result.loggedOut && result.record) this.loggedOut(result.record, connection.id);
+    else if (result.graceUntil !== undefined) {
+      this.options.log.info(
+        { userId: connection.userId, sessionId: connection.id, logicalSessionId: connection.logicalSessionId, reason: ended.reason, graceMs },
+        'logout deferred: reconnecting',
+      );
+    }
     return result;
   }
 
-  private loggedOut(record: LogoutRecord): void {
+  /** `sessionId`: the connection whose end logged the user out, when this node knows it. */
+  private loggedOut(record: LogoutRecord, sessionId?: string): void {
     this.journal.set(record.logicalSessionId, { record, since: this.options.now() });
     this.logoutsByReason.set(record.reason, (this.logoutsByReason.get(record.reason) ?? 0) + 1);
     this.options.log.info(
       {
         userId: record.userId,
+        ...(sessionId === undefined ? {} : { sessionId }),
         reason: record.reason,
         logicalSessionId: record.logicalSessionId,
         sessionDurationMs: record.logoutAt - record.connectedAt,
@@ -263,7 +294,7 @@ export class LogoutPipeline {
     };
     this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, 'online store lost a session: logout written directly');
     this.direct.push(record);
-    this.loggedOut(record);
+    this.loggedOut(record, connection.id);
   }
 
   /** Journal entries past the grace: drop those the database has, write the others directly. */

@@ -35,6 +35,16 @@ export interface OpenSessionInput {
   connectedAt: number;
 }
 
+/** An open logical session as recorded in the database. */
+export interface OpenSessionRow {
+  logicalSessionId: string;
+  userId: string;
+  username: string;
+  nodeId: string;
+  epoch: number;
+  connectedAt: number;
+}
+
 export interface PlayerRepository {
   /** Creates the user on first sight, refreshes username and last_login_at otherwise. */
   ensureUser(userId: string, username: string, loginAt: number): Promise<void>;
@@ -48,6 +58,13 @@ export interface PlayerRepository {
    * (created if openSession never landed). Idempotent per logicalSessionId.
    */
   recordLogouts(records: readonly LogoutRecord[]): Promise<void>;
+
+  /**
+   * Up to `limit` PlayerSession rows of `nodeId` still open (no logout written), oldest first,
+   * as the logouts they would become. Crash recovery of a node without Redis: what its previous
+   * run left open never got a logout.
+   */
+  listOpenSessions(nodeId: string, limit: number): Promise<OpenSessionRow[]>;
 
   /** Of these logical session ids, the ones whose PlayerSession row is closed (logout written). */
   findClosedSessions(ids: readonly string[]): Promise<Set<string>>;

@@ -7,7 +7,7 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LogoutRecord } from '../online/online-store.ts';
-import type { OpenSessionInput, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
+import type { OpenSessionInput, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
 
 // Only rows that change are updated (the WHERE of DO UPDATE), so a replay leaves updated_at
 // alone too: "idempotent" means the second write is invisible, not merely harmless.
@@ -136,6 +136,26 @@ export class PrismaPlayerRepository implements PlayerRepository {
       logoutAt,
       reasons,
     );
+  }
+
+  async listOpenSessions(nodeId: string, limit: number): Promise<OpenSessionRow[]> {
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ id: string; user_id: string; username: string; node_id: string; epoch: bigint; connected_at: Date }>>(
+      `SELECT s.id, s.user_id, u.username, s.node_id, s.epoch, s.connected_at
+       FROM player_sessions s JOIN users u ON u.id = s.user_id
+       WHERE s.node_id = $1 AND s.disconnected_at IS NULL
+       ORDER BY s.connected_at, s.id
+       LIMIT $2`,
+      nodeId,
+      Math.max(0, Math.floor(limit)),
+    );
+    return rows.map((row) => ({
+      logicalSessionId: row.id,
+      userId: row.user_id,
+      username: row.username,
+      nodeId: row.node_id,
+      epoch: Number(row.epoch),
+      connectedAt: row.connected_at.getTime(),
+    }));
   }
 
   async findClosedSessions(ids: readonly string[]): Promise<Set<string>> {

@@ -11,7 +11,10 @@ import { LogoutPipeline } from '../core/logout.ts';
 import { CloseCode } from '../core/close-codes.ts';
 import { ClusterMembership } from '../core/cluster-membership.ts';
 import { drainSessions } from '../core/drain.ts';
+import { StandaloneRecovery } from '../core/standalone-recovery.ts';
+import { NodeStateFile } from '../db/node-state-file.ts';
 import type { Config } from '../config.ts';
+
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -89,6 +92,23 @@ export default fp(
       // off): their connections here are ghosts. 1001 makes the clients reconnect and log in anew.
       onStale: (userIds) => userIds.forEach((u) => gateway.closeUser(u, CloseCode.GOING_AWAY, 'kicked')),
     });
+    // Without Redis the online store dies with the process; with a durable database, what it
+    // knew about unfinished logouts must not (standalone-recovery.ts). An in-memory PGlite
+    // forgets the sessions too: nothing to recover.
+    const durableDatabase = config.DATABASE_URL !== undefined || !config.PGLITE_DIR.startsWith('memory://');
+    const recovery =
+      config.REDIS_URL === undefined && durableDatabase
+        ? new StandaloneRecovery({
+            storage: new NodeStateFile(config.NODE_STATE_FILE),
+            nodeId: config.NODE_ID,
+            repository: app.players,
+            logouts: logoutPipeline,
+            log,
+            now,
+            intervalMs: config.NODE_LEASE_INTERVAL_MS,
+            batchMax: config.LOGOUT_BATCH_MAX,
+          })
+        : undefined;
     app.decorate('gateway', gateway);
     app.decorate('logoutPipeline', logoutPipeline);
     app.decorate('cluster', cluster);
@@ -96,6 +116,9 @@ export default fp(
 
     // Fails with NodeIdInUseError while another live process uses NODE_ID.
     await cluster.join();
+    // Before the first session: the previous run's open sessions are closed as of its death.
+    await recovery?.recover();
+    recovery?.start();
     // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
     app.bus.onResubscribed = () => void cluster.tick();
     await gateway.listen();
@@ -103,8 +126,16 @@ export default fp(
     cluster.start();
     const watchdogTimer = setInterval(() => gateway.tick(), config.WATCHDOG_INTERVAL_MS);
 
+    const wsServerOptions = {
+      maxPayload: config.MAX_PAYLOAD_BYTES,
+      clientTracking: true,
+      // ws waits 30 s by default for the peer's answer to a server-side close, and the session's
+      // end (its logout and timestamp) waits with it; a peer silenced by a heartbeat timeout is
+      // most likely gone. ws 8.23 has the option; @types/ws does not list it yet, hence a variable.
+      closeTimeout: config.CLOSE_TIMEOUT_MS,
+    };
     await app.register(websocket, {
-      options: { maxPayload: config.MAX_PAYLOAD_BYTES, clientTracking: true },
+      options: wsServerOptions,
       // Replaces the plugin's default (close everything at once) with a drain: readiness turns
       // 503 and upgrades are refused at once, then sessions are told to reconnect in batches.
       preClose: async function closeSessions() {
@@ -134,6 +165,8 @@ export default fp(
       }
       const left = await logoutPipeline.flush(deadline);
       logoutPipeline.stop();
+      const kept = await recovery?.stop();
+      if (kept) log.warn({ unwrittenLogouts: kept }, 'shutdown: logouts kept in NODE_STATE_FILE for the next start');
       await cluster.leave().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'lease not removed'));
       if (left > 0) log.warn({ pendingLogouts: left }, 'shutdown: logouts left in the online store queue for the next writer');
     });

@@ -198,6 +198,21 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.same([...(await repo.findClosedSessions([]))], []);
   });
 
+  t.test('listOpenSessions lists the open sessions of one node, oldest first, with the username', async (t) => {
+    if (!db) return;
+    await repo.openSession({ id: 'los-2', userId: 'los-b', username: 'bea', nodeId: 'los-node', epoch: 3, connectedAt: sec(20) });
+    await repo.openSession({ id: 'los-1', userId: 'los-a', username: 'ann', nodeId: 'los-node', epoch: 1, connectedAt: sec(10) });
+    await repo.openSession({ id: 'los-3', userId: 'los-c', username: 'cid', nodeId: 'los-node', epoch: 1, connectedAt: sec(30) });
+    await repo.openSession({ id: 'los-other', userId: 'los-a', username: 'ann', nodeId: 'los-elsewhere', epoch: 2, connectedAt: sec(15) });
+    await repo.recordLogouts([logout('los-c', 'los-3', sec(30), sec(40), { nodeId: 'los-node' })]);
+    t.same(await repo.listOpenSessions('los-node', 10), [
+      { logicalSessionId: 'los-1', userId: 'los-a', username: 'ann', nodeId: 'los-node', epoch: 1, connectedAt: sec(10) },
+      { logicalSessionId: 'los-2', userId: 'los-b', username: 'bea', nodeId: 'los-node', epoch: 3, connectedAt: sec(20) },
+    ]);
+    t.same((await repo.listOpenSessions('los-node', 1)).map((s) => s.logicalSessionId), ['los-1'], 'limit applies');
+    t.same(await repo.listOpenSessions('los-nobody', 10), []);
+  });
+
   t.test('ping answers', async (t) => {
     if (!db) return;
     const sent = await counting(() => repo.ping());

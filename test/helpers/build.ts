@@ -3,6 +3,8 @@
  * or on the real services (own PostgreSQL schema + own Redis key prefix). Listens on port 0,
  * closes at teardown, captures log lines.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -48,14 +50,17 @@ export async function backendEnv(t: Tap, backend: Backend): Promise<Record<strin
 export async function buildTestApp(t: Tap, backend: Backend = 'embedded', env: Record<string, string> = {}): Promise<TestApp | null> {
   const services = await backendEnv(t, backend);
   if (!services) return null;
+  const nodeId = `test-${Math.random().toString(36).slice(2, 8)}`;
   const config = loadConfig({
     NODE_ENV: 'test',
+    // Suites run in parallel: each app keeps its own crash-recovery state (memory store + a real database).
+    NODE_STATE_FILE: join(tmpdir(), `gatehouse-${nodeId}.json`),
     LOG_LEVEL: 'info',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     HOST: '127.0.0.1',
     PORT: '0',
-    NODE_ID: `test-${Math.random().toString(36).slice(2, 8)}`,
+    NODE_ID: nodeId,
     // Immediate logouts unless a test is about the grace period.
     LOGOUT_GRACE_MS: '0',
     ...services,
