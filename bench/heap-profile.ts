@@ -3,12 +3,15 @@
  * benchmark does), takes a heap snapshot after a GC before any client and another with N clients
  * connected and pinging, and prints the difference per connection, largest first.
  *
- *   node --import tsx bench/heap-profile.ts [--server=gatehouse] [--clients=2000] [--top=30] [--gatehouse=DIR]
+ *   node --import tsx bench/heap-profile.ts [--server=gatehouse] [--clients=2000] [--top=30] [--gatehouse=DIR] [--save=FILE]
+ *
+ * --save writes the snapshot with the clients connected (open it in Chrome DevTools, Memory tab).
  *
  * Servers: raw-ws, socketio, gatehouse, gatehouse-redis-pg (the last two need the private Redis /
  * PostgreSQL exactly like `npm run bench`).
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { heapSnapshot } from './lib/inspector.ts';
 import { LoadProcess } from './lib/load.ts';
@@ -116,7 +119,9 @@ async function main(): Promise<void> {
     const r = await connect('c', Array.from({ length: clients }, (_, i) => `c${i}`));
     await sleep(5000);
     await server.gc();
-    const after = aggregate(await heapSnapshot(server.pid, server.inspectPort));
+    const afterText = await heapSnapshot(server.pid, server.inspectPort);
+    if (arg('save', '')) writeFileSync(arg('save', ''), afterText);
+    const after = aggregate(afterText);
     const n = r.connected;
     const rows: Array<[string, number, number, string]> = [];
     let total = 0;

@@ -5,22 +5,33 @@
  */
 import type { Session } from './session.ts';
 
+/**
+ * A user's sessions on this node: most users have one, and a Set per user would cost every
+ * connection a Set and its hash table; the Set appears with the second session.
+ */
+type UserSessions = Session | Set<Session>;
+
 export class ConnectionManager {
   private readonly bySession = new Map<string, Session>();
-  private readonly byUser = new Map<string, Set<Session>>();
+  private readonly byUser = new Map<string, UserSessions>();
   /** Sessions ever added (for /ws/stats). */
   totalAdded = 0;
 
   /** Adds a session. Returns the user's other sessions on this node, before this one. */
   add(session: Session): Session[] {
     this.bySession.set(session.id, session);
-    let sessions = this.byUser.get(session.userId);
-    const others = sessions ? [...sessions] : [];
-    if (!sessions) {
-      sessions = new Set();
-      this.byUser.set(session.userId, sessions);
+    const sessions = this.byUser.get(session.userId);
+    let others: Session[];
+    if (sessions === undefined) {
+      others = [];
+      this.byUser.set(session.userId, session);
+    } else if (sessions instanceof Set) {
+      others = [...sessions];
+      sessions.add(session);
+    } else {
+      others = [sessions];
+      this.byUser.set(session.userId, new Set([sessions, session]));
     }
-    sessions.add(session);
     this.totalAdded++;
     return others;
   }
@@ -30,9 +41,11 @@ export class ConnectionManager {
     if (this.bySession.get(session.id) !== session) return false;
     this.bySession.delete(session.id);
     const sessions = this.byUser.get(session.userId);
-    if (sessions) {
+    if (sessions === session) {
+      this.byUser.delete(session.userId);
+    } else if (sessions instanceof Set) {
       sessions.delete(session);
-      if (sessions.size === 0) this.byUser.delete(session.userId);
+      if (sessions.size === 1) this.byUser.set(session.userId, sessions.values().next().value!);
     }
     return true;
   }
@@ -41,13 +54,16 @@ export class ConnectionManager {
     return this.bySession.get(sessionId);
   }
 
-  /** The user's live sessions on this node (do not mutate). */
-  sessionsOf(userId: string): ReadonlySet<Session> | undefined {
-    return this.byUser.get(userId);
+  /** The user's live sessions on this node, in arrival order; undefined when none. */
+  sessionsOf(userId: string): Iterable<Session> | undefined {
+    const sessions = this.byUser.get(userId);
+    // A one-element array for the common case: callers iterate once (a message, a kick), never per ping.
+    return sessions === undefined || sessions instanceof Set ? sessions : [sessions];
   }
 
   countOf(userId: string): number {
-    return this.byUser.get(userId)?.size ?? 0;
+    const sessions = this.byUser.get(userId);
+    return sessions === undefined ? 0 : sessions instanceof Set ? sessions.size : 1;
   }
 
   /** Live sessions on this node. */

@@ -22,7 +22,7 @@ import { RoomService } from './room-service.ts';
 import { DirectMessages, type PushResult } from './direct-messages.ts';
 
 export type { PushResult };
-import { Session, type EndReason, type SessionLimits, type SessionSocket } from './session.ts';
+import { Session, type EndReason, type SessionHooks, type SessionLimits, type SessionSocket } from './session.ts';
 import { Watchdog } from './watchdog.ts';
 import { FrameIn, GatewayCounters } from './gateway-counters.ts';
 import { RateLimitedWarner } from './rate-limited-warner.ts';
@@ -83,6 +83,14 @@ export class Gateway {
   private readonly early = new Map<Session, Array<{ data: string; binary: boolean }>>();
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
+  /** One object for every session of the node (a closure per session would cost memory per connection). */
+  private readonly sessionHooks: SessionHooks = {
+    onDrop: (s, consecutive) => {
+      this.counters.dropped++;
+      this.warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
+    },
+    onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
+  };
 
   constructor(private readonly deps: GatewayDeps) {
     const { settings, store, bus, log, now } = deps;
@@ -176,11 +184,7 @@ export class Gateway {
       socket,
       limits: settings,
       now,
-      onDrop: (s, consecutive) => {
-        this.counters.dropped++;
-        this.warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
-      },
-      onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
+      hooks: this.sessionHooks,
       framesOut: this.counters.framesOutByType,
     });
     this.connections.add(session);

@@ -17,6 +17,18 @@ export interface OutboundSocket {
   send(data: string, cb: (err?: Error | null) => void): void;
 }
 
+/**
+ * Told about drops. An object with methods rather than two callbacks: the session is its own
+ * queue's listener, so a connection costs no closures for it (each closure built per connection
+ * is a few hundred bytes under tsx, whose keepNames gives it a property dictionary).
+ */
+export interface SendQueueListener {
+  /** After every drop, with the number of drops in a row (the message is already gone). Must not throw. */
+  onQueueDrop(consecutive: number): void;
+  /** Once per queue, when `slowConsumerDrops` drops happened in a row. Must not throw. */
+  onSlowConsumer(): void;
+}
+
 export interface SendQueueOptions {
   /** SEND_QUEUE_MAX: messages waiting in the queue (not yet handed to the socket). */
   maxMessages: number;
@@ -24,10 +36,7 @@ export interface SendQueueOptions {
   maxBytes: number;
   /** SLOW_CONSUMER_DROPS: consecutive drops before onSlowConsumer; 0 = never. */
   slowConsumerDrops: number;
-  /** After every drop, with the number of drops in a row (the message is already gone). Must not throw. */
-  onDrop?(consecutive: number): void;
-  /** Once per queue, when `slowConsumerDrops` drops happened in a row. Must not throw. */
-  onSlowConsumer?(): void;
+  listener?: SendQueueListener;
   /** Clock for oldestPendingSince (default Date.now); called once per push. */
   now?: () => number;
   /** Write through while socket.bufferedAmount is below this (default 16 KiB, Node's stream highWaterMark). */
@@ -46,6 +55,8 @@ const COMPACT_AFTER = 1024;
 export class SendQueue {
   // One FIFO of pending messages in three parallel arrays (no object per message):
   // [head, next) were handed to the socket and await their callback; [next, tail) are queued.
+  // Only `since` is written for the first kind: `data` and `size` stay empty (no backing store)
+  // for a session that keeps up, which is most of them.
   private readonly data: string[] = [];
   private readonly size: number[] = [];
   private readonly since: number[] = [];
@@ -61,8 +72,11 @@ export class SendQueue {
   private broken = false;
   private readonly now: () => number;
   private readonly watermark: number;
-  /** One callback for every send: callbacks arrive in order, so they need no identity. */
-  private readonly onSent = (err?: Error | null): void => this.sent(err);
+  /**
+   * One callback for every send: callbacks arrive in order, so they need no identity. Bound
+   * rather than an arrow field: tsx names arrow fields, which costs each one a property dictionary.
+   */
+  private readonly onSent: (err?: Error | null) => void = this.sent.bind(this);
 
   constructor(
     private readonly socket: OutboundSocket,
@@ -120,8 +134,6 @@ export class SendQueue {
     const slot = this.tail++;
     this.since[slot] = this.now();
     if (writeThrough) {
-      this.data[slot] = '';
-      this.size[slot] = 0;
       this.next = this.tail;
       this.write(data);
       // a socket that calls back into push() from inside send() left messages behind
@@ -144,10 +156,7 @@ export class SendQueue {
   pushFinal(data: string): boolean {
     if (this.broken) return false;
     this.clear();
-    const slot = this.tail++;
-    this.since[slot] = this.now();
-    this.data[slot] = '';
-    this.size[slot] = 0;
+    this.since[this.tail++] = this.now();
     this.next = this.tail;
     this.write(data);
     return true;
@@ -176,11 +185,11 @@ export class SendQueue {
   private drop(): false {
     this.droppedTotal++;
     const inARow = ++this.dropsInARow;
-    this.options.onDrop?.(inARow);
+    this.options.listener?.onQueueDrop(inARow);
     const limit = this.options.slowConsumerDrops;
     if (limit > 0 && inARow >= limit && !this.slowConsumerFired) {
       this.slowConsumerFired = true;
-      this.options.onSlowConsumer?.();
+      this.options.listener?.onSlowConsumer();
     }
     return false;
   }
@@ -236,7 +245,7 @@ export class SendQueue {
     this.data.copyWithin(0, shift, this.tail);
     this.size.copyWithin(0, shift, this.tail);
     this.since.copyWithin(0, shift, this.tail);
-    for (let i = this.tail - shift; i < this.tail; i++) this.data[i] = '';
+    for (let i = this.tail - shift; i < Math.min(this.tail, this.data.length); i++) this.data[i] = '';
     this.head = 0;
     this.next -= shift;
     this.tail -= shift;

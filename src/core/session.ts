@@ -3,7 +3,7 @@
  * logical session (epoch, logical session id), liveness and counters. Pure: the socket is a
  * minimal interface, the clock is passed in.
  */
-import { SendQueue, type OutboundSocket } from './send-queue.ts';
+import { SendQueue, type OutboundSocket, type SendQueueListener } from './send-queue.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import { frameOutType, type FrameCounts } from './gateway-counters.ts';
 
@@ -41,17 +41,23 @@ export interface SessionOptions {
   socket: SessionSocket;
   limits: SessionLimits;
   now: () => number;
-  /** Called on each dropped message (for logs and metrics). */
-  onDrop?: (session: Session, consecutive: number) => void;
-  /** Called once when SLOW_CONSUMER_DROPS consecutive drops happened. */
-  onSlowConsumer?: (session: Session) => void;
+  /** What the node does about a session's drops; one object shared by all its sessions. */
+  hooks?: SessionHooks;
   /** The node's frames-out counters (by `FrameOut`): every frame the send queue accepts counts. */
   framesOut?: FrameCounts;
 }
 
+/** The node's reactions to a session's send queue (created once per node, not per session). */
+export interface SessionHooks {
+  /** On each dropped message (logs and metrics). */
+  onDrop(session: Session, consecutive: number): void;
+  /** Once, when SLOW_CONSUMER_DROPS consecutive drops happened. */
+  onSlowConsumer(session: Session): void;
+}
+
 export type SessionState = 'opening' | 'open' | 'closing' | 'closed';
 
-export class Session {
+export class Session implements SendQueueListener {
   readonly id: string;
   readonly userId: string;
   readonly username: string;
@@ -75,6 +81,7 @@ export class Session {
    */
   replacedBelow = 0;
   private readonly framesOut: FrameCounts | undefined;
+  private readonly hooks: SessionHooks | undefined;
   /**
    * `performance.now()` when the watchdog sent the WebSocket-level ping still unanswered, 0 when
    * none is outstanding: the route's pong handler turns it into a round-trip time (metrics).
@@ -89,20 +96,30 @@ export class Session {
     this.connectedAt = options.now();
     this.lastHeartbeat = this.connectedAt;
     this.framesOut = options.framesOut;
+    this.hooks = options.hooks;
     const { limits } = options;
     this.queue = new SendQueue(options.socket, {
       maxMessages: limits.sendQueueMax,
       maxBytes: limits.sendQueueMaxBytes,
       slowConsumerDrops: limits.slowConsumerDrops,
       now: options.now,
-      onDrop: options.onDrop && ((consecutive) => options.onDrop!(this, consecutive)),
-      onSlowConsumer: options.onSlowConsumer && (() => options.onSlowConsumer!(this)),
+      listener: this,
     });
     this.limiter = new RateLimiter({
       maxPerSecond: limits.maxMessagesPerSec,
       strikesToClose: limits.rateLimitStrikes,
       now: options.now,
     });
+  }
+
+  /** SendQueueListener */
+  onQueueDrop(consecutive: number): void {
+    this.hooks?.onDrop(this, consecutive);
+  }
+
+  /** SendQueueListener */
+  onSlowConsumer(): void {
+    this.hooks?.onSlowConsumer(this);
   }
 
   get isOpen(): boolean {

@@ -77,6 +77,28 @@ t.test('many sessions: add and remove in any order', async (t) => {
   t.equal(cm.countOf('u7'), 10, 'u7 had s7, s37, ...: odd indexes, all kept');
   t.equal(cm.countOf('u8'), 0, 'even users lost every session');
   t.equal(cm.userCount, 15);
-  t.ok([...cm.sessions()].every((s) => cm.sessionsOf(s.userId)?.has(s) && cm.get(s.id) === s), 'every live session indexed both ways');
+  t.ok([...cm.sessions()].every((s) => [...(cm.sessionsOf(s.userId) ?? [])].includes(s) && cm.get(s.id) === s), 'every live session indexed both ways');
   t.equal([...cm.users()].reduce((n, u) => n + cm.countOf(u), 0), cm.size, 'per-user counts add up to the size');
+});
+
+t.test('one session, then several, then one again: arrival order and counts hold', async (t) => {
+  const cm = new ConnectionManager();
+  const [d1, d2, d3, d4] = ['d1', 'd2', 'd3', 'd4'].map((id) => makeSession('dana', clock, id).session);
+  cm.add(d1!);
+  t.same([...cm.sessionsOf('dana')!], [d1]);
+  t.same([...cm.sessionsOf('dana')!], [d1], 'iterable again');
+  cm.add(d2!);
+  t.same(cm.add(d3!), [d1, d2], 'the others, in arrival order');
+  t.equal(cm.countOf('dana'), 3);
+  cm.remove(d1!);
+  cm.remove(d3!);
+  t.same([...cm.sessionsOf('dana')!], [d2], 'back to one');
+  t.equal(cm.countOf('dana'), 1);
+  t.same(cm.add(d4!), [d2], 'and growing again');
+  t.same([...cm.sessionsOf('dana')!], [d2, d4]);
+  t.equal(cm.userCount, 1);
+  cm.remove(d2!);
+  cm.remove(d4!);
+  t.equal(cm.countOf('dana'), 0);
+  t.equal(cm.sessionsOf('dana'), undefined);
 });

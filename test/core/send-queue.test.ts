@@ -55,8 +55,10 @@ function setup(options: Partial<SendQueueOptions> = {}) {
     maxBytes: 1000,
     slowConsumerDrops: 0,
     now: () => clock.now,
-    onDrop: (n) => drops.push(n),
-    onSlowConsumer: () => slow++,
+    listener: {
+      onQueueDrop: (n) => void drops.push(n),
+      onSlowConsumer: () => void slow++,
+    },
     ...options,
   });
   return { socket, clock, drops, queue, slowCount: () => slow };
@@ -135,7 +137,7 @@ t.test('queued bytes count toward the bound', async (t) => {
   t.equal(socket.bufferedAmount, 50);
 });
 
-t.test('consecutive drops: onDrop every time, onSlowConsumer exactly once', async (t) => {
+t.test('consecutive drops: onQueueDrop every time, onSlowConsumer exactly once', async (t) => {
   const { queue, drops, slowCount } = setup({ maxMessages: 1, writeThroughBelow: 1, slowConsumerDrops: 3 });
   queue.push('in-socket');
   queue.push('queued');
