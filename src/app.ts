@@ -39,7 +39,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: 1024 * 1024,
     // Room names in paths (/api/rooms/:room/...) may be 128 characters (Fastify's default cap is 100).
     routerOptions: { maxParamLength: 256 },
-    return503OnClosing: true,
+    // During a drain (app.close() runs the session drain in preClose) requests still reach their
+    // routes: readiness answers its own coded 503 and /ws refuses upgrades with GW_DRAINING and
+    // Retry-After. Fastify's own closing 503 would skip every hook, and on an upgrade socket
+    // nobody would then close the connection, holding the shutdown up to its deadline.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // The embedded database (PGlite, WebAssembly) can take several seconds to start on a busy machine.
     pluginTimeout: 60_000,

@@ -2,13 +2,12 @@
  * GET /ws: the WebSocket endpoint. Every check runs in preValidation, before the upgrade, so a
  * refused handshake is a plain HTTP answer (400/401/503) and no socket is ever opened.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Identity } from '../core/gateway.ts';
-import { GatewayErrors, RETRY_AFTER_SECONDS, type ErrorBody } from '../errors.ts';
+import { GatewayErrors } from '../errors.ts';
 
 const identities = new WeakMap<FastifyRequest, Identity>();
 
@@ -27,45 +26,8 @@ function releaseUpgradeRequest(socket: WebSocket, request: FastifyRequest): void
   tcp._httpMessage?.detachSocket(tcp);
 }
 
-type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-/**
- * Upgrades that arrive while the node drains. Once `app.close()` began, Fastify answers every
- * request with a bare 503 before any hook runs (return503OnClosing), so the route's own refusal
- * never runs; on an upgrade socket nobody then closes the connection either (the hook of
- * @fastify/websocket that would is skipped), and a single reconnect attempt against a draining
- * node kept its HTTP server from closing until SHUTDOWN_TIMEOUT_MS (exit 1). So while the
- * gateway drains, upgrades are answered here, in front of @fastify/websocket's listener: the
- * coded 503 of PROTOCOL.md with Retry-After, and the socket closed once the answer is written.
- */
-function refuseUpgradesWhileDraining(app: FastifyInstance): void {
-  const server = app.server;
-  const delegates = server.listeners('upgrade') as UpgradeListener[];
-  server.removeAllListeners('upgrade');
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!app.gateway.draining) {
-      for (const listener of delegates) listener.call(server, request, socket, head);
-      return;
-    }
-    const error = new GatewayErrors.Draining();
-    const body: ErrorBody = { statusCode: 503, code: error.code, error: 'Service Unavailable', message: error.message };
-    const text = JSON.stringify(body);
-    socket.on('error', () => socket.destroy());
-    socket.end(
-      'HTTP/1.1 503 Service Unavailable\r\n' +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(text)}\r\n` +
-        `Retry-After: ${RETRY_AFTER_SECONDS}\r\n` +
-        'Connection: close\r\n\r\n' +
-        text,
-      () => socket.destroy(),
-    );
-  });
-}
-
 const wsRoute: FastifyPluginAsync = async (app) => {
   const { gateway, metrics } = app;
-  refuseUpgradesWhileDraining(app);
   app.get(
     '/ws',
     {
