@@ -24,6 +24,7 @@ import { DirectMessages, type PushResult } from './direct-messages.ts';
 export type { PushResult };
 import { Session, type EndReason, type SessionHooks, type SessionLimits, type SessionSocket } from './session.ts';
 import { Watchdog } from './watchdog.ts';
+import { LoginWriter } from './login-writer.ts';
 import { FrameIn, GatewayCounters } from './gateway-counters.ts';
 import { RateLimitedWarner } from './rate-limited-warner.ts';
 
@@ -64,6 +65,9 @@ export interface Identity {
 /** Why a handshake is refused before the upgrade. */
 export type AdmissionRefusal = 'draining' | 'full' | undefined;
 
+/** Logins per database statement (a reconnect storm is written in a few round trips). */
+const LOGIN_BATCH_MAX = 500;
+
 /** Frames a client may send before its login is confirmed; more are dropped. */
 const MAX_EARLY_FRAMES = 16;
 
@@ -75,6 +79,8 @@ export class Gateway {
   readonly heartbeats: HeartbeatFlusher;
   readonly rooms: RoomService;
   readonly replay: OfflineReplay;
+  /** The database side of logins, batched. */
+  readonly logins: LoginWriter;
   private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
@@ -96,6 +102,7 @@ export class Gateway {
     const { settings, store, bus, log, now } = deps;
     this.startedAt = now();
     this.warner = new RateLimitedWarner(log, now, 10_000);
+    this.logins = new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX });
     this.replay = new OfflineReplay({
       queue: deps.offlineQueue,
       log,
@@ -197,7 +204,7 @@ export class Gateway {
   }
 
   private async login(session: Session): Promise<void> {
-    const { store, repository, settings, log, now } = this.deps;
+    const { store, settings, log, now } = this.deps;
     let result;
     try {
       result = await store.login({
@@ -242,18 +249,12 @@ export class Gateway {
     this.replay.start(session);
     this.enforcePolicy(session, result.previousNodes);
 
-    const db = result.newLogicalSession
-      ? repository.openSession({
-          id: result.logicalSessionId,
-          userId: session.userId,
-          username: session.username,
-          nodeId: settings.nodeId,
-          epoch: result.epoch,
-          connectedAt: session.connectedAt,
-        })
-      : repository.ensureUser(session.userId, session.username, session.connectedAt);
-    // The logout write upserts user and session rows, so a failure here loses nothing durable.
-    db.catch((error: unknown) => log.warn({ userId: session.userId, err: (error as Error).message }, 'database login write failed'));
+    this.logins.write({
+      userId: session.userId,
+      username: session.username,
+      loginAt: session.connectedAt,
+      ...(result.newLogicalSession ? { session: { id: result.logicalSessionId, nodeId: settings.nodeId, epoch: result.epoch } } : {}),
+    });
 
     const early = this.early.get(session) ?? [];
     this.early.delete(session);

@@ -45,12 +45,28 @@ export interface OpenSessionRow {
   connectedAt: number;
 }
 
+/** A login to record: the user row always, the PlayerSession row when it opened a logical session. */
+export interface LoginWrite {
+  userId: string;
+  username: string;
+  loginAt: number;
+  /** The logical session this login opened (absent: it joined one already open). */
+  session?: { id: string; nodeId: string; epoch: number };
+}
+
 export interface PlayerRepository {
   /** Creates the user on first sight, refreshes username and last_login_at otherwise. */
   ensureUser(userId: string, username: string, loginAt: number): Promise<void>;
 
   /** Creates the PlayerSession row of a logical session (no-op if it exists). */
   openSession(input: OpenSessionInput): Promise<void>;
+
+  /**
+   * Many logins in one round trip (a reconnect storm after a restart is thousands at once):
+   * every user created or refreshed (username, last_login_at, never moved backwards), and the
+   * PlayerSession rows of the logical sessions they opened (no-op for existing ones).
+   */
+  recordLogins(logins: readonly LoginWrite[]): Promise<void>;
 
   /**
    * Writes many logouts in one round trip: users.last_spirit_gain_time and last_logout_at

@@ -7,7 +7,7 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LogoutRecord } from '../online/online-store.ts';
-import type { OpenSessionInput, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
+import type { LoginWrite, OpenSessionInput, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
 
 // Only rows that change are updated (the WHERE of DO UPDATE), so a replay leaves updated_at
 // alone too: "idempotent" means the second write is invisible, not merely harmless.
@@ -74,6 +74,41 @@ ON CONFLICT (id) DO UPDATE SET
   reason = EXCLUDED.reason
 WHERE s.disconnected_at IS NULL`;
 
+/*
+ * The logins of a batch as six parallel arrays (session columns NULL for a login that joined an
+ * open logical session). Users: the latest login of each, as ENSURE_USER does one at a time.
+ * Sessions: inserted once, like OPEN_SESSION; they may reference users inserted by the sibling
+ * CTE (foreign keys are checked at the end of the statement).
+ */
+const RECORD_LOGINS = `
+WITH input AS (
+  SELECT *
+  FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::bigint[])
+    AS r(user_id, username, login_at, session_id, node_id, epoch)
+),
+latest AS (
+  SELECT DISTINCT ON (user_id) user_id, username, login_at
+  FROM input
+  ORDER BY user_id, login_at DESC
+),
+upsert_users AS (
+  INSERT INTO users AS u (id, username, last_login_at)
+  SELECT user_id, username, login_at FROM latest
+  ON CONFLICT (id) DO UPDATE SET
+    username = EXCLUDED.username,
+    last_login_at = GREATEST(u.last_login_at, EXCLUDED.last_login_at),
+    updated_at = now()
+  WHERE u.username IS DISTINCT FROM EXCLUDED.username
+     OR u.last_login_at IS NULL
+     OR u.last_login_at < EXCLUDED.last_login_at
+)
+INSERT INTO player_sessions (id, user_id, node_id, epoch, connected_at)
+SELECT DISTINCT ON (session_id) session_id, user_id, node_id, epoch, login_at
+FROM input
+WHERE session_id IS NOT NULL
+ORDER BY session_id, login_at
+ON CONFLICT (id) DO NOTHING`;
+
 interface RawSessionFields {
   id: string;
   userId: string;
@@ -102,6 +137,26 @@ export class PrismaPlayerRepository implements PlayerRepository {
       input.epoch,
       new Date(input.connectedAt),
     );
+  }
+
+  async recordLogins(logins: readonly LoginWrite[]): Promise<void> {
+    if (logins.length === 0) return;
+    const n = logins.length;
+    const userIds = new Array<string>(n);
+    const usernames = new Array<string>(n);
+    const loginAt = new Array<Date>(n);
+    const sessionIds = new Array<string | null>(n);
+    const nodeIds = new Array<string | null>(n);
+    const epochs = new Array<number | null>(n);
+    logins.forEach((l, i) => {
+      userIds[i] = l.userId;
+      usernames[i] = l.username;
+      loginAt[i] = new Date(l.loginAt);
+      sessionIds[i] = l.session?.id ?? null;
+      nodeIds[i] = l.session?.nodeId ?? null;
+      epochs[i] = l.session?.epoch ?? null;
+    });
+    await this.prisma.$executeRawUnsafe(RECORD_LOGINS, userIds, usernames, loginAt, sessionIds, nodeIds, epochs);
   }
 
   async recordLogouts(records: readonly LogoutRecord[]): Promise<void> {

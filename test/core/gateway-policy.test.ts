@@ -59,7 +59,7 @@ function settings(nodeId: string, policy: 'replace' | 'multi', maxSessionsPerUse
 async function node(t: Test, nodeId: string, policy: 'replace' | 'multi', store: MemoryOnlineStore, hub = new MemoryBusHub(), cap?: number) {
   const clock = new ManualClock();
   const bus = new MemoryBus(hub);
-  const repository = { openSession: async () => {}, ensureUser: async () => {} } as unknown as PlayerRepository;
+  const repository = { recordLogins: async () => {} } as unknown as PlayerRepository;
   const logout = { endConnection: async () => undefined } as unknown as LogoutPipeline;
   const gateway = new Gateway({ settings: settings(nodeId, policy, cap), store, repository, bus, logout, log: collectingLogger(), now: clock.now });
   await gateway.listen();

@@ -198,6 +198,48 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.same([...(await repo.findClosedSessions([]))], []);
   });
 
+  t.test('recordLogins: users created or refreshed, sessions opened once, in one statement', async (t) => {
+    if (!db) return;
+    await repo.ensureUser('rl2-old', 'before', sec(1));
+    const sent = await counting(() =>
+      repo.recordLogins([
+        { userId: 'rl2-new', username: 'nina', loginAt: sec(10), session: { id: 'rl2-s1', nodeId: 'node-a', epoch: 1 } },
+        // An existing user opening a new logical session: last_login_at moves too.
+        { userId: 'rl2-old', username: 'after', loginAt: sec(20), session: { id: 'rl2-s2', nodeId: 'node-b', epoch: 4 } },
+        // A second device joining the open logical session of rl2-new: no new session row.
+        { userId: 'rl2-new', username: 'nina', loginAt: sec(12) },
+      ]),
+    );
+    t.equal(sent.length, 1, 'one statement for the batch');
+    t.equal((await repo.getUser('rl2-new'))?.lastLoginAt?.getTime(), sec(12), 'the latest login of the user');
+    const old = await repo.getUser('rl2-old');
+    t.equal(old?.username, 'after', 'username refreshed');
+    t.equal(old?.lastLoginAt?.getTime(), sec(20), 'last_login_at of an existing user moves on a new logical session');
+    t.same(
+      (await sessionsOf('rl2-new')).map((s) => [s.id, s.nodeId, s.epoch, s.connectedAt.getTime(), s.disconnectedAt]),
+      [['rl2-s1', 'node-a', 1, sec(10), null]],
+    );
+    t.same((await sessionsOf('rl2-old')).map((s) => [s.id, s.epoch]), [['rl2-s2', 4]]);
+
+    // Replayed, or an older login arriving late: nothing moves backwards, nothing doubles.
+    await repo.recordLogins([{ userId: 'rl2-new', username: 'nina', loginAt: sec(5), session: { id: 'rl2-s1', nodeId: 'node-z', epoch: 9 } }]);
+    t.equal((await repo.getUser('rl2-new'))?.lastLoginAt?.getTime(), sec(12));
+    t.same((await sessionsOf('rl2-new')).map((s) => [s.id, s.nodeId, s.epoch]), [['rl2-s1', 'node-a', 1]], 'the session row keeps its opening data');
+    t.same(await counting(() => repo.recordLogins([])), [], 'an empty batch sends nothing');
+  });
+
+  t.test('recordLogins: 1,000 logins of a reconnect storm in one statement', async (t) => {
+    if (!db) return;
+    const logins = Array.from({ length: 1000 }, (_, i) => ({
+      userId: `storm-${i}`,
+      username: `storm-${i}`,
+      loginAt: sec(100 + i),
+      session: { id: `storm-s${i}`, nodeId: 'node-a', epoch: 1 },
+    }));
+    t.equal((await counting(() => repo.recordLogins(logins))).length, 1);
+    t.equal((await repo.listOpenSessions('node-a', 2000)).filter((s) => s.userId.startsWith('storm-')).length, 1000);
+  });
+
   t.test('listOpenSessions lists the open sessions of one node, oldest first, with the username', async (t) => {
     if (!db) return;
     await repo.openSession({ id: 'los-2', userId: 'los-b', username: 'bea', nodeId: 'los-node', epoch: 3, connectedAt: sec(20) });
