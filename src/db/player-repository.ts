@@ -25,15 +25,6 @@ export interface PlayerSessionRow {
   reason: string | null;
 }
 
-export interface OpenSessionInput {
-  /** The logical session id from the online store. */
-  id: string;
-  userId: string;
-  username: string;
-  nodeId: string;
-  epoch: number;
-  connectedAt: number;
-}
 
 /** An open logical session as recorded in the database. */
 export interface OpenSessionRow {
@@ -55,12 +46,6 @@ export interface LoginWrite {
 }
 
 export interface PlayerRepository {
-  /** Creates the user on first sight, refreshes username and last_login_at otherwise. */
-  ensureUser(userId: string, username: string, loginAt: number): Promise<void>;
-
-  /** Creates the PlayerSession row of a logical session (no-op if it exists). */
-  openSession(input: OpenSessionInput): Promise<void>;
-
   /**
    * Many logins in one round trip (a reconnect storm after a restart is thousands at once):
    * every user created or refreshed (username, last_login_at, never moved backwards), and the
@@ -71,7 +56,7 @@ export interface PlayerRepository {
   /**
    * Writes many logouts in one round trip: users.last_spirit_gain_time and last_logout_at
    * (never moved backwards), and the PlayerSession row closed with disconnected_at and reason
-   * (created if openSession never landed). Idempotent per logicalSessionId.
+   * (created if the login's write never landed). Idempotent per logicalSessionId.
    */
   recordLogouts(records: readonly LogoutRecord[]): Promise<void>;
 

@@ -7,32 +7,7 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LogoutRecord } from '../online/online-store.ts';
-import type { LoginWrite, OpenSessionInput, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
-
-// Only rows that change are updated (the WHERE of DO UPDATE), so a replay leaves updated_at
-// alone too: "idempotent" means the second write is invisible, not merely harmless.
-const ENSURE_USER = `
-INSERT INTO users AS u (id, username, last_login_at)
-VALUES ($1, $2, $3::timestamptz)
-ON CONFLICT (id) DO UPDATE SET
-  username = EXCLUDED.username,
-  last_login_at = GREATEST(u.last_login_at, EXCLUDED.last_login_at),
-  updated_at = now()
-WHERE u.username IS DISTINCT FROM EXCLUDED.username
-   OR u.last_login_at IS NULL
-   OR u.last_login_at < EXCLUDED.last_login_at`;
-
-// The user row is created in the same statement, so the foreign key holds even when
-// ensureUser never ran (or ran on another node that then crashed).
-const OPEN_SESSION = `
-WITH new_user AS (
-  INSERT INTO users (id, username, last_login_at)
-  VALUES ($2, $3, $6::timestamptz)
-  ON CONFLICT (id) DO NOTHING
-)
-INSERT INTO player_sessions (id, user_id, node_id, epoch, connected_at)
-VALUES ($1, $2, $4, $5::bigint, $6::timestamptz)
-ON CONFLICT (id) DO NOTHING`;
+import type { LoginWrite, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
 
 /*
  * One statement for the whole batch, whatever its size: the records arrive as eight parallel
@@ -76,9 +51,11 @@ WHERE s.disconnected_at IS NULL`;
 
 /*
  * The logins of a batch as six parallel arrays (session columns NULL for a login that joined an
- * open logical session). Users: the latest login of each, as ENSURE_USER does one at a time.
- * Sessions: inserted once, like OPEN_SESSION; they may reference users inserted by the sibling
- * CTE (foreign keys are checked at the end of the statement).
+ * open logical session). Users: created, or refreshed with the latest login of each; only rows
+ * that change are updated (the WHERE of DO UPDATE), so a replay leaves updated_at alone too:
+ * "idempotent" means the second write is invisible, not merely harmless. Sessions: inserted
+ * once; they may reference users inserted by the sibling CTE (foreign keys are checked at the
+ * end of the statement).
  */
 const RECORD_LOGINS = `
 WITH input AS (
@@ -122,22 +99,6 @@ interface RawSessionFields {
 /** Prisma-backed repository. It does not own the client: `close()` leaves it to the Database. */
 export class PrismaPlayerRepository implements PlayerRepository {
   constructor(private readonly prisma: PrismaClient) {}
-
-  async ensureUser(userId: string, username: string, loginAt: number): Promise<void> {
-    await this.prisma.$executeRawUnsafe(ENSURE_USER, userId, username, new Date(loginAt));
-  }
-
-  async openSession(input: OpenSessionInput): Promise<void> {
-    await this.prisma.$executeRawUnsafe(
-      OPEN_SESSION,
-      input.id,
-      input.userId,
-      input.username,
-      input.nodeId,
-      input.epoch,
-      new Date(input.connectedAt),
-    );
-  }
 
   async recordLogins(logins: readonly LoginWrite[]): Promise<void> {
     if (logins.length === 0) return;

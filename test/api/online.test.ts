@@ -169,7 +169,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
 
       // A user the online store has forgotten (a restarted single node) but the database knows.
       const at = Date.UTC(2025, 0, 1);
-      await h.app.players.ensureUser('legacy', 'Legacy', at);
+      await h.app.players.recordLogins([{ userId: 'legacy', username: 'Legacy', loginAt: at }]);
       const legacy = await call(h, 'GET', '/api/online/players/legacy', { token: ADMIN });
       t.equal(legacy.status, 200);
       t.match(legacy.body, { userId: 'legacy', username: 'Legacy', status: 'offline', nodeId: null, sessions: 0, connectedAt: null, lastSpiritGainTime: null });

@@ -66,9 +66,9 @@ t.test('a crashed run: its unwritten logouts land as they were, its open session
   // What the previous run knew: five sessions opened; two ended, their logouts not yet written
   // (the database was down); three still open when it died. Another node's session is not its.
   for (const [i, user] of ['ann', 'bob', 'cat', 'dan', 'eve'].entries()) {
-    await repository.openSession({ id: `s-${user}`, userId: user, username: user, nodeId: 'node-old', epoch: 1, connectedAt: T0 + i * 1000 });
+    await repository.recordLogins([{ userId: user, username: user, loginAt: T0 + i * 1000, session: { id: `s-${user}`, nodeId: 'node-old', epoch: 1 } }]);
   }
-  await repository.openSession({ id: 's-other', userId: 'zed', username: 'zed', nodeId: 'node-elsewhere', epoch: 1, connectedAt: T0 });
+  await repository.recordLogins([{ userId: 'zed', username: 'zed', loginAt: T0, session: { id: 's-other', nodeId: 'node-elsewhere', epoch: 1 } }]);
   const unwritten = [record('ann', 's-ann', T0, T0 + 10_000), record('bob', 's-bob', T0 + 1000, T0 + 12_000)];
   writeFileSync(path, JSON.stringify({ version: 1, nodeId: 'node-old', lastAliveAt, unwritten }));
 

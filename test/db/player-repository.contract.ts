@@ -50,10 +50,15 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
   };
 
   const sessionsOf = (userId: string) => repo.listSessions(userId, 100);
+  /** One login joining an open logical session (user row only). */
+  const login = (userId: string, username: string, at: number) => repo.recordLogins([{ userId, username, loginAt: at }]);
+  /** One login opening a logical session (user and session rows). */
+  const openSession = (s: { id: string; userId: string; username: string; nodeId: string; epoch: number; connectedAt: number }) =>
+    repo.recordLogins([{ userId: s.userId, username: s.username, loginAt: s.connectedAt, session: { id: s.id, nodeId: s.nodeId, epoch: s.epoch } }]);
 
-  t.test('ensureUser creates the user, then refreshes username and last_login_at', async (t) => {
+  t.test('a login creates the user, then refreshes username and last_login_at', async (t) => {
     if (!db) return;
-    await repo.ensureUser('eu-1', 'alice', sec(10));
+    await login('eu-1', 'alice', sec(10));
     const created = await repo.getUser('eu-1');
     t.ok(created, 'user exists');
     t.equal(created?.username, 'alice');
@@ -62,23 +67,23 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.equal(created?.lastSpiritGainTime, null);
     t.ok(created && Math.abs(created.createdAt.getTime() - Date.now()) < 60_000, 'created_at set by the database');
 
-    await repo.ensureUser('eu-1', 'alice2', sec(20));
+    await login('eu-1', 'alice2', sec(20));
     const updated = await repo.getUser('eu-1');
     t.equal(updated?.username, 'alice2', 'username refreshed');
     t.equal(updated?.lastLoginAt?.getTime(), sec(20), 'last_login_at moved forward');
     t.equal(updated?.createdAt.getTime(), created?.createdAt.getTime(), 'created_at kept');
     t.ok(updated && created && updated.updatedAt >= created.updatedAt, 'updated_at not older');
 
-    await repo.ensureUser('eu-1', 'alice2', sec(5));
+    await login('eu-1', 'alice2', sec(5));
     t.equal((await repo.getUser('eu-1'))?.lastLoginAt?.getTime(), sec(20), 'an older login never moves it back');
     t.equal(await repo.getUser('eu-missing'), null, 'unknown user is null');
   });
 
-  t.test('openSession creates the user and an open session, and is idempotent', async (t) => {
+  t.test('a login opening a logical session creates the user and an open session, once', async (t) => {
     if (!db) return;
     const input = { id: 'os-s1', userId: 'os-1', username: 'bob', nodeId: 'node-a', epoch: 2 ** 40, connectedAt: sec(1) };
-    await repo.openSession(input);
-    await repo.openSession({ ...input, nodeId: 'node-b', epoch: 7, connectedAt: sec(99) });
+    await openSession(input);
+    await openSession({ ...input, nodeId: 'node-b', epoch: 7, connectedAt: sec(99) });
     const sessions = await sessionsOf('os-1');
     t.same(sessions, [
       { id: 'os-s1', userId: 'os-1', nodeId: 'node-a', epoch: 2 ** 40, connectedAt: new Date(sec(1)), disconnectedAt: null, reason: null },
@@ -86,13 +91,13 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.equal(typeof sessions[0]?.epoch, 'number', 'epoch is a number, not a bigint');
     const user = await repo.getUser('os-1');
     t.equal(user?.username, 'bob', 'user row created with the session');
-    t.equal(user?.lastLoginAt?.getTime(), sec(1));
+    t.equal(user?.lastLoginAt?.getTime(), sec(99), 'the user row follows the later login; the session row keeps its first');
   });
 
   t.test('recordLogouts closes a session opened earlier, keeping its opening data', async (t) => {
     if (!db) return;
-    await repo.ensureUser('rl-1', 'carol', sec(1));
-    await repo.openSession({ id: 'rl-s1', userId: 'rl-1', username: 'carol', nodeId: 'node-a', epoch: 3, connectedAt: sec(1) });
+    await login('rl-1', 'carol', sec(1));
+    await openSession({ id: 'rl-s1', userId: 'rl-1', username: 'carol', nodeId: 'node-a', epoch: 3, connectedAt: sec(1) });
     await repo.recordLogouts([logout('rl-1', 'rl-s1', sec(1), sec(50), { epoch: 3, reason: 'heartbeat_timeout' })]);
     const [session] = await sessionsOf('rl-1');
     t.equal(session?.disconnectedAt?.getTime(), sec(50));
@@ -105,7 +110,7 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.equal(user?.username, 'carol');
   });
 
-  t.test('a logout without openSession creates the user and the closed session', async (t) => {
+  t.test('a logout whose login never landed creates the user and the closed session', async (t) => {
     if (!db) return;
     await repo.recordLogouts([logout('lo-1', 'lo-s1', sec(2), sec(30), { nodeId: 'node-z', epoch: 9, reason: 'kicked' })]);
     t.same(await sessionsOf('lo-1'), [
@@ -191,7 +196,7 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
 
   t.test('findClosedSessions names exactly the sessions whose logout was written', async (t) => {
     if (!db) return;
-    await repo.openSession({ id: 'fc-open', userId: 'fc-1', username: 'fc', nodeId: 'node-a', epoch: 1, connectedAt: sec(1) });
+    await openSession({ id: 'fc-open', userId: 'fc-1', username: 'fc', nodeId: 'node-a', epoch: 1, connectedAt: sec(1) });
     await repo.recordLogouts([logout('fc-1', 'fc-closed', sec(1), sec(9))]);
     const closed = await repo.findClosedSessions(['fc-open', 'fc-closed', 'fc-unknown']);
     t.same([...closed], ['fc-closed']);
@@ -200,7 +205,7 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
 
   t.test('recordLogins: users created or refreshed, sessions opened once, in one statement', async (t) => {
     if (!db) return;
-    await repo.ensureUser('rl2-old', 'before', sec(1));
+    await login('rl2-old', 'before', sec(1));
     const sent = await counting(() =>
       repo.recordLogins([
         { userId: 'rl2-new', username: 'nina', loginAt: sec(10), session: { id: 'rl2-s1', nodeId: 'node-a', epoch: 1 } },
@@ -242,10 +247,10 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
 
   t.test('listOpenSessions lists the open sessions of one node, oldest first, with the username', async (t) => {
     if (!db) return;
-    await repo.openSession({ id: 'los-2', userId: 'los-b', username: 'bea', nodeId: 'los-node', epoch: 3, connectedAt: sec(20) });
-    await repo.openSession({ id: 'los-1', userId: 'los-a', username: 'ann', nodeId: 'los-node', epoch: 1, connectedAt: sec(10) });
-    await repo.openSession({ id: 'los-3', userId: 'los-c', username: 'cid', nodeId: 'los-node', epoch: 1, connectedAt: sec(30) });
-    await repo.openSession({ id: 'los-other', userId: 'los-a', username: 'ann', nodeId: 'los-elsewhere', epoch: 2, connectedAt: sec(15) });
+    await openSession({ id: 'los-2', userId: 'los-b', username: 'bea', nodeId: 'los-node', epoch: 3, connectedAt: sec(20) });
+    await openSession({ id: 'los-1', userId: 'los-a', username: 'ann', nodeId: 'los-node', epoch: 1, connectedAt: sec(10) });
+    await openSession({ id: 'los-3', userId: 'los-c', username: 'cid', nodeId: 'los-node', epoch: 1, connectedAt: sec(30) });
+    await openSession({ id: 'los-other', userId: 'los-a', username: 'ann', nodeId: 'los-elsewhere', epoch: 2, connectedAt: sec(15) });
     await repo.recordLogouts([logout('los-c', 'los-3', sec(30), sec(40), { nodeId: 'los-node' })]);
     t.same(await repo.listOpenSessions('los-node', 10), [
       { logicalSessionId: 'los-1', userId: 'los-a', username: 'ann', nodeId: 'los-node', epoch: 1, connectedAt: sec(10) },
