@@ -5,57 +5,23 @@
  * both sides of the cursor, and every player online for the whole run appears exactly once.
  */
 import t from 'tap';
-import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
+import { buildTestApp, eventually, type Backend } from '../helpers/build.ts';
 import type { TestClient } from '../helpers/ws-client.ts';
-import { call, connectPlayers, terminateAll } from './http.ts';
+import { page, pageAll, random, type Page } from './online-pages.ts';
+import { connectPlayers, terminateAll } from './http.ts';
 
 const PLAYERS = 2500;
 const LIMIT = 100;
 /** Players leaving and arriving after each page of the churn run. */
 const CHURN_PER_PAGE = 20;
 
-interface Page {
-  players: Array<{ userId: string; username: string; nodeId: string; sessions: number; connectedAt: number; lastHeartbeat: number }>;
-  nextCursor?: string;
-  total: number;
-}
-
 const id = (i: number) => `p-${String(i).padStart(4, '0')}`;
-
-async function page(h: TestApp, query: string): Promise<Page> {
-  const r = await call<Page>(h, 'GET', `/api/online/players?${query}`, { token: TEST_ADMIN_TOKEN });
-  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-/** Every page of a paging run; `between` runs after each page (churn). */
-async function pageAll(h: TestApp, query: string, between?: () => Promise<void>): Promise<Page[]> {
-  const pages: Page[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await page(h, `${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    pages.push(p);
-    cursor = p.nextCursor;
-    if (cursor && between) await between();
-    if (pages.length > 1000) throw new Error('paging does not end');
-  } while (cursor);
-  return pages;
-}
 
 /** userId -> times seen. */
 function occurrences(pages: Page[]): Map<string, number> {
   const seen = new Map<string, number>();
   for (const p of pages) for (const player of p.players) seen.set(player.userId, (seen.get(player.userId) ?? 0) + 1);
   return seen;
-}
-
-/** A small deterministic PRNG, so a failing churn run can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
 }
 
 for (const backend of ['embedded', 'real'] as Backend[]) {

@@ -6,48 +6,14 @@
  * keeps the exactly-once rule while players inside and outside the range leave and arrive.
  */
 import t from 'tap';
-import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
+import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend } from '../helpers/build.ts';
 import type { TestClient } from '../helpers/ws-client.ts';
+import { page, pageAll, random, type Page } from './online-pages.ts';
 import { call, connectPlayers, errorShape, terminateAll } from './http.ts';
-
-interface Page {
-  players: Array<{ userId: string; nodeId: string; status: string; sessions: number }>;
-  nextCursor?: string;
-  total: number;
-}
 
 const pad = (i: number) => String(i).padStart(3, '0');
 
-async function page(h: TestApp, query: string): Promise<Page> {
-  const r = await call<Page>(h, 'GET', `/api/online/players?${query}`, { token: TEST_ADMIN_TOKEN });
-  if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-/** Every page of a run; `between` runs after each page that has a successor. */
-async function pageAll(h: TestApp, query: string, between?: () => Promise<void>): Promise<Page[]> {
-  const pages: Page[] = [];
-  let cursor: string | undefined;
-  do {
-    const p = await page(h, `${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-    pages.push(p);
-    cursor = p.nextCursor;
-    if (cursor && between) await between();
-    if (pages.length > 1000) throw new Error('paging does not end');
-  } while (cursor);
-  return pages;
-}
-
 const userIds = (pages: Page[]) => pages.flatMap((p) => p.players.map((player) => player.userId));
-
-/** A small deterministic PRNG, so a failing churn run can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 for (const backend of ['embedded', 'real'] as Backend[]) {
   t.test(`searching online players by userId prefix (${backend})`, async (t) => {
