@@ -114,11 +114,12 @@ export default fp(
     app.decorate('cluster', cluster);
     app.decorate('now', now);
 
-    // Fails with NodeIdInUseError while another live process uses NODE_ID.
-    await cluster.join();
     // Before the first session: the previous run's open sessions are closed as of its death.
+    // Before the join too, so that the time it takes does not delay the first lease renewal.
     await recovery?.recover();
     recovery?.start();
+    // Fails with NodeIdInUseError while another live process uses NODE_ID.
+    await cluster.join();
     // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
     app.bus.onResubscribed = () => void cluster.tick();
     await gateway.listen();
@@ -153,6 +154,7 @@ export default fp(
       clearInterval(watchdogTimer);
       const deadline = Date.now() + Math.max(500, config.SHUTDOWN_TIMEOUT_MS - CLOSE_WAIT_MS - 500);
       await gateway.heartbeats.flush(now());
+      await gateway.logins.flush();
       // The last node leaving: nobody would expire the grace periods of its players, so their
       // logouts happen now (stamped with the time each session ended).
       const others = await app.onlineStore

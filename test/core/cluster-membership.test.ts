@@ -94,6 +94,17 @@ async function statusOf(store: OnlineStore, userIds: string[]): Promise<string[]
   return Promise.all(userIds.map(async (u) => (await store.getPlayer(u))?.status ?? 'unknown'));
 }
 
+/** Nodes A and B on one shared store, both joined. */
+async function twoNodes() {
+  const clock = new ManualClock();
+  const shared = new MemoryOnlineStore();
+  const a = makeNode(shared, 'A', clock);
+  const b = makeNode(shared, 'B', clock);
+  await a.membership.join();
+  await b.membership.join();
+  return { clock, shared, a, b };
+}
+
 t.test('lapseAfterMs: above routine lateness, below what would make the others look dead', async (t) => {
   t.equal(lapseAfterMs(1000, 5000), 2500, 'defaults: a renewal 2.5 intervals apart is a lapse');
   t.equal(lapseAfterMs(1000, 3000), 2000, 'the others must stay under deadAfter: gap + interval < deadAfter');
@@ -101,12 +112,7 @@ t.test('lapseAfterMs: above routine lateness, below what would make the others l
 });
 
 t.test('cluster-wide outage with the data kept: the first node back does not reap the others', async (t) => {
-  const clock = new ManualClock();
-  const shared = new MemoryOnlineStore();
-  const a = makeNode(shared, 'A', clock);
-  const b = makeNode(shared, 'B', clock);
-  await a.membership.join();
-  await b.membership.join();
+  const { clock, shared, a, b } = await twoNodes();
   for (const u of ['a1', 'a2']) await connect(a, u, clock);
   for (const u of ['b1', 'b2']) await connect(b, u, clock);
   await run(clock, 8000, [a, b]);
@@ -144,12 +150,7 @@ t.test('cluster-wide outage with the data kept: the first node back does not rea
 });
 
 t.test('a node cut off alone is still reaped by the others after deadAfter, and learns its users are stale', async (t) => {
-  const clock = new ManualClock();
-  const shared = new MemoryOnlineStore();
-  const a = makeNode(shared, 'A', clock);
-  const b = makeNode(shared, 'B', clock);
-  await a.membership.join();
-  await b.membership.join();
+  const { clock, shared, a, b } = await twoNodes();
   await connect(b, 'b1', clock);
   await run(clock, DEAD_AFTER + LEASE, [a, b]);
 
@@ -165,12 +166,7 @@ t.test('a node cut off alone is still reaped by the others after deadAfter, and 
 });
 
 t.test('a stall no error revealed (paused host) is a lapse too; one late tick is not', async (t) => {
-  const clock = new ManualClock();
-  const shared = new MemoryOnlineStore();
-  const a = makeNode(shared, 'A', clock);
-  const b = makeNode(shared, 'B', clock);
-  await a.membership.join();
-  await b.membership.join();
+  const { clock, shared, a, b } = await twoNodes();
   await connect(b, 'b1', clock);
   await run(clock, DEAD_AFTER + LEASE, [a, b]);
 

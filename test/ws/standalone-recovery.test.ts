@@ -67,6 +67,10 @@ t.test('kill -9 without Redis: the next start logs every player out as of the cr
   t.ok(recovered, 'the start reports the recovery');
   t.equal(recovered?.orphaned, PLAYERS, 'every player of the crashed run');
   t.equal(second.logs.filter((l) => l.msg === 'user logged out' && l.reason === 'node_lost').length, PLAYERS, 'one logout line each');
+  t.notOk(
+    second.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('own lease lapsed')),
+    'the recovery ran before the node joined: its time did not look like a lapse of the lease',
+  );
 
   const { code } = await second.stop('SIGTERM');
   t.equal(code, 0);
