@@ -47,7 +47,7 @@ export class RedisBus implements Bus {
   readonly subscriber: Redis;
   /** Called each time the subscription is confirmed again after a lost connection; settable. */
   onResubscribed: (() => void) | undefined;
-  /** Envelopes PUBLISHed successfully (publish and broadcast). */
+  /** Envelopes PUBLISHed successfully (publish and broadcast, and those RedisOwnerPublisher sends). */
   published = 0;
   /** Envelopes handed to the handler (own broadcasts excluded). */
   received = 0;
@@ -63,6 +63,8 @@ export class RedisBus implements Bus {
   private readonly log: RedisBusLog | undefined;
   private readonly broadcastChannel: string;
   private readonly roomChannelPrefix: string;
+  /** `<prefix>gateway:`: a node's channel is this plus its id. */
+  readonly nodeChannelPrefix: string;
   /**
    * Room channels this node wants (kept across reconnects), each with a token of the
    * `subscribeRoom` call that last asked for it: a failing SUBSCRIBE only withdraws the channel
@@ -86,6 +88,7 @@ export class RedisBus implements Bus {
     this.prefix = options.channelPrefix ?? '';
     this.log = options.log;
     this.onResubscribed = options.onResubscribed;
+    this.nodeChannelPrefix = `${this.prefix}gateway:`;
     this.broadcastChannel = `${this.prefix}gateway:broadcast`;
     this.roomChannelPrefix = `${this.prefix}gateway:room:`;
     this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
@@ -101,7 +104,7 @@ export class RedisBus implements Bus {
 
   /** The channel a node listens on. */
   channelOf(nodeId: string): string {
-    return `${this.prefix}gateway:${nodeId}`;
+    return this.nodeChannelPrefix + nodeId;
   }
 
   /** The channel of a room. */
@@ -211,10 +214,18 @@ export class RedisBus implements Bus {
     await ended; // QUIT answered: Redis closes the socket, which ends the connection
   }
 
+  /**
+   * The wire form of `message` from this node, for a script that PUBLISHes it on the bus's
+   * behalf (RedisOwnerPublisher: lookup and publish in one round trip).
+   */
+  envelopeOf(message: BusMessage): string {
+    this.checkSubscribed();
+    return JSON.stringify({ o: this.nodeId, m: message });
+  }
+
   /** One PUBLISH; resolves with the number of subscribers that received it. */
   private async send(channel: string, message: BusMessage): Promise<number> {
-    this.checkSubscribed();
-    const receivers = await this.publisher.publish(channel, JSON.stringify({ o: this.nodeId, m: message }));
+    const receivers = await this.publisher.publish(channel, this.envelopeOf(message));
     this.published++;
     return receivers;
   }

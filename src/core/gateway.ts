@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusEnvelope } from '../bus/bus.ts';
+import { LookupOwnerPublisher, type OwnerPublisher } from '../bus/owner-publisher.ts';
 import type { PlayerRepository } from '../db/player-repository.ts';
 import type { OnlineStore, ReassertSession } from '../online/online-store.ts';
 import type { OfflineQueue } from '../online/offline-queue.ts';
@@ -48,6 +49,8 @@ export interface GatewayDeps {
   store: OnlineStore;
   repository: PlayerRepository;
   bus: Bus;
+  /** Publishes to a user's other nodes (default: a store lookup, then the bus). */
+  owners?: OwnerPublisher | undefined;
   logout: LogoutPipeline;
   log: CoreLogger;
   now: () => number;
@@ -118,8 +121,7 @@ export class Gateway {
     this.router = new Router({
       nodeId: settings.nodeId,
       connections: this.connections,
-      store,
-      bus,
+      owners: deps.owners ?? new LookupOwnerPublisher(store, bus),
       multiSession: settings.sessionPolicy === 'multi',
       send,
     });

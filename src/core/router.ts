@@ -3,8 +3,7 @@
  * send queues (never awaiting a socket), sessions on other nodes through the bus, addressed to
  * the owning node(s) only. Used by direct messages and by incoming bus deliveries.
  */
-import type { Bus } from '../bus/bus.ts';
-import type { OnlineStore } from '../online/online-store.ts';
+import type { OwnerDelivery, OwnerPublisher } from '../bus/owner-publisher.ts';
 import type { ConnectionManager } from './connection-manager.ts';
 import type { Session } from './session.ts';
 
@@ -22,8 +21,8 @@ export type DeliveryResult =
 export interface RouterOptions {
   nodeId: string;
   connections: ConnectionManager;
-  store: OnlineStore;
-  bus: Bus;
+  /** Finds the user's other nodes and publishes to them (one Redis round trip on Redis). */
+  owners: OwnerPublisher;
   /** With `multi`, a user may have sessions here and elsewhere: always ask the store. */
   multiSession: boolean;
   /**
@@ -68,31 +67,23 @@ export class Router {
    * `exceptSessionId`: the sender's own, for echoes).
    */
   async deliver(userId: string, frame: string, exceptSessionId?: string): Promise<DeliveryResult> {
-    const { connections, store, bus, nodeId, multiSession } = this.options;
+    const { connections, owners, nodeId, multiSession } = this.options;
     const hasLocal = connections.countOf(userId) > 0;
     if (hasLocal) this.deliverLocal(userId, frame, exceptSessionId);
     if (hasLocal && !multiSession) return 'delivered';
 
-    let remoteNodes: string[];
+    // A publish nobody received (unheard) is a lost message, not a delivery: pub/sub keeps
+    // nothing for a node that is not listening.
+    let delivery: OwnerDelivery;
     try {
-      const presence = await store.getPlayer(userId);
-      if (!presence || presence.status !== 'online') return hasLocal ? 'delivered' : 'offline';
-      remoteNodes = Object.keys(presence.nodes).filter((n) => n !== nodeId && (presence.nodes[n] ?? 0) > 0);
+      delivery = await owners.publishToOwners(userId, nodeId, { kind: 'deliver', userId, frame });
     } catch {
       return hasLocal ? 'delivered' : 'unavailable';
     }
-    if (remoteNodes.length === 0) return hasLocal ? 'delivered' : 'offline';
-    // One PUBLISH per owning node, all at once. A publish nobody received (count 0) is a lost
-    // message, not a delivery: pub/sub keeps nothing for a node that is not listening.
-    const sent = await Promise.allSettled(remoteNodes.map((n) => bus.publish(n, { kind: 'deliver', userId, frame })));
-    let reached = 0;
-    for (const result of sent) {
-      if (result.status !== 'fulfilled') continue;
-      if (result.value > 0) reached++;
-      else this.unheard++;
-    }
-    this.deliveredRemote += reached;
-    if (reached > 0 || hasLocal) return 'delivered';
+    this.unheard += delivery.unheard;
+    this.deliveredRemote += delivery.reached;
+    if (hasLocal || delivery.reached > 0) return 'delivered';
+    if (!delivery.online || delivery.owners === 0) return 'offline';
     return 'unavailable';
   }
 }

@@ -73,6 +73,7 @@ export default fp(
       store: app.onlineStore,
       repository: app.players,
       bus: app.bus,
+      owners: app.ownerPublisher,
       logout: logoutPipeline,
       log,
       now,

@@ -11,6 +11,8 @@ import { MemoryOnlineStore } from '../online/memory-online-store.ts';
 import type { OnlineStore } from '../online/online-store.ts';
 import { RedisOnlineStore } from '../online/redis-online-store.ts';
 import { RedisBus } from '../bus/redis-bus.ts';
+import { LookupOwnerPublisher, type OwnerPublisher } from '../bus/owner-publisher.ts';
+import { RedisOwnerPublisher } from '../bus/redis-owner-publisher.ts';
 import type { OfflineQueue } from '../online/offline-queue.ts';
 import { MemoryOfflineQueue } from '../online/memory-offline-queue.ts';
 import { RedisOfflineQueue } from '../online/redis-offline-queue.ts';
@@ -22,6 +24,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     onlineStore: OnlineStore;
     bus: Bus;
+    /** Publishes to the nodes holding a user's sessions (one script on Redis). */
+    ownerPublisher: OwnerPublisher;
     /** The command connection to Redis, absent on the memory store. */
     redis: Redis | undefined;
     /** Messages for offline users (`websocket:queue:<userId>`), same backend as the store. */
@@ -57,6 +61,7 @@ export default fp(
       app.decorate('roomDirectory', new MemoryRoomDirectory());
       app.decorate('onlineStore', new MemoryOnlineStore());
       app.decorate('bus', new MemoryBus());
+      app.decorate('ownerPublisher', new LookupOwnerPublisher(app.onlineStore, app.bus));
       app.decorate('redis', undefined);
       app.log.info('online store: in-process memory (single node)');
       return;
@@ -85,7 +90,9 @@ export default fp(
     app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
     app.decorate('roomDirectory', new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
     // The bus owns a second (subscriber) connection; this one only publishes.
-    app.decorate('bus', new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log }));
+    const bus = new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log });
+    app.decorate('bus', bus);
+    app.decorate('ownerPublisher', new RedisOwnerPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX, bus }));
     app.log.info('online store: redis');
     app.addHook('onClose', async () => {
       await app.onlineStore.close();

@@ -6,6 +6,7 @@
 import t from 'tap';
 import type { BusEnvelope } from '../../src/bus/bus.ts';
 import { MemoryBus, MemoryBusHub } from '../../src/bus/memory-bus.ts';
+import { LookupOwnerPublisher } from '../../src/bus/owner-publisher.ts';
 import { ConnectionManager } from '../../src/core/connection-manager.ts';
 import { Router } from '../../src/core/router.ts';
 import { MemoryOnlineStore } from '../../src/online/memory-online-store.ts';
@@ -22,7 +23,7 @@ async function setup(multiSession: boolean) {
   const busC = new MemoryBus(hub);
   await busC.subscribe('C', (envelope) => void atC.push(envelope));
   const connections = new ConnectionManager();
-  const router = new Router({ nodeId: 'A', connections, store, bus: busA, multiSession });
+  const router = new Router({ nodeId: 'A', connections, owners: new LookupOwnerPublisher(store, busA), multiSession });
   let n = 0;
   const login = (userId: string, nodeId: string) =>
     store.login({ userId, username: userId, nodeId, candidateLogicalSessionId: `ls-${userId}`, connectionId: `c${++n}`, now: clock.now() });
