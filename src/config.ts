@@ -95,7 +95,7 @@ export const EnvSchema = Type.Object({
   HEARTBEAT_TIMEOUT_MS: int(10_000, 200, 600_000, 'A session silent for longer is closed with 4000 and logged out'),
   WATCHDOG_INTERVAL_MS: int(1000, 20, 60_000, 'Tick of the one watchdog timer per process'),
   WS_PING_INTERVAL_MS: int(25_000, 100, 600_000, 'Interval of WebSocket-level pings sent by the server'),
-  HEARTBEAT_FLUSH_INTERVAL_MS: int(1000, 100, 60_000, 'Coalesced flush of lastHeartbeat to the online store'),
+  HEARTBEAT_FLUSH_INTERVAL_MS: int(5000, 100, 60_000, 'Coalesced flush of lastHeartbeat to the online store: how stale the stored (REST) value may be; each flush writes every pinging user'),
 
   MAX_CONNECTIONS: int(19_000, 1, 1_000_000, 'WebSocket connections per node; more get HTTP 503'),
   MAX_SESSIONS_PER_USER: int(5, 1, 1000, 'Live sessions of one user (SESSION_POLICY=multi)'),

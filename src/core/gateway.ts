@@ -16,7 +16,7 @@ import { CloseCode, closeReason } from './close-codes.ts';
 import { ConnectionManager } from './connection-manager.ts';
 import { HeartbeatFlusher } from './heartbeat-flusher.ts';
 import type { CoreLogger, LogoutPipeline } from './logout.ts';
-import { encodeError, encodePong, encodeServerFrame, parseClientFrame, type ClientFrame } from './protocol.ts';
+import { canonicalPingTs, encodeError, encodePong, encodePongText, encodeServerFrame, parseClientFrame, pongTail, type ClientFrame } from './protocol.ts';
 import { Router } from './router.ts';
 import { OfflineReplay } from './offline-replay.ts';
 import { RoomService } from './room-service.ts';
@@ -92,6 +92,9 @@ export class Gateway {
   private readonly early = new Map<Session, Array<{ data: string; binary: boolean }>>();
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
+  /** The millisecond of the last pong, and the end of its text (see answerPing). */
+  private pongTailMs = -1;
+  private pongTail = '';
   /** One object for every session of the node (a closure per session would cost memory per connection). */
   private readonly sessionHooks: SessionHooks = {
     onDrop: (s, consecutive) => {
@@ -260,7 +263,7 @@ export class Gateway {
 
     const early = this.early.get(session) ?? [];
     this.early.delete(session);
-    for (const frame of early) this.handleFrame(session, frame.data, frame.binary);
+    for (const frame of early) this.handleFrame(session, frame.data, frame.binary, now());
   }
 
   /**
@@ -309,7 +312,8 @@ export class Gateway {
 
   /** An inbound WebSocket message. Never throws. */
   onFrame(session: Session, data: string, binary: boolean): void {
-    session.lastHeartbeat = this.deps.now();
+    const now = this.deps.now();
+    session.lastHeartbeat = now;
     session.framesIn++;
     this.counters.framesIn++;
     if (session.state === 'opening') {
@@ -323,7 +327,7 @@ export class Gateway {
       return;
     }
     try {
-      this.handleFrame(session, data, binary);
+      this.handleFrame(session, data, binary, now);
     } catch (error) {
       this.deps.log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'frame handler failed');
     }
@@ -334,8 +338,8 @@ export class Gateway {
     session.lastHeartbeat = this.deps.now();
   }
 
-  private handleFrame(session: Session, data: string, binary: boolean): void {
-    const verdict = session.limiter.hit();
+  private handleFrame(session: Session, data: string, binary: boolean, now: number): void {
+    const verdict = session.limiter.hit(now);
     if (verdict !== 'ok') {
       this.counters.rateLimited++;
       this.counters.framesInByType[FrameIn.RateLimited]!++;
@@ -352,6 +356,12 @@ export class Gateway {
       this.reply(session, encodeError('BINARY_NOT_SUPPORTED', 'send JSON text frames'));
       return;
     }
+    // The ping of every client every second: answered from its text, without a parse.
+    const pingTs = canonicalPingTs(data);
+    if (pingTs !== null) {
+      this.answerPing(session, pingTs, now);
+      return;
+    }
     const parsed = parseClientFrame(data, { maxContentBytes: this.deps.settings.maxContentBytes });
     if (!parsed.ok) {
       this.counters.badFrames++;
@@ -359,11 +369,22 @@ export class Gateway {
       this.reply(session, encodeError(parsed.code, parsed.error, parsed.ref));
       return;
     }
-    this.dispatch(session, parsed.frame);
+    this.dispatch(session, parsed.frame, now);
   }
 
-  private dispatch(session: Session, frame: ClientFrame): void {
-    const now = this.deps.now();
+  /** The pong of a canonical ping, with the `ts` text echoed as sent. */
+  private answerPing(session: Session, tsText: string, now: number): void {
+    this.counters.pings++;
+    this.counters.framesInByType[FrameIn.Ping]!++;
+    // Thousands of pongs share each millisecond: print the clock once per millisecond.
+    if (now !== this.pongTailMs) {
+      this.pongTailMs = now;
+      this.pongTail = pongTail(now);
+    }
+    this.reply(session, encodePongText(tsText, this.pongTail));
+  }
+
+  private dispatch(session: Session, frame: ClientFrame, now: number): void {
     const byType = this.counters.framesInByType;
     switch (frame.type) {
       case 'ping':

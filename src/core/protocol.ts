@@ -202,7 +202,27 @@ export type ParseResult =
  * spelling (key order, spaces, extra fields, > 64 chars) takes the general path with the same
  * result. The number grammar is JSON's, and Number() rounds exactly like JSON.parse.
  */
-const CANONICAL_PING = /^\{"type":"ping"(?:,"ts":(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?))?\}$/;
+const CANONICAL_PING = /^\{"type":"ping"(?:,"ts":-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)?\}$/;
+
+/** Length of `{"type":"ping"}`. */
+const BARE_PING_LENGTH = 15;
+/** Length of `{"type":"ping","ts":`, where the canonical ping's `ts` starts. */
+const PING_TS_AT = 20;
+
+/**
+ * For the canonical ping (see CANONICAL_PING): its `ts` as the JSON number text it was sent as,
+ * '' when it has none; null for any other frame (parseClientFrame then decides). Allocates only
+ * the short `ts` slice: the gateway echoes that text in the pong, the same JSON number without a
+ * parse and a print per ping.
+ */
+export function canonicalPingTs(text: string): string | null {
+  if (text.length > 64 || !CANONICAL_PING.test(text)) return null;
+  if (text.length === BARE_PING_LENGTH) return '';
+  const ts = text.slice(PING_TS_AT, -1);
+  // Only an exponent can leave the doubles (1e400): the general path reports that one.
+  if ((ts.includes('e') || ts.includes('E')) && !Number.isFinite(Number(ts))) return null;
+  return ts;
+}
 
 const TYPE_LIST = CLIENT_FRAME_TYPES.join(', ');
 const USER_ID_TEXT = 'a userId (1-64 characters of A-Z a-z 0-9 _ . : -)';
@@ -256,14 +276,9 @@ function contentError(content: unknown, text: string, maxBytes: number): [FrameE
  * other key from the wire travels further).
  */
 export function parseClientFrame(text: string, limits: ParseLimits): ParseResult {
-  const ping = text.length <= 64 ? CANONICAL_PING.exec(text) : null;
-  if (ping !== null) {
-    const raw = ping[1];
-    if (raw === undefined) return { ok: true, frame: { type: 'ping' } };
-    const ts = Number(raw);
-    if (Number.isFinite(ts)) return { ok: true, frame: { type: 'ping', ts } };
-    // 1e400: the general path reports it
-  }
+  const pingTs = canonicalPingTs(text);
+  if (pingTs === '') return { ok: true, frame: { type: 'ping' } };
+  if (pingTs !== null) return { ok: true, frame: { type: 'ping', ts: Number(pingTs) } };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -338,6 +353,21 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
 export function encodePong(ts: number | undefined, serverTime: number): string {
   if (ts === undefined || !Number.isFinite(ts)) return '{"type":"pong","serverTime":' + serverTime + '}';
   return '{"type":"pong","ts":' + ts + ',"serverTime":' + serverTime + '}';
+}
+
+/** The end of every pong sent in millisecond `serverTime`: `,"serverTime":N}` (see encodePongText). */
+export function pongTail(serverTime: number): string {
+  return ',"serverTime":' + serverTime + '}';
+}
+
+/**
+ * The pong of a canonical ping: `tsText` from canonicalPingTs ('' for none), `tail` from
+ * pongTail (shared by the thousands of pongs of one millisecond). Equal, as JSON, to
+ * `encodePong(Number(tsText), serverTime)`.
+ */
+export function encodePongText(tsText: string, tail: string): string {
+  if (tsText === '') return '{"type":"pong"' + tail;
+  return '{"type":"pong","ts":' + tsText + tail;
 }
 
 /** An error frame; equals `JSON.stringify({ type: 'error', code, error, ref })`. */

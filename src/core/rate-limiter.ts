@@ -64,9 +64,8 @@ export class RateLimiter {
     return this.inWindow;
   }
 
-  /** Counts one inbound frame and says what to do with it. */
-  hit(): RateVerdict {
-    const now = this.now();
+  /** Counts one inbound frame and says what to do with it (`now`: the caller's clock reading, to save one). */
+  hit(now: number = this.now()): RateVerdict {
     const elapsed = now - this.windowStart;
     if (elapsed >= WINDOW_MS || elapsed < 0) this.roll(now, elapsed);
     if (++this.inWindow <= this.max) return 'ok';

@@ -6,15 +6,24 @@
  * send callbacks. The bounds count messages waiting here and bytes waiting here plus what the
  * socket itself has buffered. A message that does not fit is dropped: push() never blocks and
  * never awaits, so a fan-out loop pays nothing for a slow consumer but that consumer's drops.
+ *
+ * The common case, a socket with an empty buffer, sends without a callback. A write callback is
+ * not free in Node: the stream then builds a closure for every corked write (ws corks each frame's
+ * header and payload) and schedules a nextTick per write, where callback-less writes share one
+ * no-op. That was most of what a pong cost Gatehouse beyond raw ws (bench/alloc-profile.ts). The
+ * socket's buffer stands in for the callback: empty again means written out.
  */
 
 /** The part of a `ws` WebSocket the queue uses (a `ws` WebSocket satisfies it). */
 export interface OutboundSocket {
   /** Bytes accepted by send() but not yet written to the kernel. */
   readonly bufferedAmount: number;
-  /** `cb` runs once the data is written out, or with an error; callbacks come in send order. */
-  /** ws calls back with null or undefined on success (Node's write callback), an Error on failure. */
-  send(data: string, cb: (err?: Error | null) => void): void;
+  /**
+   * `cb`, when given, runs once the data is written out, or with an error; callbacks come in
+   * send order. ws calls back with null or undefined on success (Node's write callback), an
+   * Error on failure.
+   */
+  send(data: string, cb?: (err?: Error | null) => void): void;
 }
 
 /**
@@ -70,6 +79,12 @@ export class SendQueue {
   /** True while this queue is inside socket.send: callbacks then must not start another send. */
   private sending = false;
   private broken = false;
+  /**
+   * When a callback-less send (see push) left bytes in the socket buffer, and the buffer has not
+   * been seen empty since; 0 when there is none. Everything sent later is tracked, so this is
+   * the oldest pending write while it is set.
+   */
+  private untrackedSince = 0;
   private readonly now: () => number;
   private readonly watermark: number;
   /**
@@ -129,6 +144,17 @@ export class SendQueue {
       if (used + bytes > max) return this.drop();
     }
     this.dropsInARow = 0;
+    if (queued === 0 && !this.sending && used === 0) {
+      // Nothing of ours waits and the socket's buffer is empty: hand it over untracked.
+      this.untrackedSince = 0;
+      this.writeUntracked(data);
+      if (this.socket.bufferedAmount > 0 && !this.broken) this.untrackedSince = this.now();
+      // a socket that calls back into push() from inside send() left messages behind
+      if (this.tail > this.next) this.drain();
+      return true;
+    }
+    // Nothing tracked in flight (an untracked send may be): this one goes with a callback, whatever
+    // the buffer, so that anything queued behind it has a callback coming to drain it.
     const writeThrough =
       queued === 0 && !this.sending && (this.next === this.head || this.socket.bufferedAmount < this.watermark);
     const slot = this.tail++;
@@ -165,9 +191,14 @@ export class SendQueue {
   /**
    * ms timestamp (per `now`) of the push of the oldest message not yet written out, queued or
    * in the socket; undefined when everything is flushed. The watchdog compares it with
-   * WRITE_TIMEOUT_MS.
+   * WRITE_TIMEOUT_MS. A send made without a callback counts as pending until the socket's
+   * buffer is seen empty or a later send calls back: "not drained since", as PROTOCOL.md puts it.
    */
   oldestPendingSince(): number | undefined {
+    if (this.untrackedSince !== 0) {
+      if (this.socket.bufferedAmount > 0) return this.untrackedSince;
+      this.untrackedSince = 0; // written out since
+    }
     return this.head < this.tail ? this.since[this.head] : undefined;
   }
 
@@ -207,8 +238,23 @@ export class SendQueue {
     this.sending = false;
   }
 
+  /** A send without callback: its errors reach the socket's 'error' and close events instead. */
+  private writeUntracked(data: string): void {
+    this.sending = true;
+    try {
+      this.socket.send(data);
+    } catch {
+      // ws throws only when not open yet: nothing was written, and the session is not open
+      this.broken = true;
+    } finally {
+      this.sending = false;
+    }
+  }
+
   private sent(err: Error | null | undefined): void {
     if (this.head < this.next) this.head++;
+    // Sends are written in order: an untracked one before this is written out too.
+    this.untrackedSince = 0;
     // Loose check on purpose: success comes as null from ws/Node, as undefined from others.
     if (err != null && !this.broken) {
       this.broken = true;

@@ -8,7 +8,10 @@ import {
   ServerFrameSchema,
   ServerPongFrameSchema,
   encodeError,
+  canonicalPingTs,
   encodePong,
+  encodePongText,
+  pongTail,
   encodeServerFrame,
   parseClientFrame,
   type ParseResult,
@@ -231,6 +234,44 @@ t.test('the canonical ping fast path agrees with JSON.parse', async (t) => {
     }
   }
   t.equal(bad, 0);
+});
+
+t.test("the gateway's ping path (ts echoed as text) answers what the parsed ping would", async (t) => {
+  const rand = rng(11);
+  let checked = 0;
+  let bad = 0;
+  for (let i = 0; i < 3000; i++) {
+    const x = (rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20);
+    const raws = [String(x), x.toExponential(), x.toFixed(3), String(Math.round(x)), `${Math.floor(rand() * 9)}E${Math.floor(rand() * 700 - 350)}`, '-0', '0.10'];
+    for (const raw of raws) {
+      const text = `{"type":"ping","ts":${raw}}`;
+      const parsed = parse(text);
+      const tsText = canonicalPingTs(text);
+      if (!parsed.ok) {
+        if (tsText !== null) bad++; // 1e400 and friends: the general path reports them
+        continue;
+      }
+      if (tsText === null) {
+        if (/^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(raw)) bad++; // canonical, but missed
+        continue;
+      }
+      checked++;
+      const pong = JSON.parse(encodePongText(tsText, pongTail(1763800000123)));
+      const want = JSON.parse(encodePong(parsed.frame.type === 'ping' ? parsed.frame.ts : undefined, 1763800000123));
+      // == on numbers: -0 and 0 are the same JSON number
+      if (pong.ts !== want.ts || pong.serverTime !== want.serverTime || Object.keys(pong).join() !== Object.keys(want).join()) bad++;
+    }
+  }
+  t.ok(checked > 10_000, `${checked} canonical pings compared`);
+  t.equal(bad, 0);
+  t.equal(canonicalPingTs('{"type":"ping"}'), '', 'no ts');
+  t.equal(encodePongText('', pongTail(5)), '{"type":"pong","serverTime":5}');
+  t.equal(encodePongText('-1.5e3', pongTail(5)), '{"type":"pong","ts":-1.5e3,"serverTime":5}', 'ts echoed as sent');
+  t.equal(canonicalPingTs('{"type":"ping","ts":1e400}'), null, 'not a finite number: the parser reports it');
+  t.equal(canonicalPingTs('{"type":"ping","ts":-2E+999}'), null);
+  for (const other of ['{"type":"ping", "ts":1}', '{"ts":1,"type":"ping"}', '{"type":"ping","ts":01}', '{"type":"ping","ts":"1"}', '{"type":"pong"}', `{"type":"ping","ts":${'1'.repeat(60)}}`, '{"type":"ping","ts":1}\n']) {
+    t.equal(canonicalPingTs(other), null, `not canonical: ${other.slice(0, 40)}`);
+  }
 });
 
 t.test('parser and schemas accept the same frames (random objects)', async (t) => {

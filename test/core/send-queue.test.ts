@@ -2,30 +2,34 @@ import t from 'tap';
 import { SendQueue, type OutboundSocket, type SendQueueOptions } from '../../src/core/send-queue.ts';
 
 /**
- * A socket whose send callbacks the test releases (flush) or that calls back inside send().
- * Success is reported with `null`, exactly as ws (through Node's write callback) does.
+ * A socket whose writes the test releases (flush) or that writes inside send() (syncAck: the
+ * kernel took it at once). Success is reported with `null`, exactly as ws (through Node's write
+ * callback) does. A send without a callback stays in the buffer until flushed, like any other.
  */
 class FakeSocket implements OutboundSocket {
   /** Bytes buffered by someone else (ws-level pings, close frames). */
   external = 0;
   inSocket = 0;
   sent: string[] = [];
-  pending: { bytes: number; cb: (err?: Error | null) => void }[] = [];
+  pending: { bytes: number; cb: ((err?: Error | null) => void) | undefined }[] = [];
   syncAck = false;
   depth = 0;
   reentrantSends = 0;
   onSend?: (data: string) => void;
+  /** Sends made without a callback. */
+  untracked = 0;
 
   get bufferedAmount(): number {
     return this.external + this.inSocket;
   }
 
-  send(data: string, cb: (err?: Error | null) => void): void {
+  send(data: string, cb?: (err?: Error | null) => void): void {
     if (this.depth > 0) this.reentrantSends++;
     this.depth++;
     this.sent.push(data);
+    this.untracked += cb ? 0 : 1;
     this.onSend?.(data);
-    if (this.syncAck) cb(null);
+    if (this.syncAck) cb?.(null);
     else {
       const bytes = Buffer.byteLength(data);
       this.inSocket += bytes;
@@ -34,13 +38,13 @@ class FakeSocket implements OutboundSocket {
     this.depth--;
   }
 
-  /** Releases `n` send callbacks (all by default), in order. */
+  /** Writes out `n` buffered sends (all by default), in order, running their callbacks. */
   flush(n = Infinity, err?: Error): void {
     while (n-- > 0) {
       const p = this.pending.shift();
       if (!p) return;
       this.inSocket -= p.bytes;
-      p.cb(err ?? null);
+      p.cb?.(err ?? null);
     }
   }
 }
@@ -64,15 +68,28 @@ function setup(options: Partial<SendQueueOptions> = {}) {
   return { socket, clock, drops, queue, slowCount: () => slow };
 }
 
-t.test('writes straight through when idle, tracks in-flight until the callback', async (t) => {
-  const { socket, queue } = setup();
+t.test('an empty socket gets the message without a callback; its buffer tells when it is out', async (t) => {
+  const { socket, queue, clock } = setup();
   t.equal(queue.oldestPendingSince(), undefined);
+  socket.syncAck = true; // the kernel takes it at once: nothing pending
   t.equal(queue.push('a'), true);
   t.same(socket.sent, ['a']);
-  t.equal(queue.depth, 0);
-  t.equal(queue.bytes, 0);
+  t.equal(socket.untracked, 1, 'no callback');
+  t.equal(queue.oldestPendingSince(), undefined);
+
+  socket.syncAck = false; // this one stays in the socket's buffer
+  t.equal(queue.push('b'), true);
+  t.equal(socket.untracked, 2);
+  t.equal(queue.depth + queue.bytes + queue.inFlight, 0, 'nothing queued or tracked');
+  clock.now = 5000;
+  t.equal(queue.oldestPendingSince(), 1000, 'pending since its push');
+  socket.flush();
+  t.equal(queue.oldestPendingSince(), undefined, 'the empty buffer says it is written out');
+
+  t.equal(queue.push('c'), true);
+  t.equal(queue.push('d'), true, 'the socket holds c: d is tracked');
+  t.equal(socket.untracked, 3);
   t.equal(queue.inFlight, 1);
-  t.equal(queue.oldestPendingSince(), 1000);
   socket.flush();
   t.equal(queue.inFlight, 0);
   t.equal(queue.oldestPendingSince(), undefined);
@@ -80,14 +97,15 @@ t.test('writes straight through when idle, tracks in-flight until the callback',
 
 t.test('queues behind a busy socket and drains in order on callbacks', async (t) => {
   const { socket, queue } = setup({ writeThroughBelow: 10 });
-  queue.push('x'.repeat(20)); // buffered 20 >= watermark from now on
-  queue.push('b');
+  queue.push('x'.repeat(20)); // untracked; buffered 20 >= watermark from now on
+  queue.push('b'); // handed over with a callback: a queue needs one coming to drain
   queue.push('c');
-  t.same(socket.sent, ['x'.repeat(20)]);
+  queue.push('d');
+  t.same(socket.sent, ['x'.repeat(20), 'b']);
   t.equal(queue.depth, 2);
   t.equal(queue.bytes, 2);
-  socket.flush(1);
-  t.same(socket.sent, ['x'.repeat(20), 'b', 'c'], 'drained once the socket caught up');
+  socket.flush(2);
+  t.same(socket.sent, ['x'.repeat(20), 'b', 'c', 'd'], 'drained once the socket caught up');
   t.equal(queue.depth, 0);
   t.equal(queue.bytes, 0);
   t.equal(queue.inFlight, 2);
@@ -95,21 +113,21 @@ t.test('queues behind a busy socket and drains in order on callbacks', async (t)
 
 t.test('drops on the message-count bound', async (t) => {
   const { socket, queue, drops } = setup({ maxMessages: 3, writeThroughBelow: 1 });
-  const results = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'].map((m) => queue.push(m));
-  t.same(results, [true, true, true, true, false, false], 'one in the socket, three queued, then drops');
+  const results = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'].map((m) => queue.push(m));
+  t.same(results, [true, true, true, true, true, false, false], 'two in the socket, three queued, then drops');
   t.equal(queue.depth, 3);
   t.equal(queue.dropped, 2);
   t.equal(queue.consecutiveDrops, 2);
   t.same(drops, [1, 2]);
-  socket.flush(1);
-  t.same(socket.sent, ['m1', 'm2']);
-  t.equal(queue.push('m7'), true, 'room again');
+  socket.flush(2);
+  t.same(socket.sent, ['m1', 'm2', 'm3']);
+  t.equal(queue.push('m8'), true, 'room again');
   t.equal(queue.consecutiveDrops, 0, 'an accepted message resets the run');
   t.equal(queue.dropped, 2);
   socket.flush();
   socket.flush();
   socket.flush();
-  t.same(socket.sent, ['m1', 'm2', 'm3', 'm4', 'm7']);
+  t.same(socket.sent, ['m1', 'm2', 'm3', 'm4', 'm5', 'm8']);
 });
 
 t.test('drops on the byte bound, counting the socket buffer', async (t) => {
@@ -126,13 +144,14 @@ t.test('drops on the byte bound, counting the socket buffer', async (t) => {
 
 t.test('queued bytes count toward the bound', async (t) => {
   const { socket, queue } = setup({ maxBytes: 100, maxMessages: 100, writeThroughBelow: 1 });
-  queue.push('a'.repeat(10)); // in the socket
+  queue.push('a'.repeat(9)); // in the socket, untracked
+  queue.push('b'); // in the socket, tracked
   queue.push('é'.repeat(25)); // queued, 50 bytes
   t.equal(queue.bytes, 50);
   t.equal(queue.push('c'.repeat(41)), false, '10 + 50 + 41 > 100');
   t.equal(queue.push('c'.repeat(40)), true, '= 100');
   t.equal(queue.bytes, 90);
-  socket.flush(1);
+  socket.flush(2);
   t.equal(queue.bytes, 40, 'bytes leave the count when handed to the socket');
   t.equal(socket.bufferedAmount, 50);
 });
@@ -140,6 +159,7 @@ t.test('queued bytes count toward the bound', async (t) => {
 t.test('consecutive drops: onQueueDrop every time, onSlowConsumer exactly once', async (t) => {
   const { queue, drops, slowCount } = setup({ maxMessages: 1, writeThroughBelow: 1, slowConsumerDrops: 3 });
   queue.push('in-socket');
+  queue.push('in-flight');
   queue.push('queued');
   for (let i = 0; i < 5; i++) queue.push('x');
   t.same(drops, [1, 2, 3, 4, 5]);
@@ -147,10 +167,11 @@ t.test('consecutive drops: onQueueDrop every time, onSlowConsumer exactly once',
   const again = setup({ maxMessages: 1, writeThroughBelow: 1, slowConsumerDrops: 3 });
   again.queue.push('a');
   again.queue.push('b');
+  again.queue.push('c');
   again.queue.push('x');
   again.queue.push('x');
   t.equal(again.slowCount(), 0, 'two in a row is not enough');
-  again.socket.flush(1);
+  again.socket.flush(2);
   again.queue.push('ok');
   again.queue.push('x');
   again.queue.push('x');
@@ -160,21 +181,34 @@ t.test('consecutive drops: onQueueDrop every time, onSlowConsumer exactly once',
   const never = setup({ maxMessages: 1, writeThroughBelow: 1, slowConsumerDrops: 0 });
   for (let i = 0; i < 100; i++) never.queue.push('x');
   t.equal(never.slowCount(), 0, 'SLOW_CONSUMER_DROPS=0 never fires');
-  t.equal(never.queue.dropped, 98);
+  t.equal(never.queue.dropped, 97, 'two in the socket, one queued');
 });
 
 t.test('oldestPendingSince follows the oldest unflushed message', async (t) => {
   const { socket, queue, clock } = setup({ writeThroughBelow: 1 });
   clock.now = 1000;
-  queue.push('a'); // in flight
+  queue.push('a'); // in the socket, untracked
   clock.now = 2000;
-  queue.push('b'); // queued
+  queue.push('b'); // in flight
+  clock.now = 2500;
+  queue.push('c'); // queued
   clock.now = 3000;
   t.equal(queue.oldestPendingSince(), 1000);
-  socket.flush(1); // a done, b handed over
-  t.equal(queue.oldestPendingSince(), 2000);
+  socket.flush(1); // a written out, b still in the buffer
+  t.equal(queue.oldestPendingSince(), 1000, 'the buffer has not been empty since a (PROTOCOL.md: "not drained")');
+  socket.flush(1); // b's callback: a is out too; c handed over
+  t.equal(queue.oldestPendingSince(), 2500);
   socket.flush();
   t.equal(queue.oldestPendingSince(), undefined);
+
+  // A callback of a later send says the untracked one before it is out, whatever else is buffered.
+  queue.push('d');
+  clock.now = 4000;
+  queue.push('e');
+  socket.external = 5; // someone else's bytes (a ws ping): the buffer does not empty
+  t.equal(queue.oldestPendingSince(), 3000, 'd');
+  socket.flush();
+  t.equal(queue.oldestPendingSince(), undefined, "e's callback: d and e are out");
 });
 
 t.test('order is preserved under random interleavings, no re-entrant send, no stall', async (t) => {
@@ -207,9 +241,9 @@ t.test('a socket that calls back inside send() drains a long queue without recur
   const n = 50_000;
   const { socket, queue } = setup({ maxMessages: n, maxBytes: 1 << 30, writeThroughBelow: 1 });
   for (let i = 0; i <= n; i++) queue.push(String(i));
-  t.equal(queue.depth, n);
+  t.equal(queue.depth, n - 1, 'one untracked and one tracked in the socket');
   socket.syncAck = true;
-  socket.flush(1);
+  socket.flush(2);
   t.equal(socket.sent.length, n + 1);
   t.equal(socket.sent[n], String(n));
   t.ok(socket.sent.every((s, i) => s === String(i)), 'in order');
@@ -252,14 +286,15 @@ t.test('a send error discards the queue; later pushes are refused without counti
   const { socket, queue, drops } = setup({ writeThroughBelow: 1 });
   queue.push('a');
   queue.push('b');
-  socket.flush(1, new Error('socket closed'));
+  queue.push('c');
+  socket.flush(2, new Error('socket closed'));
   t.equal(queue.failed, true);
   t.equal(queue.depth, 0);
   t.equal(queue.bytes, 0);
-  t.equal(queue.push('c'), false);
+  t.equal(queue.push('d'), false);
   t.equal(queue.dropped, 0);
   t.same(drops, []);
-  t.same(socket.sent, ['a']);
+  t.same(socket.sent, ['a', 'b']);
   t.equal(queue.oldestPendingSince(), undefined);
 
   const throwing = setup();
@@ -275,6 +310,7 @@ t.test('clear() drops what is queued, keeps in-flight tracking and counters', as
   const { socket, queue } = setup({ maxMessages: 1, writeThroughBelow: 1 });
   queue.push('a');
   queue.push('b');
+  queue.push('c');
   queue.push('dropped');
   queue.clear();
   t.equal(queue.depth, 0);
@@ -282,7 +318,7 @@ t.test('clear() drops what is queued, keeps in-flight tracking and counters', as
   t.equal(queue.inFlight, 1);
   t.equal(queue.dropped, 1);
   socket.flush();
-  t.same(socket.sent, ['a']);
-  t.equal(queue.push('c'), true, 'still usable');
-  t.same(socket.sent, ['a', 'c']);
+  t.same(socket.sent, ['a', 'b']);
+  t.equal(queue.push('d'), true, 'still usable');
+  t.same(socket.sent, ['a', 'b', 'd']);
 });

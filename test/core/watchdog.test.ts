@@ -69,10 +69,14 @@ t.test('WebSocket pings every interval, not every tick', async (t) => {
 t.test('write timeout terminates a socket whose buffer does not drain', async (t) => {
   const { clock, connections, watchdog } = setup();
   const stuck = makeSession('stuck', clock);
-  // A socket that never calls back: the message stays in flight.
-  stuck.socket.send = (data: string) => void stuck.socket.sent.push(data);
+  // A socket that never writes out: its buffer keeps the messages, no callback ever comes.
+  stuck.socket.send = (data: string) => {
+    stuck.socket.sent.push(data);
+    stuck.socket.bufferedAmount += data.length;
+  };
   connections.add(stuck.session);
-  stuck.session.send('{"type":"broadcast"}');
+  stuck.session.send('{"type":"broadcast"}'); // sent without a callback (the buffer was empty)
+  stuck.session.send('{"type":"broadcast"}'); // tracked
   for (let i = 0; i < 5; i++) {
     stuck.session.lastHeartbeat = clock.advance(1000);
     watchdog.tick(clock.now());

@@ -38,9 +38,10 @@ export class RecordingSocket implements SessionSocket {
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;
   pings = 0;
-  send(data: string, cb: (err?: Error | null) => void): void {
+  /** Written out at once (bufferedAmount stays 0); a callback, when given, comes a microtask later. */
+  send(data: string, cb?: (err?: Error | null) => void): void {
     this.sent.push(data);
-    queueMicrotask(() => cb(null));
+    if (cb) queueMicrotask(() => cb(null));
   }
   close(code: number, reason: string): void {
     this.closedWith ??= { code, reason };
