@@ -9,7 +9,7 @@ import type { ClusterMembership } from '../core/cluster-membership.ts';
 import type { OnlineStore } from '../online/online-store.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
 
-export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped'>;
+export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped' | 'lapses'>;
 export interface BusCounters {
   published?: number;
   received?: number;
@@ -66,4 +66,10 @@ export function registerClusterMetrics(registry: Registry, sources: ClusterSourc
     return Math.max(0, sources.now() - cluster.lastRenewal) / 1000;
   });
   counterFrom(registry, 'gatehouse_reaped_players_total', 'Players of dead nodes logged out (node_lost) by this node', () => sources.cluster()?.reaped);
+  counterFrom(
+    registry,
+    'gatehouse_node_lease_lapses_total',
+    "Lapses of this node's own lease (a failed or late renewal, or a lease found taken): while one lasts, the node judges no other node",
+    () => sources.cluster()?.lapses,
+  );
 }

@@ -11,7 +11,7 @@ import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom } from './read-at-scrape.ts';
 
 /** What the metrics read from the gateway. */
-export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining' | 'logins'>;
+export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining' | 'logins' | 'router'>;
 
 /** Messages waiting in one session's send queue (SEND_QUEUE_MAX defaults to 64). */
 export const SEND_QUEUE_DEPTH_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024];
@@ -63,6 +63,12 @@ export function registerGatewayMetrics(registry: Registry, gateway: () => Gatewa
   counterFrom(registry, 'gatehouse_logins_written_total', 'Logins written to the database (user and session rows, batched)', () => g()?.logins.written);
   counterFrom(registry, 'gatehouse_login_write_failures_total', 'Batches of login writes the database refused (not retried: the logout write upserts the rows)', () => g()?.logins.failed);
   counterFrom(registry, 'gatehouse_messages_dropped_total', 'Outbound messages dropped because a send queue was full', () => g()?.counters.dropped);
+  counterFrom(
+    registry,
+    'gatehouse_messages_unheard_total',
+    "Deliveries published to a user's owning node that nobody received (node crashed and not reaped yet, or re-subscribing); the sender got NOT_AVAILABLE unless another session took it",
+    () => g()?.router.unheard,
+  );
   counterFrom(registry, 'gatehouse_heartbeat_timeouts_total', 'Sessions closed with 4000 after HEARTBEAT_TIMEOUT_MS of silence', () => g()?.watchdog.timeouts);
   counterFrom(
     registry,

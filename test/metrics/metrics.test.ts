@@ -61,6 +61,8 @@ const EXPECTED: Array<[string, Family['type']]> = [
   ['gatehouse_bus_malformed_messages_total', 'counter'],
   ['gatehouse_node_lease_age_seconds', 'gauge'],
   ['gatehouse_reaped_players_total', 'counter'],
+  ['gatehouse_node_lease_lapses_total', 'counter'],
+  ['gatehouse_messages_unheard_total', 'counter'],
   ['nodejs_eventloop_lag_seconds', 'gauge'],
   ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
   ['nodejs_heap_size_used_bytes', 'gauge'],
@@ -176,6 +178,18 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.ok(v(after, 'gatehouse_db_command_duration_seconds_count', { method: 'recordLogouts' }) >= 1, 'recordLogouts timed');
       t.ok(v(after, 'gatehouse_online_store_command_duration_seconds_count', { method: 'forceLogout' }) >= 1, 'forceLogout timed');
       t.equal(v(after, 'gatehouse_db_command_errors_total', { method: 'recordLogouts' }), 0);
+    });
+
+    await t.test('a message for a node that is not listening: NOT_AVAILABLE, counted as unheard', async (t) => {
+      // The store places zed on a node nobody runs (crashed, not reaped yet).
+      await h.app.onlineStore.login({ userId: 'zed', username: 'zed', nodeId: 'nobody-listens', candidateLogicalSessionId: 'ls-zed', now: Date.now() });
+      t.equal(v(during, 'gatehouse_messages_unheard_total'), 0);
+      const { client: bob } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('bob')}`);
+      clients.push(bob);
+      bob.send(JSON.stringify({ type: 'message', to: 'zed', content: 'hi', id: 'u1' }));
+      t.match(await bob.next('error'), { code: 'NOT_AVAILABLE', ref: 'u1' });
+      t.equal(v(await scrape(h), 'gatehouse_messages_unheard_total'), 1);
+      t.equal(v(await scrape(h), 'gatehouse_node_lease_lapses_total'), 0, 'the lease never lapsed');
     });
   });
 }
