@@ -7,15 +7,11 @@
  *
  * --env sets server environment variables (e.g. --env=HEARTBEAT_FLUSH_INTERVAL_MS=5000).
  */
-import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { InspectorSession } from './lib/inspector.ts';
-import { LoadProcess } from './lib/load.ts';
 import type { ConnectReply } from './lib/ipc.ts';
-import { BenchDatabase, DEFAULT_DATABASE_URL } from './lib/pg.ts';
-import { hasTaskset, killAllChildren, sleep } from './lib/proc.ts';
-import { PrivateRedis } from './lib/redis.ts';
-import { SERVERS, startServer, type ServerId } from './lib/servers.ts';
+import { killAllChildren, sleep } from './lib/proc.ts';
+import type { ServerId } from './lib/servers.ts';
+import { startSolo } from './lib/solo.ts';
 
 interface SamplingNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -47,29 +43,8 @@ async function main(): Promise<void> {
   const clients = Number(arg('clients', '2000'));
   const windowS = Number(arg('window-s', '10'));
   const top = Number(arg('top', '25'));
-  const spec = SERVERS[id];
-  if (!spec) throw new Error(`unknown server ${id}`);
-  const pinned = hasTaskset();
-  const redis = spec.needsRedis ? await PrivateRedis.start(pinned ? 1 : null) : undefined;
-  const db = spec.needsPg ? await BenchDatabase.connect(process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL) : undefined;
-  const schema = db ? await db.createSchema() : undefined;
-  const server = await startServer(
-    spec,
-    {
-      serverCore: pinned ? 0 : null,
-      adminToken: randomBytes(16).toString('hex'),
-      ...(redis ? { redis } : {}),
-      ...(db ? { db } : {}),
-      ...(arg('gatehouse', '') ? { gatehouseDir: resolve(arg('gatehouse', '')) } : {}),
-    },
-    {
-      nodeId: `${id}-alloc`,
-      redisPrefix: 'alloc:',
-      ...(schema ? { schema } : {}),
-      extraEnv: Object.fromEntries(arg('env', '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-    },
-  );
-  const load = await LoadProcess.start(0, pinned ? 1 : null);
+  const extraEnv = Object.fromEntries(arg('env', '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const { spec, server, load, stop } = await startSolo({ id, gatehouseDir: arg('gatehouse', ''), label: 'alloc', extraEnv });
   let session: InspectorSession | undefined;
   try {
     await load.request({ cmd: 'heartbeat', enabled: true, intervalMs: 1000 });
@@ -91,11 +66,7 @@ async function main(): Promise<void> {
     }
   } finally {
     session?.close();
-    await server.stop();
-    await load.kill();
-    if (schema && db) await db.dropSchema(schema);
-    await db?.close();
-    await redis?.stop();
+    await stop();
   }
 }
 

@@ -10,16 +10,12 @@
  * Servers: raw-ws, socketio, gatehouse, gatehouse-redis-pg (the last two need the private Redis /
  * PostgreSQL exactly like `npm run bench`).
  */
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { heapSnapshot } from './lib/inspector.ts';
-import { LoadProcess } from './lib/load.ts';
 import type { ConnectReply } from './lib/ipc.ts';
-import { BenchDatabase, DEFAULT_DATABASE_URL } from './lib/pg.ts';
-import { hasTaskset, killAllChildren, sleep } from './lib/proc.ts';
-import { PrivateRedis } from './lib/redis.ts';
-import { SERVERS, startServer, type ServerId } from './lib/servers.ts';
+import { killAllChildren, sleep } from './lib/proc.ts';
+import type { ServerId } from './lib/servers.ts';
+import { startSolo } from './lib/solo.ts';
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[]; edge_types: [string[], ...unknown[]] } };
@@ -88,24 +84,7 @@ async function main(): Promise<void> {
   const id = arg('server', 'gatehouse') as ServerId;
   const clients = Number(arg('clients', '2000'));
   const top = Number(arg('top', '30'));
-  const spec = SERVERS[id];
-  if (!spec) throw new Error(`unknown server ${id}`);
-  const pinned = hasTaskset();
-  const redis = spec.needsRedis ? await PrivateRedis.start(pinned ? 1 : null) : undefined;
-  const db = spec.needsPg ? await BenchDatabase.connect(process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL) : undefined;
-  const schema = db ? await db.createSchema() : undefined;
-  const server = await startServer(
-    spec,
-    {
-      serverCore: pinned ? 0 : null,
-      adminToken: randomBytes(16).toString('hex'),
-      ...(redis ? { redis } : {}),
-      ...(db ? { db } : {}),
-      ...(arg('gatehouse', '') ? { gatehouseDir: resolve(arg('gatehouse', '')) } : {}),
-    },
-    { nodeId: `${id}-heap`, redisPrefix: 'heap:', ...(schema ? { schema } : {}) },
-  );
-  const load = await LoadProcess.start(0, pinned ? 1 : null);
+  const { spec, server, load, stop } = await startSolo({ id, gatehouseDir: arg('gatehouse', ''), label: 'heap' });
   try {
     await load.request({ cmd: 'heartbeat', enabled: true, intervalMs: 1000 });
     const connect = (group: string, users: string[]) =>
@@ -147,11 +126,7 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${size.toFixed(0).padStart(10)}  ${count.toFixed(2).padStart(12)}  ${key}${owners ? `  <- ${owners}` : ''}\n`);
     }
   } finally {
-    await server.stop();
-    await load.kill();
-    if (schema && db) await db.dropSchema(schema);
-    await db?.close();
-    await redis?.stop();
+    await stop();
   }
 }
 
