@@ -48,6 +48,11 @@ export default fp(
         metrics.observeStoreCall(`roomDirectory.${method}`, seconds, ok, args),
       );
     }
+    // The cross-node route reads the online store too (one script on Redis): its calls are timed
+    // as online-store calls named ownerPublisher.publishToOwners.
+    app.ownerPublisher = instrument(app.ownerPublisher, (method, seconds, ok, args) =>
+      metrics.observeStoreCall(`ownerPublisher.${method}`, seconds, ok, args),
+    );
     app.decorate('metrics', metrics);
 
     const history = new StatsHistory({
