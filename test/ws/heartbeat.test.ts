@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { Redis } from 'ioredis';
+import WebSocket from 'ws';
 import { CloseCode } from '../../src/core/close-codes.ts';
 import { buildTestApp, eventually, logLines, type Backend } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
@@ -88,4 +89,27 @@ t.test('WebSocket pongs count as heartbeats', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 3500));
   t.equal(h.app.gateway.connections.countOf('quiet'), 1, 'still connected after more than 2 timeouts');
   await client.close();
+});
+
+t.test("a canonical ping's ts comes back exactly as sent (answered from its text); others through the parser", async (t) => {
+  const h = await buildTestApp(t, 'embedded', FAST);
+  if (!h) return;
+  const ws = new WebSocket(`${h.wsUrl}/ws?token=${h.token('echo')}`);
+  t.teardown(() => ws.close());
+  const texts: string[] = [];
+  ws.on('message', (data) => void texts.push(String(data)));
+  await eventually(async () => texts.some((x) => x.includes('"type":"connected"')) || undefined);
+  ws.send('{"type":"ping","ts":1.50}');
+  ws.send('{"type":"ping","ts":-2E3}');
+  ws.send('{"type":"ping"}');
+  ws.send('{"type":"ping", "ts":1.50}'); // not canonical: parsed, and printed as a number
+  const pongs = await eventually(async () => {
+    const found = texts.filter((x) => x.includes('"type":"pong"'));
+    return found.length === 4 ? found : undefined;
+  });
+  t.match(pongs[0], /^\{"type":"pong","ts":1\.50,"serverTime":\d{13}\}$/);
+  t.match(pongs[1], /^\{"type":"pong","ts":-2E3,"serverTime":\d{13}\}$/);
+  t.match(pongs[2], /^\{"type":"pong","serverTime":\d{13}\}$/);
+  t.match(pongs[3], /^\{"type":"pong","ts":1\.5,"serverTime":\d{13}\}$/);
+  for (const pong of pongs) t.ok(JSON.parse(pong), 'valid JSON');
 });
