@@ -4,7 +4,7 @@
  * one command per delivery, whatever the number of owning nodes.
  */
 import t, { type Test } from 'tap';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Bus, BusMessage } from '../../src/bus/bus.ts';
 import { connect } from '../online/online-store.contract-helpers.ts';
 import { MemoryBus, MemoryBusHub } from '../../src/bus/memory-bus.ts';
@@ -13,8 +13,8 @@ import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { RedisOwnerPublisher } from '../../src/bus/redis-owner-publisher.ts';
 import { MemoryOnlineStore } from '../../src/online/memory-online-store.ts';
 import { RedisOnlineStore } from '../../src/online/redis-online-store.ts';
-import { redisOptions } from '../../src/plugins/online-store.ts';
 import { testRedis } from '../helpers/services.ts';
+import { gatewayRedis } from './bus-helpers.ts';
 import { runOwnerPublisherContract, type OwnerSetup } from './owner-publisher.contract.ts';
 
 runOwnerPublisherContract(t, 'lookup on memory', async (_t, n) => {
@@ -24,24 +24,16 @@ runOwnerPublisherContract(t, 'lookup on memory', async (_t, n) => {
   return { store, buses, publisherFor: (bus) => new LookupOwnerPublisher(store, bus) };
 }, { outage: false });
 
-async function connection(t: Test, url: string): Promise<Redis> {
-  const redis = new Redis(url, redisOptions());
-  redis.on('error', () => {});
-  t.teardown(() => redis.quit().catch(() => redis.disconnect()));
-  await redis.connect();
-  return redis;
-}
-
 /** One Redis "node" per bus, each with its own command connection, as the gateway runs them. */
 async function redisSetup(t: Test, n: number, publisher: 'lookup' | 'script'): Promise<OwnerSetup | null> {
   const service = await testRedis(t);
   if (!service) return null;
-  const storeRedis = await connection(t, service.url);
+  const storeRedis = await gatewayRedis(t, service.url);
   const store = new RedisOnlineStore({ redis: storeRedis, keyPrefix: service.prefix });
   const commands = new Map<Bus, Redis>();
   const buses: RedisBus[] = [];
   for (let i = 0; i < n; i++) {
-    const redis = await connection(t, service.url);
+    const redis = await gatewayRedis(t, service.url);
     const bus = new RedisBus({ publisher: redis, channelPrefix: service.prefix });
     commands.set(bus, redis);
     buses.push(bus);
@@ -66,7 +58,7 @@ runOwnerPublisherContract(t, 'redis script', (t, n) => redisSetup(t, n, 'script'
 t.test('redis script: one command per delivery, whatever the number of owning nodes', async (t) => {
   const service = await testRedis(t);
   if (!service) return;
-  const redis = await connection(t, service.url);
+  const redis = await gatewayRedis(t, service.url);
   const store = new RedisOnlineStore({ redis, keyPrefix: service.prefix });
   const bus = new RedisBus({ publisher: redis, channelPrefix: service.prefix });
   t.teardown(() => bus.close());

@@ -6,17 +6,8 @@ import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { redisOptions } from '../../src/plugins/online-store.ts';
 import { testRedis } from '../helpers/services.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
-import { waitFor } from './bus-helpers.ts';
+import { gatewayRedis, waitFor } from './bus-helpers.ts';
 import { attach, barrier, runBusContract, sampleMessages } from './bus.contract.ts';
-
-/** A publisher as the gateway creates it (redisOptions), connected, quit at teardown. */
-async function publisherFor(t: Test, url: string): Promise<Redis> {
-  const redis = new Redis(url, redisOptions());
-  redis.on('error', () => {});
-  t.teardown(() => redis.quit().catch(() => redis.disconnect()));
-  await redis.connect();
-  return redis;
-}
 
 /** `n` buses on one fresh channel prefix, each "node" with its own connections. */
 async function redisBuses(t: Test, n: number, url?: string) {
@@ -24,7 +15,7 @@ async function redisBuses(t: Test, n: number, url?: string) {
   if (!service) return null;
   const buses: RedisBus[] = [];
   for (let i = 0; i < n; i++) {
-    const bus = new RedisBus({ publisher: await publisherFor(t, url ?? service.url), channelPrefix: service.prefix });
+    const bus = new RedisBus({ publisher: await gatewayRedis(t, url ?? service.url), channelPrefix: service.prefix });
     t.teardown(() => bus.close());
     buses.push(bus);
   }
@@ -70,7 +61,7 @@ t.test('redis: malformed envelopes are counted and ignored', async (t) => {
   if (!ctx) return;
   const warnings: string[] = [];
   const log = { warn: (_o: object, msg: string) => void warnings.push(msg), info: () => {} };
-  const listener = new RedisBus({ publisher: await publisherFor(t, ctx.url), channelPrefix: ctx.prefix, log });
+  const listener = new RedisBus({ publisher: await gatewayRedis(t, ctx.url), channelPrefix: ctx.prefix, log });
   t.teardown(() => listener.close());
   const [node] = await attach([listener], ['L']);
   const raw = new Redis(ctx.url);
@@ -102,7 +93,7 @@ t.test('redis: malformed envelopes are counted and ignored', async (t) => {
 t.test('redis: close() quits the owned subscriber and leaves the borrowed publisher open', async (t) => {
   const service = await testRedis(t);
   if (!service) return;
-  const publisher = await publisherFor(t, service.url);
+  const publisher = await gatewayRedis(t, service.url);
   const bus = new RedisBus({ publisher, channelPrefix: service.prefix });
   t.equal(bus.subscriber.status, 'wait', 'lazy: no connection before subscribe');
   await bus.subscribe('A', () => {});
@@ -132,7 +123,7 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
   // A bus that was working when Redis went away.
   const proxy = await TcpProxy.start(service.url);
   t.teardown(() => proxy.close());
-  const publisher = await publisherFor(t, proxy.rewrite(service.url));
+  const publisher = await gatewayRedis(t, proxy.rewrite(service.url));
   const cut = new RedisBus({ publisher, channelPrefix: service.prefix });
   t.teardown(() => cut.close());
   await cut.subscribe('A', () => {});
@@ -155,7 +146,7 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
   t.ok(Date.now() - started < 1000, `within 1 s (${Date.now() - started} ms)`);
   proxy.restore();
   const [node] = await attach([late], ['L']);
-  const direct = await publisherFor(t, service.url);
+  const direct = await gatewayRedis(t, service.url);
   await direct.publish(`${service.prefix}gateway:L`, '{"o":"X","m":{"kind":"broadcast","frame":"back"}}');
   await waitFor(() => node!.got.length === 1, 'the retried subscription receives');
   t.equal(late.resubscribes, 0, 'a first subscription is not reported as a re-subscription');
@@ -169,8 +160,8 @@ async function nodesWithProxiedB(t: Test) {
   t.teardown(() => proxy.close());
   const logs: string[] = [];
   const log = { warn: (_o: object, msg: string) => void logs.push(`warn ${msg}`), info: (_o: object, msg: string) => void logs.push(`info ${msg}`) };
-  const busA = new RedisBus({ publisher: await publisherFor(t, service.url), channelPrefix: service.prefix });
-  const busB = new RedisBus({ publisher: await publisherFor(t, proxy.rewrite(service.url)), channelPrefix: service.prefix, log });
+  const busA = new RedisBus({ publisher: await gatewayRedis(t, service.url), channelPrefix: service.prefix });
+  const busB = new RedisBus({ publisher: await gatewayRedis(t, proxy.rewrite(service.url)), channelPrefix: service.prefix, log });
   t.teardown(() => Promise.all([busA.close(), busB.close()]));
   let resubscribedAt = 0;
   let resubscribed = 0;
@@ -272,8 +263,8 @@ t.test('redis: ioredis autoResubscribe itself works with redisOptions() (why Red
   if (!service) return;
   const proxy = await TcpProxy.start(service.url);
   t.teardown(() => proxy.close());
-  const subscriber = await publisherFor(t, proxy.rewrite(service.url));
-  const publisher = await publisherFor(t, service.url);
+  const subscriber = await gatewayRedis(t, proxy.rewrite(service.url));
+  const publisher = await gatewayRedis(t, service.url);
   const channel = `${service.prefix}raw`;
   const got: string[] = [];
   subscriber.on('message', (_c: string, text: string) => got.push(text));
@@ -473,7 +464,7 @@ t.test('redis: an old failed room SUBSCRIBE does not drop a room a newer join wa
   publisherB.on('error', () => {});
   t.teardown(() => publisherB.quit().catch(() => publisherB.disconnect()));
   await publisherB.connect();
-  const busA = new RedisBus({ publisher: await publisherFor(t, service.url), channelPrefix: service.prefix });
+  const busA = new RedisBus({ publisher: await gatewayRedis(t, service.url), channelPrefix: service.prefix });
   const busB = new RedisBus({ publisher: publisherB, channelPrefix: service.prefix });
   t.teardown(() => Promise.all([busA.close(), busB.close()]));
   let resubscribed = 0;
