@@ -16,7 +16,7 @@ import { CloseCode, closeReason } from './close-codes.ts';
 import { ConnectionManager } from './connection-manager.ts';
 import { HeartbeatFlusher } from './heartbeat-flusher.ts';
 import type { CoreLogger, LogoutPipeline } from './logout.ts';
-import { canonicalPingTs, encodeError, encodePong, encodePongText, encodeServerFrame, parseClientFrame, pongTail, type ClientFrame } from './protocol.ts';
+import { canonicalPingTs, encodeError, encodePong, encodePongText, encodeServerFrame, parseFrameJson, pongTail, type ClientFrame } from './protocol.ts';
 import { Router } from './router.ts';
 import { OfflineReplay } from './offline-replay.ts';
 import { RoomService } from './room-service.ts';
@@ -362,7 +362,7 @@ export class Gateway {
       this.answerPing(session, pingTs, now);
       return;
     }
-    const parsed = parseClientFrame(data, { maxContentBytes: this.deps.settings.maxContentBytes });
+    const parsed = parseFrameJson(data, { maxContentBytes: this.deps.settings.maxContentBytes });
     if (!parsed.ok) {
       this.counters.badFrames++;
       this.counters.framesInByType[FrameIn.Invalid]!++;

@@ -279,6 +279,14 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
   const pingTs = canonicalPingTs(text);
   if (pingTs === '') return { ok: true, frame: { type: 'ping' } };
   if (pingTs !== null) return { ok: true, frame: { type: 'ping', ts: Number(pingTs) } };
+  return parseFrameJson(text, limits);
+}
+
+/**
+ * parseClientFrame without the canonical-ping check, for a caller that made it already (the
+ * gateway answers canonical pings itself and sends every other frame here).
+ */
+export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
   let value: unknown;
   try {
     value = JSON.parse(text);
