@@ -10,22 +10,21 @@
  * await client.sendTo('bob', { move: [1, 2] });
  * ```
  */
-export {
-  GatehouseClient,
-  isStopCode,
-  newMessageId,
-  type Ack,
-  type CloseInfo,
-  type ConnectionState,
-  type GatehouseClientOptions,
-  type GatehouseEvents,
-  type MessageEvent,
-  type Provider,
-  type RequestOptions,
-  type Timers,
-  type WebSocketConstructor,
-  type WebSocketLike,
-} from './client.ts';
+export { GatehouseClient, isStopCode } from './client.ts';
+export { newMessageId } from './message-id.ts';
+export type {
+  Ack,
+  CloseInfo,
+  ConnectionState,
+  GatehouseClientOptions,
+  GatehouseEvents,
+  MessageEvent,
+  Provider,
+  RequestOptions,
+  Timers,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.ts';
 export { backoffCeiling, backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 export { TypedEmitter, type Listener, type ListenerErrorHandler } from './emitter.ts';
 export { GatehouseError, type GatehouseErrorCode } from './errors.ts';

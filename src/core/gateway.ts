@@ -1,9 +1,11 @@
 /**
- * The gateway of one node, framework-free: opens sessions (online-store login, session policy),
- * handles inbound frames, ends sessions (logout pipeline), and runs the watchdog tick. The
- * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`. Direct messages live
- * in direct-messages.ts, rooms in room-service.ts, the offline replay and the gate of new
- * sessions in offline-replay.ts; every frame but `connected` goes through that gate.
+ * The gateway of one node, framework-free: opens sessions (online-store login), ends them
+ * (logout pipeline), routes what other nodes send over the bus, and runs the watchdog tick. The
+ * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`. The parts live
+ * next door: the frame path in frame-dispatcher.ts, replace / multi in session-policy.ts, frames
+ * sent while logging in in early-frames.ts, direct messages in direct-messages.ts, rooms in
+ * room-service.ts, the offline replay and the gate of new sessions in offline-replay.ts (every
+ * frame but `connected` goes through that gate).
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusEnvelope } from '../bus/bus.ts';
@@ -16,7 +18,7 @@ import { CloseCode, closeReason } from './close-codes.ts';
 import { ConnectionManager } from './connection-manager.ts';
 import { HeartbeatFlusher } from './heartbeat-flusher.ts';
 import type { CoreLogger, LogoutPipeline } from './logout.ts';
-import { canonicalPingTs, encodeError, encodePong, encodePongText, encodeServerFrame, parseFrameJson, pongTail, type ClientFrame } from './protocol.ts';
+import { encodeServerFrame } from './protocol.ts';
 import { Router } from './router.ts';
 import { OfflineReplay } from './offline-replay.ts';
 import { RoomService } from './room-service.ts';
@@ -28,6 +30,10 @@ import { Watchdog } from './watchdog.ts';
 import { LoginWriter } from './login-writer.ts';
 import { FrameIn, GatewayCounters } from './gateway-counters.ts';
 import { RateLimitedWarner } from './rate-limited-warner.ts';
+import { SessionPolicy } from './session-policy.ts';
+import { FrameDispatcher } from './frame-dispatcher.ts';
+import { liveSessionsByUser } from './live-sessions.ts';
+import { EarlyFrames } from './early-frames.ts';
 
 export interface GatewaySettings extends SessionLimits {
   nodeId: string;
@@ -71,9 +77,6 @@ export type AdmissionRefusal = 'draining' | 'full' | undefined;
 /** Logins per database statement (a reconnect storm is written in a few round trips). */
 const LOGIN_BATCH_MAX = 500;
 
-/** Frames a client may send before its login is confirmed; more are dropped. */
-const MAX_EARLY_FRAMES = 16;
-
 export class Gateway {
   readonly connections = new ConnectionManager();
   readonly counters = new GatewayCounters();
@@ -89,12 +92,11 @@ export class Gateway {
   draining = false;
   /** Answers other nodes' stats requests (set by the /ws/stats route). */
   statsExchange: { onMessage(envelope: BusEnvelope): boolean } | undefined;
-  private readonly early = new Map<Session, Array<{ data: string; binary: boolean }>>();
+  private readonly early = new EarlyFrames();
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
-  /** The millisecond of the last pong, and the end of its text (see answerPing). */
-  private pongTailMs = -1;
-  private pongTail = '';
+  private readonly policy: SessionPolicy;
+  private readonly frames: FrameDispatcher;
   /** One object for every session of the node (a closure per session would cost memory per connection). */
   private readonly sessionHooks: SessionHooks = {
     onDrop: (s, consecutive) => {
@@ -159,6 +161,22 @@ export class Gateway {
       onTimeout: (s, silentFor) => log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout'),
       onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
     });
+    this.policy = new SessionPolicy({
+      nodeId: settings.nodeId,
+      policy: settings.sessionPolicy,
+      maxSessionsPerUser: settings.maxSessionsPerUser,
+      connections: this.connections,
+      bus,
+      log,
+    });
+    this.frames = new FrameDispatcher({
+      maxContentBytes: settings.maxContentBytes,
+      counters: this.counters,
+      warner: this.warner,
+      replay: this.replay,
+      messages: this.messages,
+      rooms: this.rooms,
+    });
     this.heartbeats = new HeartbeatFlusher({ store, nodeId: settings.nodeId, sessions, intervalMs: settings.heartbeatFlushIntervalMs, log });
   }
 
@@ -201,7 +219,7 @@ export class Gateway {
     });
     this.connections.add(session);
     this.counters.opened++;
-    this.early.set(session, []);
+    this.early.hold(session);
     // Live frames wait behind `connected` and the offline replay.
     this.replay.hold(session);
     void this.login(session);
@@ -252,7 +270,7 @@ export class Gateway {
       log.info({ userId: session.userId, sessionId: session.id, logicalSessionId: result.logicalSessionId }, 'reconnected within grace');
     }
     this.replay.start(session);
-    this.enforcePolicy(session, result.previousNodes);
+    this.policy.enforce(session, result.previousNodes);
 
     this.logins.write({
       userId: session.userId,
@@ -261,53 +279,7 @@ export class Gateway {
       ...(result.newLogicalSession ? { session: { id: result.logicalSessionId, nodeId: settings.nodeId, epoch: result.epoch } } : {}),
     });
 
-    const early = this.early.get(session) ?? [];
-    this.early.delete(session);
-    for (const frame of early) this.handleFrame(session, frame.data, frame.binary, now());
-  }
-
-  /**
-   * Replace: older sessions of the user close with 4001 (here and on other nodes). Multi: over
-   * the cap, the oldest gives way. "Older" is judged by epoch only: the store hands out epochs
-   * in login order, but its answers may reach this node in any order, so a local session still
-   * logging in (epoch 0) may turn out to be the newer one. Such a session is not closed here; it
-   * is marked (`replacedBelow`) and judged when its own login completes.
-   */
-  private enforcePolicy(session: Session, previousNodes: Record<string, number>): void {
-    const { settings, bus, log } = this.deps;
-    if (session.epoch < session.replacedBelow) {
-      // A newer login of the user completed first and replaced this one while it was pending.
-      session.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
-      return;
-    }
-    const local = this.connections.sessionsOf(session.userId);
-    if (settings.sessionPolicy === 'replace') {
-      for (const other of local ?? []) {
-        if (other === session) continue;
-        if (other.epoch === 0) other.replacedBelow = Math.max(other.replacedBelow, session.epoch);
-        else if (other.epoch < session.epoch) other.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
-      }
-      for (const [nodeId, count] of Object.entries(previousNodes)) {
-        if (nodeId === settings.nodeId || count <= 0) continue;
-        bus
-          .publish(nodeId, { kind: 'kick', userId: session.userId, beforeEpoch: session.epoch, code: CloseCode.REPLACED, reason: 'replaced' })
-          .catch((error: unknown) => log.warn({ userId: session.userId, nodeId, err: (error as Error).message }, 'replace notice not sent'));
-      }
-      return;
-    }
-    const total = Object.values(previousNodes).reduce((a, b) => a + b, 0) + 1;
-    if (total <= settings.maxSessionsPerUser) return;
-    // Over the cap: the oldest local session gives way (a new device wins, like replace).
-    let oldest: Session | undefined;
-    let pending: Session | undefined;
-    for (const other of local ?? []) {
-      if (other === session || other.state === 'closing' || other.state === 'closed') continue;
-      if (other.epoch === 0) pending ??= other;
-      else if (other.epoch < session.epoch && (!oldest || other.epoch < oldest.epoch)) oldest = other;
-    }
-    if (oldest) oldest.close(CloseCode.REPLACED, closeReason(CloseCode.REPLACED), 'replaced');
-    // Only sessions still logging in are left here: the first one gives way if it turns out older.
-    else if (pending) pending.replacedBelow = Math.max(pending.replacedBelow, session.epoch);
+    for (const frame of this.early.release(session)) this.frames.handle(session, frame.data, frame.binary, now());
   }
 
   /** An inbound WebSocket message. Never throws. */
@@ -317,9 +289,7 @@ export class Gateway {
     session.framesIn++;
     this.counters.framesIn++;
     if (session.state === 'opening') {
-      const early = this.early.get(session);
-      if (early && early.length < MAX_EARLY_FRAMES) early.push({ data, binary });
-      else this.counters.framesInByType[FrameIn.Dropped]!++;
+      if (!this.early.keep(session, data, binary)) this.counters.framesInByType[FrameIn.Dropped]!++;
       return;
     }
     if (session.state !== 'open') {
@@ -327,7 +297,7 @@ export class Gateway {
       return;
     }
     try {
-      this.handleFrame(session, data, binary, now);
+      this.frames.handle(session, data, binary, now);
     } catch (error) {
       this.deps.log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'frame handler failed');
     }
@@ -336,91 +306,6 @@ export class Gateway {
   /** A WebSocket-level pong (answer to the server's ping) also proves liveness. */
   onPong(session: Session): void {
     session.lastHeartbeat = this.deps.now();
-  }
-
-  private handleFrame(session: Session, data: string, binary: boolean, now: number): void {
-    const verdict = session.limiter.hit(now);
-    if (verdict !== 'ok') {
-      this.counters.rateLimited++;
-      this.counters.framesInByType[FrameIn.RateLimited]!++;
-      if (verdict === 'close') {
-        session.close(CloseCode.RATE_LIMITED, closeReason(CloseCode.RATE_LIMITED), 'kicked');
-        return;
-      }
-      this.warner.warn(session.id, { userId: session.userId, sessionId: session.id }, 'rate limited');
-      this.reply(session, encodeError('RATE_LIMITED', 'too many frames per second'));
-      return;
-    }
-    if (binary) {
-      this.counters.framesInByType[FrameIn.Invalid]!++;
-      this.reply(session, encodeError('BINARY_NOT_SUPPORTED', 'send JSON text frames'));
-      return;
-    }
-    // The ping of every client every second: answered from its text, without a parse.
-    const pingTs = canonicalPingTs(data);
-    if (pingTs !== null) {
-      this.answerPing(session, pingTs, now);
-      return;
-    }
-    const parsed = parseFrameJson(data, { maxContentBytes: this.deps.settings.maxContentBytes });
-    if (!parsed.ok) {
-      this.counters.badFrames++;
-      this.counters.framesInByType[FrameIn.Invalid]!++;
-      this.reply(session, encodeError(parsed.code, parsed.error, parsed.ref));
-      return;
-    }
-    this.dispatch(session, parsed.frame, now);
-  }
-
-  /** The pong of a canonical ping, with the `ts` text echoed as sent. */
-  private answerPing(session: Session, tsText: string, now: number): void {
-    this.counters.pings++;
-    this.counters.framesInByType[FrameIn.Ping]!++;
-    // Thousands of pongs share each millisecond: print the clock once per millisecond.
-    if (now !== this.pongTailMs) {
-      this.pongTailMs = now;
-      this.pongTail = pongTail(now);
-    }
-    this.reply(session, encodePongText(tsText, this.pongTail));
-  }
-
-  private dispatch(session: Session, frame: ClientFrame, now: number): void {
-    const byType = this.counters.framesInByType;
-    switch (frame.type) {
-      case 'ping':
-        this.counters.pings++;
-        byType[FrameIn.Ping]!++;
-        this.reply(session, encodePong(frame.ts, now));
-        return;
-      case 'message':
-        byType[FrameIn.Message]!++;
-        void this.messages.fromSession(session, frame, now);
-        return;
-      case 'join':
-        byType[FrameIn.Join]!++;
-        this.rooms.join(session, frame.room);
-        return;
-      case 'leave':
-        byType[FrameIn.Leave]!++;
-        this.rooms.leave(session, frame.room);
-        return;
-      case 'room':
-        byType[FrameIn.Room]!++;
-        void this.rooms.publish(session, frame);
-        return;
-      case 'ack':
-        byType[FrameIn.Ack]!++;
-        this.replay.ack(session, frame.id);
-        return;
-    }
-  }
-
-  /**
-   * Answers to the session's own frames (pongs, acks, errors) also wait behind the offline replay:
-   * after `connected`, the replay comes first and everything else follows in order.
-   */
-  private reply(session: Session, frame: string): boolean {
-    return this.replay.send(session, frame);
   }
 
   /** A server push to a user (admin API): live, or queued while the user is offline. */
@@ -452,10 +337,7 @@ export class Gateway {
 
   /** Frames received during the login and never handled (the session ended first). */
   private discardEarly(session: Session): void {
-    const early = this.early.get(session);
-    if (!early) return;
-    this.counters.framesInByType[FrameIn.Dropped]! += early.length;
-    this.early.delete(session);
+    this.counters.framesInByType[FrameIn.Dropped]! += this.early.discard(session);
   }
 
   private trackEnd(promise: Promise<unknown>): void {
@@ -463,24 +345,9 @@ export class Gateway {
     void promise.finally(() => this.pendingEnds.delete(promise));
   }
 
-  /**
-   * Closes this node's sessions of a user (REST logout, kick from another node). With a finite
-   * `beforeEpoch` (a newer login elsewhere replaces these), only sessions of a lower epoch close;
-   * one still logging in (epoch 0) may get a higher epoch than the newcomer, so it is marked and
-   * judged when its login completes (see enforcePolicy).
-   */
+  /** Closes this node's sessions of a user (REST logout, kick from another node); see SessionPolicy.closeUser. */
   closeUser(userId: string, code: CloseCode, reason: EndReason, beforeEpoch = Infinity): number {
-    let closed = 0;
-    for (const session of this.connections.sessionsOf(userId) ?? []) {
-      if (session.epoch === 0 && beforeEpoch !== Infinity) {
-        session.replacedBelow = Math.max(session.replacedBelow, beforeEpoch);
-        continue;
-      }
-      if (session.epoch >= beforeEpoch) continue;
-      session.close(code, closeReason(code), reason);
-      closed++;
-    }
-    return closed;
+    return this.policy.closeUser(userId, code, reason, beforeEpoch);
   }
 
   private onBusMessage(envelope: BusEnvelope): void {
@@ -537,24 +404,7 @@ export class Gateway {
 
   /** This node's live sessions, one entry per user, as the store needs them to re-assert. */
   liveSessionsByUser(): ReassertSession[] {
-    const entries: ReassertSession[] = [];
-    for (const userId of this.connections.users()) {
-      const open = [...(this.connections.sessionsOf(userId) ?? [])].filter((s) => s.isOpen && s.logicalSessionId);
-      const newest = open.reduce<Session | undefined>((a, s) => (!a || s.epoch > a.epoch ? s : a), undefined);
-      if (!newest) continue;
-      // Connections of an older logical session (not yet closed) are not re-asserted.
-      const current = open.filter((s) => s.logicalSessionId === newest.logicalSessionId);
-      entries.push({
-        userId,
-        username: newest.username,
-        logicalSessionId: newest.logicalSessionId,
-        epoch: newest.epoch,
-        connectedAt: Math.min(...current.map((s) => s.connectedAt)),
-        connections: current.length,
-        connectionIds: current.map((s) => s.id),
-      });
-    }
-    return entries;
+    return liveSessionsByUser(this.connections);
   }
 
   /** Session ends still talking to the online store. */

@@ -1,0 +1,161 @@
+/**
+ * The public types of the client SDK: the WebSocket it drives, its options, its states and the
+ * events it emits. Browser-safe: type-only imports of the server's frame schemas, so the SDK
+ * cannot drift from the protocol.
+ */
+import type {
+  ServerAckFrame,
+  ServerBroadcastFrame,
+  ServerConnectedFrame,
+  ServerErrorFrame,
+  ServerFrame,
+  ServerJoinedFrame,
+  ServerKickedFrame,
+  ServerLeftFrame,
+  ServerMessageFrame,
+  ServerPongFrame,
+  ServerReconnectFrame,
+  ServerRoomFrame,
+} from '../core/protocol.ts';
+import type { ReconnectOptions } from './backoff.ts';
+import type { ListenerErrorHandler } from './emitter.ts';
+
+// ---- the WebSocket we need ------------------------------------------------------------------
+
+/** The part of the WebSocket API the SDK uses: the browser's, or Node's `ws` package. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  addEventListener(type: 'open' | 'message' | 'close' | 'error', listener: (event: any) => void): void;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` in Node 20. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+// ---- options, events ------------------------------------------------------------------------
+
+/** Timer functions, injectable for deterministic tests. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** A value, or a function giving it for each connection attempt (e.g. a fresh token). */
+export type Provider<T> = T | (() => T | Promise<T>);
+
+export interface GatehouseClientOptions {
+  /** `ws://host:port/ws` or `wss://...`; a function is called before every attempt. */
+  url: Provider<string>;
+  /** Player JWT, sent as `?token=`; a function is called before every attempt (token refresh). */
+  token?: Provider<string>;
+  /** Development mode (`AUTH_MODE=none`): sent as `?userId=`. */
+  userId?: string;
+  /** WebSocket constructor. Default `globalThis.WebSocket`; in Node 20 pass `WebSocket` from `ws`. */
+  WebSocket?: WebSocketConstructor;
+  /** Ping interval; default the server's `heartbeat.intervalMs` (else 1000). 0 = no ping loop. */
+  pingIntervalMs?: number;
+  /**
+   * No inbound frame for this long while connected = the connection is dead (a half-open TCP
+   * connection never closes by itself): it is dropped with 4000 and reconnected. Default the
+   * server's `heartbeat.timeoutMs`; 0 = never. Checked by the ping loop, on two ticks in a row
+   * (so detection takes up to timeout + 2 intervals).
+   */
+  livenessTimeoutMs?: number;
+  /** Timeout of acks, joins, leaves and pings. Default 5000 ms. */
+  ackTimeoutMs?: number;
+  /** Backoff settings, or `false` to never reconnect. */
+  reconnect?: false | Partial<ReconnectOptions>;
+  /**
+   * Acknowledge replayed offline messages (`offline: true`) automatically. Default true. Acks are
+   * cumulative on the server, so the SDK sends one ack for the last replayed message processed,
+   * `autoAckDelayMs` (default 100) after it: a replay of 100 messages costs one or two frames, not
+   * 100 (acks count against the server's rate limit).
+   */
+  autoAck?: boolean;
+  autoAckDelayMs?: number;
+  /** Random source in [0, 1) for the jitter. Default Math.random. */
+  random?: () => number;
+  /** Timer functions. Default the global setTimeout / clearTimeout. */
+  timers?: Timers;
+  /** Monotonic clock in ms for RTTs. Default performance.now (else Date.now). */
+  now?: () => number;
+  /** Errors thrown by event listeners. Default: rethrown asynchronously. */
+  onListenerError?: ListenerErrorHandler;
+}
+
+/** Connection states, in the order a connection goes through them. */
+export type ConnectionState =
+  /** Created, connect() not called yet. */
+  | 'idle'
+  /** Opening a WebSocket. */
+  | 'connecting'
+  /** WebSocket open, waiting for the server's `connected` frame. */
+  | 'open'
+  /** `connected` received: pinging, requests answered. */
+  | 'connected'
+  /** close() called, waiting for the close handshake. */
+  | 'closing'
+  /** Lost the connection; waiting `delayMs` before the next attempt. */
+  | 'reconnecting'
+  /** Stopped for good (close(), a "stop" close code, or no reconnect configured). */
+  | 'closed';
+
+/** What the `close` event carries. */
+export interface CloseInfo {
+  /** WebSocket close code (1006 when the connection failed or was lost without a close frame). */
+  code: number;
+  reason: string;
+  /** Whether the client will try again, after `delayMs`. */
+  willReconnect: boolean;
+  delayMs: number | undefined;
+  /** True when close() ended it. */
+  byClient: boolean;
+  /** Whether this connection had received `connected`. */
+  wasConnected: boolean;
+  /** HTTP status of a refused handshake, when the WebSocket implementation tells (Node `ws`). */
+  status?: number;
+}
+
+/** A server `message` frame; replays from the offline queue carry `offline: true`. */
+export type MessageEvent = ServerMessageFrame & { offline?: boolean };
+
+/** The answer to sendTo / publish. */
+export interface Ack {
+  /** The client id of the frame (generated unless given). */
+  id: string;
+  /** `delivered` to a live session, or `queued` for an offline recipient. */
+  status: ServerAckFrame['status'];
+}
+
+export interface GatehouseEvents {
+  /** The WebSocket opened (before `connected`). */
+  open: { url: string };
+  connected: ServerConnectedFrame;
+  message: MessageEvent;
+  room: ServerRoomFrame;
+  broadcast: ServerBroadcastFrame;
+  /** Every server `error` frame, including those that also reject a request's promise. */
+  error: ServerErrorFrame;
+  kicked: ServerKickedFrame;
+  /** The server asks to reconnect (drain); the close follows. */
+  reconnect: ServerReconnectFrame;
+  pong: ServerPongFrame;
+  ack: ServerAckFrame;
+  joined: ServerJoinedFrame;
+  left: ServerLeftFrame;
+  /** Every parsed inbound frame, before its typed event (unknown types included). */
+  frame: ServerFrame | { type: string; [key: string]: unknown };
+  close: CloseInfo;
+  /** Round-trip time of a ping, in ms. */
+  rtt: number;
+  state: { state: ConnectionState; previous: ConnectionState };
+}
+
+export interface RequestOptions {
+  /** Client message id (≤ 64 characters); generated when absent. */
+  id?: string;
+  /** Default ackTimeoutMs. */
+  timeoutMs?: number;
+}
