@@ -2,8 +2,12 @@
  * The database side of logins, batched. Every login refreshes its user row and a new logical
  * session gets its PlayerSession row; one statement per login would cost a node restart (its
  * players all reconnect elsewhere within seconds) thousands of round trips, and with the embedded
- * database that CPU is the gateway's own. Logins of the same turn of the event loop go out as one
- * statement (at most `batchMax` each).
+ * database that CPU is the gateway's own: PGlite spends about 1.3 ms on a statement of one login
+ * and 45 µs per login in a statement of 500, on the gateway's core. So logins wait `lingerMs`
+ * for company and go out as one statement (at most `batchMax` each); logins arriving while a
+ * statement is in flight go out together in the next. A reconnect storm of 15k players costs
+ * a few hundred statements instead of 15k. The rows are history (the online state lives in the
+ * store), so a few milliseconds of delay cost nothing.
  *
  * Nothing here is retried: a login write that fails loses nothing durable, because the logout
  * write upserts the user and session rows it needs (player-repository.ts).
@@ -18,12 +22,17 @@ export interface LoginWriterOptions {
   now: () => number;
   /** Logins per statement. */
   batchMax: number;
+  /** How long the first login of a batch waits for others (0: the end of the current turn). */
+  lingerMs: number;
 }
 
 export class LoginWriter {
   private pending: LoginWrite[] = [];
-  private scheduled = false;
-  private writing: Promise<void> = Promise.resolve();
+  /** The flush of the next batch, when one is due (a timeout with lingerMs, else an immediate). */
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  /** The write loop while it runs; it ends once nothing is pending. */
+  private draining: Promise<void> | undefined;
   /** A database outage fails every batch: one warning per 10 s is enough. */
   private readonly warner: RateLimitedWarner;
   /** Logins written, and batches that failed (for tests and stats). */
@@ -37,27 +46,33 @@ export class LoginWriter {
   /** Queues a login for the next batch; never throws, never waits. */
   write(login: LoginWrite): void {
     this.pending.push(login);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
+    // A running write loop takes it after its current statement.
+    if (this.lingerTimer !== undefined || this.immediate !== undefined || this.draining) return;
+    const due = () => void this.flush();
+    if (this.options.lingerMs > 0) this.lingerTimer = setTimeout(due, this.options.lingerMs);
+    else this.immediate = setImmediate(due);
   }
 
-  /** Writes everything queued so far; resolves when it is written (or failed). */
+  /** Writes everything queued so far (and what comes in meanwhile); resolves when it is written (or failed). */
   flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    // One batch at a time, in order: the database sees logins in the order they happened.
-    this.writing = this.writing.then(() => this.writeAll(batch));
-    return this.writing;
+    clearTimeout(this.lingerTimer);
+    clearImmediate(this.immediate);
+    this.lingerTimer = undefined;
+    this.immediate = undefined;
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      // A login queued in the microtasks between the loop's last check and here.
+      if (this.pending.length > 0) void this.flush();
+    });
+    return this.draining;
   }
 
-  private async writeAll(batch: LoginWrite[]): Promise<void> {
+  /** One statement at a time, in order: the database sees logins in the order they happened. */
+  private async drain(): Promise<void> {
     const { repository, batchMax } = this.options;
-    for (let i = 0; i < batch.length; i += batchMax) {
-      const part = batch.slice(i, i + batchMax);
+    while (this.pending.length > 0) {
+      const part = this.pending.length <= batchMax ? this.pending : this.pending.slice(0, batchMax);
+      this.pending = part === this.pending ? [] : this.pending.slice(batchMax);
       try {
         await repository.recordLogins(part);
         this.written += part.length;

@@ -87,6 +87,8 @@ export class Session implements SendQueueListener {
    * none is outstanding: the route's pong handler turns it into a round-trip time (metrics).
    */
   wsPingSentAt = 0;
+  /** When the watchdog sends this session its next WebSocket-level ping (watchdog clock); 0 = not scheduled yet. */
+  wsPingDueAt = 0;
 
   constructor(options: SessionOptions) {
     this.id = options.id;

@@ -15,6 +15,8 @@ function setup() {
     writeTimeoutMs: 5_000,
     wsPingIntervalMs: 25_000,
     onTimeout: (s) => timedOut.push(s.userId),
+    // Every session's first ping at the start of its interval (the spread has its own test).
+    random: () => 0,
   });
   return { clock, connections, watchdog, timedOut };
 }
@@ -64,6 +66,43 @@ t.test('WebSocket pings every interval, not every tick', async (t) => {
   a.session.lastHeartbeat = clock.advance(1000);
   watchdog.tick(clock.now());
   t.equal(a.socket.pings, 2);
+});
+
+t.test("each session's pings start at a random point of its first interval: a tick pings a share, not everyone", async (t) => {
+  const clock = new ManualClock();
+  const connections = new ConnectionManager();
+  let draw = 0;
+  const watchdog = new Watchdog({
+    sessions: () => connections.sessions(),
+    heartbeatTimeoutMs: 60_000,
+    writeTimeoutMs: 5_000,
+    wsPingIntervalMs: 25_000,
+    // 100 phases evenly over the interval, as Math.random gives them on average.
+    random: () => (draw++ % 100) / 100,
+  });
+  const sessions = Array.from({ length: 100 }, (_, i) => makeSession(`s${i}`, clock));
+  for (const s of sessions) connections.add(s.session); // all at once: a reconnect storm
+  const start = clock.now();
+  const pingsPerTick: number[] = [];
+  const pingedAt = sessions.map((): number[] => []);
+  for (let second = 0; second < 75; second++) {
+    const now = clock.now();
+    for (const s of sessions) s.session.lastHeartbeat = now;
+    const before = sessions.map((s) => s.socket.pings);
+    watchdog.tick(now);
+    let pinged = 0;
+    sessions.forEach((s, i) => {
+      if (s.socket.pings > before[i]!) (pinged++, pingedAt[i]!.push(now - start));
+    });
+    pingsPerTick.push(pinged);
+    clock.advance(1000);
+  }
+  t.ok(Math.max(...pingsPerTick) <= 4, `at most 4 of 100 sessions pinged in one tick (got ${Math.max(...pingsPerTick)})`);
+  t.ok(pingedAt.every((times) => times[0]! <= 25_000), 'every session pinged within its first interval (at the first tick after its phase)');
+  t.ok(
+    pingedAt.every((times) => times.length >= 2 && times.every((at, k) => k === 0 || at - times[k - 1]! === 25_000)),
+    'then exactly once per interval',
+  );
 });
 
 t.test('write timeout terminates a socket whose buffer does not drain', async (t) => {

@@ -188,6 +188,7 @@ t.test('the watchdog stamps each WebSocket ping for the round-trip measurement',
     writeTimeoutMs: 5_000,
     wsPingIntervalMs: 5_000,
     pingClock: () => hr,
+    random: () => 0,
   });
   const a = makeSession('a', clock);
   connections.add(a.session);
