@@ -181,6 +181,8 @@ t.test('multi policy across nodes: messages reach every device once, logout afte
   t.equal((await cluster.admin(b, 'GET', '/api/online/players/dev')).body.status, 'online');
   await laptop.close();
   await eventually(async () => (await cluster.admin(a, 'GET', '/api/online/players/dev')).body.status === 'offline');
+  // The node's log line comes through its stdout pipe, a moment after the store says offline.
+  await eventually(async () => [a, b].some((n) => n.logs.some((l) => l.msg === 'user logged out' && l.userId === 'dev')) || undefined);
   const logouts = [a, b].flatMap((n) => n.logs.filter((l) => l.msg === 'user logged out' && l.userId === 'dev'));
   t.equal(logouts.length, 1, 'one logout, on the node of the last session');
   t.equal(logouts[0]!.nodeId, 'multi-b');

@@ -78,7 +78,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.equal(presence?.status, 'online', 'still online');
       t.equal(presence?.sessions, 1, 'one live session');
       t.equal(logoutsOf(h, 'phone').length, 0, 'no logout for the replaced session');
-      t.equal((await h.app.players.getUser('phone'))?.lastLogoutAt, null, 'database untouched');
+      t.equal((await h.app.players.getUser('phone'))?.lastLogoutAt ?? null, null, 'database untouched');
       t.equal(h.app.gateway.connections.get(connected.sessionId as string)?.userId, 'phone');
       await second.close();
       await h.app.gateway.settled();
