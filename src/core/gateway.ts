@@ -77,9 +77,6 @@ export type AdmissionRefusal = 'draining' | 'full' | undefined;
 /** Logins per database statement (a reconnect storm is written in a few round trips). */
 const LOGIN_BATCH_MAX = 500;
 
-/** How long a login's database write waits for others to share its statement (see LoginWriter). */
-const LOGIN_LINGER_MS = 20;
-
 export class Gateway {
   readonly connections = new ConnectionManager();
   readonly counters = new GatewayCounters();
@@ -113,7 +110,7 @@ export class Gateway {
     const { settings, store, bus, log, now } = deps;
     this.startedAt = now();
     this.warner = new RateLimitedWarner(log, now, 10_000);
-    this.logins = new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX, lingerMs: LOGIN_LINGER_MS });
+    this.logins = new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX });
     this.replay = new OfflineReplay({
       queue: deps.offlineQueue,
       log,

@@ -2,12 +2,10 @@
  * The database side of logins, batched. Every login refreshes its user row and a new logical
  * session gets its PlayerSession row; one statement per login would cost a node restart (its
  * players all reconnect elsewhere within seconds) thousands of round trips, and with the embedded
- * database that CPU is the gateway's own: PGlite spends about 1.3 ms on a statement of one login
- * and 45 µs per login in a statement of 500, on the gateway's core. So logins wait `lingerMs`
- * for company and go out as one statement (at most `batchMax` each); logins arriving while a
- * statement is in flight go out together in the next. A reconnect storm of 15k players costs
- * a few hundred statements instead of 15k. The rows are history (the online state lives in the
- * store), so a few milliseconds of delay cost nothing.
+ * database that CPU is the gateway's own (PGlite: about 1.3 ms for a statement of one login, 45 µs
+ * per login in a statement of 500). Logins of the same turn of the event loop go out as one
+ * statement (at most `batchMax` each), and logins arriving while a statement is in flight go out
+ * together in the next: the slower the database answers, the larger the batches.
  *
  * Nothing here is retried: a login write that fails loses nothing durable, because the logout
  * write upserts the user and session rows it needs (player-repository.ts).
@@ -22,14 +20,11 @@ export interface LoginWriterOptions {
   now: () => number;
   /** Logins per statement. */
   batchMax: number;
-  /** How long the first login of a batch waits for others (0: the end of the current turn). */
-  lingerMs: number;
 }
 
 export class LoginWriter {
   private pending: LoginWrite[] = [];
-  /** The flush of the next batch, when one is due (a timeout with lingerMs, else an immediate). */
-  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The flush at the end of the current turn, when one is due. */
   private immediate: ReturnType<typeof setImmediate> | undefined;
   /** The write loop while it runs; it ends once nothing is pending. */
   private draining: Promise<void> | undefined;
@@ -47,17 +42,13 @@ export class LoginWriter {
   write(login: LoginWrite): void {
     this.pending.push(login);
     // A running write loop takes it after its current statement.
-    if (this.lingerTimer !== undefined || this.immediate !== undefined || this.draining) return;
-    const due = () => void this.flush();
-    if (this.options.lingerMs > 0) this.lingerTimer = setTimeout(due, this.options.lingerMs);
-    else this.immediate = setImmediate(due);
+    if (this.immediate !== undefined || this.draining) return;
+    this.immediate = setImmediate(() => void this.flush());
   }
 
   /** Writes everything queued so far (and what comes in meanwhile); resolves when it is written (or failed). */
   flush(): Promise<void> {
-    clearTimeout(this.lingerTimer);
     clearImmediate(this.immediate);
-    this.lingerTimer = undefined;
     this.immediate = undefined;
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;

@@ -1,9 +1,8 @@
 /**
  * The batched database side of logins (src/core/login-writer.ts), on a real embedded database:
  * the logins of one turn of the event loop are one statement, larger bursts are cut at
- * batchMax, logins of several turns share a statement within the linger window, logins that
- * arrive while a statement is in flight go out together in the next one, order is kept, and a
- * refused write is counted and warned about, never thrown.
+ * batchMax, logins that arrive while a statement is in flight go out together in the next one,
+ * order is kept, and a refused write is counted and warned about, never thrown.
  */
 import t from 'tap';
 import { LoginWriter } from '../../src/core/login-writer.ts';
@@ -19,7 +18,7 @@ t.test('a burst of logins: one statement per batchMax, every row written', async
   const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery: (sql) => statements.push(sql) });
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
-  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100, lingerMs: 0 });
+  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100 });
   statements.length = 0;
   for (let i = 0; i < 250; i++) {
     writer.write({ userId: `burst-${i}`, username: `b${i}`, loginAt: T0 + i, session: { id: `burst-s${i}`, nodeId: 'n1', epoch: 1 } });
@@ -57,7 +56,7 @@ t.test('logins arriving while a statement is in flight go out together in the ne
       },
     },
   });
-  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100, lingerMs: 0 });
+  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100 });
   statements.length = 0;
   writer.write({ userId: 'slow-0', username: 's0', loginAt: T0 });
   await new Promise((resolve) => setImmediate(resolve));
@@ -76,32 +75,12 @@ t.test('logins arriving while a statement is in flight go out together in the ne
   t.equal((await real.getUser('slow-4-9'))?.username, 's', 'every row written');
 });
 
-t.test('logins of several turns within the linger window share one statement, sent without a flush', async (t) => {
-  const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true });
-  t.teardown(() => db.close());
-  const real = new PrismaPlayerRepository(db.prisma);
-  const batches: number[] = [];
-  const repository: PlayerRepository = Object.create(real, {
-    recordLogins: { value: (logins: readonly LoginWrite[]) => (batches.push(logins.length), real.recordLogins(logins)) },
-  });
-  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100, lingerMs: 50 });
-  for (let turn = 0; turn < 4; turn++) {
-    for (let i = 0; i < 10; i++) writer.write({ userId: `linger-${turn}-${i}`, username: 'l', loginAt: T0 });
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  t.same(batches, [], 'the first login waits for company');
-  const deadline = Date.now() + 5000;
-  while (writer.written < 40 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-  t.same(batches, [40], 'four turns of logins, one statement, sent when the window closed');
-  t.equal((await real.getUser('linger-3-9'))?.username, 'l');
-});
-
 t.test('a refused write is counted and warned about once, never thrown', async (t) => {
   const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true });
   const repository = new PrismaPlayerRepository(db.prisma);
   await db.close(); // every statement now fails
   const log = collectingLogger();
-  const writer = new LoginWriter({ repository, log, now: Date.now, batchMax: 10, lingerMs: 0 });
+  const writer = new LoginWriter({ repository, log, now: Date.now, batchMax: 10 });
   for (let i = 0; i < 25; i++) writer.write({ userId: `down-${i}`, username: 'x', loginAt: T0 });
   await t.resolves(writer.flush());
   t.equal(writer.failed, 3, 'three batches refused');
