@@ -14,6 +14,7 @@ import {
   type RegisterNodeResult,
 } from './online-store.ts';
 import { checkCount, checkReassertSession, checkTime } from './online-paging.ts';
+import { SmallMap } from './small-map.ts';
 import { compareCodePoints, type SortedList } from './sorted-list.ts';
 
 /** The parts of `MemoryOnlineStore` the cluster operations read and change. */
@@ -115,7 +116,7 @@ export class MemoryCluster {
       if (!entry) {
         entry = {
           status: 'online', username: s.username, nodeId, epoch: s.epoch, sessions: s.connections, sid: s.logicalSessionId,
-          connectedAt: s.connectedAt, lastHeartbeat: now, nodes: new Map([[nodeId, s.connections]]), conns: new Map(),
+          connectedAt: s.connectedAt, lastHeartbeat: now, nodes: SmallMap.of(nodeId, s.connections), conns: new SmallMap(),
         };
         this.store.players.set(s.userId, entry);
         changed = true;

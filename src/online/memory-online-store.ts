@@ -25,6 +25,7 @@ import type {
   RegisterNodeResult,
 } from './online-store.ts';
 import { MemoryCluster } from './memory-online-cluster.ts';
+import { SmallMap } from './small-map.ts';
 import { SortedList, compareCodePoints } from './sorted-list.ts';
 import {
   FILTER_SCAN_FACTOR, checkCount, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
@@ -45,9 +46,9 @@ export interface PlayerEntry {
   /** While `reconnecting`: the grace deadline and how, where and when the last connection ended. */
   grace?: { until: number; endedAt: number; reason: string; nodeId: string };
   /** The `n:<nodeId>` fields: live connections per node, never zero. */
-  nodes: Map<string, number>;
+  nodes: SmallMap<number>;
   /** The `c:<nodeId>` fields: tracked connection ids per node, never empty. */
-  conns: Map<string, string[]>;
+  conns: SmallMap<string[]>;
 }
 
 interface PendingEntry {
@@ -103,7 +104,7 @@ export class MemoryOnlineStore implements OnlineStore {
     if (!entry) {
       entry = {
         status: 'offline', username: input.username, nodeId: input.nodeId, epoch: 0, sessions: 0,
-        sid: '', connectedAt: 0, lastHeartbeat: 0, nodes: new Map(), conns: new Map(),
+        sid: '', connectedAt: 0, lastHeartbeat: 0, nodes: new SmallMap(), conns: new SmallMap(),
       };
       this.players.set(input.userId, entry);
     }
