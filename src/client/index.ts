@@ -12,19 +12,7 @@
  */
 export { GatehouseClient, isStopCode } from './client.ts';
 export { newMessageId } from './message-id.ts';
-export type {
-  Ack,
-  CloseInfo,
-  ConnectionState,
-  GatehouseClientOptions,
-  GatehouseEvents,
-  MessageEvent,
-  Provider,
-  RequestOptions,
-  Timers,
-  WebSocketConstructor,
-  WebSocketLike,
-} from './types.ts';
+export type * from './types.ts';
 export { backoffCeiling, backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 export { TypedEmitter, type Listener, type ListenerErrorHandler } from './emitter.ts';
 export { GatehouseError, type GatehouseErrorCode } from './errors.ts';
