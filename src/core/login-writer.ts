@@ -2,7 +2,7 @@
  * The database side of logins, batched. Every login refreshes its user row and a new logical
  * session gets its PlayerSession row; one statement per login would cost a node restart (its
  * players all reconnect elsewhere within seconds) thousands of round trips, and with the embedded
- * database that CPU is the gateway's own (PGlite: about 1.3 ms for a statement of one login, 45 µs
+ * database that CPU is the gateway's own (PGlite: about 1.3 ms for a statement of one login, 44 µs
  * per login in a statement of 500). Logins of the same turn of the event loop go out as one
  * statement (at most `batchMax` each), and logins arriving while a statement is in flight go out
  * together in the next: the slower the database answers, the larger the batches.
@@ -62,8 +62,9 @@ export class LoginWriter {
   private async drain(): Promise<void> {
     const { repository, batchMax } = this.options;
     while (this.pending.length > 0) {
-      const part = this.pending.length <= batchMax ? this.pending : this.pending.slice(0, batchMax);
-      this.pending = part === this.pending ? [] : this.pending.slice(batchMax);
+      const part = this.pending;
+      // The first batchMax stay in `part`; the rest waits for the next statement.
+      this.pending = part.splice(batchMax);
       try {
         await repository.recordLogins(part);
         this.written += part.length;
