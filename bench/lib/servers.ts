@@ -120,8 +120,16 @@ export class RunningServer {
 
   /** Live V8 heap of the main isolate in KiB (meaningful right after gc()); null when unavailable. */
   async heapKb(): Promise<number | null> {
+    return (await this.heapUsageKb())?.usedKb ?? null;
+  }
+
+  /**
+   * Live and committed V8 heap of the main isolate in KiB. Committed includes the young
+   * generation's semi-spaces, which V8 sizes by allocation rate and a forced GC need not shrink.
+   */
+  async heapUsageKb(): Promise<{ usedKb: number; committedKb: number } | null> {
     const usage = await heapUsage(this.pid, this.inspectPort);
-    return usage ? usage.usedSize / 1024 : null;
+    return usage ? { usedKb: usage.usedSize / 1024, committedKb: usage.totalSize / 1024 } : null;
   }
 
   tail(): string {

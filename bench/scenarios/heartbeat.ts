@@ -34,6 +34,8 @@ export interface HeartbeatPoint {
   rssKbPerConnNoGc: number | null;
   /** Live V8 heap (main isolate, after the GC) per connection: the JS objects a connection keeps. */
   heapKbPerConn: number | null;
+  /** Committed V8 heap (main isolate, after the GC) per connection: live heap plus what V8 keeps reserved. */
+  heapCommittedKbPerConn: number | null;
   gcForced: boolean;
   redisCmdsPerPing: number | null;
   /** The busiest Redis commands, per ping. */
@@ -85,6 +87,7 @@ export function mergeRounds(rounds: HeartbeatPoint[][]): HeartbeatPoint[] {
     'rssKbPerConn',
     'rssKbPerConnNoGc',
     'heapKbPerConn',
+    'heapCommittedKbPerConn',
     'redisCmdsPerPing',
     'generatorCpu',
     'loopDelayP99Ms',
@@ -135,7 +138,7 @@ export async function runHeartbeat(ctx: BenchContext, spec: ServerSpec, steps: n
     const gcBaseline = await server.gc();
     await sleep(500);
     const rssBaselineKb = server.rssKb();
-    const heapBaselineKb = await server.heapKb();
+    const heapBaseline = await server.heapUsageKb();
     const have = procs.map(() => 0);
 
     for (const n of steps) {
@@ -187,7 +190,7 @@ export async function runHeartbeat(ctx: BenchContext, spec: ServerSpec, steps: n
       const gc = gcBaseline && (await server.gc());
       await sleep(500);
       const rssKb = server.rssKb();
-      const heapKb = gc ? await server.heapKb() : null;
+      const heap = gc ? await server.heapUsageKb() : null;
       const connected = m.loads.reduce((a, l) => a + l.openSockets, 0);
       const notes: string[] = [];
       if (failed > 0) notes.push(`${failed} connections failed`);
@@ -227,7 +230,8 @@ export async function runHeartbeat(ctx: BenchContext, spec: ServerSpec, steps: n
         rssBaselineKb,
         rssKbPerConn: connected > 0 ? round((rssKb - rssBaselineKb) / connected, 2) : null,
         rssKbPerConnNoGc: connected > 0 ? round((rssNoGc - rssBaselineKb) / connected, 2) : null,
-        heapKbPerConn: connected > 0 && heapKb !== null && heapBaselineKb !== null ? round((heapKb - heapBaselineKb) / connected, 2) : null,
+        heapKbPerConn: connected > 0 && heap && heapBaseline ? round((heap.usedKb - heapBaseline.usedKb) / connected, 2) : null,
+        heapCommittedKbPerConn: connected > 0 && heap && heapBaseline ? round((heap.committedKb - heapBaseline.committedKb) / connected, 2) : null,
         gcForced: Boolean(gc),
         redisCmdsPerPing: m.redis && pongs > 0 ? round(m.redis.total / pongs, 5) : null,
         redisTop,
@@ -246,7 +250,7 @@ export async function runHeartbeat(ctx: BenchContext, spec: ServerSpec, steps: n
       };
       ctx.log(
         `heartbeat ${spec.id} N=${n}: ${point.cpuUsPerPing} µs/ping, server ${(serverCpu * 100).toFixed(0)} %, ` +
-          `RTT p50 ${point.rttP50Ms} p99 ${point.rttP99Ms} ms, RSS ${point.rssKbPerConn} KB/conn (no GC ${point.rssKbPerConnNoGc}, V8 heap ${point.heapKbPerConn}), ` +
+          `RTT p50 ${point.rttP50Ms} p99 ${point.rttP99Ms} ms, RSS ${point.rssKbPerConn} KB/conn (no GC ${point.rssKbPerConnNoGc}, V8 heap ${point.heapKbPerConn}, committed ${point.heapCommittedKbPerConn}), ` +
           `redis ${point.redisCmdsPerPing ?? '-'} cmd/ping, generator ${(m.generatorCpu * 100).toFixed(0)} %` +
           (m.foreign ? `, foreign load ${(m.foreign.serverCore * 100).toFixed(0)}/${(m.foreign.loadCore * 100).toFixed(0)} %` : '') +
           (point.discarded ? ' [DISCARDED]' : '') +

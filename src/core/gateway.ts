@@ -25,7 +25,7 @@ import { RoomService } from './room-service.ts';
 import { DirectMessages, type PushResult } from './direct-messages.ts';
 
 export type { PushResult };
-import { Session, type EndReason, type SessionHooks, type SessionLimits, type SessionSocket } from './session.ts';
+import { Session, sessionConfig, type EndReason, type SessionConfig, type SessionHooks, type SessionLimits, type SessionSocket } from './session.ts';
 import { Watchdog } from './watchdog.ts';
 import { LoginWriter } from './login-writer.ts';
 import { FrameIn, GatewayCounters } from './gateway-counters.ts';
@@ -105,10 +105,12 @@ export class Gateway {
     },
     onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
   };
+  private readonly sessionConfig: SessionConfig;
 
   constructor(private readonly deps: GatewayDeps) {
     const { settings, store, bus, log, now } = deps;
     this.startedAt = now();
+    this.sessionConfig = sessionConfig({ limits: settings, now, hooks: this.sessionHooks, framesOut: this.counters.framesOutByType });
     this.warner = new RateLimitedWarner(log, now, 10_000);
     this.logins = new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX });
     this.replay = new OfflineReplay({
@@ -206,16 +208,12 @@ export class Gateway {
 
   /** A socket was upgraded for `identity`. Registers the session and logs it in (async). */
   open(socket: SessionSocket, identity: Identity): Session {
-    const { settings, now } = this.deps;
     const session = new Session({
       id: randomUUID(),
       userId: identity.userId,
       username: identity.username,
       socket,
-      limits: settings,
-      now,
-      hooks: this.sessionHooks,
-      framesOut: this.counters.framesOutByType,
+      config: this.sessionConfig,
     });
     this.connections.add(session);
     this.counters.opened++;

@@ -10,6 +10,7 @@
 /** What to do with one inbound frame. */
 export type RateVerdict = 'ok' | 'limited' | 'close';
 
+/** Shared by all the limiters of a node: nothing in it is per session. */
 export interface RateLimiterOptions {
   /** MAX_MESSAGES_PER_SEC: frames allowed per window. */
   maxPerSecond: number;
@@ -38,20 +39,19 @@ const WINDOW_MS = 1000;
  *   of the 5th second is 'close'.
  */
 export class RateLimiter {
-  private readonly max: number;
-  private readonly strikesToClose: number;
-  private readonly now: () => number;
   private windowStart: number;
   private inWindow = 0;
   private limitedInWindow = false;
   private strikeCount = 0;
   private closed = false;
 
-  constructor(options: RateLimiterOptions) {
-    this.max = options.maxPerSecond;
-    this.strikesToClose = Math.max(1, options.strikesToClose);
-    this.now = options.now ?? Date.now;
+  /** `options` is kept, not copied: a node's limiters share one object. */
+  constructor(private readonly options: RateLimiterOptions) {
     this.windowStart = this.now();
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /** Consecutive limited windows so far, the current one included once it has a limited frame. */
@@ -68,10 +68,10 @@ export class RateLimiter {
   hit(now: number = this.now()): RateVerdict {
     const elapsed = now - this.windowStart;
     if (elapsed >= WINDOW_MS || elapsed < 0) this.roll(now, elapsed);
-    if (++this.inWindow <= this.max) return 'ok';
+    if (++this.inWindow <= this.options.maxPerSecond) return 'ok';
     if (!this.limitedInWindow) {
       this.limitedInWindow = true;
-      if (++this.strikeCount >= this.strikesToClose && !this.closed) {
+      if (++this.strikeCount >= Math.max(1, this.options.strikesToClose) && !this.closed) {
         this.closed = true;
         return 'close';
       }

@@ -38,6 +38,10 @@ export interface SendQueueListener {
   onSlowConsumer(): void;
 }
 
+/**
+ * The bounds and clock of a node's queues: one object shared by all of them (a copy per session
+ * would cost every connection its own), so nothing in it is per session.
+ */
 export interface SendQueueOptions {
   /** SEND_QUEUE_MAX: messages waiting in the queue (not yet handed to the socket). */
   maxMessages: number;
@@ -45,7 +49,6 @@ export interface SendQueueOptions {
   maxBytes: number;
   /** SLOW_CONSUMER_DROPS: consecutive drops before onSlowConsumer; 0 = never. */
   slowConsumerDrops: number;
-  listener?: SendQueueListener;
   /** Clock for oldestPendingSince (default Date.now); called once per push. */
   now?: () => number;
   /** Write through while socket.bufferedAmount is below this (default 16 KiB, Node's stream highWaterMark). */
@@ -64,11 +67,11 @@ const COMPACT_AFTER = 1024;
 export class SendQueue {
   // One FIFO of pending messages in three parallel arrays (no object per message):
   // [head, next) were handed to the socket and await their callback; [next, tail) are queued.
-  // Only `since` is written for the first kind: `data` and `size` stay empty (no backing store)
-  // for a session that keeps up, which is most of them.
-  private readonly data: string[] = [];
-  private readonly size: number[] = [];
-  private readonly since: number[] = [];
+  // Only `since` is written for the first kind. Each array is created on its first write: a
+  // session that keeps up, most of them, never tracks a send and never has any.
+  private data: string[] | undefined;
+  private size: number[] | undefined;
+  private since: number[] | undefined;
   private head = 0;
   private next = 0;
   private tail = 0;
@@ -85,20 +88,25 @@ export class SendQueue {
    * the oldest pending write while it is set.
    */
   private untrackedSince = 0;
-  private readonly now: () => number;
-  private readonly watermark: number;
   /**
-   * One callback for every send: callbacks arrive in order, so they need no identity. Bound
-   * rather than an arrow field: tsx names arrow fields, which costs each one a property dictionary.
+   * One callback for every tracked send: callbacks arrive in order, so they need no identity.
+   * Bound on the first tracked send (untracked ones need none); bound rather than an arrow
+   * field, which tsx would name, costing it a property dictionary.
    */
-  private readonly onSent: (err?: Error | null) => void = this.sent.bind(this);
+  private onSent: ((err?: Error | null) => void) | undefined;
 
   constructor(
     private readonly socket: OutboundSocket,
     private readonly options: SendQueueOptions,
-  ) {
-    this.now = options.now ?? Date.now;
-    this.watermark = options.writeThroughBelow ?? DEFAULT_WRITE_THROUGH_BELOW;
+    private readonly listener?: SendQueueListener,
+  ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  private get watermark(): number {
+    return this.options.writeThroughBelow ?? DEFAULT_WRITE_THROUGH_BELOW;
   }
 
   /** Messages waiting in the queue (not yet handed to the socket). */
@@ -158,7 +166,7 @@ export class SendQueue {
     const writeThrough =
       queued === 0 && !this.sending && (this.next === this.head || this.socket.bufferedAmount < this.watermark);
     const slot = this.tail++;
-    this.since[slot] = this.now();
+    (this.since ??= [])[slot] = this.now();
     if (writeThrough) {
       this.next = this.tail;
       this.write(data);
@@ -166,8 +174,8 @@ export class SendQueue {
       if (this.tail > this.next) this.drain();
     } else {
       if (bytes < 0) bytes = Buffer.byteLength(data, 'utf8');
-      this.data[slot] = data;
-      this.size[slot] = bytes;
+      (this.data ??= [])[slot] = data;
+      (this.size ??= [])[slot] = bytes;
       this.queuedBytes += bytes;
     }
     return true;
@@ -182,7 +190,7 @@ export class SendQueue {
   pushFinal(data: string): boolean {
     if (this.broken) return false;
     this.clear();
-    this.since[this.tail++] = this.now();
+    (this.since ??= [])[this.tail++] = this.now();
     this.next = this.tail;
     this.write(data);
     return true;
@@ -199,7 +207,7 @@ export class SendQueue {
       if (this.socket.bufferedAmount > 0) return this.untrackedSince;
       this.untrackedSince = 0; // written out since
     }
-    return this.head < this.tail ? this.since[this.head] : undefined;
+    return this.head < this.tail ? this.since?.[this.head] : undefined;
   }
 
   /**
@@ -207,7 +215,8 @@ export class SendQueue {
    * tracked until their callbacks; counters are kept; the queue stays usable.
    */
   clear(): void {
-    for (let i = this.next; i < this.tail; i++) this.data[i] = '';
+    const data = this.data;
+    if (data) for (let i = this.next; i < this.tail; i++) data[i] = '';
     this.tail = this.next;
     this.queuedBytes = 0;
     this.reclaim();
@@ -216,11 +225,11 @@ export class SendQueue {
   private drop(): false {
     this.droppedTotal++;
     const inARow = ++this.dropsInARow;
-    this.options.listener?.onQueueDrop(inARow);
+    this.listener?.onQueueDrop(inARow);
     const limit = this.options.slowConsumerDrops;
     if (limit > 0 && inARow >= limit && !this.slowConsumerFired) {
       this.slowConsumerFired = true;
-      this.options.listener?.onSlowConsumer();
+      this.listener?.onSlowConsumer();
     }
     return false;
   }
@@ -228,7 +237,7 @@ export class SendQueue {
   private write(data: string): void {
     this.sending = true;
     try {
-      this.socket.send(data, this.onSent);
+      this.socket.send(data, (this.onSent ??= this.sent.bind(this)));
     } catch (err) {
       // ws throws only when not open yet; no callback will come for this message
       this.sending = false;
@@ -273,9 +282,10 @@ export class SendQueue {
       (this.next === this.head || this.socket.bufferedAmount < this.watermark)
     ) {
       const slot = this.next++;
-      const data = this.data[slot] ?? '';
-      this.data[slot] = '';
-      this.queuedBytes -= this.size[slot] ?? 0;
+      const queued = this.data;
+      const data = queued?.[slot] ?? '';
+      if (queued) queued[slot] = '';
+      this.queuedBytes -= this.size?.[slot] ?? 0;
       this.write(data);
     }
   }
@@ -288,10 +298,13 @@ export class SendQueue {
     }
     if (this.head < COMPACT_AFTER || this.head * 2 < this.tail) return;
     const shift = this.head;
-    this.data.copyWithin(0, shift, this.tail);
-    this.size.copyWithin(0, shift, this.tail);
-    this.since.copyWithin(0, shift, this.tail);
-    for (let i = this.tail - shift; i < Math.min(this.tail, this.data.length); i++) this.data[i] = '';
+    const { data, size, since } = this;
+    since?.copyWithin(0, shift, this.tail);
+    size?.copyWithin(0, shift, this.tail);
+    if (data) {
+      data.copyWithin(0, shift, this.tail);
+      for (let i = this.tail - shift; i < Math.min(this.tail, data.length); i++) data[i] = '';
+    }
     this.head = 0;
     this.next -= shift;
     this.tail -= shift;

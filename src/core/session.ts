@@ -3,8 +3,8 @@
  * logical session (epoch, logical session id), liveness and counters. Pure: the socket is a
  * minimal interface, the clock is passed in.
  */
-import { SendQueue, type OutboundSocket, type SendQueueListener } from './send-queue.ts';
-import { RateLimiter } from './rate-limiter.ts';
+import { SendQueue, type OutboundSocket, type SendQueueListener, type SendQueueOptions } from './send-queue.ts';
+import { RateLimiter, type RateLimiterOptions } from './rate-limiter.ts';
 import { frameOutType, type FrameCounts } from './gateway-counters.ts';
 
 /** Why a connection ended; the reason of the logout when it was the user's last connection. */
@@ -34,17 +34,47 @@ export interface SessionLimits {
   rateLimitStrikes: number;
 }
 
+/**
+ * What all the sessions of a node share, built once per node by `sessionConfig`: a session keeps
+ * a pointer to it, where copies of its parts would cost every connection its own objects.
+ */
+export interface SessionConfig {
+  readonly now: () => number;
+  readonly queue: SendQueueOptions;
+  readonly rate: RateLimiterOptions;
+  /** What the node does about a session's drops. */
+  readonly hooks: SessionHooks | undefined;
+  /** The node's frames-out counters (by `FrameOut`): every frame the send queue accepts counts. */
+  readonly framesOut: FrameCounts | undefined;
+}
+
+export function sessionConfig(input: {
+  limits: SessionLimits;
+  now: () => number;
+  hooks?: SessionHooks;
+  framesOut?: FrameCounts;
+}): SessionConfig {
+  const { limits, now } = input;
+  return {
+    now,
+    queue: {
+      maxMessages: limits.sendQueueMax,
+      maxBytes: limits.sendQueueMaxBytes,
+      slowConsumerDrops: limits.slowConsumerDrops,
+      now,
+    },
+    rate: { maxPerSecond: limits.maxMessagesPerSec, strikesToClose: limits.rateLimitStrikes, now },
+    hooks: input.hooks,
+    framesOut: input.framesOut,
+  };
+}
+
 export interface SessionOptions {
   id: string;
   userId: string;
   username: string;
   socket: SessionSocket;
-  limits: SessionLimits;
-  now: () => number;
-  /** What the node does about a session's drops; one object shared by all its sessions. */
-  hooks?: SessionHooks;
-  /** The node's frames-out counters (by `FrameOut`): every frame the send queue accepts counts. */
-  framesOut?: FrameCounts;
+  config: SessionConfig;
 }
 
 /** The node's reactions to a session's send queue (created once per node, not per session). */
@@ -80,8 +110,7 @@ export class Session implements SendQueueListener {
    * device and gives way (4001). 0 = none.
    */
   replacedBelow = 0;
-  private readonly framesOut: FrameCounts | undefined;
-  private readonly hooks: SessionHooks | undefined;
+  private readonly config: SessionConfig;
   /**
    * `performance.now()` when the watchdog sent the WebSocket-level ping still unanswered, 0 when
    * none is outstanding: the route's pong handler turns it into a round-trip time (metrics).
@@ -95,33 +124,22 @@ export class Session implements SendQueueListener {
     this.userId = options.userId;
     this.username = options.username;
     this.socket = options.socket;
-    this.connectedAt = options.now();
+    const { config } = options;
+    this.config = config;
+    this.connectedAt = config.now();
     this.lastHeartbeat = this.connectedAt;
-    this.framesOut = options.framesOut;
-    this.hooks = options.hooks;
-    const { limits } = options;
-    this.queue = new SendQueue(options.socket, {
-      maxMessages: limits.sendQueueMax,
-      maxBytes: limits.sendQueueMaxBytes,
-      slowConsumerDrops: limits.slowConsumerDrops,
-      now: options.now,
-      listener: this,
-    });
-    this.limiter = new RateLimiter({
-      maxPerSecond: limits.maxMessagesPerSec,
-      strikesToClose: limits.rateLimitStrikes,
-      now: options.now,
-    });
+    this.queue = new SendQueue(options.socket, config.queue, this);
+    this.limiter = new RateLimiter(config.rate);
   }
 
   /** SendQueueListener */
   onQueueDrop(consecutive: number): void {
-    this.hooks?.onDrop(this, consecutive);
+    this.config.hooks?.onDrop(this, consecutive);
   }
 
   /** SendQueueListener */
   onSlowConsumer(): void {
-    this.hooks?.onSlowConsumer(this);
+    this.config.hooks?.onSlowConsumer(this);
   }
 
   get isOpen(): boolean {
@@ -133,7 +151,8 @@ export class Session implements SendQueueListener {
     if (this.state === 'closed') return false;
     if (!this.queue.push(data)) return false;
     // Counted here, once accepted: a dropped frame, or one that never reached a session, is not out.
-    if (this.framesOut) this.framesOut[frameOutType(data)]!++;
+    const { framesOut } = this.config;
+    if (framesOut) framesOut[frameOutType(data)]!++;
     return true;
   }
 
@@ -145,7 +164,8 @@ export class Session implements SendQueueListener {
   sendFinal(data: string): boolean {
     if (this.state === 'closed' || this.state === 'closing') return false;
     if (!this.queue.pushFinal(data)) return false;
-    if (this.framesOut) this.framesOut[frameOutType(data)]!++;
+    const { framesOut } = this.config;
+    if (framesOut) framesOut[frameOutType(data)]!++;
     return true;
   }
 

@@ -121,7 +121,11 @@ export class MemoryOnlineStore implements OnlineStore {
     entry.epoch += 1;
     entry.sessions += 1;
     entry.nodes.set(input.nodeId, (entry.nodes.get(input.nodeId) ?? 0) + 1);
-    if (input.connectionId) entry.conns.set(input.nodeId, [...(entry.conns.get(input.nodeId) ?? []), input.connectionId]);
+    if (input.connectionId) {
+      const ids = entry.conns.get(input.nodeId);
+      // A literal, not a spread of []: V8 sizes it to one id, where the spread reserves 17 slots.
+      entry.conns.set(input.nodeId, ids === undefined ? [input.connectionId] : [...ids, input.connectionId]);
+    }
     this.addNodePlayer(input.nodeId, input.userId);
     entry.username = input.username;
     entry.nodeId = input.nodeId;

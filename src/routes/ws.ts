@@ -5,8 +5,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Identity } from '../core/gateway.ts';
+import type { Session } from '../core/session.ts';
 import { GatewayErrors } from '../errors.ts';
 
 const identities = new WeakMap<FastifyRequest, Identity>();
@@ -26,8 +27,39 @@ function releaseUpgradeRequest(socket: WebSocket, request: FastifyRequest): void
   tcp._httpMessage?.detachSocket(tcp);
 }
 
+/**
+ * The socket's session, kept on the socket: the listeners below are one set of functions for
+ * every connection of the node, where closures built per connection would cost each a few
+ * hundred bytes. ws calls a listener with the socket as `this`.
+ */
+const SESSION = Symbol('gatehouse.session');
+type SessionSocket = WebSocket & { [SESSION]: Session };
+const sessionOf = (socket: WebSocket): Session => (socket as SessionSocket)[SESSION];
+
 const wsRoute: FastifyPluginAsync = async (app) => {
   const { gateway, metrics } = app;
+
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    gateway.onFrame(sessionOf(this), isBinary ? '' : data.toString(), isBinary);
+  }
+  function onPong(this: WebSocket): void {
+    // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
+    // unsolicited pong, or a second one, finds 0 and measures nothing.
+    const session = sessionOf(this);
+    const sentAt = session.wsPingSentAt;
+    if (sentAt !== 0) {
+      session.wsPingSentAt = 0;
+      metrics.pingRtt.observe((performance.now() - sentAt) / 1000);
+    }
+    gateway.onPong(session);
+  }
+  function onError(this: WebSocket): void {
+    sessionOf(this).endReason ??= 'error';
+  }
+  function onClose(this: WebSocket, code: number): void {
+    gateway.onClose(sessionOf(this), code);
+  }
+
   app.get(
     '/ws',
     {
@@ -46,24 +78,11 @@ const wsRoute: FastifyPluginAsync = async (app) => {
         socket.terminate(); // unreachable: preValidation always ran
         return;
       }
-      const session = gateway.open(socket, identity);
-      socket.on('message', (data, isBinary) => {
-        gateway.onFrame(session, isBinary ? '' : data.toString(), isBinary);
-      });
-      socket.on('pong', () => {
-        // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
-        // unsolicited pong, or a second one, finds 0 and measures nothing.
-        const sentAt = session.wsPingSentAt;
-        if (sentAt !== 0) {
-          session.wsPingSentAt = 0;
-          metrics.pingRtt.observe((performance.now() - sentAt) / 1000);
-        }
-        gateway.onPong(session);
-      });
-      socket.on('error', () => {
-        session.endReason ??= 'error';
-      });
-      socket.on('close', (code) => gateway.onClose(session, code));
+      (socket as SessionSocket)[SESSION] = gateway.open(socket, identity);
+      socket.on('message', onMessage);
+      socket.on('pong', onPong);
+      socket.on('error', onError);
+      socket.on('close', onClose);
     },
   );
 };

@@ -8,7 +8,7 @@ import { CloseCode } from '../../src/core/close-codes.ts';
 import { ConnectionManager } from '../../src/core/connection-manager.ts';
 import { drainSessions } from '../../src/core/drain.ts';
 import { FrameOut } from '../../src/core/gateway-counters.ts';
-import { Session } from '../../src/core/session.ts';
+import { Session, sessionConfig } from '../../src/core/session.ts';
 import { LIMITS, makeSession, ManualClock, RecordingSocket } from '../helpers/core.ts';
 
 /** A socket that records sends and closes in one timeline and never calls back (a stuck peer). */
@@ -28,7 +28,7 @@ t.test('the reconnect frame is written before the close, past a backed-up queue'
   const clock = new ManualClock();
   const socket = new StuckSocket();
   const framesOut = new Float64Array(12);
-  const session = new Session({ id: 's1', userId: 'slow', username: 'slow', socket, limits: LIMITS, now: clock.now, framesOut });
+  const session = new Session({ id: 's1', userId: 'slow', username: 'slow', socket, config: sessionConfig({ limits: LIMITS, now: clock.now, framesOut }) });
   session.state = 'open';
   // The socket is far behind: the first message goes to the socket, the rest wait in the queue.
   socket.bufferedAmount = 200_000;

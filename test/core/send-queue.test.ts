@@ -54,17 +54,14 @@ function setup(options: Partial<SendQueueOptions> = {}) {
   const clock = { now: 1000 };
   const drops: number[] = [];
   let slow = 0;
-  const queue = new SendQueue(socket, {
-    maxMessages: 4,
-    maxBytes: 1000,
-    slowConsumerDrops: 0,
-    now: () => clock.now,
-    listener: {
+  const queue = new SendQueue(
+    socket,
+    { maxMessages: 4, maxBytes: 1000, slowConsumerDrops: 0, now: () => clock.now, ...options },
+    {
       onQueueDrop: (n) => void drops.push(n),
       onSlowConsumer: () => void slow++,
     },
-    ...options,
-  });
+  );
   return { socket, clock, drops, queue, slowCount: () => slow };
 }
 

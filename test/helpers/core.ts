@@ -3,7 +3,7 @@
  * records what the core did to it (the WebSocket tests use real sockets).
  */
 import type { CoreLogger } from '../../src/core/logout.ts';
-import { Session, type SessionSocket } from '../../src/core/session.ts';
+import { Session, sessionConfig, type SessionSocket } from '../../src/core/session.ts';
 
 export class ManualClock {
   constructor(public value = 1_700_000_000_000) {}
@@ -64,7 +64,7 @@ export const LIMITS = {
 
 export function makeSession(userId: string, clock: ManualClock, id = `s-${userId}-${Math.random().toString(36).slice(2, 8)}`) {
   const socket = new RecordingSocket();
-  const session = new Session({ id, userId, username: userId, socket, limits: LIMITS, now: clock.now });
+  const session = new Session({ id, userId, username: userId, socket, config: sessionConfig({ limits: LIMITS, now: clock.now }) });
   session.state = 'open';
   return { session, socket };
 }

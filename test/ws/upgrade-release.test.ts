@@ -4,6 +4,9 @@
  * for the connection's whole life, several KB per connection; routes/ws.ts lets go of them.
  * Checked with a WeakRef to the raw request and a forced garbage collection while the socket is
  * open and serving.
+ *
+ * And the listeners on the socket are shared by every connection (routes/ws.ts keeps the session
+ * on the socket): a closure per listener per connection would cost each a few hundred bytes.
  */
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
@@ -35,4 +38,28 @@ t.test('the upgrade request is garbage once the connection is open', async (t) =
   t.pass('collected while the connection is open');
   t.ok(await client.ping(), 'and the connection still serves');
   t.equal(gw.app.gateway.connections.size, 1);
+});
+
+t.test('connections share their socket listeners: nothing is built per connection for them', async (t) => {
+  const gw = await buildTestApp(t, 'embedded', { AUTH_MODE: 'none', AUTH_JWT_SECRET: '' });
+  if (!gw) return;
+  const a = (await TestClient.open(`${gw.wsUrl}/ws?userId=alice`)).client;
+  const b = (await TestClient.open(`${gw.wsUrl}/ws?userId=bob`)).client;
+  t.teardown(() => {
+    a.terminate();
+    b.terminate();
+  });
+  const [first, second] = [...gw.app.websocketServer.clients];
+  t.ok(first && second, 'two server-side sockets');
+  for (const event of ['message', 'pong', 'error', 'close']) {
+    // the route's is the last one added (ws's server tracks its clients with a 'close' listener of its own)
+    const ours = first!.listeners(event).at(-1);
+    t.type(ours, 'function', `a '${event}' listener`);
+    t.equal(ours, second!.listeners(event).at(-1), `the same '${event}' listener on both sockets`);
+  }
+  // and each still reaches its own session
+  t.ok(await a.ping(), 'alice is answered');
+  t.ok(await b.ping(), 'bob is answered');
+  const users = [...gw.app.gateway.connections.sessions()].map((s) => s.userId).sort();
+  t.same(users, ['alice', 'bob']);
 });
