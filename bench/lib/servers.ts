@@ -3,7 +3,8 @@
  * server core, started with `--inspect-port` (inspector closed; opened later only to force a
  * GC for the RSS reading, identically for every server), ready when GET /health/live answers.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WireProtocol } from './ipc.ts';
 import { REPO_ROOT } from './load.ts';
@@ -81,6 +82,8 @@ export class RunningServer {
     readonly inspectPort: number,
     private readonly proc: Spawned,
     private readonly profiling: boolean,
+    /** A scratch directory of the server's own (the embedded database), removed when it stops. */
+    private readonly dataDir?: string,
   ) {}
 
   get pid(): number {
@@ -140,9 +143,24 @@ export class RunningServer {
     if (this.profiling) {
       // The profile is written on a normal exit only.
       await killChild(this.proc.child, 'SIGINT', 30_000);
-      return;
+    } else {
+      await killChild(this.proc.child, 'SIGKILL');
     }
-    await killChild(this.proc.child, 'SIGKILL');
+    if (this.dataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Starts Gatehouse once with `env` until it is ready, then stops it gracefully (SIGTERM). */
+async function primeDataDir(infra: Infra, cwd: string, entry: string, env: Record<string, string>): Promise<void> {
+  const port = await freePort();
+  const proc = spawnChild(infra.serverCore, process.execPath, ['--import', 'tsx', entry], { cwd, env: { ...env, PORT: String(port) } });
+  try {
+    const alive = () => proc.child.exitCode === null && proc.child.signalCode === null;
+    if (!(await waitHttpOk(`http://127.0.0.1:${port}/health/ready`, 120_000, () => !alive()))) {
+      throw new Error(`gatehouse did not create its data directory:\n${proc.tail()}`);
+    }
+  } finally {
+    await killChild(proc.child, 'SIGTERM', 30_000);
   }
 }
 
@@ -159,6 +177,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
   };
   let entry: string;
   let cwd = REPO_ROOT;
+  let dataDir: string | undefined;
   if (spec.id === 'raw-ws' || spec.id === 'socketio') {
     entry = join(REPO_ROOT, 'bench', 'servers', spec.id === 'raw-ws' ? 'raw-ws.ts' : 'socketio.ts');
     if (spec.id === 'socketio' || options.withRedis) {
@@ -171,7 +190,16 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
     entry = join(cwd, 'src', 'server.ts');
     Object.assign(env, { NODE_ENV: 'development', AUTH_MODE: 'none', LOG_LEVEL: 'warn' });
     if (spec.id === 'gatehouse') {
-      env.PGLITE_DIR = 'memory://';
+      // The embedded default: PGlite in a data directory on disk (PGLITE_DIR defaults to
+      // ./data/pglite), a fresh one per start. Not memory://, which keeps the database files in
+      // the process's own memory, where a user running the defaults does not have them.
+      dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-pglite-'));
+      env.PGLITE_DIR = join(dataDir, 'pglite');
+      env.NODE_STATE_FILE = join(dataDir, 'node-state.json');
+      // A deployment creates its database once and then restarts on it: the measured process
+      // opens a directory a first start already created (initdb, migrations), so what that
+      // one-time work leaves behind in a process is not in the measured one's baseline.
+      await primeDataDir(infra, cwd, join(cwd, 'src', 'server.ts'), env);
     } else {
       if (!infra.redis || !infra.db || !options.schema) throw new Error('gatehouse-redis-pg needs Redis, PostgreSQL and a schema');
       Object.assign(env, {
@@ -191,7 +219,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
   }
   args.push('--import', 'tsx', entry);
   const proc = spawnChild(infra.serverCore, process.execPath, args, { cwd, env });
-  const server = new RunningServer(spec, options.nodeId, port, inspectPort, proc, profiling);
+  const server = new RunningServer(spec, options.nodeId, port, inspectPort, proc, profiling, dataDir);
   const ok = await waitHttpOk(`${server.httpBase}/health/live`, 120_000, () => !server.alive);
   if (!ok) {
     await killChild(proc.child);
