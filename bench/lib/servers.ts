@@ -121,14 +121,10 @@ export class RunningServer {
     return forceGc(this.pid, this.inspectPort);
   }
 
-  /** Live V8 heap of the main isolate in KiB (meaningful right after gc()); null when unavailable. */
-  async heapKb(): Promise<number | null> {
-    return (await this.heapUsageKb())?.usedKb ?? null;
-  }
-
   /**
-   * Live and committed V8 heap of the main isolate in KiB. Committed includes the young
-   * generation's semi-spaces, which V8 sizes by allocation rate and a forced GC need not shrink.
+   * Live and committed V8 heap of the main isolate in KiB (live is meaningful right after gc());
+   * null when unavailable. Committed includes the young generation's semi-spaces, which V8
+   * sizes by allocation rate and a forced GC need not shrink.
    */
   async heapUsageKb(): Promise<{ usedKb: number; committedKb: number } | null> {
     const usage = await heapUsage(this.pid, this.inspectPort);
@@ -199,7 +195,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
       // A deployment creates its database once and then restarts on it: the measured process
       // opens a directory a first start already created (initdb, migrations), so what that
       // one-time work leaves behind in a process is not in the measured one's baseline.
-      await primeDataDir(infra, cwd, join(cwd, 'src', 'server.ts'), env);
+      await primeDataDir(infra, cwd, entry, env);
     } else {
       if (!infra.redis || !infra.db || !options.schema) throw new Error('gatehouse-redis-pg needs Redis, PostgreSQL and a schema');
       Object.assign(env, {

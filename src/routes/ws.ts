@@ -33,8 +33,8 @@ function releaseUpgradeRequest(socket: WebSocket, request: FastifyRequest): void
  * hundred bytes. ws calls a listener with the socket as `this`.
  */
 const SESSION = Symbol('gatehouse.session');
-type SessionSocket = WebSocket & { [SESSION]: Session };
-const sessionOf = (socket: WebSocket): Session => (socket as SessionSocket)[SESSION];
+type SocketWithSession = WebSocket & { [SESSION]: Session };
+const sessionOf = (socket: WebSocket): Session => (socket as SocketWithSession)[SESSION];
 
 const wsRoute: FastifyPluginAsync = async (app) => {
   const { gateway, metrics } = app;
@@ -78,7 +78,7 @@ const wsRoute: FastifyPluginAsync = async (app) => {
         socket.terminate(); // unreachable: preValidation always ran
         return;
       }
-      (socket as SessionSocket)[SESSION] = gateway.open(socket, identity);
+      (socket as SocketWithSession)[SESSION] = gateway.open(socket, identity);
       socket.on('message', onMessage);
       socket.on('pong', onPong);
       socket.on('error', onError);
