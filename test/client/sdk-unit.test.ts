@@ -319,7 +319,9 @@ t.test('requests: acks, error frames with ref, timeouts, not connected', async (
 });
 
 t.test('ping loop: every heartbeat interval, RTT from the pong, liveness drop', async (t) => {
-  const { client, timers, closes } = setup();
+  // A fixed jitter: with Math.random a draw under 1/500 makes the reconnect delay 0, and the
+  // attempt then runs inside the same advance() that dropped the socket (state 'connecting').
+  const { client, timers, closes } = setup({ random: () => 0.5 });
   const rtts: number[] = [];
   client.on('rtt', (r) => rtts.push(r));
   const ready = client.connect();
