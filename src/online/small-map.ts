@@ -16,10 +16,6 @@ export class SmallMap<V> {
     return map;
   }
 
-  get size(): number {
-    return (this.key === undefined ? 0 : 1) + (this.more?.size ?? 0);
-  }
-
   get(key: string): V | undefined {
     return key === this.key ? this.value : this.more?.get(key);
   }
