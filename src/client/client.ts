@@ -7,8 +7,8 @@
  * Browser-safe: no Node module is imported; frame types come from the server's own schemas
  * (type-only imports) so the SDK cannot drift from the protocol.
  */
-import { closeAdvice, CloseCode } from '../core/close-codes.ts';
-import type { ClientFrame, ServerAckFrame, ServerConnectedFrame, ServerFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../core/protocol.ts';
+import { closeAdvice, CloseCode } from '../protocol/close-codes.ts';
+import type { ClientFrame, ServerAckFrame, ServerConnectedFrame, ServerFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frames.ts';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 import { TypedEmitter } from './emitter.ts';
 import { GatehouseError } from './errors.ts';

@@ -1,6 +1,6 @@
 /** The SDK's one error type: server error codes and the SDK's own. */
-import type { FrameErrorCode } from '../core/error-codes.ts';
-import type { ServerErrorFrame } from '../core/protocol.ts';
+import type { FrameErrorCode } from '../protocol/error-codes.ts';
+import type { ServerErrorFrame } from '../protocol/frames.ts';
 
 /**
  * Codes of a {@link GatehouseError}: the server's `error` frame codes (PROTOCOL.md "Errors"), plus

@@ -16,8 +16,8 @@ export type * from './types.ts';
 export { backoffCeiling, backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 export { TypedEmitter, type Listener, type ListenerErrorHandler } from './emitter.ts';
 export { GatehouseError, type GatehouseErrorCode } from './errors.ts';
-export { CloseCode, closeAdvice, NO_RECONNECT_CODES, type CloseAdvice } from '../core/close-codes.ts';
-export { FrameErrorCode } from '../core/error-codes.ts';
+export { CloseCode, closeAdvice, NO_RECONNECT_CODES, type CloseAdvice } from '../protocol/close-codes.ts';
+export { FrameErrorCode } from '../protocol/error-codes.ts';
 export type {
   ClientFrame,
   ServerAckFrame,
@@ -32,4 +32,4 @@ export type {
   ServerPongFrame,
   ServerReconnectFrame,
   ServerRoomFrame,
-} from '../core/protocol.ts';
+} from '../protocol/frames.ts';

@@ -3,7 +3,7 @@
  * and leaves (by `joined` / `left`, which carry no id, so in order per room), and pings (by
  * `pong`, matched on `ts`). Each has a timeout; an `error` frame rejects the request it names.
  */
-import type { ClientFrame, ServerAckFrame, ServerErrorFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../core/protocol.ts';
+import type { ClientFrame, ServerAckFrame, ServerErrorFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frames.ts';
 import { GatehouseError } from './errors.ts';
 import type { Timers } from './types.ts';
 

@@ -16,7 +16,7 @@ import type {
   ServerPongFrame,
   ServerReconnectFrame,
   ServerRoomFrame,
-} from '../core/protocol.ts';
+} from '../protocol/frames.ts';
 import type { ReconnectOptions } from './backoff.ts';
 import type { ListenerErrorHandler } from './emitter.ts';
 

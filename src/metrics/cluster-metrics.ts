@@ -5,8 +5,8 @@
  * interface, so they are read when present.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { ClusterMembership } from '../core/cluster-membership.ts';
-import type { OnlineStore } from '../online/online-store.ts';
+import type { ClusterMembership } from '../cluster/cluster-membership.ts';
+import type { OnlineStore } from '../presence/online-store.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
 
 export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped' | 'lapses'>;

@@ -5,8 +5,8 @@
  * The WebSocket ping round-trip histogram is fed by the route's pong handler.
  */
 import type { Registry } from 'prom-client';
-import type { Gateway } from '../core/gateway.ts';
-import { FRAME_IN_TYPES, FRAME_OUT_TYPES, type FrameCounts } from '../core/gateway-counters.ts';
+import type { Gateway } from '../gateway/gateway.ts';
+import { FRAME_IN_TYPES, FRAME_OUT_TYPES, type FrameCounts } from '../gateway/gateway-counters.ts';
 import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom } from './read-at-scrape.ts';
 
@@ -24,7 +24,7 @@ function byType(labels: readonly string[], counts: FrameCounts | undefined): Arr
 }
 
 export interface GatewayMetrics {
-  /** Round trips of the watchdog's WebSocket pings, in seconds (fed by routes/ws.ts). */
+  /** Round trips of the watchdog's WebSocket pings, in seconds (fed by http/routes/ws.ts). */
   pingRtt: BucketHistogram;
 }
 

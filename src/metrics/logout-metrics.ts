@@ -5,8 +5,8 @@
  * `recordLogouts` call succeeds, so it covers the batch writer and the direct writes alike.
  */
 import type { Registry } from 'prom-client';
-import type { LogoutPipeline } from '../core/logout.ts';
-import type { LogoutRecord } from '../online/online-store.ts';
+import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
+import type { LogoutRecord } from '../presence/online-store.ts';
 import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
 

@@ -5,7 +5,7 @@
  * histograms, which are fixed-bucket arrays fed without allocation.
  */
 import { Registry } from 'prom-client';
-import type { LogoutRecord } from '../online/online-store.ts';
+import type { LogoutRecord } from '../presence/online-store.ts';
 import { registerClusterMetrics, type BusCounters, type ClusterView } from './cluster-metrics.ts';
 import { registerGatewayMetrics, type GatewayView } from './gateway-metrics.ts';
 import type { CallObserver } from './instrument.ts';
@@ -14,7 +14,7 @@ import { registerNodeInfo } from './node-info.ts';
 import { processMetricsRegistry } from './process-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
 import type { BucketHistogram } from './bucket-histogram.ts';
-import type { OnlineStore } from '../online/online-store.ts';
+import type { OnlineStore } from '../presence/online-store.ts';
 
 /** Where the metrics read from; getters, because most sources exist only once the gateway started. */
 export interface MetricSources {

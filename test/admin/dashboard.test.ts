@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -4,7 +4,7 @@
  * one error format (400 naming the field, 404, 503 and 500 without internals) and /ws/stats.
  */
 import t from 'tap';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually, logLines, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { call, errorShape } from './http.ts';

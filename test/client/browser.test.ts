@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp } from '../helpers/build.ts';
 import { nextEvent, sdkClient } from './helpers.ts';
 

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { eventually } from '../helpers/build.ts';
 import { startCluster } from '../helpers/cluster.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createSigner } from 'fast-jwt';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { HandshakeRefused, TestClient } from '../helpers/ws-client.ts';
 

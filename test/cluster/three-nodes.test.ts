@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
 import { TestClient } from '../helpers/ws-client.ts';

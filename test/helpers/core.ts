@@ -2,8 +2,8 @@
  * Pieces for unit tests of the pure core: a manual clock, a log collector, and a socket that
  * records what the core did to it (the WebSocket tests use real sockets).
  */
-import type { CoreLogger } from '../../src/core/logout.ts';
-import { Session, sessionConfig, type SessionSocket } from '../../src/core/session.ts';
+import type { CoreLogger } from '../../src/presence/logout-pipeline.ts';
+import { Session, sessionConfig, type SessionSocket } from '../../src/connection/session.ts';
 
 export class ManualClock {
   constructor(public value = 1_700_000_000_000) {}

@@ -8,7 +8,7 @@
  *   starts, `reconnected within grace` when a reconnect cancels it.
  */
 import t, { type Test } from 'tap';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually, logLines, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { call } from '../api/http.ts';

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { backendEnv, buildTestApp, eventually, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { call, errorShape } from '../api/http.ts';
-import { leaseStatus } from '../../src/routes/api/nodes.ts';
+import { leaseStatus } from '../../src/http/routes/api/nodes.ts';
 
 const ADMIN = TEST_ADMIN_TOKEN;
 

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import type { Socket } from 'node:net';
-import { drainSessions } from '../../src/core/drain.ts';
+import { drainSessions } from '../../src/gateway/drain.ts';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { call } from '../api/http.ts';

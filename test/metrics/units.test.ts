@@ -9,8 +9,8 @@ import { BucketHistogram, LabeledHistograms, registerHistogram } from '../../src
 import { instrument } from '../../src/metrics/instrument.ts';
 import { StatsHistory } from '../../src/metrics/history.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom } from '../../src/metrics/read-at-scrape.ts';
-import { Watchdog } from '../../src/core/watchdog.ts';
-import { ConnectionManager } from '../../src/core/connection-manager.ts';
+import { Watchdog } from '../../src/gateway/watchdog.ts';
+import { ConnectionManager } from '../../src/connection/connection-manager.ts';
 import { ManualClock, makeSession } from '../helpers/core.ts';
 import { parseExposition, valueOf } from './exposition.ts';
 

@@ -6,7 +6,7 @@
  * there is a gap of the order of T.
  */
 import t from 'tap';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -5,8 +5,8 @@
  */
 import t from 'tap';
 import type { Socket } from 'node:net';
-import { CloseCode } from '../../src/core/close-codes.ts';
-import { drainSessions } from '../../src/core/drain.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
+import { drainSessions } from '../../src/gateway/drain.ts';
 import { buildTestApp, eventually } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

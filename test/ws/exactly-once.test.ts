@@ -4,7 +4,7 @@
  * policy (logout after the last session only).
  */
 import t from 'tap';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually, logLines, type Backend, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -3,7 +3,7 @@
  * input gets a coded error frame, the connection stays, and nothing else changes.
  */
 import t from 'tap';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -5,7 +5,7 @@
  * logouts never wait.
  */
 import t from 'tap';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually, logLines, TEST_ADMIN_TOKEN, type Backend } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually, logLines, type Backend } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import type { Socket } from 'node:net';
-import { CloseCode } from '../../src/core/close-codes.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSigner } from 'fast-jwt';
-import { CloseCode } from '../../src/core/close-codes.ts';
-import { openDatabase } from '../../src/db/database.ts';
-import { PrismaPlayerRepository } from '../../src/db/prisma-player-repository.ts';
+import { CloseCode } from '../../src/protocol/close-codes.ts';
+import { openDatabase } from '../../src/database/database.ts';
+import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 

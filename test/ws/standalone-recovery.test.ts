@@ -1,6 +1,6 @@
 /**
  * A node without Redis loses no logout to a crash or to a restart during a database outage
- * (src/core/standalone-recovery.ts), on the real entry point as child processes:
+ * (src/presence/standalone-recovery.ts), on the real entry point as child processes:
  * - kill -9 of a node (memory online store, PostgreSQL): the next start stamps every player that
  *   was online with the time the node was last alive (node_lost). PostgreSQL rather than the
  *   embedded PGlite: PGlite does not promise that its last commits survive a killed process, and
@@ -13,8 +13,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openDatabase } from '../../src/db/database.ts';
-import { PrismaPlayerRepository } from '../../src/db/prisma-player-repository.ts';
+import { openDatabase } from '../../src/database/database.ts';
+import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { testPostgres, TEST_DATABASE_URL } from '../helpers/services.ts';

@@ -1,11 +1,11 @@
 /**
  * An open connection does not keep its upgrade request alive. @fastify/websocket would hold the
  * Fastify request and reply (with the raw IncomingMessage, a ServerResponse and a child logger)
- * for the connection's whole life, several KB per connection; routes/ws.ts lets go of them.
+ * for the connection's whole life, several KB per connection; http/routes/ws.ts lets go of them.
  * Checked with a WeakRef to the raw request and a forced garbage collection while the socket is
  * open and serving.
  *
- * And the listeners on the socket are shared by every connection (routes/ws.ts keeps the session
+ * And the listeners on the socket are shared by every connection (http/routes/ws.ts keeps the session
  * on the socket): a closure per listener per connection would cost each a few hundred bytes.
  */
 import t from 'tap';

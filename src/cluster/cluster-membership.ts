@@ -1,0 +1,172 @@
+/**
+ * This node's place in the cluster: its lease in the online store, the reaper that logs out
+ * the players of dead nodes, and the re-assertion of this node's live sessions when the store
+ * lost them (Redis restarted empty, or this node was cut off long enough to be reaped).
+ *
+ * One timer: every `leaseIntervalMs` the node renews its lease, then looks for dead leases.
+ * A node whose lease is older than `deadAfterMs` is dead; one live node (holding a lock in the
+ * store) reaps it in batches. The reaping is atomic per user and compare-and-set on the dead
+ * node's count, so a player who already reconnected elsewhere is never logged out by it, and
+ * two reapers cannot log anyone out twice.
+ *
+ * A node only judges others once it has itself renewed its lease without a lapse for
+ * `deadAfterMs` (since it joined, or since its last failed or late renewal). Whatever kept this
+ * node from renewing (Redis down or partitioned away, a paused host) may have kept the others
+ * from renewing too: right after a cluster-wide outage in which Redis kept its data, every lease
+ * is old, and the first node back would otherwise reap all the others before they had a chance
+ * to renew. A node that is really gone still is reaped, `deadAfterMs` later at most.
+ */
+import type { LogoutRecord, OnlineStore, ReassertSession } from '../presence/online-store.ts';
+import type { CoreLogger } from '../presence/logout-pipeline.ts';
+
+export interface ClusterMembershipOptions {
+  store: OnlineStore;
+  nodeId: string;
+  log: CoreLogger;
+  now: () => number;
+  leaseIntervalMs: number;
+  deadAfterMs: number;
+  /** Users per reap / reassert round trip. */
+  batchSize?: number;
+  /** The node's live sessions, one entry per user (for re-assertion). */
+  liveSessions: () => ReassertSession[];
+  /** Logouts the reaper (or registration) made: log and write them. */
+  onLogouts: (records: readonly LogoutRecord[]) => void;
+  /** Users whose local sessions the store no longer backs: close them. */
+  onStale: (userIds: readonly string[]) => void;
+}
+
+/**
+ * How long after the previous renewal a renewal may come before it counts as a lapse. A stall
+ * that no error revealed (a paused host, a Redis that answers slowly) may have held the others
+ * back as long, leaving their leases up to `gap + leaseIntervalMs` old: that must stay under
+ * `deadAfterMs`. But renewals are routinely a little late (timer jitter, a long reaping round
+ * makes the next tick skip), so never less than 1.5 intervals.
+ */
+export function lapseAfterMs(leaseIntervalMs: number, deadAfterMs: number): number {
+  return Math.max(1.5 * leaseIntervalMs, Math.min(2.5 * leaseIntervalMs, deadAfterMs - leaseIntervalMs));
+}
+
+export class ClusterMembership {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  reaped = 0;
+  reasserted = 0;
+  /** ms of the last successful lease renewal. */
+  lastRenewal = 0;
+  /**
+   * Since when this node's lease has been renewed without a lapse; undefined after a failed
+   * renewal, until the next one succeeds. Other nodes are judged only `deadAfterMs` after it.
+   */
+  private steadySince: number | undefined;
+  /** Lapses of this node's own lease seen so far (failed or late renewals, lost lease). */
+  lapses = 0;
+
+  constructor(private readonly options: ClusterMembershipOptions) {}
+
+  /** Takes the node's lease; fails (NodeIdInUseError) when a live node holds the id. */
+  async join(): Promise<void> {
+    const { store, nodeId, now, deadAfterMs } = this.options;
+    const { reaped } = await store.registerNode(nodeId, now(), deadAfterMs);
+    // A node that starts has seen nobody renew yet (it may be starting right after an outage).
+    this.lastRenewal = this.steadySince = now();
+    if (reaped.length > 0) {
+      this.options.log.warn({ nodeId, count: reaped.length }, 'previous process with this node id left players behind: logged out');
+      this.reaped += reaped.length;
+      this.options.onLogouts(reaped);
+    }
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.options.leaseIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Graceful exit after the node's sessions ended: drops the lease (no reaping needed). */
+  async leave(): Promise<void> {
+    this.stop();
+    await this.running;
+    const removed = await this.options.store.removeNode(this.options.nodeId);
+    if (!removed) this.options.log.warn({ nodeId: this.options.nodeId }, 'node still has players in the store: left for the reaper');
+  }
+
+  /** One round: renew, re-assert if the store forgot us, reap the dead. Never overlaps itself. */
+  tick(): Promise<void> {
+    this.running ??= this.round().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Re-asserts the live sessions now (e.g. after the bus re-subscribed to a restarted Redis). */
+  async reassert(): Promise<void> {
+    const { store, nodeId, now, log } = this.options;
+    const sessions = this.options.liveSessions();
+    const { restored, stale } = await store.reassert(nodeId, now(), sessions);
+    this.lastRenewal = now();
+    this.reasserted += restored;
+    if (restored > 0 || stale.length > 0) log.warn({ restored, stale: stale.length }, 'presence re-asserted in the online store');
+    if (stale.length > 0) this.options.onStale(stale);
+  }
+
+  private async round(): Promise<void> {
+    const { store, nodeId, now, deadAfterMs, leaseIntervalMs, log } = this.options;
+    try {
+      const at = now();
+      let previous: number | null;
+      try {
+        previous = await store.renewLease(nodeId, at);
+      } catch (error) {
+        this.steadySince = undefined;
+        throw error;
+      }
+      // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
+      // have been able to renew meanwhile either: the steady period starts again now.
+      // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
+      if (this.steadySince === undefined || previous === null || at - previous > lapseAfterMs(leaseIntervalMs, deadAfterMs)) {
+        this.steadySince = at;
+        this.lapses++;
+        log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
+      }
+      // Missing lease: the store lost our data. Expired lease: a reaper may have ended our users.
+      if (previous === null || now() - previous > deadAfterMs) await this.reassert();
+      else this.lastRenewal = now();
+      await this.reapDeadNodes();
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'cluster round failed (online store unreachable?)');
+    }
+  }
+
+  private async reapDeadNodes(): Promise<void> {
+    const { store, nodeId, now, deadAfterMs, log } = this.options;
+    // Not steady long enough: every other lease may be old for the same reason ours was.
+    if (this.steadySince === undefined || now() - this.steadySince < deadAfterMs) return;
+    const nodes = await store.listNodes();
+    for (const node of nodes) {
+      if (node.nodeId === nodeId || now() - node.lastRenewal <= deadAfterMs) continue;
+      const lock = `reaper:${node.nodeId}`;
+      if (!(await store.tryLock(lock, nodeId, deadAfterMs, now()))) continue;
+      try {
+        let total = 0;
+        for (;;) {
+          const batch = await store.reapNode(node.nodeId, node.lastRenewal, this.options.batchSize ?? 500);
+          if (batch.records.length > 0) {
+            total += batch.records.length;
+            this.options.onLogouts(batch.records);
+          }
+          if (batch.alive || batch.remaining === 0) break;
+          await store.tryLock(lock, nodeId, deadAfterMs, now()); // extend while working
+        }
+        this.reaped += total;
+        log.warn({ deadNodeId: node.nodeId, lastLease: node.lastRenewal, loggedOut: total }, 'reaped dead node');
+      } finally {
+        await store.unlock(lock, nodeId).catch(() => {});
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Direct messages and server pushes to one user: delivered to every live session of the user in
+ * the cluster (Router), or, while the user has none, stored in their offline queue and replayed
+ * by their next session (OfflineReplay). With SESSION_POLICY=multi the sender's other sessions
+ * get an echo of what was sent.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bus } from '../cluster/bus.ts';
+import type { OfflineQueue } from './offline-queue.ts';
+import type { OnlineStore } from '../presence/online-store.ts';
+import type { ConnectionManager } from '../connection/connection-manager.ts';
+import type { GatewayCounters } from '../gateway/gateway-counters.ts';
+import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { OfflineReplay } from './offline-replay.ts';
+import { encodeError, encodeServerFrame, type ClientMessageFrame, type ServerMessageFrame } from '../protocol/frames.ts';
+import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import type { Router } from './router.ts';
+import type { Session } from '../connection/session.ts';
+
+/** Outcome of a delivery to a user (`POST /api/users/:userId/messages` answers it). */
+export type PushResult = 'delivered' | 'queued' | 'offline' | 'unavailable';
+
+export interface DirectMessagesOptions {
+  nodeId: string;
+  multiSession: boolean;
+  router: Router;
+  replay: OfflineReplay;
+  connections: ConnectionManager;
+  store: OnlineStore;
+  bus: Bus;
+  /** Absent or `limits.max` = 0: USER_OFFLINE instead of queueing. */
+  queue?: OfflineQueue | undefined;
+  counters: GatewayCounters;
+  log: CoreLogger;
+  now: () => number;
+}
+
+export class DirectMessages {
+  private readonly warner: RateLimitedWarner;
+
+  constructor(private readonly options: DirectMessagesOptions) {
+    this.warner = new RateLimitedWarner(options.log, options.now, 10_000);
+  }
+
+  /** A `message` frame from a session: delivered or queued, acked, echoed. */
+  async fromSession(session: Session, frame: ClientMessageFrame, now: number): Promise<void> {
+    const { counters, replay, router, multiSession } = this.options;
+    counters.messagesIn++;
+    const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id: randomUUID(), ts: now };
+    // A message to oneself goes to one's other sessions, not back to the sending one.
+    const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined);
+    if (result === 'delivered' || result === 'queued') {
+      if (result === 'delivered') counters.messagesOut++; // a queued message reached no session (yet)
+      replay.send(session, encodeServerFrame({ type: 'ack', id: frame.id ?? message.id, status: result }));
+      // The sender's other devices see what was sent from this one (multi only: replace has none).
+      if (multiSession && frame.to !== session.userId) {
+        void router.deliver(session.userId, encodeServerFrame({ ...message, to: frame.to, echo: true }), session.id);
+      }
+    } else if (result === 'offline') {
+      replay.send(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
+    } else {
+      replay.send(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
+    }
+  }
+
+  /** A server push (admin API): live, or queued while the user is offline. */
+  async push(userId: string, content: unknown): Promise<{ id: string; status: PushResult }> {
+    const message: ServerMessageFrame = { type: 'message', server: true, content, id: randomUUID(), ts: this.options.now() };
+    return { id: message.id, status: await this.deliverOrQueue(userId, message) };
+  }
+
+  /** Delivers to every session of the user, or stores it in their offline queue. */
+  private async deliverOrQueue(userId: string, message: ServerMessageFrame, exceptSessionId?: string): Promise<PushResult> {
+    const { router, queue } = this.options;
+    const result = await router.deliver(userId, encodeServerFrame(message), exceptSessionId);
+    if (result !== 'offline') return result;
+    if (!queue || queue.limits.max === 0) return 'offline';
+    try {
+      await queue.push(userId, { id: message.id, frame: encodeServerFrame({ ...message, offline: true }), queuedAt: message.ts });
+    } catch (error) {
+      this.warner.warn('offline-queue', { userId, err: (error as Error).message }, 'offline queue unavailable');
+      return 'unavailable';
+    }
+    void this.nudgeIfOnline(userId);
+    return 'queued';
+  }
+
+  /**
+   * The user may have come online between the presence read and the push, and their new session
+   * may have fetched the queue before the push landed: tell their sessions to look again.
+   */
+  private async nudgeIfOnline(userId: string): Promise<void> {
+    const { store, bus, log, connections, replay, nodeId } = this.options;
+    try {
+      if (connections.countOf(userId) > 0) replay.resume(connections.sessionsOf(userId) ?? []);
+      const presence = await store.getPlayer(userId);
+      if (presence?.status !== 'online') return;
+      for (const [node, count] of Object.entries(presence.nodes)) {
+        if (node !== nodeId && count > 0) await bus.publish(node, { kind: 'offline', userId });
+      }
+    } catch (error) {
+      log.warn({ userId, err: (error as Error).message }, 'offline replay nudge not sent (the next session replays it)');
+    }
+  }
+}

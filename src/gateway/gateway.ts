@@ -1,0 +1,418 @@
+/**
+ * The gateway of one node, framework-free: opens sessions (online-store login), ends them
+ * (logout pipeline), routes what other nodes send over the bus, and runs the watchdog tick. The
+ * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`. The parts live
+ * next door: the frame path in frame-dispatcher.ts, replace / multi in session-policy.ts, frames
+ * sent while logging in in early-frames.ts, direct messages in direct-messages.ts, rooms in
+ * room-service.ts, the offline replay and the gate of new sessions in offline-replay.ts (every
+ * frame but `connected` goes through that gate).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bus, BusEnvelope } from '../cluster/bus.ts';
+import { LookupOwnerPublisher, type OwnerPublisher } from '../cluster/owner-publisher.ts';
+import type { PlayerRepository } from '../database/player-repository.ts';
+import type { OnlineStore, ReassertSession } from '../presence/online-store.ts';
+import type { OfflineQueue } from '../delivery/offline-queue.ts';
+import type { RoomDirectory } from '../delivery/room-directory.ts';
+import { CloseCode, closeReason } from '../protocol/close-codes.ts';
+import { ConnectionManager } from '../connection/connection-manager.ts';
+import { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
+import type { CoreLogger, LogoutPipeline } from '../presence/logout-pipeline.ts';
+import { encodeServerFrame } from '../protocol/frames.ts';
+import { Router } from '../delivery/router.ts';
+import { OfflineReplay } from '../delivery/offline-replay.ts';
+import { RoomService } from '../delivery/room-service.ts';
+import { DirectMessages, type PushResult } from '../delivery/direct-messages.ts';
+
+export type { PushResult };
+import { Session, sessionConfig, type EndReason, type SessionConfig, type SessionHooks, type SessionLimits, type SessionSocket } from '../connection/session.ts';
+import { Watchdog } from './watchdog.ts';
+import { LoginWriter } from '../presence/login-writer.ts';
+import { FrameIn, GatewayCounters } from './gateway-counters.ts';
+import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import { SessionPolicy } from '../connection/session-policy.ts';
+import { FrameDispatcher } from './frame-dispatcher.ts';
+import { liveSessionsByUser } from '../presence/live-sessions.ts';
+import { EarlyFrames } from '../connection/early-frames.ts';
+
+export interface GatewaySettings extends SessionLimits {
+  nodeId: string;
+  sessionPolicy: 'replace' | 'multi';
+  maxConnections: number;
+  maxSessionsPerUser: number;
+  maxContentBytes: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  writeTimeoutMs: number;
+  wsPingIntervalMs: number;
+  heartbeatFlushIntervalMs: number;
+  /** MAX_ROOMS_PER_SESSION (default 64). */
+  maxRoomsPerSession?: number;
+}
+
+export interface GatewayDeps {
+  settings: GatewaySettings;
+  store: OnlineStore;
+  repository: PlayerRepository;
+  bus: Bus;
+  /** Publishes to a user's other nodes (default: a store lookup, then the bus). */
+  owners?: OwnerPublisher | undefined;
+  logout: LogoutPipeline;
+  log: CoreLogger;
+  now: () => number;
+  /** Where messages to offline users wait (absent or max 0: USER_OFFLINE instead). */
+  offlineQueue?: OfflineQueue | undefined;
+  /** Cluster-wide room membership for the admin API (absent: not recorded). */
+  roomDirectory?: RoomDirectory | undefined;
+}
+
+export interface Identity {
+  userId: string;
+  username: string;
+}
+
+/** Why a handshake is refused before the upgrade. */
+export type AdmissionRefusal = 'draining' | 'full' | undefined;
+
+/** Logins per database statement (a reconnect storm is written in a few round trips). */
+const LOGIN_BATCH_MAX = 500;
+
+export class Gateway {
+  readonly connections = new ConnectionManager();
+  readonly counters = new GatewayCounters();
+  readonly router: Router;
+  readonly watchdog: Watchdog;
+  readonly heartbeats: HeartbeatFlusher;
+  readonly rooms: RoomService;
+  readonly replay: OfflineReplay;
+  /** The database side of logins, batched. */
+  readonly logins: LoginWriter;
+  private readonly messages: DirectMessages;
+  readonly startedAt: number;
+  draining = false;
+  /** Answers other nodes' stats requests (set by the /ws/stats route). */
+  statsExchange: { onMessage(envelope: BusEnvelope): boolean } | undefined;
+  private readonly early = new EarlyFrames();
+  private readonly pendingEnds = new Set<Promise<unknown>>();
+  private readonly warner: RateLimitedWarner;
+  private readonly policy: SessionPolicy;
+  private readonly frames: FrameDispatcher;
+  /** One object for every session of the node (a closure per session would cost memory per connection). */
+  private readonly sessionHooks: SessionHooks = {
+    onDrop: (s, consecutive) => {
+      this.counters.dropped++;
+      this.warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
+    },
+    onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
+  };
+  private readonly sessionConfig: SessionConfig;
+
+  constructor(private readonly deps: GatewayDeps) {
+    const { settings, store, bus, log, now } = deps;
+    this.startedAt = now();
+    this.sessionConfig = sessionConfig({ limits: settings, now, hooks: this.sessionHooks, framesOut: this.counters.framesOutByType });
+    this.warner = new RateLimitedWarner(log, now, 10_000);
+    this.logins = new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX });
+    this.replay = new OfflineReplay({
+      queue: deps.offlineQueue,
+      log,
+      now,
+      sendQueueMax: settings.sendQueueMax,
+      sendQueueMaxBytes: settings.sendQueueMaxBytes,
+      onDrop: (s) => {
+        this.counters.dropped++;
+        this.warner.warn(s.id, { userId: s.userId, sessionId: s.id }, 'frames held behind the offline replay: message dropped');
+      },
+    });
+    const send = (session: Session, frame: string) => this.replay.send(session, frame);
+    this.router = new Router({
+      nodeId: settings.nodeId,
+      connections: this.connections,
+      owners: deps.owners ?? new LookupOwnerPublisher(store, bus),
+      multiSession: settings.sessionPolicy === 'multi',
+      send,
+    });
+    this.messages = new DirectMessages({
+      nodeId: settings.nodeId,
+      multiSession: settings.sessionPolicy === 'multi',
+      router: this.router,
+      replay: this.replay,
+      connections: this.connections,
+      store,
+      bus,
+      queue: deps.offlineQueue,
+      counters: this.counters,
+      log,
+      now,
+    });
+    this.rooms = new RoomService({
+      nodeId: settings.nodeId,
+      bus,
+      directory: deps.roomDirectory,
+      maxRoomsPerSession: settings.maxRoomsPerSession ?? 64,
+      log,
+      now,
+      send,
+    });
+    const sessions = () => this.connections.sessions();
+    this.watchdog = new Watchdog({
+      sessions,
+      heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+      writeTimeoutMs: settings.writeTimeoutMs,
+      wsPingIntervalMs: settings.wsPingIntervalMs,
+      onTimeout: (s, silentFor) => log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout'),
+      onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
+    });
+    this.policy = new SessionPolicy({
+      nodeId: settings.nodeId,
+      policy: settings.sessionPolicy,
+      maxSessionsPerUser: settings.maxSessionsPerUser,
+      connections: this.connections,
+      bus,
+      log,
+    });
+    this.frames = new FrameDispatcher({
+      maxContentBytes: settings.maxContentBytes,
+      counters: this.counters,
+      warner: this.warner,
+      replay: this.replay,
+      messages: this.messages,
+      rooms: this.rooms,
+    });
+    this.heartbeats = new HeartbeatFlusher({ store, nodeId: settings.nodeId, sessions, intervalMs: settings.heartbeatFlushIntervalMs, log });
+  }
+
+  get nodeId(): string {
+    return this.deps.settings.nodeId;
+  }
+
+  /** Checked in preValidation, before any socket exists. */
+  admit(): AdmissionRefusal {
+    if (this.draining) return 'draining';
+    if (this.connections.size >= this.deps.settings.maxConnections) return 'full';
+    return undefined;
+  }
+
+  /** Subscribes to this node's bus channel; clears what a previous process left in the room directory. */
+  async listen(): Promise<void> {
+    const { bus } = this.deps;
+    await bus.subscribe(this.nodeId, (envelope) => this.onBusMessage(envelope));
+    // Redis came back (maybe empty): the room directory may have lost this node's share too.
+    const previous = bus.onResubscribed;
+    bus.onResubscribed = () => {
+      this.rooms.markDirty();
+      previous?.();
+    };
+    void this.rooms.sync();
+  }
+
+  /** A socket was upgraded for `identity`. Registers the session and logs it in (async). */
+  open(socket: SessionSocket, identity: Identity): Session {
+    const session = new Session({
+      id: randomUUID(),
+      userId: identity.userId,
+      username: identity.username,
+      socket,
+      config: this.sessionConfig,
+    });
+    this.connections.add(session);
+    this.counters.opened++;
+    this.early.hold(session);
+    // Live frames wait behind `connected` and the offline replay.
+    this.replay.hold(session);
+    void this.login(session);
+    return session;
+  }
+
+  private async login(session: Session): Promise<void> {
+    const { store, settings, log, now } = this.deps;
+    let result;
+    try {
+      result = await store.login({
+        userId: session.userId,
+        username: session.username,
+        nodeId: settings.nodeId,
+        candidateLogicalSessionId: randomUUID(),
+        connectionId: session.id,
+        now: session.connectedAt,
+      });
+    } catch (error) {
+      log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'online store login failed');
+      this.discardEarly(session);
+      // 1001 tells the client to reconnect with backoff, like any node trouble.
+      session.close(CloseCode.GOING_AWAY, closeReason(CloseCode.GOING_AWAY), 'error');
+      return;
+    }
+    session.epoch = result.epoch;
+    session.logicalSessionId = result.logicalSessionId;
+    if (session.state !== 'opening') {
+      // The socket closed while the login was in flight: end what the login counted.
+      this.trackEnd(this.deps.logout.endConnection(session, session.endReason ?? 'closed'));
+      return;
+    }
+    session.state = 'open';
+    session.send(
+      encodeServerFrame({
+        type: 'connected',
+        sessionId: session.id,
+        userId: session.userId,
+        nodeId: settings.nodeId,
+        heartbeat: { intervalMs: settings.heartbeatIntervalMs, timeoutMs: settings.heartbeatTimeoutMs },
+        serverTime: now(),
+      }),
+    );
+    log.info({ userId: session.userId, sessionId: session.id, epoch: result.epoch, sessions: result.sessions }, 'session opened');
+    if (!result.newLogicalSession && result.sessions === 1) {
+      // The logical session went on with no other live connection: it was `reconnecting`, and
+      // this login cancelled its pending logout.
+      log.info({ userId: session.userId, sessionId: session.id, logicalSessionId: result.logicalSessionId }, 'reconnected within grace');
+    }
+    this.replay.start(session);
+    this.policy.enforce(session, result.previousNodes);
+
+    this.logins.write({
+      userId: session.userId,
+      username: session.username,
+      loginAt: session.connectedAt,
+      ...(result.newLogicalSession ? { session: { id: result.logicalSessionId, nodeId: settings.nodeId, epoch: result.epoch } } : {}),
+    });
+
+    for (const frame of this.early.release(session)) this.frames.handle(session, frame.data, frame.binary, now());
+  }
+
+  /** An inbound WebSocket message. Never throws. */
+  onFrame(session: Session, data: string, binary: boolean): void {
+    const now = this.deps.now();
+    session.lastHeartbeat = now;
+    session.framesIn++;
+    this.counters.framesIn++;
+    if (session.state === 'opening') {
+      if (!this.early.keep(session, data, binary)) this.counters.framesInByType[FrameIn.Dropped]!++;
+      return;
+    }
+    if (session.state !== 'open') {
+      this.counters.framesInByType[FrameIn.Dropped]!++;
+      return;
+    }
+    try {
+      this.frames.handle(session, data, binary, now);
+    } catch (error) {
+      this.deps.log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'frame handler failed');
+    }
+  }
+
+  /** A WebSocket-level pong (answer to the server's ping) also proves liveness. */
+  onPong(session: Session): void {
+    session.lastHeartbeat = this.deps.now();
+  }
+
+  /** A server push to a user (admin API): live, or queued while the user is offline. */
+  pushToUser(userId: string, content: unknown): Promise<{ id: string; status: PushResult }> {
+    return this.messages.push(userId, content);
+  }
+
+  /** The socket closed (any side, any reason). Ends the session exactly once. */
+  onClose(session: Session, code: number): void {
+    if (!this.connections.remove(session)) return;
+    const reason: EndReason = session.endReason ?? (code === CloseCode.TOO_BIG ? 'error' : 'closed');
+    session.endReason = reason;
+    session.state = 'closed';
+    session.queue.clear();
+    this.discardEarly(session);
+    this.replay.forget(session);
+    this.rooms.sessionClosed(session);
+    this.warner.forget(session.id);
+    this.counters.closed++;
+    this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
+    const { log, now } = this.deps;
+    log.info(
+      { userId: session.userId, sessionId: session.id, code, reason, durationMs: now() - session.connectedAt },
+      'session closed',
+    );
+    // Not logged in yet: login() sees the closed state and ends it when the store answers.
+    if (session.logicalSessionId) this.trackEnd(this.deps.logout.endConnection(session, reason));
+  }
+
+  /** Frames received during the login and never handled (the session ended first). */
+  private discardEarly(session: Session): void {
+    this.counters.framesInByType[FrameIn.Dropped]! += this.early.discard(session);
+  }
+
+  private trackEnd(promise: Promise<unknown>): void {
+    this.pendingEnds.add(promise);
+    void promise.finally(() => this.pendingEnds.delete(promise));
+  }
+
+  /** Closes this node's sessions of a user (REST logout, kick from another node); see SessionPolicy.closeUser. */
+  closeUser(userId: string, code: CloseCode, reason: EndReason, beforeEpoch = Infinity): number {
+    return this.policy.closeUser(userId, code, reason, beforeEpoch);
+  }
+
+  private onBusMessage(envelope: BusEnvelope): void {
+    const { message } = envelope;
+    switch (message.kind) {
+      case 'deliver':
+        this.router.deliverLocal(message.userId, message.frame);
+        return;
+      case 'kick':
+        this.closeUser(message.userId, message.code, 'replaced', message.beforeEpoch);
+        return;
+      case 'logout':
+        this.closeUser(message.userId, message.code, 'logout');
+        return;
+      case 'broadcast':
+        this.broadcastLocal(message.frame);
+        return;
+      case 'room':
+        this.rooms.deliver(message.room, message.frame);
+        return;
+      case 'offline':
+        this.replay.resume(this.connections.sessionsOf(message.userId) ?? []);
+        return;
+      case 'stats-request':
+      case 'stats-reply':
+        this.statsExchange?.onMessage(envelope);
+        return;
+    }
+  }
+
+  /** The watchdog tick: timeouts, write timeouts, WS pings, coalesced heartbeat flush. */
+  tick(now = this.deps.now()): void {
+    this.watchdog.tick(now);
+    this.heartbeats.maybeFlush(now);
+    this.rooms.tick(now);
+  }
+
+  /** Queues a frame on every live session of this node (never awaits a socket). */
+  broadcastLocal(frame: string): number {
+    let accepted = 0;
+    for (const session of this.connections.sessions()) {
+      if ((session.state === 'open' || session.state === 'opening') && this.replay.send(session, frame)) accepted++;
+    }
+    return accepted;
+  }
+
+  /** Pushes a server broadcast to every session of the cluster, each exactly once. */
+  async broadcast(content: unknown): Promise<{ localSessions: number }> {
+    const frame = encodeServerFrame({ type: 'broadcast', content, ts: this.deps.now() });
+    // Other nodes first: if the bus is down the caller gets an error and nobody got a partial push.
+    await this.deps.bus.broadcast({ kind: 'broadcast', frame });
+    return { localSessions: this.broadcastLocal(frame) };
+  }
+
+  /** This node's live sessions, one entry per user, as the store needs them to re-assert. */
+  liveSessionsByUser(): ReassertSession[] {
+    return liveSessionsByUser(this.connections);
+  }
+
+  /** Session ends still talking to the online store. */
+  async settled(): Promise<void> {
+    while (this.pendingEnds.size > 0) await Promise.allSettled([...this.pendingEnds]);
+  }
+
+  /** Shutdown: refuse new upgrades, close every session with 1001 (reason shutdown). */
+  closeAll(code: CloseCode, reason: EndReason): void {
+    this.draining = true;
+    for (const session of this.connections.sessions()) session.close(code, closeReason(code), reason);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * GET /ws: the WebSocket endpoint. Every check runs in preValidation, before the upgrade, so a
+ * refused handshake is a plain HTTP answer (400/401/503) and no socket is ever opened.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { Identity } from '../../gateway/gateway.ts';
+import type { Session } from '../../connection/session.ts';
+import { GatewayErrors } from '../../errors.ts';
+
+const identities = new WeakMap<FastifyRequest, Identity>();
+
+/**
+ * @fastify/websocket (11.3) keeps the upgrade's Fastify request and reply, with the raw
+ * IncomingMessage, the stand-in ServerResponse it routes with and a child logger, reachable for
+ * the whole life of the connection: its 'error' listener closes over them, and the TCP socket
+ * still points at the ServerResponse. That is several KB per connection that nothing needs after
+ * the upgrade (bench/heap-profile.ts shows it). The route's own 'error' listener replaces the
+ * plugin's (whose default only logs and terminates: ws destroys an erroring socket itself), and
+ * the ServerResponse lets go of the socket.
+ */
+function releaseUpgradeRequest(socket: WebSocket, request: FastifyRequest): void {
+  socket.removeAllListeners('error');
+  const tcp = request.raw.socket as Socket & { _httpMessage?: ServerResponse | null };
+  tcp._httpMessage?.detachSocket(tcp);
+}
+
+/**
+ * The socket's session, kept on the socket: the listeners below are one set of functions for
+ * every connection of the node, where closures built per connection would cost each a few
+ * hundred bytes. ws calls a listener with the socket as `this`.
+ */
+const SESSION = Symbol('gatehouse.session');
+type SocketWithSession = WebSocket & { [SESSION]: Session };
+const sessionOf = (socket: WebSocket): Session => (socket as SocketWithSession)[SESSION];
+
+const wsRoute: FastifyPluginAsync = async (app) => {
+  const { gateway, metrics } = app;
+
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    gateway.onFrame(sessionOf(this), isBinary ? '' : data.toString(), isBinary);
+  }
+  function onPong(this: WebSocket): void {
+    // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
+    // unsolicited pong, or a second one, finds 0 and measures nothing.
+    const session = sessionOf(this);
+    const sentAt = session.wsPingSentAt;
+    if (sentAt !== 0) {
+      session.wsPingSentAt = 0;
+      metrics.pingRtt.observe((performance.now() - sentAt) / 1000);
+    }
+    gateway.onPong(session);
+  }
+  function onError(this: WebSocket): void {
+    sessionOf(this).endReason ??= 'error';
+  }
+  function onClose(this: WebSocket, code: number): void {
+    gateway.onClose(sessionOf(this), code);
+  }
+
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      preValidation: async (request) => {
+        const refusal = gateway.admit();
+        if (refusal === 'draining') throw new GatewayErrors.Draining();
+        if (refusal === 'full') throw new GatewayErrors.Full();
+        identities.set(request, app.identifyPlayer(request));
+      },
+    },
+    (socket, request) => {
+      releaseUpgradeRequest(socket, request);
+      const identity = identities.get(request);
+      if (!identity) {
+        socket.terminate(); // unreachable: preValidation always ran
+        return;
+      }
+      (socket as SocketWithSession)[SESSION] = gateway.open(socket, identity);
+      socket.on('message', onMessage);
+      socket.on('pong', onPong);
+      socket.on('error', onError);
+      socket.on('close', onClose);
+    },
+  );
+};
+
+export default wsRoute;

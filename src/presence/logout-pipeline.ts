@@ -1,0 +1,422 @@
+/**
+ * performLogout: the end of a user's logical session, exactly once, never lost.
+ *
+ * 1. `endConnection` / `forceLogout` make the online-store transition. It is atomic and
+ *    compare-and-set on the logical session id, so of all the connections, nodes and REST calls
+ *    racing to end a logical session exactly one sees `loggedOut`; that one logs the line. The
+ *    same atomic step queues a LogoutRecord in the store's durable pending-logout queue.
+ * 2. The writer drains that queue into the database in batches (one round trip per batch) and
+ *    acks. A failed write is retried with exponential backoff; the records keep their original
+ *    timestamps, and the queue lives in the online store (Redis in a cluster), so neither a
+ *    database outage nor a crash of this process loses a logout.
+ * 3. If the online store itself is unreachable when a connection ends, the end is kept in memory
+ *    and retried until the store answers (a connection that ended is never forgotten). If the
+ *    store then no longer knows that logical session (Redis restarted empty meanwhile), the
+ *    logout is written to the database directly.
+ * 4. Redis may also lose the queue itself (a restart without persistence). So the node keeps a
+ *    journal of the logouts it produced until it has seen them in the database: its own write
+ *    clears them at once; the rest are checked against the database after a grace period and
+ *    written directly when missing. Every write is idempotent, so "at least once" into the
+ *    database is "exactly once" in effect.
+ */
+import type { EndSessionResult, ForceLogoutResult, LogoutRecord, OnlineStore } from './online-store.ts';
+import type { PlayerRepository } from '../database/player-repository.ts';
+import type { EndReason } from '../connection/session.ts';
+import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+
+/** The pino-compatible subset the core logs through. */
+export interface CoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface LogoutPipelineOptions {
+  store: OnlineStore;
+  repository: PlayerRepository;
+  nodeId: string;
+  log: CoreLogger;
+  now: () => number;
+  batchMax: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How long a claimed batch stays hidden from other writers (then it is due again). */
+  claimLeaseMs?: number;
+  /** Interval of the writer's poll for due retries and records left by other nodes. */
+  pollMs?: number;
+  /** Called once per logout (after the store transition). */
+  onLoggedOut?: (record: LogoutRecord) => void;
+  /** Called after each database batch with its size and how long it took. */
+  onWritten?: (count: number, elapsedMs: number) => void;
+  /** How long a produced logout may stay unconfirmed before the database is checked for it. */
+  journalGraceMs?: number;
+  /**
+   * LOGOUT_GRACE_MS: a logical session ended by one of `GRACE_REASONS` becomes `reconnecting`
+   * for this long before it is logged out (0 = at once).
+   */
+  graceMs?: number;
+}
+
+/**
+ * Ends that may be a blip: the client closed or vanished, the socket failed, the node drained.
+ * A heartbeat timeout (10 s of silence already), a REST logout and a kick are never delayed.
+ */
+export const GRACE_REASONS: ReadonlySet<EndReason> = new Set<EndReason>(['closed', 'error', 'shutdown']);
+
+/** The part of a connection the pipeline needs. */
+export interface EndingConnection {
+  userId: string;
+  username: string;
+  logicalSessionId: string;
+  /** The connection's own id (the store ignores a second end of the same connection). */
+  id: string;
+  epoch: number;
+  connectedAt: number;
+}
+
+interface FailedEnd {
+  connection: EndingConnection;
+  reason: EndReason;
+  at: number;
+}
+
+export class LogoutPipeline {
+  private readonly failedEnds: FailedEnd[] = [];
+  /** Logouts this node produced, by logical session id, until seen in the database. */
+  private readonly journal = new Map<string, { record: LogoutRecord; since: number }>();
+  /** Logouts to write directly (their queue entry is gone or never existed). */
+  private readonly direct: LogoutRecord[] = [];
+  private pumping = false;
+  private pumpAgain = false;
+  private pumpScheduled = false;
+  private consecutiveFailures = 0;
+  private writeBlockedUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Logouts performed by this node, by reason. */
+  readonly logoutsByReason = new Map<string, number>();
+  written = 0;
+  /** An outage fails every poll; one warning per 10 s per kind is enough. */
+  private readonly warner: RateLimitedWarner;
+
+  constructor(private readonly options: LogoutPipelineOptions) {
+    this.warner = new RateLimitedWarner(options.log, options.now, 10_000);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => void this.tickRetries(), this.options.pollMs ?? 1000);
+    this.timer.unref();
+    this.schedulePump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One connection ended. Resolves after the store transition (or after it was parked for retry). */
+  async endConnection(connection: EndingConnection, reason: EndReason, at = this.options.now()): Promise<EndSessionResult | undefined> {
+    if (!connection.logicalSessionId) return undefined; // never logged in: nothing to end
+    const ended: FailedEnd = { connection, reason, at };
+    try {
+      return await this.applyEnd(ended);
+    } catch (error) {
+      this.failedEnds.push(ended);
+      this.options.log.warn({ userId: connection.userId, reason, err: errorText(error) }, 'online store unavailable: session end kept for retry');
+      return undefined;
+    }
+  }
+
+  /** Logouts another component made in the store (the reaper): log them and write them. */
+  report(records: readonly LogoutRecord[]): void {
+    for (const record of records) this.loggedOut(record);
+  }
+
+  /**
+   * Logouts already in the database (the standalone recovery wrote them): logged and counted
+   * like any other, with nothing left to write.
+   */
+  reportWritten(records: readonly LogoutRecord[]): void {
+    for (const record of records) {
+      this.loggedOut(record);
+      this.journal.delete(record.logicalSessionId);
+    }
+  }
+
+  /** Ends the user's logical session whatever their connections (REST logout, kick). */
+  async forceLogout(userId: string, reason: EndReason): Promise<ForceLogoutResult> {
+    const result = await this.options.store.forceLogout({ userId, reason, now: this.options.now() });
+    if (result.loggedOut && result.record) this.loggedOut(result.record);
+    return result;
+  }
+
+  /** Logouts not yet written to the database, plus session ends waiting for the store. */
+  async pendingCount(): Promise<number> {
+    return (await this.options.store.countPendingLogouts()) + this.failedEnds.length + this.direct.length;
+  }
+
+  /** Logouts this node produced and has not yet seen in the database. */
+  get unconfirmed(): number {
+    return this.journal.size;
+  }
+
+  /**
+   * The logouts this node produced that the database does not have yet (journal and direct
+   * writes), for a node without Redis to keep across a crash (standalone-recovery.ts).
+   */
+  unconfirmedRecords(): LogoutRecord[] {
+    const records = new Map<string, LogoutRecord>();
+    for (const { record } of this.journal.values()) records.set(record.logicalSessionId, record);
+    for (const record of this.direct) records.set(record.logicalSessionId, record);
+    return [...records.values()];
+  }
+
+  get parkedEnds(): number {
+    return this.failedEnds.length;
+  }
+
+  /**
+   * Writes everything due, now. Used by shutdown; resolves when the queue is empty, the
+   * database refused a batch, or the deadline passed. Returns how many records are left.
+   */
+  async flush(deadline: number): Promise<number> {
+    this.writeBlockedUntil = 0;
+    await this.retryFailedEnds();
+    while (this.options.now() < deadline) {
+      const progressed = await this.writeBatch(deadline - this.options.now());
+      if (!progressed) break;
+    }
+    await this.writeDirect();
+    return this.pendingCount().catch(() => this.failedEnds.length + this.direct.length);
+  }
+
+  private async applyEnd(ended: FailedEnd): Promise<EndSessionResult> {
+    const { connection } = ended;
+    const graceMs = GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0;
+    const result = await this.options.store.endSession({
+      userId: connection.userId,
+      nodeId: this.options.nodeId,
+      logicalSessionId: connection.logicalSessionId,
+      connectionId: connection.id,
+      reason: ended.reason,
+      now: ended.at,
+      graceMs,
+    });
+    if (result.loggedOut && result.record) this.loggedOut(result.record, connection.id);
+    else if (result.graceUntil !== undefined) {
+      this.options.log.info(
+        { userId: connection.userId, sessionId: connection.id, logicalSessionId: connection.logicalSessionId, reason: ended.reason, graceMs },
+        'logout deferred: reconnecting',
+      );
+    }
+    return result;
+  }
+
+  /** `sessionId`: the connection whose end logged the user out, when this node knows it. */
+  private loggedOut(record: LogoutRecord, sessionId?: string): void {
+    this.journal.set(record.logicalSessionId, { record, since: this.options.now() });
+    this.logoutsByReason.set(record.reason, (this.logoutsByReason.get(record.reason) ?? 0) + 1);
+    this.options.log.info(
+      {
+        userId: record.userId,
+        ...(sessionId === undefined ? {} : { sessionId }),
+        reason: record.reason,
+        logicalSessionId: record.logicalSessionId,
+        sessionDurationMs: record.logoutAt - record.connectedAt,
+      },
+      'user logged out',
+    );
+    this.options.onLoggedOut?.(record);
+    this.schedulePump();
+  }
+
+  /**
+   * Logs out the users whose grace period ended (any node may do it; the store makes it atomic).
+   * `until` = now by default; the last node of a cluster shutting down passes a far future so no
+   * grace is left behind with nobody to expire it.
+   */
+  async expireGrace(until = this.options.now()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let records: LogoutRecord[];
+      try {
+        records = await this.options.store.expireGrace(until, this.options.batchMax);
+      } catch (error) {
+        this.warner.warn('grace', { err: errorText(error) }, 'online store unavailable: grace periods not expired');
+        return total;
+      }
+      this.report(records);
+      total += records.length;
+      if (records.length < this.options.batchMax) return total;
+    }
+  }
+
+  private async tickRetries(): Promise<void> {
+    await this.retryFailedEnds();
+    await this.expireGrace();
+    await this.checkJournal();
+    await this.writeDirect();
+    this.schedulePump();
+  }
+
+  private async retryFailedEnds(): Promise<void> {
+    while (this.failedEnds.length > 0) {
+      const next = this.failedEnds[0]!;
+      let result;
+      try {
+        result = await this.applyEnd(next);
+      } catch {
+        return; // still unreachable; the next tick tries again
+      }
+      this.failedEnds.shift();
+      if (result.stale) await this.orphaned(next);
+    }
+  }
+
+  /**
+   * A parked end came back stale: its logical session ended meanwhile, or the store forgot it
+   * (restarted empty). If the store does not show it ended, nobody queued its logout: write it.
+   */
+  private async orphaned({ connection, reason, at }: FailedEnd): Promise<void> {
+    const presence = await this.options.store.getPlayer(connection.userId).catch(() => null);
+    if (presence && presence.logicalSessionId === connection.logicalSessionId && presence.status === 'offline') return;
+    const record: LogoutRecord = {
+      userId: connection.userId,
+      username: connection.username,
+      logicalSessionId: connection.logicalSessionId,
+      nodeId: this.options.nodeId,
+      epoch: connection.epoch,
+      connectedAt: connection.connectedAt,
+      logoutAt: at,
+      reason,
+    };
+    this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, 'online store lost a session: logout written directly');
+    this.direct.push(record);
+    this.loggedOut(record, connection.id);
+  }
+
+  /** Journal entries past the grace: drop those the database has, write the others directly. */
+  private async checkJournal(): Promise<void> {
+    const cutoff = this.options.now() - (this.options.journalGraceMs ?? 60_000);
+    const old: string[] = [];
+    for (const [id, entry] of this.journal) {
+      if (entry.since > cutoff) break; // insertion order = age order
+      old.push(id);
+      if (old.length >= this.options.batchMax) break;
+    }
+    if (old.length === 0) return;
+    let closed: Set<string>;
+    try {
+      closed = await this.options.repository.findClosedSessions(old);
+    } catch {
+      return; // database down: the writer's retries are already on it
+    }
+    for (const id of old) {
+      const entry = this.journal.get(id);
+      if (!entry) continue;
+      this.journal.delete(id);
+      if (!closed.has(id)) this.direct.push(entry.record);
+    }
+  }
+
+  /** Writes logouts that are not (or no longer) in the store's queue. */
+  private async writeDirect(): Promise<void> {
+    if (this.direct.length === 0 || this.options.now() < this.writeBlockedUntil) return;
+    const batch = this.direct.splice(0, this.options.batchMax);
+    try {
+      await this.options.repository.recordLogouts(batch);
+      this.written += batch.length;
+      for (const r of batch) this.journal.delete(r.logicalSessionId);
+    } catch (error) {
+      this.direct.unshift(...batch);
+      this.warner.warn('direct', { count: batch.length, err: errorText(error) }, 'database write of logouts failed: will retry');
+    }
+  }
+
+  /** Coalesces many logouts in the same turn of the event loop into one batch. */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.stopped) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        while (!this.stopped && (await this.writeBatch())) {
+          // keep writing while full batches come back
+        }
+      } while (this.pumpAgain && !this.stopped);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Claims and writes one batch. True when a batch was written (there may be more). */
+  private async writeBatch(timeLeftMs = Infinity): Promise<boolean> {
+    const { store, repository, batchMax, now, log } = this.options;
+    if (now() < this.writeBlockedUntil) return false;
+    let batch;
+    try {
+      batch = await store.claimPendingLogouts(batchMax, now(), this.options.claimLeaseMs ?? 30_000);
+    } catch (error) {
+      this.warner.warn('claim', { err: errorText(error) }, 'online store unavailable: pending logouts not claimed');
+      return false;
+    }
+    if (batch.length === 0) return false;
+    const ids = batch.map((p) => p.id);
+    const started = now();
+    try {
+      await withTimeout(repository.recordLogouts(batch.map((p) => p.record)), Math.min(timeLeftMs, 30_000));
+    } catch (error) {
+      this.consecutiveFailures++;
+      const delay = Math.min(this.options.retryMaxMs, this.options.retryBaseMs * 2 ** (this.consecutiveFailures - 1));
+      this.writeBlockedUntil = now() + delay;
+      this.warner.warn(
+        'write',
+        { count: batch.length, retryInMs: delay, attempt: this.consecutiveFailures, err: errorText(error) },
+        'database write of logouts failed: will retry',
+      );
+      await store.retryPendingLogouts(ids, now() + delay).catch(() => {
+        // The claim lease expires by itself; the records become due again.
+      });
+      return false;
+    }
+    this.consecutiveFailures = 0;
+    this.written += batch.length;
+    for (const p of batch) this.journal.delete(p.record.logicalSessionId);
+    this.options.onWritten?.(batch.length, now() - started);
+    await store.ackPendingLogouts(ids).catch((error: unknown) => {
+      // Not acked: they are written again after the lease, which is harmless (idempotent).
+      log.warn({ err: errorText(error) }, 'pending logouts written but not acked');
+    });
+    return true;
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A database call that hangs (half-open TCP) must not stall the writer forever. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  if (!Number.isFinite(ms)) return promise;
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), Math.max(1, ms));
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

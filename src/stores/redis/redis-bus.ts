@@ -1,0 +1,339 @@
+/**
+ * The node-to-node bus over Redis pub/sub. Each node listens on `<prefix>gateway:<nodeId>` and
+ * `<prefix>gateway:broadcast`, plus `<prefix>gateway:room:<room>` for every room it has a local
+ * member of; every message travels as one compact JSON envelope `{"o": originNodeId, "m":
+ * message}` in one PUBLISH (a delivery to a node or a room is one command, never one per
+ * recipient session).
+ *
+ * Connections: the publisher is borrowed (the caller's command connection; `close()` leaves it
+ * open). The subscriber is owned: created with `publisher.duplicate()` (same URL and options,
+ * so the same `redisOptions()` and, in tests, the same proxy) because a connection in
+ * subscriber mode can run nothing but (un)subscribe commands; `close()` quits it.
+ *
+ * Reconnects: ioredis' own `autoResubscribe` works with `redisOptions()`, but it re-subscribes
+ * with a promise nobody handles (a timeout or a second drop during re-subscription becomes an
+ * unhandled rejection) and it does not say when the subscription is back. So the owned
+ * subscriber runs with `autoResubscribe: false` and this class re-subscribes on every `ready`,
+ * then calls `onResubscribed` once Redis has confirmed the SUBSCRIBE: from that moment messages
+ * addressed to this node arrive again, and the gateway can re-assert its presence. Messages
+ * published while the subscriber was disconnected are lost (pub/sub keeps nothing); `publish`
+ * tells their sender so, with PUBLISH's receiver count of 0. The room channels the node wants
+ * are remembered and subscribed again on the new connection too.
+ */
+import type { Redis } from 'ioredis';
+import type { Bus, BusEnvelope, BusHandler, BusMessage } from '../../cluster/bus.ts';
+
+export interface RedisBusLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+export interface RedisBusOptions {
+  /** The command connection, borrowed: used for PUBLISH only and never closed here. */
+  publisher: Redis;
+  /** Prepended to channel names (the deployment's REDIS_KEY_PREFIX); default none. */
+  channelPrefix?: string;
+  log?: RedisBusLog;
+  /** Called each time the subscription is confirmed again after a lost connection. */
+  onResubscribed?: () => void;
+}
+
+const ERROR_LOG_INTERVAL_MS = 10_000;
+/** Room channels per SUBSCRIBE when re-subscribing many rooms after a reconnect. */
+const ROOM_SUBSCRIBE_CHUNK = 1000;
+
+export class RedisBus implements Bus {
+  /** The owned subscriber connection (exposed for tests and health checks). */
+  readonly subscriber: Redis;
+  /** Called each time the subscription is confirmed again after a lost connection; settable. */
+  onResubscribed: (() => void) | undefined;
+  /** Envelopes PUBLISHed successfully (publish and broadcast, and those RedisOwnerPublisher sends). */
+  published = 0;
+  /** Envelopes handed to the handler (own broadcasts excluded). */
+  received = 0;
+  /** Envelopes that could not be decoded; ignored. */
+  malformed = 0;
+  /** Handler calls that threw; the bus carries on. */
+  handlerErrors = 0;
+  /** Subscriptions re-established after a lost connection. */
+  resubscribes = 0;
+
+  private readonly publisher: Redis;
+  private readonly prefix: string;
+  private readonly log: RedisBusLog | undefined;
+  private readonly broadcastChannel: string;
+  private readonly roomChannelPrefix: string;
+  /** `<prefix>gateway:`: a node's channel is this plus its id. */
+  readonly nodeChannelPrefix: string;
+  /**
+   * Room channels this node wants (kept across reconnects), each with a token of the
+   * `subscribeRoom` call that last asked for it: a failing SUBSCRIBE only withdraws the channel
+   * when no newer call wants it (after an unsubscribe and a new join, the old failure must not
+   * drop the room out of re-subscription).
+   */
+  private readonly roomChannels = new Map<string, object>();
+  private nodeId: string | undefined;
+  private nodeChannel: string | undefined;
+  private handler: BusHandler | undefined;
+  private closed = false;
+  /** True while subscribe() establishes the first subscription itself. */
+  private starting = false;
+  /** Bumped per `ready`: a confirmation from an older connection is not reported. */
+  private generation = 0;
+  private lastErrorLog = 0;
+  private lastMalformedLog = 0;
+
+  constructor(options: RedisBusOptions) {
+    this.publisher = options.publisher;
+    this.prefix = options.channelPrefix ?? '';
+    this.log = options.log;
+    this.onResubscribed = options.onResubscribed;
+    this.nodeChannelPrefix = `${this.prefix}gateway:`;
+    this.broadcastChannel = `${this.prefix}gateway:broadcast`;
+    this.roomChannelPrefix = `${this.prefix}gateway:room:`;
+    this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
+    this.subscriber.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
+    this.subscriber.on('ready', () => this.onReady());
+    this.subscriber.on('error', (err: Error) => {
+      // ioredis emits one error per failed reconnect; one line every 10 s is enough.
+      if (Date.now() - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
+      this.lastErrorLog = Date.now();
+      this.log?.warn({ err: err.message }, 'bus subscriber connection error');
+    });
+  }
+
+  /** The channel a node listens on. */
+  channelOf(nodeId: string): string {
+    return this.nodeChannelPrefix + nodeId;
+  }
+
+  /** The channel of a room. */
+  roomChannelOf(room: string): string {
+    return this.roomChannelPrefix + room;
+  }
+
+  /** Room channels currently wanted (for tests and metrics). */
+  get roomCount(): number {
+    return this.roomChannels.size;
+  }
+
+  /**
+   * Connects the subscriber and subscribes to this node's channel and the broadcast channel.
+   * Rejects (leaving the bus unsubscribed, ready for another attempt) when Redis is unreachable.
+   */
+  async subscribe(nodeId: string, handler: BusHandler): Promise<void> {
+    if (this.closed) throw new Error('RedisBus is closed');
+    if (this.nodeId !== undefined) throw new Error(`RedisBus already subscribed as ${this.nodeId}`);
+    if (nodeId === 'broadcast') throw new Error('RedisBus: "broadcast" is reserved and cannot be a node id');
+    if (nodeId.startsWith('room:')) throw new Error('RedisBus: node ids starting with "room:" are reserved for room channels');
+    this.nodeId = nodeId;
+    this.nodeChannel = this.channelOf(nodeId);
+    this.handler = handler;
+    this.starting = true;
+    try {
+      // Connect unless already on the way (a failed attempt below leaves it stopped, not 'end').
+      if (!['connecting', 'connect', 'ready'].includes(this.subscriber.status)) await this.subscriber.connect();
+      await this.subscriber.subscribe(this.nodeChannel, this.broadcastChannel);
+    } catch (error) {
+      this.nodeId = this.nodeChannel = this.handler = undefined;
+      this.subscriber.disconnect(); // stop the reconnect loop; a later subscribe() connects again
+      throw error;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  /**
+   * One PUBLISH to the node's channel; resolves with PUBLISH's receiver count (0: the node is not
+   * subscribed right now, the message is gone). Rejects when Redis is unreachable (never drops
+   * silently). The count includes any other client subscribed to the channel, pattern
+   * subscriptions matching it included (a `PSUBSCRIBE gateway:*` debugging session makes a dead
+   * node look reachable).
+   */
+  async publish(toNodeId: string, message: BusMessage): Promise<number> {
+    if (toNodeId === 'broadcast') throw new Error('RedisBus: "broadcast" is not a node id (use broadcast())');
+    if (toNodeId.startsWith('room:')) throw new Error('RedisBus: "room:..." is not a node id (use publishRoom())');
+    return this.send(this.channelOf(toNodeId), message);
+  }
+
+  /** One PUBLISH to the broadcast channel; every other node receives it, this one does not. */
+  async broadcast(message: BusMessage): Promise<void> {
+    await this.send(this.broadcastChannel, message);
+  }
+
+  /**
+   * SUBSCRIBE to the room's channel; resolves when Redis confirmed it. Rejects while Redis is
+   * unreachable (the room is then not wanted: the caller decides whether to try again).
+   */
+  async subscribeRoom(room: string): Promise<void> {
+    this.checkSubscribed();
+    const channel = this.roomChannelOf(room);
+    const token = {};
+    this.roomChannels.set(channel, token);
+    try {
+      await this.subscriber.subscribe(channel);
+    } catch (error) {
+      if (this.roomChannels.get(channel) === token) this.roomChannels.delete(channel);
+      throw error;
+    }
+  }
+
+  /** UNSUBSCRIBE from the room's channel. A failure leaves a harmless extra subscription at most. */
+  async unsubscribeRoom(room: string): Promise<void> {
+    if (this.closed) throw new Error('RedisBus is closed');
+    const channel = this.roomChannelOf(room);
+    if (!this.roomChannels.delete(channel)) return;
+    // Disconnected: the next connection does not subscribe it again, nothing to undo.
+    if (this.subscriber.status !== 'ready') return;
+    await this.subscriber.unsubscribe(channel);
+  }
+
+  /** One PUBLISH to the room's channel; every other node with a member receives it. */
+  async publishRoom(room: string, message: BusMessage): Promise<void> {
+    await this.send(this.roomChannelOf(room), message);
+  }
+
+  /** Stops delivery at once (nothing reaches the handler after this call) and quits the subscriber. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.generation++;
+    const { subscriber } = this;
+    if (subscriber.status === 'wait' || subscriber.status === 'end') {
+      subscriber.disconnect();
+      return;
+    }
+    const ended = new Promise<void>((resolve) => subscriber.once('end', () => resolve()));
+    try {
+      await subscriber.quit();
+    } catch {
+      // Not connected (reconnecting): stop the reconnect loop; there is no socket to wait for.
+      subscriber.disconnect();
+      return;
+    }
+    await ended; // QUIT answered: Redis closes the socket, which ends the connection
+  }
+
+  /**
+   * The wire form of `message` from this node, for a script that PUBLISHes it on the bus's
+   * behalf (RedisOwnerPublisher: lookup and publish in one round trip).
+   */
+  envelopeOf(message: BusMessage): string {
+    this.checkSubscribed();
+    return JSON.stringify({ o: this.nodeId, m: message });
+  }
+
+  /** One PUBLISH; resolves with the number of subscribers that received it. */
+  private async send(channel: string, message: BusMessage): Promise<number> {
+    const receivers = await this.publisher.publish(channel, this.envelopeOf(message));
+    this.published++;
+    return receivers;
+  }
+
+  private checkSubscribed(): void {
+    if (this.closed) throw new Error('RedisBus is closed');
+    if (this.nodeId === undefined) throw new Error('RedisBus: subscribe(nodeId) before sending (the origin is unknown)');
+  }
+
+  /** SUBSCRIBE commands for the node's channels and every wanted room, in chunks. */
+  private subscribeAll(): Promise<unknown> {
+    const rooms = [...this.roomChannels.keys()];
+    const commands: Promise<unknown>[] = [this.subscriber.subscribe(this.nodeChannel!, this.broadcastChannel)];
+    for (let i = 0; i < rooms.length; i += ROOM_SUBSCRIBE_CHUNK) commands.push(this.subscriber.subscribe(...rooms.slice(i, i + ROOM_SUBSCRIBE_CHUNK)));
+    return Promise.all(commands);
+  }
+
+  /** A (re)connection is ready: subscribe again and report when Redis confirms. */
+  private onReady(): void {
+    if (this.starting || this.closed || !this.nodeChannel) return;
+    const generation = ++this.generation;
+    const started = Date.now();
+    this.subscribeAll().then(
+      () => {
+        if (generation !== this.generation || this.closed) return;
+        this.resubscribes++;
+        this.log?.info({ nodeId: this.nodeId, ms: Date.now() - started }, 'bus resubscribed after reconnect');
+        try {
+          this.onResubscribed?.();
+        } catch (error) {
+          this.log?.warn({ err: (error as Error).message }, 'onResubscribed threw');
+        }
+      },
+      (error: Error) => {
+        if (generation !== this.generation || this.closed) return;
+        this.log?.warn({ err: error.message }, 'bus resubscribe failed: reconnecting');
+        // Still connected but unsubscribed (e.g. a timeout): a fresh connection retries.
+        if (this.subscriber.status === 'ready') this.subscriber.disconnect(true);
+      },
+    );
+  }
+
+  private onMessage(channel: string, raw: string): void {
+    if (this.closed || !this.handler) return;
+    const envelope = decodeEnvelope(raw);
+    if (!envelope) {
+      this.malformed++;
+      if (Date.now() - this.lastMalformedLog >= ERROR_LOG_INTERVAL_MS) {
+        this.lastMalformedLog = Date.now();
+        this.log?.warn({ channel, bytes: raw.length, malformed: this.malformed }, 'malformed bus envelope ignored');
+      }
+      return;
+    }
+    // This node delivered its own broadcast or room message locally already.
+    if (envelope.origin === this.nodeId && (channel === this.broadcastChannel || channel.startsWith(this.roomChannelPrefix))) return;
+    this.received++;
+    try {
+      this.handler(envelope);
+    } catch (error) {
+      // Thrown inside ioredis' reply parser it would break the connection: contain it here.
+      this.handlerErrors++;
+      this.log?.warn({ origin: envelope.origin, kind: envelope.message.kind, err: (error as Error).message }, 'bus handler threw');
+    }
+  }
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** Parses and checks an envelope; null when it is not one this version understands. */
+export function decodeEnvelope(raw: string): BusEnvelope | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return null;
+  const { o, m } = parsed as { o?: unknown; m?: unknown };
+  if (!isString(o) || o === '' || typeof m !== 'object' || m === null) return null;
+  const message = m as Record<string, unknown>;
+  switch (message.kind) {
+    case 'deliver':
+      if (!isString(message.userId) || !isString(message.frame)) return null;
+      break;
+    case 'kick':
+      if (!isString(message.userId) || !isNumber(message.beforeEpoch) || !isNumber(message.code) || !isString(message.reason)) return null;
+      break;
+    case 'logout':
+      if (!isString(message.userId) || !isNumber(message.code) || !isString(message.reason)) return null;
+      break;
+    case 'broadcast':
+      if (!isString(message.frame)) return null;
+      break;
+    case 'room':
+      if (!isString(message.room) || !isString(message.frame)) return null;
+      break;
+    case 'offline':
+      if (!isString(message.userId)) return null;
+      break;
+    case 'stats-request':
+      if (!isString(message.requestId)) return null;
+      break;
+    case 'stats-reply':
+      if (!isString(message.requestId) || typeof message.stats !== 'object' || message.stats === null) return null;
+      break;
+    default:
+      return null;
+  }
+  return { origin: o, message: message as BusMessage };
+}

@@ -1,0 +1,243 @@
+/**
+ * ClusterMembership on a fake clock: leases, the reaper, and the rule that a node judges the
+ * others only once it has renewed its own lease without a lapse for deadAfterMs. Outages are
+ * simulated per node by a store wrapper that rejects every call while "cut", over one shared
+ * store that keeps its data (Redis restarted with persistence, or a partition).
+ */
+import t, { type Test } from 'tap';
+import { Redis } from 'ioredis';
+import { ClusterMembership, lapseAfterMs } from '../../src/cluster/cluster-membership.ts';
+import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
+import { RedisOnlineStore } from '../../src/stores/redis/redis-online-store.ts';
+import type { LogoutRecord, OnlineStore, ReassertSession } from '../../src/presence/online-store.ts';
+import { collectingLogger, ManualClock } from '../helpers/core.ts';
+import { testRedis } from '../helpers/services.ts';
+
+const LEASE = 1000;
+const DEAD_AFTER = 5000;
+
+/** The node's view of the shared store: every call rejects while `cut`. */
+function linkTo(store: OnlineStore): { store: OnlineStore; cut: boolean } {
+  const link = { cut: false, store: undefined as unknown as OnlineStore };
+  link.store = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => (link.cut ? Promise.reject(new Error('connect ECONNREFUSED (cut)')) : value.apply(target, args));
+    },
+  });
+  return link;
+}
+
+interface Node {
+  id: string;
+  link: { store: OnlineStore; cut: boolean };
+  membership: ClusterMembership;
+  log: ReturnType<typeof collectingLogger>;
+  logouts: LogoutRecord[];
+  stale: string[];
+  sessions: ReassertSession[];
+}
+
+function makeNode(shared: OnlineStore, id: string, clock: ManualClock, batchSize?: number): Node {
+  const link = linkTo(shared);
+  const log = collectingLogger();
+  const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], membership: undefined as unknown as ClusterMembership };
+  node.membership = new ClusterMembership({
+    store: link.store,
+    nodeId: id,
+    log,
+    now: clock.now,
+    leaseIntervalMs: LEASE,
+    deadAfterMs: DEAD_AFTER,
+    batchSize,
+    liveSessions: () => node.sessions,
+    onLogouts: (records) => void node.logouts.push(...records),
+    onStale: (userIds) => void node.stale.push(...userIds),
+  });
+  return node;
+}
+
+/** Logs `userId` in on the node, as the gateway does, and remembers the session for re-assertion. */
+async function connect(node: Node, userId: string, clock: ManualClock): Promise<void> {
+  const connectionId = `c-${userId}`;
+  const result = await node.link.store.login({
+    userId,
+    username: userId,
+    nodeId: node.id,
+    candidateLogicalSessionId: `ls-${userId}`,
+    connectionId,
+    now: clock.now(),
+  });
+  node.sessions.push({
+    userId,
+    username: userId,
+    logicalSessionId: result.logicalSessionId,
+    epoch: result.epoch,
+    connectedAt: clock.now(),
+    connections: 1,
+    connectionIds: [connectionId],
+  });
+}
+
+/** Lets `ms` pass in lease intervals; each running node ticks once per interval (all at once). */
+async function run(clock: ManualClock, ms: number, nodes: Node[]): Promise<void> {
+  for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
+    clock.advance(LEASE);
+    await Promise.all(nodes.map((n) => n.membership.tick()));
+  }
+}
+
+const reapLogs = (nodes: Node[]) => nodes.flatMap((n) => n.log.messages('reaped dead node'));
+
+async function statusOf(store: OnlineStore, userIds: string[]): Promise<string[]> {
+  return Promise.all(userIds.map(async (u) => (await store.getPlayer(u))?.status ?? 'unknown'));
+}
+
+/** Nodes A and B on one shared store, both joined. */
+async function twoNodes() {
+  const clock = new ManualClock();
+  const shared = new MemoryOnlineStore();
+  const a = makeNode(shared, 'A', clock);
+  const b = makeNode(shared, 'B', clock);
+  await a.membership.join();
+  await b.membership.join();
+  return { clock, shared, a, b };
+}
+
+t.test('lapseAfterMs: above routine lateness, below what would make the others look dead', async (t) => {
+  t.equal(lapseAfterMs(1000, 5000), 2500, 'defaults: a renewal 2.5 intervals apart is a lapse');
+  t.equal(lapseAfterMs(1000, 3000), 2000, 'the others must stay under deadAfter: gap + interval < deadAfter');
+  t.equal(lapseAfterMs(1000, 2000), 1500, 'never below 1.5 intervals (timer jitter is not a lapse)');
+});
+
+t.test('cluster-wide outage with the data kept: the first node back does not reap the others', async (t) => {
+  const { clock, shared, a, b } = await twoNodes();
+  for (const u of ['a1', 'a2']) await connect(a, u, clock);
+  for (const u of ['b1', 'b2']) await connect(b, u, clock);
+  await run(clock, 8000, [a, b]);
+  t.equal(reapLogs([a, b]).length, 0, 'steady cluster: nobody reaped');
+
+  // Redis unreachable for everyone, longer than deadAfter; it keeps its data.
+  a.link.cut = b.link.cut = true;
+  await run(clock, 3 * DEAD_AFTER, [a, b]);
+  t.ok(a.log.messages('cluster round failed (online store unreachable?)').length > 0, 'rounds failed during the outage');
+
+  // A reconnects first; B is still cut off for a while (its client is in backoff).
+  a.link.cut = false;
+  await run(clock, DEAD_AFTER - LEASE, [a, b]);
+  t.equal(a.membership.lapses, 1, 'A saw its own lease lapse');
+  t.equal(a.log.messages('own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs').length, 1, 'logged once');
+  t.same(reapLogs([a]), [], 'A did not judge B while its own renewals were just back');
+  t.same(a.logouts, [], 'no node_lost logout');
+  t.same(await statusOf(shared, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'online', 'online']);
+
+  // B is back within deadAfter of A's recovery: it renews, nothing is lost, nobody is stale.
+  b.link.cut = false;
+  await run(clock, 4 * DEAD_AFTER, [a, b]);
+  t.same([...a.logouts, ...b.logouts], [], 'no logout at all');
+  t.same([...a.stale, ...b.stale], [], 'no session closed as stale');
+  t.equal(reapLogs([a, b]).length, 0);
+  t.same(await statusOf(shared, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'online', 'online']);
+  t.same((await shared.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B']);
+
+  // Reaping still works: B really dies now, and A reaps it once B's lease is deadAfter old.
+  await run(clock, DEAD_AFTER, [a]);
+  t.same(a.logouts, [], 'not before B has been silent for deadAfter');
+  await run(clock, LEASE, [a]);
+  t.same(a.logouts.map((r) => `${r.userId}:${r.reason}`).sort(), ['b1:node_lost', 'b2:node_lost']);
+  t.same(await statusOf(shared, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'offline', 'offline']);
+});
+
+t.test('a node cut off alone is still reaped by the others after deadAfter, and learns its users are stale', async (t) => {
+  const { clock, shared, a, b } = await twoNodes();
+  await connect(b, 'b1', clock);
+  await run(clock, DEAD_AFTER + LEASE, [a, b]);
+
+  b.link.cut = true;
+  await run(clock, DEAD_AFTER, [a, b]);
+  t.same(a.logouts, [], 'B silent for exactly deadAfter: still alive');
+  await run(clock, LEASE, [a, b]);
+  t.same(a.logouts.map((r) => `${r.userId}:${r.reason}`), ['b1:node_lost'], 'A, steady all along, reaps B at once');
+
+  b.link.cut = false;
+  await run(clock, LEASE, [a, b]);
+  t.same(b.stale, ['b1'], "B's ghost session is reported stale (closed by the gateway)");
+});
+
+t.test('a stall no error revealed (paused host) is a lapse too; one late tick is not', async (t) => {
+  const { clock, shared, a, b } = await twoNodes();
+  await connect(b, 'b1', clock);
+  await run(clock, DEAD_AFTER + LEASE, [a, b]);
+
+  // Both processes frozen for 8 s (e.g. the VM was suspended); A wakes up first.
+  clock.advance(8000);
+  await a.membership.tick();
+  t.same(a.logouts, [], 'A does not reap B on waking up');
+  t.equal(a.membership.lapses, 1);
+  await run(clock, 3 * LEASE, [a, b]);
+  t.same(a.logouts, []);
+  t.same(b.logouts, []);
+
+  // A tick skipped now and then (a long round, timer jitter) does not hold the reaper back.
+  await run(clock, DEAD_AFTER, [a, b]);
+  const lapses = a.membership.lapses;
+  for (let i = 0; i < 4; i++) {
+    clock.advance(2 * LEASE);
+    await a.membership.tick();
+  }
+  t.equal(a.membership.lapses, lapses, 'a renewal 2 intervals after the previous one is no lapse');
+  t.same(a.logouts.map((r) => r.userId), ['b1'], 'B (silent since) was reaped without an extra delay');
+});
+
+t.test('a node that just joined waits deadAfter before judging the others', async (t) => {
+  const clock = new ManualClock();
+  const shared = new MemoryOnlineStore();
+  const dead = makeNode(shared, 'D', clock);
+  await dead.membership.join();
+  await connect(dead, 'd1', clock);
+  clock.advance(3 * DEAD_AFTER); // D died long ago and nobody reaped it (the cluster was down)
+
+  const fresh = makeNode(shared, 'N', clock);
+  await fresh.membership.join();
+  await run(clock, DEAD_AFTER - LEASE, [fresh]);
+  t.same(fresh.logouts, [], 'not while it has renewed for less than deadAfter');
+  await run(clock, LEASE, [fresh]);
+  t.same(fresh.logouts.map((r) => `${r.userId}:${r.reason}`), ['d1:node_lost'], 'then at once');
+});
+
+/** Two live nodes race to reap a dead one with 1,200 users (three batches): exactly one reaps. */
+async function raceToReap(t: Test, shared: OnlineStore): Promise<void> {
+  const clock = new ManualClock();
+  const dead = makeNode(shared, 'dead', clock, 500);
+  const a = makeNode(shared, 'A', clock, 500);
+  const b = makeNode(shared, 'B', clock, 500);
+  await Promise.all([dead, a, b].map((n) => n.membership.join()));
+  const users = Array.from({ length: 1200 }, (_, i) => `u${i}`);
+  for (let i = 0; i < users.length; i += 200) await Promise.all(users.slice(i, i + 200).map((u) => connect(dead, u, clock)));
+
+  await run(clock, 3 * DEAD_AFTER, [a, b]);
+  const reapers = [a, b].filter((n) => n.logouts.length > 0);
+  t.equal(reapers.length, 1, 'one node reaped (the lock)');
+  // A node that gets the lock after the winner finished finds nothing left (loggedOut 0).
+  t.equal(reapLogs([a, b]).filter((l) => Number(l.fields.loggedOut) > 0).length, 1, 'one node logged the reap');
+  const all = [...a.logouts, ...b.logouts];
+  t.equal(all.length, users.length, 'one logout per user');
+  t.equal(new Set(all.map((r) => r.userId)).size, users.length, 'nobody twice');
+  t.ok(all.every((r) => r.reason === 'node_lost' && r.nodeId === 'dead'));
+  t.equal(a.membership.reaped + b.membership.reaped, users.length);
+  t.equal(await shared.countOnline(), 0);
+  t.same((await shared.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B'], 'the dead lease is gone');
+}
+
+t.test('two reapers racing over one memory store: exactly one reaps', async (t) => {
+  await raceToReap(t, new MemoryOnlineStore());
+});
+
+t.test('two reapers racing over one Redis store: exactly one reaps', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = new Redis(service.url);
+  t.teardown(() => redis.quit());
+  await raceToReap(t, new RedisOnlineStore({ redis, keyPrefix: service.prefix }));
+});

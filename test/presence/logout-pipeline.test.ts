@@ -1,0 +1,92 @@
+/**
+ * The logout pipeline on real stores and a real database: exactly once under racing ends,
+ * batching of a mass disconnect, and a session end that survives an online-store outage.
+ */
+import t, { type Test } from 'tap';
+import { Redis } from 'ioredis';
+import { LogoutPipeline, type EndingConnection } from '../../src/presence/logout-pipeline.ts';
+import { openDatabase } from '../../src/database/database.ts';
+import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
+import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
+import type { OnlineStore } from '../../src/presence/online-store.ts';
+import { RedisOnlineStore } from '../../src/stores/redis/redis-online-store.ts';
+import { redisOptions } from '../../src/http/plugins/online-store.ts';
+import { eventually } from '../helpers/build.ts';
+import { collectingLogger } from '../helpers/core.ts';
+import { testRedis, TEST_REDIS_URL } from '../helpers/services.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
+
+async function setup(t: Test, store: OnlineStore = new MemoryOnlineStore()) {
+  const statements: string[] = [];
+  const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery: (sql) => statements.push(sql) });
+  t.teardown(() => db.close());
+  const repository = new PrismaPlayerRepository(db.prisma);
+  const log = collectingLogger();
+  const pipeline = new LogoutPipeline({ store, repository, nodeId: 'n1', log, now: Date.now, batchMax: 500, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50 });
+  pipeline.start();
+  t.teardown(() => pipeline.stop());
+  /** Logs a connection in and returns it as the pipeline sees it. */
+  const login = async (userId: string, id = `c-${userId}-${Math.random().toString(36).slice(2)}`): Promise<EndingConnection> => {
+    const connectedAt = Date.now();
+    const r = await store.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}`, connectionId: id, now: connectedAt });
+    return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
+  };
+  return { store, repository, log, pipeline, statements, login };
+}
+
+
+
+t.test('exactly once when ends, a kick and a REST logout race', async (t) => {
+  const { pipeline, log, login, repository } = await setup(t);
+  const a = await login('racer');
+  const b = await login('racer'); // two connections
+  const results = await Promise.all([
+    pipeline.endConnection(a, 'closed'),
+    pipeline.endConnection(b, 'timeout'),
+    pipeline.forceLogout('racer', 'logout'),
+    pipeline.endConnection(a, 'closed'),
+  ]);
+  const loggedOut = results.filter((r) => r && 'loggedOut' in r && r.loggedOut);
+  t.equal(loggedOut.length, 1, 'one caller saw the logical session end');
+  t.equal(log.messages('user logged out').length, 1, 'one log line');
+  await eventually(async () => (await pipeline.pendingCount()) === 0);
+  t.equal((await repository.listSessions('racer', 10)).length, 1, 'one session row');
+});
+
+t.test('a mass disconnect is written in a few batches', async (t) => {
+  const { pipeline, login, repository, statements } = await setup(t);
+  const users = Array.from({ length: 1200 }, (_, i) => `mass-${i}`);
+  const logins = await Promise.all(users.map((u) => login(u)));
+  const before = statements.length;
+  await Promise.all(logins.map((connection) => pipeline.endConnection(connection, 'closed')));
+  await eventually(async () => (await pipeline.pendingCount()) === 0, 20_000);
+  const writes = statements.slice(before).filter((s) => /player_sessions/i.test(s) && /unnest/i.test(s));
+  t.ok(writes.length >= 3 && writes.length <= 6, `1,200 logouts in ${writes.length} database statements (batches of 500)`);
+  t.equal(pipeline.written, 1200);
+  for (const u of [users[0]!, users[600]!, users[1199]!]) t.ok((await repository.getUser(u))?.lastSpiritGainTime, `${u} stamped`);
+});
+
+t.test('a session end survives an online-store outage', async (t) => {
+  const redisInfo = await testRedis(t);
+  if (!redisInfo) return;
+  const proxy = await TcpProxy.start(TEST_REDIS_URL);
+  t.teardown(() => proxy.close());
+  const redis = new Redis(proxy.rewrite(TEST_REDIS_URL), redisOptions());
+  redis.on('error', () => {});
+  await redis.connect();
+  t.teardown(() => redis.disconnect());
+  const store = new RedisOnlineStore({ redis, keyPrefix: redisInfo.prefix });
+  const { pipeline, login, repository, log } = await setup(t, store);
+  const session = await login('unlucky');
+  proxy.cut();
+  const endedAt = Date.now();
+  const result = await pipeline.endConnection(session, 'closed', endedAt);
+  t.equal(result, undefined, 'the store did not answer');
+  t.equal(pipeline.parkedEnds, 1, 'the end is kept for retry');
+  t.ok(log.messages('online store unavailable: session end kept for retry').length >= 1);
+  proxy.restore();
+  const user = await eventually(async () => (await repository.getUser('unlucky'))?.lastSpiritGainTime, 15_000);
+  t.equal(user.getTime(), endedAt, 'stamped with the time the connection ended, not when the store came back');
+  t.equal(pipeline.parkedEnds, 0);
+  t.equal(log.messages('user logged out').length, 1);
+});

@@ -1,0 +1,82 @@
+/**
+ * The OwnerPublisher contract on every implementation: the store lookup then bus publish on
+ * memory and on Redis, and RedisOwnerPublisher's single script. Plus the point of the latter:
+ * one command per delivery, whatever the number of owning nodes.
+ */
+import t, { type Test } from 'tap';
+import type { Redis } from 'ioredis';
+import type { Bus, BusMessage } from '../../../src/cluster/bus.ts';
+import { connect } from '../online-store.contract-helpers.ts';
+import { MemoryBus, MemoryBusHub } from '../../../src/stores/memory/memory-bus.ts';
+import { LookupOwnerPublisher } from '../../../src/cluster/owner-publisher.ts';
+import { RedisBus } from '../../../src/stores/redis/redis-bus.ts';
+import { RedisOwnerPublisher } from '../../../src/stores/redis/redis-owner-publisher.ts';
+import { MemoryOnlineStore } from '../../../src/stores/memory/memory-online-store.ts';
+import { RedisOnlineStore } from '../../../src/stores/redis/redis-online-store.ts';
+import { testRedis } from '../../helpers/services.ts';
+import { gatewayRedis } from './bus-helpers.ts';
+import { runOwnerPublisherContract, type OwnerSetup } from './owner-publisher.contract.ts';
+
+runOwnerPublisherContract(t, 'lookup on memory', async (_t, n) => {
+  const store = new MemoryOnlineStore();
+  const hub = new MemoryBusHub();
+  const buses = Array.from({ length: n }, () => new MemoryBus(hub));
+  return { store, buses, publisherFor: (bus) => new LookupOwnerPublisher(store, bus) };
+}, { outage: false });
+
+/** One Redis "node" per bus, each with its own command connection, as the gateway runs them. */
+async function redisSetup(t: Test, n: number, publisher: 'lookup' | 'script'): Promise<OwnerSetup | null> {
+  const service = await testRedis(t);
+  if (!service) return null;
+  const storeRedis = await gatewayRedis(t, service.url);
+  const store = new RedisOnlineStore({ redis: storeRedis, keyPrefix: service.prefix });
+  const commands = new Map<Bus, Redis>();
+  const buses: RedisBus[] = [];
+  for (let i = 0; i < n; i++) {
+    const redis = await gatewayRedis(t, service.url);
+    const bus = new RedisBus({ publisher: redis, channelPrefix: service.prefix });
+    commands.set(bus, redis);
+    buses.push(bus);
+  }
+  return {
+    store,
+    buses,
+    publisherFor: (bus) => {
+      const redis = commands.get(bus)!;
+      return publisher === 'lookup'
+        ? new LookupOwnerPublisher(new RedisOnlineStore({ redis, keyPrefix: service.prefix }), bus)
+        : new RedisOwnerPublisher({ redis, keyPrefix: service.prefix, bus: bus as RedisBus });
+    },
+    // The sending node's command connection drops (its lookup store uses the same one).
+    cutStore: () => commands.get(buses[0]!)!.disconnect(),
+  };
+}
+
+runOwnerPublisherContract(t, 'lookup on redis', (t, n) => redisSetup(t, n, 'lookup'), { outage: true });
+runOwnerPublisherContract(t, 'redis script', (t, n) => redisSetup(t, n, 'script'), { outage: true });
+
+t.test('redis script: one command per delivery, whatever the number of owning nodes', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = await gatewayRedis(t, service.url);
+  const store = new RedisOnlineStore({ redis, keyPrefix: service.prefix });
+  const bus = new RedisBus({ publisher: redis, channelPrefix: service.prefix });
+  t.teardown(() => bus.close());
+  await bus.subscribe('A', () => {});
+  const publisher = new RedisOwnerPublisher({ redis, keyPrefix: service.prefix, bus });
+  for (const node of ['B', 'C', 'D']) await connect(store, 'kim', node, 1000);
+  const message: BusMessage = { kind: 'deliver', userId: 'kim', frame: 'x' };
+  await publisher.publishToOwners('kim', 'A', message); // loads the script (EVALSHA, then EVAL once)
+
+  const sent: string[] = [];
+  const original = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    sent.push(command.name);
+    return original(command, stream);
+  };
+  const result = await publisher.publishToOwners('kim', 'A', message);
+  redis.sendCommand = original;
+  t.strictSame(sent, ['evalsha'], 'one round trip');
+  t.strictSame(result, { online: true, owners: 3, reached: 0, unheard: 3 }, 'three publishes inside it (nobody listens on B, C, D)');
+  t.equal(bus.published, 6, 'the bus counts the publishes made on its behalf');
+});
