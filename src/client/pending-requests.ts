@@ -3,18 +3,21 @@
  * and leaves (by `joined` / `left`, which carry no id, so in order per room), and pings (by
  * `pong`, matched on `ts`). Each has a timeout; an `error` frame rejects the request it names.
  */
+import { FrameErrorCode } from '../protocol/error-codes.ts';
 import type { ClientFrame, ServerAckFrame, ServerErrorFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frames.ts';
+import { MAX_CLIENT_ID_LENGTH } from '../protocol/limits.ts';
 import { GatehouseError } from './errors.ts';
 import type { Timers } from './types.ts';
-
-/** Longest client message id (protocol.ts MAX_CLIENT_ID_LENGTH). */
-const MAX_ID_LENGTH = 64;
 
 /**
  * Error codes without `ref` that answer no particular SDK request: a rate-limited frame (any of
  * them, dropped), or raw input sent through send().
  */
-const UNCORRELATED_ERRORS: ReadonlySet<string> = new Set(['RATE_LIMITED', 'BAD_JSON', 'BINARY_NOT_SUPPORTED']);
+const UNCORRELATED_ERRORS: ReadonlySet<FrameErrorCode> = new Set([
+  FrameErrorCode.RATE_LIMITED,
+  FrameErrorCode.BAD_JSON,
+  FrameErrorCode.BINARY_NOT_SUPPORTED,
+]);
 
 type RequestKind = 'send' | 'join' | 'leave';
 
@@ -52,9 +55,9 @@ export class PendingRequests {
   /** Sends `frame` (whose id is `id`) and waits for its answer. */
   request<T>(kind: RequestKind, frame: object, id: string, timeoutMs = this.deps.ackTimeoutMs, room?: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+      if (typeof id !== 'string' || id.length === 0 || id.length > MAX_CLIENT_ID_LENGTH) {
         // The server could not name such an id in an error's `ref`: refuse it here.
-        reject(new GatehouseError('BAD_MESSAGE', `id must be 1-${MAX_ID_LENGTH} characters`));
+        reject(new GatehouseError('BAD_MESSAGE', `id must be 1-${MAX_CLIENT_ID_LENGTH} characters`));
         return;
       }
       if (this.requests.has(id)) {

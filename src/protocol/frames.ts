@@ -8,13 +8,14 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { FRAME_ERROR_CODES, type FrameErrorCode } from './error-codes.ts';
+import { MAX_CLIENT_ID_LENGTH } from './limits.ts';
 
 /** userId / `to` / `from`: what the handshake accepts. */
 export const USER_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
 /** Room names. */
 export const ROOM_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
-/** Longest client message id (`id` of message/room/ack frames), in UTF-16 code units. */
-export const MAX_CLIENT_ID_LENGTH = 64;
+/** Longest client message id: defined in limits.ts, which the SDK can import without TypeBox. */
+export { MAX_CLIENT_ID_LENGTH };
 /**
  * Deepest nesting of `content` (objects/arrays; a scalar is depth 0). JSON.parse accepts any
  * depth but JSON.stringify overflows the stack at a few thousand levels, so deeper content could

@@ -1,7 +1,23 @@
+// @ts-check
 // Gatehouse admin dashboard: plain ES module, no build step, no dependency. Every number comes
 // from the gateway's admin API with the token the operator typed (kept in sessionStorage, i.e.
 // this tab only). Refreshes every 2 s without reloading. Untrusted strings (user ids, names,
 // room names) only ever go through textContent, never innerHTML.
+//
+// Type-checked by `npm run typecheck` (@ts-check, JSDoc): the API's answers are typed from the
+// routes' own schemas through api-types.ts, so a field renamed there fails the typecheck here
+// instead of showing '–' in the browser. The JSDoc is all there is: the browser runs this file
+// as it is.
+
+/** @typedef {import('./api-types.ts').ErrorBody} ErrorBody */
+/** @typedef {import('./api-types.ts').WsStats} WsStats */
+/** @typedef {import('./api-types.ts').NodesList} NodesList */
+/** @typedef {import('./api-types.ts').StatsHistory} StatsHistory */
+/** @typedef {import('./api-types.ts').HistoryPoint} HistoryPoint */
+/** @typedef {import('./api-types.ts').OnlinePlayersPage} OnlinePlayersPage */
+/** @typedef {import('./api-types.ts').OnlinePlayer} OnlinePlayer */
+/** @typedef {import('./api-types.ts').RoomsPage} RoomsPage */
+/** @typedef {import('./api-types.ts').LogoutResult} LogoutResult */
 
 const TOKEN_KEY = 'gatehouse.adminToken';
 const REFRESH_MS = 2000;
@@ -12,29 +28,65 @@ const SEARCH_DEBOUNCE_MS = 250;
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{0,64}$/;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-const $ = (id) => document.getElementById(id);
+/**
+ * The elements whose own properties the script uses, by id, with their tag in index.html (checked
+ * by test/admin/dashboard-grammar.test.ts); any other id is a plain HTMLElement.
+ * @typedef {{
+ *   'token-input': HTMLInputElement,
+ *   search: HTMLInputElement,
+ *   'nodes-table': HTMLTableElement,
+ *   'players-table': HTMLTableElement,
+ *   'prev-page': HTMLButtonElement,
+ *   'next-page': HTMLButtonElement,
+ * }} Elements
+ */
+
+/**
+ * The element of index.html with this id (the page has every id the script asks for).
+ * @template {string} Id
+ * @param {Id} id
+ * @returns {Id extends keyof Elements ? Elements[Id] : HTMLElement}
+ */
+const $ = (id) => /** @type {any} */ (document.getElementById(id));
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
+  /** @type {ReturnType<typeof setInterval> | undefined} */
   timer: undefined,
   refreshing: false,
   again: false,
-  /** cursor of each page shown so far; [0] is the first page (undefined cursor) */
+  /** @type {(string | undefined)[]} cursor of each page shown so far; [0] is the first page (undefined cursor) */
   cursors: [undefined],
   page: 0,
+  /** @type {string | undefined} */
   nextCursor: undefined,
+  /** @type {OnlinePlayer[]} */
   players: [],
   roomsMissing: false,
   /** userId prefix searched on the server ('' = everyone) */
   prefix: '',
   /** bumped when the prefix or the page changes: answers to older queries are dropped */
   view: 0,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   searchTimer: undefined,
 };
 
 class Unauthorized extends Error {}
 
+/**
+ * An answer of the admin API: `body` is the parsed JSON (null when not JSON). Its shape depends
+ * on the route and the status, so each caller names it (a type of api-types.ts) once it has
+ * checked the status.
+ * @typedef {{ status: number, body: unknown }} Answer
+ */
+
+/**
+ * @param {string} path
+ * @param {{ method?: string, body?: unknown }} [options]
+ * @returns {Promise<Answer>}
+ */
 async function api(path, { method = 'GET', body } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
@@ -51,8 +103,10 @@ async function api(path, { method = 'GET', body } = {}) {
 /* ------------------------------------------------------------------ formatting */
 
 const nf = new Intl.NumberFormat('en');
+/** @param {unknown} n */
 const num = (n) => (typeof n === 'number' && Number.isFinite(n) ? nf.format(n) : '–');
 
+/** @param {unknown} ms */
 function ago(ms) {
   if (typeof ms !== 'number') return '–';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -61,14 +115,22 @@ function ago(ms) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
 }
 
+/** @param {number} ms */
 function duration(ms) {
   if (ms < 1000) return `${ms} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min`;
 }
 
+/** @param {number} t */
 const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
+/**
+ * @template {keyof HTMLElementTagNameMap} Tag
+ * @param {Tag} tag
+ * @param {string} [text]
+ * @param {string} [className]
+ */
 function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
@@ -76,16 +138,21 @@ function el(tag, text, className) {
   return node;
 }
 
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let toastTimer;
+
+/** @param {string} text */
 function toast(text) {
   const box = $('toast');
   box.textContent = text;
   box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 3000);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (box.hidden = true), 3000);
 }
 
 /* ------------------------------------------------------------------ views */
 
+/** @param {string} [message] */
 function showLogin(message = '') {
   clearInterval(state.timer);
   state.timer = undefined;
@@ -107,12 +174,14 @@ function showDashboard() {
   state.timer = setInterval(() => void refresh(), REFRESH_MS);
 }
 
+/** @param {string} [message] */
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = null;
   showLogin(message);
 }
 
+/** @param {WsStats} stats */
 function renderStats(stats) {
   $('stat-connections').textContent = num(stats.connections);
   $('stat-users').textContent = num(stats.users);
@@ -124,8 +193,9 @@ function renderStats(stats) {
   badge.textContent = `node ${stats.nodeId}${stats.draining ? ' · draining' : ''} · up ${duration(Math.round(stats.uptimeSeconds * 1000))}`;
 }
 
+/** @param {NodesList} list */
 function renderNodes(list) {
-  const tbody = $('nodes-table').tBodies[0];
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('nodes-table').tBodies[0]);
   tbody.replaceChildren(
     ...list.nodes.map((node) => {
       const tr = el('tr');
@@ -142,9 +212,11 @@ function renderNodes(list) {
   $('stat-nodes').textContent = num(list.nodes.filter((n) => n.status !== 'dead').length);
 }
 
+/** @typedef {HTMLCollectionOf<HTMLTableCellElement> & Record<0 | 1 | 2 | 3 | 4 | 5 | 6, HTMLTableCellElement>} PlayerCells a player row: seven value cells (built below), then the action cell */
+
 /** Rows are keyed by userId and updated in place, so a button does not vanish under the pointer. */
 function renderPlayers() {
-  const tbody = $('players-table').tBodies[0];
+  const tbody = /** @type {HTMLTableSectionElement} */ ($('players-table').tBodies[0]);
   const existing = new Map([...tbody.rows].map((row) => [row.dataset.userId, row]));
   const rows = state.players.map((player) => {
     let row = existing.get(player.userId);
@@ -160,7 +232,7 @@ function renderPlayers() {
       action.append(button);
       row.append(action);
     }
-    const cells = row.cells;
+    const cells = /** @type {PlayerCells} */ (row.cells);
     cells[0].textContent = player.userId;
     cells[1].textContent = player.username;
     const status = player.status ?? 'online';
@@ -183,6 +255,7 @@ function renderPlayers() {
   $('next-page').disabled = state.nextCursor === undefined;
 }
 
+/** @param {Answer} answer of GET /api/rooms */
 function renderRooms(answer) {
   const box = $('rooms');
   if (answer.status === 404) {
@@ -194,8 +267,8 @@ function renderRooms(answer) {
     box.replaceChildren(el('p', `Rooms could not be loaded (HTTP ${answer.status}).`, 'error'));
     return;
   }
-  const body = answer.body;
-  const rooms = Array.isArray(body) ? body : Array.isArray(body?.rooms) ? body.rooms : [];
+  const body = /** @type {RoomsPage} */ (answer.body);
+  const rooms = body.rooms;
   if (rooms.length === 0) {
     box.replaceChildren(el('p', 'No room has members.', 'muted'));
     return;
@@ -203,30 +276,24 @@ function renderRooms(answer) {
   const table = el('table');
   const head = el('tr');
   head.append(el('th', 'Room'), el('th', 'Members (cluster)'), el('th', 'Members (this node)'), el('th', 'Nodes'));
-  table.append(el('thead'), el('tbody'));
-  table.tHead.append(head);
+  const thead = el('thead');
+  const tbody = el('tbody');
+  table.append(thead, tbody);
+  thead.append(head);
   for (const room of rooms) {
-    // GET /api/rooms gives {room, clusterMembers, localMembers, nodes: {nodeId: count}}; other
-    // shapes are shown as well as they can be.
-    const name = typeof room === 'string' ? room : (room.room ?? room.name ?? room.id ?? '?');
-    const membersValue = typeof room === 'object' ? (room.clusterMembers ?? room.members ?? room.memberCount ?? room.size) : undefined;
-    const members = Array.isArray(membersValue) ? membersValue.length : membersValue;
-    const local = typeof room === 'object' ? room.localMembers : undefined;
-    const nodes =
-      typeof room === 'object' && room.nodes && typeof room.nodes === 'object'
-        ? Object.entries(room.nodes)
-            .map(([node, count]) => `${node}: ${count}`)
-            .join(', ')
-        : '';
+    const nodes = Object.entries(room.nodes)
+      .map(([node, count]) => `${node}: ${count}`)
+      .join(', ');
     const tr = el('tr');
-    tr.dataset.room = String(name);
-    tr.append(el('td', String(name)), el('td', members === undefined ? '–' : num(members)), el('td', local === undefined ? '–' : num(local)), el('td', nodes, 'muted'));
-    table.tBodies[0].append(tr);
+    tr.dataset.room = room.room;
+    tr.append(el('td', room.room), el('td', num(room.clusterMembers)), el('td', num(room.localMembers)), el('td', nodes, 'muted'));
+    tbody.append(tr);
   }
   box.replaceChildren(table);
-  if (body && body.nextCursor) box.append(el('p', `First ${rooms.length} rooms shown, in name order.`, 'muted small'));
+  if (body.nextCursor) box.append(el('p', `First ${rooms.length} rooms shown, in name order.`, 'muted small'));
 }
 
+/** @param {StatsHistory} history */
 function renderChart(history) {
   const box = $('chart');
   const points = history.points;
@@ -239,6 +306,11 @@ function renderChart(history) {
   svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', 'Online players and connections over the last hour');
+  /**
+   * @param {string} tag
+   * @param {Record<string, string | number>} attrs
+   * @param {string} [text]
+   */
   const add = (tag, attrs, text) => {
     const node = document.createElementNS(SVG_NS, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
@@ -250,7 +322,9 @@ function renderChart(history) {
   const t0 = Math.min(now - 3_600_000, points[0]?.t ?? now);
   const max = Math.max(1, ...points.map((p) => Math.max(p.connections, p.onlineUsers ?? 0)));
   const yMax = niceCeil(max);
+  /** @param {number} t */
   const x = (t) => pad.left + ((t - t0) / (now - t0)) * (width - pad.left - pad.right);
+  /** @param {number} v */
   const y = (v) => height - pad.bottom - (v / yMax) * (height - pad.top - pad.bottom);
   for (const frac of [0, 0.5, 1]) {
     add('line', { class: 'axis', x1: pad.left, x2: width - pad.right, y1: y(yMax * frac), y2: y(yMax * frac) });
@@ -259,15 +333,17 @@ function renderChart(history) {
   for (const t of [t0, t0 + (now - t0) / 2, now]) {
     add('text', { class: 'label', x: x(t), y: height - 6, 'text-anchor': t === t0 ? 'start' : t === now ? 'end' : 'middle' }, clock(t));
   }
+  /** @param {'connections' | 'onlineUsers'} key */
   const path = (key) => {
     let d = '';
     let pen = 'M';
     for (const p of points) {
-      if (p[key] === null || p[key] === undefined) {
+      const value = p[key];
+      if (value === null || value === undefined) {
         pen = 'M'; // a gap where the store did not answer
         continue;
       }
-      d += `${pen}${x(p.t).toFixed(1)},${y(p[key]).toFixed(1)} `;
+      d += `${pen}${x(p.t).toFixed(1)},${y(value).toFixed(1)} `;
       pen = 'L';
     }
     return d.trim();
@@ -275,7 +351,7 @@ function renderChart(history) {
   if (points.length > 0) {
     add('path', { class: 'line-connections', d: path('connections') });
     add('path', { class: 'line-online', d: path('onlineUsers') });
-    const last = points[points.length - 1];
+    const last = /** @type {HistoryPoint} */ (points[points.length - 1]);
     if (last.onlineUsers !== null) add('circle', { cx: x(last.t), cy: y(last.onlineUsers), r: 3.5, fill: 'var(--online)' });
   } else {
     add('text', { class: 'label', x: width / 2, y: height / 2, 'text-anchor': 'middle' }, 'No sample yet');
@@ -283,7 +359,10 @@ function renderChart(history) {
   box.replaceChildren(svg);
 }
 
-/** A round axis maximum >= n whose half is round too (counts are integers). */
+/**
+ * A round axis maximum >= n whose half is round too (counts are integers).
+ * @param {number} n
+ */
 function niceCeil(n) {
   if (n <= 2) return 2;
   const magnitude = 10 ** Math.floor(Math.log10(n));
@@ -296,6 +375,7 @@ function niceCeil(n) {
 /**
  * One page of players from the server: with a search prefix the gateway walks only the matching
  * range of its userId index, so a player on any page is found (and paged) like the full list.
+ * @returns {Promise<void>}
  */
 async function loadPlayers() {
   const { view, prefix, page } = state;
@@ -311,7 +391,7 @@ async function loadPlayers() {
     prefix ? api('/api/online/players?limit=1') : null,
   ]);
   if (view !== state.view) return; // the search or the page changed meanwhile: a newer load follows
-  if (answer.status === 400 && answer.body?.code === 'GW_INVALID_CURSOR') {
+  if (answer.status === 400 && /** @type {ErrorBody | null} */ (answer.body)?.code === 'GW_INVALID_CURSOR') {
     // the page vanished under us (e.g. a node restart): back to the first page
     state.page = 0;
     state.cursors = [undefined];
@@ -319,11 +399,12 @@ async function loadPlayers() {
     return loadPlayers();
   }
   if (answer.status !== 200) throw new Error(`players: HTTP ${answer.status}`);
-  state.players = answer.body.players;
-  state.nextCursor = answer.body.nextCursor;
-  const total = answer.body.total;
+  const body = /** @type {OnlinePlayersPage} */ (answer.body);
+  state.players = body.players;
+  state.nextCursor = body.nextCursor;
+  const total = body.total;
   if (!prefix) $('stat-online').textContent = num(total);
-  else if (all?.status === 200) $('stat-online').textContent = num(all.body.total);
+  else if (all?.status === 200) $('stat-online').textContent = num(/** @type {OnlinePlayersPage} */ (all.body).total);
   const first = page * PAGE_SIZE;
   const range = `${num(first + 1)}–${num(first + state.players.length)}`;
   $('page-info').textContent =
@@ -364,9 +445,9 @@ async function refresh() {
       api('/api/rooms?limit=50'),
       loadPlayers(),
     ]);
-    if (stats.status === 200) renderStats(stats.body);
-    if (nodes.status === 200) renderNodes(nodes.body);
-    if (history.status === 200) renderChart(history.body);
+    if (stats.status === 200) renderStats(/** @type {WsStats} */ (stats.body));
+    if (nodes.status === 200) renderNodes(/** @type {NodesList} */ (nodes.body));
+    if (history.status === 200) renderChart(/** @type {StatsHistory} */ (history.body));
     renderRooms(rooms);
     $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (error) {
@@ -374,25 +455,26 @@ async function refresh() {
       signOut('The admin token was refused. Sign in again.');
       return;
     }
-    $('updated').textContent = `refresh failed: ${error.message}`;
+    $('updated').textContent = `refresh failed: ${/** @type {Error} */ (error).message}`;
   } finally {
     state.refreshing = false;
     if (state.again && state.token) void refresh();
   }
 }
 
+/** @param {string} userId */
 async function logout(userId) {
   if (!confirm(`Log out ${userId}? Their connections close with 4002 and the logout is recorded.`)) return;
   try {
     const answer = await api('/api/online/logout', { method: 'POST', body: { userId } });
     if (answer.status === 200) {
-      toast(answer.body.loggedOut ? `${userId} logged out` : `${userId} was not online`);
+      toast(/** @type {LogoutResult} */ (answer.body).loggedOut ? `${userId} logged out` : `${userId} was not online`);
     } else {
-      toast(`Logout of ${userId} failed: ${answer.body?.message ?? `HTTP ${answer.status}`}`);
+      toast(`Logout of ${userId} failed: ${/** @type {ErrorBody | null} */ (answer.body)?.message ?? `HTTP ${answer.status}`}`);
     }
   } catch (error) {
     if (error instanceof Unauthorized) return signOut('The admin token was refused. Sign in again.');
-    toast(`Logout of ${userId} failed: ${error.message}`);
+    toast(`Logout of ${userId} failed: ${/** @type {Error} */ (error).message}`);
   }
   await refresh();
 }
@@ -409,7 +491,7 @@ $('login-form').addEventListener('submit', async (event) => {
     if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
   } catch (error) {
     state.token = null;
-    $('login-error').textContent = error instanceof Unauthorized ? 'This token is not the admin token.' : `The gateway did not answer (${error.message}).`;
+    $('login-error').textContent = error instanceof Unauthorized ? 'This token is not the admin token.' : `The gateway did not answer (${/** @type {Error} */ (error).message}).`;
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);
@@ -427,8 +509,8 @@ $('search').addEventListener('keydown', (event) => {
   if (event.key === 'Enter') search(); // no need to wait for the pause
 });
 $('players-table').addEventListener('click', (event) => {
-  const button = event.target.closest('button.logout');
-  if (button) void logout(button.dataset.userId);
+  const button = /** @type {HTMLButtonElement | null} */ (/** @type {Element} */ (event.target).closest('button.logout'));
+  if (button) void logout(/** @type {string} */ (button.dataset.userId));
 });
 $('next-page').addEventListener('click', () => {
   if (state.nextCursor === undefined) return;

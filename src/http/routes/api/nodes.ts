@@ -28,7 +28,7 @@ const NodeEntry = Type.Object(
   { description: 'One node lease', additionalProperties: false },
 );
 
-const NodesList = Type.Object(
+export const NodesList = Type.Object(
   {
     nodeId: Type.String({ description: 'The node answering this request', examples: ['gw-1'] }),
     now: Type.Integer({ minimum: 0, description: 'The answering node\'s clock, ms since the Unix epoch', examples: [EXAMPLE_TIME + 420] }),

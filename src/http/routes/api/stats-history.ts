@@ -21,7 +21,7 @@ const HistoryPoint = Type.Object(
   { description: 'One sample', additionalProperties: false },
 );
 
-const StatsHistoryBody = Type.Object(
+export const StatsHistoryBody = Type.Object(
   {
     nodeId: Type.String({ description: 'The node answering (each node keeps its own series)', examples: ['gw-1'] }),
     intervalMs: Type.Integer({ minimum: 1, description: 'Sampling interval (STATS_HISTORY_INTERVAL_MS)', examples: [10000] }),
