@@ -17,7 +17,7 @@
  * to renew. A node that is really gone still is reaped, `deadAfterMs` later at most.
  */
 import type { LogoutRecord, OnlineStore, ReassertSession } from '../presence/online-store.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 export interface ClusterMembershipOptions {
   store: OnlineStore;

@@ -18,7 +18,7 @@
  * nothing.
  */
 import type { OfflineEntry, OfflineQueue } from './offline-queue.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import type { Session } from '../connection/session.ts';
 
 export interface OfflineReplayOptions {

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../cluster/bus.ts';
 import type { RoomDirectory } from './room-directory.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import { encodeError, encodeServerFrame, type ClientRoomFrame } from '../protocol/frames.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { RoomRegistry, type SendFn } from './rooms.ts';

@@ -6,7 +6,7 @@
  */
 import type { OnlineStore } from './online-store.ts';
 import type { Session } from '../connection/session.ts';
-import type { CoreLogger } from './logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 export interface HeartbeatFlusherOptions {
   store: OnlineStore;

@@ -16,7 +16,7 @@
  */
 import type { OpenSessionRow, PlayerRepository } from '../database/player-repository.ts';
 import type { LogoutRecord } from './online-store.ts';
-import type { CoreLogger } from './logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 /** Where the state lives (a file next to the embedded database, in production). */
 export interface NodeStateStorage {
