@@ -193,7 +193,7 @@ function parseState(text: string): NodeState | undefined {
     return undefined;
   }
   const state = value as Partial<NodeState> | null;
-  if (!state || state.version !== 1 || typeof state.nodeId !== 'string' || typeof state.lastAliveAt !== 'number' || !Array.isArray(state.unwritten)) {
+  if (state?.version !== 1 || typeof state.nodeId !== 'string' || typeof state.lastAliveAt !== 'number' || !Array.isArray(state.unwritten)) {
     return undefined;
   }
   return state as NodeState;
