@@ -410,10 +410,4 @@ export class Gateway {
   async settled(): Promise<void> {
     while (this.pendingEnds.size > 0) await Promise.allSettled([...this.pendingEnds]);
   }
-
-  /** Shutdown: refuse new upgrades, close every session with 1001 (reason shutdown). */
-  closeAll(code: CloseCode, reason: EndReason): void {
-    this.draining = true;
-    for (const session of this.connections.sessions()) session.close(code, closeReason(code), reason);
-  }
 }
