@@ -285,7 +285,6 @@ export class Gateway {
   onFrame(session: Session, data: string, binary: boolean): void {
     const now = this.deps.now();
     session.lastHeartbeat = now;
-    session.framesIn++;
     this.counters.framesIn++;
     if (session.state === 'opening') {
       if (!this.early.keep(session, data, binary)) this.counters.framesInByType[FrameIn.Dropped]!++;

@@ -19,8 +19,6 @@ export interface HeartbeatFlusherOptions {
 export class HeartbeatFlusher {
   private lastFlushAt = 0;
   private inFlight: Promise<void> | undefined;
-  flushes = 0;
-  failures = 0;
 
   constructor(private readonly options: HeartbeatFlusherOptions) {}
 
@@ -49,11 +47,9 @@ export class HeartbeatFlusher {
       .then(
         () => {
           this.lastFlushAt = now;
-          this.flushes++;
         },
         (error: unknown) => {
           // Keep lastFlushAt: the next flush carries these heartbeats again.
-          this.failures++;
           this.options.log.warn({ err: (error as Error).message, users: beats.size }, 'heartbeat flush failed');
         },
       )
