@@ -229,6 +229,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return Object.freeze({ ...parsed, NODE_ID: parsed.NODE_ID ?? defaultNodeId(), AUTH_MODE: authMode });
 }
-
-/** Values that must never be printed (logs, errors, /ws/stats). */
-export const SECRET_KEYS = ['AUTH_JWT_SECRET', 'ADMIN_TOKEN', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL'] as const;

@@ -34,7 +34,7 @@ export interface ErrorBody {
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     let statusCode = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    let code = err.code && err.code.startsWith('GW_') ? err.code : undefined;
+    let code = err.code?.startsWith('GW_') ? err.code : undefined;
     let message = err.message;
     if (err.validation) {
       statusCode = 400;

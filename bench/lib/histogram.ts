@@ -35,7 +35,7 @@ export class Histogram {
 
   record(ms: number): void {
     if (!Number.isFinite(ms)) return;
-    const v = ms < 0 ? 0 : ms;
+    const v = Math.max(0, ms);
     const b = bucketOf(v * 1000);
     this.buckets.set(b, (this.buckets.get(b) ?? 0) + 1);
     this.count++;

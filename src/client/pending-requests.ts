@@ -119,7 +119,7 @@ export class PendingRequests {
 
   onAck(frame: ServerAckFrame): void {
     const pending = frame.id === undefined ? undefined : this.requests.get(frame.id);
-    if (!pending || pending.kind !== 'send' || frame.id === undefined) return;
+    if (pending?.kind !== 'send' || frame.id === undefined) return;
     this.settle(frame.id, pending);
     pending.resolve(frame);
   }

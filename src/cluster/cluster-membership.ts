@@ -17,7 +17,7 @@
  * to renew. A node that is really gone still is reaped, `deadAfterMs` later at most.
  */
 import type { LogoutRecord, OnlineStore, ReassertSession } from '../presence/online-store.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 export interface ClusterMembershipOptions {
   store: OnlineStore;
@@ -51,7 +51,6 @@ export class ClusterMembership {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   reaped = 0;
-  reasserted = 0;
   /** ms of the last successful lease renewal. */
   lastRenewal = 0;
   /**
@@ -109,7 +108,6 @@ export class ClusterMembership {
     const sessions = this.options.liveSessions();
     const { restored, stale } = await store.reassert(nodeId, now(), sessions);
     this.lastRenewal = now();
-    this.reasserted += restored;
     if (restored > 0 || stale.length > 0) log.warn({ restored, stale: stale.length }, 'presence re-asserted in the online store');
     if (stale.length > 0) this.options.onStale(stale);
   }

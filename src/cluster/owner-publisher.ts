@@ -39,7 +39,7 @@ export class LookupOwnerPublisher implements OwnerPublisher {
 
   async publishToOwners(userId: string, exceptNodeId: string, message: BusMessage): Promise<OwnerDelivery> {
     const presence = await this.store.getPlayer(userId);
-    if (!presence || presence.status !== 'online') return { online: false, owners: 0, reached: 0, unheard: 0 };
+    if (presence?.status !== 'online') return { online: false, owners: 0, reached: 0, unheard: 0 };
     const nodes = Object.keys(presence.nodes).filter((n) => n !== exceptNodeId && (presence.nodes[n] ?? 0) > 0);
     const sent = await Promise.allSettled(nodes.map((n) => this.bus.publish(n, message)));
     let reached = 0;

@@ -2,7 +2,7 @@
  * Warnings about one session (dropped messages, rate limiting) at most once per window per
  * session, with a count of what was suppressed, so a misbehaving client cannot flood the log.
  */
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 export class RateLimitedWarner {
   private readonly last = new Map<string, { at: number; suppressed: number }>();

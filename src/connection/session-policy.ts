@@ -9,7 +9,7 @@
 import type { Bus } from '../cluster/bus.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import type { ConnectionManager } from './connection-manager.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import type { EndReason, Session } from './session.ts';
 
 export interface SessionPolicyDeps {

@@ -103,7 +103,6 @@ export class Session implements SendQueueListener {
   lastHeartbeat: number;
   /** The first reason given for ending this session wins. */
   endReason: EndReason | undefined;
-  framesIn = 0;
   /**
    * The highest epoch of a newer login that replaced this user's sessions while this one was
    * still logging in (epoch 0): when its own login completes with a lower epoch, it is the older

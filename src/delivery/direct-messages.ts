@@ -10,7 +10,7 @@ import type { OfflineQueue } from './offline-queue.ts';
 import type { OnlineStore } from '../presence/online-store.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { GatewayCounters } from '../gateway/gateway-counters.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import type { OfflineReplay } from './offline-replay.ts';
 import { encodeError, encodeServerFrame, type ClientMessageFrame, type ServerMessageFrame } from '../protocol/frames.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';

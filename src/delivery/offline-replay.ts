@@ -18,7 +18,7 @@
  * nothing.
  */
 import type { OfflineEntry, OfflineQueue } from './offline-queue.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import type { Session } from '../connection/session.ts';
 
 export interface OfflineReplayOptions {
@@ -60,10 +60,6 @@ export class OfflineReplay {
   private readonly gates = new Map<Session, Gate>();
   private readonly replayed = new Map<Session, Replayed>();
   private timer: NodeJS.Timeout | undefined;
-  /** Offline frames sent to sessions. */
-  sent = 0;
-  /** Acks forwarded to the store. */
-  acks = 0;
 
   constructor(private readonly options: OfflineReplayOptions) {}
 
@@ -129,7 +125,6 @@ export class OfflineReplay {
   ack(session: Session, id: string): void {
     const queue = this.queue;
     if (!queue || !this.replayed.get(session)?.seen.has(id)) return;
-    this.acks++;
     queue.ack(session.userId, id).catch((error: unknown) => {
       this.options.log.warn({ userId: session.userId, err: (error as Error).message }, 'offline ack not stored (the message may be replayed again)');
     });
@@ -190,7 +185,6 @@ export class OfflineReplay {
       const entry = gate.pending[0]!;
       if (!this.fits(session, entry.frame) || !session.send(entry.frame)) return this.schedule();
       gate.pending.shift();
-      this.sent++;
     }
     while (gate.held.length > 0) {
       if (!this.fits(session, gate.held[0]!)) return this.schedule();

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../cluster/bus.ts';
 import type { RoomDirectory } from './room-directory.ts';
-import type { CoreLogger } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import { encodeError, encodeServerFrame, type ClientRoomFrame } from '../protocol/frames.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { RoomRegistry, type SendFn } from './rooms.ts';
@@ -42,10 +42,6 @@ const CHECK_INTERVAL_MS = 10_000;
 
 export class RoomService {
   readonly registry: RoomRegistry;
-  /** Room messages received from sessions, published by the admin API, delivered to sessions. */
-  messagesIn = 0;
-  pushes = 0;
-  deliveries = 0;
   /** room -> the current subscription (true once confirmed, false when it failed). */
   private readonly subscriptions = new Map<string, Promise<boolean>>();
   /** Per session: the last pending join/leave answer, so answers keep the order of the frames. */
@@ -94,7 +90,6 @@ export class RoomService {
       this.options.send(session, encodeError('NOT_IN_ROOM', `join ${room} before publishing to it`, frame.id));
       return;
     }
-    this.messagesIn++;
     const id = randomUUID();
     const encoded = encodeServerFrame({ type: 'room', room, from: session.userId, content: frame.content, id, ts: this.options.now() });
     try {
@@ -114,15 +109,12 @@ export class RoomService {
     const id = randomUUID();
     const encoded = encodeServerFrame({ type: 'room', room, server: true, content, id, ts: this.options.now() });
     await this.options.bus.publishRoom(room, { kind: 'room', room, frame: encoded });
-    this.pushes++;
     return { id, localSessions: this.deliver(room, encoded) };
   }
 
   /** A room message from another node. */
   deliver(room: string, frame: string, except?: Session): number {
-    const accepted = this.registry.fanout(room, frame, except, this.options.send);
-    this.deliveries += accepted;
-    return accepted;
+    return this.registry.fanout(room, frame, except, this.options.send);
   }
 
   /** The session closed: its memberships end. */

@@ -33,8 +33,6 @@ export interface RouterOptions {
 }
 
 export class Router {
-  deliveredLocal = 0;
-  dropped = 0;
   deliveredRemote = 0;
   /** Publishes to an owning node that nobody received (the node was not listening). */
   unheard = 0;
@@ -56,9 +54,7 @@ export class Router {
     for (const session of sessions) {
       if ((session.state !== 'open' && session.state !== 'opening') || session.id === exceptSessionId) continue;
       if (this.send(session, frame)) accepted++;
-      else this.dropped++;
     }
-    this.deliveredLocal += accepted;
     return accepted;
   }
 

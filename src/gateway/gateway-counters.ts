@@ -91,12 +91,10 @@ export class GatewayCounters {
   closed = 0;
   /** Every inbound WebSocket message, whatever became of it. */
   framesIn = 0;
-  pings = 0;
   messagesIn = 0;
   /** Direct messages delivered to a live session (locally or through the owning node); queued ones are not. */
   messagesOut = 0;
   dropped = 0;
-  badFrames = 0;
   rateLimited = 0;
   readonly closedByCode = new Map<number, number>();
   /** Inbound frames by `FrameIn`. */

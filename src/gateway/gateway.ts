@@ -17,7 +17,8 @@ import type { RoomDirectory } from '../delivery/room-directory.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { ConnectionManager } from '../connection/connection-manager.ts';
 import { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
-import type { CoreLogger, LogoutPipeline } from '../presence/logout-pipeline.ts';
+import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import { encodeServerFrame } from '../protocol/frames.ts';
 import { Router } from '../delivery/router.ts';
 import { OfflineReplay } from '../delivery/offline-replay.ts';
@@ -284,7 +285,6 @@ export class Gateway {
   onFrame(session: Session, data: string, binary: boolean): void {
     const now = this.deps.now();
     session.lastHeartbeat = now;
-    session.framesIn++;
     this.counters.framesIn++;
     if (session.state === 'opening') {
       if (!this.early.keep(session, data, binary)) this.counters.framesInByType[FrameIn.Dropped]!++;
@@ -408,11 +408,5 @@ export class Gateway {
   /** Session ends still talking to the online store. */
   async settled(): Promise<void> {
     while (this.pendingEnds.size > 0) await Promise.allSettled([...this.pendingEnds]);
-  }
-
-  /** Shutdown: refuse new upgrades, close every session with 1001 (reason shutdown). */
-  closeAll(code: CloseCode, reason: EndReason): void {
-    this.draining = true;
-    for (const session of this.connections.sessions()) session.close(code, closeReason(code), reason);
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { OnlineStore } from './online-store.ts';
 import type { Session } from '../connection/session.ts';
-import type { CoreLogger } from './logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 export interface HeartbeatFlusherOptions {
   store: OnlineStore;
@@ -19,8 +19,6 @@ export interface HeartbeatFlusherOptions {
 export class HeartbeatFlusher {
   private lastFlushAt = 0;
   private inFlight: Promise<void> | undefined;
-  flushes = 0;
-  failures = 0;
 
   constructor(private readonly options: HeartbeatFlusherOptions) {}
 
@@ -49,11 +47,9 @@ export class HeartbeatFlusher {
       .then(
         () => {
           this.lastFlushAt = now;
-          this.flushes++;
         },
         (error: unknown) => {
           // Keep lastFlushAt: the next flush carries these heartbeats again.
-          this.failures++;
           this.options.log.warn({ err: (error as Error).message, users: beats.size }, 'heartbeat flush failed');
         },
       )

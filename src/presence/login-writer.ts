@@ -11,7 +11,7 @@
  * write upserts the user and session rows it needs (player-repository.ts).
  */
 import type { LoginWrite, PlayerRepository } from '../database/player-repository.ts';
-import type { CoreLogger } from './logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 
 export interface LoginWriterOptions {

@@ -23,13 +23,7 @@ import type { EndSessionResult, ForceLogoutResult, LogoutRecord, OnlineStore } f
 import type { PlayerRepository } from '../database/player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
-
-/** The pino-compatible subset the core logs through. */
-export interface CoreLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+import type { CoreLogger } from '../core-logger.ts';
 
 export interface LogoutPipelineOptions {
   store: OnlineStore;

@@ -16,7 +16,7 @@
  */
 import type { OpenSessionRow, PlayerRepository } from '../database/player-repository.ts';
 import type { LogoutRecord } from './online-store.ts';
-import type { CoreLogger } from './logout-pipeline.ts';
+import type { CoreLogger } from '../core-logger.ts';
 
 /** Where the state lives (a file next to the embedded database, in production). */
 export interface NodeStateStorage {
@@ -193,7 +193,7 @@ function parseState(text: string): NodeState | undefined {
     return undefined;
   }
   const state = value as Partial<NodeState> | null;
-  if (!state || state.version !== 1 || typeof state.nodeId !== 'string' || typeof state.lastAliveAt !== 'number' || !Array.isArray(state.unwritten)) {
+  if (state?.version !== 1 || typeof state.nodeId !== 'string' || typeof state.lastAliveAt !== 'number' || !Array.isArray(state.unwritten)) {
     return undefined;
   }
   return state as NodeState;

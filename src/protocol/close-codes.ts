@@ -81,11 +81,6 @@ export function closeAdvice(code: number): CloseAdvice {
   return ADVICE.get(code) ?? 'reconnect';
 }
 
-/** True unless the code says "stop" (see {@link closeAdvice}). */
-export function shouldReconnect(code: number): boolean {
-  return !NO_RECONNECT_CODES.has(code);
-}
-
 /** The reason text of a table code. */
 export function closeReason(code: CloseCode): string {
   return CloseReason[code];

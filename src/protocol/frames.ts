@@ -67,12 +67,8 @@ export const ClientFrameSchema = Type.Union([
   ClientAckFrameSchema,
 ]);
 
-export type ClientPingFrame = Static<typeof ClientPingFrameSchema>;
 export type ClientMessageFrame = Static<typeof ClientMessageFrameSchema>;
-export type ClientJoinFrame = Static<typeof ClientJoinFrameSchema>;
-export type ClientLeaveFrame = Static<typeof ClientLeaveFrameSchema>;
 export type ClientRoomFrame = Static<typeof ClientRoomFrameSchema>;
-export type ClientAckFrame = Static<typeof ClientAckFrameSchema>;
 export type ClientFrame = Static<typeof ClientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];
 

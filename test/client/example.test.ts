@@ -47,7 +47,14 @@ t.test('the example bot survives a server restart', async (t) => {
       const seen = lines.slice(from).find((l) => re.test(l));
       if (seen) return resolve(seen);
       const timer = setTimeout(() => reject(new Error(`no line ${re} within ${timeoutMs} ms:\n${lines.join('\n')}\n${stderr}`)), timeoutMs);
-      waiters.push({ re, from, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      waiters.push({
+        re,
+        from,
+        resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
     });
 
   t.match(await line(/connected as bot-7/), /to node .* ping every 1000 ms/);

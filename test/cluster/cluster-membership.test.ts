@@ -150,7 +150,7 @@ t.test('cluster-wide outage with the data kept: the first node back does not rea
 });
 
 t.test('a node cut off alone is still reaped by the others after deadAfter, and learns its users are stale', async (t) => {
-  const { clock, shared, a, b } = await twoNodes();
+  const { clock, a, b } = await twoNodes();
   await connect(b, 'b1', clock);
   await run(clock, DEAD_AFTER + LEASE, [a, b]);
 
@@ -166,7 +166,7 @@ t.test('a node cut off alone is still reaped by the others after deadAfter, and 
 });
 
 t.test('a stall no error revealed (paused host) is a lapse too; one late tick is not', async (t) => {
-  const { clock, shared, a, b } = await twoNodes();
+  const { clock, a, b } = await twoNodes();
   await connect(b, 'b1', clock);
   await run(clock, DEAD_AFTER + LEASE, [a, b]);
 

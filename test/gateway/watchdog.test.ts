@@ -92,7 +92,10 @@ t.test("each session's pings start at a random point of its first interval: a ti
     watchdog.tick(now);
     let pinged = 0;
     sessions.forEach((s, i) => {
-      if (s.socket.pings > before[i]!) (pinged++, pingedAt[i]!.push(now - start));
+      if (s.socket.pings > before[i]!) {
+        pinged++;
+        pingedAt[i]!.push(now - start);
+      }
     });
     pingsPerTick.push(pinged);
     clock.advance(1000);

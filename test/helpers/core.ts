@@ -2,7 +2,7 @@
  * Pieces for unit tests of the pure core: a manual clock, a log collector, and a socket that
  * records what the core did to it (the WebSocket tests use real sockets).
  */
-import type { CoreLogger } from '../../src/presence/logout-pipeline.ts';
+import type { CoreLogger } from '../../src/core-logger.ts';
 import { Session, sessionConfig, type SessionSocket } from '../../src/connection/session.ts';
 
 export class ManualClock {

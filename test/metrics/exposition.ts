@@ -242,7 +242,7 @@ function checkHistogram(f: Family): void {
 }
 
 /** The value of one series (labels must match exactly); undefined when absent. */
-export function valueOf(families: Map<string, Family>, sampleName: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(families: Map<string, Family>, sampleName: string, labels: Record<string, string> = {}): number | undefined {
   for (const f of families.values()) {
     for (const s of f.samples) {
       if (s.name !== sampleName) continue;

@@ -11,7 +11,7 @@ import { drainSessions } from '../../src/gateway/drain.ts';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { call } from '../api/http.ts';
-import { parseExposition, valueOf, type Family } from './exposition.ts';
+import { parseExposition, sampleValue, type Family } from './exposition.ts';
 
 const ENV = { HEARTBEAT_TIMEOUT_MS: '60000', WS_PING_INTERVAL_MS: '600000', MAX_MESSAGES_PER_SEC: '100000' };
 
@@ -27,7 +27,7 @@ const OUT_TYPES = ['connected', 'pong', 'message', 'ack', 'error', 'joined', 'le
 
 async function frames(h: TestApp): Promise<{ in: Counts; out: Counts }> {
   const m = await scrape(h);
-  const read = (name: string, types: string[]) => Object.fromEntries(types.map((type) => [type, valueOf(m, name, { type }) ?? 0]));
+  const read = (name: string, types: string[]) => Object.fromEntries(types.map((type) => [type, sampleValue(m, name, { type }) ?? 0]));
   return { in: read('gatehouse_frames_in_total', IN_TYPES), out: read('gatehouse_frames_out_total', OUT_TYPES) };
 }
 

@@ -11,7 +11,7 @@ import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { call, errorShape } from '../api/http.ts';
-import { parseExposition, valueOf, type Family } from './exposition.ts';
+import { parseExposition, sampleValue, type Family } from './exposition.ts';
 
 const METRICS_TOKEN = 'metrics-token-for-the-scraper-0123';
 const ENV = {
@@ -30,7 +30,7 @@ async function scrape(h: TestApp, token = METRICS_TOKEN): Promise<Map<string, Fa
 }
 
 /** The value of a series, 0 when it has no sample yet (a labelled counter before its first event). */
-const v = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}) => valueOf(families, name, labels) ?? 0;
+const v = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}) => sampleValue(families, name, labels) ?? 0;
 
 const EXPECTED: Array<[string, Family['type']]> = [
   ['gatehouse_node_info', 'gauge'],

@@ -12,7 +12,7 @@ import { counterFrom, gaugeFrom, labeledCounterFrom } from '../../src/metrics/re
 import { Watchdog } from '../../src/gateway/watchdog.ts';
 import { ConnectionManager } from '../../src/connection/connection-manager.ts';
 import { ManualClock, makeSession } from '../helpers/core.ts';
-import { parseExposition, valueOf } from './exposition.ts';
+import { parseExposition, sampleValue } from './exposition.ts';
 
 t.test('the exposition checker accepts the format and rejects what Prometheus would not read', async (t) => {
   const valid = [
@@ -37,8 +37,8 @@ t.test('the exposition checker accepts the format and rejects what Prometheus wo
   const families = parseExposition(valid);
   t.equal(families.get('up_total')?.type, 'counter');
   t.equal(families.get('up_total')?.help, 'Things, with a \\ backslash and a \n newline');
-  t.equal(valueOf(families, 'up_total', { code: '4000', path: 'a"b\\c\nd' }), 1500);
-  t.equal(valueOf(families, 'lat_count'), 2);
+  t.equal(sampleValue(families, 'up_total', { code: '4000', path: 'a"b\\c\nd' }), 1500);
+  t.equal(sampleValue(families, 'lat_count'), 2);
   t.equal(families.get('temp')?.type, 'untyped');
 
   const bad: Array<[string, RegExp]> = [
@@ -93,11 +93,11 @@ t.test('BucketHistogram: le buckets, cumulative counts, registered as a family',
   });
   const families = parseExposition(await registry.metrics());
   t.equal(families.get('op_seconds')?.type, 'histogram');
-  t.equal(valueOf(families, 'op_seconds_bucket', { method: 'login', le: '0.01' }), 1);
-  t.equal(valueOf(families, 'op_seconds_bucket', { method: 'login', le: '+Inf' }), 2);
-  t.equal(valueOf(families, 'op_seconds_count', { method: 'ping' }), 1);
+  t.equal(sampleValue(families, 'op_seconds_bucket', { method: 'login', le: '0.01' }), 1);
+  t.equal(sampleValue(families, 'op_seconds_bucket', { method: 'login', le: '+Inf' }), 2);
+  t.equal(sampleValue(families, 'op_seconds_count', { method: 'ping' }), 1);
   registry.resetMetrics();
-  t.equal(valueOf(parseExposition(await registry.metrics()), 'op_seconds_count', { method: 'login' }), 0, 'reset');
+  t.equal(sampleValue(parseExposition(await registry.metrics()), 'op_seconds_count', { method: 'login' }), 0, 'reset');
 });
 
 t.test('counters and gauges read their source at scrape time', async (t) => {
@@ -107,17 +107,17 @@ t.test('counters and gauges read their source at scrape time', async (t) => {
   labeledCounterFrom(registry, 'closed_total', 'Closed', 'code', () => source.byCode);
   gaugeFrom(registry, 'level', 'Level', async () => source.gauge);
   let families = parseExposition(await registry.metrics());
-  t.equal(valueOf(families, 'things_total'), 0);
+  t.equal(sampleValue(families, 'things_total'), 0);
   t.equal(families.get('closed_total')?.samples.length, 0, 'no code yet: no series');
   t.equal(families.get('level')?.samples.length, 0, 'an unreadable gauge has no sample (not 0, not NaN)');
   source.n = 7;
   source.byCode.set(1000, 3).set(4002, 1);
   source.gauge = 12.5;
   families = parseExposition(await registry.metrics());
-  t.equal(valueOf(families, 'things_total'), 7);
-  t.equal(valueOf(families, 'closed_total', { code: '1000' }), 3);
-  t.equal(valueOf(families, 'closed_total', { code: '4002' }), 1);
-  t.equal(valueOf(families, 'level'), 12.5);
+  t.equal(sampleValue(families, 'things_total'), 7);
+  t.equal(sampleValue(families, 'closed_total', { code: '1000' }), 3);
+  t.equal(sampleValue(families, 'closed_total', { code: '4002' }), 1);
+  t.equal(sampleValue(families, 'level'), 12.5);
 });
 
 t.test('instrument: times async calls, keeps `this`, the promise and sync methods as they were', async (t) => {

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
-import { TestClient } from '../helpers/ws-client.ts';
+import type { TestClient } from '../helpers/ws-client.ts';
 import { call, connectPlayers } from '../api/http.ts';
 
 const MEMBERS = 1000;
