@@ -64,6 +64,8 @@ export interface GatewayDeps {
   offlineQueue?: OfflineQueue | undefined;
   /** Cluster-wide room membership for the admin API (absent: not recorded). */
   roomDirectory?: RoomDirectory | undefined;
+  /** Answers other nodes' stats requests (stats-exchange.ts; absent: they are ignored). */
+  statsExchange?: { onMessage(envelope: BusEnvelope): boolean } | undefined;
 }
 
 export interface Identity {
@@ -90,8 +92,6 @@ export class Gateway {
   private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
-  /** Answers other nodes' stats requests (set by the /ws/stats route). */
-  statsExchange: { onMessage(envelope: BusEnvelope): boolean } | undefined;
   private readonly early = new EarlyFrames();
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
@@ -198,11 +198,8 @@ export class Gateway {
     const { bus } = this.deps;
     await bus.subscribe(this.nodeId, (envelope) => this.onBusMessage(envelope));
     // Redis came back (maybe empty): the room directory may have lost this node's share too.
-    const previous = bus.onResubscribed;
-    bus.onResubscribed = () => {
-      this.rooms.markDirty();
-      previous?.();
-    };
+    // Never removed: the bus outlives the gateway.
+    bus.onResubscribed(() => this.rooms.markDirty());
     void this.rooms.sync();
   }
 
@@ -371,7 +368,7 @@ export class Gateway {
         return;
       case 'stats-request':
       case 'stats-reply':
-        this.statsExchange?.onMessage(envelope);
+        this.deps.statsExchange?.onMessage(envelope);
         return;
     }
   }

@@ -65,9 +65,11 @@ export class NodeLifecycle {
     recovery?.start();
     // Fails with NodeIdInUseError while another live process uses NODE_ID.
     await cluster.join();
-    // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
-    bus.onResubscribed = () => void cluster.tick();
     await gateway.listen();
+    // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
+    // Added after the gateway's own listener: rooms are marked dirty first, then the renewal
+    // starts. Never removed: the bus closes with the stores, after `stop`.
+    bus.onResubscribed(() => void cluster.tick());
     logout.start();
     cluster.start();
     this.watchdogTimer = setInterval(() => gateway.tick(), this.options.watchdogIntervalMs);

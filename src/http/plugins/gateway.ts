@@ -10,6 +10,8 @@ import { Gateway } from '../../gateway/gateway.ts';
 import { LogoutPipeline } from '../../presence/logout-pipeline.ts';
 import { CloseCode } from '../../protocol/close-codes.ts';
 import { ClusterMembership } from '../../cluster/cluster-membership.ts';
+import { StatsExchange } from '../../cluster/stats-exchange.ts';
+import { collectNodeStats, type NodeStats } from '../../gateway/node-stats.ts';
 import { NodeLifecycle } from '../../gateway/node-lifecycle.ts';
 import { StandaloneRecovery } from '../../presence/standalone-recovery.ts';
 import { NodeStateFile } from '../../database/node-state-file.ts';
@@ -21,6 +23,8 @@ declare module 'fastify' {
     gateway: Gateway;
     logoutPipeline: LogoutPipeline;
     cluster: ClusterMembership;
+    /** Gathers the other nodes' /ws/stats numbers. */
+    statsExchange: StatsExchange<NodeStats>;
     /** Milliseconds clock of the gateway (replaceable in tests). */
     now: () => number;
   }
@@ -63,6 +67,13 @@ export default fp(
       retryMaxMs: config.LOGOUT_RETRY_MAX_MS,
       graceMs: config.LOGOUT_GRACE_MS,
     });
+    // Other nodes ask for this node's numbers over the bus (scope=cluster of /ws/stats); the
+    // gateway hands their requests to it. `gateway` is read only when a request arrives.
+    const statsExchange = new StatsExchange<NodeStats>({
+      bus: app.bus,
+      nodeId: config.NODE_ID,
+      collect: () => collectNodeStats(gateway, logoutPipeline, now()),
+    });
     const gateway = new Gateway({
       settings: settingsFrom(config),
       store: app.onlineStore,
@@ -74,6 +85,7 @@ export default fp(
       now,
       offlineQueue: app.offlineQueue,
       roomDirectory: app.roomDirectory,
+      statsExchange,
     });
     const cluster = new ClusterMembership({
       store: app.onlineStore,
@@ -124,6 +136,7 @@ export default fp(
     app.decorate('gateway', gateway);
     app.decorate('logoutPipeline', logoutPipeline);
     app.decorate('cluster', cluster);
+    app.decorate('statsExchange', statsExchange);
     app.decorate('now', now);
 
     await lifecycle.start();
