@@ -23,6 +23,7 @@ import type { EndSessionResult, ForceLogoutResult, LogoutRecord, OnlineStore } f
 import type { PlayerRepository } from '../database/player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import { EndOfTurnTask } from '../util/end-of-turn.ts';
 
 /** The pino-compatible subset the core logs through. */
 export interface CoreLogger {
@@ -88,7 +89,8 @@ export class LogoutPipeline {
   private readonly direct: LogoutRecord[] = [];
   private pumping = false;
   private pumpAgain = false;
-  private pumpScheduled = false;
+  /** The pump at the end of the current turn: logouts of the same turn share a batch. */
+  private readonly pumpSoon = new EndOfTurnTask(() => void this.pump());
   private consecutiveFailures = 0;
   private writeBlockedUntil = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -337,12 +339,8 @@ export class LogoutPipeline {
 
   /** Coalesces many logouts in the same turn of the event loop into one batch. */
   private schedulePump(): void {
-    if (this.pumpScheduled || this.stopped) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      void this.pump();
-    });
+    if (this.stopped) return;
+    this.pumpSoon.schedule();
   }
 
   private async pump(): Promise<void> {
