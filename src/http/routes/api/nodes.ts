@@ -5,13 +5,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
-import { authErrors, bearerSecurity, unavailableError, USER_ID } from './schemas.ts';
+import { NODE_ID_PATTERN } from '../../../protocol/ids.ts';
+import { authErrors, bearerSecurity, unavailableError } from './schemas.ts';
 
 const EXAMPLE_TIME = 1763800000000;
 
 const NodeEntry = Type.Object(
   {
-    nodeId: Type.String({ pattern: USER_ID, description: 'The gateway node', examples: ['gw-1'] }),
+    nodeId: Type.String({ pattern: NODE_ID_PATTERN, description: 'The gateway node', examples: ['gw-1'] }),
     lastRenewal: Type.Integer({ minimum: 0, description: 'Last renewal of its lease, ms since the Unix epoch', examples: [EXAMPLE_TIME] }),
     leaseAgeMs: Type.Integer({
       minimum: 0,

@@ -8,6 +8,7 @@
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
+import { ROOM_PATTERN } from '../../../protocol/ids.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
 import {
   authErrors,
@@ -133,7 +134,7 @@ const roomRoutes: FastifyPluginAsync = async (app) => {
         querystring: ListMembersQuery,
         response: {
           200: RoomMembersPage,
-          400: errorResponse('GW_VALIDATION (room does not match ^[A-Za-z0-9_.:-]{1,128}$, or a bad limit) or GW_INVALID_CURSOR'),
+          400: errorResponse(`GW_VALIDATION (room does not match ${ROOM_PATTERN}, or a bad limit) or GW_INVALID_CURSOR`),
           ...authErrors,
           503: unavailableError,
         },
