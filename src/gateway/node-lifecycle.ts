@@ -16,6 +16,7 @@
  *    node leaves the cluster. The stores close after that.
  */
 import type { Bus } from '../cluster/bus.ts';
+import { isNodeAlive } from '../cluster/node-liveness.ts';
 import type { ClusterMembership } from '../cluster/cluster-membership.ts';
 import type { OnlineStore } from '../presence/online-store.ts';
 import type { CoreLogger, LogoutPipeline } from '../presence/logout-pipeline.ts';
@@ -118,7 +119,7 @@ export class NodeLifecycle {
     const { store, nodeId, now, deadAfterMs } = this.options;
     const others = await store
       .listNodes()
-      .then((nodes) => nodes.filter((n) => n.nodeId !== nodeId && now() - n.lastRenewal <= deadAfterMs))
+      .then((nodes) => nodes.filter((n) => n.nodeId !== nodeId && isNodeAlive(n, now(), deadAfterMs)))
       .catch(() => []);
     return others.length === 0;
   }

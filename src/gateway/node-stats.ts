@@ -5,6 +5,7 @@
  */
 import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
 import type { Gateway } from './gateway.ts';
+import { withTimeout } from '../util/promise-timeout.ts';
 
 /** How long the pending-logout count may take before it is reported as null. */
 const STORE_TIMEOUT_MS = 1000;
@@ -36,20 +37,6 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export async function collectNodeStats(gateway: Gateway, logout: LogoutPipeline, now: number): Promise<NodeStats> {

@@ -24,6 +24,7 @@ import type { PlayerRepository } from '../database/player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { EndOfTurnTask } from '../util/end-of-turn.ts';
+import { withTimeout } from '../util/promise-timeout.ts';
 
 /** The pino-compatible subset the core logs through. */
 export interface CoreLogger {
@@ -376,6 +377,7 @@ export class LogoutPipeline {
     const ids = batch.map((p) => p.id);
     const started = now();
     try {
+      // A database call that hangs (half-open TCP) must not stall the writer forever.
       await withTimeout(repository.recordLogouts(batch.map((p) => p.record)), Math.min(timeLeftMs, 30_000));
     } catch (error) {
       this.consecutiveFailures++;
@@ -405,16 +407,4 @@ export class LogoutPipeline {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A database call that hangs (half-open TCP) must not stall the writer forever. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  if (!Number.isFinite(ms)) return promise;
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), Math.max(1, ms));
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

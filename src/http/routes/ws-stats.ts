@@ -5,6 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { collectNodeStats } from '../../gateway/node-stats.ts';
+import { liveNodeIds } from '../../cluster/node-liveness.ts';
+import { withTimeout } from '../../util/promise-timeout.ts';
 import { authErrors, bearerSecurity, ClusterWsStats, errorResponse, StatsQuery, WsStats } from './api/schemas.ts';
 
 /** How long scope=cluster waits for the other nodes. */
@@ -12,20 +14,6 @@ const CLUSTER_TIMEOUT_MS = 1000;
 
 /** How long listing the live nodes may take before every other node counts as unknown. */
 const STORE_TIMEOUT_MS = 1000;
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const wsStatsRoute: FastifyPluginAsync = async (app) => {
   const { statsExchange: exchange } = app;
@@ -53,7 +41,7 @@ const wsStatsRoute: FastifyPluginAsync = async (app) => {
       if (request.query.scope !== 'cluster') return collectNodeStats(app.gateway, app.logoutPipeline, app.now());
       const now = app.now();
       const live = await withTimeout(app.onlineStore.listNodes(), STORE_TIMEOUT_MS)
-        .then((nodes) => nodes.filter((n) => now - n.lastRenewal <= app.config.NODE_DEAD_AFTER_MS).map((n) => n.nodeId))
+        .then((nodes) => liveNodeIds(nodes, now, app.config.NODE_DEAD_AFTER_MS))
         .catch(() => null);
       const { nodes, missing } = await exchange.gather(live, CLUSTER_TIMEOUT_MS);
       const all = [...nodes.values()];

@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
 import { NODE_ID_PATTERN } from '../../../protocol/ids.ts';
+import { leaseStatus, type LeaseStatus } from '../../../cluster/node-liveness.ts';
 import { authErrors, bearerSecurity, unavailableError } from './schemas.ts';
 
 const EXAMPLE_TIME = 1763800000000;
@@ -56,13 +57,7 @@ const NodesList = Type.Object(
 );
 type NodesList = Static<typeof NodesList>;
 
-export type LeaseStatus = 'alive' | 'late' | 'dead';
-
-/** alive within two lease intervals, dead past NODE_DEAD_AFTER_MS (the reaper's rule), late between. */
-export function leaseStatus(leaseAgeMs: number, leaseIntervalMs: number, deadAfterMs: number): LeaseStatus {
-  if (leaseAgeMs > deadAfterMs) return 'dead';
-  return leaseAgeMs > 2 * leaseIntervalMs ? 'late' : 'alive';
-}
+export { leaseStatus, type LeaseStatus };
 
 const nodesRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Reply: NodesList }>(

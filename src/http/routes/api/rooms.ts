@@ -9,6 +9,7 @@
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
 import { ROOM_PATTERN } from '../../../protocol/ids.ts';
+import { liveNodeIds } from '../../../cluster/node-liveness.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
 import {
   authErrors,
@@ -40,7 +41,7 @@ async function guarded<T>(log: FastifyBaseLogger, call: () => Promise<T>): Promi
 async function liveNodes(app: FastifyInstance): Promise<Set<string>> {
   const now = app.now();
   const nodes = await app.onlineStore.listNodes();
-  const live = new Set(nodes.filter((n) => now - n.lastRenewal <= app.config.NODE_DEAD_AFTER_MS).map((n) => n.nodeId));
+  const live = new Set(liveNodeIds(nodes, now, app.config.NODE_DEAD_AFTER_MS));
   live.add(app.config.NODE_ID);
   return live;
 }
