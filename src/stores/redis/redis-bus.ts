@@ -34,7 +34,7 @@ export interface RedisBusOptions {
   /** Prepended to channel names (the deployment's REDIS_KEY_PREFIX); default none. */
   channelPrefix?: string;
   log?: RedisBusLog;
-  /** Called each time the subscription is confirmed again after a lost connection. */
+  /** A first `onResubscribed` listener (more can be added with the method). */
   onResubscribed?: () => void;
 }
 
