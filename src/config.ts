@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { NODE_ID_PATTERN, NON_ID_CHARS_RE } from './protocol/ids.ts';
 
 const int = (def: number, min: number, max: number, description: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description });
@@ -30,7 +31,7 @@ export const EnvSchema = Type.Object({
   PORT: int(3000, 0, 65535, 'HTTP and WebSocket port (0 = any free port)'),
   NODE_ID: Type.Optional(
     str('Unique id of this gateway process in the cluster (default: hostname + random suffix)', {
-      pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+      pattern: NODE_ID_PATTERN,
     }),
   ),
   LOG_LEVEL: Type.Union(
@@ -183,7 +184,7 @@ function describe(schema: TSchema, message: string, value: unknown): string {
 }
 
 function defaultNodeId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 48) || 'node';
+  const host = hostname().replace(NON_ID_CHARS_RE, '-').slice(0, 48) || 'node';
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 

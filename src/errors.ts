@@ -6,11 +6,12 @@
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { STATUS_CODES } from 'node:http';
+import { USER_ID_PATTERN } from './protocol/ids.ts';
 
 export const GatewayErrors = {
   Unauthorized: createError('GW_UNAUTHORIZED', '%s', 401),
   Forbidden: createError('GW_FORBIDDEN', '%s', 403),
-  BadUserId: createError('GW_BAD_USER_ID', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$', 400),
+  BadUserId: createError('GW_BAD_USER_ID', `userId must match ${USER_ID_PATTERN}`, 400),
   NotFound: createError('GW_NOT_FOUND', '%s', 404),
   Draining: createError('GW_DRAINING', 'this node is shutting down, connect to another one', 503),
   Full: createError('GW_FULL', 'this node is at MAX_CONNECTIONS, try again later', 503),

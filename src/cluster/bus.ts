@@ -60,8 +60,11 @@ export interface Bus {
   publishRoom(room: string, message: BusMessage): Promise<void>;
   close(): Promise<void>;
   /**
-   * Called after the transport re-subscribed following a connection loss (messages sent
-   * meanwhile were missed; the store may have restarted too). Absent for in-process buses.
+   * Adds a listener called after the transport re-subscribed following a connection loss
+   * (messages sent meanwhile were missed; the store may have restarted too). Listeners run in
+   * the order they were added; one that throws does not keep the others from running. Returns a
+   * function that removes the listener. In-process buses never lose their subscription, so they
+   * never call it.
    */
-  onResubscribed?: (() => void) | undefined;
+  onResubscribed(listener: () => void): () => void;
 }

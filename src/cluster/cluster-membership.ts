@@ -18,6 +18,7 @@
  */
 import type { LogoutRecord, OnlineStore, ReassertSession } from '../presence/online-store.ts';
 import type { CoreLogger } from '../core-logger.ts';
+import { isLeaseLive, isNodeAlive } from './node-liveness.ts';
 
 export interface ClusterMembershipOptions {
   store: OnlineStore;
@@ -132,7 +133,7 @@ export class ClusterMembership {
         log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
       }
       // Missing lease: the store lost our data. Expired lease: a reaper may have ended our users.
-      if (previous === null || now() - previous > deadAfterMs) await this.reassert();
+      if (previous === null || !isLeaseLive(now() - previous, deadAfterMs)) await this.reassert();
       else this.lastRenewal = now();
       await this.reapDeadNodes();
     } catch (error) {
@@ -146,7 +147,7 @@ export class ClusterMembership {
     if (this.steadySince === undefined || now() - this.steadySince < deadAfterMs) return;
     const nodes = await store.listNodes();
     for (const node of nodes) {
-      if (node.nodeId === nodeId || now() - node.lastRenewal <= deadAfterMs) continue;
+      if (node.nodeId === nodeId || isNodeAlive(node, now(), deadAfterMs)) continue;
       const lock = `reaper:${node.nodeId}`;
       if (!(await store.tryLock(lock, nodeId, deadAfterMs, now()))) continue;
       try {

@@ -2,6 +2,17 @@
  * One WebSocket connection of one user on this node: its identity, its place in the user's
  * logical session (epoch, logical session id), liveness and counters. Pure: the socket is a
  * minimal interface, the clock is passed in.
+ *
+ * Glossary: "session" means three things in this code base.
+ * - A connection: one WebSocket of one user on one node, from the upgrade to the close. Class
+ *   `Session` (connection/session.ts), id `session.id`, logged as `sessionId`, held by the node's
+ *   `ConnectionManager`.
+ * - A logical session: a user's presence, from their first connection to the end of their last
+ *   one (after the grace period of LOGOUT_GRACE_MS when it may be a blip), across reconnects and
+ *   nodes. Id `logicalSessionId`, kept by the online store; its end is the logout
+ *   (presence/logout-pipeline.ts).
+ * - The PlayerSession row: the database record of one logical session (same id), opened by the
+ *   login writer and closed by the logout writer with disconnected_at and the reason.
  */
 import { SendQueue, type OutboundSocket, type SendQueueListener, type SendQueueOptions } from './send-queue.ts';
 import { RateLimiter, type RateLimiterOptions } from './rate-limiter.ts';

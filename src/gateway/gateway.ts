@@ -1,40 +1,42 @@
 /**
  * The gateway of one node, framework-free: opens sessions (online-store login), ends them
  * (logout pipeline), routes what other nodes send over the bus, and runs the watchdog tick. The
- * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`. The parts live
- * next door: the frame path in frame-dispatcher.ts, replace / multi in session-policy.ts, frames
- * sent while logging in in early-frames.ts, direct messages in direct-messages.ts, rooms in
- * room-service.ts, the offline replay and the gate of new sessions in offline-replay.ts (every
- * frame but `connected` goes through that gate).
+ * Fastify route only adapts a `ws` socket to `open` / `onFrame` / `onClose`. Its collaborators
+ * are built and wired to each other in gateway-parts.ts, and live next door: the frame path in
+ * frame-dispatcher.ts, replace / multi in session-policy.ts, frames sent while logging in in
+ * early-frames.ts, direct messages in direct-messages.ts, rooms in room-service.ts, the offline
+ * replay and the gate of new sessions in offline-replay.ts (every frame but `connected` goes
+ * through that gate).
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus, BusEnvelope } from '../cluster/bus.ts';
-import { LookupOwnerPublisher, type OwnerPublisher } from '../cluster/owner-publisher.ts';
+import type { OwnerPublisher } from '../cluster/owner-publisher.ts';
 import type { PlayerRepository } from '../database/player-repository.ts';
 import type { OnlineStore, ReassertSession } from '../presence/online-store.ts';
 import type { OfflineQueue } from '../delivery/offline-queue.ts';
 import type { RoomDirectory } from '../delivery/room-directory.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
-import { ConnectionManager } from '../connection/connection-manager.ts';
-import { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
+import type { ConnectionManager } from '../connection/connection-manager.ts';
+import type { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
 import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { encodeServerFrame } from '../protocol/frames.ts';
-import { Router } from '../delivery/router.ts';
-import { OfflineReplay } from '../delivery/offline-replay.ts';
-import { RoomService } from '../delivery/room-service.ts';
-import { DirectMessages, type PushResult } from '../delivery/direct-messages.ts';
+import type { Router } from '../delivery/router.ts';
+import type { OfflineReplay } from '../delivery/offline-replay.ts';
+import type { RoomService } from '../delivery/room-service.ts';
+import type { DirectMessages, PushResult } from '../delivery/direct-messages.ts';
 
 export type { PushResult };
-import { Session, sessionConfig, type EndReason, type SessionConfig, type SessionHooks, type SessionLimits, type SessionSocket } from '../connection/session.ts';
-import { Watchdog } from './watchdog.ts';
-import { LoginWriter } from '../presence/login-writer.ts';
-import { FrameIn, GatewayCounters } from './gateway-counters.ts';
-import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
-import { SessionPolicy } from '../connection/session-policy.ts';
-import { FrameDispatcher } from './frame-dispatcher.ts';
+import { Session, type EndReason, type SessionConfig, type SessionLimits, type SessionSocket } from '../connection/session.ts';
+import type { Watchdog } from './watchdog.ts';
+import type { LoginWriter } from '../presence/login-writer.ts';
+import { FrameIn, type GatewayCounters } from './gateway-counters.ts';
+import type { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import type { SessionPolicy } from '../connection/session-policy.ts';
+import type { FrameDispatcher } from './frame-dispatcher.ts';
 import { liveSessionsByUser } from '../presence/live-sessions.ts';
-import { EarlyFrames } from '../connection/early-frames.ts';
+import type { EarlyFrames } from '../connection/early-frames.ts';
+import { composeGatewayParts, type GatewayParts } from './gateway-parts.ts';
 
 export interface GatewaySettings extends SessionLimits {
   nodeId: string;
@@ -65,6 +67,8 @@ export interface GatewayDeps {
   offlineQueue?: OfflineQueue | undefined;
   /** Cluster-wide room membership for the admin API (absent: not recorded). */
   roomDirectory?: RoomDirectory | undefined;
+  /** Answers other nodes' stats requests (stats-exchange.ts; absent: they are ignored). */
+  statsExchange?: { onMessage(envelope: BusEnvelope): boolean } | undefined;
 }
 
 export interface Identity {
@@ -75,12 +79,9 @@ export interface Identity {
 /** Why a handshake is refused before the upgrade. */
 export type AdmissionRefusal = 'draining' | 'full' | undefined;
 
-/** Logins per database statement (a reconnect storm is written in a few round trips). */
-const LOGIN_BATCH_MAX = 500;
-
 export class Gateway {
-  readonly connections = new ConnectionManager();
-  readonly counters = new GatewayCounters();
+  readonly connections: ConnectionManager;
+  readonly counters: GatewayCounters;
   readonly router: Router;
   readonly watchdog: Watchdog;
   readonly heartbeats: HeartbeatFlusher;
@@ -91,96 +92,34 @@ export class Gateway {
   private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
-  /** Answers other nodes' stats requests (set by the /ws/stats route). */
-  statsExchange: { onMessage(envelope: BusEnvelope): boolean } | undefined;
-  private readonly early = new EarlyFrames();
+  private readonly early: EarlyFrames;
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
   private readonly policy: SessionPolicy;
   private readonly frames: FrameDispatcher;
-  /** One object for every session of the node (a closure per session would cost memory per connection). */
-  private readonly sessionHooks: SessionHooks = {
-    onDrop: (s, consecutive) => {
-      this.counters.dropped++;
-      this.warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
-    },
-    onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
-  };
   private readonly sessionConfig: SessionConfig;
 
-  constructor(private readonly deps: GatewayDeps) {
-    const { settings, store, bus, log, now } = deps;
-    this.startedAt = now();
-    this.sessionConfig = sessionConfig({ limits: settings, now, hooks: this.sessionHooks, framesOut: this.counters.framesOutByType });
-    this.warner = new RateLimitedWarner(log, now, 10_000);
-    this.logins = new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX });
-    this.replay = new OfflineReplay({
-      queue: deps.offlineQueue,
-      log,
-      now,
-      sendQueueMax: settings.sendQueueMax,
-      sendQueueMaxBytes: settings.sendQueueMaxBytes,
-      onDrop: (s) => {
-        this.counters.dropped++;
-        this.warner.warn(s.id, { userId: s.userId, sessionId: s.id }, 'frames held behind the offline replay: message dropped');
-      },
-    });
-    const send = (session: Session, frame: string) => this.replay.send(session, frame);
-    this.router = new Router({
-      nodeId: settings.nodeId,
-      connections: this.connections,
-      owners: deps.owners ?? new LookupOwnerPublisher(store, bus),
-      multiSession: settings.sessionPolicy === 'multi',
-      send,
-    });
-    this.messages = new DirectMessages({
-      nodeId: settings.nodeId,
-      multiSession: settings.sessionPolicy === 'multi',
-      router: this.router,
-      replay: this.replay,
-      connections: this.connections,
-      store,
-      bus,
-      queue: deps.offlineQueue,
-      counters: this.counters,
-      log,
-      now,
-    });
-    this.rooms = new RoomService({
-      nodeId: settings.nodeId,
-      bus,
-      directory: deps.roomDirectory,
-      maxRoomsPerSession: settings.maxRoomsPerSession ?? 64,
-      log,
-      now,
-      send,
-    });
-    const sessions = () => this.connections.sessions();
-    this.watchdog = new Watchdog({
-      sessions,
-      heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
-      writeTimeoutMs: settings.writeTimeoutMs,
-      wsPingIntervalMs: settings.wsPingIntervalMs,
-      onTimeout: (s, silentFor) => log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout'),
-      onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
-    });
-    this.policy = new SessionPolicy({
-      nodeId: settings.nodeId,
-      policy: settings.sessionPolicy,
-      maxSessionsPerUser: settings.maxSessionsPerUser,
-      connections: this.connections,
-      bus,
-      log,
-    });
-    this.frames = new FrameDispatcher({
-      maxContentBytes: settings.maxContentBytes,
-      counters: this.counters,
-      warner: this.warner,
-      replay: this.replay,
-      messages: this.messages,
-      rooms: this.rooms,
-    });
-    this.heartbeats = new HeartbeatFlusher({ store, nodeId: settings.nodeId, sessions, intervalMs: settings.heartbeatFlushIntervalMs, log });
+  /** `parts`: the collaborators, wired by gateway-parts.ts unless given. */
+  constructor(
+    private readonly deps: GatewayDeps,
+    parts?: GatewayParts,
+  ) {
+    this.startedAt = deps.now();
+    const p = parts ?? composeGatewayParts(deps);
+    this.connections = p.connections;
+    this.counters = p.counters;
+    this.sessionConfig = p.sessionConfig;
+    this.warner = p.warner;
+    this.early = p.early;
+    this.logins = p.logins;
+    this.replay = p.replay;
+    this.router = p.router;
+    this.messages = p.messages;
+    this.rooms = p.rooms;
+    this.watchdog = p.watchdog;
+    this.policy = p.policy;
+    this.frames = p.frames;
+    this.heartbeats = p.heartbeats;
   }
 
   get nodeId(): string {
@@ -199,11 +138,8 @@ export class Gateway {
     const { bus } = this.deps;
     await bus.subscribe(this.nodeId, (envelope) => this.onBusMessage(envelope));
     // Redis came back (maybe empty): the room directory may have lost this node's share too.
-    const previous = bus.onResubscribed;
-    bus.onResubscribed = () => {
-      this.rooms.markDirty();
-      previous?.();
-    };
+    // Never removed: the bus outlives the gateway.
+    bus.onResubscribed(() => this.rooms.markDirty());
     void this.rooms.sync();
   }
 
@@ -371,7 +307,7 @@ export class Gateway {
         return;
       case 'stats-request':
       case 'stats-reply':
-        this.statsExchange?.onMessage(envelope);
+        this.deps.statsExchange?.onMessage(envelope);
         return;
     }
   }

@@ -55,18 +55,4 @@ export function gaugeFrom(registry: Registry, name: string, help: string, read: 
 }
 
 /** Resolves to the promise's value, or undefined when it rejects or takes longer than `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), ms);
-      }),
-    ]);
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from '../util/promise-timeout.ts';

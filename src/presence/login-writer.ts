@@ -13,6 +13,7 @@
 import type { LoginWrite, PlayerRepository } from '../database/player-repository.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import { EndOfTurnTask } from '../util/end-of-turn.ts';
 
 export interface LoginWriterOptions {
   repository: PlayerRepository;
@@ -24,8 +25,8 @@ export interface LoginWriterOptions {
 
 export class LoginWriter {
   private pending: LoginWrite[] = [];
-  /** The flush at the end of the current turn, when one is due. */
-  private immediate: ReturnType<typeof setImmediate> | undefined;
+  /** The flush at the end of the current turn: logins of the same turn share a statement. */
+  private readonly flushSoon = new EndOfTurnTask(() => void this.flush());
   /** The write loop while it runs; it ends once nothing is pending. */
   private draining: Promise<void> | undefined;
   /** A database outage fails every batch: one warning per 10 s is enough. */
@@ -42,14 +43,13 @@ export class LoginWriter {
   write(login: LoginWrite): void {
     this.pending.push(login);
     // A running write loop takes it after its current statement.
-    if (this.immediate !== undefined || this.draining) return;
-    this.immediate = setImmediate(() => void this.flush());
+    if (this.draining) return;
+    this.flushSoon.schedule();
   }
 
   /** Writes everything queued so far (and what comes in meanwhile); resolves when it is written (or failed). */
   flush(): Promise<void> {
-    clearImmediate(this.immediate);
-    this.immediate = undefined;
+    this.flushSoon.cancel();
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
       // A login queued in the microtasks between the loop's last check and here.

@@ -1,6 +1,16 @@
 /**
  * performLogout: the end of a user's logical session, exactly once, never lost.
  *
+ * Glossary: "session" means three things in this code base.
+ * - A connection: one WebSocket of one user on one node, from the upgrade to the close. Class
+ *   `Session` (connection/session.ts), id `session.id`, logged as `sessionId`, held by the node's
+ *   `ConnectionManager`.
+ * - A logical session: a user's presence, from their first connection to the end of their last
+ *   one (after the grace period of LOGOUT_GRACE_MS when it may be a blip), across reconnects and
+ *   nodes. Id `logicalSessionId`, kept by the online store; its end is the logout (below).
+ * - The PlayerSession row: the database record of one logical session (same id), opened by the
+ *   login writer and closed by the logout writer with disconnected_at and the reason.
+ *
  * 1. `endConnection` / `forceLogout` make the online-store transition. It is atomic and
  *    compare-and-set on the logical session id, so of all the connections, nodes and REST calls
  *    racing to end a logical session exactly one sees `loggedOut`; that one logs the line. The
@@ -24,6 +34,8 @@ import type { PlayerRepository } from '../database/player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { CoreLogger } from '../core-logger.ts';
+import { EndOfTurnTask } from '../util/end-of-turn.ts';
+import { withTimeout } from '../util/promise-timeout.ts';
 
 export interface LogoutPipelineOptions {
   store: OnlineStore;
@@ -68,21 +80,23 @@ export interface EndingConnection {
   connectedAt: number;
 }
 
-interface FailedEnd {
+/** One connection's end, as the store must see it (parked in `failedEnds` while it is unreachable). */
+interface ConnectionEnd {
   connection: EndingConnection;
   reason: EndReason;
   at: number;
 }
 
 export class LogoutPipeline {
-  private readonly failedEnds: FailedEnd[] = [];
+  private readonly failedEnds: ConnectionEnd[] = [];
   /** Logouts this node produced, by logical session id, until seen in the database. */
   private readonly journal = new Map<string, { record: LogoutRecord; since: number }>();
   /** Logouts to write directly (their queue entry is gone or never existed). */
   private readonly direct: LogoutRecord[] = [];
   private pumping = false;
   private pumpAgain = false;
-  private pumpScheduled = false;
+  /** The pump at the end of the current turn: logouts of the same turn share a batch. */
+  private readonly pumpSoon = new EndOfTurnTask(() => void this.pump());
   private consecutiveFailures = 0;
   private writeBlockedUntil = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -113,7 +127,7 @@ export class LogoutPipeline {
   /** One connection ended. Resolves after the store transition (or after it was parked for retry). */
   async endConnection(connection: EndingConnection, reason: EndReason, at = this.options.now()): Promise<EndSessionResult | undefined> {
     if (!connection.logicalSessionId) return undefined; // never logged in: nothing to end
-    const ended: FailedEnd = { connection, reason, at };
+    const ended: ConnectionEnd = { connection, reason, at };
     try {
       return await this.applyEnd(ended);
     } catch (error) {
@@ -186,7 +200,7 @@ export class LogoutPipeline {
     return this.pendingCount().catch(() => this.failedEnds.length + this.direct.length);
   }
 
-  private async applyEnd(ended: FailedEnd): Promise<EndSessionResult> {
+  private async applyEnd(ended: ConnectionEnd): Promise<EndSessionResult> {
     const { connection } = ended;
     const graceMs = GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0;
     const result = await this.options.store.endSession({
@@ -208,14 +222,14 @@ export class LogoutPipeline {
     return result;
   }
 
-  /** `sessionId`: the connection whose end logged the user out, when this node knows it. */
-  private loggedOut(record: LogoutRecord, sessionId?: string): void {
+  /** `connectionId`: the connection whose end logged the user out, when this node knows it. */
+  private loggedOut(record: LogoutRecord, connectionId?: string): void {
     this.journal.set(record.logicalSessionId, { record, since: this.options.now() });
     this.logoutsByReason.set(record.reason, (this.logoutsByReason.get(record.reason) ?? 0) + 1);
     this.options.log.info(
       {
         userId: record.userId,
-        ...(sessionId === undefined ? {} : { sessionId }),
+        ...(connectionId === undefined ? {} : { sessionId: connectionId }),
         reason: record.reason,
         logicalSessionId: record.logicalSessionId,
         sessionDurationMs: record.logoutAt - record.connectedAt,
@@ -273,7 +287,7 @@ export class LogoutPipeline {
    * A parked end came back stale: its logical session ended meanwhile, or the store forgot it
    * (restarted empty). If the store does not show it ended, nobody queued its logout: write it.
    */
-  private async orphaned({ connection, reason, at }: FailedEnd): Promise<void> {
+  private async orphaned({ connection, reason, at }: ConnectionEnd): Promise<void> {
     const presence = await this.options.store.getPlayer(connection.userId).catch(() => null);
     if (presence && presence.logicalSessionId === connection.logicalSessionId && presence.status === 'offline') return;
     const record: LogoutRecord = {
@@ -331,12 +345,8 @@ export class LogoutPipeline {
 
   /** Coalesces many logouts in the same turn of the event loop into one batch. */
   private schedulePump(): void {
-    if (this.pumpScheduled || this.stopped) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      void this.pump();
-    });
+    if (this.stopped) return;
+    this.pumpSoon.schedule();
   }
 
   private async pump(): Promise<void> {
@@ -372,6 +382,7 @@ export class LogoutPipeline {
     const ids = batch.map((p) => p.id);
     const started = now();
     try {
+      // A database call that hangs (half-open TCP) must not stall the writer forever.
       await withTimeout(repository.recordLogouts(batch.map((p) => p.record)), Math.min(timeLeftMs, 30_000));
     } catch (error) {
       this.consecutiveFailures++;
@@ -401,16 +412,4 @@ export class LogoutPipeline {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A database call that hangs (half-open TCP) must not stall the writer forever. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  if (!Number.isFinite(ms)) return promise;
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), Math.max(1, ms));
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -5,6 +5,7 @@
  */
 import type { ReassertSession } from './online-store.ts';
 import { compareCodePoints } from '../stores/memory/sorted-list.ts';
+import { USER_ID_PREFIX_PATTERN, USER_ID_PREFIX_RE } from '../protocol/ids.ts';
 
 /** Largest page `listOnline` accepts. */
 export const MAX_PAGE_LIMIT = 1000;
@@ -16,14 +17,6 @@ export const MAX_PAGE_LIMIT = 1000;
  */
 export const FILTER_SCAN_FACTOR = 10;
 
-/**
- * A userId prefix for `listOnline` / `countOnline`: the characters of a userId (auth.ts), empty
- * allowed. Restricting it to ASCII lets both stores bound the range with the prefix's successor
- * (below), and keeps Redis range syntax characters such as `[` and `(` out of the bounds.
- */
-export const USER_ID_PREFIX_PATTERN = '^[A-Za-z0-9_.:-]{0,64}$';
-const USER_ID_PREFIX = new RegExp(USER_ID_PREFIX_PATTERN);
-
 /** The userIds starting with a prefix: `from` <= userId < `to` in byte (code point) order. */
 export interface PrefixRange {
   from: string;
@@ -32,13 +25,16 @@ export interface PrefixRange {
 
 /**
  * The range of a prefix, or undefined when it selects everything (absent or empty). Throws a
- * RangeError for a prefix outside USER_ID_PREFIX_PATTERN. Every string starting with `p` sorts
- * before `p` with its last character incremented, and every string from there on does not start
- * with `p`; the increment stays ASCII because the largest allowed character is `z`.
+ * RangeError for a prefix outside USER_ID_PREFIX_PATTERN (protocol/ids.ts: the characters of a
+ * userId, empty allowed; ASCII, so that both stores can bound the range with the prefix's
+ * successor and Redis range syntax characters such as `[` and `(` stay out of the bounds).
+ * Every string starting with `p` sorts before `p` with its last character incremented, and
+ * every string from there on does not start with `p`; the increment stays ASCII because the
+ * largest allowed character is `z`.
  */
 export function prefixRange(prefix: string | undefined): PrefixRange | undefined {
   if (prefix === undefined) return undefined;
-  if (!USER_ID_PREFIX.test(prefix)) throw new RangeError(`prefix must match ${USER_ID_PREFIX_PATTERN}, got ${JSON.stringify(prefix)}`);
+  if (!USER_ID_PREFIX_RE.test(prefix)) throw new RangeError(`prefix must match ${USER_ID_PREFIX_PATTERN}, got ${JSON.stringify(prefix)}`);
   if (prefix === '') return undefined;
   const last = prefix.charCodeAt(prefix.length - 1);
   return { from: prefix, to: prefix.slice(0, -1) + String.fromCharCode(last + 1) };

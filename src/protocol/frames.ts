@@ -8,12 +8,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { FRAME_ERROR_CODES, type FrameErrorCode } from './error-codes.ts';
+import { ROOM_MAX_LENGTH, ROOM_PATTERN, ROOM_RE, ROOM_TEXT, USER_ID_MAX_LENGTH, USER_ID_PATTERN, USER_ID_RE, USER_ID_TEXT } from './ids.ts';
 import { MAX_CLIENT_ID_LENGTH } from './limits.ts';
 
-/** userId / `to` / `from`: what the handshake accepts. */
-export const USER_ID_PATTERN = '^[A-Za-z0-9_.:-]{1,64}$';
-/** Room names. */
-export const ROOM_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
 /** Longest client message id: defined in limits.ts, which the SDK can import without TypeBox. */
 export { MAX_CLIENT_ID_LENGTH };
 /**
@@ -22,9 +19,6 @@ export { MAX_CLIENT_ID_LENGTH };
  * be parsed but never delivered; it is refused at the door instead.
  */
 export const MAX_CONTENT_DEPTH = 64;
-
-const USER_ID_RE = new RegExp(USER_ID_PATTERN);
-const ROOM_RE = new RegExp(ROOM_PATTERN);
 
 const UserId = Type.String({ pattern: USER_ID_PATTERN, description: 'userId' });
 const Room = Type.String({ pattern: ROOM_PATTERN, description: 'room name' });
@@ -222,15 +216,15 @@ export function canonicalPingTs(text: string): string | null {
 }
 
 const TYPE_LIST = CLIENT_FRAME_TYPES.join(', ');
-const USER_ID_TEXT = 'a userId (1-64 characters of A-Z a-z 0-9 _ . : -)';
-const ROOM_TEXT = 'a room name (1-128 characters of A-Z a-z 0-9 _ . : -)';
+const A_USER_ID = `a userId (${USER_ID_TEXT})`;
+const A_ROOM = `a room name (${ROOM_TEXT})`;
 
 function fail(code: FrameErrorCode, error: string, ref: string | undefined): ParseResult {
   return ref === undefined ? { ok: false, code, error } : { ok: false, code, error, ref };
 }
 
-const isUserId = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && USER_ID_RE.test(v);
-const isRoom = (v: unknown): v is string => typeof v === 'string' && v.length <= 128 && ROOM_RE.test(v);
+const isUserId = (v: unknown): v is string => typeof v === 'string' && v.length <= USER_ID_MAX_LENGTH && USER_ID_RE.test(v);
+const isRoom = (v: unknown): v is string => typeof v === 'string' && v.length <= ROOM_MAX_LENGTH && ROOM_RE.test(v);
 
 /** Depth-capped walk, so the recursion itself is bounded by MAX_CONTENT_DEPTH. */
 function tooDeep(value: object, depth: number): boolean {
@@ -310,7 +304,7 @@ export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
   if (type === 'join' || type === 'leave') {
     const room = obj.room;
     if (room === undefined) return fail('BAD_MESSAGE', 'room is required', ref);
-    if (!isRoom(room)) return fail('BAD_MESSAGE', `room must be ${ROOM_TEXT}`, ref);
+    if (!isRoom(room)) return fail('BAD_MESSAGE', `room must be ${A_ROOM}`, ref);
     return { ok: true, frame: { type, room } };
   }
   if (type === 'ack') {
@@ -326,12 +320,12 @@ export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
   if (type === 'message') {
     const to = obj.to;
     if (to === undefined) return fail('BAD_MESSAGE', 'to is required', ref);
-    if (!isUserId(to)) return fail('BAD_MESSAGE', `to must be ${USER_ID_TEXT}`, ref);
+    if (!isUserId(to)) return fail('BAD_MESSAGE', `to must be ${A_USER_ID}`, ref);
     target = to;
   } else {
     const room = obj.room;
     if (room === undefined) return fail('BAD_MESSAGE', 'room is required', ref);
-    if (!isRoom(room)) return fail('BAD_MESSAGE', `room must be ${ROOM_TEXT}`, ref);
+    if (!isRoom(room)) return fail('BAD_MESSAGE', `room must be ${A_ROOM}`, ref);
     target = room;
   }
   if (id !== undefined && ref === undefined) {

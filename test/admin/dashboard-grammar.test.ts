@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-// TODO(issue 14): take the prefix pattern from src/protocol/ids.ts once it exists.
-import { USER_ID_PREFIX_PATTERN } from '../../src/presence/online-paging.ts';
+import { USER_ID_PREFIX_PATTERN } from '../../src/protocol/ids.ts';
 
 const read = (file: string) => readFileSync(new URL(`../../src/http/admin/${file}`, import.meta.url), 'utf8');
 const script = read('dashboard.js');

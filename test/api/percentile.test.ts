@@ -1,6 +1,6 @@
 /** The nearest-rank percentile behind /ws/stats sendQueueDepth. */
 import t from 'tap';
-import { percentile } from '../../src/http/routes/ws-stats.ts';
+import { percentile } from '../../src/gateway/node-stats.ts';
 
 t.test('nearest-rank percentile', async (t) => {
   t.equal(percentile([], 50), 0, 'no sessions: 0');

@@ -9,8 +9,7 @@ import fastifyJwt from '@fastify/jwt';
 import type { FastifyRequest } from 'fastify';
 import { GatewayErrors } from '../../errors.ts';
 import type { Identity } from '../../gateway/gateway.ts';
-
-export const USER_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+import { USER_ID_RE } from '../../protocol/ids.ts';
 
 export type Caller = { kind: 'admin' } | { kind: 'player'; identity: Identity };
 
@@ -64,7 +63,7 @@ export default fp(
         const text = (error as { code?: string }).code === 'FAST_JWT_EXPIRED' ? 'token expired' : 'invalid token';
         throw new GatewayErrors.Unauthorized(text);
       }
-      if (typeof claims.sub !== 'string' || !USER_ID_PATTERN.test(claims.sub)) throw new GatewayErrors.BadUserId();
+      if (typeof claims.sub !== 'string' || !USER_ID_RE.test(claims.sub)) throw new GatewayErrors.BadUserId();
       const username = typeof claims.name === 'string' && claims.name.length > 0 ? claims.name.slice(0, 64) : claims.sub;
       return { userId: claims.sub, username };
     }
@@ -73,7 +72,7 @@ export default fp(
       if (config.AUTH_MODE === 'none') {
         const userId = queryParam(request, 'userId');
         if (userId === undefined) throw new GatewayErrors.Unauthorized('userId query parameter required');
-        if (!USER_ID_PATTERN.test(userId)) throw new GatewayErrors.BadUserId();
+        if (!USER_ID_RE.test(userId)) throw new GatewayErrors.BadUserId();
         const name = queryParam(request, 'name');
         return { userId, username: name?.slice(0, 64) ?? userId };
       }

@@ -1,8 +1,8 @@
 /**
  * Wires the framework-free gateway core to this Fastify instance: the logout pipeline, the
- * gateway itself, the one watchdog interval, the WebSocket server, and the shutdown order
- * (stop upgrades -> close sessions with 1001 -> settle their ends -> flush heartbeats and
- * logouts -> then the stores close).
+ * gateway itself, cluster membership, the standalone recovery and the WebSocket server. The
+ * order of start and shutdown is the gateway's own (gateway/node-lifecycle.ts); this plugin
+ * only calls it from Fastify's registration, the WebSocket server's preClose and onClose.
  */
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
@@ -10,7 +10,9 @@ import { Gateway } from '../../gateway/gateway.ts';
 import { LogoutPipeline } from '../../presence/logout-pipeline.ts';
 import { CloseCode } from '../../protocol/close-codes.ts';
 import { ClusterMembership } from '../../cluster/cluster-membership.ts';
-import { drainSessions } from '../../gateway/drain.ts';
+import { StatsExchange } from '../../cluster/stats-exchange.ts';
+import { collectNodeStats, type NodeStats } from '../../gateway/node-stats.ts';
+import { NodeLifecycle } from '../../gateway/node-lifecycle.ts';
 import { StandaloneRecovery } from '../../presence/standalone-recovery.ts';
 import { NodeStateFile } from '../../database/node-state-file.ts';
 import type { Config } from '../../config.ts';
@@ -21,13 +23,12 @@ declare module 'fastify' {
     gateway: Gateway;
     logoutPipeline: LogoutPipeline;
     cluster: ClusterMembership;
+    /** Gathers the other nodes' /ws/stats numbers. */
+    statsExchange: StatsExchange<NodeStats>;
     /** Milliseconds clock of the gateway (replaceable in tests). */
     now: () => number;
   }
 }
-
-/** Sessions get this long to answer the 1001 close before they are terminated. */
-const CLOSE_WAIT_MS = 1500;
 
 function settingsFrom(config: Config) {
   return {
@@ -50,8 +51,6 @@ function settingsFrom(config: Config) {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export default fp(
   async (app) => {
     const { config } = app;
@@ -68,6 +67,13 @@ export default fp(
       retryMaxMs: config.LOGOUT_RETRY_MAX_MS,
       graceMs: config.LOGOUT_GRACE_MS,
     });
+    // Other nodes ask for this node's numbers over the bus (scope=cluster of /ws/stats); the
+    // gateway hands their requests to it. `gateway` is read only when a request arrives.
+    const statsExchange = new StatsExchange<NodeStats>({
+      bus: app.bus,
+      nodeId: config.NODE_ID,
+      collect: () => collectNodeStats(gateway, logoutPipeline, now()),
+    });
     const gateway = new Gateway({
       settings: settingsFrom(config),
       store: app.onlineStore,
@@ -79,6 +85,7 @@ export default fp(
       now,
       offlineQueue: app.offlineQueue,
       roomDirectory: app.roomDirectory,
+      statsExchange,
     });
     const cluster = new ClusterMembership({
       store: app.onlineStore,
@@ -110,23 +117,29 @@ export default fp(
             batchMax: config.LOGOUT_BATCH_MAX,
           })
         : undefined;
+    const lifecycle = new NodeLifecycle({
+      gateway,
+      logout: logoutPipeline,
+      cluster,
+      recovery,
+      bus: app.bus,
+      store: app.onlineStore,
+      log,
+      now,
+      nodeId: config.NODE_ID,
+      deadAfterMs: config.NODE_DEAD_AFTER_MS,
+      watchdogIntervalMs: config.WATCHDOG_INTERVAL_MS,
+      drainBatch: config.DRAIN_BATCH,
+      drainIntervalMs: config.DRAIN_INTERVAL_MS,
+      shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    });
     app.decorate('gateway', gateway);
     app.decorate('logoutPipeline', logoutPipeline);
     app.decorate('cluster', cluster);
+    app.decorate('statsExchange', statsExchange);
     app.decorate('now', now);
 
-    // Before the first session: the previous run's open sessions are closed as of its death.
-    // Before the join too, so that the time it takes does not delay the first lease renewal.
-    await recovery?.recover();
-    recovery?.start();
-    // Fails with NodeIdInUseError while another live process uses NODE_ID.
-    await cluster.join();
-    // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
-    app.bus.onResubscribed = () => void cluster.tick();
-    await gateway.listen();
-    logoutPipeline.start();
-    cluster.start();
-    const watchdogTimer = setInterval(() => gateway.tick(), config.WATCHDOG_INTERVAL_MS);
+    await lifecycle.start();
 
     const wsServerOptions = {
       maxPayload: config.MAX_PAYLOAD_BYTES,
@@ -138,40 +151,17 @@ export default fp(
     };
     await app.register(websocket, {
       options: wsServerOptions,
-      // Replaces the plugin's default (close everything at once) with a drain: readiness turns
-      // 503 and upgrades are refused at once, then sessions are told to reconnect in batches.
+      // Replaces the plugin's default (close everything at once) with the lifecycle's drain.
       preClose: async function closeSessions() {
-        gateway.draining = true;
-        await drainSessions({ connections: gateway.connections, batchSize: config.DRAIN_BATCH, intervalMs: config.DRAIN_INTERVAL_MS });
-        const deadline = Date.now() + CLOSE_WAIT_MS;
-        while (gateway.connections.size > 0 && Date.now() < deadline) await sleep(20);
-        for (const client of app.websocketServer.clients) client.terminate();
-        await gateway.settled();
+        await lifecycle.closeSessions(() => {
+          for (const client of app.websocketServer.clients) client.terminate();
+        });
         await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
       },
     });
 
     app.addHook('onClose', async () => {
-      clearInterval(watchdogTimer);
-      const deadline = Date.now() + Math.max(500, config.SHUTDOWN_TIMEOUT_MS - CLOSE_WAIT_MS - 500);
-      await gateway.heartbeats.flush(now());
-      await gateway.logins.flush();
-      // The last node leaving: nobody would expire the grace periods of its players, so their
-      // logouts happen now (stamped with the time each session ended).
-      const others = await app.onlineStore
-        .listNodes()
-        .then((nodes) => nodes.filter((n) => n.nodeId !== config.NODE_ID && now() - n.lastRenewal <= config.NODE_DEAD_AFTER_MS))
-        .catch(() => []);
-      if (others.length === 0) {
-        log.info('last node of the cluster: grace periods end now');
-        await logoutPipeline.expireGrace(now() + 10 * 365 * 86_400_000);
-      }
-      const left = await logoutPipeline.flush(deadline);
-      logoutPipeline.stop();
-      const kept = await recovery?.stop();
-      if (kept) log.warn({ unwrittenLogouts: kept }, 'shutdown: logouts kept in NODE_STATE_FILE for the next start');
-      await cluster.leave().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'lease not removed'));
-      if (left > 0) log.warn({ pendingLogouts: left }, 'shutdown: logouts left in the online store queue for the next writer');
+      await lifecycle.stop();
     });
   },
   { name: 'gateway', dependencies: ['config', 'database', 'online-store', 'auth'] },

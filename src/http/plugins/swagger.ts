@@ -10,6 +10,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
 import { errorResponse, sharedSchemas } from '../routes/api/schemas.ts';
+import { USER_ID_PATTERN } from '../../protocol/ids.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string; description?: string };
 
@@ -27,12 +28,12 @@ const wsHandshakeDoc = {
   security: [{ bearerAuth: [] }, {}],
   querystring: Type.Object({
     token: Type.Optional(Type.String({ description: 'Player JWT (AUTH_MODE=jwt), instead of the Authorization header', examples: ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln'] })),
-    userId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'The player (AUTH_MODE=none only)', examples: ['alice'] })),
+    userId: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'The player (AUTH_MODE=none only)', examples: ['alice'] })),
     name: Type.Optional(Type.String({ maxLength: 64, description: 'Display name (AUTH_MODE=none only; default: the userId)', examples: ['Alice'] })),
   }),
   response: {
     101: Type.Null({ description: 'Switching Protocols: the WebSocket is open and the `connected` frame follows' }),
-    400: errorResponse('GW_BAD_USER_ID: the userId (or the JWT `sub`) does not match ^[A-Za-z0-9_.:-]{1,64}$'),
+    400: errorResponse(`GW_BAD_USER_ID: the userId (or the JWT \`sub\`) does not match ${USER_ID_PATTERN}`),
     401: errorResponse('GW_UNAUTHORIZED: no token, or a malformed, expired or wrongly signed one (or no `userId` with AUTH_MODE=none)'),
     503: errorResponse('GW_DRAINING (node shutting down) or GW_FULL (node at MAX_CONNECTIONS); retry after `Retry-After` seconds, possibly on another node'),
   },

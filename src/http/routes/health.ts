@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { withTimeout } from '../../util/promise-timeout.ts';
 
 // Generous enough for embedded PGlite on a busy 2-core machine, short enough for a probe.
 const CHECK_TIMEOUT_MS = 2000;
@@ -30,19 +31,11 @@ const ReadyBody = Type.Object(
 );
 
 async function probe(fn: () => Promise<void>): Promise<'ok' | 'unreachable'> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
-      }),
-    ]);
+    await withTimeout(fn(), CHECK_TIMEOUT_MS);
     return 'ok';
   } catch {
     return 'unreachable';
-  } finally {
-    clearTimeout(timer);
   }
 }
 

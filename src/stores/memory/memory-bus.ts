@@ -48,6 +48,11 @@ export class MemoryBus implements Bus {
     this.node = { deliver: (origin, message) => queueMicrotask(() => this.dispatch(origin, message)) };
   }
 
+  /** Never called: an in-process subscription cannot be lost. */
+  onResubscribed(_listener: () => void): () => void {
+    return () => {};
+  }
+
   async subscribe(nodeId: string, handler: BusHandler): Promise<void> {
     if (this.closed) throw new Error('MemoryBus is closed');
     if (this.nodeId !== undefined) throw new Error(`MemoryBus already subscribed as ${this.nodeId}`);

@@ -34,7 +34,7 @@ export interface RedisBusOptions {
   /** Prepended to channel names (the deployment's REDIS_KEY_PREFIX); default none. */
   channelPrefix?: string;
   log?: RedisBusLog;
-  /** Called each time the subscription is confirmed again after a lost connection. */
+  /** A first `onResubscribed` listener (more can be added with the method). */
   onResubscribed?: () => void;
 }
 
@@ -45,8 +45,6 @@ const ROOM_SUBSCRIBE_CHUNK = 1000;
 export class RedisBus implements Bus {
   /** The owned subscriber connection (exposed for tests and health checks). */
   readonly subscriber: Redis;
-  /** Called each time the subscription is confirmed again after a lost connection; settable. */
-  onResubscribed: (() => void) | undefined;
   /** Envelopes PUBLISHed successfully (publish and broadcast, and those RedisOwnerPublisher sends). */
   published = 0;
   /** Envelopes handed to the handler (own broadcasts excluded). */
@@ -82,12 +80,14 @@ export class RedisBus implements Bus {
   private generation = 0;
   private lastErrorLog = 0;
   private lastMalformedLog = 0;
+  /** `onResubscribed` listeners (wrapped, so the same function may be added twice). */
+  private readonly resubscribedListeners = new Set<() => void>();
 
   constructor(options: RedisBusOptions) {
     this.publisher = options.publisher;
     this.prefix = options.channelPrefix ?? '';
     this.log = options.log;
-    this.onResubscribed = options.onResubscribed;
+    if (options.onResubscribed) this.onResubscribed(options.onResubscribed);
     this.nodeChannelPrefix = `${this.prefix}gateway:`;
     this.broadcastChannel = `${this.prefix}gateway:broadcast`;
     this.roomChannelPrefix = `${this.prefix}gateway:room:`;
@@ -100,6 +100,12 @@ export class RedisBus implements Bus {
       this.lastErrorLog = Date.now();
       this.log?.warn({ err: err.message }, 'bus subscriber connection error');
     });
+  }
+
+  onResubscribed(listener: () => void): () => void {
+    const entry = () => listener();
+    this.resubscribedListeners.add(entry);
+    return () => void this.resubscribedListeners.delete(entry);
   }
 
   /** The channel a node listens on. */
@@ -253,10 +259,12 @@ export class RedisBus implements Bus {
         if (generation !== this.generation || this.closed) return;
         this.resubscribes++;
         this.log?.info({ nodeId: this.nodeId, ms: Date.now() - started }, 'bus resubscribed after reconnect');
-        try {
-          this.onResubscribed?.();
-        } catch (error) {
-          this.log?.warn({ err: (error as Error).message }, 'onResubscribed threw');
+        for (const listener of [...this.resubscribedListeners]) {
+          try {
+            listener();
+          } catch (error) {
+            this.log?.warn({ err: (error as Error).message }, 'onResubscribed threw');
+          }
         }
       },
       (error: Error) => {

@@ -165,10 +165,10 @@ async function nodesWithProxiedB(t: Test) {
   t.teardown(() => Promise.all([busA.close(), busB.close()]));
   let resubscribedAt = 0;
   let resubscribed = 0;
-  busB.onResubscribed = () => {
+  busB.onResubscribed(() => {
     resubscribed++;
     resubscribedAt = Date.now();
-  };
+  });
   const [a, b] = await attach([busA, busB], ['A', 'B']);
   return { proxy, a: a!, b: b!, busB, logs, resubscribed: () => resubscribed, resubscribedAt: () => resubscribedAt };
 }
@@ -468,7 +468,7 @@ t.test('redis: an old failed room SUBSCRIBE does not drop a room a newer join wa
   const busB = new RedisBus({ publisher: publisherB, channelPrefix: service.prefix });
   t.teardown(() => Promise.all([busA.close(), busB.close()]));
   let resubscribed = 0;
-  busB.onResubscribed = () => void resubscribed++;
+  busB.onResubscribed(() => void resubscribed++);
   const [a, b] = await attach([busA, busB], ['A', 'B']);
   const roomsGot = () => b!.got.flatMap((e) => (e.message.kind === 'room' ? [e.message.frame] : []));
 

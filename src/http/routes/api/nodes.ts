@@ -5,13 +5,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
-import { authErrors, bearerSecurity, unavailableError, USER_ID } from './schemas.ts';
+import { NODE_ID_PATTERN } from '../../../protocol/ids.ts';
+import { leaseStatus, type LeaseStatus } from '../../../cluster/node-liveness.ts';
+import { authErrors, bearerSecurity, unavailableError } from './schemas.ts';
 
 const EXAMPLE_TIME = 1763800000000;
 
 const NodeEntry = Type.Object(
   {
-    nodeId: Type.String({ pattern: USER_ID, description: 'The gateway node', examples: ['gw-1'] }),
+    nodeId: Type.String({ pattern: NODE_ID_PATTERN, description: 'The gateway node', examples: ['gw-1'] }),
     lastRenewal: Type.Integer({ minimum: 0, description: 'Last renewal of its lease, ms since the Unix epoch', examples: [EXAMPLE_TIME] }),
     leaseAgeMs: Type.Integer({
       minimum: 0,
@@ -55,13 +57,7 @@ export const NodesList = Type.Object(
 );
 type NodesList = Static<typeof NodesList>;
 
-export type LeaseStatus = 'alive' | 'late' | 'dead';
-
-/** alive within two lease intervals, dead past NODE_DEAD_AFTER_MS (the reaper's rule), late between. */
-export function leaseStatus(leaseAgeMs: number, leaseIntervalMs: number, deadAfterMs: number): LeaseStatus {
-  if (leaseAgeMs > deadAfterMs) return 'dead';
-  return leaseAgeMs > 2 * leaseIntervalMs ? 'late' : 'alive';
-}
+export { leaseStatus, type LeaseStatus };
 
 const nodesRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Reply: NodesList }>(

@@ -7,6 +7,7 @@
  */
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import { CloseCode } from '../../../protocol/close-codes.ts';
+import { USER_ID_PATTERN } from '../../../protocol/ids.ts';
 import { GatewayErrors } from '../../../errors.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
 import type { PlayerPresence } from '../../../presence/online-store.ts';
@@ -115,7 +116,7 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
         params: PlayerParams,
         response: {
           200: PlayerStatus,
-          400: errorResponse('GW_VALIDATION: userId does not match ^[A-Za-z0-9_.:-]{1,64}$'),
+          400: errorResponse(`GW_VALIDATION: userId does not match ${USER_ID_PATTERN}`),
           ...authErrors,
           404: errorResponse('GW_NOT_FOUND: the gateway has never seen this user'),
           503: unavailableError,

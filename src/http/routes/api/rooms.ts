@@ -8,6 +8,8 @@
  */
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
+import { ROOM_PATTERN } from '../../../protocol/ids.ts';
+import { liveNodeIds } from '../../../cluster/node-liveness.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
 import {
   authErrors,
@@ -39,7 +41,7 @@ async function guarded<T>(log: FastifyBaseLogger, call: () => Promise<T>): Promi
 async function liveNodes(app: FastifyInstance): Promise<Set<string>> {
   const now = app.now();
   const nodes = await app.onlineStore.listNodes();
-  const live = new Set(nodes.filter((n) => now - n.lastRenewal <= app.config.NODE_DEAD_AFTER_MS).map((n) => n.nodeId));
+  const live = new Set(liveNodeIds(nodes, now, app.config.NODE_DEAD_AFTER_MS));
   live.add(app.config.NODE_ID);
   return live;
 }
@@ -133,7 +135,7 @@ const roomRoutes: FastifyPluginAsync = async (app) => {
         querystring: ListMembersQuery,
         response: {
           200: RoomMembersPage,
-          400: errorResponse('GW_VALIDATION (room does not match ^[A-Za-z0-9_.:-]{1,128}$, or a bad limit) or GW_INVALID_CURSOR'),
+          400: errorResponse(`GW_VALIDATION (room does not match ${ROOM_PATTERN}, or a bad limit) or GW_INVALID_CURSOR`),
           ...authErrors,
           503: unavailableError,
         },

@@ -5,15 +5,13 @@
  * `serverTime` and `ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { MAX_PAGE_LIMIT, USER_ID_PREFIX_PATTERN } from '../../../presence/online-paging.ts';
-
-/** The userId format of the handshake (auth.ts USER_ID_PATTERN), as a JSON-schema pattern. */
-export const USER_ID = '^[A-Za-z0-9_.:-]{1,64}$';
+import { MAX_PAGE_LIMIT } from '../../../presence/online-paging.ts';
+import { NODE_ID_PATTERN, ROOM_PATTERN, USER_ID_PATTERN, USER_ID_PREFIX_PATTERN } from '../../../protocol/ids.ts';
 
 const EXAMPLE_TIME = 1763800000000;
 
-const UserId = (description: string) => Type.String({ pattern: USER_ID, description, examples: ['alice'] });
-const NodeId = (description: string) => Type.String({ pattern: USER_ID, description, examples: ['gw-1'] });
+const UserId = (description: string) => Type.String({ pattern: USER_ID_PATTERN, description, examples: ['alice'] });
+const NodeId = (description: string) => Type.String({ pattern: NODE_ID_PATTERN, description, examples: ['gw-1'] });
 const Millis = (description: string) => Type.Integer({ minimum: 0, description, examples: [EXAMPLE_TIME] });
 const MillisOrNull = (description: string) =>
   Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description, examples: [EXAMPLE_TIME, null] });
@@ -312,10 +310,7 @@ export type ClusterWsStats = Static<typeof ClusterWsStats>;
 /* ----------------------------------------------------------------------------------------- */
 /* Rooms and server pushes (http/routes/api/rooms.ts, http/routes/api/messages.ts)                     */
 
-/** Room names (the wire protocol's ROOM_PATTERN). */
-export const ROOM_NAME = '^[A-Za-z0-9_.:-]{1,128}$';
-
-const RoomName = (description: string) => Type.String({ pattern: ROOM_NAME, description, examples: ['lobby:eu-1'] });
+const RoomName = (description: string) => Type.String({ pattern: ROOM_PATTERN, description, examples: ['lobby:eu-1'] });
 const PageLimit = (what: string) =>
   Type.Optional(
     Type.Integer({

@@ -1,0 +1,135 @@
+/**
+ * Who gets what inside one node's gateway: the collaborators `Gateway` coordinates, built and
+ * wired to each other in one place, so that gateway.ts reads as the life of a session (open,
+ * frames, close, bus messages) rather than as a wiring diagram. Nothing here runs anything: it
+ * only constructs. `Gateway` calls `composeGatewayParts(deps)` unless it is given its parts.
+ */
+import { LookupOwnerPublisher } from '../cluster/owner-publisher.ts';
+import { CloseCode, closeReason } from '../protocol/close-codes.ts';
+import { ConnectionManager } from '../connection/connection-manager.ts';
+import { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
+import { Router } from '../delivery/router.ts';
+import { OfflineReplay } from '../delivery/offline-replay.ts';
+import { RoomService } from '../delivery/room-service.ts';
+import { DirectMessages } from '../delivery/direct-messages.ts';
+import { sessionConfig, type Session, type SessionConfig, type SessionHooks } from '../connection/session.ts';
+import { Watchdog } from './watchdog.ts';
+import { LoginWriter } from '../presence/login-writer.ts';
+import { GatewayCounters } from './gateway-counters.ts';
+import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import { SessionPolicy } from '../connection/session-policy.ts';
+import { FrameDispatcher } from './frame-dispatcher.ts';
+import { EarlyFrames } from '../connection/early-frames.ts';
+import type { GatewayDeps } from './gateway.ts';
+
+/** Logins per database statement (a reconnect storm is written in a few round trips). */
+const LOGIN_BATCH_MAX = 500;
+
+export interface GatewayParts {
+  connections: ConnectionManager;
+  counters: GatewayCounters;
+  /** What every session of the node shares (one object, not one per connection). */
+  sessionConfig: SessionConfig;
+  /** Rate-limited warnings per session (drops, held frames, bad frames). */
+  warner: RateLimitedWarner;
+  /** Frames a session sends while its login is in flight. */
+  early: EarlyFrames;
+  /** The database side of logins, batched. */
+  logins: LoginWriter;
+  replay: OfflineReplay;
+  router: Router;
+  messages: DirectMessages;
+  rooms: RoomService;
+  watchdog: Watchdog;
+  policy: SessionPolicy;
+  frames: FrameDispatcher;
+  heartbeats: HeartbeatFlusher;
+}
+
+export function composeGatewayParts(deps: GatewayDeps): GatewayParts {
+  const { settings, store, bus, log, now } = deps;
+  const connections = new ConnectionManager();
+  const counters = new GatewayCounters();
+  const warner = new RateLimitedWarner(log, now, 10_000);
+  // One object for every session of the node (a closure per session would cost memory per connection).
+  const hooks: SessionHooks = {
+    onDrop: (s, consecutive) => {
+      counters.dropped++;
+      warner.warn(s.id, { userId: s.userId, sessionId: s.id, consecutive }, 'send queue full: message dropped');
+    },
+    onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
+  };
+  const replay = new OfflineReplay({
+    queue: deps.offlineQueue,
+    log,
+    now,
+    sendQueueMax: settings.sendQueueMax,
+    sendQueueMaxBytes: settings.sendQueueMaxBytes,
+    onDrop: (s) => {
+      counters.dropped++;
+      warner.warn(s.id, { userId: s.userId, sessionId: s.id }, 'frames held behind the offline replay: message dropped');
+    },
+  });
+  // Every frame to a session goes through the replay's gate (held until its replay is done).
+  const send = (session: Session, frame: string) => replay.send(session, frame);
+  const router = new Router({
+    nodeId: settings.nodeId,
+    connections,
+    owners: deps.owners ?? new LookupOwnerPublisher(store, bus),
+    multiSession: settings.sessionPolicy === 'multi',
+    send,
+  });
+  const messages = new DirectMessages({
+    nodeId: settings.nodeId,
+    multiSession: settings.sessionPolicy === 'multi',
+    router,
+    replay,
+    connections,
+    store,
+    bus,
+    queue: deps.offlineQueue,
+    counters,
+    log,
+    now,
+  });
+  const rooms = new RoomService({
+    nodeId: settings.nodeId,
+    bus,
+    directory: deps.roomDirectory,
+    maxRoomsPerSession: settings.maxRoomsPerSession ?? 64,
+    log,
+    now,
+    send,
+  });
+  const sessions = () => connections.sessions();
+  return {
+    connections,
+    counters,
+    sessionConfig: sessionConfig({ limits: settings, now, hooks, framesOut: counters.framesOutByType }),
+    warner,
+    early: new EarlyFrames(),
+    logins: new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX }),
+    replay,
+    router,
+    messages,
+    rooms,
+    watchdog: new Watchdog({
+      sessions,
+      heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
+      writeTimeoutMs: settings.writeTimeoutMs,
+      wsPingIntervalMs: settings.wsPingIntervalMs,
+      onTimeout: (s, silentFor) => log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout'),
+      onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
+    }),
+    policy: new SessionPolicy({
+      nodeId: settings.nodeId,
+      policy: settings.sessionPolicy,
+      maxSessionsPerUser: settings.maxSessionsPerUser,
+      connections,
+      bus,
+      log,
+    }),
+    frames: new FrameDispatcher({ maxContentBytes: settings.maxContentBytes, counters, warner, replay, messages, rooms }),
+    heartbeats: new HeartbeatFlusher({ store, nodeId: settings.nodeId, sessions, intervalMs: settings.heartbeatFlushIntervalMs, log }),
+  };
+}
