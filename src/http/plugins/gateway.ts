@@ -58,7 +58,8 @@ export default fp(
     const now = () => Date.now();
     const log = app.log.child({ nodeId: config.NODE_ID });
     const logoutPipeline = new LogoutPipeline({
-      store: app.onlineStore,
+      presence: app.presence,
+      outbox: app.logoutOutbox,
       repository: app.players,
       nodeId: config.NODE_ID,
       log,
@@ -70,7 +71,7 @@ export default fp(
     });
     const gateway = new Gateway({
       settings: settingsFrom(config),
-      store: app.onlineStore,
+      store: app.presence,
       repository: app.players,
       bus: app.bus,
       owners: app.ownerPublisher,
@@ -81,7 +82,8 @@ export default fp(
       roomDirectory: app.roomDirectory,
     });
     const cluster = new ClusterMembership({
-      store: app.onlineStore,
+      nodes: app.nodeRegistry,
+      locks: app.locks,
       nodeId: config.NODE_ID,
       log,
       now,
@@ -158,7 +160,7 @@ export default fp(
       await gateway.logins.flush();
       // The last node leaving: nobody would expire the grace periods of its players, so their
       // logouts happen now (stamped with the time each session ended).
-      const others = await app.onlineStore
+      const others = await app.nodeRegistry
         .listNodes()
         .then((nodes) => nodes.filter((n) => n.nodeId !== config.NODE_ID && now() - n.lastRenewal <= config.NODE_DEAD_AFTER_MS))
         .catch(() => []);

@@ -91,7 +91,7 @@ const wsStatsRoute: FastifyPluginAsync = async (app) => {
     async (request): Promise<WsStats | ClusterWsStats> => {
       if (request.query.scope !== 'cluster') return nodeStats(app);
       const now = app.now();
-      const live = await withTimeout(app.onlineStore.listNodes(), STORE_TIMEOUT_MS)
+      const live = await withTimeout(app.nodeRegistry.listNodes(), STORE_TIMEOUT_MS)
         .then((nodes) => nodes.filter((n) => now - n.lastRenewal <= app.config.NODE_DEAD_AFTER_MS).map((n) => n.nodeId))
         .catch(() => null);
       const { nodes, missing } = await exchange.gather(live, CLUSTER_TIMEOUT_MS);

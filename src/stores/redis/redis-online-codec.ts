@@ -3,7 +3,8 @@
  * nested arrays; every shape is checked so a script/TypeScript mismatch fails loudly instead of
  * leaking `undefined` into presence data.
  */
-import type { LogoutRecord, PendingLogout, PlayerPresence } from '../../presence/online-store.ts';
+import type { LogoutRecord, PendingLogout } from '../../presence/logout-outbox.ts';
+import type { PlayerPresence } from '../../presence/presence-store.ts';
 
 /** Thrown when a script reply does not have the expected shape. */
 export class OnlineReplyError extends Error {

@@ -1,0 +1,180 @@
+/**
+ * `PresenceStore` on Redis. Keys are listed in redis-online-keys.ts (and docs/architecture.md);
+ * every transition that touches more than one key is one Lua script in ./lua/, so a crash
+ * between two commands never leaves half a state. Heartbeats are the one hot write path: one
+ * HSET per node flush, never a command per user or per ping.
+ */
+import type {
+  EndSessionInput,
+  EndSessionResult,
+  ForceLogoutInput,
+  ForceLogoutResult,
+  ListOnlineOptions,
+  LoginInput,
+  LoginResult,
+  OnlinePage,
+  PlayerPresence,
+  PresenceStore,
+} from '../../presence/presence-store.ts';
+import type { LogoutRecord } from '../../presence/logout-outbox.ts';
+import type { RedisStoreContext } from './redis-store-context.ts';
+import { asArray, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
+import {
+  FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
+} from '../../presence/online-paging.ts';
+
+/**
+ * Above this many users a heartbeat flush is split into several HSETs (still one pipelined
+ * round trip), so one command never blocks Redis for long.
+ */
+const HEARTBEAT_CHUNK = 50_000;
+
+export class RedisPresenceStore implements PresenceStore {
+  constructor(private readonly ctx: RedisStoreContext) {}
+
+  async login(input: LoginInput): Promise<LoginResult> {
+    checkTime('now', input.now);
+    const k = this.ctx.keys;
+    const reply = asArray(
+      await this.ctx.run(
+        'login',
+        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace],
+        [input.userId, input.username, input.nodeId, input.candidateLogicalSessionId, String(input.now), input.connectionId ?? ''],
+      ),
+      'login',
+    );
+    return {
+      epoch: asNumber(reply[0], 'login epoch'),
+      logicalSessionId: asString(reply[1], 'login sid'),
+      newLogicalSession: asNumber(reply[2], 'login new') === 1,
+      sessions: asNumber(reply[3], 'login sessions'),
+      previousNodes: parseNodeCounts(reply[4], 'login previousNodes'),
+    };
+  }
+
+  async endSession(input: EndSessionInput): Promise<EndSessionResult> {
+    checkTime('now', input.now);
+    const k = this.ctx.keys;
+    const reply = asArray(
+      await this.ctx.run(
+        'endSession',
+        [
+          k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId),
+          k.pending, k.pendingData, k.grace,
+        ],
+        [
+          input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '',
+          String(input.graceMs ?? 0),
+        ],
+      ),
+      'endSession',
+    );
+    const result: EndSessionResult = {
+      stale: asNumber(reply[0], 'endSession stale') === 1,
+      loggedOut: asNumber(reply[1], 'endSession loggedOut') === 1,
+      sessions: asNumber(reply[2], 'endSession sessions'),
+    };
+    if (result.loggedOut) result.record = parseRecord(asString(reply[3], 'endSession record'));
+    const graceUntil = reply[4] === undefined ? 0 : asNumber(reply[4], 'endSession graceUntil');
+    if (graceUntil > 0) result.graceUntil = graceUntil;
+    return result;
+  }
+
+  async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
+    checkTime('now', input.now);
+    const k = this.ctx.keys;
+    const reply = asArray(
+      await this.ctx.run(
+        'forceLogout',
+        [k.player(input.userId), k.online, k.index, k.pending, k.pendingData, k.grace],
+        [k.prefix, input.userId, input.reason, String(input.now)],
+      ),
+      'forceLogout',
+    );
+    if (asNumber(reply[0], 'forceLogout loggedOut') !== 1) return { loggedOut: false, nodes: {} };
+    return {
+      loggedOut: true,
+      nodes: parseNodeCounts(reply[1], 'forceLogout nodes'),
+      record: parseRecord(asString(reply[2], 'forceLogout record')),
+    };
+  }
+
+  async expireGrace(now: number, limit: number): Promise<LogoutRecord[]> {
+    checkTime('now', now);
+    const k = this.ctx.keys;
+    const reply = asArray(
+      await this.ctx.run('expireGrace', [k.grace, k.online, k.index, k.pending, k.pendingData], [k.prefix, String(now), String(limit)]),
+      'expireGrace',
+    );
+    return reply.map((r) => parseRecord(asString(r, 'expireGrace record')));
+  }
+
+  async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {
+    if (beats.size === 0) return;
+    const key = this.ctx.keys.nodeHeartbeats(nodeId);
+    const chunks: string[][] = [];
+    let chunk: string[] = [];
+    for (const [userId, at] of beats) {
+      checkTime('heartbeat', at);
+      chunk.push(userId, String(at));
+      if (chunk.length === 2 * HEARTBEAT_CHUNK) {
+        chunks.push(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    // A field may land for a connection that ended since the node's tick; it is harmless (only
+    // the heartbeats of a user's live nodes are read) and removed by that node's next end.
+    if (chunks.length === 1) {
+      await this.ctx.redis.hset(key, ...chunks[0]!);
+      return;
+    }
+    const pipeline = this.ctx.redis.pipeline();
+    for (const part of chunks) pipeline.hset(key, ...part);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async getPlayer(userId: string): Promise<PlayerPresence | null> {
+    const reply = asArray(await this.ctx.run('getPlayer', [this.ctx.keys.player(userId)], [this.ctx.keys.prefix, userId]), 'getPlayer');
+    return parsePresence(userId, reply[0], reply[1]);
+  }
+
+  async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
+    checkPageLimit(options.limit);
+    const range = prefixRange(options.prefix);
+    const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
+    const filtered = options.nodeId !== undefined;
+    const budget = filtered ? options.limit * FILTER_SCAN_FACTOR : options.limit;
+    const reply = asArray(
+      await this.ctx.run(
+        'listOnline',
+        [this.ctx.keys.index],
+        [
+          this.ctx.keys.prefix, start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+',
+          options.limit, budget, filtered ? '1' : '0', options.nodeId ?? '',
+        ],
+      ),
+      'listOnline',
+    );
+    const players: PlayerPresence[] = [];
+    for (const item of asArray(reply[2], 'listOnline players')) {
+      const [userId, fields, beats] = asArray(item, 'listOnline player');
+      const presence = parsePresence(asString(userId, 'listOnline userId'), fields, beats);
+      if (presence) players.push(presence);
+    }
+    const more = asNumber(reply[0], 'listOnline more') === 1;
+    return more ? { players, nextCursor: encodeCursor(asString(reply[1], 'listOnline last')) } : { players };
+  }
+
+  async countOnline(prefix?: string): Promise<number> {
+    const range = prefixRange(prefix);
+    // The index holds the same members as the online set, in lex order: a prefix is a range.
+    return range ? this.ctx.redis.zlexcount(this.ctx.keys.index, `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(this.ctx.keys.online);
+  }
+
+  async ping(): Promise<void> {
+    await this.ctx.redis.ping();
+  }
+}
