@@ -13,7 +13,7 @@ import {
   type RegisterNodeResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
-import type { OnlineKeys } from './redis-online-keys.ts';
+import type { RedisKeys } from './keys.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { OnlineReplyError, asArray, asNumber, asString, parseRecords } from './redis-online-codec.ts';
 import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
@@ -25,7 +25,7 @@ import { checkCount, checkReassertSession, checkTime } from '../../presence/onli
 export const CLUSTER_BATCH = 500;
 
 /** The keys of the reap prelude (lib/reap-batch.lua) for one node, in script order. */
-const reapKeys = (k: OnlineKeys, nodeId: string) => [
+const reapKeys = (k: RedisKeys, nodeId: string) => [
   k.nodes, k.online, k.index, k.pending, k.pendingData, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId),
 ];
 

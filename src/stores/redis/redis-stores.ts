@@ -7,8 +7,8 @@ import type { OnlineStores } from '../online-stores.ts';
 import { RedisLocks } from './redis-locks.ts';
 import { RedisLogoutOutbox } from './redis-logout-outbox.ts';
 import { RedisNodeRegistry } from './redis-node-registry.ts';
-import { OnlineKeys } from './redis-online-keys.ts';
-import { defineOnlineScripts } from './redis-online-scripts.ts';
+import { RedisKeys } from './keys.ts';
+import { defineScripts } from './scripts.ts';
 import { RedisPresenceStore } from './redis-presence-store.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 
@@ -27,8 +27,8 @@ export function createRedisStores(options: RedisStoresOptions): OnlineStores {
   }
   const ctx: RedisStoreContext = {
     redis: options.redis,
-    keys: new OnlineKeys(options.keyPrefix ?? ''),
-    run: defineOnlineScripts(options.redis),
+    keys: new RedisKeys(options.keyPrefix ?? ''),
+    run: defineScripts(options.redis),
   };
   return {
     presence: new RedisPresenceStore(ctx),

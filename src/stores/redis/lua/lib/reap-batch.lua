@@ -1,4 +1,4 @@
--- Shared prelude (prepended after go-offline by redis-online-scripts.ts): takes up to `limit`
+-- Shared prelude (prepended after go-offline by scripts.ts): takes up to `limit`
 -- users off a dead node's players set and subtracts that node's connections from each. Only what
 -- `n:<nodeId>` holds is subtracted, and the field goes in the same step, so a second reaper (or a
 -- repeated batch) finds nothing left to subtract: nothing is decremented or queued twice.

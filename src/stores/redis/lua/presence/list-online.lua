@@ -5,7 +5,7 @@
 -- Player keys (prefix .. 'player:online:' .. userId) come from index members, so they are built
 -- here from the prefix, exactly as redis-online-keys.ts builds them.
 -- Examines at most `budget` index entries and looks one entry further to know whether the
--- iteration is complete: memory-online-store.ts walks the same way. The peek stays within
+-- iteration is complete: memory-presence-store.ts walks the same way. The peek stays within
 -- [start, stop], so the page that reaches the end of a prefix range knows it is the last one.
 -- Returns { more 0/1, last examined userId or '', { { userId, fields, beats }, ... } }
 local index = KEYS[1]
