@@ -1,5 +1,5 @@
 /**
- * `PresenceStore` on Redis. Keys are listed in redis-online-keys.ts (and docs/architecture.md);
+ * `PresenceStore` on Redis. Keys are named in keys.ts (table in docs/architecture.md);
  * every transition that touches more than one key is one Lua script in ./lua/, so a crash
  * between two commands never leaves half a state. Heartbeats are the one hot write path: one
  * HSET per node flush, never a command per user or per ping.
@@ -18,7 +18,7 @@ import type {
 } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
-import { asArray, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
+import { OnlineReplyError, asArray, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
 import {
   FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
 } from '../../presence/online-paging.ts';
@@ -28,6 +28,9 @@ import {
  * round trip), so one command never blocks Redis for long.
  */
 const HEARTBEAT_CHUNK = 50_000;
+
+/** forceLogout re-reads the user's nodes at most this often when logins keep racing it. */
+const FORCE_LOGOUT_ATTEMPTS = 10;
 
 export class RedisPresenceStore implements PresenceStore {
   constructor(private readonly ctx: RedisStoreContext) {}
@@ -83,27 +86,43 @@ export class RedisPresenceStore implements PresenceStore {
   async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
     checkTime('now', input.now);
     const k = this.ctx.keys;
-    const reply = asArray(
-      await this.ctx.run(
+    const player = k.player(input.userId);
+    for (let attempt = 1; ; attempt++) {
+      // The user's nodes first (their keys go in KEYS); the script re-checks them.
+      const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
+      const keys = [player, k.online, k.index, k.pending, k.pendingData, k.grace];
+      for (const nodeId of nodeIds) keys.push(k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId));
+      const reply = asArray(
+        await this.ctx.run('forceLogout', keys, [input.userId, input.reason, String(input.now), ...nodeIds]),
         'forceLogout',
-        [k.player(input.userId), k.online, k.index, k.pending, k.pendingData, k.grace],
-        [k.prefix, input.userId, input.reason, String(input.now)],
-      ),
-      'forceLogout',
-    );
-    if (asNumber(reply[0], 'forceLogout loggedOut') !== 1) return { loggedOut: false, nodes: {} };
-    return {
-      loggedOut: true,
-      nodes: parseNodeCounts(reply[1], 'forceLogout nodes'),
-      record: parseRecord(asString(reply[2], 'forceLogout record')),
-    };
+      );
+      const state = asNumber(reply[0], 'forceLogout loggedOut');
+      if (state === -1) {
+        // A login on another node in between: read the nodes again.
+        if (attempt >= FORCE_LOGOUT_ATTEMPTS) throw new OnlineReplyError('forceLogout: the user\'s nodes kept changing');
+        continue;
+      }
+      if (state !== 1) return { loggedOut: false, nodes: {} };
+      return {
+        loggedOut: true,
+        nodes: parseNodeCounts(reply[1], 'forceLogout nodes'),
+        record: parseRecord(asString(reply[2], 'forceLogout record')),
+      };
+    }
   }
 
   async expireGrace(now: number, limit: number): Promise<LogoutRecord[]> {
     checkTime('now', now);
     const k = this.ctx.keys;
+    // The due users first (their player keys go in KEYS); the script re-checks each.
+    const userIds = await this.ctx.redis.zrangebyscore(k.grace, '-inf', String(now), 'LIMIT', 0, limit);
+    if (userIds.length === 0) return [];
     const reply = asArray(
-      await this.ctx.run('expireGrace', [k.grace, k.online, k.index, k.pending, k.pendingData], [k.prefix, String(now), String(limit)]),
+      await this.ctx.run(
+        'expireGrace',
+        [k.grace, k.online, k.index, k.pending, k.pendingData, ...userIds.map((userId) => k.player(userId))],
+        [String(now), ...userIds],
+      ),
       'expireGrace',
     );
     return reply.map((r) => parseRecord(asString(r, 'expireGrace record')));

@@ -1,6 +1,6 @@
 -- Shared prelude (prepended by scripts.ts): a player's hash plus their heartbeat in
 -- the heartbeats hash of each node they are live on (server:node:<nodeId>:heartbeats, built
--- here from the prefix exactly as redis-online-keys.ts builds it).
+-- here from the prefix exactly as keys.ts builds it).
 local function readPresence(prefix, player, userId)
   local fields = redis.call('HGETALL', player)
   local beats = {}

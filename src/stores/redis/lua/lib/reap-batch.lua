@@ -5,7 +5,7 @@
 -- A user left with no connection goes offline exactly like endSession (reason node_lost, at);
 -- one still connected elsewhere keeps their logical session.
 -- Player keys come from set members, so they are built here from the prefix, exactly as
--- redis-online-keys.ts builds them.
+-- keys.ts (RedisKeys) builds them.
 -- Returns the JSON records of the users taken offline.
 local function reapBatch(prefix, online, index, pending, pendingData, nodePlayers, nodeBeats, nodeId, at, limit)
   local records = {}

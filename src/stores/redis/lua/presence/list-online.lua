@@ -3,7 +3,7 @@
 -- ARGV: key prefix, start ('-', '(' .. last userId, or '[' .. userId prefix), stop ('+', or
 --       '(' .. the successor of the userId prefix), limit, scan budget, filter '1'/'0', nodeId
 -- Player keys (prefix .. 'player:online:' .. userId) come from index members, so they are built
--- here from the prefix, exactly as redis-online-keys.ts builds them.
+-- here from the prefix, exactly as keys.ts builds them.
 -- Examines at most `budget` index entries and looks one entry further to know whether the
 -- iteration is complete: memory-presence-store.ts walks the same way. The peek stays within
 -- [start, stop], so the page that reaches the end of a prefix range knows it is the last one.
