@@ -15,7 +15,7 @@ import {
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisKeys } from './keys.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
-import { OnlineReplyError, asArray, asNumber, asString, parseRecords } from './redis-online-codec.ts';
+import { OnlineReplyError, asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
 import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
 
 /**
@@ -38,13 +38,14 @@ export class RedisNodeRegistry implements NodeRegistry {
     checkTime('deadAfterMs', deadAfterMs);
     const reaped: LogoutRecord[] = [];
     for (;;) {
-      const reply = asArray(
+      const reply = asFields(
         await run('registerNode', reapKeys(k, nodeId), [k.prefix, nodeId, String(now), String(deadAfterMs), CLUSTER_BATCH]),
         'registerNode',
+        ['state', 'records', 'remaining'],
       );
-      const state = asNumber(reply[0], 'registerNode state');
+      const state = asNumber(reply.state, 'registerNode state');
       if (state === 0) throw new NodeIdInUseError(nodeId);
-      reaped.push(...parseRecords(reply[1], 'registerNode records'));
+      reaped.push(...parseRecords(reply.records, 'registerNode records'));
       if (state === 2) return { reaped };
       if (state !== 1) throw new OnlineReplyError(`registerNode state ${state}`);
     }
@@ -76,11 +77,15 @@ export class RedisNodeRegistry implements NodeRegistry {
     const { keys: k, run } = this.ctx;
     checkTime('at', at);
     checkCount('limit', limit);
-    const reply = asArray(await run('reapNode', reapKeys(k, deadNodeId), [k.prefix, deadNodeId, String(at), limit]), 'reapNode');
+    const reply = asFields(
+      await run('reapNode', reapKeys(k, deadNodeId), [k.prefix, deadNodeId, String(at), limit]),
+      'reapNode',
+      ['records', 'remaining', 'alive'],
+    );
     return {
-      records: parseRecords(reply[0], 'reapNode records'),
-      remaining: asNumber(reply[1], 'reapNode remaining'),
-      alive: asNumber(reply[2], 'reapNode alive') === 1,
+      records: parseRecords(reply.records, 'reapNode records'),
+      remaining: asNumber(reply.remaining, 'reapNode remaining'),
+      alive: asNumber(reply.alive, 'reapNode alive') === 1,
     };
   }
 
@@ -99,12 +104,13 @@ export class RedisNodeRegistry implements NodeRegistry {
           s.connectionIds ? JSON.stringify(s.connectionIds) : '',
         );
       }
-      const reply = asArray(
+      const reply = asFields(
         await run('reassert', [k.nodes, k.online, k.index, k.nodePlayers(nodeId), ...batch.map((s) => k.player(s.userId))], args),
         'reassert',
+        ['restored', 'stale'],
       );
-      result.restored += asNumber(reply[0], 'reassert restored');
-      for (const userId of asArray(reply[1], 'reassert stale')) result.stale.push(asString(userId, 'reassert stale userId'));
+      result.restored += asNumber(reply.restored, 'reassert restored');
+      for (const userId of asArray(reply.stale, 'reassert stale')) result.stale.push(asString(userId, 'reassert stale userId'));
     }
     return result;
   }

@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import { RedisKeys } from './keys.ts';
 import { defineScripts, type RunScript } from './scripts.ts';
-import { asArray, asNumber } from './redis-online-codec.ts';
+import { asFields, asNumber } from './redis-online-codec.ts';
 import type { BusMessage } from '../../cluster/bus.ts';
 import type { OwnerDelivery, OwnerPublisher } from '../../cluster/owner-publisher.ts';
 import type { RedisBus } from './redis-bus.ts';
@@ -35,10 +35,14 @@ export class RedisOwnerPublisher implements OwnerPublisher {
 
   async publishToOwners(userId: string, exceptNodeId: string, message: BusMessage): Promise<OwnerDelivery> {
     const envelope = this.bus.envelopeOf(message);
-    const reply = asArray(await this.run('publishToOwners', [this.keys.player(userId)], [this.bus.nodeChannelPrefix, exceptNodeId, envelope]), 'publishToOwners');
-    const owners = asNumber(reply[1], 'publishToOwners owners');
-    const reached = asNumber(reply[2], 'publishToOwners reached');
+    const reply = asFields(
+      await this.run('publishToOwners', [this.keys.player(userId)], [this.bus.nodeChannelPrefix, exceptNodeId, envelope]),
+      'publishToOwners',
+      ['online', 'owners', 'reached'],
+    );
+    const owners = asNumber(reply.owners, 'publishToOwners owners');
+    const reached = asNumber(reply.reached, 'publishToOwners reached');
     this.bus.published += owners;
-    return { online: asNumber(reply[0], 'publishToOwners online') === 1, owners, reached, unheard: owners - reached };
+    return { online: asNumber(reply.online, 'publishToOwners online') === 1, owners, reached, unheard: owners - reached };
   }
 }

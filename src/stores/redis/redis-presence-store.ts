@@ -18,7 +18,7 @@ import type {
 } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
-import { OnlineReplyError, asArray, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
+import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
 import {
   FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
 } from '../../presence/online-paging.ts';
@@ -38,27 +38,28 @@ export class RedisPresenceStore implements PresenceStore {
   async login(input: LoginInput): Promise<LoginResult> {
     checkTime('now', input.now);
     const k = this.ctx.keys;
-    const reply = asArray(
+    const reply = asFields(
       await this.ctx.run(
         'login',
         [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace],
         [input.userId, input.username, input.nodeId, input.candidateLogicalSessionId, String(input.now), input.connectionId ?? ''],
       ),
       'login',
+      ['epoch', 'sid', 'new', 'sessions', 'previousNodes'],
     );
     return {
-      epoch: asNumber(reply[0], 'login epoch'),
-      logicalSessionId: asString(reply[1], 'login sid'),
-      newLogicalSession: asNumber(reply[2], 'login new') === 1,
-      sessions: asNumber(reply[3], 'login sessions'),
-      previousNodes: parseNodeCounts(reply[4], 'login previousNodes'),
+      epoch: asNumber(reply.epoch, 'login epoch'),
+      logicalSessionId: asString(reply.sid, 'login sid'),
+      newLogicalSession: asNumber(reply.new, 'login new') === 1,
+      sessions: asNumber(reply.sessions, 'login sessions'),
+      previousNodes: parseNodeCounts(reply.previousNodes, 'login previousNodes'),
     };
   }
 
   async endSession(input: EndSessionInput): Promise<EndSessionResult> {
     checkTime('now', input.now);
     const k = this.ctx.keys;
-    const reply = asArray(
+    const reply = asFields(
       await this.ctx.run(
         'endSession',
         [
@@ -71,14 +72,16 @@ export class RedisPresenceStore implements PresenceStore {
         ],
       ),
       'endSession',
+      ['stale', 'loggedOut', 'sessions'],
+      ['record', 'graceUntil'],
     );
     const result: EndSessionResult = {
-      stale: asNumber(reply[0], 'endSession stale') === 1,
-      loggedOut: asNumber(reply[1], 'endSession loggedOut') === 1,
-      sessions: asNumber(reply[2], 'endSession sessions'),
+      stale: asNumber(reply.stale, 'endSession stale') === 1,
+      loggedOut: asNumber(reply.loggedOut, 'endSession loggedOut') === 1,
+      sessions: asNumber(reply.sessions, 'endSession sessions'),
     };
-    if (result.loggedOut) result.record = parseRecord(asString(reply[3], 'endSession record'));
-    const graceUntil = reply[4] === undefined ? 0 : asNumber(reply[4], 'endSession graceUntil');
+    if (result.loggedOut) result.record = parseRecord(asString(reply.record, 'endSession record'));
+    const graceUntil = reply.graceUntil === undefined ? 0 : asNumber(reply.graceUntil, 'endSession graceUntil');
     if (graceUntil > 0) result.graceUntil = graceUntil;
     return result;
   }
@@ -92,21 +95,22 @@ export class RedisPresenceStore implements PresenceStore {
       const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
       const keys = [player, k.online, k.index, k.pending, k.pendingData, k.grace];
       for (const nodeId of nodeIds) keys.push(k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId));
-      const reply = asArray(
+      const reply = asFields(
         await this.ctx.run('forceLogout', keys, [input.userId, input.reason, String(input.now), ...nodeIds]),
         'forceLogout',
+        [],
+        ['retry', 'loggedOut', 'nodes', 'record'],
       );
-      const state = asNumber(reply[0], 'forceLogout loggedOut');
-      if (state === -1) {
+      if (reply.retry !== undefined) {
         // A login on another node in between: read the nodes again.
         if (attempt >= FORCE_LOGOUT_ATTEMPTS) throw new OnlineReplyError('forceLogout: the user\'s nodes kept changing');
         continue;
       }
-      if (state !== 1) return { loggedOut: false, nodes: {} };
+      if (asNumber(reply.loggedOut, 'forceLogout loggedOut') !== 1) return { loggedOut: false, nodes: {} };
       return {
         loggedOut: true,
-        nodes: parseNodeCounts(reply[1], 'forceLogout nodes'),
-        record: parseRecord(asString(reply[2], 'forceLogout record')),
+        nodes: parseNodeCounts(reply.nodes, 'forceLogout nodes'),
+        record: parseRecord(asString(reply.record, 'forceLogout record')),
       };
     }
   }
@@ -156,8 +160,8 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async getPlayer(userId: string): Promise<PlayerPresence | null> {
-    const reply = asArray(await this.ctx.run('getPlayer', [this.ctx.keys.player(userId)], [this.ctx.keys.prefix, userId]), 'getPlayer');
-    return parsePresence(userId, reply[0], reply[1]);
+    const reply = asFields(await this.ctx.run('getPlayer', [this.ctx.keys.player(userId)], [this.ctx.keys.prefix, userId]), 'getPlayer', ['fields', 'beats']);
+    return parsePresence(userId, reply.fields, reply.beats);
   }
 
   async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
@@ -166,7 +170,7 @@ export class RedisPresenceStore implements PresenceStore {
     const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
     const filtered = options.nodeId !== undefined;
     const budget = filtered ? options.limit * FILTER_SCAN_FACTOR : options.limit;
-    const reply = asArray(
+    const reply = asFields(
       await this.ctx.run(
         'listOnline',
         [this.ctx.keys.index],
@@ -176,15 +180,17 @@ export class RedisPresenceStore implements PresenceStore {
         ],
       ),
       'listOnline',
+      ['more', 'last', 'players'],
     );
     const players: PlayerPresence[] = [];
-    for (const item of asArray(reply[2], 'listOnline players')) {
-      const [userId, fields, beats] = asArray(item, 'listOnline player');
-      const presence = parsePresence(asString(userId, 'listOnline userId'), fields, beats);
+    for (const item of asArray(reply.players, 'listOnline players')) {
+      const player = asFields(item, 'listOnline player', ['userId', 'presence']);
+      const { fields, beats } = asFields(player.presence, 'listOnline presence', ['fields', 'beats']);
+      const presence = parsePresence(asString(player.userId, 'listOnline userId'), fields, beats);
       if (presence) players.push(presence);
     }
-    const more = asNumber(reply[0], 'listOnline more') === 1;
-    return more ? { players, nextCursor: encodeCursor(asString(reply[1], 'listOnline last')) } : { players };
+    const more = asNumber(reply.more, 'listOnline more') === 1;
+    return more ? { players, nextCursor: encodeCursor(asString(reply.last, 'listOnline last')) } : { players };
   }
 
   async countOnline(prefix?: string): Promise<number> {

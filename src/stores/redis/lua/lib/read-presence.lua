@@ -10,5 +10,5 @@ local function readPresence(prefix, player, userId)
       if beat then beats[#beats + 1] = beat end
     end
   end
-  return { fields, beats }
+  return { 'fields', fields, 'beats', beats }
 end

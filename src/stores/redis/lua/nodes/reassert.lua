@@ -10,7 +10,7 @@
 -- KEYS: nodes zset, online set, online index, node players set, player hash per entry...
 -- ARGV: nodeId, now (ms), then per entry: userId, username, logicalSessionId, epoch, connectedAt,
 --       connections, connection ids (JSON array, or '' when not tracked)
--- Returns { restored, { stale userId, ... } }
+-- Returns { 'restored', n, 'stale', { userId, ... } } (named fields, redis-online-codec.ts)
 local nodes, online, index, nodePlayers = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local nodeId, now = ARGV[1], ARGV[2]
 local field = 'n:' .. nodeId
@@ -50,4 +50,4 @@ for i = 0, (#ARGV - 2) / FIELDS - 1 do
     if changed or added > 0 then restored = restored + 1 end
   end
 end
-return { restored, stale }
+return { 'restored', restored, 'stale', stale }

@@ -4,7 +4,8 @@
 --       pending zset, pending data hash, grace zset
 -- ARGV: userId, nodeId, logicalSessionId, reason, now (ms), connection id ('' = not tracked),
 --       grace (ms; > 0: the last connection leaves the user `reconnecting` until now + grace)
--- Returns { stale 0/1, loggedOut 0/1, sessions, recordJson or '', graceUntil or 0 }
+-- Returns named fields (decoded by name in redis-online-codec.ts): { 'stale', 0/1, 'loggedOut', 0/1,
+--   'sessions', n } plus 'record', recordJson when logged out, or 'graceUntil', ms when waiting
 local player, online, index, nodePlayers, nodeBeats, pending, pendingData, grace =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local userId, nodeId, sid, reason, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -12,12 +13,12 @@ local graceMs = tonumber(ARGV[7]) or 0
 local field = 'n:' .. nodeId
 
 local f = redis.call('HMGET', player, 'status', 'sid', 'sessions', field)
-if f[1] ~= 'online' then return { 1, 0, 0 } end
+if f[1] ~= 'online' then return { 'stale', 1, 'loggedOut', 0, 'sessions', 0 } end
 local sessions = tonumber(f[3]) or 0
-if f[2] ~= sid then return { 1, 0, sessions } end
+if f[2] ~= sid then return { 'stale', 1, 'loggedOut', 0, 'sessions', sessions } end
 local count = tonumber(f[4]) or 0
 -- No live connection of this session on the node: a repeated end of the same connection.
-if count <= 0 then return { 1, 0, sessions } end
+if count <= 0 then return { 'stale', 1, 'loggedOut', 0, 'sessions', sessions } end
 -- A tracked connection that is not (or no longer) listed: a repeated end of the same connection.
 -- Without a list (logins that passed no id) the count alone decides, as before.
 local ids = connectionId ~= '' and readConnectionIds(player, nodeId) or nil
@@ -29,7 +30,7 @@ if ids then
       break
     end
   end
-  if not found then return { 1, 0, sessions } end
+  if not found then return { 'stale', 1, 'loggedOut', 0, 'sessions', sessions } end
   table.remove(ids, found)
   writeConnectionIds(player, nodeId, ids)
 end
@@ -44,7 +45,7 @@ end
 sessions = math.max(0, sessions - 1)
 if sessions > 0 then
   redis.call('HSET', player, 'sessions', sessions)
-  return { 0, 0, sessions }
+  return { 'stale', 0, 'loggedOut', 0, 'sessions', sessions }
 end
 if graceMs > 0 then
   -- The logout waits: the ending's time, reason and node are kept so the logout, if it comes,
@@ -53,6 +54,6 @@ if graceMs > 0 then
   redis.call('HSET', player, 'status', 'reconnecting', 'sessions', 0, 'graceUntil', graceUntil,
     'endedAt', now, 'endReason', reason, 'endNode', nodeId)
   redis.call('ZADD', grace, graceUntil, userId)
-  return { 0, 0, 0, '', graceUntil }
+  return { 'stale', 0, 'loggedOut', 0, 'sessions', 0, 'graceUntil', graceUntil }
 end
-return { 0, 1, 0, goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now), 0 }
+return { 'stale', 0, 'loggedOut', 1, 'sessions', 0, 'record', goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now) }

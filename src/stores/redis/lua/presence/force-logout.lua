@@ -5,17 +5,18 @@
 -- KEYS: player hash, online set, online index, pending zset, pending data hash, grace zset, then
 --       per node: node players set, node heartbeats hash (keys.ts)
 -- ARGV: userId, reason, now (ms), nodeId... (the nodes of the KEYS pairs, in order)
--- Returns { loggedOut 0/1, { nodeId, count, ... }, recordJson? }, or { -1 } to retry
+-- Returns named fields (redis-online-codec.ts): { 'loggedOut', 0/1, 'nodes', { nodeId, count, ... }, 'record',
+--   recordJson (when logged out) }, or { 'retry', 1 }
 local player, online, index, pending, pendingData, grace = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local userId, reason, now = ARGV[1], ARGV[2], ARGV[3]
 local passed = {}
 for i = 4, #ARGV do passed[ARGV[i]] = 7 + (i - 4) * 2 end
 
 local status = redis.call('HGET', player, 'status')
-if status ~= 'online' and status ~= 'reconnecting' then return { 0, {} } end
+if status ~= 'online' and status ~= 'reconnecting' then return { 'loggedOut', 0, 'nodes', {} } end
 local fields = redis.call('HGETALL', player)
 for i = 1, #fields, 2 do
-  if string.sub(fields[i], 1, 2) == 'n:' and not passed[string.sub(fields[i], 3)] then return { -1 } end
+  if string.sub(fields[i], 1, 2) == 'n:' and not passed[string.sub(fields[i], 3)] then return { 'retry', 1 } end
 end
 redis.call('ZREM', grace, userId)
 local nodes = {}
@@ -31,4 +32,4 @@ for i = 1, #fields, 2 do
   end
 end
 local nodeId = redis.call('HGET', player, 'nodeId') or ''
-return { 1, nodes, goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now) }
+return { 'loggedOut', 1, 'nodes', nodes, 'record', goOffline(player, online, index, pending, pendingData, userId, nodeId, reason, now) }

@@ -7,7 +7,8 @@
 -- Examines at most `budget` index entries and looks one entry further to know whether the
 -- iteration is complete: memory-presence-store.ts walks the same way. The peek stays within
 -- [start, stop], so the page that reaches the end of a prefix range knows it is the last one.
--- Returns { more 0/1, last examined userId or '', { { userId, fields, beats }, ... } }
+-- Returns { 'more', 0/1, 'last', last examined userId or '', 'players',
+--   { { 'userId', userId, 'presence', readPresence reply }, ... } } (named fields, redis-online-codec.ts)
 local index = KEYS[1]
 local prefix, start, stop = ARGV[1], ARGV[2], ARGV[3]
 local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -29,10 +30,10 @@ while true do
     local f = redis.call('HMGET', player, 'status', field)
     if (f[1] == 'online' or f[1] == 'reconnecting') and (not filtered or (tonumber(f[2]) or 0) > 0) then
       local p = readPresence(prefix, player, userId)
-      players[#players + 1] = { userId, p[1], p[2] }
+      players[#players + 1] = { 'userId', userId, 'presence', p }
     end
   end
   if more == 1 or #members < want then break end
   start = '(' .. last
 end
-return { more, last, players }
+return { 'more', more, 'last', last, 'players', players }

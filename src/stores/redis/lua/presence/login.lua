@@ -3,7 +3,8 @@
 -- KEYS: player hash, online set, online index, node players set, grace zset
 -- ARGV: userId, username, nodeId, candidate logical session id, now (ms), connection id ('' = not
 --       tracked, see lib/connection-ids.lua)
--- Returns { epoch, logicalSessionId, newLogicalSession 0/1, sessions, { nodeId, count, ... } }
+-- Returns named fields (decoded by name in redis-online-codec.ts): { 'epoch', n, 'sid', logicalSessionId,
+--   'new', newLogicalSession 0/1, 'sessions', n, 'previousNodes', { nodeId, count, ... } }
 local player, online, index, nodePlayers, grace = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local userId, username, nodeId, candidate, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
@@ -40,4 +41,4 @@ if connectionId ~= '' then
 end
 redis.call('HSET', player, 'username', username, 'nodeId', nodeId, 'lastHeartbeat', now)
 redis.call('SADD', nodePlayers, userId)
-return { epoch, redis.call('HGET', player, 'sid'), wasOnline and 0 or 1, sessions, previous }
+return { 'epoch', epoch, 'sid', redis.call('HGET', player, 'sid'), 'new', wasOnline and 0 or 1, 'sessions', sessions, 'previousNodes', previous }

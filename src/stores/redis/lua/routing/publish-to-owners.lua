@@ -2,13 +2,14 @@
 -- lookup-then-publish of LookupOwnerPublisher, atomically).
 -- KEYS: player hash (player:online:<userId>)
 -- ARGV: node channel prefix ("<prefix>gateway:"), node to skip (the sender's), envelope
--- Returns { online (0/1), owners, reached }: publishes made, and those some subscriber received.
+-- Returns { 'online', 0/1, 'owners', n, 'reached', n } (named fields, redis-online-codec.ts): publishes made,
+-- and those some subscriber received.
 local fields = redis.call('HGETALL', KEYS[1])
 local online = false
 for i = 1, #fields, 2 do
   if fields[i] == 'status' then online = fields[i + 1] == 'online' end
 end
-if not online then return { 0, 0, 0 } end
+if not online then return { 'online', 0, 'owners', 0, 'reached', 0 } end
 local owners, reached = 0, 0
 for i = 1, #fields, 2 do
   local name = fields[i]
@@ -20,4 +21,4 @@ for i = 1, #fields, 2 do
     end
   end
 end
-return { 1, owners, reached }
+return { 'online', 1, 'owners', owners, 'reached', reached }
