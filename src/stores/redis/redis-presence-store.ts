@@ -29,8 +29,8 @@ import {
  */
 const HEARTBEAT_CHUNK = 50_000;
 
-/** forceLogout re-reads the user's nodes at most this often when logins keep racing it. */
-const FORCE_LOGOUT_ATTEMPTS = 10;
+/** forceLogout and getPlayer re-read the user's nodes at most this often when logins keep racing them. */
+const NODE_READ_ATTEMPTS = 10;
 
 export class RedisPresenceStore implements PresenceStore {
   constructor(private readonly ctx: RedisStoreContext) {}
@@ -103,7 +103,7 @@ export class RedisPresenceStore implements PresenceStore {
       );
       if (reply.retry !== undefined) {
         // A login on another node in between: read the nodes again.
-        if (attempt >= FORCE_LOGOUT_ATTEMPTS) throw new OnlineReplyError('forceLogout: the user\'s nodes kept changing');
+        if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError('forceLogout: the user\'s nodes kept changing');
         continue;
       }
       if (asNumber(reply.loggedOut, 'forceLogout loggedOut') !== 1) return { loggedOut: false, nodes: {} };
@@ -160,8 +160,21 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async getPlayer(userId: string): Promise<PlayerPresence | null> {
-    const reply = asFields(await this.ctx.run('getPlayer', [this.ctx.keys.player(userId)], [this.ctx.keys.prefix, userId]), 'getPlayer', ['fields', 'beats']);
-    return parsePresence(userId, reply.fields, reply.beats);
+    const k = this.ctx.keys;
+    const player = k.player(userId);
+    for (let attempt = 1; ; attempt++) {
+      // The user's nodes first (their heartbeats hashes go in KEYS); the script re-checks them.
+      const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
+      const reply = asFields(
+        await this.ctx.run('getPlayer', [player, ...nodeIds.map((nodeId) => k.nodeHeartbeats(nodeId))], [userId, ...nodeIds]),
+        'getPlayer',
+        [],
+        ['retry', 'fields', 'beats'],
+      );
+      if (reply.retry === undefined) return parsePresence(userId, reply.fields, reply.beats);
+      // A login on another node in between: read the nodes again.
+      if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError('getPlayer: the user\'s nodes kept changing');
+    }
   }
 
   async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {

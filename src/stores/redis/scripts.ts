@@ -14,7 +14,7 @@ const SCRIPTS = {
   endSession: { file: 'presence/end-session.lua', libs: ['go-offline.lua', 'connection-ids.lua'] },
   forceLogout: { file: 'presence/force-logout.lua', libs: ['go-offline.lua'] },
   expireGrace: { file: 'presence/expire-grace.lua', libs: ['go-offline.lua'] },
-  getPlayer: { file: 'presence/get-player.lua', libs: ['read-presence.lua'] },
+  getPlayer: { file: 'presence/get-player.lua', libs: [] },
   listOnline: { file: 'presence/list-online.lua', libs: ['read-presence.lua'] },
   // outbox/
   claimPending: { file: 'outbox/claim-pending.lua', libs: [] },
