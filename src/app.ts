@@ -57,10 +57,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(configPlugin, { config });
   // Before every route: it collects them for the OpenAPI document.
   await app.register(swaggerPlugin);
+  // Before the stores: they wrap themselves with its timing observers where they are created.
+  await app.register(metricsPlugin);
   await app.register(databasePlugin);
   await app.register(onlineStorePlugin);
-  // Before the gateway: it wraps the online store and the repository with timing proxies.
-  await app.register(metricsPlugin);
   await app.register(authPlugin);
   await app.register(adminAuthPlugin);
   await app.register(gatewayPlugin);

@@ -16,12 +16,16 @@
  * is old, and the first node back would otherwise reap all the others before they had a chance
  * to renew. A node that is really gone still is reaped, `deadAfterMs` later at most.
  */
-import type { LogoutRecord, OnlineStore, ReassertSession } from '../presence/online-store.ts';
+import type { LogoutRecord } from '../presence/logout-outbox.ts';
+import type { Locks } from './locks.ts';
+import type { NodeRegistry, ReassertSession } from './node-registry.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { isLeaseLive, isNodeAlive } from './node-liveness.ts';
 
 export interface ClusterMembershipOptions {
-  store: OnlineStore;
+  nodes: NodeRegistry;
+  /** The reaper's lock (one reaper per dead node at a time). */
+  locks: Locks;
   nodeId: string;
   log: CoreLogger;
   now: () => number;
@@ -66,8 +70,8 @@ export class ClusterMembership {
 
   /** Takes the node's lease; fails (NodeIdInUseError) when a live node holds the id. */
   async join(): Promise<void> {
-    const { store, nodeId, now, deadAfterMs } = this.options;
-    const { reaped } = await store.registerNode(nodeId, now(), deadAfterMs);
+    const { nodes: registry, nodeId, now, deadAfterMs } = this.options;
+    const { reaped } = await registry.registerNode(nodeId, now(), deadAfterMs);
     // A node that starts has seen nobody renew yet (it may be starting right after an outage).
     this.lastRenewal = this.steadySince = now();
     if (reaped.length > 0) {
@@ -91,7 +95,7 @@ export class ClusterMembership {
   async leave(): Promise<void> {
     this.stop();
     await this.running;
-    const removed = await this.options.store.removeNode(this.options.nodeId);
+    const removed = await this.options.nodes.removeNode(this.options.nodeId);
     if (!removed) this.options.log.warn({ nodeId: this.options.nodeId }, 'node still has players in the store: left for the reaper');
   }
 
@@ -105,21 +109,21 @@ export class ClusterMembership {
 
   /** Re-asserts the live sessions now (e.g. after the bus re-subscribed to a restarted Redis). */
   async reassert(): Promise<void> {
-    const { store, nodeId, now, log } = this.options;
+    const { nodes: registry, nodeId, now, log } = this.options;
     const sessions = this.options.liveSessions();
-    const { restored, stale } = await store.reassert(nodeId, now(), sessions);
+    const { restored, stale } = await registry.reassert(nodeId, now(), sessions);
     this.lastRenewal = now();
     if (restored > 0 || stale.length > 0) log.warn({ restored, stale: stale.length }, 'presence re-asserted in the online store');
     if (stale.length > 0) this.options.onStale(stale);
   }
 
   private async round(): Promise<void> {
-    const { store, nodeId, now, deadAfterMs, leaseIntervalMs, log } = this.options;
+    const { nodes: registry, nodeId, now, deadAfterMs, leaseIntervalMs, log } = this.options;
     try {
       const at = now();
       let previous: number | null;
       try {
-        previous = await store.renewLease(nodeId, at);
+        previous = await registry.renewLease(nodeId, at);
       } catch (error) {
         this.steadySince = undefined;
         throw error;
@@ -142,29 +146,29 @@ export class ClusterMembership {
   }
 
   private async reapDeadNodes(): Promise<void> {
-    const { store, nodeId, now, deadAfterMs, log } = this.options;
+    const { nodes: registry, locks, nodeId, now, deadAfterMs, log } = this.options;
     // Not steady long enough: every other lease may be old for the same reason ours was.
     if (this.steadySince === undefined || now() - this.steadySince < deadAfterMs) return;
-    const nodes = await store.listNodes();
+    const nodes = await registry.listNodes();
     for (const node of nodes) {
       if (node.nodeId === nodeId || isNodeAlive(node, now(), deadAfterMs)) continue;
       const lock = `reaper:${node.nodeId}`;
-      if (!(await store.tryLock(lock, nodeId, deadAfterMs, now()))) continue;
+      if (!(await locks.tryLock(lock, nodeId, deadAfterMs, now()))) continue;
       try {
         let total = 0;
         for (;;) {
-          const batch = await store.reapNode(node.nodeId, node.lastRenewal, this.options.batchSize ?? 500);
+          const batch = await registry.reapNode(node.nodeId, node.lastRenewal, this.options.batchSize ?? 500);
           if (batch.records.length > 0) {
             total += batch.records.length;
             this.options.onLogouts(batch.records);
           }
           if (batch.alive || batch.remaining === 0) break;
-          await store.tryLock(lock, nodeId, deadAfterMs, now()); // extend while working
+          await locks.tryLock(lock, nodeId, deadAfterMs, now()); // extend while working
         }
         this.reaped += total;
         log.warn({ deadNodeId: node.nodeId, lastLease: node.lastRenewal, loggedOut: total }, 'reaped dead node');
       } finally {
-        await store.unlock(lock, nodeId).catch(() => {});
+        await locks.unlock(lock, nodeId).catch(() => {});
       }
     }
   }

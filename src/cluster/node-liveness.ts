@@ -4,7 +4,7 @@
  * at most NODE_DEAD_AFTER_MS old is alive; an older lease is a dead node, whose players the
  * reaper logs out. A renewal exactly `deadAfterMs` ago still counts as alive.
  */
-import type { NodeLease } from '../presence/online-store.ts';
+import type { NodeLease } from './node-registry.ts';
 
 export type LeaseStatus = 'alive' | 'late' | 'dead';
 

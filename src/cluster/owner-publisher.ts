@@ -7,7 +7,7 @@
  * each owning node (two round trips). `RedisOwnerPublisher` does both in one Lua script (one
  * round trip). Both pass test/stores/bus/owner-publisher.contract.ts.
  */
-import type { OnlineStore } from '../presence/online-store.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
 import type { Bus, BusMessage } from './bus.ts';
 
 export interface OwnerDelivery {
@@ -33,7 +33,7 @@ export interface OwnerPublisher {
 /** Any store and bus: presence lookup, then one publish per owning node (all at once). */
 export class LookupOwnerPublisher implements OwnerPublisher {
   constructor(
-    private readonly store: OnlineStore,
+    private readonly store: Pick<PresenceStore, 'getPlayer'>,
     private readonly bus: Bus,
   ) {}
 

@@ -6,7 +6,7 @@
  * raw statements are unqualified and rely on the connection's search_path for the schema.
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import type { LogoutRecord } from '../presence/online-store.ts';
+import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import type { LoginWrite, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
 
 /*

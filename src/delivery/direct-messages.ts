@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../cluster/bus.ts';
 import type { OfflineQueue } from './offline-queue.ts';
-import type { OnlineStore } from '../presence/online-store.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { GatewayCounters } from '../gateway/gateway-counters.ts';
 import type { CoreLogger } from '../core-logger.ts';
@@ -26,7 +26,7 @@ export interface DirectMessagesOptions {
   router: Router;
   replay: OfflineReplay;
   connections: ConnectionManager;
-  store: OnlineStore;
+  store: Pick<PresenceStore, 'getPlayer'>;
   bus: Bus;
   /** Absent or `limits.max` = 0: USER_OFFLINE instead of queueing. */
   queue?: OfflineQueue | undefined;

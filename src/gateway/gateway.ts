@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { Bus, BusEnvelope } from '../cluster/bus.ts';
 import type { OwnerPublisher } from '../cluster/owner-publisher.ts';
 import type { PlayerRepository } from '../database/player-repository.ts';
-import type { OnlineStore, ReassertSession } from '../presence/online-store.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
+import type { ReassertSession } from '../cluster/node-registry.ts';
 import type { OfflineQueue } from '../delivery/offline-queue.ts';
 import type { RoomDirectory } from '../delivery/room-directory.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
@@ -55,7 +56,7 @@ export interface GatewaySettings extends SessionLimits {
 
 export interface GatewayDeps {
   settings: GatewaySettings;
-  store: OnlineStore;
+  store: PresenceStore;
   repository: PlayerRepository;
   bus: Bus;
   /** Publishes to a user's other nodes (default: a store lookup, then the bus). */

@@ -18,7 +18,7 @@
 import type { Bus } from '../cluster/bus.ts';
 import { isNodeAlive } from '../cluster/node-liveness.ts';
 import type { ClusterMembership } from '../cluster/cluster-membership.ts';
-import type { OnlineStore } from '../presence/online-store.ts';
+import type { NodeRegistry } from '../cluster/node-registry.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
 import type { StandaloneRecovery } from '../presence/standalone-recovery.ts';
@@ -39,7 +39,7 @@ export interface NodeLifecycleOptions {
   recovery: StandaloneRecovery | undefined;
   bus: Bus;
   /** Where the other nodes' leases are read (the last-node rule). */
-  store: Pick<OnlineStore, 'listNodes'>;
+  nodes: Pick<NodeRegistry, 'listNodes'>;
   log: CoreLogger;
   now: () => number;
   nodeId: string;
@@ -117,8 +117,8 @@ export class NodeLifecycle {
 
   /** No other live lease (an unreachable store counts as none: better logged out than stuck). */
   private async isLastNode(): Promise<boolean> {
-    const { store, nodeId, now, deadAfterMs } = this.options;
-    const others = await store
+    const { nodes: registry, nodeId, now, deadAfterMs } = this.options;
+    const others = await registry
       .listNodes()
       .then((nodes) => nodes.filter((n) => n.nodeId !== nodeId && isNodeAlive(n, now(), deadAfterMs)))
       .catch(() => []);

@@ -6,7 +6,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { ClusterMembership } from '../cluster/cluster-membership.ts';
-import type { OnlineStore } from '../presence/online-store.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
 
 export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped' | 'lapses'>;
@@ -20,7 +20,7 @@ export interface BusCounters {
 const STORE_TIMEOUT_MS = 1000;
 
 export interface ClusterSources {
-  store: () => Pick<OnlineStore, 'countOnline'> | undefined;
+  store: () => Pick<PresenceStore, 'countOnline'> | undefined;
   bus: () => BusCounters | undefined;
   cluster: () => ClusterView | undefined;
   now: () => number;

@@ -6,7 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
-import type { LogoutRecord } from '../presence/online-store.ts';
+import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
 

@@ -5,7 +5,7 @@
  * histograms, which are fixed-bucket arrays fed without allocation.
  */
 import { Registry } from 'prom-client';
-import type { LogoutRecord } from '../presence/online-store.ts';
+import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import { registerClusterMetrics, type BusCounters, type ClusterView } from './cluster-metrics.ts';
 import { registerGatewayMetrics, type GatewayView } from './gateway-metrics.ts';
 import type { CallObserver } from './instrument.ts';
@@ -14,7 +14,7 @@ import { registerNodeInfo } from './node-info.ts';
 import { processMetricsRegistry } from './process-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
 import type { BucketHistogram } from './bucket-histogram.ts';
-import type { OnlineStore } from '../presence/online-store.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
 
 /** Where the metrics read from; getters, because most sources exist only once the gateway started. */
 export interface MetricSources {
@@ -25,7 +25,7 @@ export interface MetricSources {
   logout: () => LogoutView | undefined;
   cluster: () => ClusterView | undefined;
   bus: () => BusCounters | undefined;
-  store: () => Pick<OnlineStore, 'countOnline'> | undefined;
+  store: () => Pick<PresenceStore, 'countOnline'> | undefined;
 }
 
 export class GatewayMetrics {
@@ -33,7 +33,7 @@ export class GatewayMetrics {
   readonly registry: Registry;
   /** Round trips of the watchdog's WebSocket pings (seconds). */
   readonly pingRtt: BucketHistogram;
-  /** Feed of `instrument(onlineStore, ...)`. */
+  /** Feed of the online stores' timing proxies (`instrument(store, ...)`, online-store plugin). */
   readonly observeStoreCall: CallObserver;
   /** Feed of `instrument(playerRepository, ...)`; also times logouts from session end to row written. */
   readonly observeDbCall: CallObserver;

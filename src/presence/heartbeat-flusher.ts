@@ -4,12 +4,12 @@
  * users whose heartbeat moved since the last flush in ONE store call (one Redis command per
  * node per interval, instead of one per ping).
  */
-import type { OnlineStore } from './online-store.ts';
+import type { PresenceStore } from './presence-store.ts';
 import type { Session } from '../connection/session.ts';
 import type { CoreLogger } from '../core-logger.ts';
 
 export interface HeartbeatFlusherOptions {
-  store: OnlineStore;
+  store: Pick<PresenceStore, 'flushHeartbeats'>;
   nodeId: string;
   sessions: () => Iterable<Session>;
   intervalMs: number;

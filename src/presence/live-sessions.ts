@@ -2,7 +2,7 @@
  * What this node holds, as the online store needs it to re-assert the node's share after Redis
  * lost it (a restart, a failover): one entry per user, for the user's current logical session.
  */
-import type { ReassertSession } from './online-store.ts';
+import type { ReassertSession } from '../cluster/node-registry.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { Session } from '../connection/session.ts';
 

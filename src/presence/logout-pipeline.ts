@@ -29,7 +29,8 @@
  *    written directly when missing. Every write is idempotent, so "at least once" into the
  *    database is "exactly once" in effect.
  */
-import type { EndSessionResult, ForceLogoutResult, LogoutRecord, OnlineStore } from './online-store.ts';
+import type { EndSessionResult, ForceLogoutResult, PresenceStore } from './presence-store.ts';
+import type { LogoutOutbox, LogoutRecord } from './logout-outbox.ts';
 import type { PlayerRepository } from '../database/player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
@@ -38,7 +39,10 @@ import { EndOfTurnTask } from '../util/end-of-turn.ts';
 import { withTimeout } from '../util/promise-timeout.ts';
 
 export interface LogoutPipelineOptions {
-  store: OnlineStore;
+  /** Session ends, kicks, grace expiry (and the lookup of a parked end that came back stale). */
+  presence: PresenceStore;
+  /** The queue of logouts to write: claimed, acked, retried here. */
+  outbox: LogoutOutbox;
   repository: PlayerRepository;
   nodeId: string;
   log: CoreLogger;
@@ -155,14 +159,14 @@ export class LogoutPipeline {
 
   /** Ends the user's logical session whatever their connections (REST logout, kick). */
   async forceLogout(userId: string, reason: EndReason): Promise<ForceLogoutResult> {
-    const result = await this.options.store.forceLogout({ userId, reason, now: this.options.now() });
+    const result = await this.options.presence.forceLogout({ userId, reason, now: this.options.now() });
     if (result.loggedOut && result.record) this.loggedOut(result.record);
     return result;
   }
 
   /** Logouts not yet written to the database, plus session ends waiting for the store. */
   async pendingCount(): Promise<number> {
-    return (await this.options.store.countPendingLogouts()) + this.failedEnds.length + this.direct.length;
+    return (await this.options.outbox.countPendingLogouts()) + this.failedEnds.length + this.direct.length;
   }
 
   /** Logouts this node produced and has not yet seen in the database. */
@@ -203,7 +207,7 @@ export class LogoutPipeline {
   private async applyEnd(ended: ConnectionEnd): Promise<EndSessionResult> {
     const { connection } = ended;
     const graceMs = GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0;
-    const result = await this.options.store.endSession({
+    const result = await this.options.presence.endSession({
       userId: connection.userId,
       nodeId: this.options.nodeId,
       logicalSessionId: connection.logicalSessionId,
@@ -250,7 +254,7 @@ export class LogoutPipeline {
     for (;;) {
       let records: LogoutRecord[];
       try {
-        records = await this.options.store.expireGrace(until, this.options.batchMax);
+        records = await this.options.presence.expireGrace(until, this.options.batchMax);
       } catch (error) {
         this.warner.warn('grace', { err: errorText(error) }, 'online store unavailable: grace periods not expired');
         return total;
@@ -288,7 +292,7 @@ export class LogoutPipeline {
    * (restarted empty). If the store does not show it ended, nobody queued its logout: write it.
    */
   private async orphaned({ connection, reason, at }: ConnectionEnd): Promise<void> {
-    const presence = await this.options.store.getPlayer(connection.userId).catch(() => null);
+    const presence = await this.options.presence.getPlayer(connection.userId).catch(() => null);
     if (presence && presence.logicalSessionId === connection.logicalSessionId && presence.status === 'offline') return;
     const record: LogoutRecord = {
       userId: connection.userId,
@@ -369,11 +373,11 @@ export class LogoutPipeline {
 
   /** Claims and writes one batch. True when a batch was written (there may be more). */
   private async writeBatch(timeLeftMs = Infinity): Promise<boolean> {
-    const { store, repository, batchMax, now, log } = this.options;
+    const { outbox, repository, batchMax, now, log } = this.options;
     if (now() < this.writeBlockedUntil) return false;
     let batch;
     try {
-      batch = await store.claimPendingLogouts(batchMax, now(), this.options.claimLeaseMs ?? 30_000);
+      batch = await outbox.claimPendingLogouts(batchMax, now(), this.options.claimLeaseMs ?? 30_000);
     } catch (error) {
       this.warner.warn('claim', { err: errorText(error) }, 'online store unavailable: pending logouts not claimed');
       return false;
@@ -393,7 +397,7 @@ export class LogoutPipeline {
         { count: batch.length, retryInMs: delay, attempt: this.consecutiveFailures, err: errorText(error) },
         'database write of logouts failed: will retry',
       );
-      await store.retryPendingLogouts(ids, now() + delay).catch(() => {
+      await outbox.retryPendingLogouts(ids, now() + delay).catch(() => {
         // The claim lease expires by itself; the records become due again.
       });
       return false;
@@ -402,7 +406,7 @@ export class LogoutPipeline {
     this.written += batch.length;
     for (const p of batch) this.journal.delete(p.record.logicalSessionId);
     this.options.onWritten?.(batch.length, now() - started);
-    await store.ackPendingLogouts(ids).catch((error: unknown) => {
+    await outbox.ackPendingLogouts(ids).catch((error: unknown) => {
       // Not acked: they are written again after the lease, which is harmless (idempotent).
       log.warn({ err: errorText(error) }, 'pending logouts written but not acked');
     });

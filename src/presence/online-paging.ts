@@ -3,7 +3,7 @@
  * the cursor format, the limit range, the userId prefix range, how far a filtered page may scan,
  * valid times and counts.
  */
-import type { ReassertSession } from './online-store.ts';
+import type { ReassertSession } from '../cluster/node-registry.ts';
 import { compareCodePoints } from '../stores/memory/sorted-list.ts';
 import { USER_ID_PREFIX_PATTERN, USER_ID_PREFIX_RE } from '../protocol/ids.ts';
 

@@ -15,7 +15,7 @@
  * the other nodes logs the players of a dead node out.
  */
 import type { OpenSessionRow, PlayerRepository } from '../database/player-repository.ts';
-import type { LogoutRecord } from './online-store.ts';
+import type { LogoutRecord } from './logout-outbox.ts';
 import type { CoreLogger } from '../core-logger.ts';
 
 /** Where the state lives (a file next to the embedded database, in production). */

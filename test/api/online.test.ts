@@ -135,7 +135,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const denied = await call(h, 'POST', '/api/online/logout', { token: bobToken, body: { userId: 'carol' } });
       t.equal(denied.status, 403);
       t.match(denied.body, errorShape(403, 'GW_FORBIDDEN'));
-      t.equal((await h.app.onlineStore.getPlayer('carol'))?.status, 'online', 'carol untouched');
+      t.equal((await h.app.presence.getPlayer('carol'))?.status, 'online', 'carol untouched');
 
       const own = await call(h, 'POST', '/api/online/logout', { token: bobToken, body: { userId: 'bob' } });
       t.equal(own.status, 200);
@@ -260,7 +260,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     });
 
     await t.test('failures answer coded errors without internals', async (t) => {
-      const store = h.app.onlineStore;
+      const store = h.app.presence;
       const secret = 'ECONNREFUSED 10.1.2.3:6379 at /srv/secret/path.js:42';
       const restore: Array<() => void> = [];
       const breakMethod = <K extends 'listOnline' | 'getPlayer' | 'forceLogout'>(name: K) => {

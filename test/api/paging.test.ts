@@ -88,7 +88,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         for (const [userId, client] of await connectPlayers(url, arriving)) extra.set(userId, client);
         online += arriving.length - leaving.length;
         // The leavers' logouts have landed in the store before the next page is read.
-        await eventually(async () => (await h.app.onlineStore.countOnline()) === online, 10_000);
+        await eventually(async () => (await h.app.presence.countOnline()) === online, 10_000);
       };
       const pages = await pageAll(h, `limit=${LIMIT}`, churn);
       const seen = occurrences(pages);

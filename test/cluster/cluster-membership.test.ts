@@ -7,31 +7,46 @@
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
 import { ClusterMembership, lapseAfterMs } from '../../src/cluster/cluster-membership.ts';
-import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
-import { RedisOnlineStore } from '../../src/stores/redis/redis-online-store.ts';
-import type { LogoutRecord, OnlineStore, ReassertSession } from '../../src/presence/online-store.ts';
+import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
+import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
+import type { OnlineStores } from '../../src/stores/online-stores.ts';
+import type { LogoutRecord } from '../../src/presence/logout-outbox.ts';
+import type { PresenceStore } from '../../src/presence/presence-store.ts';
+import type { ReassertSession } from '../../src/cluster/node-registry.ts';
 import { collectingLogger, ManualClock } from '../helpers/core.ts';
 import { testRedis } from '../helpers/services.ts';
 
 const LEASE = 1000;
 const DEAD_AFTER = 5000;
 
-/** The node's view of the shared store: every call rejects while `cut`. */
-function linkTo(store: OnlineStore): { store: OnlineStore; cut: boolean } {
-  const link = { cut: false, store: undefined as unknown as OnlineStore };
-  link.store = new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => (link.cut ? Promise.reject(new Error('connect ECONNREFUSED (cut)')) : value.apply(target, args));
-    },
-  });
+interface Link {
+  stores: OnlineStores;
+  cut: boolean;
+}
+
+/** The node's view of the shared stores: every call rejects while `cut`. */
+function linkTo(shared: OnlineStores): Link {
+  const link = { cut: false, stores: undefined as unknown as OnlineStores };
+  const cuttable = <T extends object>(store: T): T =>
+    new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (link.cut ? Promise.reject(new Error('connect ECONNREFUSED (cut)')) : value.apply(target, args));
+      },
+    });
+  link.stores = {
+    presence: cuttable(shared.presence),
+    outbox: cuttable(shared.outbox),
+    nodes: cuttable(shared.nodes),
+    locks: cuttable(shared.locks),
+  };
   return link;
 }
 
 interface Node {
   id: string;
-  link: { store: OnlineStore; cut: boolean };
+  link: Link;
   membership: ClusterMembership;
   log: ReturnType<typeof collectingLogger>;
   logouts: LogoutRecord[];
@@ -39,12 +54,13 @@ interface Node {
   sessions: ReassertSession[];
 }
 
-function makeNode(shared: OnlineStore, id: string, clock: ManualClock, batchSize?: number): Node {
+function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSize?: number): Node {
   const link = linkTo(shared);
   const log = collectingLogger();
   const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], membership: undefined as unknown as ClusterMembership };
   node.membership = new ClusterMembership({
-    store: link.store,
+    nodes: link.stores.nodes,
+    locks: link.stores.locks,
     nodeId: id,
     log,
     now: clock.now,
@@ -61,7 +77,7 @@ function makeNode(shared: OnlineStore, id: string, clock: ManualClock, batchSize
 /** Logs `userId` in on the node, as the gateway does, and remembers the session for re-assertion. */
 async function connect(node: Node, userId: string, clock: ManualClock): Promise<void> {
   const connectionId = `c-${userId}`;
-  const result = await node.link.store.login({
+  const result = await node.link.stores.presence.login({
     userId,
     username: userId,
     nodeId: node.id,
@@ -90,14 +106,14 @@ async function run(clock: ManualClock, ms: number, nodes: Node[]): Promise<void>
 
 const reapLogs = (nodes: Node[]) => nodes.flatMap((n) => n.log.messages('reaped dead node'));
 
-async function statusOf(store: OnlineStore, userIds: string[]): Promise<string[]> {
+async function statusOf(store: PresenceStore, userIds: string[]): Promise<string[]> {
   return Promise.all(userIds.map(async (u) => (await store.getPlayer(u))?.status ?? 'unknown'));
 }
 
 /** Nodes A and B on one shared store, both joined. */
 async function twoNodes() {
   const clock = new ManualClock();
-  const shared = new MemoryOnlineStore();
+  const shared = createMemoryStores();
   const a = makeNode(shared, 'A', clock);
   const b = makeNode(shared, 'B', clock);
   await a.membership.join();
@@ -130,7 +146,7 @@ t.test('cluster-wide outage with the data kept: the first node back does not rea
   t.equal(a.log.messages('own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs').length, 1, 'logged once');
   t.same(reapLogs([a]), [], 'A did not judge B while its own renewals were just back');
   t.same(a.logouts, [], 'no node_lost logout');
-  t.same(await statusOf(shared, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'online', 'online']);
+  t.same(await statusOf(shared.presence, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'online', 'online']);
 
   // B is back within deadAfter of A's recovery: it renews, nothing is lost, nobody is stale.
   b.link.cut = false;
@@ -138,15 +154,15 @@ t.test('cluster-wide outage with the data kept: the first node back does not rea
   t.same([...a.logouts, ...b.logouts], [], 'no logout at all');
   t.same([...a.stale, ...b.stale], [], 'no session closed as stale');
   t.equal(reapLogs([a, b]).length, 0);
-  t.same(await statusOf(shared, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'online', 'online']);
-  t.same((await shared.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B']);
+  t.same(await statusOf(shared.presence, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'online', 'online']);
+  t.same((await shared.nodes.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B']);
 
   // Reaping still works: B really dies now, and A reaps it once B's lease is deadAfter old.
   await run(clock, DEAD_AFTER, [a]);
   t.same(a.logouts, [], 'not before B has been silent for deadAfter');
   await run(clock, LEASE, [a]);
   t.same(a.logouts.map((r) => `${r.userId}:${r.reason}`).sort(), ['b1:node_lost', 'b2:node_lost']);
-  t.same(await statusOf(shared, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'offline', 'offline']);
+  t.same(await statusOf(shared.presence, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'offline', 'offline']);
 });
 
 t.test('a node cut off alone is still reaped by the others after deadAfter, and learns its users are stale', async (t) => {
@@ -192,7 +208,7 @@ t.test('a stall no error revealed (paused host) is a lapse too; one late tick is
 
 t.test('a node that just joined waits deadAfter before judging the others', async (t) => {
   const clock = new ManualClock();
-  const shared = new MemoryOnlineStore();
+  const shared = createMemoryStores();
   const dead = makeNode(shared, 'D', clock);
   await dead.membership.join();
   await connect(dead, 'd1', clock);
@@ -207,7 +223,7 @@ t.test('a node that just joined waits deadAfter before judging the others', asyn
 });
 
 /** Two live nodes race to reap a dead one with 1,200 users (three batches): exactly one reaps. */
-async function raceToReap(t: Test, shared: OnlineStore): Promise<void> {
+async function raceToReap(t: Test, shared: OnlineStores): Promise<void> {
   const clock = new ManualClock();
   const dead = makeNode(shared, 'dead', clock, 500);
   const a = makeNode(shared, 'A', clock, 500);
@@ -226,12 +242,12 @@ async function raceToReap(t: Test, shared: OnlineStore): Promise<void> {
   t.equal(new Set(all.map((r) => r.userId)).size, users.length, 'nobody twice');
   t.ok(all.every((r) => r.reason === 'node_lost' && r.nodeId === 'dead'));
   t.equal(a.membership.reaped + b.membership.reaped, users.length);
-  t.equal(await shared.countOnline(), 0);
-  t.same((await shared.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B'], 'the dead lease is gone');
+  t.equal(await shared.presence.countOnline(), 0);
+  t.same((await shared.nodes.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B'], 'the dead lease is gone');
 }
 
 t.test('two reapers racing over one memory store: exactly one reaps', async (t) => {
-  await raceToReap(t, new MemoryOnlineStore());
+  await raceToReap(t, createMemoryStores());
 });
 
 t.test('two reapers racing over one Redis store: exactly one reaps', async (t) => {
@@ -239,5 +255,5 @@ t.test('two reapers racing over one Redis store: exactly one reaps', async (t) =
   if (!service) return;
   const redis = new Redis(service.url);
   t.teardown(() => redis.quit());
-  await raceToReap(t, new RedisOnlineStore({ redis, keyPrefix: service.prefix }));
+  await raceToReap(t, createRedisStores({ redis, keyPrefix: service.prefix }));
 });

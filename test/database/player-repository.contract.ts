@@ -6,7 +6,7 @@
 import type { Test } from 'tap';
 import type { Database } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
-import type { LogoutRecord } from '../../src/presence/online-store.ts';
+import type { LogoutRecord } from '../../src/presence/logout-outbox.ts';
 
 /** Opens a fresh, migrated database whose statements are reported to `onQuery`; null = skipped. */
 export type OpenTestDatabase = (t: Test, onQuery: (sql: string) => void) => Promise<Database | null>;

@@ -9,12 +9,12 @@ import { MemoryBus, MemoryBusHub } from '../../src/stores/memory/memory-bus.ts';
 import { LookupOwnerPublisher } from '../../src/cluster/owner-publisher.ts';
 import { ConnectionManager } from '../../src/connection/connection-manager.ts';
 import { Router } from '../../src/delivery/router.ts';
-import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
+import { MemoryPresenceStore } from '../../src/stores/memory/memory-presence-store.ts';
 import { makeSession, ManualClock } from '../helpers/core.ts';
 
 async function setup(multiSession: boolean) {
   const clock = new ManualClock();
-  const store = new MemoryOnlineStore();
+  const store = new MemoryPresenceStore();
   const hub = new MemoryBusHub();
   const busA = new MemoryBus(hub);
   await busA.subscribe('A', () => {});

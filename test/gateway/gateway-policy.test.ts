@@ -13,12 +13,12 @@ import { Gateway, type GatewaySettings } from '../../src/gateway/gateway.ts';
 import type { LogoutPipeline } from '../../src/presence/logout-pipeline.ts';
 import type { Session } from '../../src/connection/session.ts';
 import type { PlayerRepository } from '../../src/database/player-repository.ts';
-import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
-import type { LoginInput, LoginResult } from '../../src/presence/online-store.ts';
+import { MemoryPresenceStore } from '../../src/stores/memory/memory-presence-store.ts';
+import type { LoginInput, LoginResult } from '../../src/presence/presence-store.ts';
 import { collectingLogger, LIMITS, ManualClock, RecordingSocket } from '../helpers/core.ts';
 
 /** Processes logins at once (epochs in call order) but answers only when released. */
-class HeldLoginStore extends MemoryOnlineStore {
+class HeldLoginStore extends MemoryPresenceStore {
   readonly held: Array<{ input: LoginInput; result: LoginResult; release: () => void }> = [];
 
   override async login(input: LoginInput): Promise<LoginResult> {
@@ -56,7 +56,7 @@ function settings(nodeId: string, policy: 'replace' | 'multi', maxSessionsPerUse
   };
 }
 
-async function node(t: Test, nodeId: string, policy: 'replace' | 'multi', store: MemoryOnlineStore, hub = new MemoryBusHub(), cap?: number) {
+async function node(t: Test, nodeId: string, policy: 'replace' | 'multi', store: MemoryPresenceStore, hub = new MemoryBusHub(), cap?: number) {
   const clock = new ManualClock();
   const bus = new MemoryBus(hub);
   const repository = { recordLogins: async () => {} } as unknown as PlayerRepository;

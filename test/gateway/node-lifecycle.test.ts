@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { NodeLifecycle, type NodeLifecycleOptions } from '../../src/gateway/node-lifecycle.ts';
-import type { NodeLease } from '../../src/presence/online-store.ts';
+import type { NodeLease } from '../../src/cluster/node-registry.ts';
 import { collectingLogger } from '../helpers/core.ts';
 
 const NOW = 1_000_000;
@@ -29,7 +29,7 @@ function lifecycle(listNodes: () => Promise<NodeLease[]>) {
       stop: () => void steps.push('logout stopped'),
     },
     cluster: { leave: step('leave') },
-    store: { listNodes },
+    nodes: { listNodes },
   };
   const options = {
     ...fakes,

@@ -182,7 +182,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
 
     await t.test('a message for a node that is not listening: NOT_AVAILABLE, counted as unheard', async (t) => {
       // The store places zed on a node nobody runs (crashed, not reaped yet).
-      await h.app.onlineStore.login({ userId: 'zed', username: 'zed', nodeId: 'nobody-listens', candidateLogicalSessionId: 'ls-zed', now: Date.now() });
+      await h.app.presence.login({ userId: 'zed', username: 'zed', nodeId: 'nobody-listens', candidateLogicalSessionId: 'ls-zed', now: Date.now() });
       t.equal(v(during, 'gatehouse_messages_unheard_total'), 0);
       const { client: bob } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('bob')}`);
       clients.push(bob);

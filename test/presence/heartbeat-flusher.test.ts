@@ -2,12 +2,12 @@
 import t from 'tap';
 import { ConnectionManager } from '../../src/connection/connection-manager.ts';
 import { HeartbeatFlusher } from '../../src/presence/heartbeat-flusher.ts';
-import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
+import { MemoryPresenceStore } from '../../src/stores/memory/memory-presence-store.ts';
 import { collectingLogger, ManualClock, makeSession } from '../helpers/core.ts';
 
 t.test('one flush per interval carrying every moved heartbeat', async (t) => {
   const clock = new ManualClock();
-  const store = new MemoryOnlineStore();
+  const store = new MemoryPresenceStore();
   const calls: Array<Map<string, number>> = [];
   const flushHeartbeats = store.flushHeartbeats.bind(store);
   store.flushHeartbeats = async (nodeId, beats) => {

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { LogoutPipeline, type EndingConnection } from '../../src/presence/logout-pipeline.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
-import { RedisOnlineStore } from '../../src/stores/redis/redis-online-store.ts';
+import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
 import { redisOptions } from '../../src/http/plugins/online-store.ts';
 import { eventually } from '../helpers/build.ts';
 import { collectingLogger } from '../helpers/core.ts';
@@ -27,23 +27,23 @@ async function setup(t: Test) {
   redis.on('error', () => {});
   await redis.connect();
   t.teardown(() => redis.disconnect());
-  const store = new RedisOnlineStore({ redis, keyPrefix: redisInfo.prefix });
+  const { presence, outbox } = createRedisStores({ redis, keyPrefix: redisInfo.prefix });
   const db = await openDatabase({ url: pgProxy.rewrite(TEST_DATABASE_URL), schema: pgInfo.schema, pgliteDir: '', poolMax: 2, migrate: true });
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
   const pipeline = new LogoutPipeline({
-    store, repository, nodeId: 'n1', log, now: Date.now, batchMax: 100, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50, journalGraceMs: 300,
+    presence, outbox, repository, nodeId: 'n1', log, now: Date.now, batchMax: 100, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50, journalGraceMs: 300,
   });
   pipeline.start();
   t.teardown(() => pipeline.stop());
   const login = async (userId: string): Promise<EndingConnection> => {
     const connectedAt = Date.now();
     const id = `c-${userId}`;
-    const r = await store.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}-${connectedAt}`, connectionId: id, now: connectedAt });
+    const r = await presence.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}-${connectedAt}`, connectionId: id, now: connectedAt });
     return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
   };
-  return { store, repository, log, pipeline, login, redisProxy, pgProxy, prefix: redisInfo.prefix };
+  return { presence, outbox, repository, log, pipeline, login, redisProxy, pgProxy, prefix: redisInfo.prefix };
 }
 
 t.test('an end parked during a Redis outage lands although Redis came back empty', async (t) => {
@@ -75,9 +75,9 @@ t.test('logouts queued in Redis while the database was down survive Redis losing
     t.ok(result?.loggedOut, `${c.userId} logged out in the store`);
   }
   await new Promise((resolve) => setTimeout(resolve, 300)); // failed writes
-  t.equal(await s.store.countPendingLogouts(), 3, 'queued in Redis');
+  t.equal(await s.outbox.countPendingLogouts(), 3, 'queued in Redis');
   await deleteRedisPrefix(s.prefix); // the queue is gone
-  t.equal(await s.store.countPendingLogouts(), 0);
+  t.equal(await s.outbox.countPendingLogouts(), 0);
   s.pgProxy.restore();
   for (const u of users) {
     const stamped = await eventually(async () => (await s.repository.getUser(u))?.lastSpiritGainTime, 15_000);

@@ -7,31 +7,31 @@ import { Redis } from 'ioredis';
 import { LogoutPipeline, type EndingConnection } from '../../src/presence/logout-pipeline.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
-import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
-import type { OnlineStore } from '../../src/presence/online-store.ts';
-import { RedisOnlineStore } from '../../src/stores/redis/redis-online-store.ts';
+import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
+import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
+import type { OnlineStores } from '../../src/stores/online-stores.ts';
 import { redisOptions } from '../../src/http/plugins/online-store.ts';
 import { eventually } from '../helpers/build.ts';
 import { collectingLogger } from '../helpers/core.ts';
 import { testRedis, TEST_REDIS_URL } from '../helpers/services.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
-async function setup(t: Test, store: OnlineStore = new MemoryOnlineStore()) {
+async function setup(t: Test, stores: OnlineStores = createMemoryStores()) {
   const statements: string[] = [];
   const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery: (sql) => statements.push(sql) });
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
-  const pipeline = new LogoutPipeline({ store, repository, nodeId: 'n1', log, now: Date.now, batchMax: 500, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50 });
+  const pipeline = new LogoutPipeline({ presence: stores.presence, outbox: stores.outbox, repository, nodeId: 'n1', log, now: Date.now, batchMax: 500, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50 });
   pipeline.start();
   t.teardown(() => pipeline.stop());
   /** Logs a connection in and returns it as the pipeline sees it. */
   const login = async (userId: string, id = `c-${userId}-${Math.random().toString(36).slice(2)}`): Promise<EndingConnection> => {
     const connectedAt = Date.now();
-    const r = await store.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}`, connectionId: id, now: connectedAt });
+    const r = await stores.presence.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}`, connectionId: id, now: connectedAt });
     return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
   };
-  return { store, repository, log, pipeline, statements, login };
+  return { stores, repository, log, pipeline, statements, login };
 }
 
 
@@ -75,8 +75,8 @@ t.test('a session end survives an online-store outage', async (t) => {
   redis.on('error', () => {});
   await redis.connect();
   t.teardown(() => redis.disconnect());
-  const store = new RedisOnlineStore({ redis, keyPrefix: redisInfo.prefix });
-  const { pipeline, login, repository, log } = await setup(t, store);
+  const stores = createRedisStores({ redis, keyPrefix: redisInfo.prefix });
+  const { pipeline, login, repository, log } = await setup(t, stores);
   const session = await login('unlucky');
   proxy.cut();
   const endedAt = Date.now();

@@ -12,8 +12,8 @@ import { NodeStateInUseError, StandaloneRecovery } from '../../src/presence/stan
 import { openDatabase } from '../../src/database/database.ts';
 import { NodeStateFile } from '../../src/database/node-state-file.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
-import { MemoryOnlineStore } from '../../src/stores/memory/memory-online-store.ts';
-import type { LogoutRecord } from '../../src/presence/online-store.ts';
+import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
+import type { LogoutRecord } from '../../src/presence/logout-outbox.ts';
 import { collectingLogger, ManualClock } from '../helpers/core.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -24,7 +24,8 @@ async function setup(t: Test, nodeId = 'node-new') {
   const repository = new PrismaPlayerRepository(db.prisma);
   const clock = new ManualClock(T0 + 60_000);
   const log = collectingLogger();
-  const pipeline = new LogoutPipeline({ store: new MemoryOnlineStore(), repository, nodeId, log, now: clock.now, batchMax: 2, retryBaseMs: 20, retryMaxMs: 100 });
+  const { presence, outbox } = createMemoryStores();
+  const pipeline = new LogoutPipeline({ presence, outbox, repository, nodeId, log, now: clock.now, batchMax: 2, retryBaseMs: 20, retryMaxMs: 100 });
   const path = join(mkdtempSync(join(tmpdir(), 'gatehouse-state-')), 'node-state.json');
   const storage = new NodeStateFile(path);
   const sleeps: number[] = [];

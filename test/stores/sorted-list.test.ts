@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SortedList, compareCodePoints } from '../../src/stores/memory/sorted-list.ts';
-import { random } from './online-store.contract-helpers.ts';
+import { random } from './contract-helpers.ts';
 
 t.test('compareCodePoints is UTF-8 byte order', async (t) => {
   const samples = ['', 'a', 'ab', 'b', 'Z', '\u00e9', '\ud7ff', '\ue000', '\uffff', '\u{10000}', '\u{1f600}', 'a\u{1f600}', 'a\uffff'];

@@ -31,7 +31,7 @@ for (const store of ['memory', 'redis'] as const) {
     await h.app.gateway.settled();
     const logoutTimes = new Map<string, number>();
     for (const u of users) {
-      const p = await h.app.onlineStore.getPlayer(u);
+      const p = await h.app.presence.getPlayer(u);
       t.equal(p?.status, 'offline', `${u} offline in the store during the outage`);
       logoutTimes.set(u, p!.logoutTime!);
     }

@@ -72,7 +72,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const closed = await first.closed;
       t.equal(closed.code, CloseCode.REPLACED, 'older session closed with 4001');
       const presence = await eventually(async () => {
-        const p = await h.app.onlineStore.getPlayer('phone');
+        const p = await h.app.presence.getPlayer('phone');
         return p?.sessions === 1 ? p : undefined;
       });
       t.equal(presence?.status, 'online', 'still online');
@@ -94,11 +94,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const url = `${h.wsUrl}/ws?token=${h.token('tabs')}`;
       const tabs = await Promise.all([TestClient.open(url), TestClient.open(url), TestClient.open(url)]);
       tabs.forEach(({ client }) => client.startPing(100));
-      t.equal((await h.app.onlineStore.getPlayer('tabs'))?.sessions, 3);
+      t.equal((await h.app.presence.getPlayer('tabs'))?.sessions, 3);
       await tabs[0]!.client.close();
       await tabs[1]!.client.terminate(); // vanished without a close frame
-      await eventually(async () => (await h.app.onlineStore.getPlayer('tabs'))?.sessions === 1);
-      t.equal((await h.app.onlineStore.getPlayer('tabs'))?.status, 'online', 'online while one tab lives');
+      await eventually(async () => (await h.app.presence.getPlayer('tabs'))?.sessions === 1);
+      t.equal((await h.app.presence.getPlayer('tabs'))?.status, 'online', 'online while one tab lives');
       t.equal(logoutsOf(h, 'tabs').length, 0);
       tabs[2]!.client.stopPing(); // the last one goes silent: heartbeat timeout
       const closed = await tabs[2]!.client.closed;
@@ -121,7 +121,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const c = await TestClient.open(url);
       c.client.startPing(100);
       t.equal((await a.client.closed).code, CloseCode.REPLACED, 'oldest closed with 4001');
-      await eventually(async () => (await h.app.onlineStore.getPlayer('capped'))?.sessions === 2);
+      await eventually(async () => (await h.app.presence.getPlayer('capped'))?.sessions === 2);
       t.equal(logoutsOf(h, 'capped').length, 0);
       await b.client.close();
       await c.client.close();

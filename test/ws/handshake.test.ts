@@ -20,7 +20,7 @@ async function refused(url: string, headers?: Record<string, string>): Promise<H
 
 async function assertNothingLeft(t: Test, h: TestApp, userId: string) {
   t.equal(h.app.gateway.connections.size, 0, 'no session');
-  t.equal(await h.app.onlineStore.getPlayer(userId), null, 'no online-store entry');
+  t.equal(await h.app.presence.getPlayer(userId), null, 'no online-store entry');
   t.equal(await h.app.players.getUser(userId), null, 'no database row');
 }
 
@@ -31,7 +31,7 @@ async function assertNothingLeft(t: Test, h: TestApp, userId: string) {
 async function assertNobodyAdmitted(t: Test, h: TestApp, addedBefore: number) {
   t.equal(h.app.gateway.connections.size, 0, 'no session');
   t.equal(h.app.gateway.connections.totalAdded, addedBefore, 'no session was ever created for it');
-  t.equal(await h.app.onlineStore.countOnline(), 0, 'nobody online in the store');
+  t.equal(await h.app.presence.countOnline(), 0, 'nobody online in the store');
   t.same(await h.app.players.listOpenSessions(h.config.NODE_ID, 10), [], 'no session row');
 }
 
@@ -142,7 +142,7 @@ t.test('capacity and draining -> 503 with Retry-After', async (t) => {
   t.equal(full.status, 503);
   t.equal(JSON.parse(full.body).code, 'GW_FULL');
   t.ok(full.headers['retry-after'], 'Retry-After set');
-  t.equal(await h.app.onlineStore.getPlayer('second'), null);
+  t.equal(await h.app.presence.getPlayer('second'), null);
   await client.close();
   await h.app.gateway.settled();
   h.app.gateway.draining = true;

@@ -40,7 +40,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
 
     // The logout: store offline with logoutTime, online set without the user, database stamped.
     const presence = await eventually(async () => {
-      const p = await h.app.onlineStore.getPlayer('silent');
+      const p = await h.app.presence.getPlayer('silent');
       return p?.status === 'offline' ? p : undefined;
     });
     t.type(presence.logoutTime, 'number');
@@ -56,7 +56,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     t.equal(sessions[0]!.reason, 'timeout');
     t.equal(sessions[0]!.disconnectedAt!.getTime(), presence.logoutTime);
     t.equal(logLines(h.logs, 'user logged out').filter((l) => l.userId === 'silent').length, 1, 'one log line');
-    const online = await h.app.onlineStore.listOnline({ limit: 100 });
+    const online = await h.app.presence.listOnline({ limit: 100 });
     t.same(online.players.map((p) => p.userId), ['pinger'], 'only the pinger is online');
 
     if (backend === 'real') {
@@ -69,7 +69,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.equal(await redis.sismember(`${prefix}server:online:players`, 'silent'), 0, 'SREM server:online:players');
       t.equal(await redis.sismember(`${prefix}server:online:players`, 'pinger'), 1);
       // The coalesced flush wrote the pinger's heartbeat recently.
-      const pinger = await h.app.onlineStore.getPlayer('pinger');
+      const pinger = await h.app.presence.getPlayer('pinger');
       t.ok(Date.now() - pinger!.lastHeartbeat < 1000, 'pinger heartbeat flushed');
     }
 
@@ -77,7 +77,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     await new Promise((resolve) => setTimeout(resolve, 3200));
     t.equal(h.app.gateway.connections.countOf('pinger'), 1, 'pinging client still connected');
     await pinger.ping();
-    t.equal((await h.app.onlineStore.getPlayer('pinger'))?.status, 'online');
+    t.equal((await h.app.presence.getPlayer('pinger'))?.status, 'online');
     await pinger.close();
   });
 }

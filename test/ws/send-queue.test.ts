@@ -79,7 +79,7 @@ t.test('write timeout terminates a stuck socket and logs it out (reason slow)', 
   const pad = 'r'.repeat(50_000);
   for (let i = 0; i < 300; i++) sender.send({ type: 'message', to: 'frozen', content: { i, pad } });
   const presence = await eventually(async () => {
-    const p = await h.app.onlineStore.getPlayer('frozen');
+    const p = await h.app.presence.getPlayer('frozen');
     return p?.status === 'offline' ? p : undefined;
   }, 10_000);
   t.equal(presence.logoutReason, 'slow');

@@ -54,7 +54,7 @@ t.test('a vanished peer is logged out within timeout + close timeout', async (t)
   const port = Number(new URL(gw.baseUrl).port);
   const peer = await silentPeer(port, 'ghost');
   t.teardown(() => peer.socket.destroy());
-  await eventually(async () => (await gw.app.onlineStore.getPlayer('ghost'))?.status === 'online', 5000);
+  await eventually(async () => (await gw.app.presence.getPlayer('ghost'))?.status === 'online', 5000);
 
   // ws's own default would hold the socket for 30 s after the 4000 close frame; 5 s is far
   // above 300 ms + 200 ms + a watchdog tick, and far below 30 s.
@@ -62,7 +62,7 @@ t.test('a vanished peer is logged out within timeout + close timeout', async (t)
   t.ok(lifetimeMs < 5000, `the server ended the socket (after ${lifetimeMs} ms)`);
   const logout = await eventually(() => logLines(gw.logs, 'user logged out').find((l) => l.userId === 'ghost'), 2000);
   t.equal(logout.reason, 'timeout', 'logged out for the heartbeat timeout');
-  const player = await gw.app.onlineStore.getPlayer('ghost');
+  const player = await gw.app.presence.getPlayer('ghost');
   t.equal(player?.status, 'offline');
   const user = await gw.app.players.getUser('ghost');
   t.ok(user?.lastSpiritGainTime, 'the database row is stamped');

@@ -6,6 +6,7 @@ import fp from 'fastify-plugin';
 import { openDatabase, type Database } from '../../database/database.ts';
 import type { PlayerRepository } from '../../database/player-repository.ts';
 import { PrismaPlayerRepository } from '../../database/prisma-player-repository.ts';
+import { instrument } from '../../metrics/instrument.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,10 +28,11 @@ export default fp(
     });
     app.log.info({ database: database.kind }, 'database ready');
     app.decorate('database', database);
-    app.decorate('players', new PrismaPlayerRepository(database.prisma));
+    // Timed where it is created (the metrics plugin registers first).
+    app.decorate('players', instrument(new PrismaPlayerRepository(database.prisma), app.metrics.observeDbCall));
     app.addHook('onClose', async () => {
       await database.close();
     });
   },
-  { name: 'database', dependencies: ['config'] },
+  { name: 'database', dependencies: ['config', 'metrics'] },
 );

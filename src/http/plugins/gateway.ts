@@ -57,7 +57,8 @@ export default fp(
     const now = () => Date.now();
     const log = app.log.child({ nodeId: config.NODE_ID });
     const logoutPipeline = new LogoutPipeline({
-      store: app.onlineStore,
+      presence: app.presence,
+      outbox: app.logoutOutbox,
       repository: app.players,
       nodeId: config.NODE_ID,
       log,
@@ -76,7 +77,7 @@ export default fp(
     });
     const gateway = new Gateway({
       settings: settingsFrom(config),
-      store: app.onlineStore,
+      store: app.presence,
       repository: app.players,
       bus: app.bus,
       owners: app.ownerPublisher,
@@ -88,7 +89,8 @@ export default fp(
       statsExchange,
     });
     const cluster = new ClusterMembership({
-      store: app.onlineStore,
+      nodes: app.nodeRegistry,
+      locks: app.locks,
       nodeId: config.NODE_ID,
       log,
       now,
@@ -123,7 +125,7 @@ export default fp(
       cluster,
       recovery,
       bus: app.bus,
-      store: app.onlineStore,
+      nodes: app.nodeRegistry,
       log,
       now,
       nodeId: config.NODE_ID,

@@ -1,15 +1,21 @@
 /**
- * The online store and the node-to-node bus: in-process (memory) without REDIS_URL, Redis
- * otherwise. The Redis client fails fast while disconnected (no offline queue), so a Redis
+ * The online stores (presence, logout outbox, node registry, locks) and the node-to-node bus:
+ * in-process (memory) without REDIS_URL, Redis otherwise. Every store is wrapped with the
+ * metrics' timing proxy here, where it is created, so no decorated object is ever replaced. The Redis client fails fast while disconnected (no offline queue), so a Redis
  * outage surfaces as errors the gateway handles instead of requests piling up in memory.
  */
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import type { Bus } from '../../cluster/bus.ts';
 import { MemoryBus } from '../../stores/memory/memory-bus.ts';
-import { MemoryOnlineStore } from '../../stores/memory/memory-online-store.ts';
-import type { OnlineStore } from '../../presence/online-store.ts';
-import { RedisOnlineStore } from '../../stores/redis/redis-online-store.ts';
+import { createMemoryStores } from '../../stores/memory/memory-stores.ts';
+import { createRedisStores } from '../../stores/redis/redis-stores.ts';
+import type { OnlineStores } from '../../stores/online-stores.ts';
+import type { PresenceStore } from '../../presence/presence-store.ts';
+import type { LogoutOutbox } from '../../presence/logout-outbox.ts';
+import type { NodeRegistry } from '../../cluster/node-registry.ts';
+import type { Locks } from '../../cluster/locks.ts';
+import { instrument } from '../../metrics/instrument.ts';
 import { RedisBus } from '../../stores/redis/redis-bus.ts';
 import { LookupOwnerPublisher, type OwnerPublisher } from '../../cluster/owner-publisher.ts';
 import { RedisOwnerPublisher } from '../../stores/redis/redis-owner-publisher.ts';
@@ -22,7 +28,14 @@ import { RedisRoomDirectory } from '../../stores/redis/redis-room-directory.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    onlineStore: OnlineStore;
+    /** Who is online where (presence/presence-store.ts). */
+    presence: PresenceStore;
+    /** Logouts still to be written to the database (presence/logout-outbox.ts). */
+    logoutOutbox: LogoutOutbox;
+    /** Node leases, reaping, re-assertion (cluster/node-registry.ts). */
+    nodeRegistry: NodeRegistry;
+    /** Named locks (the reaper's). */
+    locks: Locks;
     bus: Bus;
     /** Publishes to the nodes holding a user's sessions (one script on Redis). */
     ownerPublisher: OwnerPublisher;
@@ -55,13 +68,26 @@ export function redisOptions() {
 export default fp(
   async (app) => {
     const { config } = app;
+    // Timed as online-store calls: the store's own methods by name; the room directory's and the
+    // owner publisher's (they live in the online store too, Redis in a cluster) prefixed.
+    const { observeStoreCall } = app.metrics;
+    const timed = <T extends object>(store: T, prefix?: string): T =>
+      instrument(store, prefix === undefined ? observeStoreCall : (method, seconds, ok, args) => observeStoreCall(`${prefix}.${method}`, seconds, ok, args));
+    const decorateStores = (stores: OnlineStores) => {
+      app.decorate('presence', timed(stores.presence));
+      app.decorate('logoutOutbox', timed(stores.outbox));
+      app.decorate('nodeRegistry', timed(stores.nodes));
+      app.decorate('locks', timed(stores.locks));
+    };
     const offlineLimits = { max: config.OFFLINE_QUEUE_MAX, ttlMs: config.OFFLINE_QUEUE_TTL_S * 1000 };
     if (!config.REDIS_URL) {
       app.decorate('offlineQueue', new MemoryOfflineQueue(offlineLimits));
-      app.decorate('roomDirectory', new MemoryRoomDirectory());
-      app.decorate('onlineStore', new MemoryOnlineStore());
+      app.decorate('roomDirectory', timed(new MemoryRoomDirectory(), 'roomDirectory'));
+      const stores = createMemoryStores();
+      decorateStores(stores);
       app.decorate('bus', new MemoryBus());
-      app.decorate('ownerPublisher', new LookupOwnerPublisher(app.onlineStore, app.bus));
+      // Built on the untimed presence store: its lookup is timed once, as publishToOwners.
+      app.decorate('ownerPublisher', timed(new LookupOwnerPublisher(stores.presence, app.bus), 'ownerPublisher'));
       app.decorate('redis', undefined);
       app.log.info('online store: in-process memory (single node)');
       return;
@@ -86,19 +112,18 @@ export default fp(
     });
     await redis.connect();
     app.decorate('redis', redis);
-    app.decorate('onlineStore', new RedisOnlineStore({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
+    decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
     app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
-    app.decorate('roomDirectory', new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
+    app.decorate('roomDirectory', timed(new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }), 'roomDirectory'));
     // The bus owns a second (subscriber) connection; this one only publishes.
     const bus = new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log });
     app.decorate('bus', bus);
-    app.decorate('ownerPublisher', new RedisOwnerPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX, bus }));
+    app.decorate('ownerPublisher', timed(new RedisOwnerPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX, bus }), 'ownerPublisher'));
     app.log.info('online store: redis');
     app.addHook('onClose', async () => {
-      await app.onlineStore.close();
       await app.bus.close();
       await redis.quit().catch(() => redis.disconnect());
     });
   },
-  { name: 'online-store', dependencies: ['config'] },
+  { name: 'online-store', dependencies: ['config', 'metrics'] },
 );

@@ -53,7 +53,7 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
   );
 
   const ready = async (_request: unknown, reply: import('fastify').FastifyReply) => {
-    const [database, onlineStore] = await Promise.all([probe(() => app.players.ping()), probe(() => app.onlineStore.ping())]);
+    const [database, onlineStore] = await Promise.all([probe(() => app.players.ping()), probe(() => app.presence.ping())]);
     const gateway = app.gateway.draining ? ('draining' as const) : ('ok' as const);
     const ok = database === 'ok' && onlineStore === 'ok' && gateway === 'ok';
     if (!ok) reply.code(503).header('retry-after', '2');

@@ -40,7 +40,7 @@ const wsStatsRoute: FastifyPluginAsync = async (app) => {
     async (request): Promise<WsStats | ClusterWsStats> => {
       if (request.query.scope !== 'cluster') return collectNodeStats(app.gateway, app.logoutPipeline, app.now());
       const now = app.now();
-      const live = await withTimeout(app.onlineStore.listNodes(), STORE_TIMEOUT_MS)
+      const live = await withTimeout(app.nodeRegistry.listNodes(), STORE_TIMEOUT_MS)
         .then((nodes) => liveNodeIds(nodes, now, app.config.NODE_DEAD_AFTER_MS))
         .catch(() => null);
       const { nodes, missing } = await exchange.gather(live, CLUSTER_TIMEOUT_MS);

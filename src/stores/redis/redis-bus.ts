@@ -21,6 +21,7 @@
  * are remembered and subscribed again on the new connection too.
  */
 import type { Redis } from 'ioredis';
+import { RedisKeys } from './keys.ts';
 import type { Bus, BusEnvelope, BusHandler, BusMessage } from '../../cluster/bus.ts';
 
 export interface RedisBusLog {
@@ -88,9 +89,10 @@ export class RedisBus implements Bus {
     this.prefix = options.channelPrefix ?? '';
     this.log = options.log;
     if (options.onResubscribed) this.onResubscribed(options.onResubscribed);
-    this.nodeChannelPrefix = `${this.prefix}gateway:`;
-    this.broadcastChannel = `${this.prefix}gateway:broadcast`;
-    this.roomChannelPrefix = `${this.prefix}gateway:room:`;
+    const keys = new RedisKeys(this.prefix);
+    this.nodeChannelPrefix = keys.nodeChannelPrefix;
+    this.broadcastChannel = keys.broadcastChannel;
+    this.roomChannelPrefix = keys.roomChannelPrefix;
     this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
     this.subscriber.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
     this.subscriber.on('ready', () => this.onReady());

@@ -2,10 +2,11 @@
  * The offline queue on Redis: one list per user, `<prefix>websocket:queue:<userId>`, each
  * element `<id> <queuedAt> <frame>` (the id and time first, so the scripts find an entry without
  * decoding JSON). Push, read and ack each touch several things (append + trim + expiry; scan +
- * trim), so each is one Lua script in ./lua/: atomic, one round trip.
+ * trim), so each is one Lua script in ./lua/offline/: atomic, one round trip.
  */
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { RedisKeys } from './keys.ts';
+import { defineScripts, type RunScript } from './scripts.ts';
 import { checkOfflineEntry, checkOfflineLimits, type OfflineEntry, type OfflineQueue, type OfflineQueueLimits } from '../../delivery/offline-queue.ts';
 
 export interface RedisOfflineQueueOptions extends OfflineQueueLimits {
@@ -14,17 +15,6 @@ export interface RedisOfflineQueueOptions extends OfflineQueueLimits {
   /** Prepended to every key (REDIS_KEY_PREFIX); default none. */
   keyPrefix?: string;
 }
-
-const SCRIPTS = { push: 'offline-push.lua', read: 'offline-read.lua', ack: 'offline-ack.lua' } as const;
-type Script = keyof typeof SCRIPTS;
-type Command = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
-
-const sources = new Map<Script, string>();
-const source = (script: Script) => {
-  let text = sources.get(script);
-  if (text === undefined) sources.set(script, (text = readFileSync(new URL(`./lua/${SCRIPTS[script]}`, import.meta.url), 'utf8')));
-  return text;
-};
 
 /** Parses `<id> <queuedAt> <frame>`; null for anything else (never written by this class). */
 export function decodeOfflineEntry(raw: string): OfflineEntry | null {
@@ -39,38 +29,32 @@ export function decodeOfflineEntry(raw: string): OfflineEntry | null {
 export class RedisOfflineQueue implements OfflineQueue {
   readonly limits: OfflineQueueLimits;
   private readonly redis: Redis;
-  private readonly prefix: string;
-  private readonly commands = new Map<Script, Command>();
+  private readonly keys: RedisKeys;
+  private readonly run: RunScript;
 
   constructor(options: RedisOfflineQueueOptions) {
     checkOfflineLimits(options);
     if (options.redis.options.keyPrefix) throw new Error('RedisOfflineQueue: use the keyPrefix option of the queue, not of the ioredis client');
     this.limits = { max: options.max, ttlMs: options.ttlMs };
     this.redis = options.redis;
-    this.prefix = options.keyPrefix ?? '';
-    for (const script of Object.keys(SCRIPTS) as Script[]) {
-      const name = `gatehouseOffline_${script}`;
-      this.redis.defineCommand(name, { lua: source(script) });
-      const command = (this.redis as unknown as Record<string, Command | undefined>)[name];
-      if (!command) throw new Error(`ioredis did not define ${name}`);
-      this.commands.set(script, command.bind(this.redis));
-    }
+    this.keys = new RedisKeys(options.keyPrefix ?? '');
+    this.run = defineScripts(options.redis);
   }
 
   /** `websocket:queue:<userId>` (ARCHITECTURE.md). */
   key(userId: string): string {
-    return `${this.prefix}websocket:queue:${userId}`;
+    return this.keys.offlineQueue(userId);
   }
 
   async push(userId: string, entry: OfflineEntry): Promise<number> {
     checkOfflineEntry(entry);
     if (this.limits.max === 0) return 0;
-    const reply = await this.run('push', this.key(userId), `${entry.id} ${entry.queuedAt} ${entry.frame}`, this.limits.max, this.limits.ttlMs);
+    const reply = await this.run('offlinePush', [this.key(userId)], [`${entry.id} ${entry.queuedAt} ${entry.frame}`, this.limits.max, this.limits.ttlMs]);
     return Number(reply);
   }
 
   async read(userId: string, now: number): Promise<OfflineEntry[]> {
-    const reply = await this.run('read', this.key(userId), now - this.limits.ttlMs);
+    const reply = await this.run('offlineRead', [this.key(userId)], [now - this.limits.ttlMs]);
     if (!Array.isArray(reply)) throw new Error('offline-read: unexpected reply');
     const entries: OfflineEntry[] = [];
     for (const raw of reply) {
@@ -82,7 +66,7 @@ export class RedisOfflineQueue implements OfflineQueue {
 
   async ack(userId: string, id: string): Promise<number> {
     if (id.length === 0 || /\s/.test(id)) return 0; // cannot be queued
-    return Number(await this.run('ack', this.key(userId), id));
+    return Number(await this.run('offlineAck', [this.key(userId)], [id]));
   }
 
   async length(userId: string): Promise<number> {
@@ -91,7 +75,4 @@ export class RedisOfflineQueue implements OfflineQueue {
 
   async close(): Promise<void> {}
 
-  private run(script: Script, key: string, ...args: (string | number)[]): Promise<unknown> {
-    return this.commands.get(script)!(1, key, ...args);
-  }
 }

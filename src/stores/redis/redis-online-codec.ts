@@ -3,7 +3,8 @@
  * nested arrays; every shape is checked so a script/TypeScript mismatch fails loudly instead of
  * leaking `undefined` into presence data.
  */
-import type { LogoutRecord, PendingLogout, PlayerPresence } from '../../presence/online-store.ts';
+import type { LogoutRecord, PendingLogout } from '../../presence/logout-outbox.ts';
+import type { PlayerPresence } from '../../presence/presence-store.ts';
 
 /** Thrown when a script reply does not have the expected shape. */
 export class OnlineReplyError extends Error {
@@ -17,6 +18,32 @@ export class OnlineReplyError extends Error {
 export function asArray(value: unknown, what: string): unknown[] {
   if (!Array.isArray(value)) throw new OnlineReplyError(`${what} is not an array`);
   return value;
+}
+
+/**
+ * A script reply of named fields, `{ name, value, name, value, ... }`, as an object. Every name
+ * must be one of `required` (all present) or `optional`, each at most once: a script and its
+ * caller that disagree fail loudly instead of reading the wrong position.
+ */
+export function asFields<R extends string, O extends string = never>(
+  value: unknown,
+  what: string,
+  required: readonly R[],
+  optional: readonly O[] = [],
+): Record<R, unknown> & Partial<Record<O, unknown>> {
+  const flat = asArray(value, what);
+  if (flat.length % 2 !== 0) throw new OnlineReplyError(`${what} has an odd number of items`);
+  const fields: Record<string, unknown> = Object.create(null);
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = asString(flat[i], `${what} field name`);
+    if (!(required as readonly string[]).includes(name) && !(optional as readonly string[]).includes(name)) {
+      throw new OnlineReplyError(`${what} has an unknown field ${name}`);
+    }
+    if (name in fields) throw new OnlineReplyError(`${what} repeats the field ${name}`);
+    fields[name] = flat[i + 1];
+  }
+  for (const name of required) if (!(name in fields)) throw new OnlineReplyError(`${what} lacks the field ${name}`);
+  return fields as Record<R, unknown> & Partial<Record<O, unknown>>;
 }
 
 /** The reply as a string (Buffers decoded as UTF-8), or an OnlineReplyError. */

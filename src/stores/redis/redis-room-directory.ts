@@ -1,10 +1,13 @@
 /**
- * The room directory on Redis (keys in room-directory.ts). Room names are data, so the scripts
- * build the per-room keys from the prefix themselves (like list-online.lua does for players);
- * every change is one Lua script: atomic, one round trip.
+ * The room directory on Redis (keys in keys.ts and room-directory.ts). Every change is one Lua
+ * script in ./lua/rooms/: atomic, one round trip, with every key it touches in KEYS. Where the
+ * rooms or members are only known by reading Redis (a page, a node's purge), they are read
+ * first (one command) and the script re-checks each one before using it.
  */
-import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { RedisKeys } from './keys.ts';
+import { defineScripts, type RunScript } from './scripts.ts';
+import { asArray, asString } from './redis-online-codec.ts';
 import { checkPageLimit, decodeCursor, encodeCursor } from '../../presence/online-paging.ts';
 import {
   MEMBER_SEPARATOR,
@@ -22,103 +25,113 @@ export interface RedisRoomDirectoryOptions {
   keyPrefix?: string;
 }
 
-const SCRIPTS = {
-  add: { file: 'room-add.lua', libs: [] },
-  leave: { file: 'room-leave.lua', libs: ['room-drop-node.lua'] },
-  purgeNode: { file: 'room-purge-node.lua', libs: ['room-drop-node.lua'] },
-  list: { file: 'room-list.lua', libs: [] },
-  members: { file: 'room-members.lua', libs: [] },
-} as const satisfies Record<string, { file: string; libs: readonly string[] }>;
-type Script = keyof typeof SCRIPTS;
-type Command = (numberOfKeys: number, ...args: (string | number)[]) => Promise<unknown>;
-
-/** Triples per `room-add` call of a re-sync. */
+/** Triples per rooms/add.lua call of a re-sync. */
 const SYNC_CHUNK = 500;
-/** Rooms per `room-purge-node` call. */
+/** Rooms per rooms/purge-node.lua call. */
 const PURGE_CHUNK = 200;
 
-const read = (path: string) => readFileSync(new URL(`./lua/${path}`, import.meta.url), 'utf8');
-
-function pairs(list: unknown): Record<string, number> {
+function pairs(list: readonly unknown[]): Record<string, number> {
   const out: Record<string, number> = {};
-  if (!Array.isArray(list)) return out;
   for (let i = 0; i + 1 < list.length; i += 2) out[String(list[i])] = Number(list[i + 1]);
   return out;
 }
 
 export class RedisRoomDirectory implements RoomDirectory {
   private readonly redis: Redis;
-  private readonly prefix: string;
-  private readonly commands = new Map<Script, Command>();
+  private readonly keys: RedisKeys;
+  private readonly run: RunScript;
 
   constructor(options: RedisRoomDirectoryOptions) {
     if (options.redis.options.keyPrefix) throw new Error('RedisRoomDirectory: use the keyPrefix option of the directory, not of the ioredis client');
     this.redis = options.redis;
-    this.prefix = options.keyPrefix ?? '';
-    for (const [script, def] of Object.entries(SCRIPTS) as [Script, (typeof SCRIPTS)[Script]][]) {
-      const name = `gatehouseRooms_${script}`;
-      this.redis.defineCommand(name, { lua: [...def.libs.map((lib) => read(`lib/${lib}`)), read(def.file)].join('\n') });
-      const command = (this.redis as unknown as Record<string, Command | undefined>)[name];
-      if (!command) throw new Error(`ioredis did not define ${name}`);
-      this.commands.set(script, command.bind(this.redis));
-    }
+    this.keys = new RedisKeys(options.keyPrefix ?? '');
+    this.run = defineScripts(options.redis);
   }
 
   async join(nodeId: string, room: string, userId: string): Promise<void> {
-    await this.run('add', nodeId, room, userId, 1);
+    await this.add(nodeId, [room, userId, 1]);
   }
 
   async leave(nodeId: string, userId: string, rooms: readonly string[]): Promise<void> {
-    if (rooms.length > 0) await this.run('leave', nodeId, userId, ...rooms);
+    if (rooms.length > 0) await this.run('roomLeave', this.changeKeys(nodeId, rooms), [nodeId, userId, ...rooms]);
   }
 
   async syncNode(nodeId: string, memberships: readonly NodeMembership[]): Promise<void> {
     while ((await this.purgeNode(nodeId, PURGE_CHUNK)) > 0);
     const triples = memberships.filter((m) => m.sessions > 0).flatMap((m) => [m.room, m.userId, m.sessions]);
     const chunks: Promise<unknown>[] = [];
-    for (let i = 0; i < triples.length; i += SYNC_CHUNK * 3) chunks.push(this.run('add', nodeId, ...triples.slice(i, i + SYNC_CHUNK * 3)));
+    for (let i = 0; i < triples.length; i += SYNC_CHUNK * 3) chunks.push(this.add(nodeId, triples.slice(i, i + SYNC_CHUNK * 3)));
     await Promise.all(chunks);
   }
 
   async nodeRoomCount(nodeId: string): Promise<number> {
-    return this.redis.scard(`${this.prefix}rooms:node:${nodeId}`);
+    return this.redis.scard(this.keys.nodeRooms(nodeId));
   }
 
   async purgeNode(nodeId: string, limit: number): Promise<number> {
-    return Number(await this.run('purgeNode', nodeId, limit));
+    const rooms = await this.redis.srandmember(this.keys.nodeRooms(nodeId), limit);
+    if (rooms.length === 0) return 0;
+    return Number(await this.run('roomPurgeNode', this.changeKeys(nodeId, rooms), [nodeId, ...rooms]));
   }
 
   async listRooms(options: PageOptions): Promise<RoomPage> {
     checkPageLimit(options.limit);
     const start = options.cursor ? `(${decodeCursor(options.cursor)}` : '-';
-    const [more, list] = (await this.run('list', start, options.limit)) as [number, Array<[string, unknown]>];
-    const rooms = list.map(([room, nodes]) => ({ room, nodes: pairs(nodes) }));
-    const last = rooms.at(-1);
-    return more === 1 && last ? { rooms, nextCursor: encodeCursor(last.room) } : { rooms };
+    const names = await this.redis.zrangebylex(this.keys.roomsIndex, start, '+', 'LIMIT', 0, options.limit + 1);
+    const page = names.slice(0, options.limit);
+    const rooms: RoomPage['rooms'] = [];
+    if (page.length > 0) {
+      const flat = asArray(await this.run('roomList', [this.keys.roomsIndex, ...page.map((room) => this.keys.roomNodes(room))], page), 'roomList');
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        if (flat[i + 1] !== null) rooms.push({ room: asString(flat[i], 'roomList room'), nodes: pairs(asArray(flat[i + 1], 'roomList nodes')) });
+      }
+    }
+    const last = page.at(-1);
+    return names.length > options.limit && last !== undefined ? { rooms, nextCursor: encodeCursor(last) } : { rooms };
   }
 
   async getRoom(room: string): Promise<Record<string, number>> {
-    const nodes = await this.redis.hgetall(`${this.prefix}room:{${room}}:nodes`);
+    const nodes = await this.redis.hgetall(this.keys.roomNodes(room));
     return Object.fromEntries(Object.entries(nodes).map(([nodeId, count]) => [nodeId, Number(count)]));
   }
 
   async listMembers(room: string, options: PageOptions): Promise<MemberPage> {
     checkPageLimit(options.limit);
     const start = options.cursor ? `(${decodeCursor(options.cursor)}` : '-';
-    const [more, flat] = (await this.run('members', room, start, options.limit)) as [number, string[]];
+    const membersKey = this.keys.roomMembers(room);
+    const keys = await this.redis.zrangebylex(membersKey, start, '+', 'LIMIT', 0, options.limit + 1);
+    const page = keys.slice(0, options.limit);
     const members: MemberPage['members'] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const key = flat[i]!;
-      const at = key.indexOf(MEMBER_SEPARATOR);
-      members.push({ userId: key.slice(0, at), nodeId: key.slice(at + 1), sessions: Number(flat[i + 1]) });
+    if (page.length > 0) {
+      const nodeOf = (key: string) => key.slice(key.indexOf(MEMBER_SEPARATOR) + 1);
+      const flat = asArray(
+        await this.run('roomMembers', [membersKey, ...page.map((key) => this.keys.roomNodeUsers(room, nodeOf(key)))], page),
+        'roomMembers',
+      );
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        if (flat[i + 1] === null) continue;
+        const key = asString(flat[i], 'roomMembers member');
+        const at = key.indexOf(MEMBER_SEPARATOR);
+        members.push({ userId: key.slice(0, at), nodeId: key.slice(at + 1), sessions: Number(asString(flat[i + 1], 'roomMembers sessions')) });
+      }
     }
-    const last = flat.at(-2);
-    return more === 1 && last !== undefined ? { members, nextCursor: encodeCursor(last) } : { members };
+    const last = page.at(-1);
+    return keys.length > options.limit && last !== undefined ? { members, nextCursor: encodeCursor(last) } : { members };
   }
 
   async close(): Promise<void> {}
 
-  private run(script: Script, ...args: (string | number)[]): Promise<unknown> {
-    return this.commands.get(script)!(0, this.prefix, ...args);
+  /** One room-add script call for `[room, userId, sessions, ...]` triples. */
+  private add(nodeId: string, triples: readonly (string | number)[]): Promise<unknown> {
+    const rooms: string[] = [];
+    for (let i = 0; i < triples.length; i += 3) rooms.push(String(triples[i]));
+    return this.run('roomAdd', this.changeKeys(nodeId, rooms), [nodeId, ...triples]);
+  }
+
+  /** KEYS of the scripts that change rooms: the index, the node's rooms, then 3 keys per room. */
+  private changeKeys(nodeId: string, rooms: readonly string[]): string[] {
+    const keys = [this.keys.roomsIndex, this.keys.nodeRooms(nodeId)];
+    for (const room of rooms) keys.push(this.keys.roomNodes(room), this.keys.roomNodeUsers(room, nodeId), this.keys.roomMembers(room));
+    return keys;
   }
 }

@@ -7,12 +7,12 @@
 import type { Test } from 'tap';
 import type { Bus, BusMessage } from '../../../src/cluster/bus.ts';
 import type { OwnerPublisher } from '../../../src/cluster/owner-publisher.ts';
-import type { OnlineStore } from '../../../src/presence/online-store.ts';
-import { connect } from '../online-store.contract-helpers.ts';
+import type { PresenceStore } from '../../../src/presence/presence-store.ts';
+import { connect } from '../contract-helpers.ts';
 import { attach, barrier, sampleMessages, type TestNode } from './bus.contract.ts';
 
 export interface OwnerSetup {
-  store: OnlineStore;
+  store: PresenceStore;
   /** `n` fresh, unsubscribed buses that reach each other. */
   buses: Bus[];
   /** The publisher sending from `bus` (one of `buses`). */
@@ -27,7 +27,7 @@ const deliver = (userId: string, frame: string): BusMessage => ({ kind: 'deliver
 
 /** `outage`: the setup has `cutStore` (a store over the network; in-process ones cannot fail). */
 export function runOwnerPublisherContract(t: Test, name: string, make: MakeOwnerSetup, { outage }: { outage: boolean }): void {
-  type Body = (t: Test, ctx: { store: OnlineStore; nodes: TestNode[]; from: OwnerPublisher; setup: OwnerSetup }) => Promise<void>;
+  type Body = (t: Test, ctx: { store: PresenceStore; nodes: TestNode[]; from: OwnerPublisher; setup: OwnerSetup }) => Promise<void>;
   /** Nodes A, B, C (B and C unless fewer); the publisher sends from A. */
   const test = (title: string, ids: string[], body: Body) =>
     t.test(`${name}: ${title}`, async (t) => {

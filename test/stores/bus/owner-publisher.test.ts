@@ -6,19 +6,19 @@
 import t, { type Test } from 'tap';
 import type { Redis } from 'ioredis';
 import type { Bus, BusMessage } from '../../../src/cluster/bus.ts';
-import { connect } from '../online-store.contract-helpers.ts';
+import { connect } from '../contract-helpers.ts';
 import { MemoryBus, MemoryBusHub } from '../../../src/stores/memory/memory-bus.ts';
 import { LookupOwnerPublisher } from '../../../src/cluster/owner-publisher.ts';
 import { RedisBus } from '../../../src/stores/redis/redis-bus.ts';
 import { RedisOwnerPublisher } from '../../../src/stores/redis/redis-owner-publisher.ts';
-import { MemoryOnlineStore } from '../../../src/stores/memory/memory-online-store.ts';
-import { RedisOnlineStore } from '../../../src/stores/redis/redis-online-store.ts';
+import { createMemoryStores } from '../../../src/stores/memory/memory-stores.ts';
+import { createRedisStores } from '../../../src/stores/redis/redis-stores.ts';
 import { testRedis } from '../../helpers/services.ts';
 import { gatewayRedis } from './bus-helpers.ts';
 import { runOwnerPublisherContract, type OwnerSetup } from './owner-publisher.contract.ts';
 
 runOwnerPublisherContract(t, 'lookup on memory', async (_t, n) => {
-  const store = new MemoryOnlineStore();
+  const store = createMemoryStores().presence;
   const hub = new MemoryBusHub();
   const buses = Array.from({ length: n }, () => new MemoryBus(hub));
   return { store, buses, publisherFor: (bus) => new LookupOwnerPublisher(store, bus) };
@@ -29,7 +29,7 @@ async function redisSetup(t: Test, n: number, publisher: 'lookup' | 'script'): P
   const service = await testRedis(t);
   if (!service) return null;
   const storeRedis = await gatewayRedis(t, service.url);
-  const store = new RedisOnlineStore({ redis: storeRedis, keyPrefix: service.prefix });
+  const store = createRedisStores({ redis: storeRedis, keyPrefix: service.prefix }).presence;
   const commands = new Map<Bus, Redis>();
   const buses: RedisBus[] = [];
   for (let i = 0; i < n; i++) {
@@ -44,7 +44,7 @@ async function redisSetup(t: Test, n: number, publisher: 'lookup' | 'script'): P
     publisherFor: (bus) => {
       const redis = commands.get(bus)!;
       return publisher === 'lookup'
-        ? new LookupOwnerPublisher(new RedisOnlineStore({ redis, keyPrefix: service.prefix }), bus)
+        ? new LookupOwnerPublisher(createRedisStores({ redis, keyPrefix: service.prefix }).presence, bus)
         : new RedisOwnerPublisher({ redis, keyPrefix: service.prefix, bus: bus as RedisBus });
     },
     // The sending node's command connection drops (its lookup store uses the same one).
@@ -59,7 +59,7 @@ t.test('redis script: one command per delivery, whatever the number of owning no
   const service = await testRedis(t);
   if (!service) return;
   const redis = await gatewayRedis(t, service.url);
-  const store = new RedisOnlineStore({ redis, keyPrefix: service.prefix });
+  const store = createRedisStores({ redis, keyPrefix: service.prefix }).presence;
   const bus = new RedisBus({ publisher: redis, channelPrefix: service.prefix });
   t.teardown(() => bus.close());
   await bus.subscribe('A', () => {});

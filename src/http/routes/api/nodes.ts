@@ -78,7 +78,7 @@ const nodesRoutes: FastifyPluginAsync = async (app) => {
       const { config } = app;
       let leases;
       try {
-        leases = await app.onlineStore.listNodes();
+        leases = await app.nodeRegistry.listNodes();
       } catch (error) {
         request.log.warn({ err: (error as Error).message }, 'online store unavailable');
         throw new GatewayErrors.Unavailable('online store unavailable, try again later');

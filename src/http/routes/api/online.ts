@@ -10,7 +10,7 @@ import { CloseCode } from '../../../protocol/close-codes.ts';
 import { USER_ID_PATTERN } from '../../../protocol/ids.ts';
 import { GatewayErrors } from '../../../errors.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
-import type { PlayerPresence } from '../../../presence/online-store.ts';
+import type { PlayerPresence } from '../../../presence/presence-store.ts';
 import type { UserRow } from '../../../database/player-repository.ts';
 import {
   authErrors,
@@ -87,7 +87,7 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
     async (request) => {
       const { limit = DEFAULT_PAGE_LIMIT, cursor, nodeId, prefix } = request.query;
       const [page, total] = await guarded(request.log, 'online store', () =>
-        Promise.all([app.onlineStore.listOnline({ limit, cursor, nodeId, prefix }), app.onlineStore.countOnline(prefix)]),
+        Promise.all([app.presence.listOnline({ limit, cursor, nodeId, prefix }), app.presence.countOnline(prefix)]),
       );
       const players = page.players.map((p) => ({
         userId: p.userId,
@@ -126,7 +126,7 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
     async (request) => {
       const { userId } = request.params;
       const [presence, user] = await Promise.all([
-        guarded(request.log, 'online store', () => app.onlineStore.getPlayer(userId)),
+        guarded(request.log, 'online store', () => app.presence.getPlayer(userId)),
         guarded(request.log, 'database', () => app.players.getUser(userId)),
       ]);
       if (!presence && !user) throw new GatewayErrors.NotFound(`user ${userId} has never connected`);

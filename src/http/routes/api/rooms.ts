@@ -40,7 +40,7 @@ async function guarded<T>(log: FastifyBaseLogger, call: () => Promise<T>): Promi
 /** Nodes holding a live lease (this one always counts). */
 async function liveNodes(app: FastifyInstance): Promise<Set<string>> {
   const now = app.now();
-  const nodes = await app.onlineStore.listNodes();
+  const nodes = await app.nodeRegistry.listNodes();
   const live = new Set(liveNodeIds(nodes, now, app.config.NODE_DEAD_AFTER_MS));
   live.add(app.config.NODE_ID);
   return live;

@@ -1,4 +1,4 @@
--- Shared prelude (prepended by redis-online-scripts.ts): the optional connection ids of a user's
+-- Shared prelude (prepended by scripts.ts): the optional connection ids of a user's
 -- connections on one node, kept as a JSON array in the `c:<nodeId>` field next to the `n:<nodeId>`
 -- count, so that ending the same connection twice is recognised instead of taking another
 -- connection's count. Absent when the caller does not pass connection ids.

@@ -1,4 +1,4 @@
--- Shared prelude (prepended by redis-online-scripts.ts): ends a logical session and queues its
+-- Shared prelude (prepended by scripts.ts): ends a logical session and queues its
 -- LogoutRecord in the same script, so "offline" and "logout to write" never exist apart.
 -- The record is JSON with real numbers: cjson prints 14 significant digits, enough for ms
 -- timestamps (13 digits until the year 2286) and epochs.

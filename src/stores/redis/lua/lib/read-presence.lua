@@ -1,6 +1,6 @@
--- Shared prelude (prepended by redis-online-scripts.ts): a player's hash plus their heartbeat in
+-- Shared prelude (prepended by scripts.ts): a player's hash plus their heartbeat in
 -- the heartbeats hash of each node they are live on (server:node:<nodeId>:heartbeats, built
--- here from the prefix exactly as redis-online-keys.ts builds it).
+-- here from the prefix exactly as keys.ts builds it).
 local function readPresence(prefix, player, userId)
   local fields = redis.call('HGETALL', player)
   local beats = {}
@@ -10,5 +10,5 @@ local function readPresence(prefix, player, userId)
       if beat then beats[#beats + 1] = beat end
     end
   end
-  return { fields, beats }
+  return { 'fields', fields, 'beats', beats }
 end

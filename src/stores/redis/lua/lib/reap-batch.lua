@@ -1,11 +1,11 @@
--- Shared prelude (prepended after go-offline by redis-online-scripts.ts): takes up to `limit`
+-- Shared prelude (prepended after go-offline by scripts.ts): takes up to `limit`
 -- users off a dead node's players set and subtracts that node's connections from each. Only what
 -- `n:<nodeId>` holds is subtracted, and the field goes in the same step, so a second reaper (or a
 -- repeated batch) finds nothing left to subtract: nothing is decremented or queued twice.
 -- A user left with no connection goes offline exactly like endSession (reason node_lost, at);
 -- one still connected elsewhere keeps their logical session.
 -- Player keys come from set members, so they are built here from the prefix, exactly as
--- redis-online-keys.ts builds them.
+-- keys.ts (RedisKeys) builds them.
 -- Returns the JSON records of the users taken offline.
 local function reapBatch(prefix, online, index, pending, pendingData, nodePlayers, nodeBeats, nodeId, at, limit)
   local records = {}

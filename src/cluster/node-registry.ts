@@ -1,0 +1,130 @@
+/**
+ * The node registry: every node's lease, the crash cleanup of a dead node and the re-assertion
+ * of a node's sessions after the store lost data. Its operations change presence (reaping logs
+ * users out), so its implementations share their backend's state with the presence store
+ * (src/stores/*; presence model in presence/presence-store.ts).
+ *
+ * - Every node holds a lease in `server:nodes` (nodeId -> last renewal, ms), taken by
+ *   `registerNode` at startup and renewed periodically. A node whose lease is older than the
+ *   configured dead-after delay is dead: a reaper (one at a time, through `Locks.tryLock`) ends
+ *   its users' connections with `reapNode`, which logs out (reason `node_lost`) exactly the users
+ *   left with no connection anywhere.
+ * - After Redis lost its data, each node re-asserts its live sessions with `reassert`; whatever
+ *   the store still holds wins (another logical session, or an ended one): those connections are
+ *   reported stale for the node to close. Epochs cannot order sessions across an empty restart
+ *   (they restart at 1), so they are never used for that.
+ */
+import type { LogoutRecord } from '../presence/logout-outbox.ts';
+
+/** Thrown by `registerNode` while another live node holds the id. */
+export class NodeIdInUseError extends Error {
+  readonly code = 'GW_NODE_ID_IN_USE';
+  constructor(readonly nodeId: string) {
+    super(`NODE_ID ${nodeId} is already used by a live node`);
+    this.name = 'NodeIdInUseError';
+  }
+}
+
+export interface NodeLease {
+  nodeId: string;
+  /** ms since epoch: the last `registerNode` / `renewLease` / `reassert` of the node. */
+  lastRenewal: number;
+}
+
+export interface RegisterNodeResult {
+  /**
+   * Logouts of the users a dead previous holder of the id left behind (reason `node_lost`,
+   * logoutAt = its last lease), reaped by this call so the new process never adopts them.
+   */
+  reaped: LogoutRecord[];
+}
+
+export interface ReapResult {
+  /** Users taken offline by this batch (reason `node_lost`, logoutAt = `at`, nodeId = the dead node). */
+  records: LogoutRecord[];
+  /** Users still to reap on the node; 0 when done (or when the node turned out alive). */
+  remaining: number;
+  /** The node's lease is newer than `at` (it renewed or registered again): nothing was reaped. */
+  alive: boolean;
+}
+
+/** One user's live connections on the re-asserting node. */
+export interface ReassertSession {
+  userId: string;
+  username: string;
+  logicalSessionId: string;
+  /** The highest epoch among the node's connections of the user (their LoginResult.epoch). */
+  epoch: number;
+  connectedAt: number;
+  /** Live connections of the user on this node (>= 1). */
+  connections: number;
+  /** Their connection ids when the node tracks them (`LoginInput.connectionId`); length = connections. */
+  connectionIds?: readonly string[];
+}
+
+export interface ReassertResult {
+  /** Users whose presence was recreated or corrected. */
+  restored: number;
+  /**
+   * Users the store knows a different logical session for, or whose session already ended
+   * (kicked, reaped): left untouched; the node should close these connections. No LogoutRecord
+   * is queued for them: when the store had lost the session (it came back empty and the user
+   * logged in anew), that session's logout is for the node to write (the write is idempotent).
+   */
+  stale: string[];
+}
+
+export interface NodeRegistry {
+  /**
+   * Takes the lease of `nodeId` at startup (sets it to `now`). Throws `NodeIdInUseError` when the
+   * id has a lease newer than `now - deadAfterMs` (another process runs with it). When a dead
+   * previous holder left users behind they are reaped first (as `reapNode`, at = its last lease)
+   * and returned for logging: the new process never adopts them. Atomic per batch of users (one
+   * round trip when the previous holder left at most 500); the lease is set with the last batch.
+   * Call it once: a retry after an ambiguous failure may find its own, live lease.
+   */
+  registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult>;
+
+  /**
+   * Sets the node's lease to `now`. Returns the previous lease, or null when there was none. Null
+   * (the store lost its data, or the node was reaped or removed) or a previous lease older than
+   * the dead-after delay (a reaper may have ended some of its users) means: call `reassert`.
+   */
+  renewLease(nodeId: string, now: number): Promise<number | null>;
+
+  /** Every node lease, oldest renewal first (ties by nodeId). */
+  listNodes(): Promise<NodeLease[]>;
+
+  /**
+   * Graceful shutdown, after the node's sessions ended: drops its lease and heartbeats. Returns
+   * false, changing nothing, while users are still recorded on the node: the lease then expires
+   * and a reaper ends them, rather than leaving them online under a node nobody watches.
+   */
+  removeNode(nodeId: string): Promise<boolean>;
+
+  /**
+   * One batch of the crash cleanup of a dead node. Atomic: takes up to `limit` users off the
+   * node's players set and removes that node's connections from each (its `nodes` entry and its
+   * heartbeat); a user left with no connection goes offline exactly as with `endSession` (reason
+   * `node_lost`, logoutTime = logoutAt = `at`) and their LogoutRecord is queued. A user still
+   * connected elsewhere (including after reconnecting since the crash) keeps their session.
+   * Only what the node's count holds is subtracted, so reapers racing, or a repeated batch, never
+   * decrement or queue twice. When no user is left the node's heartbeats and lease are removed.
+   *
+   * `at` should be the node's `lastRenewal` as read from `listNodes` (the last moment it was known
+   * alive): a node whose lease is newer than `at` renewed since, and is left alone (`alive`).
+   * Call again while `remaining > 0`.
+   */
+  reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult>;
+
+  /**
+   * Re-asserts a node's live sessions after the store lost data (Redis restarted empty or from an
+   * older snapshot) or after `renewLease` reported a missing or expired lease. Per user: an
+   * unknown user's logical session is recreated online from the node's data; for the same
+   * logical session, still online, the node's own count is set to `connections` (the cluster
+   * count moves by the difference); anything else (a different logical session, or this one
+   * already ended) is left untouched and reported `stale`. Epochs never move backwards. Also sets
+   * the node's lease to `now`. One atomic round trip per 500 sessions.
+   */
+  reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult>;
+}

@@ -1,0 +1,132 @@
+/**
+ * `NodeRegistry` of a single process: node leases, crash cleanup and re-assertion, on the shared
+ * `MemoryOnlineState` (reaping logs users out), mirroring redis-node-registry.ts and its scripts
+ * step for step (semantics on `NodeRegistry`).
+ */
+import {
+  NodeIdInUseError,
+  type NodeLease,
+  type NodeRegistry,
+  type ReapResult,
+  type ReassertResult,
+  type ReassertSession,
+  type RegisterNodeResult,
+} from '../../cluster/node-registry.ts';
+import type { LogoutRecord } from '../../presence/logout-outbox.ts';
+import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
+import type { MemoryOnlineState } from './memory-online-state.ts';
+import { SmallMap } from './small-map.ts';
+import { compareCodePoints } from './sorted-list.ts';
+
+export class MemoryNodeRegistry implements NodeRegistry {
+  constructor(private readonly state: MemoryOnlineState) {}
+
+  async registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
+    checkTime('now', now);
+    checkTime('deadAfterMs', deadAfterMs);
+    const lease = this.state.leases.get(nodeId);
+    if (lease !== undefined && lease > now - deadAfterMs) throw new NodeIdInUseError(nodeId);
+    // One process: no need to split the reap in batches as register-node.lua does.
+    const reaped = this.reapBatch(nodeId, lease ?? now, Number.POSITIVE_INFINITY);
+    this.state.heartbeats.delete(nodeId);
+    this.state.leases.set(nodeId, now);
+    return { reaped };
+  }
+
+  async renewLease(nodeId: string, now: number): Promise<number | null> {
+    checkTime('now', now);
+    const previous = this.state.leases.get(nodeId) ?? null;
+    this.state.leases.set(nodeId, now);
+    return previous;
+  }
+
+  async listNodes(): Promise<NodeLease[]> {
+    return [...this.state.leases]
+      .map(([nodeId, lastRenewal]) => ({ nodeId, lastRenewal }))
+      .sort((a, b) => a.lastRenewal - b.lastRenewal || compareCodePoints(a.nodeId, b.nodeId));
+  }
+
+  async removeNode(nodeId: string): Promise<boolean> {
+    if (this.state.nodePlayers.has(nodeId)) return false;
+    this.state.heartbeats.delete(nodeId);
+    this.state.leases.delete(nodeId);
+    return true;
+  }
+
+  async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
+    checkTime('at', at);
+    checkCount('limit', limit);
+    const lease = this.state.leases.get(deadNodeId);
+    if (lease !== undefined && lease > at) return { records: [], remaining: 0, alive: true };
+    const records = this.reapBatch(deadNodeId, at, limit);
+    const remaining = this.state.nodePlayers.get(deadNodeId)?.size ?? 0;
+    if (remaining === 0) {
+      this.state.heartbeats.delete(deadNodeId);
+      this.state.leases.delete(deadNodeId);
+    }
+    return { records, remaining, alive: false };
+  }
+
+  async reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult> {
+    checkTime('now', now);
+    sessions.forEach(checkReassertSession);
+    this.state.leases.set(nodeId, now);
+    const result: ReassertResult = { restored: 0, stale: [] };
+    for (const s of sessions) {
+      let entry = this.state.players.get(s.userId);
+      let changed = false;
+      if (!entry) {
+        entry = {
+          status: 'online', username: s.username, nodeId, epoch: s.epoch, sessions: s.connections, sid: s.logicalSessionId,
+          connectedAt: s.connectedAt, lastHeartbeat: now, nodes: SmallMap.of(nodeId, s.connections), conns: new SmallMap(),
+        };
+        this.state.players.set(s.userId, entry);
+        changed = true;
+      } else if (entry.status === 'online' && entry.sid === s.logicalSessionId) {
+        const count = entry.nodes.get(nodeId) ?? 0;
+        if (count !== s.connections) {
+          entry.nodes.set(nodeId, s.connections);
+          entry.sessions = Math.max(0, entry.sessions + s.connections - count);
+          changed = true;
+        }
+        entry.epoch = Math.max(entry.epoch, s.epoch);
+      } else {
+        result.stale.push(s.userId);
+        continue;
+      }
+      if (s.connectionIds) entry.conns.set(nodeId, [...s.connectionIds]);
+      // Memberships cannot be lost on their own here; reassert.lua also repairs those.
+      this.state.index.insert(s.userId);
+      this.state.addNodePlayer(nodeId, s.userId);
+      if (changed) result.restored += 1;
+    }
+    return result;
+  }
+
+  /**
+   * lib/reap-batch.lua: takes up to `limit` users off the node's players set and subtracts only
+   * what the node's count holds; users left with no connection go offline (node_lost, at).
+   */
+  private reapBatch(nodeId: string, at: number, limit: number): LogoutRecord[] {
+    const records: LogoutRecord[] = [];
+    const taken: string[] = [];
+    for (const userId of this.state.nodePlayers.get(nodeId) ?? []) {
+      if (taken.length >= limit) break;
+      taken.push(userId);
+    }
+    for (const userId of taken) {
+      this.state.removeNodePlayer(nodeId, userId);
+      this.state.dropHeartbeat(nodeId, userId);
+      const entry = this.state.players.get(userId);
+      if (!entry) continue;
+      const count = entry.nodes.get(nodeId) ?? 0;
+      entry.nodes.delete(nodeId);
+      entry.conns.delete(nodeId);
+      if (count <= 0 || entry.status !== 'online') continue;
+      const sessions = Math.max(0, entry.sessions - count);
+      if (sessions > 0) entry.sessions = sessions;
+      else records.push({ ...this.state.goOffline(userId, entry, nodeId, 'node_lost', at) });
+    }
+    return records;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The Redis key schema: every key name and pub/sub channel of the project is spelled here, once
+ * (docs/architecture.md's storage table is generated from `STORAGE_KEYS` by
+ * scripts/storage-keys.ts). Every key is prefixed with REDIS_KEY_PREFIX (`prefix`). Lua scripts
+ * never build a key name: they receive every key they touch in KEYS.
+ *
+ * Without hash tags the presence keys span slots, so the scripts need a single Redis (or a
+ * cluster with one shard); room keys carry the room as a hash tag (`room:{<room>}:...`).
+ */
+
+/** One row of the storage table. */
+export interface StorageKey {
+  /** The key (or channel) pattern, without the prefix. */
+  pattern: string;
+  /** The Redis type, or `pub/sub channel`. */
+  type: string;
+  /** What it holds. */
+  holds: string;
+}
+
+/** The storage table, in the order of docs/architecture.md. Keep in step with `RedisKeys`. */
+export const STORAGE_KEYS: readonly StorageKey[] = [
+  {
+    pattern: 'player:online:<userId>',
+    type: 'hash',
+    holds: '`status` online/reconnecting/offline, `username`, `nodeId`, `epoch`, `sessions`, `sid` (logical session id), `connectedAt`, `lastHeartbeat`, `logoutTime`, `logoutReason`; `n:<nodeId>` live connections per node, `c:<nodeId>` their connection ids (JSON); while reconnecting `graceUntil`, `endedAt`, `endReason`, `endNode`',
+  },
+  { pattern: 'server:online:players', type: 'set', holds: 'userIds currently online (SREM on logout)' },
+  { pattern: 'server:online:index', type: 'sorted set', holds: 'the same userIds, score 0, for lex cursor paging and prefix counts' },
+  { pattern: 'server:node:<nodeId>:players', type: 'set', holds: 'users with a live connection on that node' },
+  { pattern: 'server:node:<nodeId>:heartbeats', type: 'hash', holds: 'userId -> last heartbeat (ms) flushed by that node' },
+  { pattern: 'server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms)' },
+  { pattern: 'server:lock:<name>', type: 'hash', holds: '`owner`, `expiresAt` (ms) of a named lock (the reaper\'s); PEXPIRE collects it' },
+  { pattern: 'logout:pending', type: 'sorted set', holds: 'pending logout ids (logical session ids) by due time (ms)' },
+  { pattern: 'logout:pending:data', type: 'hash', holds: 'id -> JSON `{ record, attempts }` of each pending logout' },
+  { pattern: 'logout:grace', type: 'sorted set', holds: 'userIds in their logout grace period, by its end (ms)' },
+  { pattern: 'websocket:queue:<userId>', type: 'list', holds: 'offline messages `<id> <queuedAt> <frame>`, newest OFFLINE_QUEUE_MAX, expires after OFFLINE_QUEUE_TTL_S' },
+  { pattern: 'rooms:index', type: 'sorted set', holds: 'rooms with at least one member session anywhere (score 0, by name)' },
+  { pattern: 'room:{<room>}:nodes', type: 'hash', holds: 'nodeId -> member sessions of the room on that node' },
+  { pattern: 'room:{<room>}:members', type: 'sorted set', holds: '`<userId>|<nodeId>`, one per user and node (score 0)' },
+  { pattern: 'room:{<room>}:node:<nodeId>', type: 'hash', holds: 'userId -> that user\'s member sessions of the room on the node' },
+  { pattern: 'rooms:node:<nodeId>', type: 'set', holds: 'rooms the node has members of (to purge a node\'s share)' },
+  { pattern: 'gateway:<nodeId>', type: 'pub/sub channel', holds: 'frames for one node, each envelope carrying its origin nodeId' },
+  { pattern: 'gateway:broadcast', type: 'pub/sub channel', holds: 'frames for every node' },
+  { pattern: 'gateway:room:<room>', type: 'pub/sub channel', holds: 'room frames, to the nodes with local members of the room' },
+];
+
+/** Key and channel names under one prefix (REDIS_KEY_PREFIX). */
+export class RedisKeys {
+  /** `server:online:players`. */
+  readonly online: string;
+  /** `server:online:index`. */
+  readonly index: string;
+  /** `logout:pending`. */
+  readonly pending: string;
+  /** `logout:pending:data`. */
+  readonly pendingData: string;
+  /** `server:nodes`. */
+  readonly nodes: string;
+  /** `logout:grace`. */
+  readonly grace: string;
+  /** `rooms:index`. */
+  readonly roomsIndex: string;
+  /** `gateway:`: a node's channel is this plus its id. */
+  readonly nodeChannelPrefix: string;
+  /** `gateway:broadcast`. */
+  readonly broadcastChannel: string;
+  /** `gateway:room:`: a room's channel is this plus its name. */
+  readonly roomChannelPrefix: string;
+
+  constructor(readonly prefix: string) {
+    this.online = `${prefix}server:online:players`;
+    this.index = `${prefix}server:online:index`;
+    this.pending = `${prefix}logout:pending`;
+    this.pendingData = `${prefix}logout:pending:data`;
+    this.nodes = `${prefix}server:nodes`;
+    this.grace = `${prefix}logout:grace`;
+    this.roomsIndex = `${prefix}rooms:index`;
+    this.nodeChannelPrefix = `${prefix}gateway:`;
+    this.broadcastChannel = `${prefix}gateway:broadcast`;
+    this.roomChannelPrefix = `${prefix}gateway:room:`;
+  }
+
+  /** `player:online:<userId>`. */
+  player(userId: string): string {
+    return `${this.prefix}player:online:${userId}`;
+  }
+
+  /** `server:node:<nodeId>:players`. */
+  nodePlayers(nodeId: string): string {
+    return `${this.prefix}server:node:${nodeId}:players`;
+  }
+
+  /** `server:node:<nodeId>:heartbeats`. */
+  nodeHeartbeats(nodeId: string): string {
+    return `${this.prefix}server:node:${nodeId}:heartbeats`;
+  }
+
+  /** `server:lock:<name>`. */
+  lock(name: string): string {
+    return `${this.prefix}server:lock:${name}`;
+  }
+
+  /** `websocket:queue:<userId>`. */
+  offlineQueue(userId: string): string {
+    return `${this.prefix}websocket:queue:${userId}`;
+  }
+
+  /** `room:{<room>}:nodes`. */
+  roomNodes(room: string): string {
+    return `${this.prefix}room:{${room}}:nodes`;
+  }
+
+  /** `room:{<room>}:members`. */
+  roomMembers(room: string): string {
+    return `${this.prefix}room:{${room}}:members`;
+  }
+
+  /** `room:{<room>}:node:<nodeId>`. */
+  roomNodeUsers(room: string, nodeId: string): string {
+    return `${this.prefix}room:{${room}}:node:${nodeId}`;
+  }
+
+  /** `rooms:node:<nodeId>`. */
+  nodeRooms(nodeId: string): string {
+    return `${this.prefix}rooms:node:${nodeId}`;
+  }
+
+  /** `gateway:<nodeId>`. */
+  nodeChannel(nodeId: string): string {
+    return this.nodeChannelPrefix + nodeId;
+  }
+}

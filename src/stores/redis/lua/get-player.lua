@@ -1,5 +1,0 @@
--- One player's hash and live-node heartbeats, read in one consistent step.
--- KEYS: player hash
--- ARGV: key prefix (for the node heartbeats keys, see read-presence), userId
--- Returns { { field, value, ... }, { heartbeat, ... } }
-return readPresence(ARGV[1], KEYS[1], ARGV[2])

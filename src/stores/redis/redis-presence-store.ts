@@ -1,0 +1,218 @@
+/**
+ * `PresenceStore` on Redis. Keys are named in keys.ts (table in docs/architecture.md);
+ * every transition that touches more than one key is one Lua script in ./lua/, so a crash
+ * between two commands never leaves half a state. Heartbeats are the one hot write path: one
+ * HSET per node flush, never a command per user or per ping.
+ */
+import type {
+  EndSessionInput,
+  EndSessionResult,
+  ForceLogoutInput,
+  ForceLogoutResult,
+  ListOnlineOptions,
+  LoginInput,
+  LoginResult,
+  OnlinePage,
+  PlayerPresence,
+  PresenceStore,
+} from '../../presence/presence-store.ts';
+import type { LogoutRecord } from '../../presence/logout-outbox.ts';
+import type { RedisStoreContext } from './redis-store-context.ts';
+import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
+import {
+  FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
+} from '../../presence/online-paging.ts';
+
+/**
+ * Above this many users a heartbeat flush is split into several HSETs (still one pipelined
+ * round trip), so one command never blocks Redis for long.
+ */
+const HEARTBEAT_CHUNK = 50_000;
+
+/** forceLogout and getPlayer re-read the user's nodes at most this often when logins keep racing them. */
+const NODE_READ_ATTEMPTS = 10;
+
+export class RedisPresenceStore implements PresenceStore {
+  constructor(private readonly ctx: RedisStoreContext) {}
+
+  async login(input: LoginInput): Promise<LoginResult> {
+    checkTime('now', input.now);
+    const k = this.ctx.keys;
+    const reply = asFields(
+      await this.ctx.run(
+        'login',
+        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace],
+        [input.userId, input.username, input.nodeId, input.candidateLogicalSessionId, String(input.now), input.connectionId ?? ''],
+      ),
+      'login',
+      ['epoch', 'sid', 'new', 'sessions', 'previousNodes'],
+    );
+    return {
+      epoch: asNumber(reply.epoch, 'login epoch'),
+      logicalSessionId: asString(reply.sid, 'login sid'),
+      newLogicalSession: asNumber(reply.new, 'login new') === 1,
+      sessions: asNumber(reply.sessions, 'login sessions'),
+      previousNodes: parseNodeCounts(reply.previousNodes, 'login previousNodes'),
+    };
+  }
+
+  async endSession(input: EndSessionInput): Promise<EndSessionResult> {
+    checkTime('now', input.now);
+    const k = this.ctx.keys;
+    const reply = asFields(
+      await this.ctx.run(
+        'endSession',
+        [
+          k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId),
+          k.pending, k.pendingData, k.grace,
+        ],
+        [
+          input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '',
+          String(input.graceMs ?? 0),
+        ],
+      ),
+      'endSession',
+      ['stale', 'loggedOut', 'sessions'],
+      ['record', 'graceUntil'],
+    );
+    const result: EndSessionResult = {
+      stale: asNumber(reply.stale, 'endSession stale') === 1,
+      loggedOut: asNumber(reply.loggedOut, 'endSession loggedOut') === 1,
+      sessions: asNumber(reply.sessions, 'endSession sessions'),
+    };
+    if (result.loggedOut) result.record = parseRecord(asString(reply.record, 'endSession record'));
+    const graceUntil = reply.graceUntil === undefined ? 0 : asNumber(reply.graceUntil, 'endSession graceUntil');
+    if (graceUntil > 0) result.graceUntil = graceUntil;
+    return result;
+  }
+
+  async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
+    checkTime('now', input.now);
+    const k = this.ctx.keys;
+    const player = k.player(input.userId);
+    for (let attempt = 1; ; attempt++) {
+      // The user's nodes first (their keys go in KEYS); the script re-checks them.
+      const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
+      const keys = [player, k.online, k.index, k.pending, k.pendingData, k.grace];
+      for (const nodeId of nodeIds) keys.push(k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId));
+      const reply = asFields(
+        await this.ctx.run('forceLogout', keys, [input.userId, input.reason, String(input.now), ...nodeIds]),
+        'forceLogout',
+        [],
+        ['retry', 'loggedOut', 'nodes', 'record'],
+      );
+      if (reply.retry !== undefined) {
+        // A login on another node in between: read the nodes again.
+        if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError('forceLogout: the user\'s nodes kept changing');
+        continue;
+      }
+      if (asNumber(reply.loggedOut, 'forceLogout loggedOut') !== 1) return { loggedOut: false, nodes: {} };
+      return {
+        loggedOut: true,
+        nodes: parseNodeCounts(reply.nodes, 'forceLogout nodes'),
+        record: parseRecord(asString(reply.record, 'forceLogout record')),
+      };
+    }
+  }
+
+  async expireGrace(now: number, limit: number): Promise<LogoutRecord[]> {
+    checkTime('now', now);
+    const k = this.ctx.keys;
+    // The due users first (their player keys go in KEYS); the script re-checks each.
+    const userIds = await this.ctx.redis.zrangebyscore(k.grace, '-inf', String(now), 'LIMIT', 0, limit);
+    if (userIds.length === 0) return [];
+    const reply = asArray(
+      await this.ctx.run(
+        'expireGrace',
+        [k.grace, k.online, k.index, k.pending, k.pendingData, ...userIds.map((userId) => k.player(userId))],
+        [String(now), ...userIds],
+      ),
+      'expireGrace',
+    );
+    return reply.map((r) => parseRecord(asString(r, 'expireGrace record')));
+  }
+
+  async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {
+    if (beats.size === 0) return;
+    const key = this.ctx.keys.nodeHeartbeats(nodeId);
+    const chunks: string[][] = [];
+    let chunk: string[] = [];
+    for (const [userId, at] of beats) {
+      checkTime('heartbeat', at);
+      chunk.push(userId, String(at));
+      if (chunk.length === 2 * HEARTBEAT_CHUNK) {
+        chunks.push(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    // A field may land for a connection that ended since the node's tick; it is harmless (only
+    // the heartbeats of a user's live nodes are read) and removed by that node's next end.
+    if (chunks.length === 1) {
+      await this.ctx.redis.hset(key, ...chunks[0]!);
+      return;
+    }
+    const pipeline = this.ctx.redis.pipeline();
+    for (const part of chunks) pipeline.hset(key, ...part);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed?.[0]) throw failed[0];
+  }
+
+  async getPlayer(userId: string): Promise<PlayerPresence | null> {
+    const k = this.ctx.keys;
+    const player = k.player(userId);
+    for (let attempt = 1; ; attempt++) {
+      // The user's nodes first (their heartbeats hashes go in KEYS); the script re-checks them.
+      const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
+      const reply = asFields(
+        await this.ctx.run('getPlayer', [player, ...nodeIds.map((nodeId) => k.nodeHeartbeats(nodeId))], [userId, ...nodeIds]),
+        'getPlayer',
+        [],
+        ['retry', 'fields', 'beats'],
+      );
+      if (reply.retry === undefined) return parsePresence(userId, reply.fields, reply.beats);
+      // A login on another node in between: read the nodes again.
+      if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError('getPlayer: the user\'s nodes kept changing');
+    }
+  }
+
+  async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
+    checkPageLimit(options.limit);
+    const range = prefixRange(options.prefix);
+    const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
+    const filtered = options.nodeId !== undefined;
+    const budget = filtered ? options.limit * FILTER_SCAN_FACTOR : options.limit;
+    const reply = asFields(
+      await this.ctx.run(
+        'listOnline',
+        [this.ctx.keys.index],
+        [
+          this.ctx.keys.prefix, start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+',
+          options.limit, budget, filtered ? '1' : '0', options.nodeId ?? '',
+        ],
+      ),
+      'listOnline',
+      ['more', 'last', 'players'],
+    );
+    const players: PlayerPresence[] = [];
+    for (const item of asArray(reply.players, 'listOnline players')) {
+      const player = asFields(item, 'listOnline player', ['userId', 'presence']);
+      const { fields, beats } = asFields(player.presence, 'listOnline presence', ['fields', 'beats']);
+      const presence = parsePresence(asString(player.userId, 'listOnline userId'), fields, beats);
+      if (presence) players.push(presence);
+    }
+    const more = asNumber(reply.more, 'listOnline more') === 1;
+    return more ? { players, nextCursor: encodeCursor(asString(reply.last, 'listOnline last')) } : { players };
+  }
+
+  async countOnline(prefix?: string): Promise<number> {
+    const range = prefixRange(prefix);
+    // The index holds the same members as the online set, in lex order: a prefix is a range.
+    return range ? this.ctx.redis.zlexcount(this.ctx.keys.index, `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(this.ctx.keys.online);
+  }
+
+  async ping(): Promise<void> {
+    await this.ctx.redis.ping();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The online stores on Redis (a cluster): presence, logout outbox, node registry and locks on
+ * one command connection, one key schema and one set of scripts.
+ */
+import type { Redis } from 'ioredis';
+import type { OnlineStores } from '../online-stores.ts';
+import { RedisLocks } from './redis-locks.ts';
+import { RedisLogoutOutbox } from './redis-logout-outbox.ts';
+import { RedisNodeRegistry } from './redis-node-registry.ts';
+import { RedisKeys } from './keys.ts';
+import { defineScripts } from './scripts.ts';
+import { RedisPresenceStore } from './redis-presence-store.ts';
+import type { RedisStoreContext } from './redis-store-context.ts';
+
+export interface RedisStoresOptions {
+  /** Owned by the caller, who quits it. Must not use ioredis' own `keyPrefix`. */
+  redis: Redis;
+  /** Prepended to every key, e.g. `gatehouse:`; default none. */
+  keyPrefix?: string;
+}
+
+export function createRedisStores(options: RedisStoresOptions): OnlineStores {
+  // Scripts derive some keys from the prefix themselves; an ioredis keyPrefix would apply to
+  // KEYS only and split the data across two namespaces.
+  if (options.redis.options.keyPrefix) {
+    throw new Error('createRedisStores: use the keyPrefix option of the stores, not of the ioredis client');
+  }
+  const ctx: RedisStoreContext = {
+    redis: options.redis,
+    keys: new RedisKeys(options.keyPrefix ?? ''),
+    run: defineScripts(options.redis),
+  };
+  return {
+    presence: new RedisPresenceStore(ctx),
+    outbox: new RedisLogoutOutbox(ctx),
+    nodes: new RedisNodeRegistry(ctx),
+    locks: new RedisLocks(ctx),
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Every Lua script of the Redis stores, registered on the caller's client with `defineCommand`
+ * (EVALSHA, falling back to EVAL after a script cache flush): one loader for the online stores,
+ * the offline queue, the room directory and the owner publisher. Scripts live in
+ * ./lua/<concern>/; each is read once, with its shared preludes from ./lua/lib/ prepended (Lua
+ * scripts cannot include one another). Key names come from keys.ts and are passed in KEYS.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+const SCRIPTS = {
+  // presence/
+  login: { file: 'presence/login.lua', libs: ['connection-ids.lua'] },
+  endSession: { file: 'presence/end-session.lua', libs: ['go-offline.lua', 'connection-ids.lua'] },
+  forceLogout: { file: 'presence/force-logout.lua', libs: ['go-offline.lua'] },
+  expireGrace: { file: 'presence/expire-grace.lua', libs: ['go-offline.lua'] },
+  getPlayer: { file: 'presence/get-player.lua', libs: [] },
+  listOnline: { file: 'presence/list-online.lua', libs: ['read-presence.lua'] },
+  // outbox/
+  claimPending: { file: 'outbox/claim-pending.lua', libs: [] },
+  ackPending: { file: 'outbox/ack-pending.lua', libs: [] },
+  retryPending: { file: 'outbox/retry-pending.lua', libs: [] },
+  // nodes/
+  registerNode: { file: 'nodes/register-node.lua', libs: ['go-offline.lua', 'reap-batch.lua'] },
+  renewLease: { file: 'nodes/renew-lease.lua', libs: [] },
+  removeNode: { file: 'nodes/remove-node.lua', libs: [] },
+  reapNode: { file: 'nodes/reap-node.lua', libs: ['go-offline.lua', 'reap-batch.lua'] },
+  reassert: { file: 'nodes/reassert.lua', libs: [] },
+  // locks/
+  tryLock: { file: 'locks/try-lock.lua', libs: [] },
+  unlock: { file: 'locks/unlock.lua', libs: [] },
+  // offline/
+  offlinePush: { file: 'offline/push.lua', libs: [] },
+  offlineRead: { file: 'offline/read.lua', libs: [] },
+  offlineAck: { file: 'offline/ack.lua', libs: [] },
+  // rooms/
+  roomAdd: { file: 'rooms/add.lua', libs: [] },
+  roomLeave: { file: 'rooms/leave.lua', libs: ['room-drop-node.lua'] },
+  roomPurgeNode: { file: 'rooms/purge-node.lua', libs: ['room-drop-node.lua'] },
+  roomList: { file: 'rooms/list.lua', libs: [] },
+  roomMembers: { file: 'rooms/members.lua', libs: [] },
+  // routing/
+  publishToOwners: { file: 'routing/publish-to-owners.lua', libs: [] },
+} as const satisfies Record<string, { file: string; libs: readonly string[] }>;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+/** Runs one script: KEYS then ARGV. Replies are untyped; callers decode them (replies.ts). */
+export type RunScript = (script: ScriptName, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+
+type DefinedCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+const read = (path: string) => readFileSync(new URL(`./lua/${path}`, import.meta.url), 'utf8');
+
+let sources: Map<ScriptName, string> | undefined;
+
+function loadSources(): Map<ScriptName, string> {
+  if (!sources) {
+    sources = new Map();
+    for (const [name, def] of Object.entries(SCRIPTS) as [ScriptName, (typeof SCRIPTS)[ScriptName]][]) {
+      sources.set(name, [...def.libs.map((lib) => read(`lib/${lib}`)), read(def.file)].join('\n'));
+    }
+  }
+  return sources;
+}
+
+/** Namespaced so the stores can share a client with other users of `defineCommand`. */
+const commandName = (script: ScriptName) => `gatehouse_${script}`;
+
+/** Per client, so stores sharing a connection define the scripts once. */
+const defined = new WeakMap<Redis, RunScript>();
+
+/** Defines every script on `redis` (once per client) and returns a typed way to run them. */
+export function defineScripts(redis: Redis): RunScript {
+  const known = defined.get(redis);
+  if (known) return known;
+  const commands = new Map<ScriptName, DefinedCommand>();
+  for (const [name, lua] of loadSources()) {
+    // numberOfKeys omitted: each call passes its own count (some scripts take variable KEYS).
+    redis.defineCommand(commandName(name), { lua });
+    const command = (redis as unknown as Record<string, DefinedCommand | undefined>)[commandName(name)];
+    if (!command) throw new Error(`ioredis did not define ${commandName(name)}`);
+    commands.set(name, command.bind(redis));
+  }
+  const run: RunScript = (script, keys, args) => commands.get(script)!(keys.length, ...keys, ...args);
+  defined.set(redis, run);
+  return run;
+}
