@@ -20,7 +20,7 @@ import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { SessionPolicy } from '../connection/session-policy.ts';
 import { FrameDispatcher } from './frame-dispatcher.ts';
 import { EarlyFrames } from '../connection/early-frames.ts';
-import type { GatewayDeps } from './gateway.ts';
+import type { GatewayDeps } from './gateway-deps.ts';
 
 /** Logins per database statement (a reconnect storm is written in a few round trips). */
 const LOGIN_BATCH_MAX = 500;

@@ -9,18 +9,11 @@
  * through that gate).
  */
 import { randomUUID } from 'node:crypto';
-import type { Bus, BusEnvelope } from '../cluster/bus.ts';
-import type { OwnerPublisher } from '../cluster/owner-publisher.ts';
-import type { PlayerRepository } from '../database/player-repository.ts';
-import type { PresenceStore } from '../presence/presence-store.ts';
+import type { BusEnvelope } from '../cluster/bus.ts';
 import type { ReassertSession } from '../cluster/node-registry.ts';
-import type { OfflineQueue } from '../delivery/offline-queue.ts';
-import type { RoomDirectory } from '../delivery/room-directory.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
-import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
-import type { CoreLogger } from '../core-logger.ts';
 import { encodeServerFrame } from '../protocol/frames.ts';
 import type { Router } from '../delivery/router.ts';
 import type { OfflineReplay } from '../delivery/offline-replay.ts';
@@ -28,7 +21,7 @@ import type { RoomService } from '../delivery/room-service.ts';
 import type { DirectMessages, PushResult } from '../delivery/direct-messages.ts';
 
 export type { PushResult };
-import { Session, type EndReason, type SessionConfig, type SessionLimits, type SessionSocket } from '../connection/session.ts';
+import { Session, type EndReason, type SessionConfig, type SessionSocket } from '../connection/session.ts';
 import type { Watchdog } from './watchdog.ts';
 import type { LoginWriter } from '../presence/login-writer.ts';
 import { FrameIn, type GatewayCounters } from './gateway-counters.ts';
@@ -38,39 +31,9 @@ import type { FrameDispatcher } from './frame-dispatcher.ts';
 import { liveSessionsByUser } from '../presence/live-sessions.ts';
 import type { EarlyFrames } from '../connection/early-frames.ts';
 import { composeGatewayParts, type GatewayParts } from './gateway-parts.ts';
+import type { GatewayDeps, GatewaySettings } from './gateway-deps.ts';
 
-export interface GatewaySettings extends SessionLimits {
-  nodeId: string;
-  sessionPolicy: 'replace' | 'multi';
-  maxConnections: number;
-  maxSessionsPerUser: number;
-  maxContentBytes: number;
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  writeTimeoutMs: number;
-  wsPingIntervalMs: number;
-  heartbeatFlushIntervalMs: number;
-  /** MAX_ROOMS_PER_SESSION (default 64). */
-  maxRoomsPerSession?: number;
-}
-
-export interface GatewayDeps {
-  settings: GatewaySettings;
-  store: PresenceStore;
-  repository: PlayerRepository;
-  bus: Bus;
-  /** Publishes to a user's other nodes (default: a store lookup, then the bus). */
-  owners?: OwnerPublisher | undefined;
-  logout: LogoutPipeline;
-  log: CoreLogger;
-  now: () => number;
-  /** Where messages to offline users wait (absent or max 0: USER_OFFLINE instead). */
-  offlineQueue?: OfflineQueue | undefined;
-  /** Cluster-wide room membership for the admin API (absent: not recorded). */
-  roomDirectory?: RoomDirectory | undefined;
-  /** Answers other nodes' stats requests (stats-exchange.ts; absent: they are ignored). */
-  statsExchange?: { onMessage(envelope: BusEnvelope): boolean } | undefined;
-}
+export type { GatewayDeps, GatewaySettings };
 
 export interface Identity {
   userId: string;

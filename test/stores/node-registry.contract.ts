@@ -208,7 +208,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.same(await nodes.listNodes(), [{ nodeId: 'slow', lastRenewal: 15_000 }]);
   });
 
-  test("without connection ids a repeated end takes another connection's count (documented risk)", async (t, { presence, nodes }) => {
+  test("without connection ids a repeated end takes another connection's count (documented risk)", async (t, { presence }) => {
     const login = await connect(presence, 'u1', 'A', 1000);
     await connect(presence, 'u1', 'A', 1100);
     const end = () => presence.endSession({ userId: 'u1', nodeId: 'A', logicalSessionId: login.logicalSessionId, reason: 'closed', now: 2000 });
@@ -266,7 +266,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     const onA = [session('u1', { ...u1, epoch: 2 }, 1000, 2), session('u2', u2, 1300), session('u3', u3, 1400), session('u5', u5, 1600)];
     const onB = [session('u1', { ...u1, epoch: 3 }, 1000), session('u4', u4, 1500)];
 
-    const { presence, nodes, outbox } = await loseData(before);
+    const { presence, nodes } = await loseData(before);
     t.equal(await presence.countOnline(), 0, 'everything is gone');
     t.same(await nodes.listNodes(), []);
     // Before A re-asserts, u3 logs in again on B (a new logical session) and u5's session ends.
@@ -305,7 +305,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
   test('reassert with connection ids keeps repeated ends harmless', async (t, before) => {
     const login = await open(before.presence, 'u1', 'A', 'c1', 1000);
     await open(before.presence, 'u1', 'A', 'c2', 1000);
-    const { presence, nodes, outbox } = await loseData(before);
+    const { presence, nodes } = await loseData(before);
     const entry = {
       userId: 'u1', username: 'name-u1', logicalSessionId: login.logicalSessionId, epoch: 2, connectedAt: 1000, connections: 2,
       connectionIds: ['c1', 'c2'],

@@ -6,7 +6,7 @@
 import { connect, type StoreTest } from './contract-helpers.ts';
 
 export function runPresenceGraceContract(test: StoreTest): void {
-  test('grace: the last end leaves the user reconnecting, nothing queued', async (t, { presence, outbox, nodes }) => {
+  test('grace: the last end leaves the user reconnecting, nothing queued', async (t, { presence, outbox }) => {
     const login = await connect(presence, 'g1', 'A', 1000);
     const end = await presence.endSession({ userId: 'g1', nodeId: 'A', logicalSessionId: login.logicalSessionId, reason: 'closed', now: 2000, graceMs: 5000 });
     t.same(end, { stale: false, loggedOut: false, sessions: 0, graceUntil: 7000 });
@@ -16,7 +16,7 @@ export function runPresenceGraceContract(test: StoreTest): void {
     t.same(await presence.expireGrace(6999, 100), [], 'not before the deadline');
   });
 
-  test('grace: a login within the grace resumes the same logical session', async (t, { presence, outbox, nodes }) => {
+  test('grace: a login within the grace resumes the same logical session', async (t, { presence, outbox }) => {
     const first = await connect(presence, 'g2', 'A', 1000);
     await presence.endSession({ userId: 'g2', nodeId: 'A', logicalSessionId: first.logicalSessionId, reason: 'shutdown', now: 2000, graceMs: 5000 });
     const again = await presence.login({ userId: 'g2', username: 'g2', nodeId: 'B', candidateLogicalSessionId: 'other', now: 3000 });

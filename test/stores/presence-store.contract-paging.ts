@@ -70,7 +70,7 @@ export function runPresencePagingContract(test: StoreTest): void {
     t.equal(await presence.countOnline(), 500 + 250);
   });
 
-  test('the node filter returns exactly the players live on that node', async (t, { presence, nodes }) => {
+  test('the node filter returns exactly the players live on that node', async (t, { presence }) => {
     const userIds = Array.from({ length: 300 }, (_, i) => `n${pad(i)}`);
     const onA = new Set(userIds.filter((_, i) => i % 3 === 0 || i % 5 === 0));
     await connectAll(presence, userIds.filter((_, i) => i % 3 !== 0), 'B');
@@ -100,7 +100,7 @@ export function runPresencePagingContract(test: StoreTest): void {
 
 /** The userId prefix search of the PresenceStore contract (run from presence-store.contract.ts). */
 export function runPresencePrefixContract(test: StoreTest): void {
-  test('a prefix pages exactly the players whose userId starts with it, and countOnline counts them', async (t, { presence, nodes }) => {
+  test('a prefix pages exactly the players whose userId starts with it, and countOnline counts them', async (t, { presence }) => {
     // Neighbours on both sides of the range, ids equal to the prefix, longer ids, non-ASCII
     // continuations (byte order: they sort after every ASCII continuation) and case.
     const inside = ['ab', 'ab-1', 'ab.x', 'ab:9', 'abZ', 'ab_', 'abz', 'abzzz', 'ab\u00fc', 'ab\u{1f600}', ...Array.from({ length: 25 }, (_, i) => `ab-p${pad(i)}`)];

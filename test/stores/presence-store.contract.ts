@@ -8,7 +8,7 @@ import { runPresenceGraceContract } from './presence-store.contract-grace.ts';
 import { connect, type StoreTest } from './contract-helpers.ts';
 
 export function runPresenceStoreContract(test: StoreTest): void {
-  test('login starts a logical session and every login increments the epoch', async (t, { presence, nodes }) => {
+  test('login starts a logical session and every login increments the epoch', async (t, { presence }) => {
     t.equal(await presence.getPlayer('u1'), null, 'never seen');
     const first = await presence.login({ userId: 'u1', username: 'Ann', nodeId: 'A', candidateLogicalSessionId: 's1', now: 1000 });
     t.same(first, { epoch: 1, logicalSessionId: 's1', newLogicalSession: true, sessions: 1, previousNodes: {} });
@@ -29,7 +29,7 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.notOk(player && 'logoutReason' in player, 'logoutReason cleared by the new session');
   });
 
-  test('connections are counted per node', async (t, { presence, nodes }) => {
+  test('connections are counted per node', async (t, { presence }) => {
     const a1 = await connect(presence, 'u1', 'A', 1000);
     await connect(presence, 'u1', 'B', 1100);
     const third = await connect(presence, 'u1', 'A', 1200);
@@ -48,7 +48,7 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.equal(await presence.countOnline(), 0);
   });
 
-  test('the last end goes offline and queues the logout record', async (t, { presence, outbox, nodes }) => {
+  test('the last end goes offline and queues the logout record', async (t, { presence, outbox }) => {
     const login = await connect(presence, 'u1', 'A', 1000);
     await connect(presence, 'u1', 'B', 1500);
     const sid = login.logicalSessionId;
@@ -94,7 +94,7 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.equal(await outbox.countPendingLogouts(), 1, 'only the kick was queued');
   });
 
-  test('ending the same connection twice cannot push counts negative', async (t, { presence, outbox, nodes }) => {
+  test('ending the same connection twice cannot push counts negative', async (t, { presence, outbox }) => {
     const login = await connect(presence, 'u1', 'A', 1000);
     await connect(presence, 'u1', 'B', 1000);
     const end = (nodeId: string) =>
@@ -108,7 +108,7 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.equal(await outbox.countPendingLogouts(), 1);
   });
 
-  test('forceLogout ends every connection once', async (t, { presence, outbox, nodes }) => {
+  test('forceLogout ends every connection once', async (t, { presence, outbox }) => {
     t.same(await presence.forceLogout({ userId: 'ghost', reason: 'kick', now: 1 }), { loggedOut: false, nodes: {} });
     t.equal(await presence.getPlayer('ghost'), null);
     const login = await connect(presence, 'u1', 'A', 1000);
@@ -132,7 +132,7 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.equal(await presence.countOnline(), 0);
   });
 
-  test('heartbeats are reflected in getPlayer and listOnline', async (t, { presence, nodes }) => {
+  test('heartbeats are reflected in getPlayer and listOnline', async (t, { presence }) => {
     await presence.flushHeartbeats('A', new Map());
     await connect(presence, 'u1', 'A', 1000);
     await connect(presence, 'u2', 'B', 1000);

@@ -67,7 +67,7 @@ export class MemoryPresenceStore implements PresenceStore {
   async endSession(input: EndSessionInput): Promise<EndSessionResult> {
     checkTime('now', input.now);
     const entry = this.state.players.get(input.userId);
-    if (!entry || entry.status !== 'online' || entry.sid !== input.logicalSessionId) {
+    if (entry?.status !== 'online' || entry.sid !== input.logicalSessionId) {
       return { stale: true, loggedOut: false, sessions: entry?.status === 'online' ? entry.sessions : 0 };
     }
     const count = entry.nodes.get(input.nodeId) ?? 0;

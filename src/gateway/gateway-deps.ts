@@ -1,0 +1,47 @@
+/**
+ * What one node's gateway is built from: its settings (from config.ts) and the collaborators it
+ * talks to. In a file of its own so that gateway.ts and gateway-parts.ts (which composes the
+ * parts from the same deps) both depend on it instead of on each other.
+ */
+import type { Bus, BusEnvelope } from '../cluster/bus.ts';
+import type { OwnerPublisher } from '../cluster/owner-publisher.ts';
+import type { SessionLimits } from '../connection/session.ts';
+import type { CoreLogger } from '../core-logger.ts';
+import type { PlayerRepository } from '../database/player-repository.ts';
+import type { OfflineQueue } from '../delivery/offline-queue.ts';
+import type { RoomDirectory } from '../delivery/room-directory.ts';
+import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
+
+export interface GatewaySettings extends SessionLimits {
+  nodeId: string;
+  sessionPolicy: 'replace' | 'multi';
+  maxConnections: number;
+  maxSessionsPerUser: number;
+  maxContentBytes: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  writeTimeoutMs: number;
+  wsPingIntervalMs: number;
+  heartbeatFlushIntervalMs: number;
+  /** MAX_ROOMS_PER_SESSION (default 64). */
+  maxRoomsPerSession?: number;
+}
+
+export interface GatewayDeps {
+  settings: GatewaySettings;
+  store: PresenceStore;
+  repository: PlayerRepository;
+  bus: Bus;
+  /** Publishes to a user's other nodes (default: a store lookup, then the bus). */
+  owners?: OwnerPublisher | undefined;
+  logout: LogoutPipeline;
+  log: CoreLogger;
+  now: () => number;
+  /** Where messages to offline users wait (absent or max 0: USER_OFFLINE instead). */
+  offlineQueue?: OfflineQueue | undefined;
+  /** Cluster-wide room membership for the admin API (absent: not recorded). */
+  roomDirectory?: RoomDirectory | undefined;
+  /** Answers other nodes' stats requests (stats-exchange.ts; absent: they are ignored). */
+  statsExchange?: { onMessage(envelope: BusEnvelope): boolean } | undefined;
+}
