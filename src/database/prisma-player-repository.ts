@@ -7,7 +7,7 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { LogoutRecord } from '../presence/logout-outbox.ts';
-import type { LoginWrite, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from './player-repository.ts';
+import type { LoginWrite, OpenSessionRow, PlayerRepository, PlayerSessionRow, UserRow } from '../presence/player-repository.ts';
 
 /*
  * One statement for the whole batch, whatever its size: the records arrive as eight parallel

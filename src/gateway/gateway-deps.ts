@@ -7,7 +7,7 @@ import type { Bus, BusEnvelope } from '../cluster/bus.ts';
 import type { OwnerPublisher } from '../cluster/owner-publisher.ts';
 import type { SessionLimits } from '../connection/session.ts';
 import type { CoreLogger } from '../core-logger.ts';
-import type { PlayerRepository } from '../database/player-repository.ts';
+import type { PlayerRepository } from '../presence/player-repository.ts';
 import type { OfflineQueue } from '../delivery/offline-queue.ts';
 import type { RoomDirectory } from '../delivery/room-directory.ts';
 import type { LogoutPipeline } from '../presence/logout-pipeline.ts';

@@ -10,7 +10,7 @@
  * Nothing here is retried: a login write that fails loses nothing durable, because the logout
  * write upserts the user and session rows it needs (player-repository.ts).
  */
-import type { LoginWrite, PlayerRepository } from '../database/player-repository.ts';
+import type { LoginWrite, PlayerRepository } from './player-repository.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { EndOfTurnTask } from '../util/end-of-turn.ts';

@@ -31,7 +31,7 @@
  */
 import type { EndSessionResult, ForceLogoutResult, PresenceStore } from './presence-store.ts';
 import type { LogoutOutbox, LogoutRecord } from './logout-outbox.ts';
-import type { PlayerRepository } from '../database/player-repository.ts';
+import type { PlayerRepository } from './player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { CoreLogger } from '../core-logger.ts';

@@ -4,7 +4,7 @@
  * valid times and counts.
  */
 import type { ReassertSession } from '../cluster/node-registry.ts';
-import { compareCodePoints } from '../stores/memory/sorted-list.ts';
+import { compareCodePoints } from './code-point-order.ts';
 import { USER_ID_PREFIX_PATTERN, USER_ID_PREFIX_RE } from '../protocol/ids.ts';
 
 /** Largest page `listOnline` accepts. */

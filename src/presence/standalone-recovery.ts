@@ -14,7 +14,7 @@
  * With Redis this is not needed: the store and its queue survive the node, and the reaper of
  * the other nodes logs the players of a dead node out.
  */
-import type { OpenSessionRow, PlayerRepository } from '../database/player-repository.ts';
+import type { OpenSessionRow, PlayerRepository } from './player-repository.ts';
 import type { LogoutRecord } from './logout-outbox.ts';
 import type { CoreLogger } from '../core-logger.ts';
 

@@ -12,7 +12,7 @@ import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { Gateway, type GatewaySettings } from '../../src/gateway/gateway.ts';
 import type { LogoutPipeline } from '../../src/presence/logout-pipeline.ts';
 import type { Session } from '../../src/connection/session.ts';
-import type { PlayerRepository } from '../../src/database/player-repository.ts';
+import type { PlayerRepository } from '../../src/presence/player-repository.ts';
 import { MemoryPresenceStore } from '../../src/stores/memory/memory-presence-store.ts';
 import type { LoginInput, LoginResult } from '../../src/presence/presence-store.ts';
 import { collectingLogger, LIMITS, ManualClock, RecordingSocket } from '../helpers/core.ts';

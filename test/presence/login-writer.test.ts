@@ -7,7 +7,7 @@
 import t from 'tap';
 import { LoginWriter } from '../../src/presence/login-writer.ts';
 import { openDatabase } from '../../src/database/database.ts';
-import type { LoginWrite, PlayerRepository } from '../../src/database/player-repository.ts';
+import type { LoginWrite, PlayerRepository } from '../../src/presence/player-repository.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { collectingLogger } from '../helpers/core.ts';
 

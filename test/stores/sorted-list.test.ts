@@ -1,5 +1,6 @@
 import t from 'tap';
-import { SortedList, compareCodePoints } from '../../src/stores/memory/sorted-list.ts';
+import { SortedList } from '../../src/stores/memory/sorted-list.ts';
+import { compareCodePoints } from '../../src/presence/code-point-order.ts';
 import { random } from './contract-helpers.ts';
 
 t.test('compareCodePoints is UTF-8 byte order', async (t) => {

@@ -4,7 +4,7 @@
  */
 import fp from 'fastify-plugin';
 import { openDatabase, type Database } from '../../database/database.ts';
-import type { PlayerRepository } from '../../database/player-repository.ts';
+import type { PlayerRepository } from '../../presence/player-repository.ts';
 import { PrismaPlayerRepository } from '../../database/prisma-player-repository.ts';
 import { instrument } from '../../metrics/instrument.ts';
 

@@ -16,7 +16,7 @@ import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
 import type { MemoryOnlineState } from './memory-online-state.ts';
 import { SmallMap } from './small-map.ts';
-import { compareCodePoints } from './sorted-list.ts';
+import { compareCodePoints } from '../../presence/code-point-order.ts';
 
 export class MemoryNodeRegistry implements NodeRegistry {
   constructor(private readonly state: MemoryOnlineState) {}

@@ -9,7 +9,8 @@
 import type { PresenceStatus } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { SmallMap } from './small-map.ts';
-import { SortedList, compareCodePoints } from './sorted-list.ts';
+import { SortedList } from './sorted-list.ts';
+import { compareCodePoints } from '../../presence/code-point-order.ts';
 
 /** The fields of `player:online:<userId>`. */
 export interface PlayerEntry {

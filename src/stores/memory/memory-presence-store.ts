@@ -16,7 +16,7 @@ import type {
 } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { MemoryOnlineState, newPlayerEntry, type DueKey, type PlayerEntry } from './memory-online-state.ts';
-import { compareCodePoints } from './sorted-list.ts';
+import { compareCodePoints } from '../../presence/code-point-order.ts';
 import {
   FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
 } from '../../presence/online-paging.ts';

@@ -13,7 +13,8 @@ import {
   type RoomPage,
   type RoomSummary,
 } from '../../delivery/room-directory.ts';
-import { SortedList, compareCodePoints } from './sorted-list.ts';
+import { SortedList } from './sorted-list.ts';
+import { compareCodePoints } from '../../presence/code-point-order.ts';
 
 interface RoomEntry {
   /** `room:{<room>}:nodes` */

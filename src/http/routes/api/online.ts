@@ -11,7 +11,7 @@ import { USER_ID_PATTERN } from '../../../protocol/ids.ts';
 import { GatewayErrors } from '../../../errors.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
 import type { PlayerPresence } from '../../../presence/presence-store.ts';
-import type { UserRow } from '../../../database/player-repository.ts';
+import type { UserRow } from '../../../presence/player-repository.ts';
 import {
   authErrors,
   bearerSecurity,

@@ -3,7 +3,7 @@
  * idempotent (upserts keyed by user id / logical session id, timestamps never move backwards),
  * so a logout retried after a database outage lands exactly as if it had landed the first time.
  */
-import type { LogoutRecord } from '../presence/logout-outbox.ts';
+import type { LogoutRecord } from './logout-outbox.ts';
 
 export interface UserRow {
   id: string;
