@@ -1,5 +1,5 @@
 /**
- * performLogout: the end of a user's logical session, exactly once, never lost.
+ * The logout pipeline: the end of a user's logical session, exactly once, never lost.
  *
  * Glossary: "session" means three things in this code base.
  * - A connection: one WebSocket of one user on one node, from the upgrade to the close. Class
