@@ -15,7 +15,7 @@ const SCRIPTS = {
   forceLogout: { file: 'presence/force-logout.lua', libs: ['go-offline.lua'] },
   expireGrace: { file: 'presence/expire-grace.lua', libs: ['go-offline.lua'] },
   getPlayer: { file: 'presence/get-player.lua', libs: [] },
-  listOnline: { file: 'presence/list-online.lua', libs: ['read-presence.lua'] },
+  listOnline: { file: 'presence/list-online.lua', libs: [] },
   // outbox/
   claimPending: { file: 'outbox/claim-pending.lua', libs: [] },
   ackPending: { file: 'outbox/ack-pending.lua', libs: [] },
