@@ -79,8 +79,9 @@ export interface NodeRegistry {
    * Takes the lease of `nodeId` at startup (sets it to `now`). Throws `NodeIdInUseError` when the
    * id has a lease newer than `now - deadAfterMs` (another process runs with it). When a dead
    * previous holder left users behind they are reaped first (as `reapNode`, at = its last lease)
-   * and returned for logging: the new process never adopts them. Atomic per batch of users (one
-   * round trip when the previous holder left at most 500); the lease is set with the last batch.
+   * and returned for logging: the new process never adopts them. Atomic per user, in batches of
+   * 500 users (Redis: one round trip for an id with nothing to reap, two per batch otherwise); the
+   * lease is set with the last batch.
    * Call it once: a retry after an ambiguous failure may find its own, live lease.
    */
   registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult>;
@@ -103,9 +104,10 @@ export interface NodeRegistry {
   removeNode(nodeId: string): Promise<boolean>;
 
   /**
-   * One batch of the crash cleanup of a dead node. Atomic: takes up to `limit` users off the
-   * node's players set and removes that node's connections from each (its `nodes` entry and its
-   * heartbeat); a user left with no connection goes offline exactly as with `endSession` (reason
+   * One batch of the crash cleanup of a dead node. Takes up to `limit` users off the node's
+   * players set (racing reapers get disjoint batches; Redis claims them first, and a claim left by
+   * a reaper that stopped mid-batch is taken again after a while) and, atomically per user,
+   * removes that node's connections from each (its `nodes` entry and its heartbeat); a user left with no connection goes offline exactly as with `endSession` (reason
    * `node_lost`, logoutTime = logoutAt = `at`) and their LogoutRecord is queued. A user still
    * connected elsewhere (including after reconnecting since the crash) keeps their session.
    * Only what the node's count holds is subtracted, so reapers racing, or a repeated batch, never

@@ -4,6 +4,9 @@ import { Redis } from 'ioredis';
 import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
 import type { LogoutRecord } from '../../src/presence/logout-outbox.ts';
 import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
+import { RedisKeys } from '../../src/stores/redis/keys.ts';
+import { RedisNodeRegistry } from '../../src/stores/redis/redis-node-registry.ts';
+import { defineScripts } from '../../src/stores/redis/scripts.ts';
 import type { OnlineStores } from '../../src/stores/online-stores.ts';
 import { testRedis } from '../helpers/services.ts';
 import { allPages, random } from './contract-helpers.ts';
@@ -57,7 +60,7 @@ t.test('redis: raw keys follow ARCHITECTURE.md and the PROTOCOL.md logout contra
   await store.presence.forceLogout({ userId: 'u2', reason: 'kick', now: 3000 });
   t.match(await redis.hgetall(`${p}player:online:u2`), { status: 'offline', logoutTime: '3000' });
   t.equal(await redis.sismember(`${p}server:online:players`, 'u2'), 0);
-  t.equal(await redis.sismember(`${p}server:node:A:players`, 'u2'), 0, 'node sets built in Lua from the prefix');
+  t.equal(await redis.sismember(`${p}server:node:A:players`, 'u2'), 0, 'node sets passed in KEYS');
   t.equal(await redis.sismember(`${p}server:node:B:players`, 'u2'), 0);
   t.equal(await redis.hexists(`${p}server:node:B:heartbeats`, 'u2'), 0);
   t.same(
@@ -104,7 +107,7 @@ t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
   t.same(Object.keys(await redis.hgetall(`${p}player:online:u1`)).filter((f) => f.includes(':')), [], 'no n: or c: field left');
 });
 
-t.test('redis: every cluster call is one round trip (one script per batch)', async (t) => {
+t.test('redis: every cluster call is one round trip (one script per batch; two per reap batch)', async (t) => {
   const ctx = await redisStore(t);
   if (!ctx) return;
   const { redis, store } = ctx;
@@ -135,10 +138,93 @@ t.test('redis: every cluster call is one round trip (one script per batch)', asy
   await count('unlock', () => store.locks.unlock('reaper', 'A'), 1);
   await count('reassert of 500 sessions', () => store.nodes.reassert('A', 3000, sessions(500)), 1);
   await count('reassert of 1,200 sessions', () => store.nodes.reassert('A', 3000, sessions(1200, 500)), 3);
-  await count('reapNode batch of 500', () => store.nodes.reapNode('A', 3000, 500), 1);
-  await count('registerNode reaping 1,200 users left behind', () => store.nodes.registerNode('A', 20_000, 10_000), 3);
+  // A reap batch is two scripts: the users to reap are known only once they are claimed off the
+  // node's players set (step 1, node keys only), and their keys must then go in KEYS (step 2).
+  await count('reapNode batch of 500', () => store.nodes.reapNode('A', 3000, 500), 2);
+  await count('registerNode reaping 1,200 users left behind', () => store.nodes.registerNode('A', 20_000, 10_000), 6);
   await count('removeNode', () => store.nodes.removeNode('A'), 1);
   t.equal(await store.presence.countOnline(), 0);
+});
+
+/** A node registry on `redis` whose reap batches stop after their first step, like a reaper crashing between the two. */
+function crashingRegistry(redis: Redis, prefix: string) {
+  const run = defineScripts(redis);
+  return new RedisNodeRegistry({
+    redis,
+    keys: new RedisKeys(prefix),
+    run: (script, keys, args) => (script === 'reapClaimed' ? Promise.reject(new Error('crashed')) : run(script, keys, args)),
+  });
+}
+
+t.test('redis: users claimed by a reaper that stopped between the two steps are reaped by the next one', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = new Redis(service.url);
+  t.teardown(() => redis.quit());
+  const p = service.prefix;
+  const patient = createRedisStores({ redis, keyPrefix: p, reapClaimTtlMs: 60_000 });
+  const eager = createRedisStores({ redis, keyPrefix: p, reapClaimTtlMs: 0 });
+  await patient.nodes.registerNode('dead', 1000, 10_000);
+  for (const userId of ['u1', 'u2', 'u3']) {
+    await patient.presence.login({ userId, username: 'x', nodeId: 'dead', candidateLogicalSessionId: `s-${userId}`, now: 1000 });
+  }
+
+  await t.rejects(crashingRegistry(redis, p).reapNode('dead', 1000, 2), /crashed/);
+  t.equal(await redis.scard(`${p}server:node:dead:players`), 1, 'two users taken off the players set...');
+  const claimed = Object.keys(await redis.hgetall(`${p}server:node:dead:reaping`)).sort();
+  t.equal(claimed.length, 2, '...into the claim hash');
+  t.equal(await patient.presence.countOnline(), 3, 'nobody reaped yet');
+
+  t.match(await patient.nodes.reapNode('dead', 1000, 10), { remaining: 2, alive: false }, 'fresh claims are left to their reaper');
+  t.equal(await patient.presence.countOnline(), 2, 'the unclaimed user is reaped');
+  const next = await eager.nodes.reapNode('dead', 1000, 10);
+  t.same(next.records.map((r) => r.userId).sort(), claimed, 'the stale claims are taken again and reaped');
+  t.equal(next.remaining, 0);
+  t.equal(await patient.presence.countOnline(), 0);
+  t.equal(await redis.exists(`${p}server:node:dead:reaping`), 0, 'no claim left');
+  t.same(await patient.nodes.listNodes(), [], 'the lease went with the last user');
+  t.equal(await redis.zcard(`${p}logout:pending`), 3, 'one logout per user');
+
+  // registerNode takes over every claim, fresh or not: it may set its lease only once none is left.
+  await patient.nodes.registerNode('dead2', 1000, 10_000);
+  await patient.presence.login({ userId: 'v1', username: 'x', nodeId: 'dead2', candidateLogicalSessionId: 's-v1', now: 1000 });
+  await t.rejects(crashingRegistry(redis, p).reapNode('dead2', 1000, 5), /crashed/);
+  const registered = await patient.nodes.registerNode('dead2', 20_000, 10_000);
+  t.same(registered.reaped.map((r) => [r.userId, r.logoutAt]), [['v1', 1000]]);
+  t.equal(await redis.exists(`${p}server:node:dead2:reaping`), 0);
+  t.same(await patient.nodes.listNodes(), [{ nodeId: 'dead2', lastRenewal: 20_000 }]);
+});
+
+t.test('redis: a node renewing its lease between the two steps of a batch keeps its users', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = new Redis(service.url);
+  t.teardown(() => redis.quit());
+  const p = service.prefix;
+  const stores = createRedisStores({ redis, keyPrefix: p });
+  await stores.nodes.registerNode('slow', 1000, 10_000);
+  await stores.presence.login({ userId: 'u1', username: 'x', nodeId: 'slow', candidateLogicalSessionId: 's1', now: 1000 });
+  await stores.presence.login({ userId: 'u2', username: 'x', nodeId: 'slow', candidateLogicalSessionId: 's2', now: 1000 });
+  const run = defineScripts(redis);
+  const registry = new RedisNodeRegistry({
+    redis,
+    keys: new RedisKeys(p),
+    run: async (script, keys, args) => {
+      // The node renews its lease while the reaper is between its two steps.
+      // u2 disconnects meanwhile.
+      if (script === 'reapClaimed') {
+        await stores.presence.endSession({ userId: 'u2', nodeId: 'slow', logicalSessionId: 's2', reason: 'client-close', now: 4000 });
+        await stores.nodes.renewLease('slow', 5000);
+      }
+      return run(script, keys, args);
+    },
+  });
+  t.same(await registry.reapNode('slow', 1000, 10), { records: [], remaining: 0, alive: true });
+  t.same(await redis.smembers(`${p}server:node:slow:players`), ['u1'], 'the claimed user still connected is back on the players set');
+  t.equal(await redis.exists(`${p}server:node:slow:reaping`), 0);
+  t.match(await stores.presence.getPlayer('u1'), { status: 'online', nodes: { slow: 1 } });
+  t.match(await stores.presence.getPlayer('u2'), { status: 'offline', logoutReason: 'client-close' }, 'ended by its node, not reaped');
+  t.equal(await stores.nodes.reapNode('slow', 1000, 10).then((r) => r.alive), true, 'later reapers see it alive');
 });
 
 t.test('redis: flushHeartbeats of 1,000 users is exactly one command', async (t) => {

@@ -26,7 +26,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
     checkTime('deadAfterMs', deadAfterMs);
     const lease = this.state.leases.get(nodeId);
     if (lease !== undefined && lease > now - deadAfterMs) throw new NodeIdInUseError(nodeId);
-    // One process: no need to split the reap in batches as register-node.lua does.
+    // One process: no need to split the reap in batches (and claim them) as the Redis registry does.
     const reaped = this.reapBatch(nodeId, lease ?? now, Number.POSITIVE_INFINITY);
     this.state.heartbeats.delete(nodeId);
     this.state.leases.set(nodeId, now);
@@ -104,8 +104,8 @@ export class MemoryNodeRegistry implements NodeRegistry {
   }
 
   /**
-   * lib/reap-batch.lua: takes up to `limit` users off the node's players set and subtracts only
-   * what the node's count holds; users left with no connection go offline (node_lost, at).
+   * nodes/reap-claim.lua + nodes/reap-claimed.lua in one step: takes up to `limit` users off the
+   * node's players set and subtracts only what the node's count holds; users left with no connection go offline (node_lost, at).
    */
   private reapBatch(nodeId: string, at: number, limit: number): LogoutRecord[] {
     const records: LogoutRecord[] = [];

@@ -146,7 +146,7 @@ export class MemoryPresenceStore implements PresenceStore {
     const range = prefixRange(options.prefix);
     const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
     const { limit, nodeId } = options;
-    // Same walk as list-online.lua: examine at most `budget` index entries of the range, and
+    // Same walk as RedisPresenceStore.listOnline (list-online.lua): examine at most `budget` index entries of the range, and
     // look one entry further to know whether the iteration is complete.
     let budget = nodeId === undefined ? limit : limit * FILTER_SCAN_FACTOR;
     const players: PlayerPresence[] = [];

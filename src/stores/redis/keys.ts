@@ -29,6 +29,7 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   { pattern: 'server:online:index', type: 'sorted set', holds: 'the same userIds, score 0, for lex cursor paging and prefix counts' },
   { pattern: 'server:node:<nodeId>:players', type: 'set', holds: 'users with a live connection on that node' },
   { pattern: 'server:node:<nodeId>:heartbeats', type: 'hash', holds: 'userId -> last heartbeat (ms) flushed by that node' },
+  { pattern: 'server:node:<nodeId>:reaping', type: 'hash', holds: 'userId -> claim time (Redis TIME, ms): users a reaper took off that node\'s players set and has not finished; a claim older than the claim TTL is taken again' },
   { pattern: 'server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms)' },
   { pattern: 'server:lock:<name>', type: 'hash', holds: '`owner`, `expiresAt` (ms) of a named lock (the reaper\'s); PEXPIRE collects it' },
   { pattern: 'logout:pending', type: 'sorted set', holds: 'pending logout ids (logical session ids) by due time (ms)' },
@@ -94,6 +95,11 @@ export class RedisKeys {
   /** `server:node:<nodeId>:heartbeats`. */
   nodeHeartbeats(nodeId: string): string {
     return `${this.prefix}server:node:${nodeId}:heartbeats`;
+  }
+
+  /** `server:node:<nodeId>:reaping`. */
+  nodeReaping(nodeId: string): string {
+    return `${this.prefix}server:node:${nodeId}:reaping`;
   }
 
   /** `server:lock:<name>`. */

@@ -1,7 +1,9 @@
 /**
  * `NodeRegistry` on Redis: node leases, crash cleanup and re-assertion after data loss
  * (semantics on `NodeRegistry`). Each call is one script (one EVALSHA round trip), except where
- * a batch is split to keep any single script short.
+ * a batch is split to keep any single script short, and reaping, where each batch takes two:
+ * every key a script touches is passed in KEYS, and the users to reap are known only once they
+ * are taken off the node's players set (see reapBatch).
  */
 import {
   NodeIdInUseError,
@@ -13,9 +15,8 @@ import {
   type RegisterNodeResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
-import type { RedisKeys } from './keys.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
-import { OnlineReplyError, asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
+import { asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
 import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
 
 /**
@@ -24,30 +25,91 @@ import { checkCount, checkReassertSession, checkTime } from '../../presence/onli
  */
 export const CLUSTER_BATCH = 500;
 
-/** The keys of the reap prelude (lib/reap-batch.lua) for one node, in script order. */
-const reapKeys = (k: RedisKeys, nodeId: string) => [
-  k.nodes, k.online, k.index, k.pending, k.pendingData, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId),
-];
+/**
+ * Default age after which a reaper's claim on a user is taken again by the next reaper. The two
+ * steps of a batch are one round trip apart, so only a reaper that stopped (crashed, lost Redis,
+ * stalled) between them leaves claims this old. Taking a claim early is safe (a user is reaped
+ * only by whoever removes their claim); it only lets racing reapers' batches overlap. Shorter
+ * than the default dead-after delay, the TTL of the reaper lock: by the time the next reaper
+ * gets the lock, a stopped reaper's claims are stale and it does not wait on them.
+ */
+export const REAP_CLAIM_TTL_MS = 1000;
+
+export interface RedisNodeRegistryOptions {
+  /** Default REAP_CLAIM_TTL_MS. */
+  reapClaimTtlMs?: number | undefined;
+}
+
+/** What one reap batch did. */
+interface ReapBatchResult {
+  /** The lease was newer than `liveAfter` at either step: nothing was reaped. */
+  live: boolean;
+  records: LogoutRecord[];
+  remaining: number;
+}
 
 export class RedisNodeRegistry implements NodeRegistry {
-  constructor(private readonly ctx: RedisStoreContext) {}
+  private readonly claimTtlMs: number;
+
+  constructor(
+    private readonly ctx: RedisStoreContext,
+    options: RedisNodeRegistryOptions = {},
+  ) {
+    this.claimTtlMs = options.reapClaimTtlMs ?? REAP_CLAIM_TTL_MS;
+    checkTime('reapClaimTtlMs', this.claimTtlMs);
+  }
+
+  /**
+   * One batch of reaping `nodeId`, in two scripts. Step 1 (nodes/reap-claim.lua) touches only the
+   * node's keys: it moves up to `limit` users from the node's players set into the node's claim
+   * hash (taking first the claims older than `claimTtlMs`), so racing reapers get disjoint
+   * batches and a reaper stopping after it loses nobody. Step 2 (nodes/reap-claimed.lua) gets
+   * those users' keys in KEYS and reaps each user whose claim it removes. Both steps check the
+   * lease against `liveAfter`; `register` is '' for reapNode, else the new holder's lease (now).
+   */
+  private async reapBatch(
+    nodeId: string, liveAfter: number, at: string, register: string, claimTtlMs: number, limit: number,
+  ): Promise<ReapBatchResult> {
+    const { keys: k, run } = this.ctx;
+    const nodeKeys = [k.nodePlayers(nodeId), k.nodeReaping(nodeId), k.nodeHeartbeats(nodeId)] as const;
+    const claim = asFields(
+      await run('reapClaim', [k.nodes, ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register]),
+      'reapClaim',
+      ['live', 'claimed', 'remaining'],
+    );
+    const claimed = asArray(claim.claimed, 'reapClaim claimed').map((id) => asString(id, 'reapClaim userId'));
+    if (asNumber(claim.live, 'reapClaim live') === 1) return { live: true, records: [], remaining: 0 };
+    // Nothing claimable: done (the node was finished in the same step), or other reapers' fresh claims.
+    if (claimed.length === 0) return { live: false, records: [], remaining: asNumber(claim.remaining, 'reapClaim remaining') };
+    const reply = asFields(
+      await run(
+        'reapClaimed',
+        [k.nodes, k.online, k.index, k.pending, k.pendingData, ...nodeKeys, ...claimed.map((userId) => k.player(userId))],
+        [nodeId, String(liveAfter), at, register, ...claimed],
+      ),
+      'reapClaimed',
+      ['live', 'records', 'remaining'],
+    );
+    if (asNumber(reply.live, 'reapClaimed live') === 1) return { live: true, records: [], remaining: 0 };
+    return {
+      live: false,
+      records: parseRecords(reply.records, 'reapClaimed records'),
+      remaining: asNumber(reply.remaining, 'reapClaimed remaining'),
+    };
+  }
 
   async registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
-    const { keys: k, run } = this.ctx;
     checkTime('now', now);
     checkTime('deadAfterMs', deadAfterMs);
     const reaped: LogoutRecord[] = [];
     for (;;) {
-      const reply = asFields(
-        await run('registerNode', reapKeys(k, nodeId), [k.prefix, nodeId, String(now), String(deadAfterMs), CLUSTER_BATCH]),
-        'registerNode',
-        ['state', 'records', 'remaining'],
-      );
-      const state = asNumber(reply.state, 'registerNode state');
-      if (state === 0) throw new NodeIdInUseError(nodeId);
-      reaped.push(...parseRecords(reply.records, 'registerNode records'));
-      if (state === 2) return { reaped };
-      if (state !== 1) throw new OnlineReplyError(`registerNode state ${state}`);
+      // at '' = the previous holder's lease (or now without one); claim TTL 0: the new holder
+      // takes every claim, since it may set its lease only once none is left. A reaper racing it
+      // then finds those claims gone and leaves the users alone.
+      const batch = await this.reapBatch(nodeId, now - deadAfterMs, '', String(now), 0, CLUSTER_BATCH);
+      if (batch.live) throw new NodeIdInUseError(nodeId);
+      reaped.push(...batch.records);
+      if (batch.remaining === 0) return { reaped };
     }
   }
 
@@ -74,19 +136,10 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
-    const { keys: k, run } = this.ctx;
     checkTime('at', at);
     checkCount('limit', limit);
-    const reply = asFields(
-      await run('reapNode', reapKeys(k, deadNodeId), [k.prefix, deadNodeId, String(at), limit]),
-      'reapNode',
-      ['records', 'remaining', 'alive'],
-    );
-    return {
-      records: parseRecords(reply.records, 'reapNode records'),
-      remaining: asNumber(reply.remaining, 'reapNode remaining'),
-      alive: asNumber(reply.alive, 'reapNode alive') === 1,
-    };
+    const batch = await this.reapBatch(deadNodeId, at, String(at), '', this.claimTtlMs, limit);
+    return { records: batch.records, remaining: batch.remaining, alive: batch.live };
   }
 
   async reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult> {

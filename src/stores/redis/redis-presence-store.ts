@@ -179,31 +179,79 @@ export class RedisPresenceStore implements PresenceStore {
 
   async listOnline(options: ListOnlineOptions): Promise<OnlinePage> {
     checkPageLimit(options.limit);
+    const k = this.ctx.keys;
     const range = prefixRange(options.prefix);
     const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
     const filtered = options.nodeId !== undefined;
     const budget = filtered ? options.limit * FILTER_SCAN_FACTOR : options.limit;
+    // 1. The userIds the page may examine, plus one to peek, in one read of the index: the peek
+    // stays within the range, so the page that reaches the end of a prefix range knows it is the
+    // last one.
+    const userIds = await this.ctx.redis.zrangebylex(
+      k.index, start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+', 'LIMIT', 0, budget + 1,
+    );
+    if (userIds.length === 0) return { players: [] };
+    // 2. Their hashes (keys in KEYS): status and node filter checked, and the page cut, in one step.
     const reply = asFields(
       await this.ctx.run(
         'listOnline',
-        [this.ctx.keys.index],
-        [
-          this.ctx.keys.prefix, start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+',
-          options.limit, budget, filtered ? '1' : '0', options.nodeId ?? '',
-        ],
+        userIds.map((userId) => k.player(userId)),
+        [options.limit, budget, filtered ? '1' : '0', options.nodeId ?? '', ...userIds],
       ),
       'listOnline',
       ['more', 'last', 'players'],
     );
+    const found = asArray(reply.players, 'listOnline players').map((item) => {
+      const player = asFields(item, 'listOnline player', ['userId', 'fields']);
+      const fields = asArray(player.fields, 'listOnline fields');
+      const nodeIds: string[] = [];
+      for (let i = 0; i < fields.length; i += 2) {
+        const name = asString(fields[i], 'listOnline field');
+        if (name.startsWith('n:')) nodeIds.push(name.slice(2));
+      }
+      return { userId: asString(player.userId, 'listOnline userId'), fields, nodeIds };
+    });
+    // 3. Their heartbeats, one HMGET per node of the page, pipelined: one round trip.
+    const beats = await this.readHeartbeats(found);
     const players: PlayerPresence[] = [];
-    for (const item of asArray(reply.players, 'listOnline players')) {
-      const player = asFields(item, 'listOnline player', ['userId', 'presence']);
-      const { fields, beats } = asFields(player.presence, 'listOnline presence', ['fields', 'beats']);
-      const presence = parsePresence(asString(player.userId, 'listOnline userId'), fields, beats);
+    for (const { userId, fields } of found) {
+      const presence = parsePresence(userId, fields, beats.get(userId) ?? []);
       if (presence) players.push(presence);
     }
     const more = asNumber(reply.more, 'listOnline more') === 1;
     return more ? { players, nextCursor: encodeCursor(asString(reply.last, 'listOnline last')) } : { players };
+  }
+
+  /**
+   * The heartbeats of each user in `server:node:<nodeId>:heartbeats` of each of their live nodes
+   * (read a moment after their hashes: a heartbeat only ever raises `lastHeartbeat`).
+   */
+  private async readHeartbeats(players: ReadonlyArray<{ userId: string; nodeIds: readonly string[] }>): Promise<Map<string, string[]>> {
+    const byNode = new Map<string, string[]>();
+    for (const { userId, nodeIds } of players) {
+      for (const nodeId of nodeIds) {
+        const users = byNode.get(nodeId);
+        if (users) users.push(userId);
+        else byNode.set(nodeId, [userId]);
+      }
+    }
+    const beats = new Map<string, string[]>();
+    if (byNode.size === 0) return beats;
+    const pipeline = this.ctx.redis.pipeline();
+    for (const [nodeId, userIds] of byNode) pipeline.hmget(this.ctx.keys.nodeHeartbeats(nodeId), ...userIds);
+    const results = (await pipeline.exec()) ?? [];
+    [...byNode.values()].forEach((userIds, i) => {
+      const [error, values] = results[i] ?? [new OnlineReplyError('listOnline heartbeats missing')];
+      if (error) throw error;
+      asArray(values, 'listOnline heartbeats').forEach((beat, j) => {
+        if (beat === null) return;
+        const userId = userIds[j]!;
+        const list = beats.get(userId);
+        if (list) list.push(asString(beat, 'heartbeat'));
+        else beats.set(userId, [asString(beat, 'heartbeat')]);
+      });
+    });
+    return beats;
   }
 
   async countOnline(prefix?: string): Promise<number> {

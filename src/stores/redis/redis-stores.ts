@@ -17,11 +17,17 @@ export interface RedisStoresOptions {
   redis: Redis;
   /** Prepended to every key, e.g. `gatehouse:`; default none. */
   keyPrefix?: string;
+  /**
+   * How old a reaper's claim on a dead node's user must be before another reaper takes it again
+   * (the first one stopped between the two steps of a batch); default REAP_CLAIM_TTL_MS.
+   */
+  reapClaimTtlMs?: number;
 }
 
 export function createRedisStores(options: RedisStoresOptions): OnlineStores {
-  // Scripts derive some keys from the prefix themselves; an ioredis keyPrefix would apply to
-  // KEYS only and split the data across two namespaces.
+  // Every name carries the prefix once, spelled in keys.ts; an ioredis keyPrefix would add a
+  // second one to command keys only (not to channels, nor to userIds read back from sets) and
+  // split the data across two namespaces.
   if (options.redis.options.keyPrefix) {
     throw new Error('createRedisStores: use the keyPrefix option of the stores, not of the ioredis client');
   }
@@ -33,7 +39,7 @@ export function createRedisStores(options: RedisStoresOptions): OnlineStores {
   return {
     presence: new RedisPresenceStore(ctx),
     outbox: new RedisLogoutOutbox(ctx),
-    nodes: new RedisNodeRegistry(ctx),
+    nodes: new RedisNodeRegistry(ctx, { reapClaimTtlMs: options.reapClaimTtlMs }),
     locks: new RedisLocks(ctx),
   };
 }

@@ -15,16 +15,16 @@ const SCRIPTS = {
   forceLogout: { file: 'presence/force-logout.lua', libs: ['go-offline.lua'] },
   expireGrace: { file: 'presence/expire-grace.lua', libs: ['go-offline.lua'] },
   getPlayer: { file: 'presence/get-player.lua', libs: [] },
-  listOnline: { file: 'presence/list-online.lua', libs: ['read-presence.lua'] },
+  listOnline: { file: 'presence/list-online.lua', libs: [] },
   // outbox/
   claimPending: { file: 'outbox/claim-pending.lua', libs: [] },
   ackPending: { file: 'outbox/ack-pending.lua', libs: [] },
   retryPending: { file: 'outbox/retry-pending.lua', libs: [] },
   // nodes/
-  registerNode: { file: 'nodes/register-node.lua', libs: ['go-offline.lua', 'reap-batch.lua'] },
   renewLease: { file: 'nodes/renew-lease.lua', libs: [] },
   removeNode: { file: 'nodes/remove-node.lua', libs: [] },
-  reapNode: { file: 'nodes/reap-node.lua', libs: ['go-offline.lua', 'reap-batch.lua'] },
+  reapClaim: { file: 'nodes/reap-claim.lua', libs: ['finish-node.lua'] },
+  reapClaimed: { file: 'nodes/reap-claimed.lua', libs: ['go-offline.lua', 'finish-node.lua'] },
   reassert: { file: 'nodes/reassert.lua', libs: [] },
   // locks/
   tryLock: { file: 'locks/try-lock.lua', libs: [] },

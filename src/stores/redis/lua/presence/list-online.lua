@@ -1,39 +1,29 @@
--- One page of online players in userId (byte) order from the online index.
--- KEYS: online index
--- ARGV: key prefix, start ('-', '(' .. last userId, or '[' .. userId prefix), stop ('+', or
---       '(' .. the successor of the userId prefix), limit, scan budget, filter '1'/'0', nodeId
--- Player keys (prefix .. 'player:online:' .. userId) come from index members, so they are built
--- here from the prefix, exactly as keys.ts builds them.
--- Examines at most `budget` index entries and looks one entry further to know whether the
--- iteration is complete: memory-presence-store.ts walks the same way. The peek stays within
--- [start, stop], so the page that reaches the end of a prefix range knows it is the last one.
+-- One page of online players, from the userIds the caller read off the online index (one
+-- ZRANGEBYLEX of at most `budget` + 1 entries within the page's range, in userId byte order).
+-- Examines at most `budget` of them, and uses the entry after the last one examined only as a
+-- peek to know whether the iteration is complete: memory-presence-store.ts walks the same way.
+-- The heartbeats of the players returned are read by the caller afterwards (their nodes come
+-- from the `n:<nodeId>` fields of each hash).
+-- KEYS: the player hash of each userId, in ARGV order
+-- ARGV: limit, budget, filter '1'/'0', nodeId, userId...
 -- Returns { 'more', 0/1, 'last', last examined userId or '', 'players',
---   { { 'userId', userId, 'presence', readPresence reply }, ... } } (named fields, redis-online-codec.ts)
-local index = KEYS[1]
-local prefix, start, stop = ARGV[1], ARGV[2], ARGV[3]
-local limit, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
-local filtered, field = ARGV[6] == '1', 'n:' .. ARGV[7]
+--   { { 'userId', userId, 'fields', { field, value, ... } }, ... } } (named fields, redis-online-codec.ts)
+local limit, budget = tonumber(ARGV[1]), tonumber(ARGV[2])
+local filtered, field = ARGV[3] == '1', 'n:' .. ARGV[4]
+local FIRST_USER = 5
 
 local players, last, more = {}, '', 0
-while true do
-  -- Fetch what the page can still use (at least a small batch when filtering) plus one to peek.
-  local want = math.min(budget, math.max(limit - #players, 64)) + 1
-  local members = redis.call('ZRANGEBYLEX', index, start, stop, 'LIMIT', 0, want)
-  for _, userId in ipairs(members) do
-    if budget == 0 or #players == limit then
-      more = 1
-      break
-    end
-    budget = budget - 1
-    last = userId
-    local player = prefix .. 'player:online:' .. userId
-    local f = redis.call('HMGET', player, 'status', field)
-    if (f[1] == 'online' or f[1] == 'reconnecting') and (not filtered or (tonumber(f[2]) or 0) > 0) then
-      local p = readPresence(prefix, player, userId)
-      players[#players + 1] = { 'userId', userId, 'presence', p }
-    end
+for i = FIRST_USER, #ARGV do
+  if budget == 0 or #players == limit then
+    more = 1
+    break
   end
-  if more == 1 or #members < want then break end
-  start = '(' .. last
+  budget = budget - 1
+  local userId, player = ARGV[i], KEYS[i - FIRST_USER + 1]
+  last = userId
+  local f = redis.call('HMGET', player, 'status', field)
+  if (f[1] == 'online' or f[1] == 'reconnecting') and (not filtered or (tonumber(f[2]) or 0) > 0) then
+    players[#players + 1] = { 'userId', userId, 'fields', redis.call('HGETALL', player) }
+  end
 end
 return { 'more', more, 'last', last, 'players', players }

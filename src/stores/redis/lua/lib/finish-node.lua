@@ -1,0 +1,12 @@
+-- Shared prelude (prepended by scripts.ts): the end of reaping a node, once its players set and
+-- its claim hash are both empty. Its heartbeats go (garbage for a new holder of the id); its
+-- lease is removed (reapNode, `register` = '') or set to `register` (registerNode: the new
+-- holder's lease, set in the same step as the last batch).
+local function finishNode(nodes, nodeBeats, nodeId, register)
+  redis.call('DEL', nodeBeats)
+  if register == '' then
+    redis.call('ZREM', nodes, nodeId)
+  else
+    redis.call('ZADD', nodes, register, nodeId)
+  end
+end
