@@ -156,13 +156,17 @@ export class ClusterMembership {
       if (!(await locks.tryLock(lock, nodeId, deadAfterMs, now()))) continue;
       try {
         let total = 0;
+        let remainingBefore = Number.POSITIVE_INFINITY;
         for (;;) {
           const batch = await registry.reapNode(node.nodeId, node.lastRenewal, this.options.batchSize ?? 500);
           if (batch.records.length > 0) {
             total += batch.records.length;
             this.options.onLogouts(batch.records);
           }
-          if (batch.alive || batch.remaining === 0) break;
+          // No progress (what is left is claimed by another reaper, e.g. a process taking the
+          // node id over): the next round tries again rather than spinning on the store.
+          if (batch.alive || batch.remaining === 0 || batch.remaining >= remainingBefore) break;
+          remainingBefore = batch.remaining;
           await locks.tryLock(lock, nodeId, deadAfterMs, now()); // extend while working
         }
         this.reaped += total;
