@@ -43,13 +43,26 @@ async function main(): Promise<void> {
   const clients = Number(arg('clients', '2000'));
   const windowS = Number(arg('window-s', '10'));
   const top = Number(arg('top', '25'));
-  const extraEnv = Object.fromEntries(arg('env', '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const extraEnv = Object.fromEntries(
+    arg('env', '')
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   const { spec, server, load, stop } = await startSolo({ id, gatehouseDir: arg('gatehouse', ''), label: 'alloc', extraEnv });
   let session: InspectorSession | undefined;
   try {
     await load.request({ cmd: 'heartbeat', enabled: true, intervalMs: 1000 });
     const r = await load.request<ConnectReply>(
-      { cmd: 'connect', group: 'c', protocol: spec.protocol, url: server.wsUrl, users: Array.from({ length: clients }, (_, i) => `c${i}`), concurrency: 16, timeoutMs: 20_000 },
+      {
+        cmd: 'connect',
+        group: 'c',
+        protocol: spec.protocol,
+        url: server.wsUrl,
+        users: Array.from({ length: clients }, (_, i) => `c${i}`),
+        concurrency: 16,
+        timeoutMs: 20_000,
+      },
       300_000,
     );
     await sleep(5000); // past the logins and the first heartbeat flushes

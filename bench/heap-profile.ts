@@ -89,13 +89,19 @@ async function main(): Promise<void> {
     await load.request({ cmd: 'heartbeat', enabled: true, intervalMs: 1000 });
     const connect = (group: string, users: string[]) =>
       load.request<ConnectReply>({ cmd: 'connect', group, protocol: spec.protocol, url: server.wsUrl, users, concurrency: 16, timeoutMs: 20_000 }, 300_000);
-    await connect('warm', Array.from({ length: 20 }, (_, i) => `warm${i}`));
+    await connect(
+      'warm',
+      Array.from({ length: 20 }, (_, i) => `warm${i}`),
+    );
     await sleep(2000);
     await load.request({ cmd: 'close-group', group: 'warm' });
     await sleep(2000);
     await server.gc();
     const before = aggregate(await heapSnapshot(server.pid, server.inspectPort));
-    const r = await connect('c', Array.from({ length: clients }, (_, i) => `c${i}`));
+    const r = await connect(
+      'c',
+      Array.from({ length: clients }, (_, i) => `c${i}`),
+    );
     await sleep(5000);
     await server.gc();
     const afterText = await heapSnapshot(server.pid, server.inspectPort);

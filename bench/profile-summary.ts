@@ -68,7 +68,9 @@ export function summarise(profile: Profile, top = 30): string {
   }
   const pct = (us: number) => `${((us / busy) * 100).toFixed(1).padStart(5)} %`;
   const lines: string[] = [];
-  lines.push(`busy ${(busy / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s (${((busy / (busy + idle)) * 100).toFixed(0)} % busy); self time as % of busy`);
+  lines.push(
+    `busy ${(busy / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s (${((busy / (busy + idle)) * 100).toFixed(0)} % busy); self time as % of busy`,
+  );
   lines.push('', 'by function:');
   for (const [k, us] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${k}`);
   lines.push('', 'by package / file:');

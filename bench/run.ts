@@ -160,7 +160,9 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage();
   const busy = (loadBefore[0] ?? 0) > 1.0;
   if (busy) notes.push(`1-minute load average was ${loadBefore[0]?.toFixed(2)} when the run started: other work shared the machine.`);
-  log(`load average ${loadBefore.join(' ')}; taskset ${taskset ? 'yes' : 'NO'}; mode ${args.profile || args.cpuProf ? 'profile' : args.quick ? 'quick' : 'full'}`);
+  log(
+    `load average ${loadBefore.join(' ')}; taskset ${taskset ? 'yes' : 'NO'}; mode ${args.profile || args.cpuProf ? 'profile' : args.quick ? 'quick' : 'full'}`,
+  );
 
   const needsRedis = args.servers.some((s) => SERVERS[s].needsRedis) || args.only.includes('direct') || args.only.includes('logout');
   const needsPg = args.servers.includes('gatehouse-redis-pg') || args.only.includes('logout');
@@ -224,12 +226,15 @@ async function main(): Promise<void> {
   };
   // The budget is checked before every step; this is the backstop if one step hangs past it:
   // killing the children makes the step fail at once, and the results so far are still written.
-  const backstop = setTimeout(() => {
-    log(`time budget of ${args.budgetMin} min exceeded by 2 min: stopping the current step`);
-    errors.push(`time budget of ${args.budgetMin} min exceeded: run cut short`);
-    killAllChildren();
-    setTimeout(() => process.exit(3), 60_000).unref();
-  }, args.budgetMin * 60_000 + 120_000);
+  const backstop = setTimeout(
+    () => {
+      log(`time budget of ${args.budgetMin} min exceeded by 2 min: stopping the current step`);
+      errors.push(`time budget of ${args.budgetMin} min exceeded: run cut short`);
+      killAllChildren();
+      setTimeout(() => process.exit(3), 60_000).unref();
+    },
+    args.budgetMin * 60_000 + 120_000,
+  );
   backstop.unref();
   const available = (id: ServerId) => (!SERVERS[id].needsRedis || infra.redis) && (!SERVERS[id].needsPg || infra.db);
   const servers = args.servers.filter((id) => {
@@ -261,7 +266,9 @@ async function main(): Promise<void> {
       commit: commandOutput('git', ['-C', args.gatehouse ?? REPO_ROOT, 'rev-parse', 'HEAD']) || 'unknown',
       dirty: commandOutput('git', ['-C', args.gatehouse ?? REPO_ROOT, 'status', '--porcelain', '--', 'src', 'prisma']).length > 0,
     },
-    packages: Object.fromEntries(['ws', 'socket.io', '@socket.io/redis-adapter', 'fastify', '@fastify/websocket', 'ioredis'].map((p) => [p, packageVersion(p)])),
+    packages: Object.fromEntries(
+      ['ws', 'socket.io', '@socket.io/redis-adapter', 'fastify', '@fastify/websocket', 'ioredis'].map((p) => [p, packageVersion(p)]),
+    ),
     settings: {
       steps,
       repeat: args.repeat,
@@ -270,7 +277,8 @@ async function main(): Promise<void> {
       windowMs: args.quick ? 5000 : 10_000,
       saturation: ctx.saturation,
       socketsPerProcess: ctx.socketsPerProcess,
-      gatehouse: 'node --import tsx src/server.ts, AUTH_MODE=none, LOG_LEVEL=warn, otherwise defaults (embedded: PGlite on disk in a fresh PGLITE_DIR, created by a first start; the measured process restarts on it)',
+      gatehouse:
+        'node --import tsx src/server.ts, AUTH_MODE=none, LOG_LEVEL=warn, otherwise defaults (embedded: PGlite on disk in a fresh PGLITE_DIR, created by a first start; the measured process restarts on it)',
       rss: 'VmRSS after a forced full GC (DevTools HeapProfiler.collectGarbage, same for every server); per connection = (RSS at N − RSS before any client) / N',
     },
     heartbeat: [],
@@ -306,7 +314,11 @@ async function main(): Promise<void> {
     const rounds: HeartbeatPoint[][] = [];
     for (let r = 0; r < args.repeat; r++) {
       const round: HeartbeatPoint[] = [];
-      for (const id of servers) await attempt(`heartbeat ${id}${args.repeat > 1 ? ` (round ${r + 1})` : ''}`, async () => void round.push(...(await runHeartbeat(ctx, SERVERS[id], steps))));
+      for (const id of servers)
+        await attempt(
+          `heartbeat ${id}${args.repeat > 1 ? ` (round ${r + 1})` : ''}`,
+          async () => void round.push(...(await runHeartbeat(ctx, SERVERS[id], steps))),
+        );
       rounds.push(round);
     }
     results.heartbeat = args.repeat > 1 ? mergeRounds(rounds) : (rounds[0] ?? []);
@@ -373,7 +385,9 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\n${md}\n`);
   const failed = targets.filter((t) => t.pass === false).length;
-  log(`done in ${Math.round(results.durationS)} s: ${targets.filter((t) => t.pass).length} targets passed, ${failed} failed, ${targets.filter((t) => t.pass === null).length} n/a`);
+  log(
+    `done in ${Math.round(results.durationS)} s: ${targets.filter((t) => t.pass).length} targets passed, ${failed} failed, ${targets.filter((t) => t.pass === null).length} n/a`,
+  );
 }
 
 process.on('exit', () => killAllChildren());

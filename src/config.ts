@@ -10,11 +10,9 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { NODE_ID_PATTERN, NON_ID_CHARS_RE } from './protocol/ids.ts';
 
-const int = (def: number, min: number, max: number, description: string) =>
-  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const int = (def: number, min: number, max: number, description: string) => Type.Integer({ default: def, minimum: min, maximum: max, description });
 const bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
-const str = (description: string, extra: { minLength?: number; pattern?: string } = {}) =>
-  Type.String({ description, ...extra });
+const str = (description: string, extra: { minLength?: number; pattern?: string } = {}) => Type.String({ description, ...extra });
 
 const MS_DAY = 86_400_000;
 
@@ -39,11 +37,9 @@ export const EnvSchema = Type.Object({
     { default: 'info', description: 'pino log level' },
   ),
 
-  DATABASE_URL: Type.Optional(
-    str('PostgreSQL URL; unset = embedded PGlite in PGLITE_DIR', { pattern: '^postgres(ql)?://' }),
-  ),
+  DATABASE_URL: Type.Optional(str('PostgreSQL URL; unset = embedded PGlite in PGLITE_DIR', { pattern: '^postgres(ql)?://' })),
   DATABASE_SCHEMA: Type.Optional(
-    str('PostgreSQL schema to use (search_path); default: the URL\'s own or public', {
+    str("PostgreSQL schema to use (search_path); default: the URL's own or public", {
       pattern: '^[a-z_][a-z0-9_]{0,62}$',
     }),
   ),
@@ -65,7 +61,7 @@ export const EnvSchema = Type.Object({
   ),
   REDIS_KEY_PREFIX: Type.String({ default: '', description: 'Prefix for every Redis key and channel' }),
   REDIS_SENTINELS: Type.Optional(
-    str('Redis Sentinel addresses host:port[,host:port...]; with REDIS_SENTINEL_NAME, used instead of REDIS_URL\'s host', {
+    str("Redis Sentinel addresses host:port[,host:port...]; with REDIS_SENTINEL_NAME, used instead of REDIS_URL's host", {
       pattern: '^[A-Za-z0-9_.:\\[\\]-]+:\\d+(,[A-Za-z0-9_.:\\[\\]-]+:\\d+)*$',
     }),
   ),
@@ -75,7 +71,7 @@ export const EnvSchema = Type.Object({
     5000,
     200,
     600_000,
-    'A node whose lease is older is dead: its players are logged out (node_lost). A node judges others only after renewing its own lease this long without a lapse (after it starts, and after a failed or late renewal), so a cluster-wide Redis outage logs nobody out; after such a lapse a dead node\'s players may take up to twice this long',
+    "A node whose lease is older is dead: its players are logged out (node_lost). A node judges others only after renewing its own lease this long without a lapse (after it starts, and after a failed or late renewal), so a cluster-wide Redis outage logs nobody out; after such a lapse a dead node's players may take up to twice this long",
   ),
 
   AUTH_MODE: Type.Optional(
@@ -90,13 +86,18 @@ export const EnvSchema = Type.Object({
       minLength: 16,
     }),
   ),
-  STATS_HISTORY_INTERVAL_MS: int(10_000, 100, 600_000, 'Sampling interval of the admin dashboard\'s in-memory chart (the last hour is kept per node)'),
+  STATS_HISTORY_INTERVAL_MS: int(10_000, 100, 600_000, "Sampling interval of the admin dashboard's in-memory chart (the last hour is kept per node)"),
 
   HEARTBEAT_INTERVAL_MS: int(1000, 100, 60_000, 'Ping interval advertised to clients in the connected frame'),
   HEARTBEAT_TIMEOUT_MS: int(10_000, 200, 600_000, 'A session silent for longer is closed with 4000 and logged out'),
   WATCHDOG_INTERVAL_MS: int(1000, 20, 60_000, 'Tick of the one watchdog timer per process'),
   WS_PING_INTERVAL_MS: int(25_000, 100, 600_000, 'Interval of WebSocket-level pings sent by the server'),
-  HEARTBEAT_FLUSH_INTERVAL_MS: int(5000, 100, 60_000, 'Coalesced flush of lastHeartbeat to the online store: how stale the stored (REST) value may be; each flush writes every pinging user'),
+  HEARTBEAT_FLUSH_INTERVAL_MS: int(
+    5000,
+    100,
+    60_000,
+    'Coalesced flush of lastHeartbeat to the online store: how stale the stored (REST) value may be; each flush writes every pinging user',
+  ),
 
   MAX_CONNECTIONS: int(19_000, 1, 1_000_000, 'WebSocket connections per node; more get HTTP 503'),
   MAX_SESSIONS_PER_USER: int(5, 1, 1000, 'Live sessions of one user (SESSION_POLICY=multi)'),

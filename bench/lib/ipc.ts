@@ -90,15 +90,7 @@ export interface StatusCommand {
   id: number;
 }
 
-export type LoadCommand =
-  | ConnectCommand
-  | HeartbeatCommand
-  | WindowCommand
-  | DirectCommand
-  | FanoutCommand
-  | JoinCommand
-  | CloseGroupCommand
-  | StatusCommand;
+export type LoadCommand = ConnectCommand | HeartbeatCommand | WindowCommand | DirectCommand | FanoutCommand | JoinCommand | CloseGroupCommand | StatusCommand;
 
 export interface ConnectReply {
   id: number;

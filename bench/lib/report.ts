@@ -81,7 +81,8 @@ export function evaluateTargets(results: BenchResults): { targets: TargetResult[
     const cpuRatio = ratio(gh?.cpuUsPerPing, raw?.cpuUsPerPing);
     // Not comparable: a saturated generator, or the reference itself could not hold N clients.
     // Gatehouse losing clients that raw ws kept is a failure in its own right.
-    const invalid = gh?.discarded || raw?.discarded ? 'window discarded: load generator saturated' : raw?.incomplete ? 'raw ws could not hold every client' : undefined;
+    const invalid =
+      gh?.discarded || raw?.discarded ? 'window discarded: load generator saturated' : raw?.incomplete ? 'raw ws could not hold every client' : undefined;
     const lost = !invalid && gh?.incomplete ? `held only ${gh.connected} of ${gh.clients} clients` : undefined;
     targets.push({
       id: `cpu-${id}`,
@@ -207,7 +208,9 @@ export function markdown(results: BenchResults): string {
   if (results.heartbeat.length) {
     out.push('## 1. Heartbeat (1 Hz JSON ping/pong)');
     out.push('');
-    out.push('| server | clients | CPU µs/ping | × raw | server core | RTT p50 ms | × raw | RTT p99 ms | × raw | RSS KB/conn | × raw | (no GC) | V8 heap KB/conn | Redis cmd/ping | generator core | other load (server/load core) | |');
+    out.push(
+      '| server | clients | CPU µs/ping | × raw | server core | RTT p50 ms | × raw | RTT p99 ms | × raw | RSS KB/conn | × raw | (no GC) | V8 heap KB/conn | Redis cmd/ping | generator core | other load (server/load core) | |',
+    );
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const ns = [...new Set(results.heartbeat.map((p) => p.clients))].sort((a, b) => a - b);
     for (const n of ns) {
@@ -215,7 +218,11 @@ export function markdown(results: BenchResults): string {
       for (const id of SERVER_ORDER) {
         const p = hbAt(results, id, n);
         if (!p) continue;
-        const flags = [p.discarded ? 'DISCARDED (generator saturated)' : '', p.incomplete ? 'INCOMPLETE' : '', ...p.notes.filter((x) => !x.startsWith('contended'))]
+        const flags = [
+          p.discarded ? 'DISCARDED (generator saturated)' : '',
+          p.incomplete ? 'INCOMPLETE' : '',
+          ...p.notes.filter((x) => !x.startsWith('contended')),
+        ]
           .filter(Boolean)
           .join('; ');
         const other = p.foreign ? `${fmt(p.foreign.serverCore * 100, 0)} % / ${fmt(p.foreign.loadCore * 100, 0)} %` : '–';
@@ -248,7 +255,9 @@ export function markdown(results: BenchResults): string {
       }
     }
     out.push('');
-    out.push('Two nodes: sender on node A, recipient on node B (raw ws: one Redis pub/sub channel; Socket.IO: Redis adapter; Gatehouse: its Redis bus). Both nodes share the server core.');
+    out.push(
+      'Two nodes: sender on node A, recipient on node B (raw ws: one Redis pub/sub channel; Socket.IO: Redis adapter; Gatehouse: its Redis bus). Both nodes share the server core.',
+    );
     out.push('');
   }
 
@@ -287,7 +296,7 @@ export function markdown(results: BenchResults): string {
   }
 
   if (results.references.length) {
-    out.push('## Calibration (the issue\'s reference figures for this kind of machine)');
+    out.push("## Calibration (the issue's reference figures for this kind of machine)");
     out.push('');
     out.push('| check | measured | expected | within |');
     out.push('|---|---|---|---|');
@@ -353,7 +362,9 @@ export function svgChart(results: BenchResults): string {
   const plotH = H - top - bottom;
   const y = (v: number) => top + plotH - (v / yMax) * plotH;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Server CPU per 1 Hz ping/pong (µs, lower is better)</text>`);
   parts.push(
@@ -382,10 +393,14 @@ export function svgChart(results: BenchResults): string {
       parts.push(`<text x="${(x + (barW - 4) / 2).toFixed(1)}" y="${(y(v) - 14).toFixed(1)}" text-anchor="middle" font-size="11">${v.toFixed(1)}</text>`);
       const r = ratio(v, raw);
       if (r !== null && id !== 'raw-ws') {
-        parts.push(`<text x="${(x + (barW - 4) / 2).toFixed(1)}" y="${(y(v) - 3).toFixed(1)}" text-anchor="middle" font-size="10" fill="#555">${r.toFixed(2)}×</text>`);
+        parts.push(
+          `<text x="${(x + (barW - 4) / 2).toFixed(1)}" y="${(y(v) - 3).toFixed(1)}" text-anchor="middle" font-size="10" fill="#555">${r.toFixed(2)}×</text>`,
+        );
       }
     });
-    parts.push(`<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle" font-weight="bold">${n.toLocaleString('en-US')} clients</text>`);
+    parts.push(
+      `<text x="${(left + gi * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle" font-weight="bold">${n.toLocaleString('en-US')} clients</text>`,
+    );
   });
   parts.push(`<line x1="${left}" x2="${W - right}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);
   servers.forEach((id, i) => {

@@ -100,9 +100,7 @@ export class RunningServer {
 
   /** ws:// URL the load process appends `userId=` to. */
   get wsUrl(): string {
-    return this.spec.protocol === 'sio'
-      ? `ws://127.0.0.1:${this.port}/socket.io/?EIO=4&transport=websocket`
-      : `ws://127.0.0.1:${this.port}/ws`;
+    return this.spec.protocol === 'sio' ? `ws://127.0.0.1:${this.port}/socket.io/?EIO=4&transport=websocket` : `ws://127.0.0.1:${this.port}/ws`;
   }
 
   cpuUs(): number {

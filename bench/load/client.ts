@@ -11,16 +11,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram } from '../lib/histogram.ts';
-import type {
-  ConnectCommand,
-  DirectCommand,
-  FanoutCommand,
-  JoinCommand,
-  LoadCommand,
-  LoadReply,
-  WindowStats,
-  WireProtocol,
-} from '../lib/ipc.ts';
+import type { ConnectCommand, DirectCommand, FanoutCommand, JoinCommand, LoadCommand, LoadReply, WindowStats, WireProtocol } from '../lib/ipc.ts';
 
 if (!process.send) {
   process.stderr.write('bench/load/client.ts runs as a child of bench/run.ts (IPC channel required)\n');

@@ -161,12 +161,7 @@ function redisCpuUs(ctx: BenchContext): number {
 }
 
 /** One measuring window: server CPU, core times, Redis commands and the generators' counters. */
-export async function measureWindow(
-  ctx: BenchContext,
-  servers: RunningServer[],
-  procs: LoadProcess[],
-  windowMs: number,
-): Promise<WindowMeasurement> {
+export async function measureWindow(ctx: BenchContext, servers: RunningServer[], procs: LoadProcess[], windowMs: number): Promise<WindowMeasurement> {
   const redis = ctx.infra.redis;
   const useRedis = servers.some((s) => s.spec.needsRedis) && redis;
   const r0 = useRedis ? await redis.commandStats() : undefined;

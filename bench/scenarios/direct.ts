@@ -77,7 +77,9 @@ export async function runDirect(ctx: BenchContext, spec: ServerSpec, nodes: 1 | 
     const redisDelta = r0 && r1 ? PrivateRedis.delta(r0, r1) : undefined;
     const redisTop: Record<string, number> = {};
     if (redisDelta && reply.sent > 0) {
-      for (const [cmd, calls] of Object.entries(redisDelta.byCommand).sort((x, y) => y[1] - x[1]).slice(0, 6)) {
+      for (const [cmd, calls] of Object.entries(redisDelta.byCommand)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 6)) {
         redisTop[cmd] = round(calls / reply.sent, 3) ?? 0;
       }
     }

@@ -87,7 +87,8 @@ export async function runFanout(ctx: BenchContext, spec: ServerSpec, mode: 'room
       await proc!.request({ cmd: 'connect', group: 'snd', protocol: spec.protocol, url: server.wsUrl, users: ['sender'], concurrency: 1, timeoutMs: 20_000 });
       const j1 = await proc!.request<SimpleReply>({ cmd: 'join', group: 'm', room: ROOM, timeoutMs: 10_000 });
       const j2 = await proc!.request<SimpleReply>({ cmd: 'join', group: 'snd', room: ROOM, timeoutMs: 10_000 });
-      if ((j1.info?.joined ?? 0) < MEMBERS || (j2.info?.joined ?? 0) < 1) throw new Error(`fan-out ${spec.id}: join failed (${j1.info?.joined}/${MEMBERS} members, ${j2.info?.joined}/1 sender joined)`);
+      if ((j1.info?.joined ?? 0) < MEMBERS || (j2.info?.joined ?? 0) < 1)
+        throw new Error(`fan-out ${spec.id}: join failed (${j1.info?.joined}/${MEMBERS} members, ${j2.info?.joined}/1 sender joined)`);
     }
     await sleep(2000);
     const fanoutCmd = {

@@ -201,13 +201,17 @@ export async function runHeartbeat(ctx: BenchContext, spec: ServerSpec, steps: n
       const lost = m.loads.reduce((a, l) => a + l.unexpectedClosesTotal, 0);
       if (lost > 0) notes.push(`${lost} clients dropped by the server so far`);
       if (m.foreign && (m.foreign.serverCore > 0.2 || m.foreign.loadCore > 0.2)) {
-        notes.push(`contended: other processes used ${(m.foreign.serverCore * 100).toFixed(0)} % of the server core, ${(m.foreign.loadCore * 100).toFixed(0)} % of the load core`);
+        notes.push(
+          `contended: other processes used ${(m.foreign.serverCore * 100).toFixed(0)} % of the server core, ${(m.foreign.loadCore * 100).toFixed(0)} % of the load core`,
+        );
       }
       const serverCpu = m.serverCpuUs / (m.wallMs * 1000);
       if (serverCpu > 0.95) notes.push('server core saturated');
       const redisTop: Record<string, number> = {};
       if (m.redis && pongs > 0) {
-        for (const [cmd, calls] of Object.entries(m.redis.byCommand).sort((a, b) => b[1] - a[1]).slice(0, 5)) {
+        for (const [cmd, calls] of Object.entries(m.redis.byCommand)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)) {
           redisTop[cmd] = round(calls / pongs, 5) ?? 0;
         }
       }

@@ -8,7 +8,15 @@
  * (type-only imports) so the SDK cannot drift from the protocol.
  */
 import { closeAdvice, CloseCode } from '../protocol/close-codes.ts';
-import type { ClientFrame, ServerAckFrame, ServerConnectedFrame, ServerFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frames.ts';
+import type {
+  ClientFrame,
+  ServerAckFrame,
+  ServerConnectedFrame,
+  ServerFrame,
+  ServerJoinedFrame,
+  ServerLeftFrame,
+  ServerPongFrame,
+} from '../protocol/frames.ts';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 import { TypedEmitter } from './emitter.ts';
 import { GatehouseError } from './errors.ts';
@@ -57,8 +65,7 @@ const defaultNow = (): number => {
   return perf ? perf.now() : Date.now();
 };
 
-const resolveProvider = async <T>(value: Provider<T>): Promise<T> =>
-  typeof value === 'function' ? await (value as () => T | Promise<T>)() : value;
+const resolveProvider = async <T>(value: Provider<T>): Promise<T> => (typeof value === 'function' ? await (value as () => T | Promise<T>)() : value);
 
 /** Whether a close code (plus what the client knows) means "do not reconnect". */
 export function isStopCode(code: number): boolean {
@@ -205,7 +212,9 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   /** Direct message to a user; resolves with the ack (`delivered` / `queued`). */
   sendTo(userId: string, content: unknown, options: RequestOptions = {}): Promise<Ack> {
     const id = options.id ?? newMessageId();
-    return this.pending.request<ServerAckFrame>('send', { type: 'message', to: userId, content, id }, id, options.timeoutMs).then((ack) => ({ id, status: ack.status }));
+    return this.pending
+      .request<ServerAckFrame>('send', { type: 'message', to: userId, content, id }, id, options.timeoutMs)
+      .then((ack) => ({ id, status: ack.status }));
   }
 
   /** Publishes to a room (membership required); resolves with the ack. */
@@ -334,11 +343,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
 
     const options = this.reconnectOptions;
     const stop =
-      this.userClosed ||
-      !options ||
-      isStopCode(code) ||
-      (status !== undefined && FATAL_HANDSHAKE_STATUS.has(status)) ||
-      this.attempts >= options.maxAttempts;
+      this.userClosed || !options || isStopCode(code) || (status !== undefined && FATAL_HANDSHAKE_STATUS.has(status)) || this.attempts >= options.maxAttempts;
     if (stop) {
       this.finish({ ...base, willReconnect: false, delayMs: undefined });
       return;

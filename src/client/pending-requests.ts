@@ -13,11 +13,7 @@ import type { Timers } from './types.ts';
  * Error codes without `ref` that answer no particular SDK request: a rate-limited frame (any of
  * them, dropped), or raw input sent through send().
  */
-const UNCORRELATED_ERRORS: ReadonlySet<FrameErrorCode> = new Set([
-  FrameErrorCode.RATE_LIMITED,
-  FrameErrorCode.BAD_JSON,
-  FrameErrorCode.BINARY_NOT_SUPPORTED,
-]);
+const UNCORRELATED_ERRORS: ReadonlySet<FrameErrorCode> = new Set([FrameErrorCode.RATE_LIMITED, FrameErrorCode.BAD_JSON, FrameErrorCode.BINARY_NOT_SUPPORTED]);
 
 type RequestKind = 'send' | 'join' | 'leave';
 

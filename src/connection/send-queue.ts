@@ -163,8 +163,7 @@ export class SendQueue {
     }
     // Nothing tracked in flight (an untracked send may be): this one goes with a callback, whatever
     // the buffer, so that anything queued behind it has a callback coming to drain it.
-    const writeThrough =
-      queued === 0 && !this.sending && (this.next === this.head || this.socket.bufferedAmount < this.watermark);
+    const writeThrough = queued === 0 && !this.sending && (this.next === this.head || this.socket.bufferedAmount < this.watermark);
     const slot = this.tail++;
     (this.since ??= [])[slot] = this.now();
     if (writeThrough) {
@@ -276,11 +275,7 @@ export class SendQueue {
   /** Hands queued messages to the socket in order while it keeps up. Iterative: a socket that
    * calls back synchronously cannot grow the stack. */
   private drain(): void {
-    while (
-      this.next < this.tail &&
-      !this.broken &&
-      (this.next === this.head || this.socket.bufferedAmount < this.watermark)
-    ) {
+    while (this.next < this.tail && !this.broken && (this.next === this.head || this.socket.bufferedAmount < this.watermark)) {
       const slot = this.next++;
       const queued = this.data;
       const data = queued?.[slot] ?? '';

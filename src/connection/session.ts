@@ -59,12 +59,7 @@ export interface SessionConfig {
   readonly framesOut: FrameCounts | undefined;
 }
 
-export function sessionConfig(input: {
-  limits: SessionLimits;
-  now: () => number;
-  hooks?: SessionHooks;
-  framesOut?: FrameCounts;
-}): SessionConfig {
+export function sessionConfig(input: { limits: SessionLimits; now: () => number; hooks?: SessionHooks; framesOut?: FrameCounts }): SessionConfig {
   const { limits, now } = input;
   return {
     now,

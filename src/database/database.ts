@@ -157,9 +157,7 @@ async function openPostgres(url: string, options: DatabaseOptions, log: (msg: st
   let applied: string[] = [];
   try {
     if (options.migrate) {
-      ({ applied } = await withPoolExecutor(pool, (db) =>
-        migrate(db, { migrationsDir: options.migrationsDir, log, schema }),
-      ));
+      ({ applied } = await withPoolExecutor(pool, (db) => migrate(db, { migrationsDir: options.migrationsDir, log, schema })));
     }
   } catch (error) {
     await pool.end().catch(() => {});

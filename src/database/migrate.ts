@@ -193,10 +193,9 @@ export async function migrate(db: SqlExecutor, options: MigrateOptions = {}): Pr
         await db.transaction(async (tx) => {
           // PGlite is one session, so the advisory lock is re-entrant there: a concurrent run on
           // the same instance is told apart here, inside the (serialised) transaction.
-          const again = await tx.query(
-            'SELECT 1 FROM _prisma_migrations WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL',
-            [file.name],
-          );
+          const again = await tx.query('SELECT 1 FROM _prisma_migrations WHERE migration_name = $1 AND finished_at IS NOT NULL AND rolled_back_at IS NULL', [
+            file.name,
+          ]);
           if (again.length > 0) {
             skipped = true;
             return;
@@ -226,8 +225,7 @@ export async function migrate(db: SqlExecutor, options: MigrateOptions = {}): Pr
 /** An executor over one pg connection (a `pg.Client`, or a `PoolClient` held for the whole run). */
 export function pgExecutor(client: pg.ClientBase): SqlExecutor {
   const queryable: SqlQueryable = {
-    query: async <R>(sql: string, params?: readonly unknown[]) =>
-      (await client.query(sql, params ? [...params] : [])).rows as R[],
+    query: async <R>(sql: string, params?: readonly unknown[]) => (await client.query(sql, params ? [...params] : [])).rows as R[],
     exec: async (script) => {
       await client.query(script);
     },

@@ -141,21 +141,13 @@ export class PrismaPlayerRepository implements PlayerRepository {
       logoutAt[i] = new Date(r.logoutAt);
       reasons[i] = r.reason;
     });
-    await this.prisma.$executeRawUnsafe(
-      RECORD_LOGOUTS,
-      userIds,
-      usernames,
-      sessionIds,
-      nodeIds,
-      epochs,
-      connectedAt,
-      logoutAt,
-      reasons,
-    );
+    await this.prisma.$executeRawUnsafe(RECORD_LOGOUTS, userIds, usernames, sessionIds, nodeIds, epochs, connectedAt, logoutAt, reasons);
   }
 
   async listOpenSessions(nodeId: string, limit: number): Promise<OpenSessionRow[]> {
-    const rows = await this.prisma.$queryRawUnsafe<Array<{ id: string; user_id: string; username: string; node_id: string; epoch: bigint; connected_at: Date }>>(
+    const rows = await this.prisma.$queryRawUnsafe<
+      Array<{ id: string; user_id: string; username: string; node_id: string; epoch: bigint; connected_at: Date }>
+    >(
       `SELECT s.id, s.user_id, u.username, s.node_id, s.epoch, s.connected_at
        FROM player_sessions s JOIN users u ON u.id = s.user_id
        WHERE s.node_id = $1 AND s.disconnected_at IS NULL

@@ -26,7 +26,11 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Closes every session in batches; resolves when the last batch was told to go. */
 export async function drainSessions(options: DrainOptions): Promise<number> {
   const sleep = options.sleep ?? defaultSleep;
-  const frame = encodeServerFrame({ type: 'reconnect', reason: 'server restarting', ...(options.reconnectAfterMs ? { afterMs: options.reconnectAfterMs } : {}) });
+  const frame = encodeServerFrame({
+    type: 'reconnect',
+    reason: 'server restarting',
+    ...(options.reconnectAfterMs ? { afterMs: options.reconnectAfterMs } : {}),
+  });
   let closed = 0;
   for (;;) {
     // Re-read each round: sessions may have closed by themselves meanwhile.

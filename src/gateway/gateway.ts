@@ -225,10 +225,7 @@ export class Gateway {
     this.counters.closed++;
     this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
     const { log, now } = this.deps;
-    log.info(
-      { userId: session.userId, sessionId: session.id, code, reason, durationMs: now() - session.connectedAt },
-      'session closed',
-    );
+    log.info({ userId: session.userId, sessionId: session.id, code, reason, durationMs: now() - session.connectedAt }, 'session closed');
     // Not logged in yet: login() sees the closed state and ends it when the store answers.
     if (session.logicalSessionId) this.trackEnd(this.deps.logout.endConnection(session, reason));
   }

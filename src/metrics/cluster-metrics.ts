@@ -57,7 +57,12 @@ export function registerClusterMetrics(registry: Registry, sources: ClusterSourc
   });
   labeledCounterFrom(registry, 'gatehouse_bus_messages_total', 'Node-to-node bus messages, by direction (out = published, in = received)', 'direction', () => {
     const bus = sources.bus();
-    return bus ? [['out', bus.published ?? 0], ['in', bus.received ?? 0]] : undefined;
+    return bus
+      ? [
+          ['out', bus.published ?? 0],
+          ['in', bus.received ?? 0],
+        ]
+      : undefined;
   });
   counterFrom(registry, 'gatehouse_bus_malformed_messages_total', 'Bus envelopes that could not be decoded and were ignored', () => sources.bus()?.malformed);
   gaugeFrom(registry, 'gatehouse_node_lease_age_seconds', 'Seconds since this node last renewed its lease in the online store', () => {

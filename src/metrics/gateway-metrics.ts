@@ -61,7 +61,12 @@ export function registerGatewayMetrics(registry: Registry, gateway: () => Gatewa
     () => byType(FRAME_OUT_TYPES, g()?.counters.framesOutByType),
   );
   counterFrom(registry, 'gatehouse_logins_written_total', 'Logins written to the database (user and session rows, batched)', () => g()?.logins.written);
-  counterFrom(registry, 'gatehouse_login_write_failures_total', 'Batches of login writes the database refused (not retried: the logout write upserts the rows)', () => g()?.logins.failed);
+  counterFrom(
+    registry,
+    'gatehouse_login_write_failures_total',
+    'Batches of login writes the database refused (not retried: the logout write upserts the rows)',
+    () => g()?.logins.failed,
+  );
   counterFrom(registry, 'gatehouse_messages_dropped_total', 'Outbound messages dropped because a send queue was full', () => g()?.counters.dropped);
   counterFrom(
     registry,

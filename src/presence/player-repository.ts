@@ -25,7 +25,6 @@ export interface PlayerSessionRow {
   reason: string | null;
 }
 
-
 /** An open logical session as recorded in the database. */
 export interface OpenSessionRow {
   logicalSessionId: string;

@@ -69,9 +69,7 @@ const ADVICE: ReadonlyMap<number, CloseAdvice> = new Map<number, CloseAdvice>([
 ]);
 
 /** Codes after which a client must not reconnect on its own. */
-export const NO_RECONNECT_CODES: ReadonlySet<number> = new Set(
-  [...ADVICE].filter(([, advice]) => advice === 'stop').map(([code]) => code),
-);
+export const NO_RECONNECT_CODES: ReadonlySet<number> = new Set([...ADVICE].filter(([, advice]) => advice === 'stop').map(([code]) => code));
 
 /**
  * Advice for any close code, including codes not in the table: those (1006 abnormal closure,

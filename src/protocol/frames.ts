@@ -83,10 +83,7 @@ export const ServerConnectedFrameSchema = Type.Object(
   { title: 'ServerConnected' },
 );
 /** `ts` is omitted when the ping carried none. */
-export const ServerPongFrameSchema = Type.Object(
-  { type: Type.Literal('pong'), ts: Type.Optional(Type.Number()), serverTime: Millis },
-  { title: 'ServerPong' },
-);
+export const ServerPongFrameSchema = Type.Object({ type: Type.Literal('pong'), ts: Type.Optional(Type.Number()), serverTime: Millis }, { title: 'ServerPong' });
 /**
  * A direct message. `offline: true` marks a replay from the offline queue (acknowledge it with a
  * client `ack` carrying its `id`); `echo: true` (with `to`) is a copy of a message the user sent
@@ -126,10 +123,7 @@ export const ServerRoomFrameSchema = Type.Object(
   },
   { title: 'ServerRoom' },
 );
-export const ServerBroadcastFrameSchema = Type.Object(
-  { type: Type.Literal('broadcast'), content: Content, ts: Millis },
-  { title: 'ServerBroadcast' },
-);
+export const ServerBroadcastFrameSchema = Type.Object({ type: Type.Literal('broadcast'), content: Content, ts: Millis }, { title: 'ServerBroadcast' });
 export const ServerErrorFrameSchema = Type.Object(
   {
     type: Type.Literal('error'),
@@ -184,9 +178,7 @@ export interface ParseLimits {
 }
 
 /** Outcome of {@link parseClientFrame}. `ref` is the frame's `id` when usable for correlation. */
-export type ParseResult =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; code: FrameErrorCode; error: string; ref?: string };
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; code: FrameErrorCode; error: string; ref?: string };
 
 /**
  * The canonical ping as games send it. Matching it skips JSON.parse (about 2x faster); any other

@@ -14,4 +14,3 @@ export interface OnlineStores {
   nodes: NodeRegistry;
   locks: Locks;
 }
-

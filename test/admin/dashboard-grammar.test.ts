@@ -26,7 +26,7 @@ t.test('PREFIX_PATTERN is the server prefix pattern', async (t) => {
   }
 });
 
-t.test("every id the script asks for is in index.html, with its Elements tag", async (t) => {
+t.test('every id the script asks for is in index.html, with its Elements tag', async (t) => {
   const tags = new Map([...html.matchAll(/<([a-z]+)\b[^>]*\sid="([^"]+)"/g)].map(([, tag, id]) => [id!, tag!]));
   const asked = new Set([...script.matchAll(/\$\('([^']+)'\)/g)].map(([, id]) => id!));
   t.ok(asked.size > 20, `${asked.size} ids asked for`);

@@ -6,7 +6,11 @@ import { TestClient } from '../helpers/ws-client.ts';
 t.test('broadcast', async (t) => {
   const h = (await buildTestApp(t, 'embedded', { MAX_CONTENT_BYTES: '256' }))!;
   const post = (body: unknown, token = TEST_ADMIN_TOKEN) =>
-    fetch(`${h.baseUrl}/api/broadcast`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${h.baseUrl}/api/broadcast`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const clients = await Promise.all(['x1', 'x2', 'x3'].map(async (u) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(u)}`)).client));
 
   const ok = await post({ content: 'hello all' });
@@ -24,6 +28,9 @@ t.test('broadcast', async (t) => {
   t.equal(big.status, 400);
   t.equal(((await big.json()) as { code: string }).code, 'GW_TOO_LARGE');
   await Promise.all(clients.map((c) => c.ping()));
-  t.ok(clients.every((c) => c.frames.every((f) => f.type !== 'broadcast')), 'refused broadcasts delivered nothing');
+  t.ok(
+    clients.every((c) => c.frames.every((f) => f.type !== 'broadcast')),
+    'refused broadcasts delivered nothing',
+  );
   await Promise.all(clients.map((c) => c.close()));
 });

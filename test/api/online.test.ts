@@ -63,7 +63,9 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const bob = await player(h, 'bob');
       clients.push(alice.client, bob.client);
 
-      const list = await call<{ players: Array<Record<string, unknown>>; total: number; nextCursor?: string }>(h, 'GET', '/api/online/players', { token: ADMIN });
+      const list = await call<{ players: Array<Record<string, unknown>>; total: number; nextCursor?: string }>(h, 'GET', '/api/online/players', {
+        token: ADMIN,
+      });
       t.equal(list.status, 200);
       t.equal(list.body.total, 2);
       t.notOk('nextCursor' in list.body, 'one page holds everything');
@@ -124,7 +126,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.equal(lines[0]?.reason, 'logout');
 
       const list = await call<{ players: Array<{ userId: string }>; total: number }>(h, 'GET', '/api/online/players', { token: ADMIN });
-      t.same(list.body.players.map((p) => p.userId), ['bob']);
+      t.same(
+        list.body.players.map((p) => p.userId),
+        ['bob'],
+      );
       t.equal(list.body.total, 1);
     });
 
@@ -216,7 +221,12 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         t.match(r.body, errorShape(400, 'GW_VALIDATION'));
         t.match(r.body.message, field);
       }
-      const text = await h.app.inject({ method: 'POST', url: '/api/online/logout', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, payload: '{"userId":' });
+      const text = await h.app.inject({
+        method: 'POST',
+        url: '/api/online/logout',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        payload: '{"userId":',
+      });
       t.equal(text.statusCode, 400, 'malformed JSON');
       t.match(text.json(), { statusCode: 400, code: /^GW_/, error: 'Bad Request' });
       const unknown = await call(h, 'GET', '/api/online/nothing', { token: ADMIN });
@@ -255,7 +265,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.equal((await call(h, 'GET', '/ws/stats?scope=node', { token: ADMIN })).status, 200);
       const single = await call<{ scope: string; nodes: Array<{ nodeId: string }>; missing: string[] }>(h, 'GET', '/ws/stats?scope=cluster', { token: ADMIN });
       t.equal(single.body.scope, 'cluster', 'a single node is a cluster of one');
-      t.same(single.body.nodes.map((n) => n.nodeId), [h.config.NODE_ID]);
+      t.same(
+        single.body.nodes.map((n) => n.nodeId),
+        [h.config.NODE_ID],
+      );
       t.same(single.body.missing, []);
     });
 

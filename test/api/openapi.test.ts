@@ -37,8 +37,23 @@ function undescribed(schema: unknown, path: string, out: string[]): string[] {
  * example keyword).
  */
 const NAMED_MAPS = new Set([
-  'properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'schemas', 'paths', 'responses', 'content',
-  'headers', 'securitySchemes', 'requestBodies', 'callbacks', 'links', 'encoding', 'variables', 'webhooks',
+  'properties',
+  'patternProperties',
+  '$defs',
+  'definitions',
+  'dependentSchemas',
+  'schemas',
+  'paths',
+  'responses',
+  'content',
+  'headers',
+  'securitySchemes',
+  'requestBodies',
+  'callbacks',
+  'links',
+  'encoding',
+  'variables',
+  'webhooks',
 ]);
 
 /** One segment of a JSON Pointer inside a URI fragment (RFC 6901 escaping, then URI encoding). */
@@ -132,10 +147,22 @@ t.test('openapi document', async (t) => {
     t.same(failures, [], 'no invalid example');
     const kinds = collectExamples(doc, '', []);
     t.ok(checked >= 150, `${checked} examples checked`);
-    t.ok(kinds.some((c) => c.where.endsWith('/example') && c.schema.endsWith('/schema')), 'parameter examples included');
-    t.ok(kinds.some((c) => c.where.startsWith('/components/schemas/ErrorBody/examples/')), 'component schema examples included');
-    t.ok(kinds.some((c) => /requestBody/.test(c.where)), 'request body examples included');
-    t.ok(kinds.some((c) => /\/content\/application~1json\/example$/.test(c.where)), 'media type examples included');
+    t.ok(
+      kinds.some((c) => c.where.endsWith('/example') && c.schema.endsWith('/schema')),
+      'parameter examples included',
+    );
+    t.ok(
+      kinds.some((c) => c.where.startsWith('/components/schemas/ErrorBody/examples/')),
+      'component schema examples included',
+    );
+    t.ok(
+      kinds.some((c) => /requestBody/.test(c.where)),
+      'request body examples included',
+    );
+    t.ok(
+      kinds.some((c) => /\/content\/application~1json\/example$/.test(c.where)),
+      'media type examples included',
+    );
 
     // The check itself: the page example without its required `status` (the bug this test was
     // written for), a wrong type deep inside, and a referenced component's example all fail.
@@ -150,8 +177,14 @@ t.test('openapi document', async (t) => {
       found.some((f) => /^\/paths\/~1api~1online~1players\/get\/responses\/200\/content\/application~1json\/example: .*status/.test(f)),
       'the page example without status',
     );
-    t.ok(found.some((f) => f.startsWith('/paths/~1ws~1stats/get/parameters/0/example')), 'the parameter example');
-    t.ok(found.some((f) => f.startsWith('/components/schemas/ErrorBody/examples/0')), 'the component example');
+    t.ok(
+      found.some((f) => f.startsWith('/paths/~1ws~1stats/get/parameters/0/example')),
+      'the parameter example',
+    );
+    t.ok(
+      found.some((f) => f.startsWith('/components/schemas/ErrorBody/examples/0')),
+      'the component example',
+    );
   });
 
   await t.test('deterministic: nothing from the generating process', async (t) => {
@@ -184,7 +217,10 @@ t.test('openapi document', async (t) => {
       }
     }
     t.ok(doc.paths['/ws'].get.responses['101'], '/ws: 101 upgrade');
-    t.same(doc.paths['/api/online/players'].get.parameters.map((p: Json) => p.name), ['limit', 'cursor', 'nodeId', 'prefix']);
+    t.same(
+      doc.paths['/api/online/players'].get.parameters.map((p: Json) => p.name),
+      ['limit', 'cursor', 'nodeId', 'prefix'],
+    );
   });
 
   await t.test('every operation, response and field is described', async (t) => {

@@ -46,11 +46,20 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     await t.test(`limit ${LIMIT}: every player exactly once`, async (t) => {
       const pages = await pageAll(h, `limit=${LIMIT}`);
       t.equal(pages.length, PLAYERS / LIMIT, `${PLAYERS / LIMIT} pages`);
-      t.ok(pages.every((p) => p.players.length === LIMIT), `every page holds ${LIMIT}`);
-      t.ok(pages.every((p) => p.total === PLAYERS), 'total on every page');
+      t.ok(
+        pages.every((p) => p.players.length === LIMIT),
+        `every page holds ${LIMIT}`,
+      );
+      t.ok(
+        pages.every((p) => p.total === PLAYERS),
+        'total on every page',
+      );
       const seen = occurrences(pages);
       t.equal(seen.size, PLAYERS, 'every player');
-      t.ok([...seen.values()].every((n) => n === 1), 'exactly once');
+      t.ok(
+        [...seen.values()].every((n) => n === 1),
+        'exactly once',
+      );
       t.same([...seen.keys()], ids, 'in userId order');
       const first = pages[0]!.players[0]!;
       t.match(first, { userId: 'p-0000', username: 'p-0000', nodeId: h.config.NODE_ID, sessions: 1 });
@@ -62,7 +71,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const pages = await pageAll(h, `limit=1000&nodeId=${h.config.NODE_ID}`);
       const seen = occurrences(pages);
       t.equal(seen.size, PLAYERS, 'every player of this node');
-      t.ok([...seen.values()].every((n) => n === 1), 'exactly once');
+      t.ok(
+        [...seen.values()].every((n) => n === 1),
+        'exactly once',
+      );
       const none = await pageAll(h, 'limit=1000&nodeId=gw-nowhere');
       t.equal(occurrences(none).size, 0, 'nobody on another node');
     });

@@ -45,7 +45,11 @@ t.test('rooms and pushes REST API', async (t) => {
       t.match(res.body.message, field, `${method} ${url}: names the field`);
     }
     for (const url of ['/api/rooms/lobby/messages', '/api/users/alice/messages']) {
-      t.match(await call(h, 'POST', url, { ...admin, body: { content: 'x'.repeat(100) } }), { status: 400, body: errorShape(400, 'GW_TOO_LARGE') }, `${url}: too large`);
+      t.match(
+        await call(h, 'POST', url, { ...admin, body: { content: 'x'.repeat(100) } }),
+        { status: 400, body: errorShape(400, 'GW_TOO_LARGE') },
+        `${url}: too large`,
+      );
     }
     const longest = 'r'.repeat(128);
     t.match(await call(h, 'GET', `/api/rooms/${longest}/members`, admin), { status: 200, body: { room: longest, members: [] } }, 'a 128-character room name');

@@ -37,9 +37,15 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const expected = ids.filter((id) => id.startsWith('b-1'));
       const pages = await pageAll(h, 'limit=30&prefix=b-1');
       t.equal(pages.length, 4, '100 matches by 30: 4 pages');
-      t.same(pages.map((p) => p.players.length), [30, 30, 30, 10]);
+      t.same(
+        pages.map((p) => p.players.length),
+        [30, 30, 30, 10],
+      );
       t.same(userIds(pages), expected, 'each matching player exactly once, in userId order');
-      t.ok(pages.every((p) => p.total === 100), 'total is the number of matches on every page');
+      t.ok(
+        pages.every((p) => p.total === 100),
+        'total is the number of matches on every page',
+      );
       t.equal(pages.at(-1)!.nextCursor, undefined, 'the last page ends the run');
       t.match(pages[0]!.players[0], { userId: 'b-100', nodeId: h.config.NODE_ID, status: 'online', sessions: 1 });
 
@@ -54,18 +60,27 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.same(await page(h, 'prefix=B-1'), { players: [], total: 0 }, 'case-sensitive');
       const everyone = await page(h, 'limit=5&prefix=');
       t.equal(everyone.total, ids.length, 'the empty prefix means everyone');
-      t.same(everyone.players.map((p) => p.userId), ids.slice(0, 5));
+      t.same(
+        everyone.players.map((p) => p.userId),
+        ids.slice(0, 5),
+      );
     });
 
     await t.test('with the node filter, and the first page of the dashboard', async (t) => {
-      t.same(userIds(await pageAll(h, `limit=40&prefix=b-1&nodeId=${h.config.NODE_ID}`)), ids.filter((id) => id.startsWith('b-1')));
+      t.same(
+        userIds(await pageAll(h, `limit=40&prefix=b-1&nodeId=${h.config.NODE_ID}`)),
+        ids.filter((id) => id.startsWith('b-1')),
+      );
       const elsewhere = await pageAll(h, 'limit=40&prefix=b-1&nodeId=gw-nowhere');
       t.same(userIds(elsewhere), [], 'nobody of the prefix on another node');
       t.equal(elsewhere[0]!.total, 100, 'total is narrowed by the prefix, not by nodeId');
       // The first page of the unfiltered list (what the dashboard shows) does not hold b-150;
       // the prefix finds it.
       t.notOk(userIds([await page(h, 'limit=50')]).includes('b-150'), 'b-150 is not on the first page');
-      t.same(userIds([await page(h, 'limit=50&prefix=b-15')]), ids.filter((id) => id.startsWith('b-15')));
+      t.same(
+        userIds([await page(h, 'limit=50&prefix=b-15')]),
+        ids.filter((id) => id.startsWith('b-15')),
+      );
     });
 
     await t.test('a prefix no userId can start with: 400 naming the field', async (t) => {
@@ -109,9 +124,21 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const seen = userIds(pages);
       const counts = new Map<string, number>();
       for (const id of seen) counts.set(id, (counts.get(id) ?? 0) + 1);
-      t.same(alwaysOnline.filter((id) => counts.get(id) !== 1), [], 'every always-online match exactly once');
-      t.same([...counts].filter(([, n]) => n > 1), [], 'nobody twice');
-      t.same(seen.filter((id) => !everMatching.has(id)), [], 'only players whose userId starts with the prefix');
+      t.same(
+        alwaysOnline.filter((id) => counts.get(id) !== 1),
+        [],
+        'every always-online match exactly once',
+      );
+      t.same(
+        [...counts].filter(([, n]) => n > 1),
+        [],
+        'nobody twice',
+      );
+      t.same(
+        seen.filter((id) => !everMatching.has(id)),
+        [],
+        'only players whose userId starts with the prefix',
+      );
       const matchingNow = [...clients.keys(), ...extra.keys()].filter((id) => id.startsWith('b-')).length;
       t.equal(pages.at(-1)!.total, matchingNow, 'total follows the churn within the prefix');
     });

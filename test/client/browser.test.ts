@@ -39,7 +39,15 @@ function available(t: Test, needs: readonly string[]): boolean {
 
 t.test('the bundle has no Node-only import', async (t) => {
   if (!available(t, ['esbuild']) || !esbuild) return;
-  const result = await esbuild.build({ entryPoints: [entry], bundle: true, platform: 'browser', format: 'esm', write: false, minify: true, logLevel: 'silent' });
+  const result = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    minify: true,
+    logLevel: 'silent',
+  });
   const code = result.outputFiles[0]!.text;
   t.notMatch(code, /\bnode:|require\(|Buffer\.|process\./, 'no Node API in the bundle');
   t.ok(code.length < 20_000, `small: ${code.length} bytes minified`);
@@ -73,7 +81,16 @@ t.test('in headless Chromium', async (t) => {
       const rtt = await client.ping();
       const ack = await client.sendTo('bob', 'from the browser');
       const offline = await client.sendTo('nobody', 'x').catch((e: { code: string; name: string }) => `${e.name} ${e.code}`);
-      return { userId: connected.userId, sessionId: connected.sessionId, rtt, ack: ack.status, ackId: ack.id, offline, closes, hasNodeGlobals: typeof (globalThis as { process?: unknown }).process !== 'undefined' };
+      return {
+        userId: connected.userId,
+        sessionId: connected.sessionId,
+        rtt,
+        ack: ack.status,
+        ackId: ack.id,
+        offline,
+        closes,
+        hasNodeGlobals: typeof (globalThis as { process?: unknown }).process !== 'undefined',
+      };
     },
     { url: `${h.wsUrl}/ws`, token: h.token('browser') },
   );

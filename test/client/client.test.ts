@@ -74,7 +74,12 @@ t.test('SDK against a real gateway', async (t) => {
 
   await t.test('broadcast event', async (t) => {
     const got = nextEvent(bob, 'broadcast');
-    const res = await h.app.inject({ method: 'POST', url: '/api/broadcast', headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }, payload: { content: { motd: 'hi' } } });
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/broadcast',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      payload: { content: { motd: 'hi' } },
+    });
     t.ok(res.statusCode < 300, `broadcast ${res.statusCode}`);
     t.match(await got, { type: 'broadcast', content: { motd: 'hi' }, ts: Number });
   });
@@ -128,10 +133,14 @@ t.test('SDK: offline replay with automatic acks, rooms', async (t) => {
     later.on('message', (m) => got.push({ content: m.content, offline: m.offline, from: m.from }));
     await later.connect();
     await eventually(() => got.length === 2);
-    t.same(got, [
-      { content: 'm1', offline: true, from: 'alice' },
-      { content: { n: 2 }, offline: true, from: 'alice' },
-    ], 'replayed in order, marked offline');
+    t.same(
+      got,
+      [
+        { content: 'm1', offline: true, from: 'alice' },
+        { content: { n: 2 }, offline: true, from: 'alice' },
+      ],
+      'replayed in order, marked offline',
+    );
     await sleep(300); // the coalesced ack went out
     await later.close();
     // A new session gets nothing again: the ack removed both from the queue.

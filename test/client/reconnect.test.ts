@@ -49,8 +49,14 @@ t.test('reconnects after a server restart', async (t) => {
   t.not(after.sessionId, before.sessionId, 'a new session');
   t.equal(player.state, 'connected');
   t.equal(player.reconnectAttempts, 0, 'attempts reset by connected');
-  t.ok(closes.slice(1).every((c) => c.code === 1006 && c.willReconnect), 'attempts while the port was closed failed and were retried');
-  t.ok(closes.every((c) => c.delayMs! <= 1000), 'within maxDelayMs');
+  t.ok(
+    closes.slice(1).every((c) => c.code === 1006 && c.willReconnect),
+    'attempts while the port was closed failed and were retried',
+  );
+  t.ok(
+    closes.every((c) => c.delayMs! <= 1000),
+    'within maxDelayMs',
+  );
 
   // It works: a second player reaches the reconnected one.
   const friend = sdkClient({ url, token: sign({ sub: 'friend' }) });

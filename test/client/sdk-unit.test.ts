@@ -4,14 +4,7 @@
  * and RTT, liveness, offline acks, listener isolation. Deterministic: no network, no real time.
  */
 import t from 'tap';
-import {
-  backoffCeiling,
-  backoffDelay,
-  GatehouseClient,
-  GatehouseError,
-  type CloseInfo,
-  type GatehouseClientOptions,
-} from '../../src/client/index.ts';
+import { backoffCeiling, backoffDelay, GatehouseClient, GatehouseError, type CloseInfo, type GatehouseClientOptions } from '../../src/client/index.ts';
 import { FakeSocket, FakeTimers, flush } from './fakes.ts';
 
 const RECONNECT = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2 };
@@ -57,7 +50,10 @@ t.test('backoffDelay: full jitter within [0, min(max, initial * factor^n)]', asy
       const d = backoffDelay(n, RECONNECT, () => r);
       t.ok(d >= 0 && d <= ceiling && Number.isInteger(d), `attempt ${n}, random ${r}: ${d} within [0, ${ceiling}]`);
     }
-    t.equal(backoffDelay(n, RECONNECT, () => 0.5), Math.floor(ceiling / 2));
+    t.equal(
+      backoffDelay(n, RECONNECT, () => 0.5),
+      Math.floor(ceiling / 2),
+    );
   }
 });
 
@@ -173,7 +169,11 @@ t.test('reconnect: false and maxAttempts', async (t) => {
     FakeSocket.last().fail();
     if (limited.closes.at(-1)!.willReconnect) limited.timers.advance(limited.closes.at(-1)!.delayMs!);
   }
-  t.same(limited.closes.map((c) => c.willReconnect), [true, true, false], 'two reconnects, then stop');
+  t.same(
+    limited.closes.map((c) => c.willReconnect),
+    [true, true, false],
+    'two reconnects, then stop',
+  );
   t.equal(FakeSocket.sockets.length, 3);
   await t.rejects(attempt, { code: 'CLOSED' });
 });
@@ -288,7 +288,11 @@ t.test('requests: acks, error frames with ref, timeouts, not connected', async (
   const join2 = client.join('arena');
   const leave = client.leave('lobby');
   const joins = socket.frames().filter((f) => f.type === 'join' || f.type === 'leave');
-  t.match(joins, [{ type: 'join', room: 'lobby', id: String }, { type: 'join', room: 'arena' }, { type: 'leave', room: 'lobby' }]);
+  t.match(joins, [
+    { type: 'join', room: 'lobby', id: String },
+    { type: 'join', room: 'arena' },
+    { type: 'leave', room: 'lobby' },
+  ]);
   socket.receive({ type: 'error', code: 'BAD_MESSAGE', error: 'room must be ...', ref: joins[1]!.id });
   socket.receive({ type: 'joined', room: 'lobby' });
   socket.receive({ type: 'left', room: 'lobby' });
@@ -354,7 +358,13 @@ t.test('ping loop: every heartbeat interval, RTT from the pong, liveness drop', 
   const custom = setup({ pingIntervalMs: 500, livenessTimeoutMs: 0 });
   await connected(custom.client);
   custom.timers.advance(1000);
-  t.equal(FakeSocket.last().frames().filter((f) => f.type === 'ping').length, 3, 'pingIntervalMs overrides');
+  t.equal(
+    FakeSocket.last()
+      .frames()
+      .filter((f) => f.type === 'ping').length,
+    3,
+    'pingIntervalMs overrides',
+  );
   custom.timers.advance(60_000);
   t.equal(custom.closes.length, 0, 'livenessTimeoutMs 0: never dropped');
   t.same(custom.timers.pending(), [500], 'one timer for the loop, none per unanswered ping');
@@ -411,14 +421,27 @@ t.test('offline replays are acked (one cumulative ack) after the message event; 
   socket.receive({ type: 'message', from: 'bob', content: 'late', id: 'srv-4', ts: 5, offline: true });
   t.same(raw, ['message', 'message', 'message', 'room', 'broadcast', 'kicked', 'teleport', 'message'], 'frame event: every JSON frame');
   await client.close();
-  t.same(socket.frames(), [{ type: 'ack', id: 'srv-1b' }, { type: 'ack', id: 'srv-4' }], 'close() sends the pending ack first');
+  t.same(
+    socket.frames(),
+    [
+      { type: 'ack', id: 'srv-1b' },
+      { type: 'ack', id: 'srv-4' },
+    ],
+    'close() sends the pending ack first',
+  );
 
   const lost = setup();
   await connected(lost.client);
   FakeSocket.last().receive({ type: 'message', from: 'bob', content: 'x', id: 'srv-5', ts: 1, offline: true });
   FakeSocket.last().serverClose(1006);
   lost.timers.advance(100);
-  t.same(FakeSocket.last().frames().filter((f) => f.type === 'ack'), [], 'a lost connection drops the pending ack (replayed again later)');
+  t.same(
+    FakeSocket.last()
+      .frames()
+      .filter((f) => f.type === 'ack'),
+    [],
+    'a lost connection drops the pending ack (replayed again later)',
+  );
   await lost.client.close();
 
   const manual = setup({ autoAck: false });
@@ -446,8 +469,14 @@ t.test('a throwing listener breaks nothing', async (t) => {
   FakeSocket.last().receive({ type: 'message', from: 'bob', content: 2, id: 'b', ts: 1 });
   t.same(got, [1, 2], 'later listeners still run');
   timers.advance(100);
-  t.ok(FakeSocket.last().sent.some((s) => s === '{"type":"ack","id":"a"}'), 'the auto-ack still went out');
-  t.same(reported.map(([e, ev]) => `${ev}: ${(e as Error).message}`), ['connected: connected bug', 'message: game bug', 'message: game bug']);
+  t.ok(
+    FakeSocket.last().sent.some((s) => s === '{"type":"ack","id":"a"}'),
+    'the auto-ack still went out',
+  );
+  t.same(
+    reported.map(([e, ev]) => `${ev}: ${(e as Error).message}`),
+    ['connected: connected bug', 'message: game bug', 'message: game bug'],
+  );
 
   const off = client.on('rtt', () => t.fail('removed'));
   off();

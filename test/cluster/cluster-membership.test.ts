@@ -174,7 +174,11 @@ t.test('a node cut off alone is still reaped by the others after deadAfter, and 
   await run(clock, DEAD_AFTER, [a, b]);
   t.same(a.logouts, [], 'B silent for exactly deadAfter: still alive');
   await run(clock, LEASE, [a, b]);
-  t.same(a.logouts.map((r) => `${r.userId}:${r.reason}`), ['b1:node_lost'], 'A, steady all along, reaps B at once');
+  t.same(
+    a.logouts.map((r) => `${r.userId}:${r.reason}`),
+    ['b1:node_lost'],
+    'A, steady all along, reaps B at once',
+  );
 
   b.link.cut = false;
   await run(clock, LEASE, [a, b]);
@@ -203,7 +207,11 @@ t.test('a stall no error revealed (paused host) is a lapse too; one late tick is
     await a.membership.tick();
   }
   t.equal(a.membership.lapses, lapses, 'a renewal 2 intervals after the previous one is no lapse');
-  t.same(a.logouts.map((r) => r.userId), ['b1'], 'B (silent since) was reaped without an extra delay');
+  t.same(
+    a.logouts.map((r) => r.userId),
+    ['b1'],
+    'B (silent since) was reaped without an extra delay',
+  );
 });
 
 t.test('a node that just joined waits deadAfter before judging the others', async (t) => {
@@ -219,7 +227,11 @@ t.test('a node that just joined waits deadAfter before judging the others', asyn
   await run(clock, DEAD_AFTER - LEASE, [fresh]);
   t.same(fresh.logouts, [], 'not while it has renewed for less than deadAfter');
   await run(clock, LEASE, [fresh]);
-  t.same(fresh.logouts.map((r) => `${r.userId}:${r.reason}`), ['d1:node_lost'], 'then at once');
+  t.same(
+    fresh.logouts.map((r) => `${r.userId}:${r.reason}`),
+    ['d1:node_lost'],
+    'then at once',
+  );
 });
 
 /** Two live nodes race to reap a dead one with 1,200 users (three batches): exactly one reaps. */

@@ -23,7 +23,7 @@ t.test('crash cleanup after kill -9', { timeout: 240_000 }, async (t) => {
     HEARTBEAT_TIMEOUT_MS: '120000',
   });
   if (!cluster) return;
-  const [survivor, doomed] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const [survivor, doomed] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   const url = (node: typeof survivor, u: string) => `${node.wsUrl}/ws?userId=${u}`;
 
   // 1,800 players that will vanish with the node, and 200 whose clients reconnect to the survivor.
@@ -32,7 +32,10 @@ t.test('crash cleanup after kill -9', { timeout: 240_000 }, async (t) => {
     const batch = await Promise.all(Array.from({ length: 200 }, (_, k) => TestClient.connect(url(doomed, `lost-${i + k}`))));
     lost.push(...batch);
   }
-  const movers = Array.from({ length: RECONNECTING }, (_, i) => new ReconnectingClient([url(doomed, `mover-${i}`), url(survivor, `mover-${i}`)], { pingMs: 1000, backoffMs: 300 }));
+  const movers = Array.from(
+    { length: RECONNECTING },
+    (_, i) => new ReconnectingClient([url(doomed, `mover-${i}`), url(survivor, `mover-${i}`)], { pingMs: 1000, backoffMs: 300 }),
+  );
   await Promise.all(movers.map((m) => m.start()));
   t.teardown(() => {
     movers.forEach((m) => m.stop());
@@ -53,7 +56,9 @@ t.test('crash cleanup after kill -9', { timeout: 240_000 }, async (t) => {
   await db.connect();
   t.teardown(() => db.end());
   const stampedCount = async () =>
-    Number((await db.query(`SELECT count(*) AS n FROM "${cluster.schema}".player_sessions WHERE reason = 'node_lost' AND disconnected_at IS NOT NULL`)).rows[0].n);
+    Number(
+      (await db.query(`SELECT count(*) AS n FROM "${cluster.schema}".player_sessions WHERE reason = 'node_lost' AND disconnected_at IS NOT NULL`)).rows[0].n,
+    );
   await eventually(async () => (await stampedCount()) >= PLAYERS - RECONNECTING, 15_000, 100);
   const elapsed = Date.now() - killedAt;
   t.ok(elapsed <= 10_000, `all ${PLAYERS - RECONNECTING} lost players stamped in PostgreSQL ${elapsed} ms after kill -9 (bound 10 s)`);
@@ -65,13 +70,20 @@ t.test('crash cleanup after kill -9', { timeout: 240_000 }, async (t) => {
     `SELECT user_id, count(*) AS n, min(disconnected_at) AS at FROM "${cluster.schema}".player_sessions WHERE user_id LIKE 'lost-%' GROUP BY user_id`,
   );
   t.equal(perUser.rows.length, PLAYERS - RECONNECTING, 'every lost player has a session row');
-  t.ok(perUser.rows.every((r) => Number(r.n) === 1), 'exactly one logical session row each (logged out once)');
+  t.ok(
+    perUser.rows.every((r) => Number(r.n) === 1),
+    'exactly one logical session row each (logged out once)',
+  );
   const lease = perUser.rows[0].at.getTime();
-  t.ok(killedAt - lease >= 0 && killedAt - lease < 2000, 'stamped with the dead node\'s last lease, just before the kill');
+  t.ok(killedAt - lease >= 0 && killedAt - lease < 2000, "stamped with the dead node's last lease, just before the kill");
   const users = await db.query(`SELECT count(*) AS n FROM "${cluster.schema}".users WHERE id LIKE 'lost-%' AND last_spirit_gain_time IS NOT NULL`);
   t.equal(Number(users.rows[0].n), PLAYERS - RECONNECTING, 'last_spirit_gain_time set for all');
   const reaperLogs = survivor.logs.filter((l) => l.msg === 'reaped dead node');
-  t.equal(reaperLogs.reduce((n, l) => n + Number(l.loggedOut), 0), PLAYERS - RECONNECTING, 'the reaper logged each out once');
+  t.equal(
+    reaperLogs.reduce((n, l) => n + Number(l.loggedOut), 0),
+    PLAYERS - RECONNECTING,
+    'the reaper logged each out once',
+  );
 
   // The movers reconnected to the survivor and stay online.
   await eventually(() => movers.every((m) => m.connections.length === 2), 15_000);
@@ -81,6 +93,8 @@ t.test('crash cleanup after kill -9', { timeout: 240_000 }, async (t) => {
     t.ok((await epochOf(userId)) > before, `${userId} has a newer epoch`);
     t.equal(player.nodeId, 'survivor');
   }
-  const moverLogouts = await db.query(`SELECT count(*) AS n FROM "${cluster.schema}".player_sessions WHERE user_id LIKE 'mover-%' AND disconnected_at IS NOT NULL`);
+  const moverLogouts = await db.query(
+    `SELECT count(*) AS n FROM "${cluster.schema}".player_sessions WHERE user_id LIKE 'mover-%' AND disconnected_at IS NOT NULL`,
+  );
   t.equal(Number(moverLogouts.rows[0].n), 0, 'no reconnected player was logged out by the late reaper');
 });

@@ -55,13 +55,22 @@ t.test('draining: /health/ready 503, new upgrades 503, existing sessions still b
   t.equal(refusal.status, 503, 'HTTP 503');
   t.match(JSON.parse(refusal.body), { statusCode: 503, code: 'GW_DRAINING', error: 'Service Unavailable', message: String }, 'the coded body');
   t.equal(refusal.headers['retry-after'], '2', 'with Retry-After');
-  t.ok(clients.some((c) => c.socket.readyState === WebSocket.OPEN), 'checked while sessions were still being drained');
+  t.ok(
+    clients.some((c) => c.socket.readyState === WebSocket.OPEN),
+    'checked while sessions were still being drained',
+  );
 
   const closes = await Promise.all(clients.map((c) => c.closed));
-  t.ok(closes.every((c) => c.code === CloseCode.RESTART), 'every session drained with 1012');
+  t.ok(
+    closes.every((c) => c.code === CloseCode.RESTART),
+    'every session drained with 1012',
+  );
   const exited = await exit;
   if (exited.code !== 0) t.comment(JSON.stringify(server.logs.slice(-8)));
   t.equal(exited.code, 0, 'exit 0: the refused upgrade did not hold the shutdown up');
   t.ok(Date.now() - sigtermAt < 10_000, 'within SHUTDOWN_TIMEOUT_MS');
-  t.notOk(server.logs.some((l) => l.msg === 'session opened' && l.userId === 'latecomer'), 'the latecomer never got a session');
+  t.notOk(
+    server.logs.some((l) => l.msg === 'session opened' && l.userId === 'latecomer'),
+    'the latecomer never got a session',
+  );
 });

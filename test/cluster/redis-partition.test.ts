@@ -30,7 +30,12 @@ t.test('a Redis outage longer than NODE_DEAD_AFTER_MS, data kept: the first node
   const a = await cluster.addNode('part-a', { REDIS_URL: proxyA.rewrite(redisUrl) });
   const b = await cluster.addNode('part-b', { REDIS_URL: proxyB.rewrite(redisUrl) });
 
-  const users: Array<[ClusterNode, string]> = [[a, 'alice'], [a, 'amy'], [b, 'bob'], [b, 'bea']];
+  const users: Array<[ClusterNode, string]> = [
+    [a, 'alice'],
+    [a, 'amy'],
+    [b, 'bob'],
+    [b, 'bea'],
+  ];
   const clients = await Promise.all(users.map(async ([node, u]) => (await TestClient.open(cluster.wsUrl(node, u))).client));
   const closes: string[] = [];
   clients.forEach((c, i) => {
@@ -61,9 +66,20 @@ t.test('a Redis outage longer than NODE_DEAD_AFTER_MS, data kept: the first node
   await sleep(DEAD_AFTER_MS + 1000);
 
   const logouts = [a, b].flatMap((n) => n.logs.filter((l) => l.msg === 'user logged out'));
-  t.same(logouts.map((l) => `${l.userId}:${l.reason}`), [], 'no logout (no node_lost) anywhere');
-  t.same([a, b].flatMap((n) => n.logs.filter((l) => l.msg === 'reaped dead node')), [], 'nobody reaped');
-  t.ok(a.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('own lease lapsed')), 'A held back after its own lapse');
+  t.same(
+    logouts.map((l) => `${l.userId}:${l.reason}`),
+    [],
+    'no logout (no node_lost) anywhere',
+  );
+  t.same(
+    [a, b].flatMap((n) => n.logs.filter((l) => l.msg === 'reaped dead node')),
+    [],
+    'nobody reaped',
+  );
+  t.ok(
+    a.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('own lease lapsed')),
+    'A held back after its own lapse',
+  );
   t.same(closes, [], 'no connection was closed');
   for (const node of [a, b]) t.same(await onlineFrom(node), ['alice', 'amy', 'bea', 'bob'], `every player online, seen from ${node.nodeId}`);
   const bob = (await cluster.admin(a, 'GET', '/api/online/players/bob')).body;

@@ -15,7 +15,7 @@ t.test('Redis restarted empty mid-traffic', async (t) => {
   t.teardown(() => redis.stop());
   const cluster = await startCluster(t, ['rr-a', 'rr-b'], { REDIS_URL: redis.url, REDIS_KEY_PREFIX: '' });
   if (!cluster) return;
-  const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   const stayers = await Promise.all(Array.from({ length: 12 }, async (_, i) => (await TestClient.open(cluster.wsUrl(i % 2 ? b : a, `stay-${i}`))).client));
   const leavers = await Promise.all(Array.from({ length: 4 }, async (_, i) => (await TestClient.open(cluster.wsUrl(i % 2 ? b : a, `leave-${i}`))).client));
   [...stayers, ...leavers].forEach((c) => c.startPing(200));

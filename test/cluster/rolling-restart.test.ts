@@ -17,7 +17,6 @@ import { freePort } from '../helpers/ports.ts';
 
 const BOTS = 3000;
 
-
 t.test('rolling restart without logout flapping', { timeout: 300_000 }, async (t) => {
   const ports = await Promise.all([freePort(), freePort(), freePort()]);
   const cluster = await startCluster(t, [], { AUTH_MODE: 'none', AUTH_JWT_SECRET: '', LOGOUT_GRACE_MS: '15000', DRAIN_BATCH: '250', DRAIN_INTERVAL_MS: '100' });
@@ -68,7 +67,9 @@ t.test('rolling restart without logout flapping', { timeout: 300_000 }, async (t
   t.same(otherCloses, [], 'every close was a drain (1012)');
   const logoutLines = cluster.nodes.flatMap((n) => n.logs.filter((l) => l.msg === 'user logged out'));
   gaps.sort((a, b) => a - b);
-  t.comment(`reconnect gap (close -> connected, bot side): p50 ${gaps[Math.floor(gaps.length / 2)]} ms, p99 ${gaps[Math.floor(gaps.length * 0.99)]} ms, max ${gaps.at(-1)} ms`);
+  t.comment(
+    `reconnect gap (close -> connected, bot side): p50 ${gaps[Math.floor(gaps.length / 2)]} ms, p99 ${gaps[Math.floor(gaps.length * 0.99)]} ms, max ${gaps.at(-1)} ms`,
+  );
   t.equal(logoutLines.length, 0, 'zero logouts in the cluster');
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await db.connect();

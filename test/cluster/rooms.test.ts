@@ -35,11 +35,15 @@ t.test('rooms, pushes and devices across three nodes', async (t) => {
   };
   const join = async (client: TestClient, room: string) => {
     client.send({ type: 'join', room });
-    await client.next('joined', 10_000, (f) => f.room === room).catch((error: Error) => {
-      const node = nodeOf.get(client)!;
-      const logs = node.logs.filter((l) => Number(l.level) >= 40 || /room|bus/.test(String(l.msg))).map((l) => JSON.stringify(l));
-      throw new Error(`${error.message} (${node.nodeId}); frames: ${JSON.stringify(client.frames.filter((f) => f.type !== 'pong'))}; logs: ${logs.join(' | ')}`);
-    });
+    await client
+      .next('joined', 10_000, (f) => f.room === room)
+      .catch((error: Error) => {
+        const node = nodeOf.get(client)!;
+        const logs = node.logs.filter((l) => Number(l.level) >= 40 || /room|bus/.test(String(l.msg))).map((l) => JSON.stringify(l));
+        throw new Error(
+          `${error.message} (${node.nodeId}); frames: ${JSON.stringify(client.frames.filter((f) => f.type !== 'pong'))}; logs: ${logs.join(' | ')}`,
+        );
+      });
   };
   const redis = new Redis(TEST_REDIS_URL);
   t.teardown(() => redis.quit());
@@ -73,7 +77,10 @@ t.test('rooms, pushes and devices across three nodes', async (t) => {
       { userId: 'alice', nodeId: 'rooms-b', sessions: 1 },
     ]);
     const rest = (await cluster.admin(a, 'GET', `/api/rooms/world/members?limit=2&cursor=${members.nextCursor}`)).body;
-    t.same(rest.members.map((m: { userId: string; nodeId: string }) => `${m.userId}@${m.nodeId}`), ['bob@rooms-b', 'carol@rooms-c']);
+    t.same(
+      rest.members.map((m: { userId: string; nodeId: string }) => `${m.userId}@${m.nodeId}`),
+      ['bob@rooms-b', 'carol@rooms-c'],
+    );
     t.notOk(rest.nextCursor);
     await Promise.all([aliceA, aliceB, bob, carol, dave].map((client) => client.close()));
     await eventually(async () => (await world(b)) === undefined, 5000);
@@ -146,7 +153,14 @@ t.test('rooms, pushes and devices across three nodes', async (t) => {
     for (let i = 0; i < 3; i++) t.match(await sender.next('ack', 5000, (f) => f.id === `l${i}`), { status: 'queued' });
     const first = await open(a, 'later');
     const replay = [await first.next('message'), await first.next('message'), await first.next('message')];
-    t.same(replay.map((f) => [f.content, f.offline]), [[0, true], [1, true], [2, true]]);
+    t.same(
+      replay.map((f) => [f.content, f.offline]),
+      [
+        [0, true],
+        [1, true],
+        [2, true],
+      ],
+    );
     first.send({ type: 'ack', id: replay[2]!.id });
     await first.ping();
     await first.close();

@@ -14,7 +14,6 @@ import { RedisServer, redisServerInstalled } from '../helpers/redis-server.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 import { freePort } from '../helpers/ports.ts';
 
-
 t.test('online store and bus through Redis Sentinel', async (t) => {
   if (!redisServerInstalled(t)) return;
   const master = await RedisServer.start();
@@ -29,10 +28,14 @@ t.test('online store and bus through Redis Sentinel', async (t) => {
   t.teardown(() => sentinel.kill('SIGKILL'));
   const probe = new Redis({ port: sentinelPort, lazyConnect: true, retryStrategy: () => null });
   probe.on('error', () => {});
-  await eventually(async () => {
-    if (probe.status !== 'ready') await probe.connect();
-    return (await probe.call('SENTINEL', 'get-master-addr-by-name', 'gh-master')) !== null;
-  }, 10_000, 100);
+  await eventually(
+    async () => {
+      if (probe.status !== 'ready') await probe.connect();
+      return (await probe.call('SENTINEL', 'get-master-addr-by-name', 'gh-master')) !== null;
+    },
+    10_000,
+    100,
+  );
   probe.disconnect();
 
   // REDIS_URL names a host that does not exist: only the sentinels can lead to the master.

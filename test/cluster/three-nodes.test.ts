@@ -22,7 +22,7 @@ async function busMessagesIn(node: ClusterNode): Promise<number> {
 t.test('replace policy cluster', async (t) => {
   const cluster = await startCluster(t, ['node-a', 'node-b', 'node-c']);
   if (!cluster) return;
-  const [a, b, c] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const [a, b, c] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
 
   await t.test('direct messages cross nodes both ways', async (t) => {
     const { client: alice } = await TestClient.open(cluster.wsUrl(a, 'alice'));
@@ -48,9 +48,13 @@ t.test('replace policy cluster', async (t) => {
       if (m.kind === 'deliver' && m.userId?.startsWith('route-')) seen.push(`${channel.slice(cluster.prefix.length)} ${m.userId}`);
     });
     await spy.psubscribe(`${cluster.prefix}gateway:*`);
-    const [sender, owner, bystander] = await Promise.all(
-      [[a, 'route-a'], [b, 'route-b'], [c, 'route-c']].map(async ([node, u]) => (await TestClient.open(cluster.wsUrl(node as ClusterNode, u as string))).client),
-    ) as [TestClient, TestClient, TestClient];
+    const [sender, owner, bystander] = (await Promise.all(
+      [
+        [a, 'route-a'],
+        [b, 'route-b'],
+        [c, 'route-c'],
+      ].map(async ([node, u]) => (await TestClient.open(cluster.wsUrl(node as ClusterNode, u as string))).client),
+    )) as [TestClient, TestClient, TestClient];
     // Closed even when an assertion throws: the later subtests count the sessions of the cluster.
     t.teardown(() => Promise.all([sender, owner, bystander].map((client) => client.close())));
     const inBefore = { b: await busMessagesIn(b), c: await busMessagesIn(c) };
@@ -64,8 +68,8 @@ t.test('replace policy cluster', async (t) => {
     t.match(await bystander.next('message'), { content: 'barrier' });
     await eventually(() => seen.includes('gateway:node-c route-c'));
     t.same(seen, ['gateway:node-b route-b', 'gateway:node-c route-c'], "one PUBLISH on the owner's channel, nothing on C's for route-b");
-    t.equal(await busMessagesIn(c) - inBefore.c, 1, 'node C received only the barrier over the bus');
-    t.equal(await busMessagesIn(b) - inBefore.b, 1, 'node B received the message once');
+    t.equal((await busMessagesIn(c)) - inBefore.c, 1, 'node C received only the barrier over the bus');
+    t.equal((await busMessagesIn(b)) - inBefore.b, 1, 'node B received the message once');
     t.equal(bystander.frames.filter((f) => f.type === 'message').length, 0, 'nothing else reached route-c');
   });
 
@@ -113,7 +117,10 @@ t.test('replace policy cluster', async (t) => {
     for (const s of sessions) t.match(await s.next('broadcast'), { type: 'broadcast', content: { event: 'season-start' } });
     await Promise.all(sessions.map((s) => s.ping())); // barrier
     await new Promise((resolve) => setTimeout(resolve, 200));
-    t.ok(sessions.every((s) => s.frames.every((f) => f.type !== 'broadcast')), 'no session got it twice');
+    t.ok(
+      sessions.every((s) => s.frames.every((f) => f.type !== 'broadcast')),
+      'no session got it twice',
+    );
     await Promise.all(sessions.map((s) => s.close()));
   });
 
@@ -125,7 +132,10 @@ t.test('replace policy cluster', async (t) => {
       t.equal(page.total, 3);
     }
     const onB = (await cluster.admin(a, 'GET', '/api/online/players?nodeId=node-b')).body;
-    t.same(onB.players.map((p: { userId: string }) => p.userId), ['p2']);
+    t.same(
+      onB.players.map((p: { userId: string }) => p.userId),
+      ['p2'],
+    );
     await Promise.all(clients.map((c) => c.close()));
   });
 });
@@ -133,7 +143,7 @@ t.test('replace policy cluster', async (t) => {
 t.test('/ws/stats?scope=cluster aggregates every live node and lists the silent ones as missing', async (t) => {
   const cluster = await startCluster(t, ['stats-a', 'stats-b', 'stats-c']);
   if (!cluster) return;
-  const [a, b, c] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const [a, b, c] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   const clients = await Promise.all(['s1', 's2', 's3', 's4'].map(async (u, i) => (await TestClient.open(cluster.wsUrl(cluster.nodes[i % 3]!, u))).client));
   // Every node has renewed its lease and registered its sessions.
   const all = await eventually(async () => {
@@ -161,7 +171,7 @@ t.test('/ws/stats?scope=cluster aggregates every live node and lists the silent 
 t.test('multi policy across nodes: messages reach every device once, logout after the last', async (t) => {
   const cluster = await startCluster(t, ['multi-a', 'multi-b'], { SESSION_POLICY: 'multi' });
   if (!cluster) return;
-  const [a, b] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0]];
+  const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   const { client: phone } = await TestClient.open(cluster.wsUrl(a, 'dev'));
   const { client: laptop } = await TestClient.open(cluster.wsUrl(b, 'dev'));
   const { client: friend } = await TestClient.open(cluster.wsUrl(a, 'friend'));

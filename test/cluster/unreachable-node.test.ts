@@ -24,16 +24,20 @@ t.test('a message to a user whose node is not subscribed gets NOT_AVAILABLE, not
   const redisUrl = cluster.env.REDIS_URL!;
   const proxy = await TcpProxy.start(redisUrl);
   t.teardown(() => proxy.close());
-  const [a] = cluster.nodes as [typeof cluster.nodes[0]];
+  const [a] = cluster.nodes as [(typeof cluster.nodes)[0]];
   const b = await cluster.addNode('un-b', { REDIS_URL: proxy.rewrite(redisUrl) });
   const c = await cluster.addNode('un-c');
   const redis = new Redis(redisUrl);
   t.teardown(() => redis.quit());
   const listeners = async (nodeId: string) => Number(((await redis.pubsub('NUMSUB', `${cluster.prefix}gateway:${nodeId}`)) as [string, number])[1]);
 
-  const [alice, bob, carol] = await Promise.all(
-    [[a, 'alice'], [b, 'bob'], [c, 'carol']].map(async ([node, u]) => (await TestClient.open(cluster.wsUrl(node as typeof a, u as string))).client),
-  ) as [TestClient, TestClient, TestClient];
+  const [alice, bob, carol] = (await Promise.all(
+    [
+      [a, 'alice'],
+      [b, 'bob'],
+      [c, 'carol'],
+    ].map(async ([node, u]) => (await TestClient.open(cluster.wsUrl(node as typeof a, u as string))).client),
+  )) as [TestClient, TestClient, TestClient];
   [alice, bob, carol].forEach((client) => client.startPing(200));
   // Every ack the senders ever got (the frames consumed by the assertions included).
   const acked: string[] = [];
@@ -58,7 +62,11 @@ t.test('a message to a user whose node is not subscribed gets NOT_AVAILABLE, not
     t.same(await outcomeOf(alice, 'm2'), { type: 'ack', id: 'm2', status: 'delivered' });
     t.match(await bob.next('message'), { content: 'back' });
     await bob.ping();
-    t.same(bob.frames.filter((f) => f.type === 'message'), [], 'the refused messages never arrived');
+    t.same(
+      bob.frames.filter((f) => f.type === 'message'),
+      [],
+      'the refused messages never arrived',
+    );
   });
 
   await t.test('the owner was killed and is not reaped yet', async (t) => {

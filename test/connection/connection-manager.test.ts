@@ -32,7 +32,10 @@ t.test('add, lookup and counters with several sessions per user', async (t) => {
   t.same([...cm.sessionsOf('alice')!], [a1, a2], "alice's sessions, in arrival order");
   t.equal(cm.countOf('alice'), 2);
   t.equal(cm.countOf('bob'), 1);
-  t.same([...cm.sessions()].map((s) => s.id), ['a1', 'a2', 'b1']);
+  t.same(
+    [...cm.sessions()].map((s) => s.id),
+    ['a1', 'a2', 'b1'],
+  );
   t.same([...cm.users()].sort(), ['alice', 'bob']);
 });
 
@@ -72,13 +75,23 @@ t.test('many sessions: add and remove in any order', async (t) => {
   t.equal(cm.size, 300);
   t.equal(cm.userCount, 30);
   t.equal(cm.countOf('u7'), 10);
-  t.ok(sessions.filter((_, i) => i % 2 === 0).every((s) => cm.remove(s)), 'every even session removed');
+  t.ok(
+    sessions.filter((_, i) => i % 2 === 0).every((s) => cm.remove(s)),
+    'every even session removed',
+  );
   t.equal(cm.size, 150);
   t.equal(cm.countOf('u7'), 10, 'u7 had s7, s37, ...: odd indexes, all kept');
   t.equal(cm.countOf('u8'), 0, 'even users lost every session');
   t.equal(cm.userCount, 15);
-  t.ok([...cm.sessions()].every((s) => [...(cm.sessionsOf(s.userId) ?? [])].includes(s) && cm.get(s.id) === s), 'every live session indexed both ways');
-  t.equal([...cm.users()].reduce((n, u) => n + cm.countOf(u), 0), cm.size, 'per-user counts add up to the size');
+  t.ok(
+    [...cm.sessions()].every((s) => [...(cm.sessionsOf(s.userId) ?? [])].includes(s) && cm.get(s.id) === s),
+    'every live session indexed both ways',
+  );
+  t.equal(
+    [...cm.users()].reduce((n, u) => n + cm.countOf(u), 0),
+    cm.size,
+    'per-user counts add up to the size',
+  );
 });
 
 t.test('one session, then several, then one again: arrival order and counts hold', async (t) => {

@@ -210,7 +210,7 @@ t.test('oldestPendingSince follows the oldest unflushed message', async (t) => {
 
 t.test('order is preserved under random interleavings, no re-entrant send, no stall', async (t) => {
   let seed = 99;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296);
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
   for (let round = 0; round < 20; round++) {
     const { socket, queue } = setup({ maxMessages: 8, maxBytes: 400, writeThroughBelow: 64 });
     const accepted: string[] = [];
@@ -243,7 +243,10 @@ t.test('a socket that calls back inside send() drains a long queue without recur
   socket.flush(2);
   t.equal(socket.sent.length, n + 1);
   t.equal(socket.sent[n], String(n));
-  t.ok(socket.sent.every((s, i) => s === String(i)), 'in order');
+  t.ok(
+    socket.sent.every((s, i) => s === String(i)),
+    'in order',
+  );
   t.equal(socket.reentrantSends, 0);
   t.equal(queue.depth + queue.inFlight + queue.bytes, 0);
 });

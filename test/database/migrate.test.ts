@@ -19,7 +19,6 @@ import {
 } from '../../src/database/migrate.ts';
 import { testPostgres } from '../helpers/services.ts';
 
-
 const REPO_MIGRATIONS = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
 const INIT = '20261122000000_init';
 
@@ -91,15 +90,11 @@ t.test('PGlite: applies on an empty database, then nothing; Prisma-shaped histor
   t.equal(row.rolled_back_at, null);
 
   // The schema itself, as Prisma names things.
-  const indexes = await db.query<{ indexname: string }>(
-    "SELECT indexname FROM pg_indexes WHERE tablename IN ('users', 'player_sessions') ORDER BY indexname",
+  const indexes = await db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename IN ('users', 'player_sessions') ORDER BY indexname");
+  t.same(
+    indexes.map((i) => i.indexname),
+    ['player_sessions_disconnected_at_idx', 'player_sessions_pkey', 'player_sessions_user_id_connected_at_idx', 'users_pkey'],
   );
-  t.same(indexes.map((i) => i.indexname), [
-    'player_sessions_disconnected_at_idx',
-    'player_sessions_pkey',
-    'player_sessions_user_id_connected_at_idx',
-    'users_pkey',
-  ]);
   const [fk] = await db.query<Record<string, unknown>>(
     "SELECT conname, confdeltype, confupdtype FROM pg_constraint WHERE contype = 'f' AND conrelid = 'player_sessions'::regclass",
   );
@@ -173,7 +168,10 @@ t.test('PostgreSQL: migrations and their history go to the configured schema', a
     `SELECT table_schema, table_name FROM information_schema.tables WHERE table_name IN ('users', 'player_sessions', '_prisma_migrations') AND table_schema = $1 ORDER BY table_name`,
     [svc.schema],
   );
-  t.same(rows.map((r) => r.table_name), ['_prisma_migrations', 'player_sessions', 'users']);
+  t.same(
+    rows.map((r) => r.table_name),
+    ['_prisma_migrations', 'player_sessions', 'users'],
+  );
   t.equal(await db.prisma.user.count(), 0, 'Prisma queries the same schema');
 
   // Prisma-style ?schema= in the URL selects the same schema when no schema option is given.
@@ -225,10 +223,13 @@ t.test('PostgreSQL: a node holding the lock too long makes the others fail, not 
   await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
   try {
     const started = Date.now();
-    await t.rejects(withPoolExecutor(pool, (db) => migrate(db, { lockTimeoutMs: 300 })), {
-      name: 'MigrationError',
-      message: /could not take the migration lock/,
-    });
+    await t.rejects(
+      withPoolExecutor(pool, (db) => migrate(db, { lockTimeoutMs: 300 })),
+      {
+        name: 'MigrationError',
+        message: /could not take the migration lock/,
+      },
+    );
     t.ok(Date.now() - started < 3000, 'gave up after the lock timeout');
   } finally {
     await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);

@@ -85,9 +85,7 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     await openSession(input);
     await openSession({ ...input, nodeId: 'node-b', epoch: 7, connectedAt: sec(99) });
     const sessions = await sessionsOf('os-1');
-    t.same(sessions, [
-      { id: 'os-s1', userId: 'os-1', nodeId: 'node-a', epoch: 2 ** 40, connectedAt: new Date(sec(1)), disconnectedAt: null, reason: null },
-    ]);
+    t.same(sessions, [{ id: 'os-s1', userId: 'os-1', nodeId: 'node-a', epoch: 2 ** 40, connectedAt: new Date(sec(1)), disconnectedAt: null, reason: null }]);
     t.equal(typeof sessions[0]?.epoch, 'number', 'epoch is a number, not a bigint');
     const user = await repo.getUser('os-1');
     t.equal(user?.username, 'bob', 'user row created with the session');
@@ -142,7 +140,15 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.equal(user?.lastLogoutAt?.getTime(), sec(1757), 'latest logout of the batch wins');
     t.equal(user?.lastSpiritGainTime?.getTime(), sec(1757));
     const s = (await sessionsOf('bulk-7')).find((row) => row.id === 'bulk-s507');
-    t.same(s, { id: 'bulk-s507', userId: 'bulk-7', nodeId: 'node-a', epoch: 507, connectedAt: new Date(sec(507)), disconnectedAt: new Date(sec(1507)), reason: 'r0' });
+    t.same(s, {
+      id: 'bulk-s507',
+      userId: 'bulk-7',
+      nodeId: 'node-a',
+      epoch: 507,
+      connectedAt: new Date(sec(507)),
+      disconnectedAt: new Date(sec(1507)),
+      reason: 'r0',
+    });
   });
 
   t.test('an empty batch sends nothing', async (t) => {
@@ -190,8 +196,16 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
     t.equal(user?.lastSpiritGainTime?.getTime(), sec(200));
     const late = (await sessionsOf('old-1')).find((s) => s.id === 'old-s1');
     t.equal(late?.disconnectedAt?.getTime(), sec(50), 'the late session itself is still recorded');
-    t.same((await sessionsOf('old-1')).map((s) => s.id), ['old-s2', 'old-s1'], 'newest session first');
-    t.same((await repo.listSessions('old-1', 1)).map((s) => s.id), ['old-s2'], 'limit applies');
+    t.same(
+      (await sessionsOf('old-1')).map((s) => s.id),
+      ['old-s2', 'old-s1'],
+      'newest session first',
+    );
+    t.same(
+      (await repo.listSessions('old-1', 1)).map((s) => s.id),
+      ['old-s2'],
+      'limit applies',
+    );
   });
 
   t.test('findClosedSessions names exactly the sessions whose logout was written', async (t) => {
@@ -224,12 +238,19 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
       (await sessionsOf('rl2-new')).map((s) => [s.id, s.nodeId, s.epoch, s.connectedAt.getTime(), s.disconnectedAt]),
       [['rl2-s1', 'node-a', 1, sec(10), null]],
     );
-    t.same((await sessionsOf('rl2-old')).map((s) => [s.id, s.epoch]), [['rl2-s2', 4]]);
+    t.same(
+      (await sessionsOf('rl2-old')).map((s) => [s.id, s.epoch]),
+      [['rl2-s2', 4]],
+    );
 
     // Replayed, or an older login arriving late: nothing moves backwards, nothing doubles.
     await repo.recordLogins([{ userId: 'rl2-new', username: 'nina', loginAt: sec(5), session: { id: 'rl2-s1', nodeId: 'node-z', epoch: 9 } }]);
     t.equal((await repo.getUser('rl2-new'))?.lastLoginAt?.getTime(), sec(12));
-    t.same((await sessionsOf('rl2-new')).map((s) => [s.id, s.nodeId, s.epoch]), [['rl2-s1', 'node-a', 1]], 'the session row keeps its opening data');
+    t.same(
+      (await sessionsOf('rl2-new')).map((s) => [s.id, s.nodeId, s.epoch]),
+      [['rl2-s1', 'node-a', 1]],
+      'the session row keeps its opening data',
+    );
     t.same(await counting(() => repo.recordLogins([])), [], 'an empty batch sends nothing');
   });
 
@@ -256,7 +277,11 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
       { logicalSessionId: 'los-1', userId: 'los-a', username: 'ann', nodeId: 'los-node', epoch: 1, connectedAt: sec(10) },
       { logicalSessionId: 'los-2', userId: 'los-b', username: 'bea', nodeId: 'los-node', epoch: 3, connectedAt: sec(20) },
     ]);
-    t.same((await repo.listOpenSessions('los-node', 1)).map((s) => s.logicalSessionId), ['los-1'], 'limit applies');
+    t.same(
+      (await repo.listOpenSessions('los-node', 1)).map((s) => s.logicalSessionId),
+      ['los-1'],
+      'limit applies',
+    );
     t.same(await repo.listOpenSessions('los-nobody', 10), []);
   });
 

@@ -7,9 +7,7 @@ import { testPostgres } from '../helpers/services.ts';
 import { playerRepositoryContract } from './player-repository.contract.ts';
 
 t.test('PGlite (memory://)', async (t) => {
-  playerRepositoryContract(t, (_t, onQuery) =>
-    openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery }),
-  );
+  playerRepositoryContract(t, (_t, onQuery) => openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery }));
 });
 
 t.test('PostgreSQL', async (t) => {

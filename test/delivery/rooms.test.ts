@@ -15,11 +15,14 @@ t.test('room registry: per-session membership, first/last, limit, fan-out', asyn
   t.same(registry.join(a1.session, 's'), { status: 'joined', first: true });
   t.same(registry.join(a1.session, 'x'), { status: 'limit' });
   t.equal(registry.localCount('r'), 3);
-  t.same(registry.memberships().sort((x, y) => (x.room + x.userId).localeCompare(y.room + y.userId)), [
-    { room: 'r', userId: 'alice', sessions: 2 },
-    { room: 'r', userId: 'bob', sessions: 1 },
-    { room: 's', userId: 'alice', sessions: 1 },
-  ]);
+  t.same(
+    registry.memberships().sort((x, y) => (x.room + x.userId).localeCompare(y.room + y.userId)),
+    [
+      { room: 'r', userId: 'alice', sessions: 2 },
+      { room: 'r', userId: 'bob', sessions: 1 },
+      { room: 's', userId: 'alice', sessions: 1 },
+    ],
+  );
   t.equal(registry.fanout('r', 'F', a1.session), 2, 'all but the sender');
   t.same([a1.socket.sent, a2.socket.sent, b.socket.sent], [[], ['F'], ['F']]);
   t.same(registry.leave(b.session, 'r'), { left: true, last: false });

@@ -52,7 +52,10 @@ t.test('a user on a listening node: delivered to that node only', async (t) => {
   await login('carol', 'C');
   t.equal(await router.deliver('carol', 'frame-1'), 'delivered');
   await settle();
-  t.same(atC.map((e) => e.message), [{ kind: 'deliver', userId: 'carol', frame: 'frame-1' }]);
+  t.same(
+    atC.map((e) => e.message),
+    [{ kind: 'deliver', userId: 'carol', frame: 'frame-1' }],
+  );
   t.equal(router.deliveredRemote, 1);
   t.equal(router.unheard, 0);
 });
@@ -72,7 +75,10 @@ t.test('multi: delivered when at least one owning node received it', async (t) =
   t.equal(router.deliveredRemote, 1);
   t.equal(router.unheard, 1);
   await settle();
-  t.same(atC.map((e) => e.message), [{ kind: 'deliver', userId: 'dave', frame: 'to-dave' }]);
+  t.same(
+    atC.map((e) => e.message),
+    [{ kind: 'deliver', userId: 'dave', frame: 'to-dave' }],
+  );
 
   // A local session received it: delivered, whatever the unreachable node.
   const socket = await local('erin');

@@ -68,8 +68,14 @@ t.test('sessions close in batches of batchSize, with intervalMs between batches'
   t.equal(closed, 7);
   t.same(waves, [3, 3, 1], 'three waves: 3, 3, then the last one');
   t.same(sleeps, [250, 250, 250], 'a pause of intervalMs after each wave');
-  t.ok(sockets.every((s) => s.closedWith?.code === CloseCode.RESTART), 'every session closed with 1012');
-  t.ok(sockets.every((s) => JSON.parse(s.sent[0]!).type === 'reconnect'), 'each told to reconnect first');
+  t.ok(
+    sockets.every((s) => s.closedWith?.code === CloseCode.RESTART),
+    'every session closed with 1012',
+  );
+  t.ok(
+    sockets.every((s) => JSON.parse(s.sent[0]!).type === 'reconnect'),
+    'each told to reconnect first',
+  );
 });
 
 t.test('a session that closed by itself meanwhile is not counted again; one logging in gets no frame', async (t) => {
@@ -82,7 +88,10 @@ t.test('a session that closed by itself meanwhile is not counted again; one logg
   connections.add(b.session);
   const closed = await drainSessions({ connections, batchSize: 1, intervalMs: 0, sleep: async () => {} });
   t.equal(closed, 2);
-  t.same(a.socket.sent.map((f) => JSON.parse(f).type), ['reconnect']);
+  t.same(
+    a.socket.sent.map((f) => JSON.parse(f).type),
+    ['reconnect'],
+  );
   t.same(b.socket.sent, [], 'no reconnect frame before `connected`');
   t.equal(b.socket.closedWith?.code, CloseCode.RESTART);
 });

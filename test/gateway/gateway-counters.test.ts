@@ -9,7 +9,10 @@ import { encodeError, encodePong, encodeServerFrame } from '../../src/protocol/f
 
 t.test('every server frame type is recognised from its encoding', async (t) => {
   const frames: Array<[string, string]> = [
-    ['connected', encodeServerFrame({ type: 'connected', sessionId: 's', userId: 'u', nodeId: 'n', heartbeat: { intervalMs: 1, timeoutMs: 2 }, serverTime: 3 })],
+    [
+      'connected',
+      encodeServerFrame({ type: 'connected', sessionId: 's', userId: 'u', nodeId: 'n', heartbeat: { intervalMs: 1, timeoutMs: 2 }, serverTime: 3 }),
+    ],
     ['pong', encodePong(5, 6)],
     ['pong', encodePong(undefined, 6)],
     ['message', encodeServerFrame({ type: 'message', from: 'a', content: { type: 'room' }, id: 'x', ts: 1 })],

@@ -101,7 +101,10 @@ t.test("each session's pings start at a random point of its first interval: a ti
     clock.advance(1000);
   }
   t.ok(Math.max(...pingsPerTick) <= 4, `at most 4 of 100 sessions pinged in one tick (got ${Math.max(...pingsPerTick)})`);
-  t.ok(pingedAt.every((times) => times[0]! <= 25_000), 'every session pinged within its first interval (at the first tick after its phase)');
+  t.ok(
+    pingedAt.every((times) => times[0]! <= 25_000),
+    'every session pinged within its first interval (at the first tick after its phase)',
+  );
   t.ok(
     pingedAt.every((times) => times.length >= 2 && times.every((at, k) => k === 0 || at - times[k - 1]! === 25_000)),
     'then exactly once per interval',

@@ -24,7 +24,14 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
     cwd: root,
     // NODE_STATE_FILE: parallel suites must not share one crash-recovery state (a test that is
     // about it passes its own).
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', NODE_ENV: 'test', NODE_STATE_FILE: join(tmpdir(), `gatehouse-${randomUUID()}.json`), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      NODE_ENV: 'test',
+      NODE_STATE_FILE: join(tmpdir(), `gatehouse-${randomUUID()}.json`),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -42,14 +42,20 @@ t.test('a flooding client produces a bounded number of warn lines', async (t) =>
   t.ok(counters.rateLimited >= sent - 20 * (elapsedMs / 1000 + 2), `${counters.rateLimited} frames rate limited (20 per second pass)`);
   t.ok(counters.dropped >= 20, `${counters.dropped} messages dropped`);
 
-  const warns = h.logs.slice(linesBefore).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 40);
+  const warns = h.logs
+    .slice(linesBefore)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.level === 40);
   const rateLimited = logLines(h.logs, 'rate limited');
   const dropped = logLines(h.logs, 'send queue full: message dropped');
   t.ok(rateLimited.length >= 1 && rateLimited.length <= windows, `${rateLimited.length} "rate limited" line(s) for the flooding session (at most ${windows})`);
   t.ok(rateLimited.every((l) => l.userId === 'tx'));
   // rx: its queue refuses every message; tx: possibly its own error frames, over its 1 kB bound
   t.ok(dropped.length >= 1 && dropped.length <= 2 * windows, `${dropped.length} "message dropped" line(s) (at most ${2 * windows})`);
-  t.ok(dropped.some((l) => l.userId === 'rx'), 'the recipient whose queue overflowed');
+  t.ok(
+    dropped.some((l) => l.userId === 'rx'),
+    'the recipient whose queue overflowed',
+  );
   t.ok(warns.length <= 3 * windows, `${warns.length} warn lines in all for ${counters.rateLimited + counters.dropped} refused frames and drops`);
   t.ok(h.logs.length - linesBefore <= 10 * windows, `${h.logs.length - linesBefore} log lines of any level during the flood`);
 

@@ -108,15 +108,26 @@ t.test('tokens and secrets never appear in any log line', async (t) => {
   const parsed = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
   const withAuthorization = parsed.filter((l) => keysOf(l).some((k) => k.toLowerCase() === 'authorization'));
   t.same(withAuthorization, [], 'no line has an authorization field, not even redacted');
-  t.ok(parsed.some((l) => typeof (l.req as { url?: string } | undefined)?.url === 'string' && (l.req as { url: string }).url.includes('token=[REDACTED]')), 'query tokens show as [REDACTED]');
+  t.ok(
+    parsed.some((l) => typeof (l.req as { url?: string } | undefined)?.url === 'string' && (l.req as { url: string }).url.includes('token=[REDACTED]')),
+    'query tokens show as [REDACTED]',
+  );
 
-  t.same(parsed.filter((l) => l.nodeId !== h.config.NODE_ID), [], 'every line carries the nodeId');
+  t.same(
+    parsed.filter((l) => l.nodeId !== h.config.NODE_ID),
+    [],
+    'every line carries the nodeId',
+  );
   const opened = parsed.filter((l) => l.msg === 'session opened');
   t.ok(opened.length >= 3 && opened.every((l) => typeof l.userId === 'string' && typeof l.sessionId === 'string'), 'session opened: userId, sessionId');
   const loggedOut = parsed.filter((l) => l.msg === 'user logged out');
-  t.same(loggedOut.map((l) => [l.userId, l.reason]).sort(), [
-    ['alice', 'logout'],
-    ['bob', 'closed'],
-    ['carol', 'logout'],
-  ], 'user logged out: userId and reason');
+  t.same(
+    loggedOut.map((l) => [l.userId, l.reason]).sort(),
+    [
+      ['alice', 'logout'],
+      ['bob', 'closed'],
+      ['carol', 'logout'],
+    ],
+    'user logged out: userId and reason',
+  );
 });

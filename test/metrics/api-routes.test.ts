@@ -52,7 +52,10 @@ t.test('GET /api/nodes (embedded): this node, alive, with its lease age', async 
   // A node that stopped renewing 3 s ago (lease interval 1 s, dead after 5 s): late.
   await h.app.nodeRegistry.renewLease('ghost-node', Date.now() - 3000);
   const late = await call<NodesBody>(h, 'GET', '/api/nodes', { token: ADMIN });
-  t.match(late.body.nodes.find((n) => n.nodeId === 'ghost-node'), { status: 'late', self: false });
+  t.match(
+    late.body.nodes.find((n) => n.nodeId === 'ghost-node'),
+    { status: 'late', self: false },
+  );
   t.ok(late.body.nodes.find((n) => n.nodeId === 'ghost-node')!.leaseAgeMs >= 3000, 'its lease age');
 });
 
@@ -83,7 +86,10 @@ t.test('GET /api/nodes (real): two nodes see each other; a stopped node disappea
     'both nodes, sorted by nodeId, self flagged',
   );
   // alive unless this machine is too busy to renew every 200 ms; never dead
-  t.ok(r.body.nodes.every((n) => n.status !== 'dead'), `statuses: ${r.body.nodes.map((n) => n.status).join(', ')}`);
+  t.ok(
+    r.body.nodes.every((n) => n.status !== 'dead'),
+    `statuses: ${r.body.nodes.map((n) => n.status).join(', ')}`,
+  );
   await b.app.close();
   await eventually(async () => {
     const after = await call<NodesBody>(a, 'GET', '/api/nodes', { token: ADMIN });

@@ -161,7 +161,7 @@ export function parseExposition(text: string): Map<string, Family> {
       } else {
         if (types.has(name!)) fail('second TYPE for the family');
         if (!TYPES.has(rest as MetricType)) fail(`unknown type ${rest}`);
-        if (families.get(name!)?.samples.length) fail('TYPE after the family\'s samples');
+        if (families.get(name!)?.samples.length) fail("TYPE after the family's samples");
         types.set(name!, rest as MetricType);
         family(name!).type = rest as MetricType;
       }

@@ -33,7 +33,11 @@ async function frames(h: TestApp): Promise<{ in: Counts; out: Counts }> {
 
 /** What changed between two readings (types that did not move are left out). */
 function delta(before: Counts, after: Counts): Counts {
-  return Object.fromEntries(Object.keys(after).filter((k) => after[k] !== before[k]).map((k) => [k, after[k]! - before[k]!]));
+  return Object.fromEntries(
+    Object.keys(after)
+      .filter((k) => after[k] !== before[k])
+      .map((k) => [k, after[k]! - before[k]!]),
+  );
 }
 
 t.test('frames in and out by type move with the traffic that makes them', async (t) => {

@@ -190,7 +190,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       t.match(await bob.next('error'), { code: 'NOT_AVAILABLE', ref: 'u1' });
       const after = await scrape(h);
       t.equal(v(after, 'gatehouse_messages_unheard_total'), 1);
-      t.equal(v(after, 'gatehouse_online_store_command_duration_seconds_count', { method: 'ownerPublisher.publishToOwners' }), 1, 'the route to the owning node is timed');
+      t.equal(
+        v(after, 'gatehouse_online_store_command_duration_seconds_count', { method: 'ownerPublisher.publishToOwners' }),
+        1,
+        'the route to the owning node is timed',
+      );
       t.equal(v(await scrape(h), 'gatehouse_node_lease_lapses_total'), 0, 'the lease never lapsed');
     });
   });

@@ -175,7 +175,10 @@ t.test('StatsHistory keeps the last hour in a ring, oldest first', async (t) => 
   t.equal(points.length, 360);
   t.same(points[0], { t: 1_000_000 + 5 * 10_000, connections: 6, onlineUsers: 12 }, 'the oldest kept point');
   t.same(points.at(-1), { t: 1_000_000 + 364 * 10_000, connections: 365, onlineUsers: 730 });
-  t.ok(points.every((p, i) => i === 0 || p.t > points[i - 1]!.t), 'in time order');
+  t.ok(
+    points.every((p, i) => i === 0 || p.t > points[i - 1]!.t),
+    'in time order',
+  );
 });
 
 t.test('the watchdog stamps each WebSocket ping for the round-trip measurement', async (t) => {

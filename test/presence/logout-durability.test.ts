@@ -33,14 +33,31 @@ async function setup(t: Test) {
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
   const pipeline = new LogoutPipeline({
-    presence, outbox, repository, nodeId: 'n1', log, now: Date.now, batchMax: 100, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50, journalGraceMs: 300,
+    presence,
+    outbox,
+    repository,
+    nodeId: 'n1',
+    log,
+    now: Date.now,
+    batchMax: 100,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    pollMs: 50,
+    journalGraceMs: 300,
   });
   pipeline.start();
   t.teardown(() => pipeline.stop());
   const login = async (userId: string): Promise<EndingConnection> => {
     const connectedAt = Date.now();
     const id = `c-${userId}`;
-    const r = await presence.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}-${connectedAt}`, connectionId: id, now: connectedAt });
+    const r = await presence.login({
+      userId,
+      username: userId,
+      nodeId: 'n1',
+      candidateLogicalSessionId: `lsid-${userId}-${connectedAt}`,
+      connectionId: id,
+      now: connectedAt,
+    });
     return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
   };
   return { presence, outbox, repository, log, pipeline, login, redisProxy, pgProxy, prefix: redisInfo.prefix };

@@ -22,19 +22,35 @@ async function setup(t: Test, stores: OnlineStores = createMemoryStores()) {
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
-  const pipeline = new LogoutPipeline({ presence: stores.presence, outbox: stores.outbox, repository, nodeId: 'n1', log, now: Date.now, batchMax: 500, retryBaseMs: 20, retryMaxMs: 100, pollMs: 50 });
+  const pipeline = new LogoutPipeline({
+    presence: stores.presence,
+    outbox: stores.outbox,
+    repository,
+    nodeId: 'n1',
+    log,
+    now: Date.now,
+    batchMax: 500,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    pollMs: 50,
+  });
   pipeline.start();
   t.teardown(() => pipeline.stop());
   /** Logs a connection in and returns it as the pipeline sees it. */
   const login = async (userId: string, id = `c-${userId}-${Math.random().toString(36).slice(2)}`): Promise<EndingConnection> => {
     const connectedAt = Date.now();
-    const r = await stores.presence.login({ userId, username: userId, nodeId: 'n1', candidateLogicalSessionId: `lsid-${userId}`, connectionId: id, now: connectedAt });
+    const r = await stores.presence.login({
+      userId,
+      username: userId,
+      nodeId: 'n1',
+      candidateLogicalSessionId: `lsid-${userId}`,
+      connectionId: id,
+      now: connectedAt,
+    });
     return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
   };
   return { stores, repository, log, pipeline, statements, login };
 }
-
-
 
 t.test('exactly once when ends, a kick and a REST logout race', async (t) => {
   const { pipeline, log, login, repository } = await setup(t);

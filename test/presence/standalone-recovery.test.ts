@@ -76,7 +76,10 @@ t.test('a crashed run: its unwritten logouts land as they were, its open session
   const result = await recovery().recover();
   t.same(result, { previousNodeId: 'node-old', unwritten: 2, orphaned: 3 });
 
-  for (const [user, at] of [['ann', T0 + 10_000], ['bob', T0 + 12_000]] as const) {
+  for (const [user, at] of [
+    ['ann', T0 + 10_000],
+    ['bob', T0 + 12_000],
+  ] as const) {
     const [session] = await repository.listSessions(user, 1);
     t.equal(session?.disconnectedAt?.getTime(), at, `${user}: the original logout time`);
     t.equal(session?.reason, 'closed');
@@ -91,7 +94,11 @@ t.test('a crashed run: its unwritten logouts land as they were, its open session
   t.equal((await repository.listSessions('zed', 1))[0]?.disconnectedAt, null, "another node's session is left alone");
   t.same(
     log.messages('user logged out').map((l) => [l.fields.userId, l.fields.reason]),
-    [['cat', 'node_lost'], ['dan', 'node_lost'], ['eve', 'node_lost']],
+    [
+      ['cat', 'node_lost'],
+      ['dan', 'node_lost'],
+      ['eve', 'node_lost'],
+    ],
     'one logout line per orphaned session',
   );
   const state = JSON.parse(readFileSync(path, 'utf8'));
@@ -115,7 +122,10 @@ t.test('a clean stop removes the state; logouts the database does not have keep 
   pipeline.report([{ ...pending, nodeId: 'node-new' }]);
   t.equal(await recovery().stop(), 1);
   const kept = JSON.parse((await storage.read())!);
-  t.same(kept.unwritten.map((r: LogoutRecord) => r.logicalSessionId), ['s-fay']);
+  t.same(
+    kept.unwritten.map((r: LogoutRecord) => r.logicalSessionId),
+    ['s-fay'],
+  );
 
   const next = await setup(t);
   writeFileSync(next.path, readFileSync(path));

@@ -38,7 +38,11 @@ const DYNAMIC = /^(?![ \t]*(?:\*|\/\/)).*?(typeof\s+)?\bimport\(\s*['"]([^'"]+)[
 export function scanImports(source: string, file: string): Import[] {
   const found: Import[] = [];
   const add = (specifier: string, typeOnly: boolean) => {
-    const target = specifier.startsWith('.') ? relative(ROOT, resolve(dirname(file), specifier)).split(sep).join('/') : undefined;
+    const target = specifier.startsWith('.')
+      ? relative(ROOT, resolve(dirname(file), specifier))
+          .split(sep)
+          .join('/')
+      : undefined;
     found.push({ specifier, typeOnly, ...(target === undefined ? {} : { target }) });
   };
   for (const [, , type, specifier] of source.matchAll(STATEMENT)) add(specifier!, type !== undefined);
@@ -89,7 +93,7 @@ t.test('the scanner reads every form of import the codebase uses', async (t) => 
     "type J = typeof import('./j.ts');",
     "/** import k from 'not-an-import' */",
     "// const l = await import('./commented.ts');",
-    "const m = 'import n from \"x\"';",
+    'const m = \'import n from "x"\';',
   ].join('\n');
   t.same(
     scanImports(source, file).map((i) => `${i.typeOnly ? 'type ' : ''}${i.target ?? i.specifier}`),
@@ -140,7 +144,10 @@ function browserSafeProtocolFiles(): Set<string> {
 
 t.test('src/client imports only src/client and src/protocol, values only from browser-safe protocol files', async (t) => {
   const safe = browserSafeProtocolFiles();
-  t.ok(safe.has('src/protocol/close-codes.ts') && safe.has('src/protocol/error-codes.ts') && safe.has('src/protocol/limits.ts'), 'the code tables and limits are browser-safe');
+  t.ok(
+    safe.has('src/protocol/close-codes.ts') && safe.has('src/protocol/error-codes.ts') && safe.has('src/protocol/limits.ts'),
+    'the code tables and limits are browser-safe',
+  );
   t.notOk(safe.has('src/protocol/frames.ts'), 'frames.ts is not (it loads TypeBox)');
   const files = filesUnder('client');
   t.ok(files.length >= 5, `${files.length} files`);

@@ -18,13 +18,7 @@ import {
   type ServerFrame,
 } from '../../src/protocol/frames.ts';
 import { FRAME_ERROR_CODES, FrameErrorText, isFrameErrorCode } from '../../src/protocol/error-codes.ts';
-import {
-  CloseCode,
-  MAX_CLOSE_REASON_BYTES,
-  NO_RECONNECT_CODES,
-  closeAdvice,
-  closeReason,
-} from '../../src/protocol/close-codes.ts';
+import { CloseCode, MAX_CLOSE_REASON_BYTES, NO_RECONNECT_CODES, closeAdvice, closeReason } from '../../src/protocol/close-codes.ts';
 
 const limits = { maxContentBytes: 1024 };
 const parse = (text: string, l = limits): ParseResult => parseClientFrame(text, l);
@@ -43,18 +37,51 @@ function rng(seed: number): () => number {
 
 t.test('valid frames of every client type', async (t) => {
   const cases: [unknown, unknown][] = [
-    [{ type: 'ping', ts: 123 }, { type: 'ping', ts: 123 }],
+    [
+      { type: 'ping', ts: 123 },
+      { type: 'ping', ts: 123 },
+    ],
     [{ type: 'ping' }, { type: 'ping' }],
-    [{ type: 'ping', ts: -1.5e300 }, { type: 'ping', ts: -1.5e300 }],
-    [{ ts: 7, type: 'ping', extra: [1] }, { type: 'ping', ts: 7 }],
-    [{ type: 'message', to: 'bob', content: 'hi' }, { type: 'message', to: 'bob', content: 'hi' }],
-    [{ type: 'message', to: 'a.b:c-d_9', content: { x: [1, null] }, id: 'm1' }, { type: 'message', to: 'a.b:c-d_9', content: { x: [1, null] }, id: 'm1' }],
-    [{ type: 'message', to: 'bob', content: null, id: '' }, { type: 'message', to: 'bob', content: null, id: '' }],
-    [{ type: 'join', room: 'lobby' }, { type: 'join', room: 'lobby' }],
-    [{ type: 'leave', room: 'r'.repeat(128) }, { type: 'leave', room: 'r'.repeat(128) }],
-    [{ type: 'room', room: 'lobby', content: 42, id: 'x'.repeat(64) }, { type: 'room', room: 'lobby', content: 42, id: 'x'.repeat(64) }],
-    [{ type: 'room', room: 'lobby', content: false }, { type: 'room', room: 'lobby', content: false }],
-    [{ type: 'ack', id: 'srv-1' }, { type: 'ack', id: 'srv-1' }],
+    [
+      { type: 'ping', ts: -1.5e300 },
+      { type: 'ping', ts: -1.5e300 },
+    ],
+    [
+      { ts: 7, type: 'ping', extra: [1] },
+      { type: 'ping', ts: 7 },
+    ],
+    [
+      { type: 'message', to: 'bob', content: 'hi' },
+      { type: 'message', to: 'bob', content: 'hi' },
+    ],
+    [
+      { type: 'message', to: 'a.b:c-d_9', content: { x: [1, null] }, id: 'm1' },
+      { type: 'message', to: 'a.b:c-d_9', content: { x: [1, null] }, id: 'm1' },
+    ],
+    [
+      { type: 'message', to: 'bob', content: null, id: '' },
+      { type: 'message', to: 'bob', content: null, id: '' },
+    ],
+    [
+      { type: 'join', room: 'lobby' },
+      { type: 'join', room: 'lobby' },
+    ],
+    [
+      { type: 'leave', room: 'r'.repeat(128) },
+      { type: 'leave', room: 'r'.repeat(128) },
+    ],
+    [
+      { type: 'room', room: 'lobby', content: 42, id: 'x'.repeat(64) },
+      { type: 'room', room: 'lobby', content: 42, id: 'x'.repeat(64) },
+    ],
+    [
+      { type: 'room', room: 'lobby', content: false },
+      { type: 'room', room: 'lobby', content: false },
+    ],
+    [
+      { type: 'ack', id: 'srv-1' },
+      { type: 'ack', id: 'srv-1' },
+    ],
   ];
   const seen = new Set<string>();
   for (const [input, expected] of cases) {
@@ -241,7 +268,15 @@ t.test("the gateway's ping path (ts echoed as text) answers what the parsed ping
   let bad = 0;
   for (let i = 0; i < 3000; i++) {
     const x = (rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20);
-    const raws = [String(x), x.toExponential(), x.toFixed(3), String(Math.round(x)), `${Math.floor(rand() * 9)}E${Math.floor(rand() * 700 - 350)}`, '-0', '0.10'];
+    const raws = [
+      String(x),
+      x.toExponential(),
+      x.toFixed(3),
+      String(Math.round(x)),
+      `${Math.floor(rand() * 9)}E${Math.floor(rand() * 700 - 350)}`,
+      '-0',
+      '0.10',
+    ];
     for (const raw of raws) {
       const text = `{"type":"ping","ts":${raw}}`;
       const parsed = parse(text);
@@ -268,7 +303,15 @@ t.test("the gateway's ping path (ts echoed as text) answers what the parsed ping
   t.equal(encodePongText('-1.5e3', pongTail(5)), '{"type":"pong","ts":-1.5e3,"serverTime":5}', 'ts echoed as sent');
   t.equal(canonicalPingTs('{"type":"ping","ts":1e400}'), null, 'not a finite number: the parser reports it');
   t.equal(canonicalPingTs('{"type":"ping","ts":-2E+999}'), null);
-  for (const other of ['{"type":"ping", "ts":1}', '{"ts":1,"type":"ping"}', '{"type":"ping","ts":01}', '{"type":"ping","ts":"1"}', '{"type":"pong"}', `{"type":"ping","ts":${'1'.repeat(60)}}`, '{"type":"ping","ts":1}\n']) {
+  for (const other of [
+    '{"type":"ping", "ts":1}',
+    '{"ts":1,"type":"ping"}',
+    '{"type":"ping","ts":01}',
+    '{"type":"ping","ts":"1"}',
+    '{"type":"pong"}',
+    `{"type":"ping","ts":${'1'.repeat(60)}}`,
+    '{"type":"ping","ts":1}\n',
+  ]) {
     t.equal(canonicalPingTs(other), null, `not canonical: ${other.slice(0, 40)}`);
   }
 });
@@ -326,7 +369,8 @@ t.test('fuzz: never throws, always a table code', async (t) => {
     () => `{"type":"message","to":"bob","content":${'9'.repeat(Math.floor(rand() * 400))}}`,
     () => `{"type":"room","room":"r","content":${rand() < 0.5 ? '-' : ''}1e${Math.floor(rand() * 1000)}}`,
     () => JSON.stringify({ type: [null, 1, 'ping', 'message', {}, [], true][Math.floor(rand() * 7)], to: rand(), room: {}, content: undefined, id: [] }),
-    () => `{"__proto__":{"type":"ping"},"constructor":{"prototype":{"x":1}},"type":"${valid.length > 0 ? 'room' : ''}","room":"r","content":{"__proto__":null}}`,
+    () =>
+      `{"__proto__":{"type":"ping"},"constructor":{"prototype":{"x":1}},"type":"${valid.length > 0 ? 'room' : ''}","room":"r","content":{"__proto__":null}}`,
     () => ['[', '{"a":'][Math.floor(rand() * 2)]!.repeat(Math.floor(rand() * 5000)),
   ];
   const deep = (n: number, open: string, close: string, inner = '1') => open.repeat(n) + inner + close.repeat(n);
@@ -337,7 +381,12 @@ t.test('fuzz: never throws, always a table code', async (t) => {
     `{"type":"room","room":"r","content":${deep(100_000, '{"a":', '}')},"id":"deep"}`,
     '{"type":"ping","ts":' + '9'.repeat(5000) + '}',
     '{"type":"ping","ts":-1e400}',
-    '\u0000', '\ud800', '{"type":"ping","ts":1}\u0000', 'undefined', 'NaN', 'Infinity',
+    '\u0000',
+    '\ud800',
+    '{"type":"ping","ts":1}\u0000',
+    'undefined',
+    'NaN',
+    'Infinity',
   ];
   while (inputs.length < 6000) inputs.push(generators[Math.floor(rand() * generators.length)]!());
   let thrown = 0;
@@ -378,7 +427,15 @@ t.test('close-code and error-code tables', async (t) => {
   const reconnects = (code: number) => closeAdvice(code) !== 'stop';
   t.ok(reconnects(1012) && reconnects(4000) && reconnects(4003) && !reconnects(4001));
   t.same(FRAME_ERROR_CODES, [
-    'BAD_JSON', 'BAD_MESSAGE', 'BINARY_NOT_SUPPORTED', 'TOO_LARGE', 'USER_OFFLINE', 'RATE_LIMITED', 'NOT_IN_ROOM', 'NOT_AVAILABLE', 'FORBIDDEN',
+    'BAD_JSON',
+    'BAD_MESSAGE',
+    'BINARY_NOT_SUPPORTED',
+    'TOO_LARGE',
+    'USER_OFFLINE',
+    'RATE_LIMITED',
+    'NOT_IN_ROOM',
+    'NOT_AVAILABLE',
+    'FORBIDDEN',
   ]);
   for (const code of FRAME_ERROR_CODES) t.ok(FrameErrorText[code].length > 0, code);
   t.notOk(isFrameErrorCode('toString'), 'no prototype keys');

@@ -31,11 +31,7 @@ export function random(seed: number): () => number {
 }
 
 /** Every page of `listOnline` from the start, with `between` run after each page. */
-export async function allPages(
-  presence: PresenceStore,
-  options: { limit: number; nodeId?: string; prefix?: string },
-  between?: () => Promise<void>,
-) {
+export async function allPages(presence: PresenceStore, options: { limit: number; nodeId?: string; prefix?: string }, between?: () => Promise<void>) {
   const pages: { userIds: string[]; nextCursor: string | undefined }[] = [];
   let cursor: string | undefined;
   do {

@@ -45,7 +45,10 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.equal(await nodes.renewLease('gw-1', 8000), 1000);
     await t.rejects(nodes.registerNode('gw-1', 8000 + DEAD_AFTER - 1, DEAD_AFTER), NodeIdInUseError, 'a renewal keeps it live');
     t.same(await nodes.registerNode('gw-1', 8000 + DEAD_AFTER, DEAD_AFTER), { reaped: [] }, 'dead exactly deadAfter after its last renewal');
-    t.same(await nodes.listNodes(), [{ nodeId: 'gw-2', lastRenewal: 2000 }, { nodeId: 'gw-1', lastRenewal: 18_000 }]);
+    t.same(await nodes.listNodes(), [
+      { nodeId: 'gw-2', lastRenewal: 2000 },
+      { nodeId: 'gw-1', lastRenewal: 18_000 },
+    ]);
   });
 
   test('a restarted node id first reaps the users its dead predecessor left', async (t, { presence, outbox, nodes }) => {
@@ -54,14 +57,32 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     await connect(presence, 'u1', 'gw-1', 1200);
     const u2 = await connect(presence, 'u2', 'gw-1', 1300);
     await connect(presence, 'u2', 'gw-2', 1400);
-    await presence.flushHeartbeats('gw-1', new Map([['u1', 1900], ['u2', 1900]]));
+    await presence.flushHeartbeats(
+      'gw-1',
+      new Map([
+        ['u1', 1900],
+        ['u2', 1900],
+      ]),
+    );
     await nodes.renewLease('gw-1', 2000);
 
     const { reaped } = await nodes.registerNode('gw-1', 2000 + DEAD_AFTER, DEAD_AFTER);
-    t.strictSame(reaped, [{
-      userId: 'u1', username: 'name-u1', logicalSessionId: u1.logicalSessionId, nodeId: 'gw-1', epoch: 2, connectedAt: 1100,
-      logoutAt: 2000, reason: 'node_lost',
-    }], 'logged out at the last lease of the dead holder, never adopted');
+    t.strictSame(
+      reaped,
+      [
+        {
+          userId: 'u1',
+          username: 'name-u1',
+          logicalSessionId: u1.logicalSessionId,
+          nodeId: 'gw-1',
+          epoch: 2,
+          connectedAt: 1100,
+          logoutAt: 2000,
+          reason: 'node_lost',
+        },
+      ],
+      'logged out at the last lease of the dead holder, never adopted',
+    );
     t.match(await presence.getPlayer('u1'), { status: 'offline', nodes: {}, sessions: 0, logoutTime: 2000, logoutReason: 'node_lost' });
     t.match(await presence.getPlayer('u2'), { status: 'online', nodes: { 'gw-2': 1 }, sessions: 1, logicalSessionId: u2.logicalSessionId });
     t.equal((await presence.getPlayer('u2'))?.lastHeartbeat, 1400, "the dead holder's heartbeat is gone");
@@ -80,17 +101,30 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.equal(await nodes.renewLease('A', 2000), 1000, 'the previous renewal');
     await nodes.registerNode('C', 1500, DEAD_AFTER);
     t.equal(await nodes.renewLease('B', 1500), null);
-    t.same(await nodes.listNodes(), [
-      { nodeId: 'B', lastRenewal: 1500 }, { nodeId: 'C', lastRenewal: 1500 }, { nodeId: 'A', lastRenewal: 2000 },
-    ], 'oldest renewal first, ties by nodeId');
+    t.same(
+      await nodes.listNodes(),
+      [
+        { nodeId: 'B', lastRenewal: 1500 },
+        { nodeId: 'C', lastRenewal: 1500 },
+        { nodeId: 'A', lastRenewal: 2000 },
+      ],
+      'oldest renewal first, ties by nodeId',
+    );
 
     const login = await connect(presence, 'u1', 'A', 2100);
     await presence.flushHeartbeats('A', new Map([['u1', 2200]]));
     t.equal(await nodes.removeNode('A'), false, 'users left: refused');
-    t.same((await nodes.listNodes()).map((n) => n.nodeId), ['B', 'C', 'A'], 'the lease stays, so a reaper finds the users');
+    t.same(
+      (await nodes.listNodes()).map((n) => n.nodeId),
+      ['B', 'C', 'A'],
+      'the lease stays, so a reaper finds the users',
+    );
     await presence.endSession({ userId: 'u1', nodeId: 'A', logicalSessionId: login.logicalSessionId, reason: 'shutdown', now: 2300 });
     t.equal(await nodes.removeNode('A'), true);
-    t.same((await nodes.listNodes()).map((n) => n.nodeId), ['B', 'C']);
+    t.same(
+      (await nodes.listNodes()).map((n) => n.nodeId),
+      ['B', 'C'],
+    );
     t.equal(await nodes.removeNode('A'), true, 'idempotent');
     t.equal(await nodes.removeNode('never'), true);
     t.equal(await nodes.renewLease('A', 3000), null, 'a removed node that renews learns it was gone');
@@ -129,7 +163,10 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
       if (results.some((r) => r.remaining === 0)) break;
     }
     t.equal(calls, 4, 'two rounds of two batches of 500');
-    t.same([...remaining].sort((a, b) => b - a), [1500, 1000, 500, 0]);
+    t.same(
+      [...remaining].sort((a, b) => b - a),
+      [1500, 1000, 500, 0],
+    );
     t.equal(records.length, 2000, 'one record per user');
     t.equal(new Set(records.map((r) => r.userId)).size, 2000, 'no user twice');
     t.ok(
@@ -139,14 +176,20 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.same(await nodes.reapNode('dead', at, 500), { records: [], remaining: 0, alive: false }, 'a third reaper finds nothing');
 
     t.equal(await presence.countOnline(), 3, 'only the live node users are left');
-    t.same((await presence.listOnline({ limit: 10 })).players.map((p) => p.userId), ['l1', 'l2', 'l3']);
+    t.same(
+      (await presence.listOnline({ limit: 10 })).players.map((p) => p.userId),
+      ['l1', 'l2', 'l3'],
+    );
     t.match(await presence.getPlayer('r0000'), { status: 'offline', sessions: 0, nodes: {}, logoutTime: 1000, logoutReason: 'node_lost' });
     t.same(await nodes.listNodes(), [{ nodeId: 'live', lastRenewal: 1000 }], 'the dead lease is gone');
     t.equal(await outbox.countPendingLogouts(), 2000, 'queued exactly once each');
     const claimed = await outbox.claimPendingLogouts(1000, 1000, 60_000);
     claimed.push(...(await outbox.claimPendingLogouts(1000, 1000, 60_000)));
     t.equal(new Set(claimed.map((c) => c.id)).size, 2000);
-    t.ok(claimed.every((c) => c.record.logoutAt === 1000 && c.record.reason === 'node_lost'), 'the queued records');
+    t.ok(
+      claimed.every((c) => c.record.logoutAt === 1000 && c.record.reason === 'node_lost'),
+      'the queued records',
+    );
   });
 
   test('a user on the dead node and on a live node stays online', async (t, { presence, outbox, nodes }) => {
@@ -159,7 +202,11 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
 
     t.same(await reapAll(nodes, 'dead', 1000, 500), { records: [], calls: 1 });
     t.match(await presence.getPlayer('u1'), {
-      status: 'online', sessions: 1, nodes: { live: 1 }, logicalSessionId: login.logicalSessionId, lastHeartbeat: 1500,
+      status: 'online',
+      sessions: 1,
+      nodes: { live: 1 },
+      logicalSessionId: login.logicalSessionId,
+      lastHeartbeat: 1500,
     });
     t.same((await presence.getPlayer('u1'))?.nodes, { live: 1 });
     t.same((await presence.listOnline({ limit: 10, nodeId: 'dead' })).players, []);
@@ -169,10 +216,10 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
       { stale: true, loggedOut: false, sessions: 1 },
       'a late end from the dead node changes nothing',
     );
-    t.match(
-      await presence.endSession({ userId: 'u1', nodeId: 'live', logicalSessionId: login.logicalSessionId, reason: 'closed', now: 3100 }),
-      { loggedOut: true, record: { reason: 'closed', logoutAt: 3100, nodeId: 'live' } },
-    );
+    t.match(await presence.endSession({ userId: 'u1', nodeId: 'live', logicalSessionId: login.logicalSessionId, reason: 'closed', now: 3100 }), {
+      loggedOut: true,
+      record: { reason: 'closed', logoutAt: 3100, nodeId: 'live' },
+    });
   });
 
   test('a user who reconnected elsewhere after the crash is not logged out by the late reaper', async (t, { presence, outbox, nodes }) => {
@@ -261,7 +308,12 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     const u4 = await connect(before.presence, 'u4', 'B', 1500);
     const u5 = await connect(before.presence, 'u5', 'A', 1600);
     const session = (userId: string, login: { logicalSessionId: string; epoch: number }, connectedAt: number, connections = 1) => ({
-      userId, username: `name-${userId}`, logicalSessionId: login.logicalSessionId, epoch: login.epoch, connectedAt, connections,
+      userId,
+      username: `name-${userId}`,
+      logicalSessionId: login.logicalSessionId,
+      epoch: login.epoch,
+      connectedAt,
+      connections,
     });
     const onA = [session('u1', { ...u1, epoch: 2 }, 1000, 2), session('u2', u2, 1300), session('u3', u3, 1400), session('u5', u5, 1600)];
     const onB = [session('u1', { ...u1, epoch: 3 }, 1000), session('u4', u4, 1500)];
@@ -277,8 +329,16 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
 
     t.same(await nodes.reassert('A', 10_000, onA), { restored: 2, stale: ['u3', 'u5'] });
     t.strictSame(await presence.getPlayer('u1'), {
-      userId: 'u1', status: 'online', username: 'name-u1', nodeId: 'A', nodes: { A: 2 }, sessions: 2, epoch: 2,
-      logicalSessionId: u1.logicalSessionId, connectedAt: 1000, lastHeartbeat: 10_000,
+      userId: 'u1',
+      status: 'online',
+      username: 'name-u1',
+      nodeId: 'A',
+      nodes: { A: 2 },
+      sessions: 2,
+      epoch: 2,
+      logicalSessionId: u1.logicalSessionId,
+      connectedAt: 1000,
+      lastHeartbeat: 10_000,
     });
     t.match(await presence.getPlayer('u3'), { logicalSessionId: u3New.logicalSessionId, nodes: { B: 1 }, sessions: 1 }, 'the newer session is untouched');
     t.same(await nodes.reassert('B', 10_100, onB), { restored: 2, stale: [] });
@@ -288,15 +348,28 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.match(await presence.getPlayer('u1'), { sessions: 2, nodes: { A: 1, B: 1 } });
 
     t.equal(await presence.countOnline(), 4);
-    t.same((await presence.listOnline({ limit: 10 })).players.map((p) => p.userId), ['u1', 'u2', 'u3', 'u4']);
-    t.same((await presence.listOnline({ limit: 10, nodeId: 'A' })).players.map((p) => p.userId), ['u1', 'u2']);
-    t.same(await nodes.listNodes(), [{ nodeId: 'B', lastRenewal: 10_100 }, { nodeId: 'A', lastRenewal: 10_300 }], 'leases re-registered');
+    t.same(
+      (await presence.listOnline({ limit: 10 })).players.map((p) => p.userId),
+      ['u1', 'u2', 'u3', 'u4'],
+    );
+    t.same(
+      (await presence.listOnline({ limit: 10, nodeId: 'A' })).players.map((p) => p.userId),
+      ['u1', 'u2'],
+    );
+    t.same(
+      await nodes.listNodes(),
+      [
+        { nodeId: 'B', lastRenewal: 10_100 },
+        { nodeId: 'A', lastRenewal: 10_300 },
+      ],
+      'leases re-registered',
+    );
 
     // The restored sessions behave like any other.
-    t.match(
-      await presence.endSession({ userId: 'u2', nodeId: 'A', logicalSessionId: u2.logicalSessionId, reason: 'closed', now: 11_000 }),
-      { loggedOut: true, record: { logicalSessionId: u2.logicalSessionId, connectedAt: 1300, logoutAt: 11_000 } },
-    );
+    t.match(await presence.endSession({ userId: 'u2', nodeId: 'A', logicalSessionId: u2.logicalSessionId, reason: 'closed', now: 11_000 }), {
+      loggedOut: true,
+      record: { logicalSessionId: u2.logicalSessionId, connectedAt: 1300, logoutAt: 11_000 },
+    });
     t.match(await connect(presence, 'u1', 'B', 11_100), { epoch: 4, newLogicalSession: false, sessions: 3 }, 'epochs keep increasing');
     t.match(await nodes.reapNode('A', 10_300, 500), { remaining: 0, alive: false });
     t.match(await presence.getPlayer('u1'), { status: 'online', sessions: 2, nodes: { B: 2 } }, 'a reap after reassert subtracts the re-asserted count');
@@ -307,7 +380,12 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     await open(before.presence, 'u1', 'A', 'c2', 1000);
     const { presence, nodes } = await loseData(before);
     const entry = {
-      userId: 'u1', username: 'name-u1', logicalSessionId: login.logicalSessionId, epoch: 2, connectedAt: 1000, connections: 2,
+      userId: 'u1',
+      username: 'name-u1',
+      logicalSessionId: login.logicalSessionId,
+      epoch: 2,
+      connectedAt: 1000,
+      connections: 2,
       connectionIds: ['c1', 'c2'],
     };
     t.same(await nodes.reassert('A', 5000, [entry]), { restored: 1, stale: [] });
@@ -320,14 +398,25 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
 
   test('reassert of 1,200 sessions in one call', async (t, { presence, nodes }) => {
     const sessions = Array.from({ length: 1200 }, (_, i) => ({
-      userId: `m${String(i).padStart(4, '0')}`, username: `n${i}`, logicalSessionId: `s${i}`, epoch: 1 + (i % 7), connectedAt: 500 + i,
+      userId: `m${String(i).padStart(4, '0')}`,
+      username: `n${i}`,
+      logicalSessionId: `s${i}`,
+      epoch: 1 + (i % 7),
+      connectedAt: 500 + i,
       connections: 1 + (i % 3),
     }));
     t.same(await nodes.reassert('A', 2000, sessions), { restored: 1200, stale: [] });
     t.equal(await presence.countOnline(), 1200);
     t.match(await presence.getPlayer('m1199'), { status: 'online', sessions: 3, nodes: { A: 3 }, epoch: 3, connectedAt: 1699, username: 'n1199' });
     t.same(await nodes.reassert('B', 2100, []), { restored: 0, stale: [] });
-    t.same(await nodes.listNodes(), [{ nodeId: 'A', lastRenewal: 2000 }, { nodeId: 'B', lastRenewal: 2100 }], 'an empty list still renews');
+    t.same(
+      await nodes.listNodes(),
+      [
+        { nodeId: 'A', lastRenewal: 2000 },
+        { nodeId: 'B', lastRenewal: 2100 },
+      ],
+      'an empty list still renews',
+    );
     const { records, calls } = await reapAll(nodes, 'A', 2000, 500);
     t.equal(calls, 3);
     t.equal(byUser(records).length, 1200);

@@ -44,7 +44,11 @@ export function runOfflineQueueContract(t: Test, name: string, make: MakeQueue):
     for (let n = 1; n <= 150; n++) await q.push('u', entry(n));
     const kept = await q.read('u', T0 + 200);
     t.equal(kept.length, 100);
-    t.strictSame(ids(kept), Array.from({ length: 100 }, (_, i) => entry(51 + i).id), 'm-0051 .. m-0150');
+    t.strictSame(
+      ids(kept),
+      Array.from({ length: 100 }, (_, i) => entry(51 + i).id),
+      'm-0051 .. m-0150',
+    );
     const lengths = await Promise.all(Array.from({ length: 150 }, (_, i) => q.push('v', entry(i + 1))));
     t.equal(Math.max(...lengths), 100, 'never longer than max');
     t.strictSame(ids(await q.read('v', T0 + 200)), ids(kept), 'issue order is queue order');
@@ -77,10 +81,13 @@ export function runOfflineQueueContract(t: Test, name: string, make: MakeQueue):
       '',
     ];
     for (const [i, frame] of frames.entries()) await q.push('u', { id: `id-${i}`, frame, queuedAt: T0 });
-    t.strictSame((await q.read('u', T0)).map((e) => e.frame), frames);
+    t.strictSame(
+      (await q.read('u', T0)).map((e) => e.frame),
+      frames,
+    );
   });
 
-  test('entries expire ttlMs after they were queued (the clock is the caller\'s)', { max: 100, ttlMs: 1000 }, async (t, q) => {
+  test("entries expire ttlMs after they were queued (the clock is the caller's)", { max: 100, ttlMs: 1000 }, async (t, q) => {
     const now = Date.now();
     await q.push('u', entry(1, now - 1500));
     await q.push('u', entry(2, now - 500));
@@ -97,7 +104,7 @@ export function runOfflineQueueContract(t: Test, name: string, make: MakeQueue):
     await sleep(400);
     await q.push('u', entry(2, Date.now()));
     await sleep(400);
-    t.equal(await q.length('u'), 2, 'the second push extended the queue\'s life');
+    t.equal(await q.length('u'), 2, "the second push extended the queue's life");
     await sleep(700);
     t.equal(await q.length('u'), 0, 'gone 600 ms after the newest push');
     t.strictSame(await q.read('u', Date.now()), []);

@@ -12,7 +12,11 @@ export function runPresenceGraceContract(test: StoreTest): void {
     t.same(end, { stale: false, loggedOut: false, sessions: 0, graceUntil: 7000 });
     t.match(await presence.getPlayer('g1'), { status: 'reconnecting', sessions: 0, graceUntil: 7000, nodes: {} });
     t.equal(await outbox.countPendingLogouts(), 0, 'no logout queued during the grace');
-    t.same((await presence.listOnline({ limit: 10 })).players.map((p) => [p.userId, p.status]), [['g1', 'reconnecting']], 'listed as reconnecting');
+    t.same(
+      (await presence.listOnline({ limit: 10 })).players.map((p) => [p.userId, p.status]),
+      [['g1', 'reconnecting']],
+      'listed as reconnecting',
+    );
     t.same(await presence.expireGrace(6999, 100), [], 'not before the deadline');
   });
 
@@ -59,8 +63,14 @@ export function runPresenceGraceContract(test: StoreTest): void {
       const login = await connect(presence, `gl${i}`, 'A', 1000);
       await presence.endSession({ userId: `gl${i}`, nodeId: 'A', logicalSessionId: login.logicalSessionId, reason: 'closed', now: 2000 + i, graceMs: 100 });
     }
-    t.same((await presence.expireGrace(10_000, 2)).map((r) => r.userId), ['gl0', 'gl1']);
-    t.same((await presence.expireGrace(10_000, 10)).map((r) => r.userId), ['gl2', 'gl3', 'gl4']);
+    t.same(
+      (await presence.expireGrace(10_000, 2)).map((r) => r.userId),
+      ['gl0', 'gl1'],
+    );
+    t.same(
+      (await presence.expireGrace(10_000, 10)).map((r) => r.userId),
+      ['gl2', 'gl3', 'gl4'],
+    );
   });
 
   test('grace 0 logs out at once, as before', async (t, { presence }) => {

@@ -33,7 +33,10 @@ export function runPresencePagingContract(test: StoreTest): void {
     t.equal(await presence.countOnline(), 2500);
     const pages = await allPages(presence, { limit: 100 });
     t.equal(pages.length, 25, 'a full last page still knows it is the last');
-    t.ok(pages.every((p) => p.userIds.length === 100), 'every page is full');
+    t.ok(
+      pages.every((p) => p.userIds.length === 100),
+      'every page is full',
+    );
     t.equal(pages.at(-1)?.nextCursor, undefined);
     const seen = pages.flatMap((p) => p.userIds);
     checkAscending(t, seen);
@@ -73,26 +76,46 @@ export function runPresencePagingContract(test: StoreTest): void {
   test('the node filter returns exactly the players live on that node', async (t, { presence }) => {
     const userIds = Array.from({ length: 300 }, (_, i) => `n${pad(i)}`);
     const onA = new Set(userIds.filter((_, i) => i % 3 === 0 || i % 5 === 0));
-    await connectAll(presence, userIds.filter((_, i) => i % 3 !== 0), 'B');
+    await connectAll(
+      presence,
+      userIds.filter((_, i) => i % 3 !== 0),
+      'B',
+    );
     await connectAll(presence, [...onA], 'A');
-    for (const [nodeId, expected] of [['A', [...onA]], ['B', userIds.filter((_, i) => i % 3 !== 0)]] as const) {
+    for (const [nodeId, expected] of [
+      ['A', [...onA]],
+      ['B', userIds.filter((_, i) => i % 3 !== 0)],
+    ] as const) {
       const pages = await allPages(presence, { limit: 10, nodeId });
-      t.ok(pages.every((p) => p.userIds.length <= 10), `${nodeId}: pages hold at most limit players`);
+      t.ok(
+        pages.every((p) => p.userIds.length <= 10),
+        `${nodeId}: pages hold at most limit players`,
+      );
       const seen = pages.flatMap((p) => p.userIds);
       checkAscending(t, seen);
       t.same(seen, [...expected].sort(byteOrder), `${nodeId}: each matching player exactly once`);
     }
     const page = await presence.listOnline({ limit: 5, nodeId: 'A' });
-    t.ok(page.players.every((p) => (p.nodes.A ?? 0) > 0), 'presence shows the node');
+    t.ok(
+      page.players.every((p) => (p.nodes.A ?? 0) > 0),
+      'presence shows the node',
+    );
   });
 
   test('a sparse node filter scans a bounded slice per page', async (t, { presence }) => {
-    await connectAll(presence, Array.from({ length: 500 }, (_, i) => `b${pad(i)}`), 'B');
+    await connectAll(
+      presence,
+      Array.from({ length: 500 }, (_, i) => `b${pad(i)}`),
+      'B',
+    );
     await connect(presence, 'zz', 'A', 1000);
     // limit 5 scans at most 50 entries per page: 10 empty pages that still carry a cursor.
     const pages = await allPages(presence, { limit: 5, nodeId: 'A' });
     t.equal(pages.length, 11);
-    t.ok(pages.slice(0, 10).every((p) => p.userIds.length === 0 && p.nextCursor), 'empty pages with a cursor');
+    t.ok(
+      pages.slice(0, 10).every((p) => p.userIds.length === 0 && p.nextCursor),
+      'empty pages with a cursor',
+    );
     t.same(pages[10], { userIds: ['zz'], nextCursor: undefined });
     t.same(await allPages(presence, { limit: 5, nodeId: 'nowhere' }).then((p) => p.flatMap((x) => x.userIds)), []);
   });
@@ -103,7 +126,19 @@ export function runPresencePrefixContract(test: StoreTest): void {
   test('a prefix pages exactly the players whose userId starts with it, and countOnline counts them', async (t, { presence }) => {
     // Neighbours on both sides of the range, ids equal to the prefix, longer ids, non-ASCII
     // continuations (byte order: they sort after every ASCII continuation) and case.
-    const inside = ['ab', 'ab-1', 'ab.x', 'ab:9', 'abZ', 'ab_', 'abz', 'abzzz', 'ab\u00fc', 'ab\u{1f600}', ...Array.from({ length: 25 }, (_, i) => `ab-p${pad(i)}`)];
+    const inside = [
+      'ab',
+      'ab-1',
+      'ab.x',
+      'ab:9',
+      'abZ',
+      'ab_',
+      'abz',
+      'abzzz',
+      'ab\u00fc',
+      'ab\u{1f600}',
+      ...Array.from({ length: 25 }, (_, i) => `ab-p${pad(i)}`),
+    ];
     const outside = ['a', 'aa', 'aa~', 'a\u00fc', 'ac', 'aB', 'Ab', 'b', 'a-b', '\u00fcab', 'zz'];
     await connectAll(presence, [...outside, ...inside], 'A');
     const expected = [...inside].sort(byteOrder);
@@ -112,7 +147,10 @@ export function runPresencePrefixContract(test: StoreTest): void {
       const seen = pages.flatMap((p) => p.userIds);
       checkAscending(t, seen);
       t.same(seen, expected, `limit ${limit}: each matching player exactly once`);
-      t.ok(pages.slice(0, -1).every((p) => p.userIds.length === limit), `limit ${limit}: every page but the last is full`);
+      t.ok(
+        pages.slice(0, -1).every((p) => p.userIds.length === limit),
+        `limit ${limit}: every page but the last is full`,
+      );
     }
     // 35 matches by 35: the peek stops at the end of the range although players sort after it.
     const full = await presence.listOnline({ limit: inside.length, prefix: 'ab' });
@@ -136,20 +174,36 @@ export function runPresencePrefixContract(test: StoreTest): void {
   });
 
   test('a prefix with the node filter, and cursors from outside the range', async (t, { presence }) => {
-    await connectAll(presence, Array.from({ length: 60 }, (_, i) => `k${pad(i)}`), 'B');
+    await connectAll(
+      presence,
+      Array.from({ length: 60 }, (_, i) => `k${pad(i)}`),
+      'B',
+    );
     await connectAll(presence, ['k00007', 'k00042', 'm1'], 'A');
-    t.same((await allPages(presence, { limit: 2, prefix: 'k', nodeId: 'A' })).flatMap((p) => p.userIds), ['k00007', 'k00042']);
-    t.same((await allPages(presence, { limit: 2, prefix: 'm', nodeId: 'B' })).flatMap((p) => p.userIds), []);
+    t.same(
+      (await allPages(presence, { limit: 2, prefix: 'k', nodeId: 'A' })).flatMap((p) => p.userIds),
+      ['k00007', 'k00042'],
+    );
+    t.same(
+      (await allPages(presence, { limit: 2, prefix: 'm', nodeId: 'B' })).flatMap((p) => p.userIds),
+      [],
+    );
     t.equal(await presence.countOnline('k'), 60, 'countOnline is not narrowed by a node');
 
     // A cursor of a run without a prefix, positioned before the range: the walk starts at the range.
     const first = await presence.listOnline({ limit: 1 });
     t.equal(first.players[0]?.userId, 'k00000');
     const resumed = await presence.listOnline({ limit: 3, prefix: 'k0005', cursor: first.nextCursor });
-    t.same(resumed.players.map((p) => p.userId), ['k00050', 'k00051', 'k00052']);
+    t.same(
+      resumed.players.map((p) => p.userId),
+      ['k00050', 'k00051', 'k00052'],
+    );
     // A cursor inside the range resumes after it; one past the range ends the iteration.
     const next = await presence.listOnline({ limit: 3, prefix: 'k0005', cursor: resumed.nextCursor });
-    t.same(next.players.map((p) => p.userId), ['k00053', 'k00054', 'k00055']);
+    t.same(
+      next.players.map((p) => p.userId),
+      ['k00053', 'k00054', 'k00055'],
+    );
     const all = await presence.listOnline({ limit: 60 });
     t.equal(all.players.at(-1)?.userId, 'k00059');
     t.same(await presence.listOnline({ limit: 5, prefix: 'k', cursor: all.nextCursor! }), { players: [] }, 'cursor at the end of the range: done');
@@ -173,8 +227,7 @@ export function runPresencePrefixContract(test: StoreTest): void {
         const leaving = pick([...sids.keys()]);
         await presence.endSession({ userId: leaving, nodeId: 'B', logicalSessionId: sids.get(leaving)!, reason: 'close', now });
         sids.delete(leaving);
-        const joining =
-          rand() < 0.5 ? pick(churners.filter((id) => !sids.has(id))) : `${pick(['p', 'q', 'r'])}${pad(Math.floor(rand() * 400))}n${fresh++}`;
+        const joining = rand() < 0.5 ? pick(churners.filter((id) => !sids.has(id))) : `${pick(['p', 'q', 'r'])}${pad(Math.floor(rand() * 400))}n${fresh++}`;
         sids.set(joining, (await connect(presence, joining, 'B', now)).logicalSessionId);
       }
     };
@@ -182,9 +235,17 @@ export function runPresencePrefixContract(test: StoreTest): void {
     t.ok(pages.length > 10, `paged through many churn rounds (${pages.length} pages)`);
     const seen = pages.flatMap((p) => p.userIds);
     checkAscending(t, seen);
-    t.same(seen.filter((id) => !id.startsWith('q')), [], 'nobody outside the prefix');
+    t.same(
+      seen.filter((id) => !id.startsWith('q')),
+      [],
+      'nobody outside the prefix',
+    );
     const seenSet = new Set(seen);
-    t.same(stable.filter((id) => !seenSet.has(id)), [], 'no always-online player missed');
+    t.same(
+      stable.filter((id) => !seenSet.has(id)),
+      [],
+      'no always-online player missed',
+    );
     const matching = stable.length + [...sids.keys()].filter((id) => id.startsWith('q')).length;
     t.equal(await presence.countOnline('q'), matching, 'countOnline(prefix) follows the churn');
   });

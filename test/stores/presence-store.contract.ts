@@ -15,8 +15,16 @@ export function runPresenceStoreContract(test: StoreTest): void {
     const second = await presence.login({ userId: 'u1', username: 'Ann', nodeId: 'A', candidateLogicalSessionId: 's2', now: 2000 });
     t.same(second, { epoch: 2, logicalSessionId: 's1', newLogicalSession: false, sessions: 2, previousNodes: { A: 1 } });
     t.strictSame(await presence.getPlayer('u1'), {
-      userId: 'u1', status: 'online', username: 'Ann', nodeId: 'A', nodes: { A: 2 }, sessions: 2, epoch: 2,
-      logicalSessionId: 's1', connectedAt: 1000, lastHeartbeat: 2000,
+      userId: 'u1',
+      status: 'online',
+      username: 'Ann',
+      nodeId: 'A',
+      nodes: { A: 2 },
+      sessions: 2,
+      epoch: 2,
+      logicalSessionId: 's1',
+      connectedAt: 1000,
+      lastHeartbeat: 2000,
     });
     t.equal(await presence.countOnline(), 1);
 
@@ -43,7 +51,10 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.same(await end('B', 2100), { stale: false, loggedOut: false, sessions: 1 });
     t.same((await presence.getPlayer('u1'))?.nodes, { A: 1 });
     t.same((await presence.listOnline({ limit: 10, nodeId: 'B' })).players, [], 'no longer on B');
-    t.same((await presence.listOnline({ limit: 10, nodeId: 'A' })).players.map((p) => p.userId), ['u1']);
+    t.same(
+      (await presence.listOnline({ limit: 10, nodeId: 'A' })).players.map((p) => p.userId),
+      ['u1'],
+    );
     t.match(await end('A', 2200), { stale: false, loggedOut: true, sessions: 0 });
     t.equal(await presence.countOnline(), 0);
   });
@@ -56,13 +67,29 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.equal(await outbox.countPendingLogouts(), 0, 'nothing queued while a connection lives');
     const result = await presence.endSession({ userId: 'u1', nodeId: 'B', logicalSessionId: sid, reason: 'client-close', now: 3000 });
     const record = {
-      userId: 'u1', username: 'name-u1', logicalSessionId: sid, nodeId: 'B', epoch: 2, connectedAt: 1000, logoutAt: 3000,
+      userId: 'u1',
+      username: 'name-u1',
+      logicalSessionId: sid,
+      nodeId: 'B',
+      epoch: 2,
+      connectedAt: 1000,
+      logoutAt: 3000,
       reason: 'client-close',
     };
     t.strictSame(result, { stale: false, loggedOut: true, sessions: 0, record });
     t.strictSame(await presence.getPlayer('u1'), {
-      userId: 'u1', status: 'offline', username: 'name-u1', nodeId: 'B', nodes: {}, sessions: 0, epoch: 2,
-      logicalSessionId: sid, connectedAt: 1000, lastHeartbeat: 1500, logoutTime: 3000, logoutReason: 'client-close',
+      userId: 'u1',
+      status: 'offline',
+      username: 'name-u1',
+      nodeId: 'B',
+      nodes: {},
+      sessions: 0,
+      epoch: 2,
+      logicalSessionId: sid,
+      connectedAt: 1000,
+      lastHeartbeat: 1500,
+      logoutTime: 3000,
+      logoutReason: 'client-close',
     });
     t.equal(await presence.countOnline(), 0);
     t.same(await presence.listOnline({ limit: 10 }), { players: [] });
@@ -71,17 +98,17 @@ export function runPresenceStoreContract(test: StoreTest): void {
   });
 
   test('a stale end never logs out a newer login', async (t, { presence, outbox }) => {
-    t.same(
-      await presence.endSession({ userId: 'ghost', nodeId: 'A', logicalSessionId: 'x', reason: 'close', now: 1 }),
-      { stale: true, loggedOut: false, sessions: 0 },
-    );
+    t.same(await presence.endSession({ userId: 'ghost', nodeId: 'A', logicalSessionId: 'x', reason: 'close', now: 1 }), {
+      stale: true,
+      loggedOut: false,
+      sessions: 0,
+    });
     t.equal(await presence.getPlayer('ghost'), null, 'a stale end creates nothing');
 
     const old = await connect(presence, 'u1', 'A', 1000);
     await presence.forceLogout({ userId: 'u1', reason: 'kick', now: 2000 });
     const afterKick = await presence.getPlayer('u1');
-    const endOld = (now: number) =>
-      presence.endSession({ userId: 'u1', nodeId: 'A', logicalSessionId: old.logicalSessionId, reason: 'close', now });
+    const endOld = (now: number) => presence.endSession({ userId: 'u1', nodeId: 'A', logicalSessionId: old.logicalSessionId, reason: 'close', now });
     t.same(await endOld(2500), { stale: true, loggedOut: false, sessions: 0 }, 'late close after a kick');
     t.strictSame(await presence.getPlayer('u1'), afterKick, 'nothing changed');
 
@@ -97,8 +124,7 @@ export function runPresenceStoreContract(test: StoreTest): void {
   test('ending the same connection twice cannot push counts negative', async (t, { presence, outbox }) => {
     const login = await connect(presence, 'u1', 'A', 1000);
     await connect(presence, 'u1', 'B', 1000);
-    const end = (nodeId: string) =>
-      presence.endSession({ userId: 'u1', nodeId, logicalSessionId: login.logicalSessionId, reason: 'close', now: 2000 });
+    const end = (nodeId: string) => presence.endSession({ userId: 'u1', nodeId, logicalSessionId: login.logicalSessionId, reason: 'close', now: 2000 });
     t.same(await end('A'), { stale: false, loggedOut: false, sessions: 1 });
     t.same(await end('A'), { stale: true, loggedOut: false, sessions: 1 }, 'A holds no connection any more');
     t.match(await presence.getPlayer('u1'), { status: 'online', sessions: 1, nodes: { B: 1 } });
@@ -120,8 +146,14 @@ export function runPresenceStoreContract(test: StoreTest): void {
       loggedOut: true,
       nodes: { A: 2, B: 1 },
       record: {
-        userId: 'u1', username: 'name-u1', logicalSessionId: login.logicalSessionId, nodeId: 'B', epoch: 3,
-        connectedAt: 1000, logoutAt: 5000, reason: 'rest-logout',
+        userId: 'u1',
+        username: 'name-u1',
+        logicalSessionId: login.logicalSessionId,
+        nodeId: 'B',
+        epoch: 3,
+        connectedAt: 1000,
+        logoutAt: 5000,
+        reason: 'rest-logout',
       },
     });
     t.match(await presence.getPlayer('u1'), { status: 'offline', nodes: {}, sessions: 0, logoutTime: 5000, logoutReason: 'rest-logout' });
@@ -138,10 +170,22 @@ export function runPresenceStoreContract(test: StoreTest): void {
     await connect(presence, 'u2', 'B', 1000);
     await presence.flushHeartbeats('A', new Map([['u1', 5000]]));
     t.equal((await presence.getPlayer('u1'))?.lastHeartbeat, 5000);
-    await presence.flushHeartbeats('B', new Map([['u1', 9000], ['u2', 7000]]));
+    await presence.flushHeartbeats(
+      'B',
+      new Map([
+        ['u1', 9000],
+        ['u2', 7000],
+      ]),
+    );
     t.equal((await presence.getPlayer('u1'))?.lastHeartbeat, 5000, 'only live nodes count');
     const page = await presence.listOnline({ limit: 10 });
-    t.same(page.players.map((p) => [p.userId, p.lastHeartbeat]), [['u1', 5000], ['u2', 7000]]);
+    t.same(
+      page.players.map((p) => [p.userId, p.lastHeartbeat]),
+      [
+        ['u1', 5000],
+        ['u2', 7000],
+      ],
+    );
 
     const u3 = await connect(presence, 'u3', 'A', 1000);
     await presence.flushHeartbeats('A', new Map([['u3', 8000]]));

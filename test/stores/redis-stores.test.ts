@@ -32,8 +32,15 @@ t.test('redis: raw keys follow ARCHITECTURE.md and the PROTOCOL.md logout contra
   const { redis, prefix: p, store } = ctx;
   await store.presence.login({ userId: 'u1', username: 'Ann', nodeId: 'A', candidateLogicalSessionId: 's1', now: 1000 });
   t.same(await redis.hgetall(`${p}player:online:u1`), {
-    status: 'online', username: 'Ann', nodeId: 'A', epoch: '1', sessions: '1', sid: 's1', connectedAt: '1000',
-    lastHeartbeat: '1000', 'n:A': '1',
+    status: 'online',
+    username: 'Ann',
+    nodeId: 'A',
+    epoch: '1',
+    sessions: '1',
+    sid: 's1',
+    connectedAt: '1000',
+    lastHeartbeat: '1000',
+    'n:A': '1',
   });
   t.equal(await redis.sismember(`${p}server:online:players`, 'u1'), 1);
   t.equal(await redis.zscore(`${p}server:online:index`, 'u1'), '0');
@@ -93,7 +100,13 @@ t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
   t.same(JSON.parse((await redis.hget(`${p}player:online:u1`, 'c:A')) ?? 'null'), ['c/1', 'c"2'], 'connection ids: a JSON array per node');
   await store.presence.login({ userId: 'u2', username: 'Bob', nodeId: 'A', candidateLogicalSessionId: 's2', now: 3000 });
   t.equal(await redis.hexists(`${p}player:online:u2`, 'c:A'), 0, 'untracked logins add no field');
-  await store.presence.flushHeartbeats('A', new Map([['u1', 3500], ['u2', 3500]]));
+  await store.presence.flushHeartbeats(
+    'A',
+    new Map([
+      ['u1', 3500],
+      ['u2', 3500],
+    ]),
+  );
 
   t.match(await store.nodes.reapNode('A', 1000, 1), { remaining: 1 });
   t.equal(await redis.hlen(`${p}server:node:A:heartbeats`), 1, "the reaped user's heartbeat is gone");
@@ -104,7 +117,11 @@ t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
     ['logout:pending', 'logout:pending:data', 'player:online:u1', 'player:online:u2', 'server:nodes'],
     'no node key of A is left',
   );
-  t.same(Object.keys(await redis.hgetall(`${p}player:online:u1`)).filter((f) => f.includes(':')), [], 'no n: or c: field left');
+  t.same(
+    Object.keys(await redis.hgetall(`${p}player:online:u1`)).filter((f) => f.includes(':')),
+    [],
+    'no n: or c: field left',
+  );
 });
 
 t.test('redis: every cluster call is one round trip (one script per batch; two per reap batch)', async (t) => {
@@ -129,7 +146,12 @@ t.test('redis: every cluster call is one round trip (one script per batch; two p
   };
   const sessions = (n: number, from = 0) =>
     Array.from({ length: n }, (_, i) => ({
-      userId: `u${from + i}`, username: 'x', logicalSessionId: `s${from + i}`, epoch: 1, connectedAt: 1, connections: 1,
+      userId: `u${from + i}`,
+      username: 'x',
+      logicalSessionId: `s${from + i}`,
+      epoch: 1,
+      connectedAt: 1,
+      connections: 1,
     }));
   await count('registerNode (fresh id)', () => store.nodes.registerNode('A', 1000, 10_000), 1);
   await count('renewLease', () => store.nodes.renewLease('A', 2000), 1);
@@ -190,7 +212,10 @@ t.test('redis: users claimed by a reaper that stopped between the two steps are 
   await patient.presence.login({ userId: 'v1', username: 'x', nodeId: 'dead2', candidateLogicalSessionId: 's-v1', now: 1000 });
   await t.rejects(crashingRegistry(redis, p).reapNode('dead2', 1000, 5), /crashed/);
   const registered = await patient.nodes.registerNode('dead2', 20_000, 10_000);
-  t.same(registered.reaped.map((r) => [r.userId, r.logoutAt]), [['v1', 1000]]);
+  t.same(
+    registered.reaped.map((r) => [r.userId, r.logoutAt]),
+    [['v1', 1000]],
+  );
   t.equal(await redis.exists(`${p}server:node:dead2:reaping`), 0);
   t.same(await patient.nodes.listNodes(), [{ nodeId: 'dead2', lastRenewal: 20_000 }]);
 });
@@ -347,13 +372,13 @@ t.test('redis: random operation sequences give exactly the memory store results'
       const connectionId = rand() < 0.5 ? `k${steps}` : undefined;
       if (connectionId) connections.set(userId, [...issued, connectionId]);
       result = await both(`login ${userId}`, (s) =>
-        s.presence.login({ userId, username: userId, nodeId, candidateLogicalSessionId: `c${steps}`, now, connectionId }));
+        s.presence.login({ userId, username: userId, nodeId, candidateLogicalSessionId: `c${steps}`, now, connectionId }),
+      );
       if (result) sids.set(userId, [...known, (result as { logicalSessionId: string }).logicalSessionId]);
     } else if (kind <= 4) {
       const sid = known.length && rand() < 0.8 ? known.at(-1)! : (known[int(known.length)] ?? 'none');
       const connectionId = issued.length && rand() < 0.5 ? issued[int(issued.length)] : undefined;
-      result = await both(`end ${userId}`, (s) =>
-        s.presence.endSession({ userId, nodeId, logicalSessionId: sid, reason: `r${steps}`, now, connectionId }));
+      result = await both(`end ${userId}`, (s) => s.presence.endSession({ userId, nodeId, logicalSessionId: sid, reason: `r${steps}`, now, connectionId }));
       if (result && (result as { loggedOut: boolean }).loggedOut) pendingIds.push(sid);
     } else if (kind === 5) {
       result = await both(`force ${userId}`, (s) => s.presence.forceLogout({ userId, reason: 'kick', now }));
@@ -368,7 +393,11 @@ t.test('redis: random operation sequences give exactly the memory store results'
       result = await both('pages', (s) => allPages(s.presence, options));
       if (result) result = await both(`get ${userId}`, (s) => s.presence.getPlayer(userId));
       if (result !== undefined) {
-        result = await both('counts', async (s) => [await s.presence.countOnline(), await s.outbox.countPendingLogouts(), await s.presence.countOnline(prefix)]);
+        result = await both('counts', async (s) => [
+          await s.presence.countOnline(),
+          await s.outbox.countPendingLogouts(),
+          await s.presence.countOnline(prefix),
+        ]);
       }
     } else if (kind === 9) {
       // Cluster operations. Reaps take every user (a partial batch may pick other users on Redis,
@@ -384,15 +413,21 @@ t.test('redis: random operation sequences give exactly the memory store results'
       } else if (choice === 2) {
         result = await both(`reap ${nodeId}`, (s) => s.nodes.reapNode(nodeId, now - back, 1000).then((r) => ({ ...r, records: byUserId(r.records) })));
       } else if (choice === 3) {
-        const entries = users.filter(() => rand() < 0.3).map((u) => {
-          const mine = sids.get(u) ?? [];
-          const connectionsOfUser = 1 + int(2);
-          return {
-            userId: u, username: u, logicalSessionId: mine.length && rand() < 0.8 ? mine.at(-1)! : 'none', epoch: int(20),
-            connectedAt: now - int(100), connections: connectionsOfUser,
-            ...(rand() < 0.3 ? { connectionIds: Array.from({ length: connectionsOfUser }, (_, i) => `q${steps}-${i}`) } : {}),
-          };
-        });
+        const entries = users
+          .filter(() => rand() < 0.3)
+          .map((u) => {
+            const mine = sids.get(u) ?? [];
+            const connectionsOfUser = 1 + int(2);
+            return {
+              userId: u,
+              username: u,
+              logicalSessionId: mine.length && rand() < 0.8 ? mine.at(-1)! : 'none',
+              epoch: int(20),
+              connectedAt: now - int(100),
+              connections: connectionsOfUser,
+              ...(rand() < 0.3 ? { connectionIds: Array.from({ length: connectionsOfUser }, (_, i) => `q${steps}-${i}`) } : {}),
+            };
+          });
         result = await both(`reassert ${nodeId}`, (s) => s.nodes.reassert(nodeId, now, entries));
         if (result) {
           reasserted.restored += (result as { restored: number }).restored;
@@ -415,8 +450,7 @@ t.test('redis: random operation sequences give exactly the memory store results'
       if (choice === 0) {
         result = await both('claim', (s) => s.outbox.claimPendingLogouts(limit, now, lease));
         claimed += Array.isArray(result) ? result.length : 0;
-      }
-      else if (choice === 1) result = await both('ack', (s) => s.outbox.ackPendingLogouts(ids).then(() => 'ok'));
+      } else if (choice === 1) result = await both('ack', (s) => s.outbox.ackPendingLogouts(ids).then(() => 'ok'));
       else result = await both('retry', (s) => s.outbox.retryPendingLogouts(ids, now + delay).then(() => 'ok'));
     }
     if (result === undefined) break;

@@ -49,13 +49,13 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
     await d.leave('A', 'alice', ['r1']);
     t.strictSame((await d.listMembers('r1', { limit: 10 })).members, [{ userId: 'bob', nodeId: 'B', sessions: 1 }]);
     await d.leave('A', 'alice', ['r1', 'never-joined']);
-    t.strictSame(await d.getRoom('r1'), { B: 1 }, 'a spurious leave does not take another node\'s count');
+    t.strictSame(await d.getRoom('r1'), { B: 1 }, "a spurious leave does not take another node's count");
     await d.leave('B', 'bob', ['r1']);
     t.strictSame(await all(d), []);
     await d.leave('B', 'bob', []);
   });
 
-  test('purgeNode removes a node\'s share in batches; syncNode replaces it', async (t, d) => {
+  test("purgeNode removes a node's share in batches; syncNode replaces it", async (t, d) => {
     for (let i = 0; i < 25; i++) await d.join('dead', `room-${String(i).padStart(2, '0')}`, `u${i}`);
     await d.join('live', 'room-00', 'x');
     t.equal(await d.nodeRoomCount('dead'), 25);
@@ -87,7 +87,10 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
     await d.syncNode('A', memberships);
     const rooms = await all(d);
     t.equal(rooms.length, 7);
-    t.equal(rooms.reduce((sum, r) => sum + (r.nodes.A ?? 0), 0), 1200);
+    t.equal(
+      rooms.reduce((sum, r) => sum + (r.nodes.A ?? 0), 0),
+      1200,
+    );
   });
 
   test('paging: every room and member exactly once, cursors opaque and checked', async (t, d) => {
@@ -107,7 +110,11 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
         await d.join('A', 'aaa-before-everything', 'u');
       }
     } while (cursor);
-    t.strictSame(seenRooms.filter((r) => r.startsWith('room.')), names, 'every room once, in order');
+    t.strictSame(
+      seenRooms.filter((r) => r.startsWith('room.')),
+      names,
+      'every room once, in order',
+    );
     t.equal(pages, 5, "24 rooms ('big' + 23) in pages of 5: no empty last page");
     const members: string[] = [];
     cursor = undefined;

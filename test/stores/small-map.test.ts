@@ -10,7 +10,7 @@ const contents = (entries: Iterable<[string, number]>) => [...entries].sort(([a]
 
 t.test('behaves like a Map under random sets and deletes', async (t) => {
   let seed = 7;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const small = new SmallMap<number>();
   const real = new Map<string, number>();
   let mismatches = 0;

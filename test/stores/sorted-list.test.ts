@@ -32,7 +32,11 @@ t.test('SortedList matches a sorted array under random inserts and deletes', asy
   t.equal(list.size, sorted.length);
   t.same([...list.valuesAfter()], sorted);
   for (const after of [-1, 0, 17, 2500, 4999, 5000]) {
-    t.same([...list.valuesAfter(after)], sorted.filter((v) => v > after), `after ${after}`);
+    t.same(
+      [...list.valuesAfter(after)],
+      sorted.filter((v) => v > after),
+      `after ${after}`,
+    );
   }
 });
 

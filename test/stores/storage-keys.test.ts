@@ -12,11 +12,30 @@ t.test('docs/architecture.md lists every Redis key and channel of the key schema
 t.test('every name RedisKeys builds has a row in the table', async (t) => {
   const k = new RedisKeys('p:');
   const built = [
-    k.player('<userId>'), k.online, k.index, k.nodePlayers('<nodeId>'), k.nodeHeartbeats('<nodeId>'), k.nodeReaping('<nodeId>'),
-    k.nodes, k.lock('<name>'),
-    k.pending, k.pendingData, k.grace, k.offlineQueue('<userId>'), k.roomsIndex, k.roomNodes('<room>'), k.roomMembers('<room>'),
-    k.roomNodeUsers('<room>', '<nodeId>'), k.nodeRooms('<nodeId>'), k.nodeChannel('<nodeId>'), k.broadcastChannel,
+    k.player('<userId>'),
+    k.online,
+    k.index,
+    k.nodePlayers('<nodeId>'),
+    k.nodeHeartbeats('<nodeId>'),
+    k.nodeReaping('<nodeId>'),
+    k.nodes,
+    k.lock('<name>'),
+    k.pending,
+    k.pendingData,
+    k.grace,
+    k.offlineQueue('<userId>'),
+    k.roomsIndex,
+    k.roomNodes('<room>'),
+    k.roomMembers('<room>'),
+    k.roomNodeUsers('<room>', '<nodeId>'),
+    k.nodeRooms('<nodeId>'),
+    k.nodeChannel('<nodeId>'),
+    k.broadcastChannel,
     k.roomChannelPrefix + '<room>',
   ].map((name) => name.slice('p:'.length));
-  t.same(built, STORAGE_KEYS.map((key) => key.pattern), 'same names, same order');
+  t.same(
+    built,
+    STORAGE_KEYS.map((key) => key.pattern),
+    'same names, same order',
+  );
 });

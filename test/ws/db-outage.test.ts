@@ -37,7 +37,10 @@ for (const store of ['memory', 'redis'] as const) {
     }
     await new Promise((resolve) => setTimeout(resolve, 700)); // several failed retries
     t.equal(await h.app.logoutPipeline.pendingCount(), users.length, 'every logout still pending');
-    t.ok(h.logs.some((l) => l.includes('database write of logouts failed')), 'failure logged');
+    t.ok(
+      h.logs.some((l) => l.includes('database write of logouts failed')),
+      'failure logged',
+    );
     const ready = await fetch(`${h.baseUrl}/health/ready`);
     t.equal(ready.status, 503, 'not ready while the database is down');
     t.equal(((await ready.json()) as { checks: { database: string } }).checks.database, 'unreachable');

@@ -36,7 +36,10 @@ t.test('sessions close in waves of DRAIN_BATCH spaced by DRAIN_INTERVAL_MS', asy
   const seen = await Promise.all(closes);
   await closing;
 
-  t.ok(seen.every((c) => c.code === CloseCode.RESTART), 'every session closed with 1012');
+  t.ok(
+    seen.every((c) => c.code === CloseCode.RESTART),
+    'every session closed with 1012',
+  );
   for (const c of clients) t.match(await c.next('reconnect', 1000), { type: 'reconnect' }, 'after a reconnect frame');
 
   // Group the close times: a new wave starts where the gap to the previous close exceeds T/2.
@@ -51,5 +54,8 @@ t.test('sessions close in waves of DRAIN_BATCH spaced by DRAIN_INTERVAL_MS', asy
   const gaps = waves.slice(1).map((w, i) => Math.round(w[0]! - waves[i]!.at(-1)!));
   t.comment(`waves ${JSON.stringify(sizes)}, spread within ${JSON.stringify(spreads)} ms, gaps ${JSON.stringify(gaps)} ms`);
   t.same(sizes, [2, 2, 2, 1], `${CLIENTS} sessions in waves of ${BATCH}`);
-  t.ok(gaps.every((g) => g >= INTERVAL_MS * 0.6 && g <= INTERVAL_MS * 4), `waves about ${INTERVAL_MS} ms apart`);
+  t.ok(
+    gaps.every((g) => g >= INTERVAL_MS * 0.6 && g <= INTERVAL_MS * 4),
+    `waves about ${INTERVAL_MS} ms apart`,
+  );
 });

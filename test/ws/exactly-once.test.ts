@@ -54,7 +54,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         await sleep(200); // room for a second (wrong) logout to show up
         t.equal(logoutsOf(h, 'racer').length, 1, 'one logout');
         t.equal(logoutsOf(h, 'racer')[0]!.reason, 'timeout', 'the first reason given wins: the timeout');
-        t.equal([...h.app.logoutPipeline.logoutsByReason.values()].reduce((a, b) => a + b, 0), 1, 'one logout counted');
+        t.equal(
+          [...h.app.logoutPipeline.logoutsByReason.values()].reduce((a, b) => a + b, 0),
+          1,
+          'one logout counted',
+        );
         t.equal(sessions.length, 1, 'one session row');
         t.equal(sessions[0]!.reason, 'timeout');
         t.equal(await h.app.logoutPipeline.pendingCount(), 0, 'nothing left to write');

@@ -109,7 +109,7 @@ t.test('fuzz: thousands of random frames never crash the process or other sessio
   const { client: fuzzer } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('fuzzer')}`);
   const { client: victim } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('victim')}`);
   let seed = 42;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const valid = ['{"type":"ping","ts":1}', '{"type":"message","to":"victim","content":"hi"}', '{"type":"message","to":"fuzzer","content":{"a":[1]}}'];
   const generators: Array<() => string | Buffer> = [
     () => Buffer.from(Array.from({ length: Math.floor(rand() * 200) }, () => Math.floor(rand() * 256))),
@@ -118,7 +118,13 @@ t.test('fuzz: thousands of random frames never crash the process or other sessio
     () => `{"type":"ping","ts":1e${Math.floor(rand() * 1000)}}`,
     () => '['.repeat(5000 + Math.floor(rand() * 5000)),
     () => `${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}`,
-    () => JSON.stringify({ type: ['ping', 'message', 'join', 'room', 'ack', '__proto__'][Math.floor(rand() * 6)], to: rand() > 0.5 ? 'victim' : { x: 1 }, content: rand(), id: rand() > 0.5 ? 'x'.repeat(Math.floor(rand() * 100)) : 7 }),
+    () =>
+      JSON.stringify({
+        type: ['ping', 'message', 'join', 'room', 'ack', '__proto__'][Math.floor(rand() * 6)],
+        to: rand() > 0.5 ? 'victim' : { x: 1 },
+        content: rand(),
+        id: rand() > 0.5 ? 'x'.repeat(Math.floor(rand() * 100)) : 7,
+      }),
     () => '{"__proto__":{"polluted":true},"type":"ping"}',
     () => String.fromCharCode(...Array.from({ length: 50 }, () => Math.floor(rand() * 0xd7ff))),
   ];

@@ -11,7 +11,12 @@ import { TestClient } from '../helpers/ws-client.ts';
 
 for (const backend of ['embedded', 'real'] as Backend[]) {
   t.test(`grace period (${backend})`, async (t) => {
-    const h = await buildTestApp(t, backend, { LOGOUT_GRACE_MS: '2500', HEARTBEAT_TIMEOUT_MS: '1500', WATCHDOG_INTERVAL_MS: '50', WS_PING_INTERVAL_MS: '600000' });
+    const h = await buildTestApp(t, backend, {
+      LOGOUT_GRACE_MS: '2500',
+      HEARTBEAT_TIMEOUT_MS: '1500',
+      WATCHDOG_INTERVAL_MS: '50',
+      WS_PING_INTERVAL_MS: '600000',
+    });
     if (!h) return;
     const url = (u: string) => `${h.wsUrl}/ws?token=${h.token(u)}`;
     const status = async (u: string) => {
@@ -54,7 +59,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         const s = await status('gone');
         return s.status === 'offline' && s.lastSpiritGainTime ? s : undefined;
       }, 10_000);
-      t.ok(after.lastSpiritGainTime! >= closedAt - 20 && after.lastSpiritGainTime! < closedAt + 1000, 'stamped with the time the connection ended, not the grace end');
+      t.ok(
+        after.lastSpiritGainTime! >= closedAt - 20 && after.lastSpiritGainTime! < closedAt + 1000,
+        'stamped with the time the connection ended, not the grace end',
+      );
       t.equal(logouts('gone').length, 1);
       t.equal(logouts('gone')[0]!.reason, 'closed');
     });

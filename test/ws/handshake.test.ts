@@ -115,8 +115,14 @@ t.test('jwt mode', async (t) => {
     await refused(`${base}?token=${secretLooking}x`);
     const { client } = await TestClient.open(`${base}?token=${secretLooking}`);
     await client.close();
-    t.notOk(h.logs.some((l) => l.includes(secretLooking)), 'token absent from every log line');
-    t.notOk(h.logs.some((l) => l.includes(h.config.AUTH_JWT_SECRET!)), 'secret absent');
+    t.notOk(
+      h.logs.some((l) => l.includes(secretLooking)),
+      'token absent from every log line',
+    );
+    t.notOk(
+      h.logs.some((l) => l.includes(h.config.AUTH_JWT_SECRET!)),
+      'secret absent',
+    );
   });
 });
 
@@ -132,7 +138,10 @@ t.test('AUTH_MODE=none (development)', async (t) => {
   await assertNothingLeft(t, h, 'not ok');
   t.equal((await refused(`${h.wsUrl}/ws`)).status, 401);
   t.equal(h.app.gateway.connections.size, 0, 'no userId: no session');
-  t.ok(h.logs.some((l) => l.includes('AUTH_MODE=none')), 'startup warning logged');
+  t.ok(
+    h.logs.some((l) => l.includes('AUTH_MODE=none')),
+    'startup warning logged',
+  );
 });
 
 t.test('capacity and draining -> 503 with Retry-After', async (t) => {

@@ -57,7 +57,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     t.equal(sessions[0]!.disconnectedAt!.getTime(), presence.logoutTime);
     t.equal(logLines(h.logs, 'user logged out').filter((l) => l.userId === 'silent').length, 1, 'one log line');
     const online = await h.app.presence.listOnline({ limit: 100 });
-    t.same(online.players.map((p) => p.userId), ['pinger'], 'only the pinger is online');
+    t.same(
+      online.players.map((p) => p.userId),
+      ['pinger'],
+      'only the pinger is online',
+    );
 
     if (backend === 'real') {
       const redis = new Redis(h.config.REDIS_URL!);

@@ -26,7 +26,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     const h = await buildTestApp(t, backend, { SESSION_POLICY: 'multi', MAX_SESSIONS_PER_USER: '5', HEARTBEAT_TIMEOUT_MS: '60000' });
     if (!h) return;
 
-    await t.test('every session of the recipient once; echo to the sender\'s other sessions', async (t) => {
+    await t.test("every session of the recipient once; echo to the sender's other sessions", async (t) => {
       const [phone, laptop, tablet] = [await open(h, 'dana'), await open(h, 'dana'), await open(h, 'dana')];
       const [eliDesk, eliPhone] = [await open(h, 'eli'), await open(h, 'eli')];
       eliDesk.send({ type: 'message', to: 'dana', content: 'hi dana', id: 'd1' });
@@ -53,7 +53,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       for (let i = 0; i < 5; i++) t.match(await sender.next('ack', 5000, (f) => f.id === `g${i}`), { status: 'queued' });
       const first = await open(h, 'gus');
       const replay = await offlineFrames(first, 5);
-      t.same(replay.map((f) => f.content), [0, 1, 2, 3, 4]);
+      t.same(
+        replay.map((f) => f.content),
+        [0, 1, 2, 3, 4],
+      );
       first.send({ type: 'ack', id: replay[4]!.id });
       await first.ping();
       await eventually(async () => (await h.app.offlineQueue.length('gus')) === 0);
@@ -73,7 +76,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const unacked = await offlineFrames(third, 3);
       const fourth = await open(h, 'gus');
       const again = await offlineFrames(fourth, 3);
-      t.same(again.map((f) => f.id), unacked.map((f) => f.id), 'unacked: replayed to the next device too');
+      t.same(
+        again.map((f) => f.id),
+        unacked.map((f) => f.id),
+        'unacked: replayed to the next device too',
+      );
       fourth.send({ type: 'ack', id: again[2]!.id });
       await fourth.ping();
       await eventually(async () => (await h.app.offlineQueue.length('gus')) === 0);

@@ -43,10 +43,17 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
 
     await t.test('150 messages to an offline user: the newest 100 replayed in order, then acked away', async (t) => {
       const acks = await sendMany('olivia', 1, 150);
-      t.ok(acks.every((a) => a.status === 'queued'), 'every ack says queued');
+      t.ok(
+        acks.every((a) => a.status === 'queued'),
+        'every ack says queued',
+      );
       t.equal(await h.app.offlineQueue.length('olivia'), 100);
       const { client, frames } = await replayed(h, 'olivia', 100);
-      t.same(frames.map((f) => (f.content as { n: number }).n), Array.from({ length: 100 }, (_, i) => 51 + i), 'messages 51..150, in order');
+      t.same(
+        frames.map((f) => (f.content as { n: number }).n),
+        Array.from({ length: 100 }, (_, i) => 51 + i),
+        'messages 51..150, in order',
+      );
       t.match(frames[0], { type: 'message', from: 'sender', offline: true, id: String, ts: Number });
       t.same(await moreOffline(client), [], 'each once');
       client.send({ type: 'ack', id: frames[99]!.id });
@@ -73,8 +80,16 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       await first.client.ping();
       await first.client.terminate(); // vanished mid-replay
       const second = await replayed(h, 'pablo', 20);
-      t.same(second.frames.map((f) => (f.content as { n: number }).n), Array.from({ length: 20 }, (_, i) => 11 + i), '11..30: the unacked rest, in order');
-      t.same(second.frames.map((f) => f.id), first.frames.slice(10).map((f) => f.id), 'same server ids as before');
+      t.same(
+        second.frames.map((f) => (f.content as { n: number }).n),
+        Array.from({ length: 20 }, (_, i) => 11 + i),
+        '11..30: the unacked rest, in order',
+      );
+      t.same(
+        second.frames.map((f) => f.id),
+        first.frames.slice(10).map((f) => f.id),
+        'same server ids as before',
+      );
       t.same(await moreOffline(second.client), [], 'none of 1..10 again');
       // Acks one by one, then a stale ack of an already removed message changes nothing.
       for (const f of second.frames.slice(0, 5)) second.client.send({ type: 'ack', id: f.id });
@@ -83,13 +98,20 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       await second.client.ping();
       await second.client.close();
       const third = await replayed(h, 'pablo', 15);
-      t.same(third.frames.map((f) => (f.content as { n: number }).n), Array.from({ length: 15 }, (_, i) => 16 + i), '16..30');
+      t.same(
+        third.frames.map((f) => (f.content as { n: number }).n),
+        Array.from({ length: 15 }, (_, i) => 16 + i),
+        '16..30',
+      );
       third.client.send({ type: 'ack', id: third.frames[14]!.id });
       await third.client.ping();
       await third.client.close();
       const fourth = await TestClient.open(url(h, 'pablo'));
       t.same(await moreOffline(fourth.client), [], 'all acked: nothing more');
-      t.notOk(fourth.client.frames.some((f) => f.type === 'error'), 'acks never answer with errors');
+      t.notOk(
+        fourth.client.frames.some((f) => f.type === 'error'),
+        'acks never answer with errors',
+      );
       await fourth.client.close();
     });
 
@@ -97,7 +119,9 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       await sendMany('quinn', 1, 40);
       // Upgraded but not logged in yet: live pushes now race the login and the replay.
       const client = await TestClient.connect(url(h, 'quinn'));
-      const live = Array.from({ length: 5 }, (_, i) => call(h, 'POST', '/api/users/quinn/messages', { token: TEST_ADMIN_TOKEN, body: { content: { live: i } } }));
+      const live = Array.from({ length: 5 }, (_, i) =>
+        call(h, 'POST', '/api/users/quinn/messages', { token: TEST_ADMIN_TOKEN, body: { content: { live: i } } }),
+      );
       const answers = await Promise.all(live);
       await eventually(() => client.frames.some((f) => f.type === 'connected'));
       const queued = answers.filter((a) => a.body.status === 'queued').length;
@@ -109,7 +133,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const lastOffline = messages.map((f) => Boolean(f.offline)).lastIndexOf(true);
       t.equal(messages.length, 45, 'every message once');
       t.equal(messages.filter((f) => f.offline).length, 40 + queued, `the whole replay (40 + ${queued} pushes that found quinn still offline)`);
-      t.ok(firstLive === -1 || firstLive > lastOffline, `no live message before the end of the replay (first live at ${firstLive}, last offline at ${lastOffline})`);
+      t.ok(
+        firstLive === -1 || firstLive > lastOffline,
+        `no live message before the end of the replay (first live at ${firstLive}, last offline at ${lastOffline})`,
+      );
       t.equal(order[0], 'connected', 'connected first');
       t.equal(order[1], 'offline', 'then the replay');
       t.ok(order.lastIndexOf('offline') < (order.indexOf('live') === -1 ? Infinity : order.indexOf('live')), 'then live messages');
@@ -118,12 +145,18 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     });
 
     await t.test('server pushes to an offline user are queued and replayed as server messages', async (t) => {
-      const queued = await call<{ id: string; status: string }>(h, 'POST', '/api/users/rita/messages', { token: TEST_ADMIN_TOKEN, body: { content: { gift: 1 } } });
+      const queued = await call<{ id: string; status: string }>(h, 'POST', '/api/users/rita/messages', {
+        token: TEST_ADMIN_TOKEN,
+        body: { content: { gift: 1 } },
+      });
       t.equal(queued.status, 200);
       t.equal(queued.body.status, 'queued');
       const { client, frames } = await replayed(h, 'rita', 1);
       t.same(frames[0], { type: 'message', server: true, content: { gift: 1 }, id: queued.body.id, ts: frames[0]!.ts, offline: true });
-      const delivered = await call<{ id: string; status: string }>(h, 'POST', '/api/users/rita/messages', { token: TEST_ADMIN_TOKEN, body: { content: { gift: 2 } } });
+      const delivered = await call<{ id: string; status: string }>(h, 'POST', '/api/users/rita/messages', {
+        token: TEST_ADMIN_TOKEN,
+        body: { content: { gift: 2 } },
+      });
       t.equal(delivered.body.status, 'delivered');
       const live = await client.next('message', 5000, (f) => f.id === delivered.body.id);
       t.same(live, { type: 'message', server: true, content: { gift: 2 }, id: delivered.body.id, ts: live.ts }, 'live: not marked offline');

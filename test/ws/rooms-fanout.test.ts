@@ -27,7 +27,10 @@ t.test('1k-member room fan-out: each message once to each member', async (t) => 
         const bus = h.app.bus as unknown as { subscriber: { status: string } };
         throw new Error(
           `${error.message}; frames: ${JSON.stringify(c.frames)}; members ${h.app.gateway.rooms.registry.localCount('arena')}; ` +
-            `subscriptions ${[...rooms.subscriptions.keys()]}; subscriber ${bus.subscriber.status}; logs ${h.logs.filter((l) => /warn|error|room/.test(l)).slice(0, 5).join(' | ')}`,
+            `subscriptions ${[...rooms.subscriptions.keys()]}; subscriber ${bus.subscriber.status}; logs ${h.logs
+              .filter((l) => /warn|error|room/.test(l))
+              .slice(0, 5)
+              .join(' | ')}`,
         );
       }),
     ),

@@ -24,7 +24,9 @@ t.test('rooms through a Redis outage (real)', async (t) => {
     await c.next('joined');
   }
   const kept = async () =>
-    (await call<{ rooms: Array<{ room: string; clusterMembers: number }> }>(h, 'GET', '/api/rooms', { token: TEST_ADMIN_TOKEN })).body.rooms?.find((r) => r.room === 'kept');
+    (await call<{ rooms: Array<{ room: string; clusterMembers: number }> }>(h, 'GET', '/api/rooms', { token: TEST_ADMIN_TOKEN })).body.rooms?.find(
+      (r) => r.room === 'kept',
+    );
   await eventually(async () => (await kept())?.clusterMembers === 2);
 
   proxy.cut();
@@ -34,7 +36,10 @@ t.test('rooms through a Redis outage (real)', async (t) => {
   alice.send({ type: 'room', room: 'kept', content: 'during outage', id: 'o1' });
   t.match(await alice.next('error'), { code: 'NOT_AVAILABLE', ref: 'o1' }, 'a publish that cannot reach the other nodes fails');
   await bob.ping();
-  t.notOk(bob.frames.some((f) => f.type === 'room'), 'and nobody got it');
+  t.notOk(
+    bob.frames.some((f) => f.type === 'room'),
+    'and nobody got it',
+  );
   t.equal(h.app.gateway.rooms.registry.localCount('new-room'), 0, 'the failed join left no membership');
 
   // Redis comes back without the directory (as after a restart without persistence).

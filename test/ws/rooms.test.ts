@@ -134,7 +134,10 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
       const jack = await open(h, 'jack');
       await join(ivy1, 'news');
       await join(ivy2, 'news');
-      const res = await call<{ id: string; localSessions: number }>(h, 'POST', '/api/rooms/news/messages', { token: TEST_ADMIN_TOKEN, body: { content: { headline: 'patch 1.2' } } });
+      const res = await call<{ id: string; localSessions: number }>(h, 'POST', '/api/rooms/news/messages', {
+        token: TEST_ADMIN_TOKEN,
+        body: { content: { headline: 'patch 1.2' } },
+      });
       t.equal(res.status, 200);
       t.equal(res.body.localSessions, 2);
       for (const c of [ivy1, ivy2]) {

@@ -41,7 +41,10 @@ t.test('drop on full, sender and bystanders unaffected', async (t) => {
   t.ok(session.queue.dropped > 0, `messages dropped for the stuck client (${session.queue.dropped})`);
   t.equal(h.app.gateway.counters.dropped, session.queue.dropped, 'counted on the node');
   t.ok(session.queue.depth <= 8, 'queue bounded by SEND_QUEUE_MAX');
-  t.ok(h.logs.some((l) => l.includes('send queue full')), 'drop logged');
+  t.ok(
+    h.logs.some((l) => l.includes('send queue full')),
+    'drop logged',
+  );
   t.ok(h.logs.filter((l) => l.includes('send queue full')).length < 5, 'drop warnings rate-limited');
   await bystander.ping();
 
@@ -52,7 +55,10 @@ t.test('drop on full, sender and bystanders unaffected', async (t) => {
     return got.length === total - session.queue.dropped;
   }, 10_000);
   for (const f of stuck.frames) if (f.type === 'message') seqs.push((f.content as { seq: number }).seq);
-  t.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!), 'what was delivered arrived in order');
+  t.ok(
+    seqs.every((s, i) => i === 0 || s > seqs[i - 1]!),
+    'what was delivered arrived in order',
+  );
   await Promise.all([sender.close(), stuck.close(), bystander.close()]);
 });
 
@@ -64,7 +70,10 @@ t.test('SLOW_CONSUMER_DROPS consecutive drops close with 4003', async (t) => {
   tcp(slow).pause();
   const pad = 'q'.repeat(50_000);
   for (let i = 0; i < 400; i++) sender.send({ type: 'message', to: 'slow', content: { i, pad } });
-  await eventually(() => h.app.gateway.connections.countOf('slow') === 0 || [...(h.app.gateway.connections.sessionsOf('slow') ?? [])][0]?.state === 'closing', 10_000);
+  await eventually(
+    () => h.app.gateway.connections.countOf('slow') === 0 || [...(h.app.gateway.connections.sessionsOf('slow') ?? [])][0]?.state === 'closing',
+    10_000,
+  );
   tcp(slow).resume();
   t.equal((await slow.closed).code, CloseCode.SLOW_CONSUMER);
   await sender.close();

@@ -30,14 +30,21 @@ t.test('SIGTERM: reconnect frame + close 1012, logouts land, exit 0', async (t) 
   const started = Date.now();
   const exit = server.stop('SIGTERM');
   const closes = await Promise.all(clients.map((c) => c.closed));
-  t.same(closes.map((c) => c.code), users.map(() => CloseCode.RESTART), 'every session closed with 1012');
+  t.same(
+    closes.map((c) => c.code),
+    users.map(() => CloseCode.RESTART),
+    'every session closed with 1012',
+  );
   for (const c of clients) t.match(await c.next('reconnect', 1000), { type: 'reconnect', reason: 'server restarting' }, 'told to reconnect first');
   const { code } = await exit;
   t.equal(code, 0, 'exit 0');
   t.ok(Date.now() - started < 8000, 'within SHUTDOWN_TIMEOUT_MS');
   const logouts = server.logs.filter((l) => l.msg === 'user logged out');
   t.same(logouts.map((l) => l.userId).sort(), users, 'one logout per user');
-  t.ok(logouts.every((l) => l.reason === 'shutdown'), 'reason shutdown');
+  t.ok(
+    logouts.every((l) => l.reason === 'shutdown'),
+    'reason shutdown',
+  );
   t.notOk(JSON.stringify(server.logs).includes(SECRET), 'secret never logged');
 
   // The logouts reached the database before exit.

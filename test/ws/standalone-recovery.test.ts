@@ -129,8 +129,14 @@ t.test('SIGTERM during a database outage: the unwritten logouts land after the r
   const closedUntil = Date.now();
   const { code } = await first.stop('SIGTERM');
   t.equal(code, 0, 'the node still shuts down cleanly');
-  t.ok(first.logs.some((l) => l.msg === 'shutdown: logouts kept in NODE_STATE_FILE for the next start' && l.unwrittenLogouts === PLAYERS), 'it says what it kept');
-  t.ok((await sessions()).every((s) => s.disconnected_at === null), 'nothing reached the database during the outage');
+  t.ok(
+    first.logs.some((l) => l.msg === 'shutdown: logouts kept in NODE_STATE_FILE for the next start' && l.unwrittenLogouts === PLAYERS),
+    'it says what it kept',
+  );
+  t.ok(
+    (await sessions()).every((s) => s.disconnected_at === null),
+    'nothing reached the database during the outage',
+  );
 
   proxy.restore();
   const second = await startServer({ ...env, NODE_ID: 'outage-2' });

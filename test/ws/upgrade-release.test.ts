@@ -30,11 +30,15 @@ t.test('the upgrade request is garbage once the connection is open', async (t) =
   t.ok(request?.deref(), 'the upgrade request was seen');
 
   // Collected within a few rounds (a GC may run before the last references are dropped).
-  await eventually(async () => {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-    return request?.deref() === undefined;
-  }, 5000, 50);
+  await eventually(
+    async () => {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      return request?.deref() === undefined;
+    },
+    5000,
+    50,
+  );
   t.pass('collected while the connection is open');
   t.ok(await client.ping(), 'and the connection still serves');
   t.equal(gw.app.gateway.connections.size, 1);

@@ -491,7 +491,8 @@ $('login-form').addEventListener('submit', async (event) => {
     if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
   } catch (error) {
     state.token = null;
-    $('login-error').textContent = error instanceof Unauthorized ? 'This token is not the admin token.' : `The gateway did not answer (${/** @type {Error} */ (error).message}).`;
+    $('login-error').textContent =
+      error instanceof Unauthorized ? 'This token is not the admin token.' : `The gateway did not answer (${/** @type {Error} */ (error).message}).`;
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, token);

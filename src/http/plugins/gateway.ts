@@ -17,7 +17,6 @@ import { StandaloneRecovery } from '../../presence/standalone-recovery.ts';
 import { NodeStateFile } from '../../database/node-state-file.ts';
 import type { Config } from '../../config.ts';
 
-
 declare module 'fastify' {
   interface FastifyInstance {
     gateway: Gateway;

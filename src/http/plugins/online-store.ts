@@ -98,10 +98,7 @@ export default fp(
     });
     // With sentinels, REDIS_URL still carries the password and database; the master's address
     // comes from the sentinels (and follows a failover).
-    const redis = new Redis(
-      config.REDIS_URL,
-      sentinels ? { ...redisOptions(), sentinels, name: config.REDIS_SENTINEL_NAME } : redisOptions(),
-    );
+    const redis = new Redis(config.REDIS_URL, sentinels ? { ...redisOptions(), sentinels, name: config.REDIS_SENTINEL_NAME } : redisOptions());
     let lastErrorLog = 0;
     redis.on('error', (err) => {
       // ioredis emits an error per failed reconnect; one line every 10 s is enough.

@@ -27,7 +27,12 @@ const wsHandshakeDoc = {
     'the client then pings every intervalMs, and a session silent for timeoutMs is closed with 4000 and logged out.',
   security: [{ bearerAuth: [] }, {}],
   querystring: Type.Object({
-    token: Type.Optional(Type.String({ description: 'Player JWT (AUTH_MODE=jwt), instead of the Authorization header', examples: ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln'] })),
+    token: Type.Optional(
+      Type.String({
+        description: 'Player JWT (AUTH_MODE=jwt), instead of the Authorization header',
+        examples: ['eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln'],
+      }),
+    ),
     userId: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'The player (AUTH_MODE=none only)', examples: ['alice'] })),
     name: Type.Optional(Type.String({ maxLength: 64, description: 'Display name (AUTH_MODE=none only; default: the userId)', examples: ['Alice'] })),
   }),
@@ -67,7 +72,7 @@ export default fp(
               scheme: 'bearer',
               description:
                 '`Authorization: Bearer <token>`: the ADMIN_TOKEN for the admin routes (compared in constant time), ' +
-                "or a player JWT (HS256, `sub` = userId) where a player may act for themself (POST /api/online/logout) and on /ws.",
+                'or a player JWT (HS256, `sub` = userId) where a player may act for themself (POST /api/online/logout) and on /ws.',
             },
           },
         },

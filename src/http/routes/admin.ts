@@ -27,8 +27,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
   const html = read('index.html');
   const assets = new Map(Object.entries(ASSETS).map(([name, { file, type }]) => [name, { body: read(file), type }]));
 
-  const page = async (_request: unknown, reply: import('fastify').FastifyReply) =>
-    reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
+  const page = async (_request: unknown, reply: import('fastify').FastifyReply) => reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html);
   app.get('/admin', { schema: { hide: true } }, page);
   app.get('/admin/', { schema: { hide: true } }, page);
 

@@ -77,8 +77,16 @@ export class MemoryNodeRegistry implements NodeRegistry {
       let changed = false;
       if (!entry) {
         entry = {
-          status: 'online', username: s.username, nodeId, epoch: s.epoch, sessions: s.connections, sid: s.logicalSessionId,
-          connectedAt: s.connectedAt, lastHeartbeat: now, nodes: SmallMap.of(nodeId, s.connections), conns: new SmallMap(),
+          status: 'online',
+          username: s.username,
+          nodeId,
+          epoch: s.epoch,
+          sessions: s.connections,
+          sid: s.logicalSessionId,
+          connectedAt: s.connectedAt,
+          lastHeartbeat: now,
+          nodes: SmallMap.of(nodeId, s.connections),
+          conns: new SmallMap(),
         };
         this.state.players.set(s.userId, entry);
         changed = true;

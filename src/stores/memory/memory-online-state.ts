@@ -96,8 +96,14 @@ export class MemoryOnlineState {
     entry.logoutReason = reason;
     this.index.delete(userId);
     const record: LogoutRecord = {
-      userId, username: entry.username, logicalSessionId: entry.sid, nodeId, epoch: entry.epoch,
-      connectedAt: entry.connectedAt, logoutAt: now, reason,
+      userId,
+      username: entry.username,
+      logicalSessionId: entry.sid,
+      nodeId,
+      epoch: entry.epoch,
+      connectedAt: entry.connectedAt,
+      logoutAt: now,
+      reason,
     };
     // Like ZADD NX / HSETNX: an id already queued keeps its first record.
     if (!this.pending.has(entry.sid)) {
@@ -122,7 +128,15 @@ export class MemoryOnlineState {
 /** A fresh player record (offline, never seen before). */
 export function newPlayerEntry(username: string, nodeId: string): PlayerEntry {
   return {
-    status: 'offline', username, nodeId, epoch: 0, sessions: 0,
-    sid: '', connectedAt: 0, lastHeartbeat: 0, nodes: new SmallMap(), conns: new SmallMap(),
+    status: 'offline',
+    username,
+    nodeId,
+    epoch: 0,
+    sessions: 0,
+    sid: '',
+    connectedAt: 0,
+    lastHeartbeat: 0,
+    nodes: new SmallMap(),
+    conns: new SmallMap(),
   };
 }

@@ -17,9 +17,7 @@ import type {
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { MemoryOnlineState, newPlayerEntry, type DueKey, type PlayerEntry } from './memory-online-state.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
-import {
-  FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
-} from '../../presence/online-paging.ts';
+import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
 
 export class MemoryPresenceStore implements PresenceStore {
   /** A store of its own state by default (tests); `createMemoryStores` shares one. */
@@ -152,7 +150,11 @@ export class MemoryPresenceStore implements PresenceStore {
     const players: PlayerPresence[] = [];
     let last: string | undefined;
     let more = false;
-    const walk = !start ? this.state.index.valuesAfter() : start.inclusive ? this.state.index.valuesFrom(start.value) : this.state.index.valuesAfter(start.value);
+    const walk = !start
+      ? this.state.index.valuesAfter()
+      : start.inclusive
+        ? this.state.index.valuesFrom(start.value)
+        : this.state.index.valuesAfter(start.value);
     for (const userId of walk) {
       // Past the prefix range: the end, not "more" (ZRANGEBYLEX's max bound does the same).
       if (range && compareCodePoints(userId, range.to) >= 0) break;
@@ -184,9 +186,16 @@ export class MemoryPresenceStore implements PresenceStore {
       if (beat !== undefined && beat > lastHeartbeat) lastHeartbeat = beat;
     }
     const presence: PlayerPresence = {
-      userId, status: entry.status, username: entry.username, nodeId: entry.nodeId,
-      nodes: Object.fromEntries(entry.nodes), sessions: entry.sessions, epoch: entry.epoch,
-      logicalSessionId: entry.sid, connectedAt: entry.connectedAt, lastHeartbeat,
+      userId,
+      status: entry.status,
+      username: entry.username,
+      nodeId: entry.nodeId,
+      nodes: Object.fromEntries(entry.nodes),
+      sessions: entry.sessions,
+      epoch: entry.epoch,
+      logicalSessionId: entry.sid,
+      connectedAt: entry.connectedAt,
+      lastHeartbeat,
     };
     if (entry.logoutTime !== undefined) presence.logoutTime = entry.logoutTime;
     if (entry.logoutReason !== undefined) presence.logoutReason = entry.logoutReason;

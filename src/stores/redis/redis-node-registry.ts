@@ -67,16 +67,14 @@ export class RedisNodeRegistry implements NodeRegistry {
    * those users' keys in KEYS and reaps each user whose claim it removes. Both steps check the
    * lease against `liveAfter`; `register` is '' for reapNode, else the new holder's lease (now).
    */
-  private async reapBatch(
-    nodeId: string, liveAfter: number, at: string, register: string, claimTtlMs: number, limit: number,
-  ): Promise<ReapBatchResult> {
+  private async reapBatch(nodeId: string, liveAfter: number, at: string, register: string, claimTtlMs: number, limit: number): Promise<ReapBatchResult> {
     const { keys: k, run } = this.ctx;
     const nodeKeys = [k.nodePlayers(nodeId), k.nodeReaping(nodeId), k.nodeHeartbeats(nodeId)] as const;
-    const claim = asFields(
-      await run('reapClaim', [k.nodes, ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register]),
-      'reapClaim',
-      ['live', 'claimed', 'remaining'],
-    );
+    const claim = asFields(await run('reapClaim', [k.nodes, ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register]), 'reapClaim', [
+      'live',
+      'claimed',
+      'remaining',
+    ]);
     const claimed = asArray(claim.claimed, 'reapClaim claimed').map((id) => asString(id, 'reapClaim userId'));
     if (asNumber(claim.live, 'reapClaim live') === 1) return { live: true, records: [], remaining: 0 };
     // Nothing claimable: done (the node was finished in the same step), or other reapers' fresh claims.
@@ -153,7 +151,12 @@ export class RedisNodeRegistry implements NodeRegistry {
       const args: (string | number)[] = [nodeId, String(now)];
       for (const s of batch) {
         args.push(
-          s.userId, s.username, s.logicalSessionId, String(s.epoch), String(s.connectedAt), s.connections,
+          s.userId,
+          s.username,
+          s.logicalSessionId,
+          String(s.epoch),
+          String(s.connectedAt),
+          s.connections,
           s.connectionIds ? JSON.stringify(s.connectionIds) : '',
         );
       }

@@ -74,5 +74,4 @@ export class RedisOfflineQueue implements OfflineQueue {
   }
 
   async close(): Promise<void> {}
-
 }

@@ -19,9 +19,7 @@ import type {
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
-import {
-  FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart,
-} from '../../presence/online-paging.ts';
+import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
 
 /**
  * Above this many users a heartbeat flush is split into several HSETs (still one pipelined
@@ -62,14 +60,8 @@ export class RedisPresenceStore implements PresenceStore {
     const reply = asFields(
       await this.ctx.run(
         'endSession',
-        [
-          k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId),
-          k.pending, k.pendingData, k.grace,
-        ],
-        [
-          input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '',
-          String(input.graceMs ?? 0),
-        ],
+        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId), k.pending, k.pendingData, k.grace],
+        [input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '', String(input.graceMs ?? 0)],
       ),
       'endSession',
       ['stale', 'loggedOut', 'sessions'],
@@ -103,7 +95,7 @@ export class RedisPresenceStore implements PresenceStore {
       );
       if (reply.retry !== undefined) {
         // A login on another node in between: read the nodes again.
-        if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError('forceLogout: the user\'s nodes kept changing');
+        if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError("forceLogout: the user's nodes kept changing");
         continue;
       }
       if (asNumber(reply.loggedOut, 'forceLogout loggedOut') !== 1) return { loggedOut: false, nodes: {} };
@@ -173,7 +165,7 @@ export class RedisPresenceStore implements PresenceStore {
       );
       if (reply.retry === undefined) return parsePresence(userId, reply.fields, reply.beats);
       // A login on another node in between: read the nodes again.
-      if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError('getPlayer: the user\'s nodes kept changing');
+      if (attempt >= NODE_READ_ATTEMPTS) throw new OnlineReplyError("getPlayer: the user's nodes kept changing");
     }
   }
 
@@ -188,7 +180,12 @@ export class RedisPresenceStore implements PresenceStore {
     // stays within the range, so the page that reaches the end of a prefix range knows it is the
     // last one.
     const userIds = await this.ctx.redis.zrangebylex(
-      k.index, start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+', 'LIMIT', 0, budget + 1,
+      k.index,
+      start ? `${start.inclusive ? '[' : '('}${start.value}` : '-',
+      range ? `(${range.to}` : '+',
+      'LIMIT',
+      0,
+      budget + 1,
     );
     if (userIds.length === 0) return { players: [] };
     // 2. Their hashes (keys in KEYS): status and node filter checked, and the page cut, in one step.

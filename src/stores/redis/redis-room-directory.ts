@@ -9,14 +9,7 @@ import { RedisKeys } from './keys.ts';
 import { defineScripts, type RunScript } from './scripts.ts';
 import { asArray, asString } from './redis-online-codec.ts';
 import { checkPageLimit, decodeCursor, encodeCursor } from '../../presence/online-paging.ts';
-import {
-  MEMBER_SEPARATOR,
-  type MemberPage,
-  type NodeMembership,
-  type PageOptions,
-  type RoomDirectory,
-  type RoomPage,
-} from '../../delivery/room-directory.ts';
+import { MEMBER_SEPARATOR, type MemberPage, type NodeMembership, type PageOptions, type RoomDirectory, type RoomPage } from '../../delivery/room-directory.ts';
 
 export interface RedisRoomDirectoryOptions {
   /** Owned by the caller: `close()` leaves it open. Must not use ioredis' own `keyPrefix`. */
@@ -104,10 +97,7 @@ export class RedisRoomDirectory implements RoomDirectory {
     const members: MemberPage['members'] = [];
     if (page.length > 0) {
       const nodeOf = (key: string) => key.slice(key.indexOf(MEMBER_SEPARATOR) + 1);
-      const flat = asArray(
-        await this.run('roomMembers', [membersKey, ...page.map((key) => this.keys.roomNodeUsers(room, nodeOf(key)))], page),
-        'roomMembers',
-      );
+      const flat = asArray(await this.run('roomMembers', [membersKey, ...page.map((key) => this.keys.roomNodeUsers(room, nodeOf(key)))], page), 'roomMembers');
       for (let i = 0; i + 1 < flat.length; i += 2) {
         if (flat[i + 1] === null) continue;
         const key = asString(flat[i], 'roomMembers member');

@@ -105,10 +105,7 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await barrier(a!, nodes);
     await barrier(b!, nodes);
     for (const node of nodes) {
-      const expected = [
-        ...(node.id === 'A' ? [] : [{ origin: 'A', message: first }]),
-        ...(node.id === 'B' ? [] : [{ origin: 'B', message: second }]),
-      ];
+      const expected = [...(node.id === 'A' ? [] : [{ origin: 'A', message: first }]), ...(node.id === 'B' ? [] : [{ origin: 'B', message: second }])];
       t.strictSame(node.got, expected, `${node.id} got each broadcast of the others once`);
     }
   });
@@ -118,8 +115,16 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     for (const message of messages) await a!.bus.publish('B', message);
     for (const message of messages) await a!.bus.broadcast(message);
     await barrier(a!, [a!, b!, c!]);
-    t.strictSame(b!.got, [...messages, ...messages].map((message) => ({ origin: 'A', message })), 'publish then broadcast, intact');
-    t.strictSame(c!.got, messages.map((message) => ({ origin: 'A', message })), 'broadcast only');
+    t.strictSame(
+      b!.got,
+      [...messages, ...messages].map((message) => ({ origin: 'A', message })),
+      'publish then broadcast, intact',
+    );
+    t.strictSame(
+      c!.got,
+      messages.map((message) => ({ origin: 'A', message })),
+      'broadcast only',
+    );
     t.strictSame(a!.got, []);
     const big = b!.got[1]?.message;
     t.ok(big?.kind === 'deliver' && big.frame.length > 100 * 1024, 'the 100 KB frame kept its length');
@@ -134,8 +139,14 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await barrier(a!, [b!]);
     t.equal(b!.got.length, 1000);
     const order = b!.got.map((e) => (e.message.kind === 'deliver' || e.message.kind === 'broadcast' ? JSON.parse(e.message.frame).n : -1));
-    t.ok(order.every((n, i) => n === i), 'in publish order');
-    t.strictSame(b!.got.map((e) => e.message), sent);
+    t.ok(
+      order.every((n, i) => n === i),
+      'in publish order',
+    );
+    t.strictSame(
+      b!.got.map((e) => e.message),
+      sent,
+    );
   });
 
   test('close() stops delivery at once; the closed bus refuses to send; close is idempotent', ['A', 'B', 'C'], async (t, [a, b, c]) => {
@@ -152,7 +163,10 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     t.strictSame(c!.got, [{ origin: 'A', message: { kind: 'broadcast', frame: 'after close' } }], 'the others still receive');
     await t.rejects(b!.bus.publish('A', { kind: 'deliver', userId: 'u', frame: 'x' }), 'publish after close rejects');
     await t.rejects(b!.bus.broadcast({ kind: 'broadcast', frame: 'x' }), 'broadcast after close rejects');
-    await t.rejects(b!.bus.subscribe('B', () => {}), 'subscribe after close rejects');
+    await t.rejects(
+      b!.bus.subscribe('B', () => {}),
+      'subscribe after close rejects',
+    );
     await b!.bus.close();
     t.pass('second close resolves');
   });
@@ -180,12 +194,14 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await a!.bus.publish('B', { kind: 'deliver', userId: 'u', frame: THROW });
     await a!.bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'next' });
     await barrier(a!, [b!]);
-    t.strictSame(b!.got.map((e) => e.message.kind === 'deliver' && e.message.frame), [THROW, 'next']);
+    t.strictSame(
+      b!.got.map((e) => e.message.kind === 'deliver' && e.message.frame),
+      [THROW, 'next'],
+    );
   });
 
   /** Room messages received by `node`, as "room:frame". */
-  const roomGot = (node: TestNode) =>
-    node.got.flatMap((e) => (e.message.kind === 'room' ? [`${e.origin}>${e.message.room}:${e.message.frame}`] : []));
+  const roomGot = (node: TestNode) => node.got.flatMap((e) => (e.message.kind === 'room' ? [`${e.origin}>${e.message.room}:${e.message.frame}`] : []));
 
   test('room messages reach every other subscribed node once, never the sender or a bystander', ['A', 'B', 'C', 'D'], async (t, nodes) => {
     const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode];
@@ -194,8 +210,8 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await b.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-b' });
     await barrier(a, nodes);
     await barrier(b, nodes);
-    t.strictSame(roomGot(a), ['B>lobby:from-b'], 'A: only B\'s message');
-    t.strictSame(roomGot(b), ['A>lobby:from-a'], 'B: only A\'s message');
+    t.strictSame(roomGot(a), ['B>lobby:from-b'], "A: only B's message");
+    t.strictSame(roomGot(b), ['A>lobby:from-a'], "B: only A's message");
     t.strictSame(roomGot(c), ['A>lobby:from-a', 'B>lobby:from-b'], 'C: both, in order');
     t.strictSame(roomGot(d), [], 'D is subscribed to another room only');
     // A node that is not subscribed can still publish to the room.
@@ -264,7 +280,10 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await t.rejects(bus!.publish('X', { kind: 'deliver', userId: 'u', frame: 'x' }), /subscribe/, 'publish before subscribe');
     await t.rejects(bus!.broadcast({ kind: 'broadcast', frame: 'x' }), /subscribe/, 'broadcast before subscribe');
     await bus!.subscribe('S', () => {});
-    await t.rejects(bus!.subscribe('S2', () => {}), /already subscribed/);
+    await t.rejects(
+      bus!.subscribe('S2', () => {}),
+      /already subscribed/,
+    );
     await bus!.publish('X', { kind: 'deliver', userId: 'u', frame: 'x' });
   });
 }

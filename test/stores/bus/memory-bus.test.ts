@@ -12,7 +12,10 @@ t.test('memory: a node id is attached once per hub; a closed node frees it', asy
   const first = new MemoryBus(hub);
   const second = new MemoryBus(hub);
   await first.subscribe('A', () => {});
-  await t.rejects(second.subscribe('A', () => {}), /already attached/);
+  await t.rejects(
+    second.subscribe('A', () => {}),
+    /already attached/,
+  );
   await first.close();
   const [again, sender] = await attach([new MemoryBus(hub), new MemoryBus(hub)], ['A', 'S']);
   await first.close(); // a stale close must not detach the new owner of the id

@@ -120,7 +120,10 @@ export function runOwnerPublisherContract(t: Test, name: string, make: MakeOwner
     const results = await Promise.all(messages.map((message) => from.publishToOwners('ivy', 'A', message)));
     t.ok(results.every((r) => r.reached === 1));
     await barrier(a, [b]);
-    t.strictSame(b.got, messages.map((message) => ({ origin: 'A', message })));
+    t.strictSame(
+      b.got,
+      messages.map((message) => ({ origin: 'A', message })),
+    );
   });
 
   if (!outage) return;

@@ -17,12 +17,17 @@ import { testRedis } from '../../helpers/services.ts';
 import { gatewayRedis } from './bus-helpers.ts';
 import { runOwnerPublisherContract, type OwnerSetup } from './owner-publisher.contract.ts';
 
-runOwnerPublisherContract(t, 'lookup on memory', async (_t, n) => {
-  const store = createMemoryStores().presence;
-  const hub = new MemoryBusHub();
-  const buses = Array.from({ length: n }, () => new MemoryBus(hub));
-  return { store, buses, publisherFor: (bus) => new LookupOwnerPublisher(store, bus) };
-}, { outage: false });
+runOwnerPublisherContract(
+  t,
+  'lookup on memory',
+  async (_t, n) => {
+    const store = createMemoryStores().presence;
+    const hub = new MemoryBusHub();
+    const buses = Array.from({ length: n }, () => new MemoryBus(hub));
+    return { store, buses, publisherFor: (bus) => new LookupOwnerPublisher(store, bus) };
+  },
+  { outage: false },
+);
 
 /** One Redis "node" per bus, each with its own command connection, as the gateway runs them. */
 async function redisSetup(t: Test, n: number, publisher: 'lookup' | 'script'): Promise<OwnerSetup | null> {

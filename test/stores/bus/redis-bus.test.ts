@@ -116,7 +116,10 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
   t.teardown(() => bus.close());
   bus.subscriber.on('error', () => {});
   let started = Date.now();
-  await t.rejects(bus.subscribe('A', () => {}), 'subscribe rejects');
+  await t.rejects(
+    bus.subscribe('A', () => {}),
+    'subscribe rejects',
+  );
   t.ok(Date.now() - started < 1000, `subscribe rejected within 1 s (${Date.now() - started} ms)`);
   await t.rejects(bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' }), /subscribe/, 'the failed subscribe left no origin behind');
 
@@ -130,7 +133,10 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
   await cut.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' });
   proxy.cut();
   await waitFor(() => publisher.status !== 'ready', 'the publisher notices the outage');
-  for (const send of [() => cut.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' }).then(() => {}), () => cut.broadcast({ kind: 'broadcast', frame: 'x' })]) {
+  for (const send of [
+    () => cut.publish('B', { kind: 'deliver', userId: 'u', frame: 'x' }).then(() => {}),
+    () => cut.broadcast({ kind: 'broadcast', frame: 'x' }),
+  ]) {
     started = Date.now();
     await t.rejects(send(), 'rejects while Redis is unreachable');
     t.ok(Date.now() - started < 100, `rejected in ${Date.now() - started} ms`);
@@ -142,7 +148,10 @@ t.test('redis: unreachable Redis makes subscribe and publish reject quickly', as
   t.teardown(() => late.close());
   late.subscriber.on('error', () => {});
   started = Date.now();
-  await t.rejects(late.subscribe('L', () => {}), 'subscribe rejects during the outage');
+  await t.rejects(
+    late.subscribe('L', () => {}),
+    'subscribe rejects during the outage',
+  );
   t.ok(Date.now() - started < 1000, `within 1 s (${Date.now() - started} ms)`);
   proxy.restore();
   const [node] = await attach([late], ['L']);
@@ -209,9 +218,14 @@ t.test('redis: after a lost connection the subscriber re-subscribes by itself an
   proxy.restore();
   const flowingAt = await probeUntilFlowing(a, b.got);
   await waitFor(() => ctx.resubscribed() === 1, 'onResubscribed', 10_000);
-  t.comment(`outage ${outage} ms: onResubscribed ${ctx.resubscribedAt() - restoredAt} ms after restore, messages flowing ${flowingAt - restoredAt} ms after restore`);
+  t.comment(
+    `outage ${outage} ms: onResubscribed ${ctx.resubscribedAt() - restoredAt} ms after restore, messages flowing ${flowingAt - restoredAt} ms after restore`,
+  );
   t.ok(flowingAt - restoredAt < 3000, 'flowing within the 2 s reconnect backoff cap');
-  t.notOk(b.got.some((e) => e.message.kind === 'deliver' && e.message.frame === 'lost'), 'the message sent during the outage is lost');
+  t.notOk(
+    b.got.some((e) => e.message.kind === 'deliver' && e.message.frame === 'lost'),
+    'the message sent during the outage is lost',
+  );
   t.equal(busB.resubscribes, 1);
   t.ok(logs.includes('info bus resubscribed after reconnect'));
 
@@ -222,14 +236,20 @@ t.test('redis: after a lost connection the subscriber re-subscribes by itself an
   await barrier(a, [b]);
   t.strictSame(
     b.got.filter((e) => e.message.kind !== 'deliver' || e.message.userId !== 'probe').map((e) => e.message),
-    [{ kind: 'deliver', userId: 'u', frame: 'after' }, { kind: 'broadcast', frame: 'after' }],
+    [
+      { kind: 'deliver', userId: 'u', frame: 'after' },
+      { kind: 'broadcast', frame: 'after' },
+    ],
     'once each',
   );
   // B's publisher reconnected too.
   await waitFor(() => b.bus instanceof RedisBus && (b.bus as unknown as { publisher: Redis }).publisher.status === 'ready', 'B publisher back');
   await b.bus.publish('A', { kind: 'deliver', userId: 'u', frame: 'from B' });
   await barrier(b, [a]);
-  t.strictSame(a.got.map((e) => e.message), [{ kind: 'deliver', userId: 'u', frame: 'from B' }]);
+  t.strictSame(
+    a.got.map((e) => e.message),
+    [{ kind: 'deliver', userId: 'u', frame: 'from B' }],
+  );
 });
 
 t.test('redis: a connection that drops again during re-subscription still recovers', async (t) => {
@@ -297,16 +317,25 @@ t.test('redis: sample messages survive the wire byte for byte', async (t) => {
   const messages = sampleMessages();
   for (const message of messages) await bus!.publish('B', message);
   await waitFor(() => seen.length === messages.length, 'raw subscriber');
-  t.strictSame(seen.map((text) => JSON.parse(text).m), messages);
-  t.ok(seen.every((text) => Buffer.byteLength(text) < 110 * 1024), 'compact envelopes');
+  t.strictSame(
+    seen.map((text) => JSON.parse(text).m),
+    messages,
+  );
+  t.ok(
+    seen.every((text) => Buffer.byteLength(text) < 110 * 1024),
+    'compact envelopes',
+  );
 });
-
 
 t.test('redis: rooms travel on <prefix>gateway:room:<room>; "room:" node ids are reserved', async (t) => {
   const ctx = await redisBuses(t, 2);
   if (!ctx) return;
   const [bus, other] = ctx.buses;
-  await t.rejects(other!.subscribe('room:lobby', () => {}), /reserved/, 'a node id cannot shadow a room channel');
+  await t.rejects(
+    other!.subscribe('room:lobby', () => {}),
+    /reserved/,
+    'a node id cannot shadow a room channel',
+  );
   await bus!.subscribe('A', () => {});
   const raw = new Redis(ctx.url);
   t.teardown(() => raw.quit());
@@ -386,7 +415,10 @@ t.test('redis: publish reports 0 receivers while the node is re-subscribing, 1 o
   b.got.length = 0;
   t.equal(await a.bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'after' }), 1, 'received again');
   await barrier(a, [b]);
-  t.strictSame(b.got.map((e) => e.message), [{ kind: 'deliver', userId: 'u', frame: 'after' }]);
+  t.strictSame(
+    b.got.map((e) => e.message),
+    [{ kind: 'deliver', userId: 'u', frame: 'after' }],
+  );
 });
 
 /**
@@ -475,7 +507,10 @@ t.test('redis: an old failed room SUBSCRIBE does not drop a room a newer join wa
   // The first member joins while B's link is congested: its SUBSCRIBE times out...
   proxy.stall();
   const first = b!.bus.subscribeRoom('lobby');
-  const firstFailed = first.then(() => false, () => true);
+  const firstFailed = first.then(
+    () => false,
+    () => true,
+  );
   await new Promise((resolve) => setTimeout(resolve, 200));
   // ...but meanwhile the member left and another joined: a newer SUBSCRIBE is on its way.
   const left = b!.bus.unsubscribeRoom('lobby').catch(() => {});

@@ -20,7 +20,11 @@ type BroadcastBody = Static<typeof BroadcastBody>;
 
 const BroadcastResult = Type.Object(
   {
-    localSessions: Type.Integer({ minimum: 0, description: 'Sessions of the answering node that accepted the frame (other nodes deliver on their own)', examples: [1200] }),
+    localSessions: Type.Integer({
+      minimum: 0,
+      description: 'Sessions of the answering node that accepted the frame (other nodes deliver on their own)',
+      examples: [1200],
+    }),
   },
   { description: 'The broadcast was handed to every node' },
 );

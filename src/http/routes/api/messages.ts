@@ -30,7 +30,7 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
           400: errorResponse('GW_VALIDATION (bad userId, no content) or GW_TOO_LARGE (content over MAX_CONTENT_BYTES)'),
           ...authErrors,
           409: errorResponse('GW_USER_OFFLINE: the user is offline and the offline queue is off (OFFLINE_QUEUE_MAX=0)'),
-          503: errorResponse('GW_UNAVAILABLE: the user\'s node, the bus or the online store cannot be reached (retry)'),
+          503: errorResponse("GW_UNAVAILABLE: the user's node, the bus or the online store cannot be reached (retry)"),
         },
       },
     },
@@ -42,7 +42,7 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
       const { userId } = request.params;
       const { id, status } = await app.gateway.pushToUser(userId, content);
       if (status === 'offline') throw new UserOffline(`user ${userId} is offline and the offline queue is off`);
-      if (status === 'unavailable') throw new GatewayErrors.Unavailable('the user\'s node or the online store cannot be reached, try again');
+      if (status === 'unavailable') throw new GatewayErrors.Unavailable("the user's node or the online store cannot be reached, try again");
       return { id, status };
     },
   );

@@ -17,7 +17,7 @@ const NodeEntry = Type.Object(
     lastRenewal: Type.Integer({ minimum: 0, description: 'Last renewal of its lease, ms since the Unix epoch', examples: [EXAMPLE_TIME] }),
     leaseAgeMs: Type.Integer({
       minimum: 0,
-      description: 'Milliseconds since that renewal, on the answering node\'s clock (a live node renews every NODE_LEASE_INTERVAL_MS)',
+      description: "Milliseconds since that renewal, on the answering node's clock (a live node renews every NODE_LEASE_INTERVAL_MS)",
       examples: [420],
     }),
     status: Type.Union([Type.Literal('alive'), Type.Literal('late'), Type.Literal('dead')], {
@@ -33,7 +33,7 @@ const NodeEntry = Type.Object(
 export const NodesList = Type.Object(
   {
     nodeId: Type.String({ description: 'The node answering this request', examples: ['gw-1'] }),
-    now: Type.Integer({ minimum: 0, description: 'The answering node\'s clock, ms since the Unix epoch', examples: [EXAMPLE_TIME + 420] }),
+    now: Type.Integer({ minimum: 0, description: "The answering node's clock, ms since the Unix epoch", examples: [EXAMPLE_TIME + 420] }),
     leaseIntervalMs: Type.Integer({ minimum: 1, description: 'NODE_LEASE_INTERVAL_MS of the answering node', examples: [1000] }),
     deadAfterMs: Type.Integer({ minimum: 1, description: 'NODE_DEAD_AFTER_MS of the answering node', examples: [5000] }),
     nodes: Type.Array(NodeEntry, { description: 'Every lease in the online store, by nodeId' }),

@@ -13,8 +13,7 @@ const EXAMPLE_TIME = 1763800000000;
 const UserId = (description: string) => Type.String({ pattern: USER_ID_PATTERN, description, examples: ['alice'] });
 const NodeId = (description: string) => Type.String({ pattern: NODE_ID_PATTERN, description, examples: ['gw-1'] });
 const Millis = (description: string) => Type.Integer({ minimum: 0, description, examples: [EXAMPLE_TIME] });
-const MillisOrNull = (description: string) =>
-  Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description, examples: [EXAMPLE_TIME, null] });
+const MillisOrNull = (description: string) => Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description, examples: [EXAMPLE_TIME, null] });
 
 /* ----------------------------------------------------------------------------------------- */
 /* Shared: the one error body                                                               */
@@ -122,9 +121,7 @@ export const OnlinePlayer = Type.Object(
 export const OnlinePlayersPage = Type.Object(
   {
     players: Type.Array(OnlinePlayer, { description: 'This page, in userId order' }),
-    nextCursor: Type.Optional(
-      Type.String({ description: 'Cursor of the next page; absent when the iteration is complete', examples: ['cC0wMTk5'] }),
-    ),
+    nextCursor: Type.Optional(Type.String({ description: 'Cursor of the next page; absent when the iteration is complete', examples: ['cC0wMTk5'] })),
     total: Type.Integer({
       minimum: 0,
       description:
@@ -140,7 +137,12 @@ export const OnlinePlayersPage = Type.Object(
       {
         players: [
           {
-            userId: 'alice', username: 'Alice', nodeId: 'gw-1', status: 'online', sessions: 1, connectedAt: EXAMPLE_TIME,
+            userId: 'alice',
+            username: 'Alice',
+            nodeId: 'gw-1',
+            status: 'online',
+            sessions: 1,
+            connectedAt: EXAMPLE_TIME,
             lastHeartbeat: EXAMPLE_TIME + 41_000,
           },
         ],
@@ -212,7 +214,7 @@ export type PlayerStatus = Static<typeof PlayerStatus>;
 /* POST /api/online/logout                                                                   */
 
 export const LogoutBody = Type.Object(
-  { userId: UserId('The player to log out. With a player token it must be the token\'s own `sub`.') },
+  { userId: UserId("The player to log out. With a player token it must be the token's own `sub`.") },
   { description: 'Who to log out', examples: [{ userId: 'alice' }] },
 );
 export type LogoutBody = Static<typeof LogoutBody>;
@@ -418,7 +420,11 @@ export const RoomPushResult = Type.Object(
       examples: [2],
     }),
   },
-  { description: 'The push was handed to every node with members', additionalProperties: false, examples: [{ id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', localSessions: 2 }] },
+  {
+    description: 'The push was handed to every node with members',
+    additionalProperties: false,
+    examples: [{ id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', localSessions: 2 }],
+  },
 );
 export type RoomPushResult = Static<typeof RoomPushResult>;
 
@@ -426,7 +432,8 @@ export const UserPushResult = Type.Object(
   {
     id: MessageId,
     status: Type.Union([Type.Literal('delivered'), Type.Literal('queued')], {
-      description: "delivered: handed to the user's live sessions; queued: the user is offline, kept in their offline queue and replayed at their next connection",
+      description:
+        "delivered: handed to the user's live sessions; queued: the user is offline, kept in their offline queue and replayed at their next connection",
       examples: ['queued'],
     }),
   },

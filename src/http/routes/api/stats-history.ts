@@ -53,7 +53,7 @@ const statsHistoryRoutes: FastifyPluginAsync = async (app) => {
         tags: ['stats'],
         summary: 'Connections and online players of the last hour',
         description:
-          'A small in-memory time series of the answering node: its connections and the cluster\'s online players every STATS_HISTORY_INTERVAL_MS (10 s), the last hour kept. ' +
+          "A small in-memory time series of the answering node: its connections and the cluster's online players every STATS_HISTORY_INTERVAL_MS (10 s), the last hour kept. " +
           'Lost when the node restarts; Prometheus (/metrics) keeps the long-term history. Admin token only.',
         security: bearerSecurity,
         response: { 200: StatsHistoryBody, ...authErrors },
