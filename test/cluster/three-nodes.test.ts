@@ -163,7 +163,10 @@ t.test('/ws/stats?scope=cluster aggregates every live node and lists the silent 
   const elapsed = Date.now() - started;
   t.same(partial.missing, ['stats-c'], 'the frozen node is missing');
   t.same(partial.nodes.map((n: { nodeId: string }) => n.nodeId).sort(), ['stats-a', 'stats-b']);
-  t.ok(elapsed < 3000, `not waited for (${elapsed} ms)`);
+  // Waiting for the stopped node would never end (it stays stopped until SIGCONT below); the
+  // bound leaves room for an admin request on a loaded 2-core machine (3.4 s seen with another
+  // suite running alongside).
+  t.ok(elapsed < 6000, `not waited for (${elapsed} ms)`);
   c.child.kill('SIGCONT');
   await Promise.all(clients.map((cl) => cl.terminate()));
 });
