@@ -15,7 +15,8 @@ import { RedisKeys } from '../../src/stores/redis/keys.ts';
 import { eventually } from '../helpers/build.ts';
 import { collectingLogger } from '../helpers/core.ts';
 import { RedisServer, redisServerInstalled } from '../helpers/redis-server.ts';
-import { testPostgres, TEST_DATABASE_URL } from '../helpers/services.ts';
+import { testPostgres, testRedis, TEST_DATABASE_URL } from '../helpers/services.ts';
+import { TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const PREFIX = 'gh:';
 const ONLINE = 100;
@@ -119,4 +120,57 @@ t.test('churn of 2,000 users leaves only the online users in Redis', async (t) =
   // allocator noise between two equal states is a few tens of KB.
   t.ok(Math.abs(third.after - second.after) < 100_000, `memory does not grow with users ever seen (${third.after - second.after} B between two churns)`);
   t.ok(third.peak - third.after > CHURNED * 150, "the expiry gave back the churned users' memory");
+});
+
+t.test('an offline hash does not expire while its logout is not in the database', async (t) => {
+  const pgInfo = await testPostgres(t);
+  const redisInfo = pgInfo && (await testRedis(t));
+  if (!pgInfo || !redisInfo) return;
+  const pgProxy = await TcpProxy.start(TEST_DATABASE_URL);
+  t.teardown(() => pgProxy.close());
+  const redis = new Redis(redisInfo.url);
+  t.teardown(() => redis.quit());
+  const keys = new RedisKeys(redisInfo.prefix);
+  const { presence, outbox } = createRedisStores({ redis, keyPrefix: redisInfo.prefix, offlineTtlMs: TTL_MS });
+  const db = await openDatabase({ url: pgProxy.rewrite(TEST_DATABASE_URL), schema: pgInfo.schema, pgliteDir: '', poolMax: 2, migrate: true });
+  t.teardown(() => db.close());
+  const repository = new PrismaPlayerRepository(db.prisma);
+  const log = collectingLogger();
+  const pipeline = new LogoutPipeline({
+    presence,
+    outbox,
+    repository,
+    nodeId: 'n1',
+    log,
+    now: Date.now,
+    batchMax: 100,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    pollMs: 50,
+  });
+  pipeline.start();
+  t.teardown(() => pipeline.stop());
+
+  const r = await presence.login({
+    userId: 'patient',
+    username: 'patient',
+    nodeId: 'n1',
+    candidateLogicalSessionId: 'patient-1',
+    connectionId: 'c1',
+    now: Date.now(),
+  });
+  pgProxy.cut();
+  const connection = { userId: 'patient', username: 'patient', logicalSessionId: r.logicalSessionId, id: 'c1', epoch: r.epoch, connectedAt: Date.now() };
+  t.ok((await pipeline.endConnection(connection, 'timeout'))?.loggedOut, 'offline in the store');
+  await eventually(() => log.messages('database write of logouts failed: will retry').length > 0, 10_000);
+  // Longer than the TTL: an expiry set at the logout (instead of at the write) would have run out.
+  await new Promise((resolve) => setTimeout(resolve, TTL_MS + 300));
+  t.equal(await redis.pttl(keys.player('patient')), -1, 'no expiry while the database is down');
+  t.match(await presence.getPlayer('patient'), { status: 'offline', logoutReason: 'timeout' });
+  t.equal(await outbox.countPendingLogouts(), 1, 'still pending');
+
+  pgProxy.restore();
+  await eventually(async () => (await repository.findClosedSessions(['patient-1'])).has('patient-1'), 15_000);
+  await eventually(async () => (await presence.getPlayer('patient')) === null, 10_000);
+  t.pass('written, then forgotten by the store after the TTL');
 });
