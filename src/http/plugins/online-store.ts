@@ -81,11 +81,10 @@ export default fp(
       app.decorate('locks', timed(stores.locks));
     };
     const offlineLimits = { max: config.OFFLINE_QUEUE_MAX, ttlMs: config.OFFLINE_QUEUE_TTL_S * 1000 };
-    const offlineTtlMs = config.PRESENCE_OFFLINE_TTL_S * 1000;
     if (!config.REDIS_URL) {
       app.decorate('offlineQueue', new MemoryOfflineQueue(offlineLimits));
       app.decorate('roomDirectory', timed(new MemoryRoomDirectory(), 'roomDirectory'));
-      const stores = createMemoryStores(new MemoryOnlineState({ offlineTtlMs }));
+      const stores = createMemoryStores(new MemoryOnlineState({ offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 }));
       decorateStores(stores);
       app.decorate('bus', new MemoryBus());
       // Built on the untimed presence store: its lookup is timed once, as publishToOwners.
@@ -111,7 +110,7 @@ export default fp(
     });
     await redis.connect();
     app.decorate('redis', redis);
-    decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineTtlMs }));
+    decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 }));
     app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
     app.decorate('roomDirectory', timed(new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }), 'roomDirectory'));
     // The bus owns a second (subscriber) connection; this one only publishes.

@@ -66,6 +66,17 @@ const compareDue = (a: DueKey, b: DueKey): number => a.due - b.due || compareCod
 export class MemoryOnlineState {
   /** `player:online:<userId>`. */
   readonly players = new Map<string, PlayerEntry>();
+  /** The TTLs of offline players' entries (PEXPIRE of `player:online:<userId>`). */
+  readonly expiry = new OfflineExpiry();
+  private readonly offlineTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(options: MemoryOnlineStateOptions = {}) {
+    this.offlineTtlMs = options.offlineTtlMs ?? DEFAULT_OFFLINE_TTL_MS;
+    checkCount('offlineTtlMs', this.offlineTtlMs);
+    this.now = options.now ?? Date.now;
+  }
+
   /** `server:online:index` (and `server:online:players`): online userIds in byte order, for cursor paging. */
   readonly index = new SortedList<string>(compareCodePoints);
   /** `server:node:<nodeId>:heartbeats`. */
@@ -79,36 +90,6 @@ export class MemoryOnlineState {
   readonly graceQueue = new SortedList<DueKey>(compareDue);
   /** `server:nodes`: nodeId -> last lease renewal. */
   readonly leases = new Map<string, number>();
-  /** The TTLs of offline players' entries (PEXPIRE of `player:online:<userId>`). */
-  readonly expiry = new OfflineExpiry();
-  private readonly offlineTtlMs: number;
-  private readonly now: () => number;
-
-  constructor(options: MemoryOnlineStateOptions = {}) {
-    this.offlineTtlMs = options.offlineTtlMs ?? DEFAULT_OFFLINE_TTL_MS;
-    checkCount('offlineTtlMs', this.offlineTtlMs);
-    this.now = options.now ?? Date.now;
-  }
-
-  /**
-   * ack-pending.lua: the logout of logical session `sid` is in the database. If the user is still
-   * offline in that session their entry goes `offlineTtlMs` from now, with any heartbeat a racing
-   * flush left on the logout's node; a user who logged in again since keeps theirs.
-   */
-  expireOffline(userId: string, sid: string, nodeId: string): void {
-    const entry = this.players.get(userId);
-    if (entry?.status !== 'offline' || entry.sid !== sid) return;
-    this.expiry.schedule(userId, this.now() + this.offlineTtlMs);
-    this.dropHeartbeat(nodeId, userId);
-  }
-
-  /** Removes the entries whose expiry passed (at most SWEEP_BATCH per call; O(1) when none is due). */
-  sweepExpired(): void {
-    for (const userId of this.expiry.takeDue(this.now(), SWEEP_BATCH)) {
-      // Only offline entries are ever scheduled, and a login cancels the schedule.
-      if (this.players.get(userId)?.status === 'offline') this.players.delete(userId);
-    }
-  }
 
   /** Removes the `n:<nodeId>` field with its connection ids, node-set membership and heartbeat. */
   dropNode(userId: string, entry: PlayerEntry, nodeId: string): void {
@@ -169,6 +150,26 @@ export class MemoryOnlineState {
     this.dueQueue.delete({ due: item.due, id });
     item.due = due;
     this.dueQueue.insert({ due, id });
+  }
+
+  /**
+   * ack-pending.lua: the logout of logical session `sid` is in the database. If the user is still
+   * offline in that session their entry goes `offlineTtlMs` from now, with any heartbeat a racing
+   * flush left on the logout's node; a user who logged in again since keeps theirs.
+   */
+  expireOffline(userId: string, sid: string, nodeId: string): void {
+    const entry = this.players.get(userId);
+    if (entry?.status !== 'offline' || entry.sid !== sid) return;
+    this.expiry.schedule(userId, this.now() + this.offlineTtlMs);
+    this.dropHeartbeat(nodeId, userId);
+  }
+
+  /** Removes the entries whose expiry passed (at most SWEEP_BATCH per call; O(1) when none is due). */
+  sweepExpired(): void {
+    for (const userId of this.expiry.takeDue(this.now(), SWEEP_BATCH)) {
+      // Only offline entries are ever scheduled, and a login cancels the schedule.
+      if (this.players.get(userId)?.status === 'offline') this.players.delete(userId);
+    }
   }
 }
 
