@@ -27,12 +27,12 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
 
     t.same((await call(h, 'POST', '/api/online/logout', { token: ADMIN, body: { userId: 'frida' } })).body, { loggedOut: true });
     t.equal((await client.closed).code, CloseCode.LOGGED_OUT);
-    const fromStore = await eventually(async () => {
+    // Answered by the store until 1 s after the write (or already by the database: the same values).
+    const written = await eventually(async () => {
       const s = await status('frida');
       return s.body.lastSpiritGainTime !== null ? s.body : undefined;
     });
-    t.match(fromStore, { status: 'offline', logoutReason: 'logout', nodeId: h.config.NODE_ID }, 'offline, still in the online store');
-    t.type(fromStore.lastHeartbeat, 'number', 'the store knows the last heartbeat');
+    t.match(written, { status: 'offline', logoutReason: 'logout', nodeId: h.config.NODE_ID }, 'offline, logout written');
 
     // The logout is in the database: 1 s later the store forgets the player.
     await eventually(async () => (await h.app.presence.getPlayer('frida')) === null, 10_000);
@@ -50,9 +50,9 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         sessions: 0,
         connectedAt: row?.connectedAt.getTime(),
         lastHeartbeat: null,
-        logoutTime: fromStore.logoutTime,
+        logoutTime: written.logoutTime,
         logoutReason: 'logout',
-        lastSpiritGainTime: fromStore.lastSpiritGainTime,
+        lastSpiritGainTime: written.lastSpiritGainTime,
       },
       'the last logical session as the database recorded it',
     );
