@@ -131,6 +131,7 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
         timeouts.heartbeatTimeout(s, at, silentFor);
       },
       onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
+      onStall: (lateMs, stalledMs) => log.warn({ lateMs, stalledMs }, 'node stalled: watchdog tick late, silence credited to sessions'),
     }),
     policy: new SessionPolicy({
       nodeId: settings.nodeId,

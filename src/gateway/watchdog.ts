@@ -44,6 +44,11 @@ export interface WatchdogOptions {
   onTimeout?: (session: Session, at: number, silentForMs: number) => void;
   onWriteTimeout?: (session: Session) => void;
   /**
+   * A tick came late by half the heartbeat timeout or more: a stall that alone would have timed
+   * out clients pinging on time (logs). Smaller stalls are credited all the same, silently.
+   */
+  onStall?: (lateMs: number, stalledMs: number) => void;
+  /**
    * High-resolution clock stamped on each WebSocket ping (`session.wsPingSentAt`), read again
    * when the pong arrives; default `performance.now`. Separate from `tick(now)`, whose clock
    * may be a test's manual one and has millisecond resolution only.
@@ -137,6 +142,7 @@ export class Watchdog {
       this.stalledMs += late;
       this.stallAt.push(now);
       this.stalledAfter.push(this.stalledMs);
+      if (late * 2 >= this.options.heartbeatTimeoutMs) this.options.onStall?.(late, this.stalledMs);
     }
     // A session whose last frame came before the oldest late tick kept is silent for more than
     // `now - stallAt[0]`, and is credited at most every stall since: once that is past the

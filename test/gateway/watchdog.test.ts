@@ -94,7 +94,8 @@ t.test('answered WebSocket pings do not extend a session: only frames do', async
 
 t.test('a late tick is a node stall: credited to every session, never a timeout', async (t) => {
   // The frozen-then-resumed node: timeout 1500, ticks every 250, the process stopped for 3 s.
-  const { clock, connections, watchdog, timedOut } = setup({ heartbeatTimeoutMs: 1500, intervalMs: 250 });
+  const stalls: number[] = [];
+  const { clock, connections, watchdog, timedOut } = setup({ heartbeatTimeoutMs: 1500, intervalMs: 250, onStall: (late) => stalls.push(late) });
   const pingers = Array.from({ length: 4 }, (_, i) => makeSession(`pinger-${i}`, clock));
   for (const p of pingers) connections.add(p.session);
   // Each pinger's frame lands at its own phase of the second.
@@ -114,6 +115,7 @@ t.test('a late tick is a node stall: credited to every session, never a timeout'
   // SIGCONT: the overdue tick runs before the buffered pings are read.
   watchdog.tick(clock.now());
   t.equal(watchdog.stalledMs, 2750, 'the late part of the tick is counted');
+  t.same(stalls, [2750], 'and reported (logged by the gateway)');
   t.same(timedOut, [], 'no pinger timed out for the time the node was stopped');
   for (const p of pingers) p.session.lastHeartbeat = clock.now(); // now the pings are read
   run(5000);
