@@ -210,11 +210,12 @@ export class Gateway implements TimeoutHandler {
    * The watchdog found `session` silent past the timeout: it is logged out now, stamped `at`
    * (its last frame + the timeout), without waiting for the close handshake (up to
    * CLOSE_TIMEOUT_MS with a peer that is most likely gone); the socket's own close event later
-   * finds it ended and does nothing.
+   * finds it ended and does nothing. Never stamped later than this node's clock (a watchdog
+   * driven with a time of its own, as tests do, must not queue a logout due in the future).
    */
   heartbeatTimeout(session: Session, at: number): void {
     session.close(CloseCode.HEARTBEAT_TIMEOUT, closeReason(CloseCode.HEARTBEAT_TIMEOUT), 'timeout');
-    this.end(session, CloseCode.HEARTBEAT_TIMEOUT, at);
+    this.end(session, CloseCode.HEARTBEAT_TIMEOUT, Math.min(at, this.deps.now()));
   }
 
   /** The socket closed (any side, any reason). Ends the session exactly once. */

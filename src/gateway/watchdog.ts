@@ -39,7 +39,8 @@ export interface WatchdogOptions {
   /**
    * A session silent past the timeout, with `at` = its last frame + the timeout (when it timed
    * out, the logout's stamp) and its silence net of node stalls. It must end the session: the
-   * gateway logs it out at once and closes it with 4000. Default: close 4000 (reason timeout).
+   * gateway logs it out at once and closes it with 4000, and drops it from `sessions()` during
+   * the walk (safe: a Map iterator skips deleted entries). Default: close 4000 (reason timeout).
    */
   onTimeout?: (session: Session, at: number, silentForMs: number) => void;
   onWriteTimeout?: (session: Session) => void;
