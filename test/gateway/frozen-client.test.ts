@@ -247,10 +247,11 @@ t.test('a node frozen past the heartbeat timeout (not past node death) times out
   t.teardown(() => db.end());
 
   const clients = await openMany(cluster, node, 'pinger', 50);
-  // Every client pings every 500 ms, at its own phase; the pings sent while the node is stopped
-  // wait in its kernel buffers.
+  // Every client pings every 250 ms (a test process starved for a while still pings well within
+  // the timeout), at its own phase; the pings sent while the node is stopped wait in its kernel
+  // buffers.
   const timers: NodeJS.Timeout[] = [];
-  clients.forEach((c, i) => timers.push(setTimeout(() => timers.push(setInterval(() => ping(c), 500)), (i * 10) % 500)));
+  clients.forEach((c, i) => timers.push(setTimeout(() => timers.push(setInterval(() => ping(c), 250)), (i * 5) % 250)));
   t.teardown(() => timers.forEach((timer) => clearInterval(timer)));
   await sleep(1000);
 
