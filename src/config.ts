@@ -89,7 +89,12 @@ export const EnvSchema = Type.Object({
   STATS_HISTORY_INTERVAL_MS: int(10_000, 100, 600_000, "Sampling interval of the admin dashboard's in-memory chart (the last hour is kept per node)"),
 
   HEARTBEAT_INTERVAL_MS: int(1000, 100, 60_000, 'Ping interval advertised to clients in the connected frame'),
-  HEARTBEAT_TIMEOUT_MS: int(10_000, 200, 600_000, 'A session silent for longer is closed with 4000 and logged out'),
+  HEARTBEAT_TIMEOUT_MS: int(
+    10_000,
+    200,
+    600_000,
+    'A session whose client sends no frame for longer is logged out at once, stamped last frame + this, then closed with 4000 (WebSocket pongs do not count; time the node was stalled is not silence)',
+  ),
   WATCHDOG_INTERVAL_MS: int(1000, 20, 60_000, 'Tick of the one watchdog timer per process'),
   WS_PING_INTERVAL_MS: int(25_000, 100, 600_000, 'Interval of WebSocket-level pings sent by the server'),
   HEARTBEAT_FLUSH_INTERVAL_MS: int(
@@ -117,7 +122,7 @@ export const EnvSchema = Type.Object({
     2000,
     10,
     60_000,
-    'After a server-side close (heartbeat timeout, kick, drain) the peer gets this long to answer the close frame before the socket is destroyed: a vanished peer never answers, and its logout waits for the socket to end',
+    'After a server-side close (heartbeat timeout, kick, drain) the peer gets this long to answer the close frame before the socket is destroyed: a vanished peer never answers (the end of a kicked or drained session waits for the socket; a heartbeat timeout is logged out at once)',
   ),
 
   MAX_ROOMS_PER_SESSION: int(64, 1, 10_000, 'Rooms one session may be a member of at once; more joins get FORBIDDEN'),

@@ -96,6 +96,8 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   private lastInboundAt = 0;
   private handshakeStatus: number | undefined;
   private serverReconnectAfterMs: number | undefined;
+  /** The reason of the current socket's `kicked` frame (reported with its close). */
+  private kickedReason: string | undefined;
   private userClosed = false;
   /** The current socket received `connected`. */
   private socketConnected = false;
@@ -286,6 +288,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     this.socketConnected = false;
     this.handshakeStatus = undefined;
     this.serverReconnectAfterMs = undefined;
+    this.kickedReason = undefined;
     socket.addEventListener('open', () => {
       if (this.socket !== socket) return;
       this.lastInboundAt = this.now();
@@ -338,7 +341,16 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     const status = this.handshakeStatus;
     this.handshakeStatus = undefined;
     const shownReason = reason || (status !== undefined ? `handshake refused with HTTP ${status}` : '');
-    const base = { code, reason: shownReason, byClient: this.userClosed, wasConnected, ...(status !== undefined ? { status } : {}) };
+    const kicked = this.kickedReason;
+    this.kickedReason = undefined;
+    const base = {
+      code,
+      reason: shownReason,
+      byClient: this.userClosed,
+      wasConnected,
+      ...(status !== undefined ? { status } : {}),
+      ...(kicked !== undefined ? { kicked } : {}),
+    };
     this.pending.rejectAll(new GatehouseError('CLOSED', `connection closed (${code}${shownReason ? ` ${shownReason}` : ''})`));
 
     const options = this.reconnectOptions;
@@ -465,6 +477,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
       case 'broadcast':
         return this.emit('broadcast', frame);
       case 'kicked':
+        if (typeof frame.reason === 'string') this.kickedReason = frame.reason;
         return this.emit('kicked', frame);
       case 'reconnect':
         if (typeof frame.afterMs === 'number' && frame.afterMs >= 0) this.serverReconnectAfterMs = frame.afterMs;

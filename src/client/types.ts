@@ -116,6 +116,8 @@ export interface CloseInfo {
   wasConnected: boolean;
   /** HTTP status of a refused handshake, when the WebSocket implementation tells (Node `ws`). */
   status?: number;
+  /** The `reason` of the server's `kicked` frame before this close (`replaced`, `logged_out`, ...), when it sent one. */
+  kicked?: string;
 }
 
 /** A server `message` frame; replays from the offline queue carry `offline: true`. */

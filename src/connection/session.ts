@@ -17,6 +17,13 @@
 import { SendQueue, type OutboundSocket, type SendQueueListener, type SendQueueOptions } from './send-queue.ts';
 import { RateLimiter, type RateLimiterOptions } from './rate-limiter.ts';
 import { frameOutType, type FrameCounts } from '../gateway/gateway-counters.ts';
+import { KickedReason } from '../protocol/close-codes.ts';
+import { encodeServerFrame } from '../protocol/frames.ts';
+
+/** The `kicked` frame of each close code that has one, encoded once per process. */
+const KICKED_FRAMES: ReadonlyMap<number, string> = new Map(
+  Object.entries(KickedReason).map(([code, reason]) => [Number(code), encodeServerFrame({ type: 'kicked', reason: reason as string })]),
+);
 
 /** Why a connection ended; the reason of the logout when it was the user's last connection. */
 export type EndReason =
@@ -105,7 +112,10 @@ export class Session implements SendQueueListener {
   /** Set once the online store accepted the login. */
   epoch = 0;
   logicalSessionId = '';
-  /** ms of the last inbound frame or WebSocket pong. */
+  /**
+   * ms of the last frame the client sent (its `ping` above all): the only proof of liveness. A
+   * WebSocket-level pong is not one: socket libraries answer it even when the game loop is frozen.
+   */
   lastHeartbeat: number;
   /** The first reason given for ending this session wins. */
   endReason: EndReason | undefined;
@@ -176,12 +186,16 @@ export class Session implements SendQueueListener {
 
   /**
    * Ends the connection from the server side. The reason is remembered for the logout (first
-   * one wins: a timeout that races a kick stays a timeout). The socket's close event finishes
-   * the job.
+   * one wins: a timeout that races a kick stays a timeout). A close that is a verdict on this
+   * client (replaced, logged out, slow, rate limited) is preceded by its `kicked` frame, handed
+   * to the socket past whatever is queued (for a slow consumer the queue is full: best effort).
+   * The socket's close event finishes the job.
    */
   close(code: number, closeText: string, reason: EndReason): void {
     this.endReason ??= reason;
     if (this.state === 'closing' || this.state === 'closed') return;
+    const kicked = KICKED_FRAMES.get(code);
+    if (kicked !== undefined) this.sendFinal(kicked);
     this.state = 'closing';
     try {
       this.socket.close(code, closeText);

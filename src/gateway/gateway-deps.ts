@@ -24,6 +24,8 @@ export interface GatewaySettings extends SessionLimits {
   writeTimeoutMs: number;
   wsPingIntervalMs: number;
   heartbeatFlushIntervalMs: number;
+  /** WATCHDOG_INTERVAL_MS: the watchdog tick; a tick later than this is a node stall (default 1000). */
+  watchdogIntervalMs?: number;
   /** MAX_ROOMS_PER_SESSION (default 64). */
   maxRoomsPerSession?: number;
 }

@@ -2,7 +2,7 @@
  * Who gets what inside one node's gateway: the collaborators `Gateway` coordinates, built and
  * wired to each other in one place, so that gateway.ts reads as the life of a session (open,
  * frames, close, bus messages) rather than as a wiring diagram. Nothing here runs anything: it
- * only constructs. `Gateway` calls `composeGatewayParts(deps)` unless it is given its parts.
+ * only constructs. `Gateway` calls `composeGatewayParts(deps, this)` unless it is given its parts.
  */
 import { LookupOwnerPublisher } from '../cluster/owner-publisher.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
@@ -46,7 +46,14 @@ export interface GatewayParts {
   heartbeats: HeartbeatFlusher;
 }
 
-export function composeGatewayParts(deps: GatewayDeps): GatewayParts {
+/** What the gateway does with a session the watchdog found silent past the timeout. */
+export interface TimeoutHandler {
+  /** Ends `session` now, its logout stamped `at` (last frame + timeout), and closes it with 4000. */
+  heartbeatTimeout(session: Session, at: number, silentForMs: number): void;
+}
+
+/** `timeouts`: the gateway being built (its handler runs only from a tick, once it exists). */
+export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler): GatewayParts {
   const { settings, store, bus, log, now } = deps;
   const connections = new ConnectionManager();
   const counters = new GatewayCounters();
@@ -118,8 +125,13 @@ export function composeGatewayParts(deps: GatewayDeps): GatewayParts {
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
       writeTimeoutMs: settings.writeTimeoutMs,
       wsPingIntervalMs: settings.wsPingIntervalMs,
-      onTimeout: (s, silentFor) => log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout'),
+      ...(settings.watchdogIntervalMs === undefined ? {} : { intervalMs: settings.watchdogIntervalMs }),
+      onTimeout: (s, at, silentFor) => {
+        log.info({ userId: s.userId, sessionId: s.id, silentForMs: silentFor }, 'heartbeat timeout');
+        timeouts.heartbeatTimeout(s, at, silentFor);
+      },
       onWriteTimeout: (s) => log.warn({ userId: s.userId, sessionId: s.id }, 'write timeout: socket terminated'),
+      onStall: (lateMs, stalledMs) => log.warn({ lateMs, stalledMs }, 'node stalled: watchdog tick late, silence credited to sessions'),
     }),
     policy: new SessionPolicy({
       nodeId: settings.nodeId,

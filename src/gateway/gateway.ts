@@ -30,7 +30,7 @@ import type { SessionPolicy } from '../connection/session-policy.ts';
 import type { FrameDispatcher } from './frame-dispatcher.ts';
 import { liveSessionsByUser } from '../presence/live-sessions.ts';
 import type { EarlyFrames } from '../connection/early-frames.ts';
-import { composeGatewayParts, type GatewayParts } from './gateway-parts.ts';
+import { composeGatewayParts, type GatewayParts, type TimeoutHandler } from './gateway-parts.ts';
 import type { GatewayDeps, GatewaySettings } from './gateway-deps.ts';
 
 export type { GatewayDeps, GatewaySettings };
@@ -43,7 +43,7 @@ export interface Identity {
 /** Why a handshake is refused before the upgrade. */
 export type AdmissionRefusal = 'draining' | 'full' | undefined;
 
-export class Gateway {
+export class Gateway implements TimeoutHandler {
   readonly connections: ConnectionManager;
   readonly counters: GatewayCounters;
   readonly router: Router;
@@ -69,7 +69,7 @@ export class Gateway {
     parts?: GatewayParts,
   ) {
     this.startedAt = deps.now();
-    const p = parts ?? composeGatewayParts(deps);
+    const p = parts ?? composeGatewayParts(deps, this);
     this.connections = p.connections;
     this.counters = p.counters;
     this.sessionConfig = p.sessionConfig;
@@ -181,7 +181,7 @@ export class Gateway {
     for (const frame of this.early.release(session)) this.frames.handle(session, frame.data, frame.binary, now());
   }
 
-  /** An inbound WebSocket message. Never throws. */
+  /** An inbound WebSocket message: the one proof that the client is alive. Never throws. */
   onFrame(session: Session, data: string, binary: boolean): void {
     const now = this.deps.now();
     session.lastHeartbeat = now;
@@ -201,18 +201,30 @@ export class Gateway {
     }
   }
 
-  /** A WebSocket-level pong (answer to the server's ping) also proves liveness. */
-  onPong(session: Session): void {
-    session.lastHeartbeat = this.deps.now();
-  }
-
   /** A server push to a user (admin API): live, or queued while the user is offline. */
   pushToUser(userId: string, content: unknown): Promise<{ id: string; status: PushResult }> {
     return this.messages.push(userId, content);
   }
 
+  /**
+   * The watchdog found `session` silent past the timeout: it is logged out now, stamped `at`
+   * (its last frame + the timeout), without waiting for the close handshake (up to
+   * CLOSE_TIMEOUT_MS with a peer that is most likely gone); the socket's own close event later
+   * finds it ended and does nothing. Never stamped later than this node's clock (a watchdog
+   * driven with a time of its own, as tests do, must not queue a logout due in the future).
+   */
+  heartbeatTimeout(session: Session, at: number): void {
+    session.close(CloseCode.HEARTBEAT_TIMEOUT, closeReason(CloseCode.HEARTBEAT_TIMEOUT), 'timeout');
+    this.end(session, CloseCode.HEARTBEAT_TIMEOUT, Math.min(at, this.deps.now()));
+  }
+
   /** The socket closed (any side, any reason). Ends the session exactly once. */
   onClose(session: Session, code: number): void {
+    this.end(session, code, this.deps.now());
+  }
+
+  /** Ends the session, its logout (if it was the user's last connection) stamped `at`; once. */
+  private end(session: Session, code: number, at: number): void {
     if (!this.connections.remove(session)) return;
     const reason: EndReason = session.endReason ?? (code === CloseCode.TOO_BIG ? 'error' : 'closed');
     session.endReason = reason;
@@ -224,10 +236,9 @@ export class Gateway {
     this.warner.forget(session.id);
     this.counters.closed++;
     this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
-    const { log, now } = this.deps;
-    log.info({ userId: session.userId, sessionId: session.id, code, reason, durationMs: now() - session.connectedAt }, 'session closed');
+    this.deps.log.info({ userId: session.userId, sessionId: session.id, code, reason, durationMs: at - session.connectedAt }, 'session closed');
     // Not logged in yet: login() sees the closed state and ends it when the store answers.
-    if (session.logicalSessionId) this.trackEnd(this.deps.logout.endConnection(session, reason));
+    if (session.logicalSessionId) this.trackEnd(this.deps.logout.endConnection(session, reason, at));
   }
 
   /** Frames received during the login and never handled (the session ended first). */

@@ -1,16 +1,30 @@
 /**
  * The one liveness timer of a process. Each tick walks the live sessions once and:
- * - closes every session silent for more than the heartbeat timeout (close 4000, reason timeout);
+ * - times out every session whose client sent no frame for more than the heartbeat timeout,
+ *   not counting the time this node itself was not running (below), and hands it to
+ *   `onTimeout` with the moment it timed out (last frame + timeout): the gateway logs it out
+ *   then and closes it with 4000;
  * - terminates every session whose socket has not drained for the write timeout (reason slow);
  * - sends each session a WebSocket-level ping every `wsPingIntervalMs` so idle intermediaries
- *   keep the connection open (their pongs count as heartbeats), stamping `session.wsPingSentAt`
- *   so the pong handler can measure the round trip (one number per session, nothing allocated).
+ *   keep the connection open, stamping `session.wsPingSentAt` so the pong handler can measure
+ *   the round trip (one number per session, nothing allocated). A pong is never liveness: a
+ *   socket library answers it even when the game loop that sends `ping` is frozen.
  *   Each session's pings start at a random point of its first interval: pinging every session
  *   in the same tick stalled the event loop (15k socket writes, about 150 ms), and every pong
  *   due meanwhile arrived late; spread out, a tick pings only the sessions whose turn it is
  *   (1/25 of them with the defaults).
+ *
+ * Node stalls. A tick that comes later than `intervalMs` after the previous one means the node
+ * did not run for the late part (SIGSTOP, a long GC, a starved CPU, an event loop lagging): the
+ * clients' frames of that time sit unread in the kernel, and on resume this timer may run before
+ * they are read. That silence is the node's, not the clients'. The watchdog keeps a running total
+ * of late time and the recent late ticks; a session's silence is `now - lastFrame` minus the late
+ * time noticed since its last frame. The frame path writes one number (`lastHeartbeat`) and
+ * nothing else; the credit is computed here, only for sessions already past the timeout. A
+ * client that really stopped is still timed out, at most the node's own stall later.
+ *
  * A timer per socket would cost 15k timers; one walk per second over a Map costs microseconds.
- * Pure: `tick(now)` is driven by the plugin's interval, or by a test with a fake clock.
+ * Pure: `tick(now)` is driven by the lifecycle's interval, or by a test with a fake clock.
  */
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import type { Session } from '../connection/session.ts';
@@ -20,9 +34,21 @@ export interface WatchdogOptions {
   heartbeatTimeoutMs: number;
   writeTimeoutMs: number;
   wsPingIntervalMs: number;
-  /** Called after a session was closed for silence (metrics, logs). */
-  onTimeout?: (session: Session, silentForMs: number) => void;
+  /** WATCHDOG_INTERVAL_MS: how often `tick` is meant to run; later than that is a node stall. Default 1000. */
+  intervalMs?: number;
+  /**
+   * A session silent past the timeout, with `at` = its last frame + the timeout (when it timed
+   * out, the logout's stamp) and its silence net of node stalls. It must end the session: the
+   * gateway logs it out at once and closes it with 4000, and drops it from `sessions()` during
+   * the walk (safe: a Map iterator skips deleted entries). Default: close 4000 (reason timeout).
+   */
+  onTimeout?: (session: Session, at: number, silentForMs: number) => void;
   onWriteTimeout?: (session: Session) => void;
+  /**
+   * A tick came late by half the heartbeat timeout or more: a stall that alone would have timed
+   * out clients pinging on time (logs). Smaller stalls are credited all the same, silently.
+   */
+  onStall?: (lateMs: number, stalledMs: number) => void;
   /**
    * High-resolution clock stamped on each WebSocket ping (`session.wsPingSentAt`), read again
    * when the pong arrives; default `performance.now`. Separate from `tick(now)`, whose clock
@@ -33,29 +59,47 @@ export interface WatchdogOptions {
   random?: () => number;
 }
 
+/** Late ticks kept at most (a node lagging on every tick adds one per tick until they age out). */
+const MAX_STALLS_KEPT = 1024;
+
 export class Watchdog {
   timeouts = 0;
   writeTimeouts = 0;
+  /** Total ms by which ticks came late since the start: time this node was not running. */
+  stalledMs = 0;
 
   private readonly pingClock: () => number;
   private readonly random: () => number;
+  private readonly intervalMs: number;
+  private lastTickAt = Number.NaN;
+  /** Recent late ticks, oldest first: when each was noticed, and `stalledMs` after it. */
+  private readonly stallAt: number[] = [];
+  private readonly stalledAfter: number[] = [];
+  /** `stalledMs` before the oldest late tick still kept. */
+  private stalledBefore = 0;
 
   constructor(private readonly options: WatchdogOptions) {
     this.pingClock = options.pingClock ?? (() => performance.now());
     this.random = options.random ?? Math.random;
+    this.intervalMs = options.intervalMs ?? 1000;
   }
 
   /** One pass over the sessions at time `now` (ms). */
   tick(now: number): void {
+    this.noteStall(now);
     const { heartbeatTimeoutMs, writeTimeoutMs, wsPingIntervalMs } = this.options;
     for (const session of this.options.sessions()) {
       if (session.state !== 'open') continue;
-      const silentFor = now - session.lastHeartbeat;
+      let silentFor = now - session.lastHeartbeat;
       if (silentFor > heartbeatTimeoutMs) {
-        this.timeouts++;
-        session.close(CloseCode.HEARTBEAT_TIMEOUT, closeReason(CloseCode.HEARTBEAT_TIMEOUT), 'timeout');
-        this.options.onTimeout?.(session, silentFor);
-        continue;
+        silentFor -= this.stalledSince(session.lastHeartbeat);
+        if (silentFor > heartbeatTimeoutMs) {
+          this.timeouts++;
+          const at = session.lastHeartbeat + heartbeatTimeoutMs;
+          if (this.options.onTimeout) this.options.onTimeout(session, at, silentFor);
+          else session.close(CloseCode.HEARTBEAT_TIMEOUT, closeReason(CloseCode.HEARTBEAT_TIMEOUT), 'timeout');
+          continue;
+        }
       }
       const stuckSince = session.queue.oldestPendingSince();
       if (stuckSince !== undefined && now - stuckSince > writeTimeoutMs) {
@@ -77,5 +121,42 @@ export class Watchdog {
         }
       }
     }
+  }
+
+  /**
+   * Node stall (ms) noticed after `since`: the credit of a session whose last frame came then.
+   * Every late tick noticed after the frame counts whole, even if part of its lateness came
+   * before the frame: over-crediting by at most one stall never times out a live client.
+   */
+  stalledSince(since: number): number {
+    const { stallAt } = this;
+    let i = stallAt.length - 1;
+    while (i >= 0 && stallAt[i]! > since) i--;
+    return this.stalledMs - (i >= 0 ? this.stalledAfter[i]! : this.stalledBefore);
+  }
+
+  /** Records how late this tick is, and forgets late ticks that can no longer save anyone. */
+  private noteStall(now: number): void {
+    const late = now - this.lastTickAt - this.intervalMs; // NaN on the first tick
+    this.lastTickAt = now;
+    if (late > 0) {
+      this.stalledMs += late;
+      this.stallAt.push(now);
+      this.stalledAfter.push(this.stalledMs);
+      if (late * 2 >= this.options.heartbeatTimeoutMs) this.options.onStall?.(late, this.stalledMs);
+    }
+    // A session whose last frame came before the oldest late tick kept is silent for more than
+    // `now - stallAt[0]`, and is credited at most every stall since: once that is past the
+    // timeout, such a session is timed out with or without the oldest entry.
+    const { stallAt, stalledAfter } = this;
+    while (stallAt.length > MAX_STALLS_KEPT || (stallAt.length > 0 && now - stallAt[0]! - this.keptStallMs() > this.options.heartbeatTimeoutMs)) {
+      stallAt.shift();
+      this.stalledBefore = stalledAfter.shift()!;
+    }
+  }
+
+  /** The stall of the late ticks kept: the most any session can be credited. */
+  private keptStallMs(): number {
+    return this.stalledMs - this.stalledBefore;
   }
 }

@@ -77,6 +77,12 @@ export function registerGatewayMetrics(registry: Registry, gateway: () => Gatewa
   counterFrom(registry, 'gatehouse_heartbeat_timeouts_total', 'Sessions closed with 4000 after HEARTBEAT_TIMEOUT_MS of silence', () => g()?.watchdog.timeouts);
   counterFrom(
     registry,
+    'gatehouse_node_stalled_seconds_total',
+    "Time this node did not run (its watchdog ticks came late: stopped, starved, event loop lagging); not counted as its clients' silence",
+    () => (g()?.watchdog.stalledMs ?? 0) / 1000,
+  );
+  counterFrom(
+    registry,
     'gatehouse_write_timeouts_total',
     'Sockets terminated because their buffer did not drain for WRITE_TIMEOUT_MS',
     () => g()?.watchdog.writeTimeouts,

@@ -44,6 +44,19 @@ export const CloseReason: Readonly<Record<CloseCode, string>> = {
   [CloseCode.RATE_LIMITED]: 'rate limited',
 };
 
+/**
+ * The `reason` of the `kicked` frame sent just before a server-side close that is the server's
+ * decision about this client (protocol.md "Close codes"). Codes without one (drain, heartbeat
+ * timeout, oversize frame) get no `kicked` frame: a drain sends `reconnect`, a silent client is
+ * not listening.
+ */
+export const KickedReason: Readonly<Partial<Record<CloseCode, string>>> = {
+  [CloseCode.REPLACED]: 'replaced',
+  [CloseCode.LOGGED_OUT]: 'logged_out',
+  [CloseCode.SLOW_CONSUMER]: 'slow_consumer',
+  [CloseCode.RATE_LIMITED]: 'rate_limited',
+};
+
 /** RFC 6455: a close reason may hold at most 123 bytes. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 

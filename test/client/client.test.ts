@@ -103,11 +103,31 @@ t.test('SDK against a real gateway', async (t) => {
     t.equal(intruder.state, 'closed');
   });
 
+  await t.test('kicked: the server says why before its close (a second device, then a REST logout); the close info carries it', async (t) => {
+    const phone = open('erin');
+    await phone.connect();
+    const kicked = nextEvent(phone, 'kicked');
+    const closed = nextEvent(phone, 'close');
+    const laptop = open('erin');
+    await laptop.connect();
+    t.same(await kicked, { type: 'kicked', reason: 'replaced' }, 'kicked event');
+    t.match(await closed, { code: 4001, kicked: 'replaced', willReconnect: false, byClient: false });
+    const laptopClosed = nextEvent(laptop, 'close');
+    const res = await fetch(`${h.baseUrl}/api/online/logout`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'erin' }),
+    });
+    t.equal(res.status, 200);
+    t.match(await laptopClosed, { code: 4002, kicked: 'logged_out', willReconnect: false });
+  });
+
   await t.test('close(): a normal close, the server logs the user out', async (t) => {
     const dave = open('dave');
     await dave.connect();
     const info = await dave.close();
     t.match(info, { code: 1000, byClient: true, willReconnect: false, wasConnected: true });
+    t.notOk('kicked' in info, 'no kicked reason on a close the server did not decide');
     t.equal(dave.state, 'closed');
     await sleep(100);
     t.equal(h.app.gateway.connections.countOf('dave'), 0);

@@ -78,6 +78,7 @@ async function node(t: Test, nodeId: string, policy: 'replace' | 'multi', store:
 
 const closeCode = (socket: RecordingSocket) => socket.closedWith?.code;
 const sentTypes = (socket: RecordingSocket) => socket.sent.map((f) => (JSON.parse(f) as { type: string }).type);
+const lastSent = (socket: RecordingSocket) => JSON.parse(socket.sent.at(-1) ?? 'null') as unknown;
 
 t.test('replace: the older login answered first does not close the newer one still logging in', async (t) => {
   const store = new HeldLoginStore();
@@ -89,6 +90,8 @@ t.test('replace: the older login answered first does not close the newer one sti
   t.equal(closeCode(older.socket), undefined, 'and the older one is not closed yet either');
   t.equal(await store.release(newer.session), 2, 'the newer connection got epoch 2');
   t.equal(closeCode(older.socket), CloseCode.REPLACED, 'its login completing replaces the older device with 4001');
+  t.same(sentTypes(older.socket), ['connected', 'kicked'], 'told why just before the close');
+  t.same(lastSent(older.socket), { type: 'kicked', reason: 'replaced' });
   t.equal(closeCode(newer.socket), undefined, 'the newer device stays');
   t.equal(newer.session.state, 'open');
   t.same(sentTypes(newer.socket), ['connected']);
@@ -120,6 +123,7 @@ t.test('replace across nodes: a kick reaching a session still logging in', async
     t.equal(onA.session.replacedBelow, 2, 'but marked');
     t.equal(await store.release(onA.session), 1);
     t.equal(closeCode(onA.socket), CloseCode.REPLACED, 'epoch 1 < 2: closed with 4001 once logged in');
+    t.same(lastSent(onA.socket), { type: 'kicked', reason: 'replaced' }, 'a kick from another node says why too');
     t.equal(closeCode(onB.socket), undefined);
   });
   await t.test('its login turns out newer: it stays and replaces the other', async (t) => {
@@ -152,7 +156,29 @@ t.test('closeUser with a finite beforeEpoch closes only lower epochs', async (t)
   const pending = connect('u');
   t.equal(gateway.closeUser('u', CloseCode.LOGGED_OUT, 'logout'), 2, 'a REST logout (no epoch bound) closes everything');
   t.equal(closeCode(pending.socket), CloseCode.LOGGED_OUT, 'including a session still logging in');
+  t.same(lastSent(two.socket), { type: 'kicked', reason: 'logged_out' }, 'each is told why before its 4002');
+  t.same(lastSent(pending.socket), { type: 'kicked', reason: 'logged_out' });
+  t.equal(one.socket.sent.filter((f) => f.includes('"kicked"')).length, 1, 'once per session');
   await store.release(pending.session);
+});
+
+t.test('the kicked frame does not wait behind queued messages', async (t) => {
+  const store = new HeldLoginStore();
+  const { gateway, connect } = await node(t, 'n1', 'replace', store);
+  const behind = connect('behind');
+  await store.release(behind.session);
+  // The client is behind: the socket holds a lot unsent, so new messages wait in the queue.
+  behind.socket.bufferedAmount = 200_000;
+  for (let i = 0; i < 10; i++) behind.session.send(`{"type":"broadcast","content":${i},"ts":1}`);
+  t.equal(behind.session.queue.depth, 9, 'one handed to the socket (its write callback is due), nine queued behind it');
+  const handed = behind.socket.sent.length;
+  gateway.closeUser('behind', CloseCode.LOGGED_OUT, 'logout');
+  t.same(
+    behind.socket.sent.slice(handed).map((f) => JSON.parse(f) as unknown),
+    [{ type: 'kicked', reason: 'logged_out' }],
+    'handed to the socket at once; the queued messages are dropped (nothing could follow a close)',
+  );
+  t.equal(closeCode(behind.socket), CloseCode.LOGGED_OUT);
 });
 
 t.test('multi: over MAX_SESSIONS_PER_USER a session still logging in never counts as the oldest', async (t) => {

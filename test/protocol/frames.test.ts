@@ -1,4 +1,5 @@
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import {
   CLIENT_FRAME_TYPES,
@@ -18,7 +19,7 @@ import {
   type ServerFrame,
 } from '../../src/protocol/frames.ts';
 import { FRAME_ERROR_CODES, FrameErrorText, isFrameErrorCode } from '../../src/protocol/error-codes.ts';
-import { CloseCode, MAX_CLOSE_REASON_BYTES, NO_RECONNECT_CODES, closeAdvice, closeReason } from '../../src/protocol/close-codes.ts';
+import { CloseCode, KickedReason, MAX_CLOSE_REASON_BYTES, NO_RECONNECT_CODES, closeAdvice, closeReason } from '../../src/protocol/close-codes.ts';
 
 const limits = { maxContentBytes: 1024 };
 const parse = (text: string, l = limits): ParseResult => parseClientFrame(text, l);
@@ -413,6 +414,19 @@ t.test('fuzz: never throws, always a table code', async (t) => {
   t.equal(thrown, 0, 'never throws');
   t.equal(badShape, 0, 'results are well-formed');
   t.equal(sizeBoundBroken, 0, 'accepted content never exceeds maxContentBytes');
+});
+
+t.test("the kicked reasons are protocol.md's close-code table, and only those codes have one", async (t) => {
+  const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('## Close codes'), doc.indexOf('## Send queues'));
+  const documented: Record<number, string> = {};
+  for (const [, code, kicked] of section.matchAll(/^\| (\d{4}) \| [^|]+ \| `([a-z_]+)` \|/gm)) documented[Number(code)] = kicked!;
+  t.same(documented, { 4001: 'replaced', 4002: 'logged_out', 4003: 'slow_consumer', 4008: 'rate_limited' });
+  t.same(
+    Object.fromEntries(Object.entries(KickedReason)),
+    Object.fromEntries(Object.entries(documented).map(([code, reason]) => [code, reason])),
+    'the code and the documentation agree',
+  );
 });
 
 t.test('close-code and error-code tables', async (t) => {

@@ -100,6 +100,7 @@ t.test('rate limit: RATE_LIMITED, then close 4008 after the strikes', async (t) 
   const closed = await client.closed;
   clearInterval(flood);
   t.equal(closed.code, CloseCode.RATE_LIMITED);
+  t.same(client.frames.at(-1), { type: 'kicked', reason: 'rate_limited' }, 'the last frame before the close says why');
   await bystander.ping();
   await bystander.close();
 });

@@ -76,6 +76,9 @@ t.test('SLOW_CONSUMER_DROPS consecutive drops close with 4003', async (t) => {
   );
   tcp(slow).resume();
   t.equal((await slow.closed).code, CloseCode.SLOW_CONSUMER);
+  // Its queue was full: the kicked frame went straight to the socket, past the queued messages.
+  t.same(slow.frames.at(-1), { type: 'kicked', reason: 'slow_consumer' }, 'the last frame before the close says why');
+  t.equal(slow.frames.filter((f) => f.type === 'kicked').length, 1);
   await sender.close();
 });
 

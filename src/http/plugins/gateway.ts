@@ -41,6 +41,7 @@ function settingsFrom(config: Config) {
     writeTimeoutMs: config.WRITE_TIMEOUT_MS,
     wsPingIntervalMs: config.WS_PING_INTERVAL_MS,
     heartbeatFlushIntervalMs: config.HEARTBEAT_FLUSH_INTERVAL_MS,
+    watchdogIntervalMs: config.WATCHDOG_INTERVAL_MS,
     sendQueueMax: config.SEND_QUEUE_MAX,
     sendQueueMaxBytes: config.SEND_QUEUE_MAX_BYTES,
     slowConsumerDrops: config.SLOW_CONSUMER_DROPS,

@@ -44,14 +44,14 @@ const wsRoute: FastifyPluginAsync = async (app) => {
   }
   function onPong(this: WebSocket): void {
     // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
-    // unsolicited pong, or a second one, finds 0 and measures nothing.
+    // unsolicited pong, or a second one, finds 0 and measures nothing. Never liveness: `ws` and
+    // browsers answer pings by themselves, even when the game loop that sends `ping` is frozen.
     const session = sessionOf(this);
     const sentAt = session.wsPingSentAt;
     if (sentAt !== 0) {
       session.wsPingSentAt = 0;
       metrics.pingRtt.observe((performance.now() - sentAt) / 1000);
     }
-    gateway.onPong(session);
   }
   function onError(this: WebSocket): void {
     sessionOf(this).endReason ??= 'error';
