@@ -37,6 +37,8 @@ import type { ClusterClock } from './cluster-clock.ts';
 
 /** |cluster clock - local wall clock| past this is worth a warning (the host's NTP is off). */
 export const CLOCK_OFFSET_WARN_MS = 1000;
+/** How long `join` waits for the lease keeper's thread before registering anyway. */
+const KEEPER_READY_TIMEOUT_MS = 15_000;
 /** At most one clock-offset warning per this long. */
 const CLOCK_WARN_INTERVAL_MS = 60_000;
 
@@ -113,10 +115,16 @@ export class ClusterMembership {
 
   /** Takes the node's lease; fails (NodeIdInUseError) when a live node holds the id. */
   async join(): Promise<void> {
-    const { nodes: registry, nodeId, now, deadAfterMs } = this.options;
+    const { nodes: registry, nodeId, now, deadAfterMs, keeper, log } = this.options;
+    // The keeper renews from the first lease on, whatever the main loop is busy with (loading the
+    // rest of the app takes seconds on a busy host: longer than NODE_DEAD_AFTER_MS may be).
+    if (keeper && !(await keeper.whenReady(KEEPER_READY_TIMEOUT_MS))) {
+      log.warn({ nodeId }, 'lease keeper thread not ready: the main loop renews the lease meanwhile');
+    }
     await this.sampleClock();
     const { reaped, generation } = await registry.registerNode(nodeId, now(), deadAfterMs);
     this.generation = generation;
+    keeper?.start(generation);
     // A node that starts has seen nobody renew yet (it may be starting right after an outage).
     this.lastRenewal = this.steadySince = now();
     if (reaped.length > 0) {
@@ -127,7 +135,6 @@ export class ClusterMembership {
   }
 
   start(): void {
-    this.options.keeper?.start(this.generation);
     this.timer = setInterval(() => void this.tick(), this.options.leaseIntervalMs);
     this.timer.unref();
   }

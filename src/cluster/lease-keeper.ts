@@ -23,6 +23,12 @@ export type LeaseRenewalOutcome =
   | { ok: false; at: number; error: string };
 
 export interface LeaseKeeper {
+  /**
+   * Resolves once the keeper can renew (its thread loaded and connected), or after `timeoutMs`
+   * with false. The node registers after it: from its first lease on, renewals do not depend on a
+   * main loop still busy loading the rest of the app.
+   */
+  whenReady(timeoutMs: number): Promise<boolean>;
   /** Starts (or resumes, after a fence, with the new generation) renewing every interval. */
   start(generation: string): void;
   /** Outcomes since the last call, oldest first. */

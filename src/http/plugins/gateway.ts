@@ -109,6 +109,7 @@ export default fp(
           log,
         })
       : undefined;
+    keeper?.prepare();
     const cluster = new ClusterMembership({
       nodes: app.nodeRegistry,
       locks: app.locks,

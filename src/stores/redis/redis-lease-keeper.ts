@@ -45,6 +45,7 @@ export class RedisLeaseKeeper implements LeaseKeeper {
   private stopped = false;
   private generation = '';
   private outcomes: LeaseRenewalOutcome[] = [];
+  private readonly readyWaiters = new Set<() => void>();
   private readonly progress = new SharedArrayBuffer(4);
   private progressTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -55,6 +56,14 @@ export class RedisLeaseKeeper implements LeaseKeeper {
 
   get active(): boolean {
     return this.ready && !this.paused && !this.stopped;
+  }
+
+  /**
+   * Starts the thread, paused, ahead of `start`: loading it takes a while on a busy host, and
+   * until it is ready the main loop renews (the window in which a lagging loop could be reaped).
+   */
+  prepare(): void {
+    if (!this.worker && !this.stopped) this.spawn();
   }
 
   start(generation: string): void {
@@ -70,6 +79,22 @@ export class RedisLeaseKeeper implements LeaseKeeper {
     }
     if (this.worker) this.send({ type: 'generation', generation });
     else if (!this.restartTimer) this.spawn();
+  }
+
+  whenReady(timeoutMs: number): Promise<boolean> {
+    this.prepare();
+    if (this.ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.readyWaiters.add(done);
+    });
   }
 
   take(): LeaseRenewalOutcome[] {
@@ -101,8 +126,12 @@ export class RedisLeaseKeeper implements LeaseKeeper {
     const worker = new Worker(WORKER_BOOT, { eval: true, workerData, name: 'lease-keeper' });
     this.worker = worker;
     this.ready = false;
+    const spawnedAt = performance.now();
     worker.unref();
-    worker.on('message', (message: LeaseWorkerMessage) => this.onMessage(message));
+    worker.on('message', (message: LeaseWorkerMessage) => {
+      if (message.type === 'ready') log.info({ nodeId, ms: Math.round(performance.now() - spawnedAt) }, 'lease keeper thread ready');
+      this.onMessage(message);
+    });
     worker.on('error', (error) => log.error({ nodeId, err: error.message }, 'lease keeper thread failed'));
     worker.on('exit', (code) => {
       if (this.worker !== worker) return;
@@ -124,6 +153,8 @@ export class RedisLeaseKeeper implements LeaseKeeper {
     switch (message.type) {
       case 'ready':
         this.ready = true;
+        for (const done of this.readyWaiters) done();
+        this.readyWaiters.clear();
         // A generation set while the thread was starting.
         if (!this.paused) this.send({ type: 'generation', generation: this.generation });
         return;
