@@ -206,6 +206,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (raw === undefined || raw === '') continue;
     input[key] = coerce(schema, raw);
   }
+  // Value.Default fills `input` in place: what was set explicitly is known only before.
+  const stallLimitSet = input.NODE_STALL_LIMIT_MS !== undefined;
   const withDefaults = Value.Default(EnvSchema, input) as Record<string, unknown>;
   for (const error of Value.Errors(EnvSchema, withDefaults)) {
     const key = error.path.replace(/^\//, '').split('/')[0] ?? '';
@@ -234,7 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (parsed.NODE_STALL_LIMIT_MS <= parsed.NODE_DEAD_AFTER_MS) {
     // Below the dead-after delay the bound would change nothing: the lease alone reaps sooner.
-    if (input.NODE_STALL_LIMIT_MS !== undefined) throw new ConfigError('NODE_STALL_LIMIT_MS must exceed NODE_DEAD_AFTER_MS');
+    if (stallLimitSet) throw new ConfigError('NODE_STALL_LIMIT_MS must exceed NODE_DEAD_AFTER_MS');
     parsed.NODE_STALL_LIMIT_MS = 2 * parsed.NODE_DEAD_AFTER_MS;
   }
   if (parsed.WATCHDOG_INTERVAL_MS > parsed.HEARTBEAT_TIMEOUT_MS) {
