@@ -136,6 +136,12 @@ export const EnvSchema = Type.Object({
     MS_DAY,
     'After a client close, socket error or drain the player shows "reconnecting" this long; a reconnect anywhere in the cluster cancels the logout (0 = log out at once; heartbeat timeouts, REST logouts and kicks never wait)',
   ),
+  PRESENCE_OFFLINE_TTL_S: int(
+    86_400,
+    1,
+    365 * 86_400,
+    "Seconds an offline player's presence entry (the Redis hash, or the in-process entry) is kept once their logout is in the database; a login cancels the removal. After it the online store no longer knows the player and GET /api/online/players/:userId answers from the database",
+  ),
   LOGOUT_BATCH_MAX: int(500, 1, 10_000, 'Logouts written to the database in one round trip'),
   LOGOUT_RETRY_BASE_MS: int(200, 10, 60_000, 'First retry delay of a failed logout write (doubles)'),
   LOGOUT_RETRY_MAX_MS: int(10_000, 100, 600_000, 'Largest retry delay of a failed logout write'),

@@ -23,6 +23,15 @@ export interface PendingLogout {
   attempts: number;
 }
 
+/**
+ * What an ack needs of a written logout: its id, and whose presence entry may now expire (a
+ * `PendingLogout` is one). The user and the logout's node name the store entries to collect.
+ */
+export interface WrittenLogout {
+  id: string;
+  record: Pick<LogoutRecord, 'userId' | 'nodeId'>;
+}
+
 export interface LogoutOutbox {
   /**
    * Takes up to `limit` due pending logouts and hides them for `leaseMs` (after which, if not
@@ -30,8 +39,14 @@ export interface LogoutOutbox {
    */
   claimPendingLogouts(limit: number, now: number, leaseMs: number): Promise<PendingLogout[]>;
 
-  /** Removes written logouts from the queue. */
-  ackPendingLogouts(ids: readonly string[]): Promise<void>;
+  /**
+   * Removes written logouts from the queue. Their logout is now in the database, so the
+   * presence entry of each user still offline in that logical session starts to expire: it is
+   * removed PRESENCE_OFFLINE_TTL_S later unless the user logs in again (login cancels it). A
+   * user who logged in again since that logout (another logical session, or online) is left
+   * alone. Unknown ids are ignored.
+   */
+  ackPendingLogouts(written: readonly WrittenLogout[]): Promise<void>;
 
   /** Puts logouts back, due at `retryAt`, with attempts incremented. */
   retryPendingLogouts(ids: readonly string[], retryAt: number): Promise<void>;

@@ -406,7 +406,8 @@ export class LogoutPipeline {
     this.written += batch.length;
     for (const p of batch) this.journal.delete(p.record.logicalSessionId);
     this.options.onWritten?.(batch.length, now() - started);
-    await outbox.ackPendingLogouts(ids).catch((error: unknown) => {
+    // The ack also lets the users' offline presence entries expire: their logout is in the database now.
+    await outbox.ackPendingLogouts(batch).catch((error: unknown) => {
       // Not acked: they are written again after the lease, which is harmless (idempotent).
       log.warn({ err: errorText(error) }, 'pending logouts written but not acked');
     });

@@ -17,6 +17,9 @@
  *   online set) and a `LogoutRecord` is appended to the pending-logout queue (logout-outbox.ts)
  *   *in the same atomic step*: a crash between "offline" and "written to the database" cannot
  *   lose the logout.
+ * - Once the logout is in the database (acked in the outbox) the offline entry expires after
+ *   PRESENCE_OFFLINE_TTL_S unless the user logs in again: the store holds online and recently
+ *   offline users, not everyone ever seen.
  * - Optional connection ids (`LoginInput.connectionId` / `EndSessionInput.connectionId`) make a
  *   repeated end of the same connection harmless; without them the per-node count alone decides.
  * Nodes, their leases, crash cleanup and re-assertion: cluster/node-registry.ts.
@@ -163,7 +166,10 @@ export interface PresenceStore {
    */
   flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void>;
 
-  /** One player, online or offline; null if the store has never seen them. */
+  /**
+   * One player, online or offline; null if the store has never seen them, or has forgotten them
+   * (offline for PRESENCE_OFFLINE_TTL_S since their logout was acked: LogoutOutbox.ackPendingLogouts).
+   */
   getPlayer(userId: string): Promise<PlayerPresence | null>;
 
   /**

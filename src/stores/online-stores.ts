@@ -14,3 +14,9 @@ export interface OnlineStores {
   nodes: NodeRegistry;
   locks: Locks;
 }
+
+/**
+ * How long an offline user's presence entry is kept once their logout is in the database, for
+ * stores built without the config (tests, tools); the gateway passes PRESENCE_OFFLINE_TTL_S.
+ */
+export const DEFAULT_OFFLINE_TTL_MS = 86_400_000;

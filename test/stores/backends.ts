@@ -8,7 +8,10 @@ import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
 import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
 import type { OnlineStores } from '../../src/stores/online-stores.ts';
 import { deleteRedisPrefix, testRedis } from '../helpers/services.ts';
-import type { StoreTest } from './contract-helpers.ts';
+import { ManualClock } from '../helpers/core.ts';
+import { MemoryOnlineState } from '../../src/stores/memory/memory-online-state.ts';
+import { RedisKeys } from '../../src/stores/redis/keys.ts';
+import type { ExpiryHarness, ExpiryTest, StoreTest } from './contract-helpers.ts';
 
 /**
  * Makes the stores lose all their data, as Redis restarting empty would (Redis: the test
@@ -21,6 +24,11 @@ export interface Backend {
   /** Fresh, empty stores for one test (null: the backing service is unavailable). */
   make: (t: Test) => Promise<OnlineStores | null>;
   loseData: LoseData;
+  /**
+   * Fresh stores whose offline entries expire `offlineTtlMs` after their logout is acked, with
+   * the probes of the expiry contract (null: the backing service is unavailable).
+   */
+  makeExpiring: (t: Test, offlineTtlMs: number) => Promise<ExpiryHarness | null>;
 }
 
 /** The key prefix of each Redis contract store set, so a test can make Redis "lose" its data. */
@@ -31,6 +39,22 @@ export const memoryBackend: Backend = {
   make: async () => createMemoryStores(),
   // Losing everything, for a single process, is starting over with fresh stores.
   loseData: async () => createMemoryStores(),
+  // A fake clock: the expiry contract's waits cost nothing and never race.
+  makeExpiring: async (_t, offlineTtlMs) => {
+    const clock = new ManualClock();
+    const state = new MemoryOnlineState({ offlineTtlMs, now: clock.now });
+    return {
+      stores: createMemoryStores(state),
+      ttlOf: async (userId) => {
+        state.sweepExpired(); // what Redis does to an expired key on access
+        if (!state.players.has(userId)) return undefined;
+        const at = state.expiry.expiresAt(userId);
+        return at === undefined ? null : at - clock.now();
+      },
+      hasHeartbeat: async (nodeId, userId) => state.heartbeats.get(nodeId)?.has(userId) ?? false,
+      wait: async (ms) => void clock.advance(ms),
+    };
+  },
 };
 
 export const redisBackend: Backend = {
@@ -49,6 +73,23 @@ export const redisBackend: Backend = {
     await deleteRedisPrefix(prefixes.get(stores)!);
     return stores;
   },
+  // Redis keeps the time of its expiries itself: the waits are real, so the TTLs are short.
+  makeExpiring: async (t, offlineTtlMs) => {
+    const service = await testRedis(t);
+    if (!service) return null;
+    const redis = new Redis(service.url);
+    t.teardown(() => redis.quit());
+    const keys = new RedisKeys(service.prefix);
+    return {
+      stores: createRedisStores({ redis, keyPrefix: service.prefix, offlineTtlMs }),
+      ttlOf: async (userId) => {
+        const ttl = await redis.pttl(keys.player(userId));
+        return ttl === -2 ? undefined : ttl === -1 ? null : ttl;
+      },
+      hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId), userId)) === 1,
+      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
+  },
 };
 
 export const backends: readonly Backend[] = [memoryBackend, redisBackend];
@@ -60,5 +101,15 @@ export function storeTest(t: Test, backend: Backend): StoreTest {
       const stores = await backend.make(t);
       if (!stores) return;
       await body(t, stores);
+    });
+}
+
+/** Declares expiry contract tests named `<backend>: <title>` on fresh expiring stores of `backend`. */
+export function expiryTest(t: Test, backend: Backend, offlineTtlMs: number): ExpiryTest {
+  return (title, body) =>
+    t.test(`${backend.name}: ${title}`, async (t) => {
+      const harness = await backend.makeExpiring(t, offlineTtlMs);
+      if (!harness) return;
+      await body(t, { ...harness, ttlMs: offlineTtlMs });
     });
 }

@@ -11,6 +11,20 @@ import type { OnlineStores } from '../../src/stores/online-stores.ts';
 /** Declares one contract test that runs against fresh, empty stores. */
 export type StoreTest = (title: string, body: (t: Test, stores: OnlineStores) => Promise<void>) => void;
 
+/** Fresh stores whose offline entries expire, and what the expiry contract observes of them. */
+export interface ExpiryHarness {
+  stores: OnlineStores;
+  /** ms left before the user's presence entry is removed: null = it does not expire, undefined = no entry. */
+  ttlOf(userId: string): Promise<number | null | undefined>;
+  /** Whether the node's heartbeats hold a field for the user (`server:node:<nodeId>:heartbeats`). */
+  hasHeartbeat(nodeId: string, userId: string): Promise<boolean>;
+  /** Lets `ms` pass on the store's clock (memory: a fake clock; Redis: real time, so TTLs are short). */
+  wait(ms: number): Promise<void>;
+}
+
+/** Declares one expiry contract test; `ttlMs` is the stores' offline TTL. */
+export type ExpiryTest = (title: string, body: (t: Test, h: ExpiryHarness & { ttlMs: number }) => Promise<void>) => void;
+
 let candidates = 0;
 
 /** One connection of `userId` on `nodeId` at `now`, with a fresh candidate session id. */

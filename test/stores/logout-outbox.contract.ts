@@ -14,6 +14,7 @@ export function runLogoutOutboxContract(test: StoreTest): void {
     }
     const [s0, s1, s2] = sids as [string, string, string];
     const ids = (claimed: { id: string }[]) => claimed.map((c) => c.id);
+    const written = (id: string, userId: string) => ({ id, record: { userId, nodeId: 'A' } });
     t.same(ids(await outbox.claimPendingLogouts(10, 1500, 10_000)), [s0], 'only the due one');
     t.same(ids(await outbox.claimPendingLogouts(10, 1500, 10_000)), [], 'leased: hidden');
     t.same(ids(await outbox.claimPendingLogouts(10, 2500, 10_000)), [s1]);
@@ -23,14 +24,14 @@ export function runLogoutOutboxContract(test: StoreTest): void {
     t.match(again[1], { attempts: 0, record: { userId: 'u0', logoutAt: 1000 } });
     t.equal(await outbox.countPendingLogouts(), 3, 'leased ones still count');
 
-    await outbox.ackPendingLogouts([s0, 'unknown']);
+    await outbox.ackPendingLogouts([written(s0, 'u0'), written('unknown', 'nobody')]);
     t.equal(await outbox.countPendingLogouts(), 2);
     await outbox.retryPendingLogouts([s2, 'unknown'], 50_000);
     t.same(ids(await outbox.claimPendingLogouts(10, 49_999, 1000)), [s1], 'retried one waits for retryAt');
     const retried = await outbox.claimPendingLogouts(1, 50_000, 1000);
     t.same(ids(retried), [s2]);
     t.match(retried[0], { attempts: 1, record: { userId: 'u2', logicalSessionId: s2, reason: 'close' } });
-    await outbox.ackPendingLogouts([s1, s2]);
+    await outbox.ackPendingLogouts([written(s1, 'u1'), written(s2, 'u2')]);
     t.equal(await outbox.countPendingLogouts(), 0);
     t.same(await outbox.claimPendingLogouts(10, 1e12, 1000), []);
   });

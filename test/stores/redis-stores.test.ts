@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
 import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
-import type { LogoutRecord } from '../../src/presence/logout-outbox.ts';
+import type { LogoutRecord, WrittenLogout } from '../../src/presence/logout-outbox.ts';
 import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
 import { RedisKeys } from '../../src/stores/redis/keys.ts';
 import { RedisNodeRegistry } from '../../src/stores/redis/redis-node-registry.ts';
@@ -358,9 +358,11 @@ t.test('redis: random operation sequences give exactly the memory store results'
   const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
   const nodes = ['A', 'B', 'C'];
   const sids = new Map<string, string[]>();
-  const pendingIds: string[] = [];
+  /** Logouts queued so far, as an ack names them. */
+  const pendingIds: WrittenLogout[] = [];
   /** Connection ids handed out per user (some already ended: repeated ends are part of the run). */
   const connections = new Map<string, string[]>();
+  const written = (record: LogoutRecord): WrittenLogout => ({ id: record.logicalSessionId, record: { userId: record.userId, nodeId: record.nodeId } });
   const byUserId = (records: readonly LogoutRecord[]) => [...records].sort((a, b) => (a.userId < b.userId ? -1 : 1));
   let now = 1000;
   /** Runs one operation on both stores; returns false (after one failure) when they disagree. */
@@ -394,10 +396,10 @@ t.test('redis: random operation sequences give exactly the memory store results'
       const sid = known.length && rand() < 0.8 ? known.at(-1)! : (known[int(known.length)] ?? 'none');
       const connectionId = issued.length && rand() < 0.5 ? issued[int(issued.length)] : undefined;
       result = await both(`end ${userId}`, (s) => s.presence.endSession({ userId, nodeId, logicalSessionId: sid, reason: `r${steps}`, now, connectionId }));
-      if (result && (result as { loggedOut: boolean }).loggedOut) pendingIds.push(sid);
+      if (result && (result as { loggedOut: boolean }).loggedOut) pendingIds.push(written((result as { record: LogoutRecord }).record));
     } else if (kind === 5) {
       result = await both(`force ${userId}`, (s) => s.presence.forceLogout({ userId, reason: 'kick', now }));
-      if (result && (result as { loggedOut: boolean }).loggedOut) pendingIds.push(known.at(-1)!);
+      if (result && (result as { loggedOut: boolean }).loggedOut) pendingIds.push(written((result as { record: LogoutRecord }).record));
     } else if (kind === 6) {
       const beats = new Map(users.filter(() => rand() < 0.3).map((u) => [u, now - int(20)] as const));
       result = await both('flush', (s) => s.presence.flushHeartbeats(nodeId, beats).then(() => 'ok'));
@@ -422,7 +424,7 @@ t.test('redis: random operation sequences give exactly the memory store results'
       else if (choice === 1) {
         result = await both(`register ${nodeId}`, (s) => s.nodes.registerNode(nodeId, now, 200).then((r) => byUserId(r.reaped)));
         if (Array.isArray(result)) {
-          for (const record of result as LogoutRecord[]) pendingIds.push(record.logicalSessionId);
+          for (const record of result as LogoutRecord[]) pendingIds.push(written(record));
           reaped += result.length;
         } else if (result === 'threw NodeIdInUseError') refusedRegistrations += 1;
       } else if (choice === 2) {
@@ -455,7 +457,7 @@ t.test('redis: random operation sequences give exactly the memory store results'
         result = await both(`lock ${owner}`, async (s) => [await s.locks.tryLock('reaper', owner, 100, now), await s.locks.unlock('reaper', nodeId)]);
       }
       if (result && Array.isArray((result as { records?: unknown }).records)) {
-        for (const record of (result as { records: LogoutRecord[] }).records) pendingIds.push(record.logicalSessionId);
+        for (const record of (result as { records: LogoutRecord[] }).records) pendingIds.push(written(record));
         reaped += (result as { records: LogoutRecord[] }).records.length;
       }
     } else {
@@ -466,7 +468,10 @@ t.test('redis: random operation sequences give exactly the memory store results'
         result = await both('claim', (s) => s.outbox.claimPendingLogouts(limit, now, lease));
         claimed += Array.isArray(result) ? result.length : 0;
       } else if (choice === 1) result = await both('ack', (s) => s.outbox.ackPendingLogouts(ids).then(() => 'ok'));
-      else result = await both('retry', (s) => s.outbox.retryPendingLogouts(ids, now + delay).then(() => 'ok'));
+      else {
+        const retried = ids.map((w) => w.id);
+        result = await both('retry', (s) => s.outbox.retryPendingLogouts(retried, now + delay).then(() => 'ok'));
+      }
     }
     if (result === undefined) break;
   }

@@ -12,6 +12,7 @@ import type { Config } from '../../config.ts';
 import type { Bus } from '../../cluster/bus.ts';
 import { MemoryBus } from '../../stores/memory/memory-bus.ts';
 import { createMemoryStores } from '../../stores/memory/memory-stores.ts';
+import { MemoryOnlineState } from '../../stores/memory/memory-online-state.ts';
 import { createRedisStores } from '../../stores/redis/redis-stores.ts';
 import type { OnlineStores } from '../../stores/online-stores.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
@@ -92,7 +93,7 @@ export default fp(
     if (!config.REDIS_URL) {
       app.decorate('offlineQueue', new MemoryOfflineQueue(offlineLimits));
       app.decorate('roomDirectory', timed(new MemoryRoomDirectory(), 'roomDirectory'));
-      const stores = createMemoryStores();
+      const stores = createMemoryStores(new MemoryOnlineState({ offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 }));
       decorateStores(stores);
       app.decorate('bus', new MemoryBus());
       // Built on the untimed presence store: its lookup is timed once, as publishToOwners.
@@ -114,7 +115,7 @@ export default fp(
     app.decorate('redis', redis);
     // On Redis server time before anything is stamped (the lease keeper samples it from then on).
     for (let i = 0; i < STARTUP_CLOCK_SAMPLES; i++) await clock.sync(serverTime(redis));
-    decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX }));
+    decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 }));
     app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
     app.decorate('roomDirectory', timed(new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }), 'roomDirectory'));
     // The bus owns a second (subscriber) connection; this one only publishes.

@@ -1,5 +1,9 @@
-/** `LogoutOutbox` of a single process, on the shared `MemoryOnlineState` (memory-online-state.ts). */
-import type { LogoutOutbox, PendingLogout } from '../../presence/logout-outbox.ts';
+/**
+ * `LogoutOutbox` of a single process, on the shared `MemoryOnlineState` (memory-online-state.ts).
+ * An ack starts the expiry of the acked users' offline entries; claims and acks (the writer
+ * polls every second) also sweep the entries whose expiry passed.
+ */
+import type { LogoutOutbox, PendingLogout, WrittenLogout } from '../../presence/logout-outbox.ts';
 import type { DueKey, MemoryOnlineState } from './memory-online-state.ts';
 import { checkCount, checkTime } from '../../presence/online-paging.ts';
 
@@ -10,6 +14,7 @@ export class MemoryLogoutOutbox implements LogoutOutbox {
     checkCount('limit', limit);
     checkTime('now', now);
     checkTime('leaseMs', leaseMs);
+    this.state.sweepExpired();
     const due: DueKey[] = [];
     for (const key of this.state.dueQueue.valuesAfter()) {
       if (key.due > now || due.length === limit) break;
@@ -22,12 +27,15 @@ export class MemoryLogoutOutbox implements LogoutOutbox {
     });
   }
 
-  async ackPendingLogouts(ids: readonly string[]): Promise<void> {
-    for (const id of new Set(ids)) {
+  async ackPendingLogouts(written: readonly WrittenLogout[]): Promise<void> {
+    this.state.sweepExpired();
+    for (const { id, record } of written) {
       const item = this.state.pending.get(id);
-      if (!item) continue;
-      this.state.dueQueue.delete({ due: item.due, id });
-      this.state.pending.delete(id);
+      if (item) {
+        this.state.dueQueue.delete({ due: item.due, id });
+        this.state.pending.delete(id);
+      }
+      this.state.expireOffline(record.userId, id, record.nodeId);
     }
   }
 

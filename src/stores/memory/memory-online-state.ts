@@ -10,7 +10,24 @@ import type { PresenceStatus } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { SmallMap } from './small-map.ts';
 import { SortedList } from './sorted-list.ts';
+import { OfflineExpiry } from './offline-expiry.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
+import { checkCount } from '../../presence/online-paging.ts';
+import { DEFAULT_OFFLINE_TTL_MS } from '../online-stores.ts';
+
+export interface MemoryOnlineStateOptions {
+  /** How long an offline user's entry is kept once their logout is acked (PRESENCE_OFFLINE_TTL_S). */
+  offlineTtlMs?: number;
+  /** The store's own clock for those expiries (Redis uses its server time); default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * Expired entries removed per sweep. A sweep runs at the start of the calls that come often
+ * (login, getPlayer, claim, ack: the logout writer polls every second), so a backlog drains in
+ * steps that never hold the event loop for long.
+ */
+const SWEEP_BATCH = 1000;
 
 /** The fields of `player:online:<userId>`. */
 export interface PlayerEntry {
@@ -49,6 +66,17 @@ const compareDue = (a: DueKey, b: DueKey): number => a.due - b.due || compareCod
 export class MemoryOnlineState {
   /** `player:online:<userId>`. */
   readonly players = new Map<string, PlayerEntry>();
+  /** The TTLs of offline players' entries (PEXPIRE of `player:online:<userId>`). */
+  readonly expiry = new OfflineExpiry();
+  private readonly offlineTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(options: MemoryOnlineStateOptions = {}) {
+    this.offlineTtlMs = options.offlineTtlMs ?? DEFAULT_OFFLINE_TTL_MS;
+    checkCount('offlineTtlMs', this.offlineTtlMs);
+    this.now = options.now ?? Date.now;
+  }
+
   /** `server:online:index` (and `server:online:players`): online userIds in byte order, for cursor paging. */
   readonly index = new SortedList<string>(compareCodePoints);
   /** `server:node:<nodeId>:heartbeats`. */
@@ -124,6 +152,26 @@ export class MemoryOnlineState {
     this.dueQueue.delete({ due: item.due, id });
     item.due = due;
     this.dueQueue.insert({ due, id });
+  }
+
+  /**
+   * ack-pending.lua: the logout of logical session `sid` is in the database. If the user is still
+   * offline in that session their entry goes `offlineTtlMs` from now, with any heartbeat a racing
+   * flush left on the logout's node; a user who logged in again since keeps theirs.
+   */
+  expireOffline(userId: string, sid: string, nodeId: string): void {
+    const entry = this.players.get(userId);
+    if (entry?.status !== 'offline' || entry.sid !== sid) return;
+    this.expiry.schedule(userId, this.now() + this.offlineTtlMs);
+    this.dropHeartbeat(nodeId, userId);
+  }
+
+  /** Removes the entries whose expiry passed (at most SWEEP_BATCH per call; O(1) when none is due). */
+  sweepExpired(): void {
+    for (const userId of this.expiry.takeDue(this.now(), SWEEP_BATCH)) {
+      // Only offline entries are ever scheduled, and a login cancels the schedule.
+      if (this.players.get(userId)?.status === 'offline') this.players.delete(userId);
+    }
   }
 }
 

@@ -25,6 +25,7 @@ export class MemoryPresenceStore implements PresenceStore {
 
   async login(input: LoginInput): Promise<LoginResult> {
     checkTime('now', input.now);
+    this.state.sweepExpired();
     let entry = this.state.players.get(input.userId);
     const previousNodes = entry?.status === 'online' ? Object.fromEntries(entry.nodes) : {};
     let newLogicalSession = false;
@@ -38,6 +39,8 @@ export class MemoryPresenceStore implements PresenceStore {
       this.state.players.set(input.userId, entry);
     }
     if (entry.status === 'offline') {
+      // Back before the offline entry expired: it stays (login.lua PERSISTs the hash).
+      this.state.expiry.cancel(input.userId);
       newLogicalSession = true;
       entry.status = 'online';
       entry.sid = input.candidateLogicalSessionId;
@@ -135,6 +138,7 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async getPlayer(userId: string): Promise<PlayerPresence | null> {
+    this.state.sweepExpired();
     const entry = this.state.players.get(userId);
     return entry ? this.presence(userId, entry) : null;
   }

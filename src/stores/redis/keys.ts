@@ -24,7 +24,7 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
     pattern: 'player:online:<userId>',
     type: 'hash',
     holds:
-      '`status` online/reconnecting/offline, `username`, `nodeId`, `epoch`, `sessions`, `sid` (logical session id), `connectedAt`, `lastHeartbeat`, `logoutTime`, `logoutReason`; `n:<nodeId>` live connections per node, `c:<nodeId>` their connection ids (JSON); while reconnecting `graceUntil`, `endedAt`, `endReason`, `endNode`',
+      '`status` online/reconnecting/offline, `username`, `nodeId`, `epoch`, `sessions`, `sid` (logical session id), `connectedAt`, `lastHeartbeat`, `logoutTime`, `logoutReason`; `n:<nodeId>` live connections per node, `c:<nodeId>` their connection ids (JSON); while reconnecting `graceUntil`, `endedAt`, `endReason`, `endNode`. Offline, it expires PRESENCE_OFFLINE_TTL_S after its logout is written to the database (PERSIST on login)',
   },
   { pattern: 'server:online:players', type: 'set', holds: 'userIds currently online (SREM on logout)' },
   { pattern: 'server:online:index', type: 'sorted set', holds: 'the same userIds, score 0, for lex cursor paging and prefix counts' },

@@ -1,11 +1,24 @@
-/** `LogoutOutbox` on Redis: `logout:pending` (ids by due time) and `logout:pending:data`. */
-import type { LogoutOutbox, PendingLogout } from '../../presence/logout-outbox.ts';
+/**
+ * `LogoutOutbox` on Redis: `logout:pending` (ids by due time) and `logout:pending:data`. An ack
+ * also sets the expiry of the acked users' `player:online:<userId>` hashes (ack-pending.lua).
+ */
+import type { LogoutOutbox, PendingLogout, WrittenLogout } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asString, parsePending } from './redis-online-codec.ts';
 import { checkCount, checkTime } from '../../presence/online-paging.ts';
 
+export interface RedisLogoutOutboxOptions {
+  /** How long an offline user's hash is kept once their logout is acked (PRESENCE_OFFLINE_TTL_S). */
+  offlineTtlMs: number;
+}
+
 export class RedisLogoutOutbox implements LogoutOutbox {
-  constructor(private readonly ctx: RedisStoreContext) {}
+  constructor(
+    private readonly ctx: RedisStoreContext,
+    private readonly options: RedisLogoutOutboxOptions,
+  ) {
+    checkCount('offlineTtlMs', options.offlineTtlMs);
+  }
 
   async claimPendingLogouts(limit: number, now: number, leaseMs: number): Promise<PendingLogout[]> {
     checkCount('limit', limit);
@@ -22,9 +35,19 @@ export class RedisLogoutOutbox implements LogoutOutbox {
     return claimed;
   }
 
-  async ackPendingLogouts(ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.ctx.run('ackPending', [this.ctx.keys.pending, this.ctx.keys.pendingData], [...new Set(ids)]);
+  async ackPendingLogouts(written: readonly WrittenLogout[]): Promise<void> {
+    if (written.length === 0) return;
+    const k = this.ctx.keys;
+    const keys = [k.pending, k.pendingData];
+    const args: string[] = [String(this.options.offlineTtlMs)];
+    const seen = new Set<string>();
+    for (const { id, record } of written) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      keys.push(k.player(record.userId), k.nodeHeartbeats(record.nodeId));
+      args.push(id, record.userId);
+    }
+    await this.ctx.run('ackPending', keys, args);
   }
 
   async retryPendingLogouts(ids: readonly string[], retryAt: number): Promise<void> {

@@ -3,7 +3,7 @@
  * one command connection, one key schema and one set of scripts.
  */
 import type { Redis } from 'ioredis';
-import type { OnlineStores } from '../online-stores.ts';
+import { DEFAULT_OFFLINE_TTL_MS, type OnlineStores } from '../online-stores.ts';
 import { RedisLocks } from './redis-locks.ts';
 import { RedisLogoutOutbox } from './redis-logout-outbox.ts';
 import { RedisNodeRegistry } from './redis-node-registry.ts';
@@ -22,6 +22,11 @@ export interface RedisStoresOptions {
    * (the first one stopped between the two steps of a batch); default REAP_CLAIM_TTL_MS.
    */
   reapClaimTtlMs?: number;
+  /**
+   * How long an offline user's hash is kept once their logout is in the database
+   * (PRESENCE_OFFLINE_TTL_S); default DEFAULT_OFFLINE_TTL_MS (one day).
+   */
+  offlineTtlMs?: number;
 }
 
 export function createRedisStores(options: RedisStoresOptions): OnlineStores {
@@ -38,7 +43,7 @@ export function createRedisStores(options: RedisStoresOptions): OnlineStores {
   };
   return {
     presence: new RedisPresenceStore(ctx),
-    outbox: new RedisLogoutOutbox(ctx),
+    outbox: new RedisLogoutOutbox(ctx, { offlineTtlMs: options.offlineTtlMs ?? DEFAULT_OFFLINE_TTL_MS }),
     nodes: new RedisNodeRegistry(ctx, { reapClaimTtlMs: options.reapClaimTtlMs }),
     locks: new RedisLocks(ctx),
   };

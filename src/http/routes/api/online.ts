@@ -11,7 +11,7 @@ import { USER_ID_PATTERN } from '../../../protocol/ids.ts';
 import { GatewayErrors } from '../../../errors.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
 import type { PlayerPresence } from '../../../presence/presence-store.ts';
-import type { UserRow } from '../../../presence/player-repository.ts';
+import type { PlayerSessionRow, UserRow } from '../../../presence/player-repository.ts';
 import {
   authErrors,
   bearerSecurity,
@@ -44,21 +44,44 @@ async function guarded<T>(log: FastifyBaseLogger, what: Dependency, call: () => 
 const time = (date: Date | null | undefined): number | null => (date ? date.getTime() : null);
 
 /** Merges the online store's view (fresher) with the database row (durable). */
-function playerStatus(userId: string, presence: PlayerPresence | null, user: UserRow | null): PlayerStatus {
+function playerStatus(userId: string, presence: PlayerPresence, user: UserRow | null): PlayerStatus {
   // A reconnecting player has not been logged out: the session is live, only its socket is not.
-  const online = presence?.status === 'online' || presence?.status === 'reconnecting';
+  const online = presence.status === 'online' || presence.status === 'reconnecting';
   return {
     userId,
-    username: presence?.username ?? user?.username ?? userId,
-    status: presence?.status ?? 'offline',
-    graceUntil: presence?.graceUntil ?? null,
-    nodeId: presence?.nodeId ?? null,
+    username: presence.username,
+    status: presence.status,
+    graceUntil: presence.graceUntil ?? null,
+    nodeId: presence.nodeId,
     sessions: online ? presence.sessions : 0,
-    connectedAt: presence?.connectedAt ?? null,
-    lastHeartbeat: presence?.lastHeartbeat ?? null,
-    logoutTime: online ? null : (presence?.logoutTime ?? time(user?.lastLogoutAt)),
-    logoutReason: online ? null : (presence?.logoutReason ?? null),
+    connectedAt: presence.connectedAt,
+    lastHeartbeat: presence.lastHeartbeat,
+    logoutTime: online ? null : (presence.logoutTime ?? time(user?.lastLogoutAt)),
+    logoutReason: online ? null : (presence.logoutReason ?? null),
     lastSpiritGainTime: time(user?.lastSpiritGainTime),
+  };
+}
+
+/**
+ * A player the online store no longer knows (offline longer than PRESENCE_OFFLINE_TTL_S after
+ * their logout was written, or a store that lost its data): offline, as the database last
+ * recorded them. `last` is their newest PlayerSession row; while it is still open (its logout
+ * not written yet) the reason is unknown and the time is the user's last written logout.
+ */
+function storedStatus(user: UserRow, last: PlayerSessionRow | undefined): PlayerStatus {
+  const closed = last?.disconnectedAt ? last : undefined;
+  return {
+    userId: user.id,
+    username: user.username,
+    status: 'offline',
+    graceUntil: null,
+    nodeId: last?.nodeId ?? null,
+    sessions: 0,
+    connectedAt: time(last?.connectedAt),
+    lastHeartbeat: null,
+    logoutTime: time(closed?.disconnectedAt ?? user.lastLogoutAt),
+    logoutReason: closed?.reason ?? null,
+    lastSpiritGainTime: time(user.lastSpiritGainTime),
   };
 }
 
@@ -110,8 +133,9 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
         tags: ['online'],
         summary: "One player's status",
         description:
-          'Online or offline status of one player: the online store for presence, the database for `lastSpiritGainTime` ' +
-          '(and for the last logout when the online store no longer knows the player). Admin token only.',
+          'Online or offline status of one player: the online store for presence, the database for `lastSpiritGainTime`. ' +
+          'The online store forgets a player PRESENCE_OFFLINE_TTL_S after their logout is written; then the answer comes from the database: ' +
+          'offline, with the last logical session (node, start, end, reason) as recorded there. Admin token only.',
         security: bearerSecurity,
         params: PlayerParams,
         response: {
@@ -129,8 +153,10 @@ const onlineRoutes: FastifyPluginAsync = async (app) => {
         guarded(request.log, 'online store', () => app.presence.getPlayer(userId)),
         guarded(request.log, 'database', () => app.players.getUser(userId)),
       ]);
-      if (!presence && !user) throw new GatewayErrors.NotFound(`user ${userId} has never connected`);
-      return playerStatus(userId, presence, user);
+      if (presence) return playerStatus(userId, presence, user);
+      if (!user) throw new GatewayErrors.NotFound(`user ${userId} has never connected`);
+      const [last] = await guarded(request.log, 'database', () => app.players.listSessions(userId, 1));
+      return storedStatus(user, last);
     },
   );
 

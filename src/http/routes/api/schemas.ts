@@ -171,14 +171,15 @@ export const PlayerStatus = Type.Object(
     }),
     graceUntil: MillisOrNull('While reconnecting: when the logout happens unless the player reconnects, ms since the Unix epoch; null otherwise'),
     nodeId: Type.Union([Type.String(), Type.Null()], {
-      description: 'Gateway node of the most recent login; null when only the database knows the player',
+      description:
+        'Gateway node of the most recent login; once the online store has forgotten the player, the node where their last logical session began (database); null when unknown',
       examples: ['gw-1'],
     }),
     sessions: Type.Integer({ minimum: 0, description: 'Live WebSocket connections in the cluster (0 when offline)', examples: [0] }),
     connectedAt: MillisOrNull('Start of the current (or last) logical session, ms since the Unix epoch; null when unknown'),
     lastHeartbeat: MillisOrNull('Last heartbeat known to the online store, ms since the Unix epoch; null when unknown'),
     logoutTime: MillisOrNull(
-      'When the last logical session ended, ms since the Unix epoch (online store, else the database `last_logout_at`); null while online or if never logged out',
+      'When the last logical session ended, ms since the Unix epoch (online store, else the database: the last PlayerSession row, or `last_logout_at`); null while online or if never logged out',
     ),
     logoutReason: Type.Union([Type.String(), Type.Null()], {
       description: 'Why the last logical session ended (closed, timeout, logout, kicked, slow, error, shutdown, node_lost); null while online or unknown',

@@ -25,7 +25,9 @@ if wasOnline then
     end
   end
 else
-  -- Offline or never seen: a new logical session starts.
+  -- Offline or never seen: a new logical session starts. An offline hash may be counting down
+  -- to its removal (ack-pending.lua): the user is back, so it stays.
+  redis.call('PERSIST', player)
   redis.call('HSET', player, 'status', 'online', 'sid', candidate, 'connectedAt', now, 'sessions', 0)
   redis.call('HDEL', player, 'logoutTime', 'logoutReason')
   redis.call('SADD', online, userId)
