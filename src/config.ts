@@ -73,6 +73,12 @@ export const EnvSchema = Type.Object({
     600_000,
     "A node whose lease is older is dead: its players are logged out (node_lost). A node judges others only after renewing its own lease this long without a lapse (after it starts, and after a failed or late renewal), so a cluster-wide Redis outage logs nobody out; after such a lapse a dead node's players may take up to twice this long",
   ),
+  NODE_STALL_LIMIT_MS: int(
+    30_000,
+    200,
+    3_600_000,
+    'With Redis, the lease is renewed from a worker thread, so a main event loop lagging under load does not get the node reaped; it stops renewing once the main loop has made no progress for this long (then the node is reaped as dead). Must exceed NODE_DEAD_AFTER_MS; when left unset and NODE_DEAD_AFTER_MS is larger, twice NODE_DEAD_AFTER_MS',
+  ),
 
   AUTH_MODE: Type.Optional(
     Type.Union([Type.Literal('jwt'), Type.Literal('none')], {
@@ -211,6 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (raw === undefined || raw === '') continue;
     input[key] = coerce(schema, raw);
   }
+  // Value.Default fills `input` in place: what was set explicitly is known only before.
+  const stallLimitSet = input.NODE_STALL_LIMIT_MS !== undefined;
   const withDefaults = Value.Default(EnvSchema, input) as Record<string, unknown>;
   for (const error of Value.Errors(EnvSchema, withDefaults)) {
     const key = error.path.replace(/^\//, '').split('/')[0] ?? '';
@@ -236,6 +244,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (parsed.NODE_LEASE_INTERVAL_MS * 2 > parsed.NODE_DEAD_AFTER_MS) {
     throw new ConfigError('NODE_DEAD_AFTER_MS must be at least twice NODE_LEASE_INTERVAL_MS');
+  }
+  if (parsed.NODE_STALL_LIMIT_MS <= parsed.NODE_DEAD_AFTER_MS) {
+    // Below the dead-after delay the bound would change nothing: the lease alone reaps sooner.
+    if (stallLimitSet) throw new ConfigError('NODE_STALL_LIMIT_MS must exceed NODE_DEAD_AFTER_MS');
+    parsed.NODE_STALL_LIMIT_MS = 2 * parsed.NODE_DEAD_AFTER_MS;
   }
   if (parsed.WATCHDOG_INTERVAL_MS > parsed.HEARTBEAT_TIMEOUT_MS) {
     throw new ConfigError('WATCHDOG_INTERVAL_MS must not exceed HEARTBEAT_TIMEOUT_MS');

@@ -42,6 +42,7 @@ t.test('a bad value stops startup with one line naming the variable', async (t) 
     [{ NODE_ID: 'has space' }, /^NODE_ID must match/],
     [{ WATCHDOG_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '1000' }, /^WATCHDOG_INTERVAL_MS must not exceed/],
     [{ CLOSE_TIMEOUT_MS: '5' }, /^CLOSE_TIMEOUT_MS must be an integer from 10/],
+    [{ NODE_STALL_LIMIT_MS: '5000' }, /^NODE_STALL_LIMIT_MS must exceed NODE_DEAD_AFTER_MS/],
     // The missing variable is named, not the AUTH_MODE it would have defaulted to.
     [{ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) }, /^AUTH_JWT_SECRET must be set when NODE_ENV=production/],
   ];
@@ -50,6 +51,12 @@ t.test('a bad value stops startup with one line naming the variable', async (t) 
     t.match(error.message, message);
     t.notMatch(error.message, /\n/, 'one line');
   }
+});
+
+t.test('NODE_STALL_LIMIT_MS: 30 s by default, above NODE_DEAD_AFTER_MS when that is larger', async (t) => {
+  t.equal(loadConfig({}).NODE_STALL_LIMIT_MS, 30_000);
+  t.equal(loadConfig({ NODE_DEAD_AFTER_MS: '120000' }).NODE_STALL_LIMIT_MS, 240_000, 'unset: twice a larger NODE_DEAD_AFTER_MS');
+  t.equal(loadConfig({ NODE_LEASE_INTERVAL_MS: '250', NODE_DEAD_AFTER_MS: '1500', NODE_STALL_LIMIT_MS: '4000' }).NODE_STALL_LIMIT_MS, 4000);
 });
 
 t.test('secrets never appear in a config error', async (t) => {

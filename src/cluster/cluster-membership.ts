@@ -15,12 +15,42 @@
  * from renewing too: right after a cluster-wide outage in which Redis kept its data, every lease
  * is old, and the first node back would otherwise reap all the others before they had a chance
  * to renew. A node that is really gone still is reaped, `deadAfterMs` later at most.
+ *
+ * Cluster mode renews the lease off the main event loop (`LeaseKeeper`, a worker thread): the
+ * round then reads the keeper's renewal outcomes instead of renewing itself, and renews itself
+ * only while the keeper is down. Every time here is on the cluster clock (`now`: Redis server
+ * time, cluster-clock.ts); a round that renews itself samples it first (`serverTime`).
+ *
+ * Fencing: a renewal refused as fenced means a reaper took this node for dead (it froze, was cut
+ * off, or its loop stalled past NODE_STALL_LIMIT_MS) and logged its players out. The node then
+ * refuses new sessions, registers a fresh lease generation (finishing whatever reaping was left,
+ * exactly once: reap claims are disjoint), tells every local session to reconnect (1012; their
+ * ends are stale no-ops in the store: no second logout), and serves again.
  */
 import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import type { Locks } from './locks.ts';
 import type { NodeRegistry, ReassertSession } from './node-registry.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { isLeaseLive, isNodeAlive } from './node-liveness.ts';
+import type { LeaseKeeper, LeaseRenewalOutcome } from './lease-keeper.ts';
+import type { ClusterClock } from './cluster-clock.ts';
+
+/** |cluster clock - local wall clock| past this is worth a warning (the host's NTP is off). */
+export const CLOCK_OFFSET_WARN_MS = 1000;
+/** How long `join` waits for the lease keeper's thread before registering anyway. */
+const KEEPER_READY_TIMEOUT_MS = 15_000;
+/** At most one clock-offset warning per this long. */
+const CLOCK_WARN_INTERVAL_MS = 60_000;
+
+/** What a fenced node does with its local sessions (wired to the gateway). */
+export interface FencedSessions {
+  /** Refuse new sessions: the node holds no valid lease. */
+  refuse(): void;
+  /** Tell every local session to reconnect (reconnect frame, 1012); resolves once their ends settled. */
+  reconnectAll(): Promise<void>;
+  /** Accept new sessions again. */
+  accept(): void;
+}
 
 export interface ClusterMembershipOptions {
   nodes: NodeRegistry;
@@ -28,6 +58,7 @@ export interface ClusterMembershipOptions {
   locks: Locks;
   nodeId: string;
   log: CoreLogger;
+  /** The cluster clock (cluster-clock.ts). */
   now: () => number;
   leaseIntervalMs: number;
   deadAfterMs: number;
@@ -39,6 +70,13 @@ export interface ClusterMembershipOptions {
   onLogouts: (records: readonly LogoutRecord[]) => void;
   /** Users whose local sessions the store no longer backs: close them. */
   onStale: (userIds: readonly string[]) => void;
+  /** What to do with the local sessions once this node finds itself fenced. */
+  fenced?: FencedSessions;
+  /** Renews off the main loop (cluster mode); without it every round renews here. */
+  keeper?: LeaseKeeper;
+  /** The cluster clock and its source, sampled before a renewal made here (cluster mode). */
+  clock?: ClusterClock;
+  serverTime?: () => Promise<number>;
 }
 
 /**
@@ -65,13 +103,28 @@ export class ClusterMembership {
   private steadySince: number | undefined;
   /** Lapses of this node's own lease seen so far (failed or late renewals, lost lease). */
   lapses = 0;
+  /** Times this node found its lease fenced (it had been reaped) and started over. */
+  fences = 0;
+  /** The generation of this node's lease (from `registerNode`). */
+  generation = '';
+  /** A fenced renewal was seen and the node has not registered anew yet. */
+  private fenced = false;
+  private lastClockWarning = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: ClusterMembershipOptions) {}
 
   /** Takes the node's lease; fails (NodeIdInUseError) when a live node holds the id. */
   async join(): Promise<void> {
-    const { nodes: registry, nodeId, now, deadAfterMs } = this.options;
-    const { reaped } = await registry.registerNode(nodeId, now(), deadAfterMs);
+    const { nodes: registry, nodeId, now, deadAfterMs, keeper, log } = this.options;
+    // The keeper renews from the first lease on, whatever the main loop is busy with (loading the
+    // rest of the app takes seconds on a busy host: longer than NODE_DEAD_AFTER_MS may be).
+    if (keeper && !(await keeper.whenReady(KEEPER_READY_TIMEOUT_MS))) {
+      log.warn({ nodeId }, 'lease keeper thread not ready: the main loop renews the lease meanwhile');
+    }
+    await this.sampleClock();
+    const { reaped, generation } = await registry.registerNode(nodeId, now(), deadAfterMs);
+    this.generation = generation;
+    keeper?.start(generation);
     // A node that starts has seen nobody renew yet (it may be starting right after an outage).
     this.lastRenewal = this.steadySince = now();
     if (reaped.length > 0) {
@@ -95,6 +148,8 @@ export class ClusterMembership {
   async leave(): Promise<void> {
     this.stop();
     await this.running;
+    // Before the lease goes: a renewal after removeNode would recreate it.
+    await this.options.keeper?.stop();
     const removed = await this.options.nodes.removeNode(this.options.nodeId);
     if (!removed) this.options.log.warn({ nodeId: this.options.nodeId }, 'node still has players in the store: left for the reaper');
   }
@@ -118,31 +173,125 @@ export class ClusterMembership {
   }
 
   private async round(): Promise<void> {
-    const { nodes: registry, nodeId, now, deadAfterMs, leaseIntervalMs, log } = this.options;
+    const { deadAfterMs, leaseIntervalMs, nodeId, log, keeper } = this.options;
     try {
-      const at = now();
-      let previous: number | null;
-      try {
-        previous = await registry.renewLease(nodeId, at);
-      } catch (error) {
-        this.steadySince = undefined;
-        throw error;
+      if (this.fenced) {
+        await this.startOver();
+        return;
       }
-      // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
-      // have been able to renew meanwhile either: the steady period starts again now.
-      // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
-      if (this.steadySince === undefined || previous === null || at - previous > lapseAfterMs(leaseIntervalMs, deadAfterMs)) {
-        this.steadySince = at;
-        this.lapses++;
-        log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
+      const outcomes = keeper?.active ? keeper.take() : [await this.renewHere()];
+      let reassert = false;
+      let failure: string | undefined;
+      for (const outcome of outcomes) {
+        if (!outcome.ok) {
+          this.steadySince = undefined;
+          failure = outcome.error;
+          continue;
+        }
+        if (outcome.fenced) {
+          this.fenced = true;
+          break;
+        }
+        const { at, previous } = outcome;
+        // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
+        // have been able to renew meanwhile either: the steady period starts again now.
+        // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
+        if (this.steadySince === undefined || previous === null || at - previous > lapseAfterMs(leaseIntervalMs, deadAfterMs)) {
+          this.steadySince = at;
+          this.lapses++;
+          log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
+        }
+        // Missing lease: the store lost our data. Expired lease: a reaper may have ended our users.
+        if (previous === null || !isLeaseLive(at - previous, deadAfterMs)) reassert = true;
+        else this.lastRenewal = Math.max(this.lastRenewal, at);
       }
-      // Missing lease: the store lost our data. Expired lease: a reaper may have ended our users.
-      if (previous === null || !isLeaseLive(now() - previous, deadAfterMs)) await this.reassert();
-      else this.lastRenewal = now();
-      await this.reapDeadNodes();
+      if (this.fenced) {
+        await this.startOver();
+        return;
+      }
+      if (failure !== undefined) log.warn({ err: failure }, 'cluster round failed (online store unreachable?)');
+      if (reassert) await this.reassert();
+      this.checkClock();
+      if (failure === undefined) await this.reapDeadNodes();
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'cluster round failed (online store unreachable?)');
     }
+  }
+
+  /** A renewal on the main loop (no keeper, or the keeper is down). */
+  private async renewHere(): Promise<LeaseRenewalOutcome> {
+    const { nodes: registry, nodeId, now } = this.options;
+    try {
+      await this.sampleClock();
+      const at = now();
+      const result = await registry.renewLease(nodeId, at, this.generation);
+      return { ok: true, at, ...result };
+    } catch (error) {
+      this.steadySince = undefined;
+      throw error;
+    }
+  }
+
+  private async sampleClock(): Promise<void> {
+    const { clock, serverTime } = this.options;
+    if (clock && serverTime) await clock.sync(serverTime);
+  }
+
+  /** Warns (at most once a minute) while this host's wall clock is off the cluster's by over 1 s. */
+  private checkClock(): void {
+    const { clock, log, nodeId } = this.options;
+    if (!clock?.synced) return;
+    const offsetMs = clock.offsetMs();
+    if (Math.abs(offsetMs) <= CLOCK_OFFSET_WARN_MS) return;
+    const at = clock.now();
+    if (at - this.lastClockWarning < CLOCK_WARN_INTERVAL_MS) return;
+    this.lastClockWarning = at;
+    log.warn({ nodeId, offsetMs }, "this host's clock is off the cluster clock (Redis server time); the node uses the cluster clock");
+  }
+
+  /**
+   * This node was reaped while it could not renew. Refuse new sessions, register a fresh
+   * generation (finishing the reaping of its leftovers), drop every local session (its logout was
+   * the reaper's), serve again. Registration is retried every round until it succeeds.
+   */
+  private async startOver(): Promise<void> {
+    const { nodes: registry, nodeId, now, deadAfterMs, log, fenced: sessions, keeper } = this.options;
+    // The first round that sees the fence (later rounds only retry the registration).
+    if (this.generation !== '') {
+      this.fences++;
+      this.lapses++;
+      log.warn(
+        { nodeId, generation: this.generation, lastRenewal: this.lastRenewal },
+        'this node was reaped while it could not renew its lease (frozen, stalled or cut off): its clients reconnect, it registers anew',
+      );
+      this.generation = '';
+      this.steadySince = undefined;
+      sessions?.refuse();
+    }
+    this.fenced = true;
+    let registered = false;
+    try {
+      await this.sampleClock();
+      const { reaped, generation } = await registry.registerNode(nodeId, now(), deadAfterMs);
+      this.generation = generation;
+      registered = true;
+      if (reaped.length > 0) {
+        log.warn({ nodeId, count: reaped.length }, 'finished reaping this node after it was fenced: logged out');
+        this.reaped += reaped.length;
+        this.options.onLogouts(reaped);
+      }
+    } catch (error) {
+      log.warn({ nodeId, err: (error as Error).message }, 'fenced node could not register again yet');
+    }
+    // The sessions go whether or not the registration succeeded: the store ended them.
+    await sessions?.reconnectAll();
+    if (!registered) return;
+    this.fenced = false;
+    this.lastRenewal = this.steadySince = now();
+    keeper?.take(); // outcomes of the fenced generation
+    keeper?.start(this.generation);
+    sessions?.accept();
+    log.info({ nodeId, generation: this.generation }, 'registered anew after being fenced');
   }
 
   private async reapDeadNodes(): Promise<void> {

@@ -9,6 +9,15 @@
  *   configured dead-after delay is dead: a reaper (one at a time, through `Locks.tryLock`) ends
  *   its users' connections with `reapNode`, which logs out (reason `node_lost`) exactly the users
  *   left with no connection anywhere.
+ * - Fencing: every registration gives the lease a new *generation*. The first reap step of a
+ *   dead node marks its generation fenced, and a renewal of a fenced (or superseded) generation
+ *   is refused (`fenced`): a process that was only frozen, stalled or cut off from the store
+ *   learns that it was reaped, registers anew (which finishes the reaping of whatever the
+ *   reaper left) and tells its clients to reconnect, instead of serving sessions that were
+ *   logged out. A lease that is simply missing (the store lost its data) is not fenced: the node
+ *   re-asserts its sessions.
+ * - Every time given to the registry is on the cluster clock (cluster/cluster-clock.ts): Redis
+ *   server time in a cluster, so nodes with wrong wall clocks compare leases correctly.
  * - After Redis lost its data, each node re-asserts its live sessions with `reassert`; whatever
  *   the store still holds wins (another logical session, or an ended one): those connections are
  *   reported stale for the node to close. Epochs cannot order sessions across an empty restart
@@ -37,6 +46,18 @@ export interface RegisterNodeResult {
    * logoutAt = its last lease), reaped by this call so the new process never adopts them.
    */
   reaped: LogoutRecord[];
+  /** The generation of the new lease: pass it to every `renewLease`. */
+  generation: string;
+}
+
+export interface RenewLeaseResult {
+  /**
+   * The lease's generation was fenced by a reaper, or the id was registered by another process:
+   * nothing was renewed. Register again (a new generation) and drop the local sessions.
+   */
+  fenced: boolean;
+  /** The lease before this call (ms), or null when there was none. */
+  previous: number | null;
 }
 
 export interface ReapResult {
@@ -87,11 +108,13 @@ export interface NodeRegistry {
   registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult>;
 
   /**
-   * Sets the node's lease to `now`. Returns the previous lease, or null when there was none. Null
-   * (the store lost its data, or the node was reaped or removed) or a previous lease older than
-   * the dead-after delay (a reaper may have ended some of its users) means: call `reassert`.
+   * Sets the node's lease to `now`, unless `generation` was fenced by a reaper or another process
+   * registered the id since (`fenced`, nothing changes). Otherwise returns the previous lease, or
+   * null when there was none: null (the store lost its data, or the node was removed) or a
+   * previous lease older than the dead-after delay (a reaper may have ended some of its users)
+   * means: call `reassert`. A generation the store does not know (data lost) is adopted.
    */
-  renewLease(nodeId: string, now: number): Promise<number | null>;
+  renewLease(nodeId: string, now: number, generation: string): Promise<RenewLeaseResult>;
 
   /** Every node lease, oldest renewal first (ties by nodeId). */
   listNodes(): Promise<NodeLease[]>;
@@ -115,6 +138,7 @@ export interface NodeRegistry {
    *
    * `at` should be the node's `lastRenewal` as read from `listNodes` (the last moment it was known
    * alive): a node whose lease is newer than `at` renewed since, and is left alone (`alive`).
+   * Otherwise the node's lease generation is fenced before anything is reaped.
    * Call again while `remaining > 0`.
    */
   reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult>;

@@ -18,6 +18,8 @@ export interface DrainOptions {
   intervalMs: number;
   /** Suggested client delay before reconnecting (spreads the reconnects further). */
   reconnectAfterMs?: number;
+  /** The `reconnect` frame's reason (default: server restarting). */
+  reason?: string;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export async function drainSessions(options: DrainOptions): Promise<number> {
   const sleep = options.sleep ?? defaultSleep;
   const frame = encodeServerFrame({
     type: 'reconnect',
-    reason: 'server restarting',
+    reason: options.reason ?? 'server restarting',
     ...(options.reconnectAfterMs ? { afterMs: options.reconnectAfterMs } : {}),
   });
   let closed = 0;

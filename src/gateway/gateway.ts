@@ -56,6 +56,8 @@ export class Gateway implements TimeoutHandler {
   private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
+  /** New sessions refused while this node holds no valid lease (it was fenced, cluster-membership.ts). */
+  suspended = false;
   private readonly early: EarlyFrames;
   private readonly pendingEnds = new Set<Promise<unknown>>();
   private readonly warner: RateLimitedWarner;
@@ -92,7 +94,7 @@ export class Gateway implements TimeoutHandler {
 
   /** Checked in preValidation, before any socket exists. */
   admit(): AdmissionRefusal {
-    if (this.draining) return 'draining';
+    if (this.draining || this.suspended) return 'draining';
     if (this.connections.size >= this.deps.settings.maxConnections) return 'full';
     return undefined;
   }

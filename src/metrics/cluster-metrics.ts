@@ -24,6 +24,8 @@ export interface ClusterSources {
   bus: () => BusCounters | undefined;
   cluster: () => ClusterView | undefined;
   now: () => number;
+  /** Cluster clock minus the local wall clock (ms); undefined before the clock exists. */
+  clockOffsetMs?: () => number | undefined;
 }
 
 export function registerClusterMetrics(registry: Registry, sources: ClusterSources): void {
@@ -70,6 +72,15 @@ export function registerClusterMetrics(registry: Registry, sources: ClusterSourc
     if (!cluster || cluster.lastRenewal === 0) return undefined;
     return Math.max(0, sources.now() - cluster.lastRenewal) / 1000;
   });
+  gaugeFrom(
+    registry,
+    'gatehouse_clock_offset_seconds',
+    "Cluster clock (Redis server time) minus this host's wall clock; 0 without Redis. Leases, locks and logout stamps use the cluster clock: a large value is this host's NTP problem, not the gateway's",
+    () => {
+      const offset = sources.clockOffsetMs?.();
+      return offset === undefined ? undefined : offset / 1000;
+    },
+  );
   counterFrom(registry, 'gatehouse_reaped_players_total', 'Players of dead nodes logged out (node_lost) by this node', () => sources.cluster()?.reaped);
   counterFrom(
     registry,

@@ -26,6 +26,8 @@ export interface MetricSources {
   cluster: () => ClusterView | undefined;
   bus: () => BusCounters | undefined;
   store: () => Pick<PresenceStore, 'countOnline'> | undefined;
+  /** Cluster clock minus the local wall clock (ms). */
+  clockOffsetMs?: () => number | undefined;
 }
 
 export class GatewayMetrics {
@@ -43,7 +45,13 @@ export class GatewayMetrics {
     registerNodeInfo(own, sources.nodeId, sources.startedAt);
     this.pingRtt = registerGatewayMetrics(own, sources.gateway).pingRtt;
     const logouts = registerLogoutMetrics(own, sources.logout);
-    registerClusterMetrics(own, { store: sources.store, bus: sources.bus, cluster: sources.cluster, now: sources.now });
+    registerClusterMetrics(own, {
+      store: sources.store,
+      bus: sources.bus,
+      cluster: sources.cluster,
+      now: sources.now,
+      ...(sources.clockOffsetMs ? { clockOffsetMs: sources.clockOffsetMs } : {}),
+    });
     this.observeStoreCall = registerStorageMetrics(own, 'gatehouse_online_store', 'Online store');
     const observeDb = registerStorageMetrics(own, 'gatehouse_db', 'Database');
     this.observeDbCall = (method, seconds, ok, args) => {

@@ -52,12 +52,14 @@ interface Node {
   logouts: LogoutRecord[];
   stale: string[];
   sessions: ReassertSession[];
+  /** What the fenced-node hooks were asked to do, in order. */
+  fencing: string[];
 }
 
 function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSize?: number): Node {
   const link = linkTo(shared);
   const log = collectingLogger();
-  const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], membership: undefined as unknown as ClusterMembership };
+  const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], fencing: [], membership: undefined as unknown as ClusterMembership };
   node.membership = new ClusterMembership({
     nodes: link.stores.nodes,
     locks: link.stores.locks,
@@ -70,6 +72,14 @@ function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSiz
     liveSessions: () => node.sessions,
     onLogouts: (records) => void node.logouts.push(...records),
     onStale: (userIds) => void node.stale.push(...userIds),
+    fenced: {
+      refuse: () => void node.fencing.push('refuse'),
+      reconnectAll: async () => {
+        node.fencing.push('reconnectAll');
+        node.sessions = [];
+      },
+      accept: () => void node.fencing.push('accept'),
+    },
   });
   return node;
 }
@@ -165,7 +175,7 @@ t.test('cluster-wide outage with the data kept: the first node back does not rea
   t.same(await statusOf(shared.presence, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'offline', 'offline']);
 });
 
-t.test('a node cut off alone is still reaped by the others after deadAfter, and learns its users are stale', async (t) => {
+t.test('a node cut off alone is still reaped by the others after deadAfter, and learns it was fenced', async (t) => {
   const { clock, a, b } = await twoNodes();
   await connect(b, 'b1', clock);
   await run(clock, DEAD_AFTER + LEASE, [a, b]);
@@ -182,7 +192,24 @@ t.test('a node cut off alone is still reaped by the others after deadAfter, and 
 
   b.link.cut = false;
   await run(clock, LEASE, [a, b]);
-  t.same(b.stale, ['b1'], "B's ghost session is reported stale (closed by the gateway)");
+  t.same(b.fencing, ['refuse', 'reconnectAll', 'accept'], 'B refused new sessions, told its clients to reconnect, then registered anew');
+  t.equal(b.membership.fences, 1);
+  t.same(b.stale, [], 'nothing re-asserted: the sessions were dropped, not re-asserted');
+  t.same(b.logouts, [], 'B logged nobody out a second time');
+  t.equal(
+    b.log.messages('this node was reaped while it could not renew its lease (frozen, stalled or cut off): its clients reconnect, it registers anew').length,
+    1,
+  );
+  await run(clock, 3 * LEASE, [a, b]);
+  t.same(b.fencing, ['refuse', 'reconnectAll', 'accept'], 'once');
+  t.same((await a.link.stores.nodes.listNodes()).map((n) => n.nodeId).sort(), ['A', 'B'], 'B holds a lease again and renews it');
+  await connect(b, 'b2', clock);
+  await run(clock, 2 * DEAD_AFTER, [a, b]);
+  t.same(
+    a.logouts.map((r) => r.userId),
+    ['b1'],
+    'the new generation is alive: its players stay online',
+  );
 });
 
 t.test('a stall no error revealed (paused host) is a lapse too; one late tick is not', async (t) => {

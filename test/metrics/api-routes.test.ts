@@ -50,7 +50,7 @@ t.test('GET /api/nodes (embedded): this node, alive, with its lease age', async 
   t.same(Object.keys(self).sort(), ['lastRenewal', 'leaseAgeMs', 'nodeId', 'self', 'status']);
 
   // A node that stopped renewing 3 s ago (lease interval 1 s, dead after 5 s): late.
-  await h.app.nodeRegistry.renewLease('ghost-node', Date.now() - 3000);
+  await h.app.nodeRegistry.renewLease('ghost-node', Date.now() - 3000, 'g-ghost');
   const late = await call<NodesBody>(h, 'GET', '/api/nodes', { token: ADMIN });
   t.match(
     late.body.nodes.find((n) => n.nodeId === 'ghost-node'),

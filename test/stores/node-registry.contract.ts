@@ -33,18 +33,23 @@ async function reapAll(nodes: NodeRegistry, nodeId: string, at: number, limit: n
 
 export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): void {
   test('registerNode refuses a live id and takes over a dead one', async (t, { nodes }) => {
-    t.same(await nodes.registerNode('gw-1', 1000, DEAD_AFTER), { reaped: [] });
+    const gw1 = await nodes.registerNode('gw-1', 1000, DEAD_AFTER);
+    t.same(gw1.reaped, []);
+    t.match(gw1.generation, /^.{8,}$/, 'the lease has a generation');
     t.same(await nodes.listNodes(), [{ nodeId: 'gw-1', lastRenewal: 1000 }]);
     const inUse = nodes.registerNode('gw-1', 5000, DEAD_AFTER);
     await t.rejects(inUse, NodeIdInUseError);
     await t.rejects(inUse, { name: 'NodeIdInUseError', nodeId: 'gw-1', message: 'NODE_ID gw-1 is already used by a live node' });
     await t.rejects(nodes.registerNode('gw-1', 1000 + DEAD_AFTER - 1, DEAD_AFTER), NodeIdInUseError, 'live until deadAfter has passed');
     t.same(await nodes.listNodes(), [{ nodeId: 'gw-1', lastRenewal: 1000 }], 'a refused registration changes nothing');
-    t.same(await nodes.registerNode('gw-2', 2000, DEAD_AFTER), { reaped: [] }, 'other ids are independent');
+    t.same((await nodes.registerNode('gw-2', 2000, DEAD_AFTER)).reaped, [], 'other ids are independent');
 
-    t.equal(await nodes.renewLease('gw-1', 8000), 1000);
+    t.same(await nodes.renewLease('gw-1', 8000, gw1.generation), { fenced: false, previous: 1000 });
     await t.rejects(nodes.registerNode('gw-1', 8000 + DEAD_AFTER - 1, DEAD_AFTER), NodeIdInUseError, 'a renewal keeps it live');
-    t.same(await nodes.registerNode('gw-1', 8000 + DEAD_AFTER, DEAD_AFTER), { reaped: [] }, 'dead exactly deadAfter after its last renewal');
+    const again = await nodes.registerNode('gw-1', 8000 + DEAD_AFTER, DEAD_AFTER);
+    t.same(again.reaped, [], 'dead exactly deadAfter after its last renewal');
+    t.not(again.generation, gw1.generation, 'a new generation');
+    t.same(await nodes.renewLease('gw-1', 18_500, gw1.generation), { fenced: true, previous: 18_000 }, 'the old process is fenced out');
     t.same(await nodes.listNodes(), [
       { nodeId: 'gw-2', lastRenewal: 2000 },
       { nodeId: 'gw-1', lastRenewal: 18_000 },
@@ -52,7 +57,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
   });
 
   test('a restarted node id first reaps the users its dead predecessor left', async (t, { presence, outbox, nodes }) => {
-    await nodes.registerNode('gw-1', 1000, DEAD_AFTER);
+    const { generation } = await nodes.registerNode('gw-1', 1000, DEAD_AFTER);
     const u1 = await connect(presence, 'u1', 'gw-1', 1100);
     await connect(presence, 'u1', 'gw-1', 1200);
     const u2 = await connect(presence, 'u2', 'gw-1', 1300);
@@ -64,7 +69,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
         ['u2', 1900],
       ]),
     );
-    await nodes.renewLease('gw-1', 2000);
+    await nodes.renewLease('gw-1', 2000, generation);
 
     const { reaped } = await nodes.registerNode('gw-1', 2000 + DEAD_AFTER, DEAD_AFTER);
     t.strictSame(
@@ -97,10 +102,10 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
   });
 
   test('renewLease, listNodes and removeNode', async (t, { presence, nodes }) => {
-    t.equal(await nodes.renewLease('A', 1000), null, 'no previous lease: the node should re-assert');
-    t.equal(await nodes.renewLease('A', 2000), 1000, 'the previous renewal');
+    t.same(await nodes.renewLease('A', 1000, 'gA'), { fenced: false, previous: null }, 'no previous lease: the node should re-assert');
+    t.same(await nodes.renewLease('A', 2000, 'gA'), { fenced: false, previous: 1000 }, 'the previous renewal');
     await nodes.registerNode('C', 1500, DEAD_AFTER);
-    t.equal(await nodes.renewLease('B', 1500), null);
+    t.same(await nodes.renewLease('B', 1500, 'gB'), { fenced: false, previous: null });
     t.same(
       await nodes.listNodes(),
       [
@@ -127,7 +132,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     );
     t.equal(await nodes.removeNode('A'), true, 'idempotent');
     t.equal(await nodes.removeNode('never'), true);
-    t.equal(await nodes.renewLease('A', 3000), null, 'a removed node that renews learns it was gone');
+    t.same(await nodes.renewLease('A', 3000, 'gA'), { fenced: false, previous: null }, 'a removed node that renews learns it was gone (not fenced)');
   });
 
   test('reaping 2,000 users in batches of 500 logs each out exactly once, with reapers racing', async (t, { presence, outbox, nodes }) => {
@@ -245,14 +250,27 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
   });
 
   test('a node that renews its lease during the reap is left alone', async (t, { presence, nodes }) => {
-    await nodes.registerNode('slow', 1000, DEAD_AFTER);
+    const { generation } = await nodes.registerNode('slow', 1000, DEAD_AFTER);
     for (const id of ['u1', 'u2', 'u3']) await connect(presence, id, 'slow', 1000);
-    const first = await nodes.reapNode('slow', 1000, 1);
+    t.same(await nodes.renewLease('slow', 1500, generation), { fenced: false, previous: 1000 }, 'renewed before any reap');
+    const first = await nodes.reapNode('slow', 1500, 1);
     t.match(first, { records: [{ reason: 'node_lost' }], remaining: 2, alive: false });
-    t.equal(await nodes.renewLease('slow', 15_000), 1000, 'the node was only slow; it learns its lease had expired');
-    t.same(await nodes.reapNode('slow', 1000, 1), { records: [], remaining: 0, alive: true });
-    t.equal(await presence.countOnline(), 2, 'the rest is untouched');
-    t.same(await nodes.listNodes(), [{ nodeId: 'slow', lastRenewal: 15_000 }]);
+    t.same(
+      await nodes.renewLease('slow', 15_000, generation),
+      { fenced: true, previous: 1500 },
+      'the reaper fenced the generation: the slow node learns it was reaped',
+    );
+    t.same(await nodes.listNodes(), [{ nodeId: 'slow', lastRenewal: 1500 }], 'a fenced renewal changes nothing');
+    const rest = await nodes.registerNode('slow', 16_000, DEAD_AFTER);
+    t.same(
+      rest.reaped.map((r) => `${r.reason}:${r.logoutAt}`),
+      ['node_lost:1500', 'node_lost:1500'],
+      'registering anew finishes the reaping, once, at the last lease',
+    );
+    t.same(await nodes.reapNode('slow', 1500, 1), { records: [], remaining: 0, alive: true }, 'the late reaper leaves the new generation alone');
+    t.equal(await presence.countOnline(), 0);
+    t.same(await nodes.renewLease('slow', 16_500, rest.generation), { fenced: false, previous: 16_000 });
+    t.same(await nodes.listNodes(), [{ nodeId: 'slow', lastRenewal: 16_500 }]);
   });
 
   test("without connection ids a repeated end takes another connection's count (documented risk)", async (t, { presence }) => {
@@ -425,7 +443,7 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
 
   test('cluster input checks', async (t, { presence, nodes, locks }) => {
     await t.rejects(nodes.registerNode('A', 1.5, 1000), RangeError);
-    await t.rejects(nodes.renewLease('A', Number.NaN), RangeError);
+    await t.rejects(nodes.renewLease('A', Number.NaN, 'gA'), RangeError);
     await t.rejects(locks.tryLock('l', 'o', 0, 1), RangeError, 'a lock needs a positive ttl');
     await t.rejects(nodes.reapNode('A', 1, 0), RangeError);
     await t.rejects(nodes.reapNode('A', 1.5, 10), RangeError);

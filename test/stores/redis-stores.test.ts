@@ -83,7 +83,7 @@ t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
   if (!ctx) return;
   const { redis, prefix: p, store } = ctx;
   await store.nodes.registerNode('A', 1000, 10_000);
-  await store.nodes.renewLease('B', 1500);
+  await store.nodes.renewLease('B', 1500, 'gB');
   t.same(await redis.zrange(`${p}server:nodes`, 0, -1, 'WITHSCORES'), ['A', '1000', 'B', '1500'], 'server:nodes: nodeId -> last renewal');
 
   await store.locks.tryLock('reaper', 'A', 30_000, 2000);
@@ -115,9 +115,14 @@ t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
   t.same(await redis.zrange(`${p}server:nodes`, 0, -1), ['B'], 'the lease is removed with the last user');
   t.same(
     (await redis.keys(`${p}*`)).map((k) => k.slice(p.length)).sort(),
-    ['logout:pending', 'logout:pending:data', 'player:online:u1', 'player:online:u2', 'server:nodes'],
-    'no node key of A is left',
+    ['logout:pending', 'logout:pending:data', 'player:online:u1', 'player:online:u2', 'server:node:A:fence', 'server:node:B:fence', 'server:nodes'],
+    "no node key of A is left but its fence (the leases' generations)",
   );
+  const fenceA = await redis.hgetall(`${p}server:node:A:fence`);
+  t.equal(fenceA.fenced, fenceA.gen, "A's generation is fenced");
+  t.ok((await redis.pttl(`${p}server:node:A:fence`)) > 6 * 86_400_000, 'the fence mark expires after 7 days');
+  t.same(await redis.hgetall(`${p}server:node:B:fence`), { gen: 'gB' }, "B's generation, unfenced");
+  t.equal(await redis.pttl(`${p}server:node:B:fence`), -1, 'a live generation does not expire');
   t.same(
     Object.keys(await redis.hgetall(`${p}player:online:u1`)).filter((f) => f.includes(':')),
     [],
@@ -155,7 +160,7 @@ t.test('redis: every cluster call is one round trip (one script per batch; two p
       connections: 1,
     }));
   await count('registerNode (fresh id)', () => store.nodes.registerNode('A', 1000, 10_000), 1);
-  await count('renewLease', () => store.nodes.renewLease('A', 2000), 1);
+  await count('renewLease', () => store.nodes.renewLease('A', 2000, 'gA'), 1);
   await count('listNodes', () => store.nodes.listNodes(), 1);
   await count('tryLock', () => store.locks.tryLock('reaper', 'A', 30_000, 2000), 1);
   await count('unlock', () => store.locks.unlock('reaper', 'A'), 1);
@@ -236,11 +241,12 @@ t.test('redis: a node renewing its lease between the two steps of a batch keeps 
     redis,
     keys: new RedisKeys(p),
     run: async (script, keys, args) => {
-      // The node renews its lease while the reaper is between its two steps.
+      // The node's lease gets newer while the reaper is between its two steps (a renewal is
+      // fenced by then: a re-assertion that started before the fence still sets the lease).
       // u2 disconnects meanwhile.
       if (script === 'reapClaimed') {
         await stores.presence.endSession({ userId: 'u2', nodeId: 'slow', logicalSessionId: 's2', reason: 'client-close', now: 4000 });
-        await stores.nodes.renewLease('slow', 5000);
+        await stores.nodes.reassert('slow', 5000, []);
       }
       return run(script, keys, args);
     },
@@ -414,7 +420,7 @@ t.test('redis: random operation sequences give exactly the memory store results'
       // Cluster operations. Reaps take every user (a partial batch may pick other users on Redis,
       // whose SPOP is random); records are compared in userId order.
       const [choice, back] = [int(6), int(300)];
-      if (choice === 0) result = await both(`renew ${nodeId}`, (s) => s.nodes.renewLease(nodeId, now));
+      if (choice === 0) result = await both(`renew ${nodeId}`, (s) => s.nodes.renewLease(nodeId, now, `g-${nodeId}`));
       else if (choice === 1) {
         result = await both(`register ${nodeId}`, (s) => s.nodes.registerNode(nodeId, now, 200).then((r) => byUserId(r.reaped)));
         if (Array.isArray(result)) {

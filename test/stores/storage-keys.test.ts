@@ -18,6 +18,7 @@ t.test('every name RedisKeys builds has a row in the table', async (t) => {
     k.nodePlayers('<nodeId>'),
     k.nodeHeartbeats('<nodeId>'),
     k.nodeReaping('<nodeId>'),
+    k.nodeFence('<nodeId>'),
     k.nodes,
     k.lock('<name>'),
     k.pending,

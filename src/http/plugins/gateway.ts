@@ -16,6 +16,13 @@ import { NodeLifecycle } from '../../gateway/node-lifecycle.ts';
 import { StandaloneRecovery } from '../../presence/standalone-recovery.ts';
 import { NodeStateFile } from '../../database/node-state-file.ts';
 import type { Config } from '../../config.ts';
+import { RedisLeaseKeeper } from '../../stores/redis/redis-lease-keeper.ts';
+import { drainSessions } from '../../gateway/drain.ts';
+import { CLOSE_WAIT_MS } from '../../gateway/node-lifecycle.ts';
+import { redisSettings, serverTime } from './online-store.ts';
+
+/** After a fence the node is ready again at once; the SDK's own jittered backoff spreads the rest. */
+const FENCED_RECONNECT_AFTER_MS = 250;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +31,7 @@ declare module 'fastify' {
     cluster: ClusterMembership;
     /** Gathers the other nodes' /ws/stats numbers. */
     statsExchange: StatsExchange<NodeStats>;
-    /** Milliseconds clock of the gateway (replaceable in tests). */
+    /** Milliseconds clock of the gateway: the cluster clock (app.clusterClock). */
     now: () => number;
   }
 }
@@ -54,7 +61,10 @@ function settingsFrom(config: Config) {
 export default fp(
   async (app) => {
     const { config } = app;
-    const now = () => Date.now();
+    // One clock for the whole cluster: Redis server time (online-store plugin), so leases, locks,
+    // grace periods and logout stamps of different nodes agree whatever their hosts' clocks say.
+    const clock = app.clusterClock;
+    const now = clock.now;
     const log = app.log.child({ nodeId: config.NODE_ID });
     const logoutPipeline = new LogoutPipeline({
       presence: app.presence,
@@ -88,6 +98,19 @@ export default fp(
       roomDirectory: app.roomDirectory,
       statsExchange,
     });
+    // With Redis, the lease is renewed from a worker thread while the main loop shows progress.
+    const keeper = app.redis
+      ? new RedisLeaseKeeper({
+          connection: redisSettings(config),
+          keyPrefix: config.REDIS_KEY_PREFIX,
+          nodeId: config.NODE_ID,
+          intervalMs: config.NODE_LEASE_INTERVAL_MS,
+          stallLimitMs: config.NODE_STALL_LIMIT_MS,
+          clock,
+          log,
+        })
+      : undefined;
+    keeper?.prepare();
     const cluster = new ClusterMembership({
       nodes: app.nodeRegistry,
       locks: app.locks,
@@ -101,6 +124,32 @@ export default fp(
       // The store ended these users' logical sessions (reaped or replaced while we were cut
       // off): their connections here are ghosts. 1001 makes the clients reconnect and log in anew.
       onStale: (userIds) => userIds.forEach((u) => gateway.closeUser(u, CloseCode.GOING_AWAY, 'kicked')),
+      // Reaped while frozen or cut off: every local session was logged out by the reaper. They are
+      // told to reconnect (1012, as in a drain) and log in anew; their ends are stale in the store.
+      fenced: {
+        refuse: () => {
+          gateway.suspended = true;
+        },
+        reconnectAll: async () => {
+          await drainSessions({
+            connections: gateway.connections,
+            batchSize: config.DRAIN_BATCH,
+            intervalMs: config.DRAIN_INTERVAL_MS,
+            reason: 'node fenced',
+            reconnectAfterMs: FENCED_RECONNECT_AFTER_MS,
+          });
+          const deadline = now() + CLOSE_WAIT_MS;
+          while (gateway.connections.size > 0 && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+          for (const session of gateway.connections.sessions()) session.terminate('shutdown');
+          await gateway.settled();
+        },
+        accept: () => {
+          gateway.suspended = false;
+        },
+      },
+      keeper,
+      clock: app.redis ? clock : undefined,
+      serverTime: app.redis ? serverTime(app.redis) : undefined,
     });
     // Without Redis the online store dies with the process; with a durable database, what it
     // knew about unfinished logouts must not (standalone-recovery.ts). An in-memory PGlite

@@ -26,9 +26,11 @@ const SAMPLE_TIMEOUT_MS = 2000;
 export default fp(
   async (app) => {
     const { config } = app;
-    const now = () => Date.now();
     // Every other plugin registers after this one: read their decorations lazily.
-    const has = <K extends 'gateway' | 'logoutPipeline' | 'cluster' | 'presence' | 'bus'>(key: K) => (app.hasDecorator(key) ? app[key] : undefined);
+    const has = <K extends 'gateway' | 'logoutPipeline' | 'cluster' | 'presence' | 'bus' | 'clusterClock'>(key: K) =>
+      app.hasDecorator(key) ? app[key] : undefined;
+    // The cluster clock once the online store made it (lease ages are on it), the local one before.
+    const now = () => has('clusterClock')?.now() ?? Date.now();
     const metrics = new GatewayMetrics({
       nodeId: config.NODE_ID,
       startedAt: now(),
@@ -38,6 +40,7 @@ export default fp(
       cluster: () => has('cluster'),
       bus: () => has('bus') as BusCounters | undefined,
       store: () => has('presence'),
+      clockOffsetMs: () => has('clusterClock')?.offsetMs(),
     });
     app.decorate('metrics', metrics);
 

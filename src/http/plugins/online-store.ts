@@ -5,7 +5,10 @@
  * outage surfaces as errors the gateway handles instead of requests piling up in memory.
  */
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient, redisOptions, type RedisConnectionSettings } from '../../stores/redis/redis-connection.ts';
+import { ClusterClock, redisTimeMs } from '../../cluster/cluster-clock.ts';
+import type { Config } from '../../config.ts';
 import type { Bus } from '../../cluster/bus.ts';
 import { MemoryBus } from '../../stores/memory/memory-bus.ts';
 import { createMemoryStores } from '../../stores/memory/memory-stores.ts';
@@ -46,24 +49,28 @@ declare module 'fastify' {
     offlineQueue: OfflineQueue;
     /** Cluster-wide room membership (admin API), same backend as the store. */
     roomDirectory: RoomDirectory;
+    /**
+     * The cluster clock (cluster/cluster-clock.ts): Redis server time with REDIS_URL, sampled at
+     * every lease renewal; the local clock without. Every time compared across nodes comes from it.
+     */
+    clusterClock: ClusterClock;
   }
 }
 
-/** Options shared by every Redis connection of the process. */
-export function redisOptions() {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    commandTimeout: 3000,
-    // A command whose reply was lost may or may not have run; resending it blindly after a
-    // reconnect would apply it behind its caller's back (the caller already saw an error and
-    // retries through its own, idempotent path).
-    autoResendUnfulfilledCommands: false,
-    // Reconnect forever, quickly at first: the node keeps serving local sessions meanwhile.
-    retryStrategy: (attempt: number) => Math.min(100 * attempt, 2000),
-  };
+/** The Redis connection settings of the config, as plain data (a worker thread gets them too). */
+export function redisSettings(config: Config): RedisConnectionSettings {
+  return { url: config.REDIS_URL ?? '', sentinels: config.REDIS_SENTINELS, sentinelName: config.REDIS_SENTINEL_NAME };
+}
+
+/** Samples taken at startup, before the node registers: the lowest round trip wins. */
+const STARTUP_CLOCK_SAMPLES = 3;
+
+/** Kept here too: the tests build their connections as the gateway does. */
+export { redisOptions };
+
+/** Redis `TIME` in ms. */
+export function serverTime(redis: Redis): () => Promise<number> {
+  return async () => redisTimeMs((await redis.time()) as unknown as [string, string]);
 }
 
 export default fp(
@@ -81,6 +88,8 @@ export default fp(
       app.decorate('locks', timed(stores.locks));
     };
     const offlineLimits = { max: config.OFFLINE_QUEUE_MAX, ttlMs: config.OFFLINE_QUEUE_TTL_S * 1000 };
+    const clock = new ClusterClock();
+    app.decorate('clusterClock', clock);
     if (!config.REDIS_URL) {
       app.decorate('offlineQueue', new MemoryOfflineQueue(offlineLimits));
       app.decorate('roomDirectory', timed(new MemoryRoomDirectory(), 'roomDirectory'));
@@ -93,13 +102,7 @@ export default fp(
       app.log.info('online store: in-process memory (single node)');
       return;
     }
-    const sentinels = config.REDIS_SENTINELS?.split(',').map((address) => {
-      const at = address.lastIndexOf(':');
-      return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
-    });
-    // With sentinels, REDIS_URL still carries the password and database; the master's address
-    // comes from the sentinels (and follows a failover).
-    const redis = new Redis(config.REDIS_URL, sentinels ? { ...redisOptions(), sentinels, name: config.REDIS_SENTINEL_NAME } : redisOptions());
+    const redis = createRedisClient(redisSettings(config));
     let lastErrorLog = 0;
     redis.on('error', (err) => {
       // ioredis emits an error per failed reconnect; one line every 10 s is enough.
@@ -110,6 +113,8 @@ export default fp(
     });
     await redis.connect();
     app.decorate('redis', redis);
+    // On Redis server time before anything is stamped (the lease keeper samples it from then on).
+    for (let i = 0; i < STARTUP_CLOCK_SAMPLES; i++) await clock.sync(serverTime(redis));
     decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 }));
     app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
     app.decorate('roomDirectory', timed(new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }), 'roomDirectory'));

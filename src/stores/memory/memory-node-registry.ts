@@ -3,6 +3,7 @@
  * `MemoryOnlineState` (reaping logs users out), mirroring redis-node-registry.ts and its scripts
  * step for step (semantics on `NodeRegistry`).
  */
+import { randomUUID } from 'node:crypto';
 import {
   NodeIdInUseError,
   type NodeLease,
@@ -11,6 +12,7 @@ import {
   type ReassertResult,
   type ReassertSession,
   type RegisterNodeResult,
+  type RenewLeaseResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
@@ -26,18 +28,36 @@ export class MemoryNodeRegistry implements NodeRegistry {
     checkTime('deadAfterMs', deadAfterMs);
     const lease = this.state.leases.get(nodeId);
     if (lease !== undefined && lease > now - deadAfterMs) throw new NodeIdInUseError(nodeId);
+    const generation = randomUUID();
+    this.fence(nodeId, generation);
     // One process: no need to split the reap in batches (and claim them) as the Redis registry does.
     const reaped = this.reapBatch(nodeId, lease ?? now, Number.POSITIVE_INFINITY);
     this.state.heartbeats.delete(nodeId);
     this.state.leases.set(nodeId, now);
-    return { reaped };
+    this.fenceOf(nodeId).gen = generation;
+    return { reaped, generation };
   }
 
-  async renewLease(nodeId: string, now: number): Promise<number | null> {
+  async renewLease(nodeId: string, now: number, generation: string): Promise<RenewLeaseResult> {
     checkTime('now', now);
     const previous = this.state.leases.get(nodeId) ?? null;
+    const fence = this.fenceOf(nodeId);
+    if (fence.fenced === generation || (fence.gen !== undefined && fence.gen !== generation)) return { fenced: true, previous };
     this.state.leases.set(nodeId, now);
-    return previous;
+    fence.gen ??= generation;
+    return { fenced: false, previous };
+  }
+
+  private fenceOf(nodeId: string): { gen?: string; fenced?: string } {
+    let fence = this.state.fences.get(nodeId);
+    if (!fence) this.state.fences.set(nodeId, (fence = {}));
+    return fence;
+  }
+
+  /** reap-claim.lua's fencing: the generation holding the lease (unless it is `except`) is fenced. */
+  private fence(nodeId: string, except = ''): void {
+    const fence = this.state.fences.get(nodeId);
+    if (fence?.gen !== undefined && fence.gen !== except) fence.fenced = fence.gen;
   }
 
   async listNodes(): Promise<NodeLease[]> {
@@ -50,6 +70,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
     if (this.state.nodePlayers.has(nodeId)) return false;
     this.state.heartbeats.delete(nodeId);
     this.state.leases.delete(nodeId);
+    this.state.fences.delete(nodeId);
     return true;
   }
 
@@ -58,6 +79,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
     checkCount('limit', limit);
     const lease = this.state.leases.get(deadNodeId);
     if (lease !== undefined && lease > at) return { records: [], remaining: 0, alive: true };
+    this.fence(deadNodeId);
     const records = this.reapBatch(deadNodeId, at, limit);
     const remaining = this.state.nodePlayers.get(deadNodeId)?.size ?? 0;
     if (remaining === 0) {

@@ -90,6 +90,8 @@ export class MemoryOnlineState {
   readonly graceQueue = new SortedList<DueKey>(compareDue);
   /** `server:nodes`: nodeId -> last lease renewal. */
   readonly leases = new Map<string, number>();
+  /** `server:node:<nodeId>:fence`: the lease generation and the generation a reaper fenced. */
+  readonly fences = new Map<string, { gen?: string; fenced?: string }>();
 
   /** Removes the `n:<nodeId>` field with its connection ids, node-set membership and heartbeat. */
   dropNode(userId: string, entry: PlayerEntry, nodeId: string): void {

@@ -36,7 +36,13 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
     holds:
       "userId -> claim time (Redis TIME, ms): users a reaper took off that node's players set and has not finished; a claim older than the claim TTL is taken again",
   },
-  { pattern: 'server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms)' },
+  {
+    pattern: 'server:node:<nodeId>:fence',
+    type: 'hash',
+    holds:
+      '`gen`: the generation of the lease (set by registration); `fenced`: a generation a reaper started reaping, whose renewals are refused so the frozen or cut-off process learns it was reaped (expires 7 days after the fencing)',
+  },
+  { pattern: 'server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms, cluster clock)' },
   { pattern: 'server:lock:<name>', type: 'hash', holds: "`owner`, `expiresAt` (ms) of a named lock (the reaper's); PEXPIRE collects it" },
   { pattern: 'logout:pending', type: 'sorted set', holds: 'pending logout ids (logical session ids) by due time (ms)' },
   { pattern: 'logout:pending:data', type: 'hash', holds: 'id -> JSON `{ record, attempts }` of each pending logout' },
@@ -110,6 +116,11 @@ export class RedisKeys {
   /** `server:node:<nodeId>:reaping`. */
   nodeReaping(nodeId: string): string {
     return `${this.prefix}server:node:${nodeId}:reaping`;
+  }
+
+  /** `server:node:<nodeId>:fence`. */
+  nodeFence(nodeId: string): string {
+    return `${this.prefix}server:node:${nodeId}:fence`;
   }
 
   /** `server:lock:<name>`. */

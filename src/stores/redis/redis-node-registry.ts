@@ -5,6 +5,7 @@
  * every key a script touches is passed in KEYS, and the users to reap are known only once they
  * are taken off the node's players set (see reapBatch).
  */
+import { randomUUID } from 'node:crypto';
 import {
   NodeIdInUseError,
   type NodeLease,
@@ -13,6 +14,7 @@ import {
   type ReassertResult,
   type ReassertSession,
   type RegisterNodeResult,
+  type RenewLeaseResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
@@ -65,16 +67,25 @@ export class RedisNodeRegistry implements NodeRegistry {
    * hash (taking first the claims older than `claimTtlMs`), so racing reapers get disjoint
    * batches and a reaper stopping after it loses nobody. Step 2 (nodes/reap-claimed.lua) gets
    * those users' keys in KEYS and reaps each user whose claim it removes. Both steps check the
-   * lease against `liveAfter`; `register` is '' for reapNode, else the new holder's lease (now).
+   * lease against `liveAfter`; `register` is '' for reapNode, else the new holder's lease (now),
+   * and `generation` '' or the new holder's lease generation.
    */
-  private async reapBatch(nodeId: string, liveAfter: number, at: string, register: string, claimTtlMs: number, limit: number): Promise<ReapBatchResult> {
+  private async reapBatch(
+    nodeId: string,
+    liveAfter: number,
+    at: string,
+    register: string,
+    generation: string,
+    claimTtlMs: number,
+    limit: number,
+  ): Promise<ReapBatchResult> {
     const { keys: k, run } = this.ctx;
-    const nodeKeys = [k.nodePlayers(nodeId), k.nodeReaping(nodeId), k.nodeHeartbeats(nodeId)] as const;
-    const claim = asFields(await run('reapClaim', [k.nodes, ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register]), 'reapClaim', [
-      'live',
-      'claimed',
-      'remaining',
-    ]);
+    const nodeKeys = [k.nodePlayers(nodeId), k.nodeReaping(nodeId), k.nodeHeartbeats(nodeId), k.nodeFence(nodeId)] as const;
+    const claim = asFields(
+      await run('reapClaim', [k.nodes, ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register, generation]),
+      'reapClaim',
+      ['live', 'claimed', 'remaining'],
+    );
     const claimed = asArray(claim.claimed, 'reapClaim claimed').map((id) => asString(id, 'reapClaim userId'));
     if (asNumber(claim.live, 'reapClaim live') === 1) return { live: true, records: [], remaining: 0 };
     // Nothing claimable: done (the node was finished in the same step), or other reapers' fresh claims.
@@ -83,7 +94,7 @@ export class RedisNodeRegistry implements NodeRegistry {
       await run(
         'reapClaimed',
         [k.nodes, k.online, k.index, k.pending, k.pendingData, ...nodeKeys, ...claimed.map((userId) => k.player(userId))],
-        [nodeId, String(liveAfter), at, register, ...claimed],
+        [nodeId, String(liveAfter), at, register, generation, ...claimed],
       ),
       'reapClaimed',
       ['live', 'records', 'remaining'],
@@ -100,22 +111,24 @@ export class RedisNodeRegistry implements NodeRegistry {
     checkTime('now', now);
     checkTime('deadAfterMs', deadAfterMs);
     const reaped: LogoutRecord[] = [];
+    const generation = randomUUID();
     for (;;) {
       // at '' = the previous holder's lease (or now without one); claim TTL 0: the new holder
       // takes every claim, since it may set its lease only once none is left. A reaper racing it
       // then finds those claims gone and leaves the users alone.
-      const batch = await this.reapBatch(nodeId, now - deadAfterMs, '', String(now), 0, CLUSTER_BATCH);
+      const batch = await this.reapBatch(nodeId, now - deadAfterMs, '', String(now), generation, 0, CLUSTER_BATCH);
       if (batch.live) throw new NodeIdInUseError(nodeId);
       reaped.push(...batch.records);
-      if (batch.remaining === 0) return { reaped };
+      if (batch.remaining === 0) return { reaped, generation };
     }
   }
 
-  async renewLease(nodeId: string, now: number): Promise<number | null> {
+  async renewLease(nodeId: string, now: number, generation: string): Promise<RenewLeaseResult> {
     const { keys: k, run } = this.ctx;
     checkTime('now', now);
-    const previous = await run('renewLease', [k.nodes], [nodeId, String(now)]);
-    return previous === null ? null : asNumber(previous, 'renewLease previous');
+    const reply = asFields(await run('renewLease', [k.nodes, k.nodeFence(nodeId)], [nodeId, String(now), generation]), 'renewLease', ['fenced', 'previous']);
+    const previous = asString(reply.previous, 'renewLease previous');
+    return { fenced: asNumber(reply.fenced, 'renewLease fenced') === 1, previous: previous === '' ? null : asNumber(previous, 'renewLease previous') };
   }
 
   async listNodes(): Promise<NodeLease[]> {
@@ -130,13 +143,13 @@ export class RedisNodeRegistry implements NodeRegistry {
 
   async removeNode(nodeId: string): Promise<boolean> {
     const { keys: k, run } = this.ctx;
-    return asNumber(await run('removeNode', [k.nodes, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId)], [nodeId]), 'removeNode') === 1;
+    return asNumber(await run('removeNode', [k.nodes, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId), k.nodeFence(nodeId)], [nodeId]), 'removeNode') === 1;
   }
 
   async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
     checkTime('at', at);
     checkCount('limit', limit);
-    const batch = await this.reapBatch(deadNodeId, at, String(at), '', this.claimTtlMs, limit);
+    const batch = await this.reapBatch(deadNodeId, at, String(at), '', '', this.claimTtlMs, limit);
     return { records: batch.records, remaining: batch.remaining, alive: batch.live };
   }
 

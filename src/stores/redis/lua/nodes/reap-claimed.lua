@@ -9,15 +9,18 @@
 -- are still connected there (one who disconnected meanwhile was already removed by endSession).
 -- When the players set and the claims are both empty the node is finished (lib/finish-node.lua).
 -- KEYS: nodes zset, online set, online index, pending zset, pending data hash, node players set,
---       node claim hash, node heartbeats hash, then the player hash of each claimed user (ARGV order)
+--       node claim hash, node heartbeats hash, node fence hash, then the player hash of each
+--       claimed user (ARGV order)
 -- ARGV: nodeId, liveAfter (ms), at (ms; '' = the node's lease, or `register` without one),
---       register ('' for reapNode, else now in ms), userId...
+--       register ('' for reapNode, else now in ms), generation of the registering process ('' for
+--       reapNode), userId...
 -- Returns { 'live', 0/1, 'records', { recordJson, ... }, 'remaining', n } (named fields,
 --   redis-online-codec.ts)
-local nodes, online, index, pending, pendingData, nodePlayers, claims, nodeBeats =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local nodeId, liveAfter, at, register = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local FIRST_USER = 5
+local nodes, online, index, pending, pendingData, nodePlayers, claims, nodeBeats, fence =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local nodeId, liveAfter, at, register, gen = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+-- Player keys start at KEYS[FIRST_USER + 4], one per userId ARGV[i]: KEYS[i + 4].
+local FIRST_USER = 6
 
 local lease = redis.call('ZSCORE', nodes, nodeId)
 if lease and tonumber(lease) > liveAfter then
@@ -50,5 +53,5 @@ for i = FIRST_USER, #ARGV do
   end
 end
 local remaining = redis.call('SCARD', nodePlayers) + redis.call('HLEN', claims)
-if remaining == 0 then finishNode(nodes, nodeBeats, nodeId, register) end
+if remaining == 0 then finishNode(nodes, nodeBeats, fence, nodeId, register, gen) end
 return { 'live', 0, 'records', records, 'remaining', remaining }

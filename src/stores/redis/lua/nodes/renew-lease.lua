@@ -1,9 +1,21 @@
 -- Renews a node's lease and tells the previous one, so the node learns in the same round trip
--- that its lease was gone (Redis lost its data, or the node was reaped or removed) or had
--- expired (a reaper may have ended some of its users): then it re-asserts its sessions.
--- KEYS: nodes zset
--- ARGV: nodeId, now (ms)
--- Returns the previous lease (ms) or nil
-local previous = redis.call('ZSCORE', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-return previous
+-- that its lease was gone (Redis lost its data, or the node was removed) or had expired (a
+-- reaper may have ended some of its users): then it re-asserts its sessions.
+-- Fencing: a lease whose generation a reaper fenced (reap-claim.lua), or whose id another
+-- registration took over (another `gen`), is not renewed: the caller was reaped (it froze, was
+-- cut off from Redis, or stalled) and must start again with a fresh registration rather than
+-- re-assert sessions the reaper already logged out. A missing fence hash (Redis lost its data,
+-- or removeNode) is not a fence: the lease is recreated under the caller's generation.
+-- Times: `now` is the caller's cluster clock (Redis TIME sampled at every renewal, see
+-- cluster/cluster-clock.ts), the clock every lease, lock and grace comparison uses.
+-- KEYS: nodes zset, node fence hash
+-- ARGV: nodeId, now (ms), generation
+-- Returns { 'fenced', 0/1, 'previous', lease (ms) or '' } (named fields, redis-online-codec.ts)
+local nodes, fence = KEYS[1], KEYS[2]
+local nodeId, now, gen = ARGV[1], ARGV[2], ARGV[3]
+local previous = redis.call('ZSCORE', nodes, nodeId) or ''
+local f = redis.call('HMGET', fence, 'gen', 'fenced')
+if f[2] == gen or (f[1] and f[1] ~= gen) then return { 'fenced', 1, 'previous', previous } end
+redis.call('ZADD', nodes, now, nodeId)
+if not f[1] then redis.call('HSET', fence, 'gen', gen) end
+return { 'fenced', 0, 'previous', previous }

@@ -1,0 +1,110 @@
+/**
+ * The lease keeper's stall bound on real processes (chaos/faults/process-faults.mjs blocks the
+ * main event loop of a node for real; worker threads run on). NODE_STALL_LIMIT_MS = 4 s,
+ * NODE_DEAD_AFTER_MS = 1.5 s:
+ * - a main loop blocked 2.5 s at a time (longer than NODE_DEAD_AFTER_MS, below the bound) keeps
+ *   its lease: nobody is reaped, no client is closed, nobody is logged out (when the lease was
+ *   renewed from the main loop, such a node was reaped every few seconds);
+ * - a main loop blocked 9 s (past the bound) stops renewing: the node is reaped once, and when its
+ *   loop runs again it finds itself fenced and reconnects its clients with 1012.
+ */
+import t from 'tap';
+import pg from 'pg';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { eventually } from '../helpers/build.ts';
+import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
+import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { TestClient, type Closed, type Frame } from '../helpers/ws-client.ts';
+
+const FAULTS = fileURLToPath(new URL('../../chaos/faults/process-faults.mjs', import.meta.url));
+const PLAYERS = 10;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.test('a lagging main loop keeps its lease; one stuck past NODE_STALL_LIMIT_MS is reaped and fenced', { timeout: 180_000 }, async (t) => {
+  const faultFile = join(tmpdir(), `gatehouse-fault-${randomUUID()}.json`);
+  writeFileSync(faultFile, '{}');
+  const cluster = await startCluster(t, ['stall-a'], {
+    AUTH_MODE: 'none',
+    AUTH_JWT_SECRET: '',
+    NODE_LEASE_INTERVAL_MS: '250',
+    NODE_DEAD_AFTER_MS: '1500',
+    NODE_STALL_LIMIT_MS: '4000',
+    // The pings of a stalled loop are read in bursts: the watchdog is not what this test is about.
+    HEARTBEAT_TIMEOUT_MS: '30000',
+  });
+  if (!cluster) return;
+  const [a] = cluster.nodes as [ClusterNode];
+  const b = await cluster.addNode('stall-b', { NODE_OPTIONS: `--import=${FAULTS}`, GATEHOUSE_FAULT_FILE: faultFile });
+  const url = (u: string) => `${b.wsUrl}/ws?userId=${u}`;
+  const users = Array.from({ length: PLAYERS }, (_, i) => `lag-${i}`);
+  const clients = await Promise.all(users.map(async (u) => (await TestClient.open(url(u))).client));
+  const seen = clients.map((c) => {
+    const record: { frames: Frame[]; closed?: Closed } = { frames: [] };
+    c.sdk.on('frame', (f) => void record.frames.push(f as Frame));
+    void c.closed.then((closed) => (record.closed = closed));
+    c.startPing(500);
+    return record;
+  });
+  t.teardown(() => Promise.all(clients.map((c) => c.terminate())));
+  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await db.connect();
+  t.teardown(() => db.end());
+  const rowsOf = async () =>
+    (
+      await db.query<{ user_id: string; reason: string | null; disconnected_at: Date | null }>(
+        `SELECT user_id, reason, disconnected_at FROM "${cluster.schema}".player_sessions WHERE user_id LIKE 'lag-%'`,
+      )
+    ).rows;
+  await eventually(async () => (await rowsOf()).length === PLAYERS, 15_000);
+  await sleep(2500); // A's reaper is armed
+
+  // Lagging: blocked 2.5 s, runs 50 ms, blocked again... for 10 s.
+  writeFileSync(faultFile, JSON.stringify({ loopStallMs: 2500, loopRunMs: 50 }));
+  await sleep(10_000);
+  writeFileSync(faultFile, '{}');
+  await sleep(3000);
+  t.ok(b.logs.some((l) => l.msg === 'session closed') === false, 'no session closed on the lagging node');
+  t.same(
+    seen.filter((s) => s.closed),
+    [],
+    'no client was closed',
+  );
+  t.same(
+    a.logs.filter((l) => l.msg === 'reaped dead node'),
+    [],
+    'the lagging node was never reaped',
+  );
+  t.ok(
+    (await rowsOf()).every((r) => r.disconnected_at === null),
+    'nobody logged out',
+  );
+  await Promise.all(clients.map((c) => c.ping(5000)));
+
+  // Stuck: blocked 9 s, past the 4 s bound.
+  writeFileSync(faultFile, JSON.stringify({ loopStallMs: 9000, loopRunMs: 50 }));
+  const reaped = await eventually(() => a.logs.find((l) => l.msg === 'reaped dead node' && l.deadNodeId === 'stall-b'), 20_000, 50);
+  writeFileSync(faultFile, '{}');
+  t.equal(Number(reaped.loggedOut), PLAYERS, 'reaped once the lease ran out');
+  await eventually(() => seen.every((s) => s.closed), 30_000, 50);
+  t.same([...new Set(seen.map((s) => s.closed!.code))], [1012], 'its clients were told to reconnect (1012)');
+  t.ok(
+    seen.every((s) => s.frames.some((f) => f.type === 'reconnect')),
+    'each after a reconnect frame',
+  );
+  t.ok(
+    b.logs.some((l) => l.msg === 'main event loop stalled past NODE_STALL_LIMIT_MS: lease renewal stops (the node will be reaped)'),
+    'the keeper said why it stopped',
+  );
+  await sleep(1000);
+  const rows = await rowsOf();
+  t.equal(rows.length, PLAYERS, 'one logical session each');
+  t.ok(
+    rows.every((r) => r.reason === 'node_lost' && r.disconnected_at !== null),
+    'logged out once, by the reaper',
+  );
+  t.equal(b.child.exitCode, null, 'the node lives on');
+});
