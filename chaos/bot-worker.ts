@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { GatehouseClient } from '../src/client/index.ts';
 import type { WebSocketConstructor } from '../src/client/types.ts';
 import { FreezableTimers } from './lib/freezable-timers.ts';
-import type { BotSpec, BotStatus, FromWorker, ToWorker, WorkerInit } from './lib/messages.ts';
+import type { BotSpec, BotStatus, FromWorker, ToWorker, WorkerGo, WorkerInit } from './lib/messages.ts';
 import { ChaosProxy } from './lib/proxy.ts';
 import { between, derive, seeded, type Rng } from './lib/rng.ts';
 
@@ -44,6 +44,7 @@ interface ConnRecord {
 }
 
 let init: WorkerInit;
+let go: WorkerGo;
 let out: ReturnType<typeof createWriteStream>;
 const proxies: ChaosProxy[] = [];
 const bots: Bot[] = [];
@@ -58,6 +59,8 @@ class Bot {
   status: BotStatus = 'connecting';
   since = Date.now();
   lastFrame: number | null = null;
+  /** Has received `connected` at least once. */
+  everConnected = false;
   private attempts = 0;
   /** The proxy (node) of the latest attempt. */
   private currentProxy = 0;
@@ -82,7 +85,10 @@ class Bot {
   start(): void {
     this.client = this.newClient();
     void this.client.connect().catch(() => {});
-    if (this.kind !== 'steady') this.scheduleChurn(between(this.rng, init.churnFrom, init.churnUntil));
+  }
+
+  go(): void {
+    if (this.kind !== 'steady') this.scheduleChurn(between(this.rng, go.churnFrom, go.churnUntil));
   }
 
   private newClient(): GatehouseClient {
@@ -112,6 +118,7 @@ class Bot {
     client.on('connected', (frame) => {
       if (client !== this.client || !this.conn) return;
       this.attempts = 0;
+      this.everConnected = true;
       this.conn.connected = Date.now();
       this.conn.sid = frame.sessionId;
       this.conn.node = frame.nodeId;
@@ -204,7 +211,7 @@ class Bot {
   }
 
   private scheduleChurn(at: number): void {
-    if (at > init.churnUntil) return;
+    if (at > go.churnUntil) return;
     this.churnTimer = setTimeout(() => this.churn(), Math.max(0, at - Date.now()));
   }
 
@@ -273,12 +280,15 @@ process.on('message', async (message: ToWorker) => {
     const step = init.rampMs / Math.max(1, bots.length);
     for (const [i, bot] of bots.entries()) setTimeout(() => bot.start(), i * step);
     const readyTimer = setInterval(() => {
-      const connected = bots.filter((b) => b.status === 'connected').length;
+      const connected = bots.filter((b) => b.everConnected).length;
       if (connected === bots.length) {
         clearInterval(readyTimer);
         send({ type: 'ready', connected });
       }
     }, 200);
+  } else if (message.type === 'go') {
+    go = message;
+    for (const bot of bots) bot.go();
   } else if (message.type === 'end') {
     ending = true;
     for (const bot of bots) bot.end();

@@ -132,8 +132,6 @@ export async function runChaos(options: RunOptions): Promise<number> {
     // ---- bots ----
     const observer = new GhostObserver(nodes, ADMIN_TOKEN);
     const rampMs = options.rampS * 1000;
-    const faultsStart = Date.now() + rampMs + 10_000;
-    const faultsEnd = faultsStart + options.durationS * 1000;
     const workers: ChildProcess[] = [];
     const states: Array<Extract<FromWorker, { type: 'state' }>['bots']> = [];
     let ready = 0;
@@ -158,8 +156,6 @@ export async function runChaos(options: RunOptions): Promise<number> {
         nodePorts: nodes.map((n) => n.port),
         seed: options.seed,
         rampMs,
-        churnFrom: faultsStart,
-        churnUntil: faultsEnd - 30_000,
         mix: { quit: 0.08, vanish: 0.06, freeze: 0.06 },
         outFile: join(raw, 'bots', `worker-${w}.jsonl`),
       };
@@ -168,8 +164,12 @@ export async function runChaos(options: RunOptions): Promise<number> {
     cleanups.push(() => {
       for (const child of workers) child.kill('SIGKILL');
     });
-    await waitFor('every bot connected', () => ready === options.workers, rampMs + 90_000, 200);
-    say(`${options.bots} bots connected`);
+    const rampStart = Date.now();
+    await waitFor('every bot connected', () => ready === options.workers, rampMs + 120_000, 200);
+    say(`${options.bots} bots connected (in ${((Date.now() - rampStart) / 1000).toFixed(1)} s)`);
+    const faultsStart = Date.now() + 5000;
+    const faultsEnd = faultsStart + options.durationS * 1000;
+    for (const w of workers) w.send({ type: 'go', churnFrom: faultsStart, churnUntil: faultsEnd - 30_000 } satisfies ToWorker);
     observer.start();
     writeFileSync(
       join(raw, 'meta.json'),

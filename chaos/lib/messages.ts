@@ -21,16 +21,20 @@ export interface WorkerInit {
   nodePorts: number[];
   seed: number;
   rampMs: number;
-  /** Epoch ms: churn events start within [churnFrom, churnUntil]. */
-  churnFrom: number;
-  churnUntil: number;
   mix: ChurnMix;
   outFile: string;
 }
 
 export type BotStatus = 'connected' | 'connecting' | 'quit' | 'vanished' | 'frozen';
 
-export type ToWorker = WorkerInit | { type: 'end' } | { type: 'finish' };
+/** Every bot has connected once: churn events start within [churnFrom, churnUntil] (epoch ms). */
+export interface WorkerGo {
+  type: 'go';
+  churnFrom: number;
+  churnUntil: number;
+}
+
+export type ToWorker = WorkerInit | WorkerGo | { type: 'end' } | { type: 'finish' };
 
 export type FromWorker =
   | { type: 'ready'; connected: number }
