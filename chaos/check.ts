@@ -86,6 +86,12 @@ function percentile(values: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+function countBy(keys: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const k of keys) counts[k] = (counts[k] ?? 0) + 1;
+  return counts;
+}
+
 type Stats = { n: number; p50: number | null; p99: number | null; max: number | null };
 
 const stats = (values: number[]): Stats => ({
@@ -128,6 +134,14 @@ export function checkRun(dir: string): Report {
   const conns = botRecords.filter((r) => r.ev === 'conn') as unknown as Conn[];
   const churn = botRecords.filter((r) => ['quit', 'vanish', 'freeze', 'return'].includes(r.ev as string)) as unknown as ChurnEvent[];
   const plans = botRecords.filter((r) => r.ev === 'plan') as unknown as Array<{ u: string; kind: string }>;
+  // A bot that quits is gone when it decides to: its connection counts as ended at the quit
+  // (the close event comes a round trip later, over a second when the node or the bot lags).
+  const quits = churn.filter((e) => e.ev === 'quit');
+  for (const c of conns) {
+    if (!c.byClient || c.close === null) continue;
+    const quit = quits.find((q) => q.u === c.u && q.t >= c.open && q.t <= c.close!);
+    if (quit) c.close = quit.t;
+  }
   const connsByUser = new Map<string, Conn[]>();
   for (const c of conns) (connsByUser.get(c.u) ?? connsByUser.set(c.u, []).get(c.u)!).push(c);
 
@@ -145,18 +159,28 @@ export function checkRun(dir: string): Report {
   // Node logs: logout lines, crash evidence.
   const logoutLines = new Map<string, Array<{ nodeId: string; reason: string; userId: string; at: number }>>();
   // A skewed node logs (and stamps) on its skewed clock: its log times are turned back into real
-  // times with the fault timeline.
-  const realTime = (nodeId: string, time: number) => {
-    for (const f of faults) {
-      if (f.kind !== 'skew' || f.nodeId !== nodeId || !f.skewMs) continue;
-      const real = time - f.skewMs;
-      if (real >= f.start - 200 && real <= f.end + 200) return real;
-    }
-    return time;
+  // times with the fault timeline. A time could be read both ways (unskewed, or skewed and
+  // really `skewMs` later); a log file is written in real order, so the reading closest after
+  // the previous line's real time wins.
+  const skews = faults.filter((f) => f.kind === 'skew' && f.skewMs);
+  const realTime = (nodeId: string, time: number, previous: number) => {
+    const inWindow = (real: number) => skews.some((f) => f.nodeId === nodeId && real >= f.start - 200 && real <= f.end + 200);
+    const candidates = [
+      ...(inWindow(time) ? [] : [time]),
+      ...skews
+        .filter((f) => f.nodeId === nodeId)
+        .map((f) => time - f.skewMs!)
+        .filter((real) => inWindow(real)),
+    ];
+    if (candidates.length === 0) return time;
+    const after = candidates.filter((c) => c >= previous - 2000);
+    const pool = after.length > 0 ? after : candidates;
+    return pool.reduce((best, c) => (Math.abs(c - previous) < Math.abs(best - previous) ? c : best));
   };
   const crashLines: string[] = [];
   const reaperLines: Array<Record<string, unknown>> = [];
   for (const file of readdirSync(join(raw, 'nodes'))) {
+    let previous = 0;
     for (const line of readFileSync(join(raw, 'nodes', file), 'utf8').split('\n')) {
       if (!line) continue;
       let entry: Record<string, unknown>;
@@ -166,6 +190,7 @@ export function checkRun(dir: string): Report {
         if (/uncaught|unhandled|fatal|^\s*\w*Error\b|gatehouse: failed/i.test(line)) crashLines.push(`${file}: ${line.slice(0, 300)}`);
         continue;
       }
+      if (typeof entry.time === 'number') previous = realTime(String(entry.nodeId), entry.time, previous);
       if (entry.msg === 'user logged out') {
         const sid = String(entry.logicalSessionId);
         const nodeId = String(entry.nodeId);
@@ -173,7 +198,7 @@ export function checkRun(dir: string): Report {
           nodeId,
           reason: String(entry.reason),
           userId: String(entry.userId),
-          at: realTime(nodeId, Number(entry.time)),
+          at: previous,
         });
       } else if (entry.msg === 'reaped dead node') reaperLines.push(entry);
       if (Number(entry.level) >= 60 || /uncaught|unhandled/i.test(String(entry.msg))) crashLines.push(`${file}: ${line.slice(0, 300)}`);
@@ -309,12 +334,13 @@ export function checkRun(dir: string): Report {
       missing: missing.length,
       writtenWithoutLogLine: withoutLine,
       examples: { duplicates: duplicates.slice(0, 10), missing: missing.slice(0, 10) },
+      duplicatesByReasons: countBy(duplicates.map((d) => d.reasons.map((r) => r.split(':')[1]).join('+'))),
       logoutsByReason: reasons,
     },
     falseLogouts: {
       count: falseLogouts.length,
       byReason: falseByReason,
-      examples: falseLogouts.slice(0, 15),
+      examples: Object.keys(falseByReason).flatMap((reason) => falseLogouts.filter((f) => String(f.reason) === reason).slice(0, 8)),
       excusedFencedAfterRedisCut: excused.length,
       excusedExamples: excused.slice(0, 5),
     },
@@ -459,7 +485,7 @@ export function renderMarkdown(report: Report): string {
   ];
   const examples = (title: string, list: unknown[]) => (list.length ? [`### ${title}`, '', '```', ...list.map((x) => JSON.stringify(x)), '```', ''] : []);
   lines.push(
-    ...examples('False logouts (first 15)', c.falseLogouts.examples),
+    ...examples('False logouts (up to 8 per reason)', c.falseLogouts.examples),
     ...examples('Ghost bound violations (first 15)', c.ghost.examples),
     ...examples('Duplicate logouts (first 10)', c.exactlyOnce.examples.duplicates),
     ...examples('Missing logouts (first 10)', c.exactlyOnce.examples.missing),

@@ -6,8 +6,9 @@
  * `restartPrimaryEmpty` kills the current primary (-9) and starts a fresh empty redis-server on
  * its port at once, well inside the Sentinels' down-after-milliseconds (5 s), so no failover
  * happens: the replica reconnects to the empty primary and a full resync empties it too. The old
- * data therefore cannot come back through the replica (we wait until the replica's link is up
- * again and report its key count).
+ * data therefore cannot come back through the replica: a marker key written (and replicated)
+ * before the kill is looked for on both after the resync (`oldDataBack`); the key count is what
+ * the nodes re-asserted meanwhile.
  * `failover` runs SENTINEL FAILOVER: the replica is promoted, the old primary becomes its replica.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -109,9 +110,15 @@ export class RedisSet {
   }
 
   /** Kill -9 the primary and start it again at once, empty, on the same port (see the header). */
-  async restartPrimaryEmpty(): Promise<{ port: number; replicaKeysAfter: number }> {
+  async restartPrimaryEmpty(): Promise<{ port: number; oldDataBack: boolean | null; replicaKeysAfter: number }> {
     const port = this.master!.port;
     const instance = this.servers.find((s) => s.port === port)!;
+    // A marker written before the kill, replicated: if it is anywhere after the restart, old data came back.
+    const primary = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    primary.on('error', () => {});
+    await primary.set('chaos:marker', String(Date.now())).catch(() => {});
+    await primary.call('WAIT', '1', '2000').catch(() => {});
+    primary.disconnect();
     instance.child.kill('SIGKILL');
     await exited(instance.child);
     instance.child = this.spawnServer(port);
@@ -120,6 +127,7 @@ export class RedisSet {
     const client = new Redis({ port: replica.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     client.on('error', () => {});
     let keys = -1;
+    let oldDataBack: boolean | null = null;
     try {
       await waitFor(
         'the replica to resync from the empty primary',
@@ -131,12 +139,15 @@ export class RedisSet {
         200,
       );
       keys = await client.dbsize();
+      const restarted = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      restarted.on('error', () => {});
+      oldDataBack = (await client.exists('chaos:marker')) + (await restarted.exists('chaos:marker').finally(() => restarted.disconnect())) > 0;
     } catch {
       // reported as -1
     } finally {
       client.disconnect();
     }
-    return { port, replicaKeysAfter: keys };
+    return { port, oldDataBack, replicaKeysAfter: keys };
   }
 
   /** SENTINEL FAILOVER; resolves once the Sentinels name the new primary. */
