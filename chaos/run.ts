@@ -8,6 +8,7 @@
  * Options: --seed=N (1) --duration=S of faults (300) --bots=N (3000) --nodes=N (3)
  * --workers=N bot processes (3) --out=DIR (chaos/results/<date>-seed<N>) --faults=list (all)
  * --fault-scale=F fault and recovery durations x F (1) --ramp=S bot ramp-up (20)
+ * --shutdown-gap=S between the nodes' SIGTERMs at the end (NODE_DEAD_AFTER_MS + 2 s)
  * --env=K=V extra node env (repeatable). Exit code: 0 when every must-hold check passed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -39,6 +40,8 @@ export interface RunOptions {
   faults: FaultKind[];
   faultScale: number;
   rampS: number;
+  /** Pause between two nodes' SIGTERMs at the end; default NODE_DEAD_AFTER_MS + 2 s. */
+  shutdownGapS: number | undefined;
   env: Record<string, string>;
 }
 
@@ -64,6 +67,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
     faults,
     faultScale: num('fault-scale', 1),
     rampS: num('ramp', 20),
+    shutdownGapS: get('shutdown-gap') === undefined ? undefined : Number(get('shutdown-gap')),
     env,
   };
 }
@@ -229,7 +233,13 @@ export async function runChaos(options: RunOptions): Promise<number> {
     writeFileSync(join(raw, 'redis-end.json'), JSON.stringify({ at: snapshotAt, online, bots: states.flat() }));
     writeFileSync(join(raw, 'observer.json'), JSON.stringify(observer.results));
     say(`snapshot: ${online.length} online in Redis; shutting the nodes down one by one (SIGTERM)`);
-    for (const node of nodes) {
+    // One by one, NODE_DEAD_AFTER_MS + 2 s apart: a node that left with players still in the
+    // store keeps its lease (left for the reaper), and the next one judges it alive for
+    // NODE_DEAD_AFTER_MS; stopped back to back (--shutdown-gap=0), the last node does not see
+    // itself as last and leaves the grace periods unexpired.
+    const gapMs = options.shutdownGapS === undefined ? settings.NODE_DEAD_AFTER_MS + 2000 : options.shutdownGapS * 1000;
+    for (const [i, node] of nodes.entries()) {
+      if (i > 0) await sleep(gapMs);
       const code = await node.terminate(60_000);
       event({ ev: 'node-terminated', nodeId: node.nodeId, code });
     }
