@@ -16,12 +16,15 @@
  *
  * Node stalls. A tick that comes later than `intervalMs` after the previous one means the node
  * did not run for the late part (SIGSTOP, a long GC, a starved CPU, an event loop lagging): the
- * clients' frames of that time sit unread in the kernel, and on resume this timer may run before
- * they are read. That silence is the node's, not the clients'. The watchdog keeps a running total
- * of late time and the recent late ticks; a session's silence is `now - lastFrame` minus the late
- * time noticed since its last frame. The frame path writes one number (`lastHeartbeat`) and
- * nothing else; the credit is computed here, only for sessions already past the timeout. A
- * client that really stopped is still timed out, at most the node's own stall later.
+ * clients' frames of that time sit unread in the kernel, and on resume this timer runs before
+ * they are read (libuv runs due timers before it polls sockets). That silence is the node's, not
+ * the clients': the tick that comes late credits its own lateness to every session. Only that
+ * tick: by the next one the node has polled its sockets, so the frames buffered during the stall
+ * have been read, and a session still silent then is silent for real. Crediting every stall since
+ * a session's last frame instead kept a vanished player online for as long as a starved node kept
+ * lagging (44 s in the chaos run, with 3 s stalls and 50 ms of run between them); this way a
+ * client that really stopped is timed out at most one stall (and one tick) late, and is still
+ * stamped last frame + timeout. The frame path writes one number (`lastHeartbeat`), nothing else.
  *
  * A timer per socket would cost 15k timers; one walk per second over a Map costs microseconds.
  * Pure: `tick(now)` is driven by the lifecycle's interval, or by a test with a fake clock.
@@ -59,9 +62,6 @@ export interface WatchdogOptions {
   random?: () => number;
 }
 
-/** Late ticks kept at most (a node lagging on every tick adds one per tick until they age out). */
-const MAX_STALLS_KEPT = 1024;
-
 export class Watchdog {
   timeouts = 0;
   writeTimeouts = 0;
@@ -72,11 +72,8 @@ export class Watchdog {
   private readonly random: () => number;
   private readonly intervalMs: number;
   private lastTickAt = Number.NaN;
-  /** Recent late ticks, oldest first: when each was noticed, and `stalledMs` after it. */
-  private readonly stallAt: number[] = [];
-  private readonly stalledAfter: number[] = [];
-  /** `stalledMs` before the oldest late tick still kept. */
-  private stalledBefore = 0;
+  /** How late the tick now running came (ms, >= 0): the credit every session gets in it. */
+  private lateMs = 0;
 
   constructor(private readonly options: WatchdogOptions) {
     this.pingClock = options.pingClock ?? (() => performance.now());
@@ -92,7 +89,7 @@ export class Watchdog {
       if (session.state !== 'open') continue;
       let silentFor = now - session.lastHeartbeat;
       if (silentFor > heartbeatTimeoutMs) {
-        silentFor -= this.stalledSince(session.lastHeartbeat);
+        silentFor -= this.lateMs;
         if (silentFor > heartbeatTimeoutMs) {
           this.timeouts++;
           const at = session.lastHeartbeat + heartbeatTimeoutMs;
@@ -123,40 +120,14 @@ export class Watchdog {
     }
   }
 
-  /**
-   * Node stall (ms) noticed after `since`: the credit of a session whose last frame came then.
-   * Every late tick noticed after the frame counts whole, even if part of its lateness came
-   * before the frame: over-crediting by at most one stall never times out a live client.
-   */
-  stalledSince(since: number): number {
-    const { stallAt } = this;
-    let i = stallAt.length - 1;
-    while (i >= 0 && stallAt[i]! > since) i--;
-    return this.stalledMs - (i >= 0 ? this.stalledAfter[i]! : this.stalledBefore);
-  }
-
-  /** Records how late this tick is, and forgets late ticks that can no longer save anyone. */
+  /** Records how late this tick is: the stall credited to every session in this tick only. */
   private noteStall(now: number): void {
     const late = now - this.lastTickAt - this.intervalMs; // NaN on the first tick
     this.lastTickAt = now;
+    this.lateMs = late > 0 ? late : 0;
     if (late > 0) {
       this.stalledMs += late;
-      this.stallAt.push(now);
-      this.stalledAfter.push(this.stalledMs);
       if (late * 2 >= this.options.heartbeatTimeoutMs) this.options.onStall?.(late, this.stalledMs);
     }
-    // A session whose last frame came before the oldest late tick kept is silent for more than
-    // `now - stallAt[0]`, and is credited at most every stall since: once that is past the
-    // timeout, such a session is timed out with or without the oldest entry.
-    const { stallAt, stalledAfter } = this;
-    while (stallAt.length > MAX_STALLS_KEPT || (stallAt.length > 0 && now - stallAt[0]! - this.keptStallMs() > this.options.heartbeatTimeoutMs)) {
-      stallAt.shift();
-      this.stalledBefore = stalledAfter.shift()!;
-    }
-  }
-
-  /** The stall of the late ticks kept: the most any session can be credited. */
-  private keptStallMs(): number {
-    return this.stalledMs - this.stalledBefore;
   }
 }
