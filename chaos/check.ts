@@ -102,8 +102,8 @@ const stats = (values: number[]): Stats => ({
 });
 
 /**
- * The connection was live at `x`: it had received pongs throughout the `windowMs` before `x` and
- * for the second after it (no gap longer than `maxGapMs` overlapping [x - windowMs, x + 1 s]: a
+ * The connection was live at `x`: it had received pongs throughout the `windowMs` before `x`,  and
+ * for the second after it (at least one pong a second or more after `x`) (no gap longer than `maxGapMs` overlapping [x - windowMs, x + 1 s]: a
  * lagging node's late pongs still count, a frozen node's silence does not), and it was still open
  * more than a second after `x` (a close and the logout it causes are stamped within ~0.1 s of
  * each other, seen from the bot: measured -89..+110 ms over 1,000 drained connections).
@@ -111,6 +111,12 @@ const stats = (values: number[]): Stats => ({
 export function liveAt(conn: Pick<Conn, 'firstPong' | 'lastPong' | 'gaps' | 'close'>, x: number, windowMs: number, maxGapMs: number): boolean {
   if (conn.firstPong === null || conn.lastPong === null) return false;
   if (conn.firstPong > x - windowMs || conn.lastPong < x - maxGapMs) return false;
+  // Evidence that the node still answered a second after x: a connection whose node froze at x
+  // and that the bot then dropped (vanished or quit during the freeze) has no pong after it, and
+  // its silence was never recorded as a gap (a gap is recorded when the next pong arrives). A
+  // second, not 0: a reaped node's stamp is its last lease renewal, up to one lease interval
+  // (1 s) before it froze, and it answered pings until then.
+  if (conn.lastPong < x + 1000) return false;
   if (conn.close !== null && conn.close <= x + 1000) return false;
   return !conn.gaps.some(([a, b]) => b - a > maxGapMs && a < x + 1000 && b > x - windowMs);
 }
