@@ -124,7 +124,7 @@ export class Watchdog {
   private noteStall(now: number): void {
     const late = now - this.lastTickAt - this.intervalMs; // NaN on the first tick
     this.lastTickAt = now;
-    this.lateMs = late > 0 ? late : 0;
+    this.lateMs = Math.max(late || 0, 0); // NaN (first tick) counts as on time
     if (late > 0) {
       this.stalledMs += late;
       if (late * 2 >= this.options.heartbeatTimeoutMs) this.options.onStall?.(late, this.stalledMs);
