@@ -14,34 +14,12 @@ import WebSocket from 'ws';
 import { GatehouseClient } from '../src/client/index.ts';
 import type { WebSocketConstructor } from '../src/client/types.ts';
 import { FreezableTimers } from './lib/freezable-timers.ts';
-import type { BotSpec, BotStatus, FromWorker, ToWorker, WorkerGo, WorkerInit } from './lib/messages.ts';
+import type { BotSpec, BotStatus, ConnRecord, FromWorker, ToWorker, WorkerGo, WorkerInit } from './lib/messages.ts';
 import { ChaosProxy } from './lib/proxy.ts';
 import { between, derive, seeded, type Rng } from './lib/rng.ts';
 
 /** Pong gaps longer than this are recorded (the checker's "receiving pongs" needs them). */
 const GAP_MS = 2500;
-
-interface ConnRecord {
-  ev: 'conn';
-  u: string;
-  proxy: number;
-  open: number;
-  connected: number | null;
-  sid: string | null;
-  node: string | null;
-  close: number | null;
-  code: number | null;
-  reason: string | null;
-  byClient: boolean | null;
-  kicked: Array<[number, string]>;
-  reconnect: Array<[number, number | null]>;
-  pings: number;
-  pongs: number;
-  firstPong: number | null;
-  lastPong: number | null;
-  lastPing: number | null;
-  gaps: Array<[number, number]>;
-}
 
 let init: WorkerInit;
 let go: WorkerGo;

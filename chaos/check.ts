@@ -8,28 +8,13 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ConnRecord } from './lib/messages.ts';
+import type { GhostObservation } from './lib/observer.ts';
 
 // ---- inputs -------------------------------------------------------------------------------
 
-interface Conn {
-  u: string;
-  open: number;
-  connected: number | null;
-  sid: string | null;
-  node: string | null;
-  close: number | null;
-  code: number | null;
-  reason: string | null;
-  byClient: boolean | null;
-  kicked: Array<[number, string]>;
-  reconnect: Array<[number, number | null]>;
-  pings: number;
-  pongs: number;
-  firstPong: number | null;
-  lastPong: number | null;
-  lastPing: number | null;
-  gaps: Array<[number, number]>;
-}
+/** A bot's connection record (the bot's own fields only). */
+type Conn = Omit<ConnRecord, 'ev' | 'proxy'>;
 
 interface ChurnEvent {
   ev: 'quit' | 'vanish' | 'freeze' | 'return';
@@ -57,18 +42,7 @@ interface Fault {
   error?: string;
 }
 
-interface Ghost {
-  userId: string;
-  kind: 'vanish' | 'freeze';
-  nodeId: string | null;
-  lastFrame: number;
-  silentAt: number;
-  lastOnlineAt: number | null;
-  offlineAt: number | null;
-  logoutTime: number | null;
-  logoutReason: string | null;
-  censoredAt: number | null;
-}
+type Ghost = GhostObservation;
 
 const jsonl = <T>(file: string): T[] =>
   existsSync(file)

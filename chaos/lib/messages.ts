@@ -42,3 +42,26 @@ export type FromWorker =
   | { type: 'back'; userId: string; at: number }
   | { type: 'state'; bots: Array<{ userId: string; status: BotStatus; since: number }> }
   | { type: 'done' };
+
+/** One connection of a bot, as the bot writes it to its JSONL record (read by chaos/check.ts). */
+export interface ConnRecord {
+  ev: 'conn';
+  u: string;
+  proxy: number;
+  open: number;
+  connected: number | null;
+  sid: string | null;
+  node: string | null;
+  close: number | null;
+  code: number | null;
+  reason: string | null;
+  byClient: boolean | null;
+  kicked: Array<[number, string]>;
+  reconnect: Array<[number, number | null]>;
+  pings: number;
+  pongs: number;
+  firstPong: number | null;
+  lastPong: number | null;
+  lastPing: number | null;
+  gaps: Array<[number, number]>;
+}

@@ -1,7 +1,6 @@
 /** Spawning helper processes of the chaos run, their output appended to files in the run dir. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { openSync } from 'node:fs';
-import net from 'node:net';
 
 export function spawnLogged(command: string, args: string[], logFile: string, options: SpawnOptions = {}): ChildProcess {
   const fd = openSync(logFile, 'a');
@@ -10,14 +9,8 @@ export function spawnLogged(command: string, args: string[], logFile: string, op
   return child;
 }
 
-/** A free TCP port on 127.0.0.1 (the processes keep their port across restarts). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A free TCP port on 127.0.0.1 (the processes keep their port across restarts): the tests' helper. */
+export { freePort } from '../../test/helpers/ports.ts';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

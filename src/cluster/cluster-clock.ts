@@ -110,10 +110,15 @@ export class ClusterClock {
 
   /** Reads the server's clock once through `serverTime` (e.g. Redis TIME) and offers the sample. */
   async sync(serverTime: () => Promise<number>): Promise<boolean> {
-    const sentAt = this.monotonic();
-    const time = await serverTime();
-    return this.addSample({ sentAt, receivedAt: this.monotonic(), serverTime: time });
+    return this.addSample(await readServerClock(serverTime, this.monotonic));
   }
+}
+
+/** One reading of the server's clock through `serverTime`, bracketed by the monotonic clock. */
+export async function readServerClock(serverTime: () => Promise<number>, monotonic: () => number = monotonicMs): Promise<ClockSample> {
+  const sentAt = monotonic();
+  const time = await serverTime();
+  return { sentAt, receivedAt: monotonic(), serverTime: time };
 }
 
 /** Redis `TIME` reply ([seconds, microseconds] as strings) in ms. */

@@ -19,7 +19,8 @@ import type { Config } from '../../config.ts';
 import { RedisLeaseKeeper } from '../../stores/redis/redis-lease-keeper.ts';
 import { drainSessions } from '../../gateway/drain.ts';
 import { CLOSE_WAIT_MS } from '../../gateway/node-lifecycle.ts';
-import { redisSettings, serverTime } from './online-store.ts';
+import { redisSettings } from './online-store.ts';
+import { serverTime } from '../../stores/redis/redis-connection.ts';
 
 /** After a fence the node is ready again at once; the SDK's own jittered backoff spreads the rest. */
 const FENCED_RECONNECT_AFTER_MS = 250;

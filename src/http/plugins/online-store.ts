@@ -6,8 +6,8 @@
  */
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
-import { createRedisClient, redisOptions, type RedisConnectionSettings } from '../../stores/redis/redis-connection.ts';
-import { ClusterClock, redisTimeMs } from '../../cluster/cluster-clock.ts';
+import { createRedisClient, redisOptions, serverTime, type RedisConnectionSettings } from '../../stores/redis/redis-connection.ts';
+import { ClusterClock } from '../../cluster/cluster-clock.ts';
 import type { Config } from '../../config.ts';
 import type { Bus } from '../../cluster/bus.ts';
 import { MemoryBus } from '../../stores/memory/memory-bus.ts';
@@ -67,11 +67,6 @@ const STARTUP_CLOCK_SAMPLES = 3;
 
 /** Kept here too: the tests build their connections as the gateway does. */
 export { redisOptions };
-
-/** Redis `TIME` in ms. */
-export function serverTime(redis: Redis): () => Promise<number> {
-  return async () => redisTimeMs((await redis.time()) as unknown as [string, string]);
-}
 
 export default fp(
   async (app) => {

@@ -15,9 +15,9 @@
  * `{ type: 'stop' }`; worker -> main `ready`, `renewal` (outcome + sample), `stalled`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { ClusterClock, monotonicMs, redisTimeMs, type ClockSample } from '../../cluster/cluster-clock.ts';
+import { ClusterClock, monotonicMs, readServerClock, type ClockSample } from '../../cluster/cluster-clock.ts';
 import { StallGuard, type LeaseRenewalOutcome } from '../../cluster/lease-keeper.ts';
-import { createRedisClient, type RedisConnectionSettings } from './redis-connection.ts';
+import { createRedisClient, serverTime, type RedisConnectionSettings } from './redis-connection.ts';
 import { createRedisStores } from './redis-stores.ts';
 
 /** What the main thread hands the worker (plain data). */
@@ -49,6 +49,7 @@ const redis = createRedisClient(data.connection);
 // Failures reach the main thread as failed renewals; ioredis reconnects on its own.
 redis.on('error', () => {});
 const { nodes } = createRedisStores({ redis, keyPrefix: data.keyPrefix });
+const readRedisTime = serverTime(redis);
 const clock = new ClusterClock();
 const guard = new StallGuard(data.stallLimitMs);
 let generation = data.generation;
@@ -67,9 +68,7 @@ async function renew(): Promise<void> {
   stallReported = false;
   let sample: ClockSample | undefined;
   try {
-    const sentAt = monotonicMs();
-    const time = (await redis.time()) as unknown as [string, string];
-    sample = { sentAt, receivedAt: monotonicMs(), serverTime: redisTimeMs(time) };
+    sample = await readServerClock(readRedisTime);
     clock.addSample(sample);
     const at = clock.now();
     const result = await nodes.renewLease(data.nodeId, at, generation);

@@ -5,6 +5,7 @@
  * thread does from the settings it was handed.
  */
 import { Redis } from 'ioredis';
+import { redisTimeMs } from '../../cluster/cluster-clock.ts';
 
 /** Where to connect: config's REDIS_URL, REDIS_SENTINELS and REDIS_SENTINEL_NAME. */
 export interface RedisConnectionSettings {
@@ -39,4 +40,9 @@ export function createRedisClient(settings: RedisConnectionSettings): Redis {
   // With sentinels, the URL still carries the password and database; the master's address comes
   // from the sentinels (and follows a failover).
   return new Redis(settings.url, sentinels ? { ...redisOptions(), sentinels, name: settings.sentinelName } : redisOptions());
+}
+
+/** Redis `TIME` in ms, as the cluster clock reads it (main thread and lease keeper alike). */
+export function serverTime(redis: Redis): () => Promise<number> {
+  return async () => redisTimeMs((await redis.time()) as unknown as [string, string]);
 }
