@@ -11,14 +11,12 @@ import pg from 'pg';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
+import { ProcessFault } from '../helpers/process-faults.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
 import { TestClient, type Closed } from '../helpers/ws-client.ts';
 
-const FAULTS = fileURLToPath(new URL('../../chaos/faults/process-faults.mjs', import.meta.url));
 const PER_NODE = 30;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -30,15 +28,14 @@ async function offsetGauge(node: ClusterNode): Promise<number> {
 }
 
 t.test('nodes with clocks ±60 s off behave like correct ones', { timeout: 180_000 }, async (t) => {
-  const faultOf = new Map<string, string>();
-  const skew = (nodeId: string, skewMs: number) => writeFileSync(faultOf.get(nodeId)!, JSON.stringify({ skewMs }));
+  const faultOf = new Map<string, ProcessFault>();
+  const skew = (nodeId: string, skewMs: number) => faultOf.get(nodeId)!.set({ skewMs });
   for (const [nodeId, skewMs] of [
     ['skew-ok', 0],
     ['skew-minus', -60_000],
     ['skew-plus', 60_000],
   ] as const) {
-    faultOf.set(nodeId, join(tmpdir(), `gatehouse-fault-${randomUUID()}.json`));
-    skew(nodeId, skewMs);
+    faultOf.set(nodeId, new ProcessFault({ skewMs }));
   }
   const cluster = await startCluster(t, [], {
     AUTH_MODE: 'none',
@@ -48,7 +45,7 @@ t.test('nodes with clocks ±60 s off behave like correct ones', { timeout: 180_0
     LOGOUT_GRACE_MS: '0',
   });
   if (!cluster) return;
-  const faulty = (nodeId: string) => ({ NODE_OPTIONS: `--import=${FAULTS}`, GATEHOUSE_FAULT_FILE: faultOf.get(nodeId)! });
+  const faulty = (nodeId: string) => faultOf.get(nodeId)!.env();
   const ok = await cluster.addNode('skew-ok', faulty('skew-ok'));
   const [minus, plus] = await Promise.all([cluster.addNode('skew-minus', faulty('skew-minus')), cluster.addNode('skew-plus', faulty('skew-plus'))]);
   const nodes = [ok, minus, plus];

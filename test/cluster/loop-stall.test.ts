@@ -10,23 +10,17 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { eventually } from '../helpers/build.ts';
+import { ProcessFault } from '../helpers/process-faults.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
 import { TestClient, type Closed, type Frame } from '../helpers/ws-client.ts';
 
-const FAULTS = fileURLToPath(new URL('../../chaos/faults/process-faults.mjs', import.meta.url));
 const PLAYERS = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 t.test('a lagging main loop keeps its lease; one stuck past NODE_STALL_LIMIT_MS is reaped and fenced', { timeout: 180_000 }, async (t) => {
-  const faultFile = join(tmpdir(), `gatehouse-fault-${randomUUID()}.json`);
-  writeFileSync(faultFile, '{}');
+  const fault = new ProcessFault();
   const cluster = await startCluster(t, ['stall-a'], {
     AUTH_MODE: 'none',
     AUTH_JWT_SECRET: '',
@@ -38,7 +32,7 @@ t.test('a lagging main loop keeps its lease; one stuck past NODE_STALL_LIMIT_MS 
   });
   if (!cluster) return;
   const [a] = cluster.nodes as [ClusterNode];
-  const b = await cluster.addNode('stall-b', { NODE_OPTIONS: `--import=${FAULTS}`, GATEHOUSE_FAULT_FILE: faultFile });
+  const b = await cluster.addNode('stall-b', fault.env());
   const url = (u: string) => `${b.wsUrl}/ws?userId=${u}`;
   const users = Array.from({ length: PLAYERS }, (_, i) => `lag-${i}`);
   const clients = await Promise.all(users.map(async (u) => (await TestClient.open(url(u))).client));
@@ -63,9 +57,9 @@ t.test('a lagging main loop keeps its lease; one stuck past NODE_STALL_LIMIT_MS 
   await sleep(2500); // A's reaper is armed
 
   // Lagging: blocked 2.5 s, runs 50 ms, blocked again... for 10 s.
-  writeFileSync(faultFile, JSON.stringify({ loopStallMs: 2500, loopRunMs: 50 }));
+  fault.set({ loopStallMs: 2500, loopRunMs: 50 });
   await sleep(10_000);
-  writeFileSync(faultFile, '{}');
+  fault.clear();
   await sleep(3000);
   t.ok(b.logs.some((l) => l.msg === 'session closed') === false, 'no session closed on the lagging node');
   t.same(
@@ -85,9 +79,9 @@ t.test('a lagging main loop keeps its lease; one stuck past NODE_STALL_LIMIT_MS 
   await Promise.all(clients.map((c) => c.ping(5000)));
 
   // Stuck: blocked 9 s, past the 4 s bound.
-  writeFileSync(faultFile, JSON.stringify({ loopStallMs: 9000, loopRunMs: 50 }));
+  fault.set({ loopStallMs: 9000, loopRunMs: 50 });
   const reaped = await eventually(() => a.logs.find((l) => l.msg === 'reaped dead node' && l.deadNodeId === 'stall-b'), 20_000, 50);
-  writeFileSync(faultFile, '{}');
+  fault.clear();
   t.equal(Number(reaped.loggedOut), PLAYERS, 'reaped once the lease ran out');
   await eventually(() => seen.every((s) => s.closed), 30_000, 50);
   t.same([...new Set(seen.map((s) => s.closed!.code))], [1012], 'its clients were told to reconnect (1012)');

@@ -16,32 +16,26 @@
  * stall) is a frozen node, and it is reaped as today.
  */
 import t, { type Test } from 'tap';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { eventually } from '../helpers/build.ts';
+import { ProcessFault, type Fault } from '../helpers/process-faults.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
 import { ReconnectingClient } from '../helpers/ws-client.ts';
 
-const PRELOAD = fileURLToPath(new URL('../../chaos/faults/process-faults.mjs', import.meta.url));
 const CLIENTS = 300;
 const STALL_MS = Number(process.env.OVERLOAD_STALL_S || 20) * 1000;
 
 interface Setup {
   cluster: TestCluster;
-  faultFile: string;
+  fault: ProcessFault;
   clients: ReconnectingClient[];
   db: pg.Client;
   sessionIds: string[];
 }
 
 async function setup(t: Test, stallLimitMs: number): Promise<Setup | null> {
-  const faultFile = join(tmpdir(), `gatehouse-overload-${randomUUID()}.json`);
-  writeFileSync(faultFile, '{}');
+  const fault = new ProcessFault();
   const cluster = await startCluster(t, [], {
     AUTH_MODE: 'none',
     AUTH_JWT_SECRET: '',
@@ -52,7 +46,7 @@ async function setup(t: Test, stallLimitMs: number): Promise<Setup | null> {
   });
   if (!cluster) return null;
   // Node A carries the fault preload; B is the healthy node that would reap it.
-  await cluster.addNode('overload-a', { NODE_OPTIONS: `--import=${PRELOAD}`, GATEHOUSE_FAULT_FILE: faultFile });
+  await cluster.addNode('overload-a', fault.env());
   await cluster.addNode('overload-b');
   const a = cluster.nodes[0]!;
   const clients: ReconnectingClient[] = [];
@@ -74,24 +68,24 @@ async function setup(t: Test, stallLimitMs: number): Promise<Setup | null> {
     20_000,
     200,
   );
-  return { cluster, faultFile, clients, db, sessionIds };
+  return { cluster, fault, clients, db, sessionIds };
 }
 
-const stall = async (faultFile: string, fault: object, ms: number) => {
-  writeFileSync(faultFile, JSON.stringify(fault));
+const stall = async (fault: ProcessFault, stalls: Fault, ms: number) => {
+  fault.set(stalls);
   await new Promise((resolve) => setTimeout(resolve, ms));
-  writeFileSync(faultFile, '{}');
+  fault.clear();
 };
 
 t.test('a starved node (seconds of event-loop lag) is not reaped and keeps every player', { timeout: STALL_MS + 120_000 }, async (t) => {
   const s = await setup(t, 60_000);
   if (!s) return;
-  const { cluster, faultFile, clients, db } = s;
+  const { cluster, fault, clients, db } = s;
   const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   let pongs = 0;
   for (const c of clients) c.sdk.on('pong', () => pongs++);
 
-  await stall(faultFile, { loopStallMs: 3000, loopRunMs: 50 }, STALL_MS);
+  await stall(fault, { loopStallMs: 3000, loopRunMs: 50 }, STALL_MS);
   // Longer than NODE_DEAD_AFTER_MS after the stall: a reap or a fencing close would have happened.
   await new Promise((resolve) => setTimeout(resolve, 5000));
 
@@ -129,10 +123,10 @@ t.test('a starved node (seconds of event-loop lag) is not reaped and keeps every
 t.test('a stall longer than NODE_STALL_LIMIT_MS is a frozen node: it is reaped', { timeout: 120_000 }, async (t) => {
   const s = await setup(t, 4000);
   if (!s) return;
-  const { cluster, faultFile, clients } = s;
+  const { cluster, fault, clients } = s;
   const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
   // One uninterrupted 8 s stall: the main loop shows no progress for twice the limit.
-  await stall(faultFile, { loopStallMs: 8000, loopRunMs: 50 }, 8500);
+  await stall(fault, { loopStallMs: 8000, loopRunMs: 50 }, 8500);
   await eventually(() => b.logs.some((l) => l.msg === 'reaped dead node' && l.deadNodeId === a.nodeId), 15_000, 200);
   t.pass('the healthy node reaped the frozen one');
   // When the frozen node wakes up and finds it was reaped, it tells its clients to reconnect

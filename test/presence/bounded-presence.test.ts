@@ -5,9 +5,10 @@
  * only the online users' player hashes are left, and further churns of 2,000 other users each
  * leave the key count and used_memory where the previous one left them.
  */
+import { startTestPipeline } from '../helpers/logout-pipeline.ts';
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { LogoutPipeline, type EndingConnection } from '../../src/presence/logout-pipeline.ts';
+import type { EndingConnection } from '../../src/presence/logout-pipeline.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
@@ -41,20 +42,7 @@ t.test('churn of 2,000 users leaves only the online users in Redis', async (t) =
   const db = await openDatabase({ url: pgProxy.rewrite(TEST_DATABASE_URL), schema: pgInfo.schema, pgliteDir: '', poolMax: 2, migrate: true });
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
-  const pipeline = new LogoutPipeline({
-    presence,
-    outbox,
-    repository,
-    nodeId: 'n1',
-    log: collectingLogger(),
-    now: Date.now,
-    batchMax: 500,
-    retryBaseMs: 20,
-    retryMaxMs: 100,
-    pollMs: 50,
-  });
-  pipeline.start();
-  t.teardown(() => pipeline.stop());
+  const pipeline = startTestPipeline(t, { presence, outbox, repository });
 
   const login = async (userId: string): Promise<EndingConnection> => {
     const connectedAt = Date.now();
@@ -160,20 +148,7 @@ t.test('an offline hash does not expire while its logout is not in the database'
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
-  const pipeline = new LogoutPipeline({
-    presence,
-    outbox,
-    repository,
-    nodeId: 'n1',
-    log,
-    now: Date.now,
-    batchMax: 100,
-    retryBaseMs: 20,
-    retryMaxMs: 100,
-    pollMs: 50,
-  });
-  pipeline.start();
-  t.teardown(() => pipeline.stop());
+  const pipeline = startTestPipeline(t, { presence, outbox, repository, log, batchMax: 100 });
 
   const r = await presence.login({
     userId: 'patient',

@@ -4,9 +4,10 @@
  * PostgreSQL with their original timestamps. Real Redis and PostgreSQL, real outages through
  * TCP proxies, Redis data loss by deleting the suite's keys.
  */
+import { startTestPipeline } from '../helpers/logout-pipeline.ts';
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
-import { LogoutPipeline, type EndingConnection } from '../../src/presence/logout-pipeline.ts';
+import type { EndingConnection } from '../../src/presence/logout-pipeline.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
@@ -32,21 +33,7 @@ async function setup(t: Test) {
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
-  const pipeline = new LogoutPipeline({
-    presence,
-    outbox,
-    repository,
-    nodeId: 'n1',
-    log,
-    now: Date.now,
-    batchMax: 100,
-    retryBaseMs: 20,
-    retryMaxMs: 100,
-    pollMs: 50,
-    journalGraceMs: 300,
-  });
-  pipeline.start();
-  t.teardown(() => pipeline.stop());
+  const pipeline = startTestPipeline(t, { presence, outbox, repository, log, batchMax: 100, journalGraceMs: 300 });
   const login = async (userId: string): Promise<EndingConnection> => {
     const connectedAt = Date.now();
     const id = `c-${userId}`;

@@ -2,9 +2,10 @@
  * The logout pipeline on real stores and a real database: exactly once under racing ends,
  * batching of a mass disconnect, and a session end that survives an online-store outage.
  */
+import { startTestPipeline } from '../helpers/logout-pipeline.ts';
 import t, { type Test } from 'tap';
 import { Redis } from 'ioredis';
-import { LogoutPipeline, type EndingConnection } from '../../src/presence/logout-pipeline.ts';
+import type { EndingConnection } from '../../src/presence/logout-pipeline.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
@@ -22,20 +23,7 @@ async function setup(t: Test, stores: OnlineStores = createMemoryStores()) {
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
   const log = collectingLogger();
-  const pipeline = new LogoutPipeline({
-    presence: stores.presence,
-    outbox: stores.outbox,
-    repository,
-    nodeId: 'n1',
-    log,
-    now: Date.now,
-    batchMax: 500,
-    retryBaseMs: 20,
-    retryMaxMs: 100,
-    pollMs: 50,
-  });
-  pipeline.start();
-  t.teardown(() => pipeline.stop());
+  const pipeline = startTestPipeline(t, { presence: stores.presence, outbox: stores.outbox, repository, log });
   /** Logs a connection in and returns it as the pipeline sees it. */
   const login = async (userId: string, id = `c-${userId}-${Math.random().toString(36).slice(2)}`): Promise<EndingConnection> => {
     const connectedAt = Date.now();
