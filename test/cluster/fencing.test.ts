@@ -9,7 +9,7 @@ import pg from 'pg';
 import { eventually } from '../helpers/build.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
 import { TEST_DATABASE_URL } from '../helpers/services.ts';
-import { TestClient, type Closed, type Frame } from '../helpers/ws-client.ts';
+import { TestClient } from '../helpers/ws-client.ts';
 
 const LEASE_MS = 250;
 const DEAD_AFTER_MS = 1500;
@@ -32,14 +32,7 @@ t.test('a node frozen past NODE_DEAD_AFTER_MS is reaped once, then reconnects it
   const url = (node: ClusterNode, u: string) => `${node.wsUrl}/ws?userId=${u}`;
   const users = Array.from({ length: PLAYERS }, (_, i) => `frozen-${i}`);
   const clients = await Promise.all(users.map(async (u) => (await TestClient.open(url(b, u))).client));
-  const seen = new Map<string, { frames: Frame[]; closed?: Closed }>();
-  clients.forEach((c, i) => {
-    const record: { frames: Frame[]; closed?: Closed } = { frames: [] };
-    seen.set(users[i]!, record);
-    c.sdk.on('frame', (f) => void record.frames.push(f as Frame));
-    void c.closed.then((closed) => (record.closed = closed));
-    c.startPing(500);
-  });
+  for (const c of clients) c.startPing(500);
   t.teardown(() => Promise.all(clients.map((c) => c.terminate())));
   const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await db.connect();
@@ -77,18 +70,19 @@ t.test('a node frozen past NODE_DEAD_AFTER_MS is reaped once, then reconnects it
   t.ok(lastLease <= frozenAt + 100 && lastLease >= frozenAt - 1000, "stamped with the frozen node's last lease");
   await sleep(Math.max(0, FREEZE_MS - (Date.now() - frozenAt)));
   t.same(
-    [...seen.values()].filter((s) => s.closed),
+    clients.filter((c) => c.closedWith),
     [],
     'nothing was closed while the node was frozen (the clients kept pinging into its socket buffers)',
   );
 
   b.child.kill('SIGCONT');
   resumed = true;
-  await eventually(() => [...seen.values()].every((s) => s.closed), 15_000, 50);
-  const codes = [...seen.values()].map((s) => s.closed!.code);
+  await eventually(() => clients.every((c) => c.closedWith), 15_000, 50);
+  const codes = clients.map((c) => c.closedWith!.code);
   t.same([...new Set(codes)], [1012], 'every client closed with 1012 (service restart), never 4000');
-  for (const [user, s] of seen) {
-    const reconnect = s.frames.find((f) => f.type === 'reconnect');
+  for (const [i, c] of clients.entries()) {
+    const user = users[i]!;
+    const reconnect = c.frames.find((f) => f.type === 'reconnect');
     if (!reconnect) t.fail(`${user} got no reconnect frame`);
     else t.match(reconnect, { type: 'reconnect', reason: 'node fenced', afterMs: Number }, `${user}: reconnect frame before the close`);
   }

@@ -10,7 +10,7 @@
  *   bound, then resumed: the pings its clients sent meanwhile are still unread when its overdue
  *   watchdog tick runs, and no client is timed out or logged out.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -80,6 +80,24 @@ async function logoutRows(db: pg.Client, schema: string, userIds: string[]): Pro
     [userIds],
   );
   return new Map(rows.map((r) => [r.user_id, [r.disconnected_at.getTime(), r.reason]]));
+}
+
+/** Every one of `clients` is online in the store and has no logout row in PostgreSQL. */
+async function expectOnlineWithoutLogout(
+  t: Test,
+  redis: Redis,
+  db: pg.Client,
+  cluster: TestCluster,
+  clients: ReadonlyArray<{ userId: string }>,
+  who: string,
+): Promise<void> {
+  const statuses = await Promise.all(clients.map((c) => redis.hget(`${cluster.prefix}player:online:${c.userId}`, 'status')));
+  t.ok(
+    statuses.every((s) => s === 'online'),
+    `${who} is online in the store`,
+  );
+  const userIds = clients.map((c) => c.userId);
+  t.equal((await logoutRows(db, cluster.schema, userIds)).size, 0, `${who} has no logout row in PostgreSQL`);
 }
 
 /** The node's `gatehouse_node_stalled_seconds_total`, in ms. */
@@ -216,22 +234,7 @@ t.test('frozen game clients: offline and stamped within timeout + tick + 500 ms,
     live.every((c) => c.closed === undefined),
     'no pinging client was closed',
   );
-  const liveStatuses = await Promise.all(live.map((c) => redis.hget(key(c.userId), 'status')));
-  t.ok(
-    liveStatuses.every((s) => s === 'online'),
-    'every pinging client is online',
-  );
-  t.equal(
-    (
-      await logoutRows(
-        db,
-        cluster.schema,
-        live.map((c) => c.userId),
-      )
-    ).size,
-    0,
-    'and has no logout row',
-  );
+  await expectOnlineWithoutLogout(t, redis, db, cluster, live, 'every pinging client');
   clearInterval(pinger);
   for (const c of [...live, ...frozen]) c.ws.terminate();
 });
@@ -271,22 +274,7 @@ t.test('a node frozen past the heartbeat timeout (not past node death) times out
   t.equal(node.logs.filter((l) => l.msg === 'user logged out').length, 0, 'no logout');
   const stalled = (await nodeStalledMs(node)) - stalledBefore;
   t.ok(stalled >= 2000, `the node counted its own stall (${stalled} ms)`);
-  const statuses = await Promise.all(clients.map((c) => redis.hget(`${cluster.prefix}player:online:${c.userId}`, 'status')));
-  t.ok(
-    statuses.every((s) => s === 'online'),
-    'every client online in the store',
-  );
-  t.equal(
-    (
-      await logoutRows(
-        db,
-        cluster.schema,
-        clients.map((c) => c.userId),
-      )
-    ).size,
-    0,
-    'no logout row in PostgreSQL',
-  );
+  await expectOnlineWithoutLogout(t, redis, db, cluster, clients, 'every client');
   timers.forEach((timer) => clearInterval(timer));
   for (const c of clients) c.ws.terminate();
 });

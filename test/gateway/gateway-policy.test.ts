@@ -15,7 +15,7 @@ import type { Session } from '../../src/connection/session.ts';
 import type { PlayerRepository } from '../../src/presence/player-repository.ts';
 import { MemoryPresenceStore } from '../../src/stores/memory/memory-presence-store.ts';
 import type { LoginInput, LoginResult } from '../../src/presence/presence-store.ts';
-import { collectingLogger, LIMITS, ManualClock, RecordingSocket } from '../helpers/core.ts';
+import { collectingLogger, gatewaySettings, ManualClock, RecordingSocket } from '../helpers/core.ts';
 
 /** Processes logins at once (epochs in call order) but answers only when released. */
 class HeldLoginStore extends MemoryPresenceStore {
@@ -41,19 +41,7 @@ class HeldLoginStore extends MemoryPresenceStore {
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 function settings(nodeId: string, policy: 'replace' | 'multi', maxSessionsPerUser = 5): GatewaySettings {
-  return {
-    ...LIMITS,
-    nodeId,
-    sessionPolicy: policy,
-    maxConnections: 100,
-    maxSessionsPerUser,
-    maxContentBytes: 65_536,
-    heartbeatIntervalMs: 1000,
-    heartbeatTimeoutMs: 10_000,
-    writeTimeoutMs: 10_000,
-    wsPingIntervalMs: 25_000,
-    heartbeatFlushIntervalMs: 1000,
-  };
+  return gatewaySettings({ nodeId, sessionPolicy: policy, maxSessionsPerUser });
 }
 
 async function node(t: Test, nodeId: string, policy: 'replace' | 'multi', store: MemoryPresenceStore, hub = new MemoryBusHub(), cap?: number) {

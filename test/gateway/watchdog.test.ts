@@ -7,14 +7,14 @@ import t, { type Test } from 'tap';
 import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { ConnectionManager } from '../../src/connection/connection-manager.ts';
 import { Watchdog, type WatchdogOptions } from '../../src/gateway/watchdog.ts';
-import { Gateway, type GatewaySettings } from '../../src/gateway/gateway.ts';
+import { Gateway } from '../../src/gateway/gateway.ts';
 import { LogoutPipeline } from '../../src/presence/logout-pipeline.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { PrismaPlayerRepository } from '../../src/database/prisma-player-repository.ts';
 import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
 import { MemoryBus, MemoryBusHub } from '../../src/stores/memory/memory-bus.ts';
 import type { Session } from '../../src/connection/session.ts';
-import { collectingLogger, LIMITS, ManualClock, makeSession, RecordingSocket } from '../helpers/core.ts';
+import { collectingLogger, gatewaySettings, ManualClock, makeSession, RecordingSocket } from '../helpers/core.ts';
 
 function setup(options: Partial<WatchdogOptions> = {}) {
   const clock = new ManualClock();
@@ -301,20 +301,7 @@ async function gatewayNode(t: Test) {
     retryMaxMs: 100,
   });
   t.teardown(() => logout.stop());
-  const settings: GatewaySettings = {
-    ...LIMITS,
-    nodeId: 'n1',
-    sessionPolicy: 'replace',
-    maxConnections: 100,
-    maxSessionsPerUser: 5,
-    maxContentBytes: 65_536,
-    heartbeatIntervalMs: 1000,
-    heartbeatTimeoutMs: 10_000,
-    writeTimeoutMs: 10_000,
-    wsPingIntervalMs: 25_000,
-    heartbeatFlushIntervalMs: 1000,
-    watchdogIntervalMs: 1000,
-  };
+  const settings = gatewaySettings({ watchdogIntervalMs: 1000 });
   const bus = new MemoryBus(new MemoryBusHub());
   const gateway = new Gateway({ settings, store: stores.presence, repository, bus, logout, log, now: clock.now });
   await gateway.listen();

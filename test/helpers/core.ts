@@ -4,6 +4,7 @@
  */
 import type { CoreLogger } from '../../src/core-logger.ts';
 import { Session, sessionConfig, type SessionSocket } from '../../src/connection/session.ts';
+import type { GatewaySettings } from '../../src/gateway/gateway-deps.ts';
 
 export class ManualClock {
   constructor(public value = 1_700_000_000_000) {}
@@ -61,6 +62,24 @@ export const LIMITS = {
   maxMessagesPerSec: 1000,
   rateLimitStrikes: 5,
 };
+
+/** A gateway's settings with the product's defaults (policy `replace`), `overrides` on top. */
+export function gatewaySettings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {
+  return {
+    ...LIMITS,
+    nodeId: 'n1',
+    sessionPolicy: 'replace',
+    maxConnections: 100,
+    maxSessionsPerUser: 5,
+    maxContentBytes: 65_536,
+    heartbeatIntervalMs: 1000,
+    heartbeatTimeoutMs: 10_000,
+    writeTimeoutMs: 10_000,
+    wsPingIntervalMs: 25_000,
+    heartbeatFlushIntervalMs: 1000,
+    ...overrides,
+  };
+}
 
 export function makeSession(userId: string, clock: ManualClock, id = `s-${userId}-${Math.random().toString(36).slice(2, 8)}`) {
   const socket = new RecordingSocket();

@@ -62,6 +62,8 @@ function testSocketClass(options: ConnectOptions, report: { refused?: HandshakeR
 export class TestClient {
   readonly frames: Frame[] = [];
   readonly closed: Promise<Closed>;
+  /** How the connection closed, once it did (`closed`, readable without awaiting). */
+  closedWith: Closed | undefined;
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private pingTimer: NodeJS.Timeout | undefined;
   private pingSeq = 0;
@@ -85,7 +87,8 @@ export class TestClient {
         offClose();
         offFrame();
         this.stopPing();
-        resolve({ code: info.code, reason: info.reason });
+        this.closedWith = { code: info.code, reason: info.reason };
+        resolve(this.closedWith);
       });
     });
   }
