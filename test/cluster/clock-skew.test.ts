@@ -7,14 +7,13 @@
  * (When each node judged leases on its own clock, a node 8 s behind was reaped every second.)
  */
 import t from 'tap';
-import pg from 'pg';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 import { ProcessFault } from '../helpers/process-faults.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
-import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { connectPostgres } from '../helpers/services.ts';
 import { TestClient, type Closed } from '../helpers/ws-client.ts';
 
 const PER_NODE = 30;
@@ -69,9 +68,7 @@ t.test('nodes with clocks ±60 s off behave like correct ones', { timeout: 180_0
     void c.client.closed.then((closed) => (c.closed = closed));
   }
   t.teardown(() => Promise.all(clients.map((c) => c.client.terminate())));
-  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await db.connect();
-  t.teardown(() => db.end());
+  const db = await connectPostgres(t);
   const rows = async () =>
     (
       await db.query<{ user_id: string; disconnected_at: Date | null; connected_at: Date }>(

@@ -5,10 +5,9 @@
  * writes no second logout, registers a fresh lease, and the clients log in again and stay online.
  */
 import t from 'tap';
-import pg from 'pg';
 import { eventually } from '../helpers/build.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
-import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { connectPostgres, playerSessionRows } from '../helpers/services.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 const LEASE_MS = 250;
@@ -34,15 +33,8 @@ t.test('a node frozen past NODE_DEAD_AFTER_MS is reaped once, then reconnects it
   const clients = await Promise.all(users.map(async (u) => (await TestClient.open(url(b, u))).client));
   for (const c of clients) c.startPing(500);
   t.teardown(() => Promise.all(clients.map((c) => c.terminate())));
-  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await db.connect();
-  t.teardown(() => db.end());
-  const rowsOf = async () =>
-    (
-      await db.query<{ user_id: string; reason: string | null; disconnected_at: Date | null }>(
-        `SELECT user_id, reason, disconnected_at FROM "${cluster.schema}".player_sessions WHERE user_id LIKE 'frozen-%' ORDER BY user_id, connected_at`,
-      )
-    ).rows;
+  const db = await connectPostgres(t);
+  const rowsOf = () => playerSessionRows(db, cluster.schema, 'frozen-');
   await eventually(async () => (await rowsOf()).length === PLAYERS, 15_000);
   // A has renewed steadily for longer than deadAfter: its reaper is armed.
   await sleep(DEAD_AFTER_MS + 1000);

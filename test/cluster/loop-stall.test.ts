@@ -9,11 +9,10 @@
  *   loop runs again it finds itself fenced and reconnects its clients with 1012.
  */
 import t from 'tap';
-import pg from 'pg';
 import { eventually } from '../helpers/build.ts';
 import { ProcessFault } from '../helpers/process-faults.ts';
 import { startCluster, type ClusterNode } from '../helpers/cluster.ts';
-import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { connectPostgres, playerSessionRows } from '../helpers/services.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 const PLAYERS = 10;
@@ -38,15 +37,8 @@ t.test('a lagging main loop keeps its lease; one stuck past NODE_STALL_LIMIT_MS 
   const clients = await Promise.all(users.map(async (u) => (await TestClient.open(url(u))).client));
   for (const c of clients) c.startPing(500);
   t.teardown(() => Promise.all(clients.map((c) => c.terminate())));
-  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await db.connect();
-  t.teardown(() => db.end());
-  const rowsOf = async () =>
-    (
-      await db.query<{ user_id: string; reason: string | null; disconnected_at: Date | null }>(
-        `SELECT user_id, reason, disconnected_at FROM "${cluster.schema}".player_sessions WHERE user_id LIKE 'lag-%'`,
-      )
-    ).rows;
+  const db = await connectPostgres(t);
+  const rowsOf = () => playerSessionRows(db, cluster.schema, 'lag-');
   await eventually(async () => (await rowsOf()).length === PLAYERS, 15_000);
   await sleep(2500); // A's reaper is armed
 

@@ -16,11 +16,11 @@
  * stall) is a frozen node, and it is reaped as today.
  */
 import t, { type Test } from 'tap';
-import pg from 'pg';
+import type pg from 'pg';
 import { eventually } from '../helpers/build.ts';
 import { ProcessFault, type Fault } from '../helpers/process-faults.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
-import { TEST_DATABASE_URL } from '../helpers/services.ts';
+import { connectPostgres } from '../helpers/services.ts';
 import { ReconnectingClient } from '../helpers/ws-client.ts';
 
 const CLIENTS = 300;
@@ -56,9 +56,7 @@ async function setup(t: Test, stallLimitMs: number): Promise<Setup | null> {
     clients.push(...batch);
   }
   t.teardown(() => clients.forEach((c) => c.stop()));
-  const db = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await db.connect();
-  t.teardown(() => db.end());
+  const db = await connectPostgres(t);
   // The login writer has put one open logical session per client in the database.
   const sessionIds = await eventually(
     async () => {

@@ -11,11 +11,12 @@
  *   watchdog tick runs, and no client is timed out or logged out.
  */
 import t, { type Test } from 'tap';
-import pg from 'pg';
+import type pg from 'pg';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
 import { CloseCode } from '../../src/protocol/close-codes.ts';
+import { connectPostgres } from '../helpers/services.ts';
 import { startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.ts';
 import { TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 
@@ -114,9 +115,7 @@ t.test('frozen game clients: offline and stamped within timeout + tick + 500 ms,
   const node = cluster.nodes[0]!;
   const redis = new Redis(cluster.env.REDIS_URL!);
   t.teardown(() => redis.disconnect());
-  const db = new pg.Client({ connectionString: cluster.env.DATABASE_URL });
-  await db.connect();
-  t.teardown(() => db.end());
+  const db = await connectPostgres(t, cluster.env.DATABASE_URL);
 
   const live = await openMany(cluster, node, 'live', 20);
   const pinger = setInterval(() => live.forEach(ping), 250);
@@ -245,9 +244,7 @@ t.test('a node frozen past the heartbeat timeout (not past node death) times out
   const node = cluster.nodes[0]!;
   const redis = new Redis(cluster.env.REDIS_URL!);
   t.teardown(() => redis.disconnect());
-  const db = new pg.Client({ connectionString: cluster.env.DATABASE_URL });
-  await db.connect();
-  t.teardown(() => db.end());
+  const db = await connectPostgres(t, cluster.env.DATABASE_URL);
 
   const clients = await openMany(cluster, node, 'pinger', 50);
   // Every client pings every 250 ms (a test process starved for a while still pings well within

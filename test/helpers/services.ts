@@ -94,3 +94,26 @@ export async function deleteRedisPrefix(prefix: string): Promise<void> {
     client.disconnect();
   }
 }
+
+/** A PostgreSQL client on `url` (default: the test database), ended at teardown. */
+export async function connectPostgres(t: Pick<Test, 'teardown'>, url = TEST_DATABASE_URL): Promise<pg.Client> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end());
+  return db;
+}
+
+export interface PlayerSessionRow {
+  user_id: string;
+  reason: string | null;
+  disconnected_at: Date | null;
+}
+
+/** The `player_sessions` rows of the users whose id starts with `userIdPrefix`, by user then start. */
+export async function playerSessionRows(db: pg.Client, schema: string, userIdPrefix: string): Promise<PlayerSessionRow[]> {
+  const { rows } = await db.query<PlayerSessionRow>(
+    `SELECT user_id, reason, disconnected_at FROM "${schema}".player_sessions WHERE starts_with(user_id, $1) ORDER BY user_id, connected_at`,
+    [userIdPrefix],
+  );
+  return rows;
+}
