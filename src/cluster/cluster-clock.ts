@@ -47,6 +47,11 @@ interface Anchor {
   error: number;
 }
 
+/** The error bound of `anchor`'s server time carried forward to monotonic `mono`: it grows with the drift. */
+function errorAt(anchor: Anchor, mono: number): number {
+  return anchor.error + DRIFT * Math.max(0, mono - anchor.mono);
+}
+
 export interface ClusterClockOptions {
   monotonic?: () => number;
   /** The local wall clock (for memory mode and for the offset). */
@@ -85,8 +90,7 @@ export class ClusterClock {
 
   /** Error bound (ms) of `now()` at this moment; Infinity before the first sample. */
   errorMs(): number {
-    const anchor = this.anchor;
-    return anchor ? anchor.error + DRIFT * Math.max(0, this.monotonic() - anchor.mono) : Number.POSITIVE_INFINITY;
+    return this.anchor ? errorAt(this.anchor, this.monotonic()) : Number.POSITIVE_INFINITY;
   }
 
   /** Offers a sample; returns whether it was kept. */
@@ -97,7 +101,7 @@ export class ClusterClock {
     const candidate: Anchor = { server: sample.serverTime, mono: sample.sentAt + rtt / 2, error: rtt / 2 };
     const current = this.anchor;
     if (current) {
-      const currentError = current.error + DRIFT * Math.max(0, candidate.mono - current.mono);
+      const currentError = errorAt(current, candidate.mono);
       const predicted = current.server + (candidate.mono - current.mono);
       // 1 ms of slack for TIME's truncation and rounding.
       const contradicts = Math.abs(predicted - candidate.server) > currentError + candidate.error + 1;
