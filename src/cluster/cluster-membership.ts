@@ -21,6 +21,12 @@
  * only while the keeper is down. Every time here is on the cluster clock (`now`: Redis server
  * time, cluster-clock.ts); a round that renews itself samples it first (`serverTime`).
  *
+ * The store may also go back in time: Redis restarted from an older snapshot, or a replica that
+ * missed the last writes was promoted. Its leases are then old although every node is alive.
+ * Before judging anyone, the reaper checks its own lease in the same listing: a lease older than
+ * the last one this node wrote (or none) means the store lost writes, so steadiness starts again
+ * and nobody is judged until every node had `deadAfterMs` to renew.
+ *
  * Fencing: a renewal refused as fenced means a reaper took this node for dead (it froze, was cut
  * off, or its loop stalled past NODE_STALL_LIMIT_MS) and logged its players out. The node then
  * refuses new sessions, registers a fresh lease generation (finishing whatever reaping was left,
@@ -29,7 +35,7 @@
  */
 import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import type { Locks } from './locks.ts';
-import type { NodeRegistry, ReassertSession } from './node-registry.ts';
+import type { NodeLease, NodeRegistry, ReassertSession } from './node-registry.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { isLeaseLive, isNodeAlive } from './node-liveness.ts';
 import type { LeaseKeeper, LeaseRenewalOutcome } from './lease-keeper.ts';
@@ -101,6 +107,10 @@ export class ClusterMembership {
    * renewal, until the next one succeeds. Other nodes are judged only `deadAfterMs` after it.
    */
   private steadySince: number | undefined;
+  /** The newest lease value this node knows it wrote (its registration, renewals, re-assertions). */
+  private leaseWritten = 0;
+  /** Times the store was found to have lost this node's newest lease (restored from an older state). */
+  rewinds = 0;
   /** Lapses of this node's own lease seen so far (failed or late renewals, lost lease). */
   lapses = 0;
   /** Times this node found its lease fenced (it had been reaped) and started over. */
@@ -122,8 +132,10 @@ export class ClusterMembership {
       log.warn({ nodeId }, 'lease keeper thread not ready: the main loop renews the lease meanwhile');
     }
     await this.sampleClock();
-    const { reaped, generation } = await registry.registerNode(nodeId, now(), deadAfterMs);
+    const at = now();
+    const { reaped, generation } = await registry.registerNode(nodeId, at, deadAfterMs);
     this.generation = generation;
+    this.leaseWritten = at;
     keeper?.start(generation);
     // A node that starts has seen nobody renew yet (it may be starting right after an outage).
     this.lastRenewal = this.steadySince = now();
@@ -166,7 +178,9 @@ export class ClusterMembership {
   async reassert(): Promise<void> {
     const { nodes: registry, nodeId, now, log } = this.options;
     const sessions = this.options.liveSessions();
-    const { restored, stale } = await registry.reassert(nodeId, now(), sessions);
+    const at = now();
+    const { restored, stale } = await registry.reassert(nodeId, at, sessions);
+    this.leaseWritten = Math.max(this.leaseWritten, at);
     this.lastRenewal = now();
     if (restored > 0 || stale.length > 0) log.warn({ restored, stale: stale.length }, 'presence re-asserted in the online store');
     if (stale.length > 0) this.options.onStale(stale);
@@ -193,6 +207,7 @@ export class ClusterMembership {
           break;
         }
         const { at, previous } = outcome;
+        this.leaseWritten = Math.max(this.leaseWritten, at);
         // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
         // have been able to renew meanwhile either: the steady period starts again now.
         // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
@@ -272,8 +287,10 @@ export class ClusterMembership {
     let registered = false;
     try {
       await this.sampleClock();
-      const { reaped, generation } = await registry.registerNode(nodeId, now(), deadAfterMs);
+      const at = now();
+      const { reaped, generation } = await registry.registerNode(nodeId, at, deadAfterMs);
       this.generation = generation;
+      this.leaseWritten = at;
       registered = true;
       if (reaped.length > 0) {
         log.warn({ nodeId, count: reaped.length }, 'finished reaping this node after it was fenced: logged out');
@@ -299,6 +316,7 @@ export class ClusterMembership {
     // Not steady long enough: every other lease may be old for the same reason ours was.
     if (this.steadySince === undefined || now() - this.steadySince < deadAfterMs) return;
     const nodes = await registry.listNodes();
+    if (!this.storeKeptOwnLease(nodes)) return;
     for (const node of nodes) {
       if (node.nodeId === nodeId || isNodeAlive(node, now(), deadAfterMs)) continue;
       const lock = `reaper:${node.nodeId}`;
@@ -324,5 +342,28 @@ export class ClusterMembership {
         await locks.unlock(lock, nodeId).catch(() => {});
       }
     }
+  }
+
+  /**
+   * Whether the listing can be trusted to judge the others: it must hold this node's newest lease.
+   * Older or missing: the store lost writes (restored from an older snapshot, or failed over to
+   * a replica behind the primary), so the others' leases may be as stale as ours although they
+   * are alive; steadiness starts again. Newer: a renewal of the keeper's thread whose outcome
+   * this round has not read; the next round judges. The tolerance absorbs the difference between
+   * the thread's and the main loop's samples of the cluster clock.
+   */
+  private storeKeptOwnLease(nodes: readonly NodeLease[]): boolean {
+    const { nodeId, now, log, leaseIntervalMs, deadAfterMs } = this.options;
+    const own = nodes.find((n) => n.nodeId === nodeId)?.lastRenewal;
+    const tolerance = leaseIntervalMs / 2;
+    if (own !== undefined && own > this.leaseWritten + tolerance) return false;
+    if (own !== undefined && own >= this.leaseWritten - tolerance) return true;
+    this.rewinds++;
+    this.steadySince = now();
+    log.warn(
+      { nodeId, lease: own ?? null, written: this.leaseWritten, deadAfterMs },
+      "the online store lost this node's newest lease (restored from an older state?): no node is judged until the leases were renewed for deadAfterMs",
+    );
+    return false;
   }
 }

@@ -9,7 +9,7 @@ import type { ClusterMembership } from '../cluster/cluster-membership.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom, within } from './read-at-scrape.ts';
 
-export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped' | 'lapses'>;
+export type ClusterView = Pick<ClusterMembership, 'lastRenewal' | 'reaped' | 'lapses' | 'rewinds'>;
 export interface BusCounters {
   published?: number;
   received?: number;
@@ -87,5 +87,11 @@ export function registerClusterMetrics(registry: Registry, sources: ClusterSourc
     'gatehouse_node_lease_lapses_total',
     "Lapses of this node's own lease (a failed or late renewal, or a lease found taken): while one lasts, the node judges no other node",
     () => sources.cluster()?.lapses,
+  );
+  counterFrom(
+    registry,
+    'gatehouse_online_store_rewinds_total',
+    "Times the online store was found without this node's newest lease (Redis restored from an older snapshot, or a promoted replica that missed writes): reaping then waits until every node renewed",
+    () => sources.cluster()?.rewinds,
   );
 }

@@ -20,9 +20,15 @@
  *    timestamps, and the queue lives in the online store (Redis in a cluster), so neither a
  *    database outage nor a crash of this process loses a logout.
  * 3. If the online store itself is unreachable when a connection ends, the end is kept in memory
- *    and retried until the store answers (a connection that ended is never forgotten). If the
- *    store then no longer knows that logical session (Redis restarted empty meanwhile), the
- *    logout is written to the database directly.
+ *    and retried until the store answers (a connection that ended is never forgotten).
+ *    An end the store answers as stale is usually a logical session already over (replaced,
+ *    reaped, logged out over REST: its logout was queued then). But a store that lost data
+ *    (Redis restarted empty or from an older snapshot, a promoted replica that missed the login)
+ *    no longer knows the logical session, and nobody else will end it. So every stale end is
+ *    checked a little later (`confirmEndsAfterMs`): a logical session the store still holds, or
+ *    the database already closed, is somebody else's; any other gets its logout written here
+ *    directly. A logout deferred for the grace period is checked the same way once the grace is
+ *    over: the store may have lost the pending grace with its data, and then nobody expires it.
  * 4. Redis may also lose the queue itself (a restart without persistence). So the node keeps a
  *    journal of the logouts it produced until it has seen them in the database: its own write
  *    clears them at once; the rest are checked against the database after a grace period and
@@ -61,6 +67,12 @@ export interface LogoutPipelineOptions {
   /** How long a produced logout may stay unconfirmed before the database is checked for it. */
   journalGraceMs?: number;
   /**
+   * How long after a stale end (or after a deferred end's grace) the store and the database are
+   * asked who ends that logical session (see 3. above). Long enough for every live node to have
+   * re-asserted its sessions after the store lost data (NODE_DEAD_AFTER_MS); default the journal grace.
+   */
+  confirmEndsAfterMs?: number;
+  /**
    * LOGOUT_GRACE_MS: a logical session ended by one of `GRACE_REASONS` becomes `reconnecting`
    * for this long before it is logged out (0 = at once).
    */
@@ -95,6 +107,8 @@ export class LogoutPipeline {
   private readonly failedEnds: ConnectionEnd[] = [];
   /** Logouts this node produced, by logical session id, until seen in the database. */
   private readonly journal = new Map<string, { record: LogoutRecord; since: number }>();
+  /** Stale and deferred ends (see 3. above), by logical session id, until checked at `dueAt`. */
+  private readonly unconfirmedEnds = new Map<string, { end: ConnectionEnd; dueAt: number }>();
   /** Logouts to write directly (their queue entry is gone or never existed). */
   private readonly direct: LogoutRecord[] = [];
   private pumping = false;
@@ -200,7 +214,13 @@ export class LogoutPipeline {
       const progressed = await this.writeBatch(deadline - this.options.now());
       if (!progressed) break;
     }
-    await this.writeDirect();
+    // The ends of this node's last connections are checked now: nobody would later.
+    while (this.unconfirmedEnds.size > 0 && this.options.now() < deadline && (await this.checkUnconfirmedEnds(Number.POSITIVE_INFINITY))) {
+      // one batch per call
+    }
+    while (this.direct.length > 0 && this.options.now() < deadline && (await this.writeDirect())) {
+      // one batch per call
+    }
     return this.pendingCount().catch(() => this.failedEnds.length + this.direct.length);
   }
 
@@ -217,7 +237,9 @@ export class LogoutPipeline {
       graceMs,
     });
     if (result.loggedOut && result.record) this.loggedOut(result.record, connection.id);
+    else if (result.stale) this.expectLogout(ended, 0);
     else if (result.graceUntil !== undefined) {
+      this.expectLogout(ended, graceMs);
       this.options.log.info(
         { userId: connection.userId, sessionId: connection.id, logicalSessionId: connection.logicalSessionId, reason: ended.reason, graceMs },
         'logout deferred: reconnecting',
@@ -269,6 +291,7 @@ export class LogoutPipeline {
     await this.retryFailedEnds();
     await this.expireGrace();
     await this.checkJournal();
+    await this.checkUnconfirmedEnds(this.options.now());
     await this.writeDirect();
     this.schedulePump();
   }
@@ -276,37 +299,63 @@ export class LogoutPipeline {
   private async retryFailedEnds(): Promise<void> {
     while (this.failedEnds.length > 0) {
       const next = this.failedEnds[0]!;
-      let result;
       try {
-        result = await this.applyEnd(next);
+        await this.applyEnd(next);
       } catch {
         return; // still unreachable; the next tick tries again
       }
       this.failedEnds.shift();
-      if (result.stale) await this.orphaned(next);
     }
   }
 
+  /** Someone must write this end's logout: checked `delayMs` + `confirmEndsAfterMs` from now. */
+  private expectLogout(end: ConnectionEnd, delayMs: number): void {
+    const dueAt = this.options.now() + delayMs + (this.options.confirmEndsAfterMs ?? this.options.journalGraceMs ?? 60_000);
+    this.unconfirmedEnds.delete(end.connection.logicalSessionId); // re-inserted last: the map stays in due order per delay
+    this.unconfirmedEnds.set(end.connection.logicalSessionId, { end, dueAt });
+  }
+
   /**
-   * A parked end came back stale: its logical session ended meanwhile, or the store forgot it
-   * (restarted empty). If the store does not show it ended, nobody queued its logout: write it.
+   * Checks one batch of the ends due by `until`. The store still holding the logical session
+   * (online, reconnecting, or offline with its logout queued) or the database having it closed
+   * means somebody else ends it; any other had its data lost by the store: its logout is written
+   * directly, stamped when the connection ended. True when a batch was checked.
    */
-  private async orphaned({ connection, reason, at }: ConnectionEnd): Promise<void> {
-    const presence = await this.options.presence.getPlayer(connection.userId).catch(() => null);
-    if (presence && presence.logicalSessionId === connection.logicalSessionId && presence.status === 'offline') return;
-    const record: LogoutRecord = {
-      userId: connection.userId,
-      username: connection.username,
-      logicalSessionId: connection.logicalSessionId,
-      nodeId: this.options.nodeId,
-      epoch: connection.epoch,
-      connectedAt: connection.connectedAt,
-      logoutAt: at,
-      reason,
-    };
-    this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, 'online store lost a session: logout written directly');
-    this.direct.push(record);
-    this.loggedOut(record, connection.id);
+  private async checkUnconfirmedEnds(until: number): Promise<boolean> {
+    const due: ConnectionEnd[] = [];
+    for (const entry of this.unconfirmedEnds.values()) {
+      if (due.length >= this.options.batchMax) break;
+      if (entry.dueAt <= until) due.push(entry.end);
+    }
+    if (due.length === 0) return false;
+    let held: boolean[];
+    let closed: Set<string>;
+    try {
+      held = await Promise.all(
+        due.map(async ({ connection }) => (await this.options.presence.getPlayer(connection.userId))?.logicalSessionId === connection.logicalSessionId),
+      );
+      closed = await this.options.repository.findClosedSessions(due.filter((_, i) => !held[i]).map((e) => e.connection.logicalSessionId));
+    } catch {
+      return false; // store or database down: the next tick checks again
+    }
+    due.forEach(({ connection, reason, at }, i) => {
+      this.unconfirmedEnds.delete(connection.logicalSessionId);
+      if (held[i] || closed.has(connection.logicalSessionId)) return;
+      const record: LogoutRecord = {
+        userId: connection.userId,
+        username: connection.username,
+        logicalSessionId: connection.logicalSessionId,
+        nodeId: this.options.nodeId,
+        epoch: connection.epoch,
+        connectedAt: connection.connectedAt,
+        logoutAt: at,
+        reason,
+      };
+      this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, 'online store lost a session: logout written directly');
+      this.direct.push(record);
+      this.loggedOut(record, connection.id);
+    });
+    return true;
   }
 
   /** Journal entries past the grace: drop those the database has, write the others directly. */
@@ -333,17 +382,19 @@ export class LogoutPipeline {
     }
   }
 
-  /** Writes logouts that are not (or no longer) in the store's queue. */
-  private async writeDirect(): Promise<void> {
-    if (this.direct.length === 0 || this.options.now() < this.writeBlockedUntil) return;
+  /** Writes logouts that are not (or no longer) in the store's queue, one batch. True when it wrote one. */
+  private async writeDirect(): Promise<boolean> {
+    if (this.direct.length === 0 || this.options.now() < this.writeBlockedUntil) return false;
     const batch = this.direct.splice(0, this.options.batchMax);
     try {
       await this.options.repository.recordLogouts(batch);
       this.written += batch.length;
       for (const r of batch) this.journal.delete(r.logicalSessionId);
+      return true;
     } catch (error) {
       this.direct.unshift(...batch);
       this.warner.warn('direct', { count: batch.length, err: errorText(error) }, 'database write of logouts failed: will retry');
+      return false;
     }
   }
 

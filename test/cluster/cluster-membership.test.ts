@@ -12,7 +12,8 @@ import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
 import type { OnlineStores } from '../../src/stores/online-stores.ts';
 import type { LogoutRecord } from '../../src/presence/logout-outbox.ts';
 import type { PresenceStore } from '../../src/presence/presence-store.ts';
-import type { ReassertSession } from '../../src/cluster/node-registry.ts';
+import type { NodeRegistry, ReassertSession } from '../../src/cluster/node-registry.ts';
+import type { LeaseKeeper, LeaseRenewalOutcome } from '../../src/cluster/lease-keeper.ts';
 import { collectingLogger, ManualClock } from '../helpers/core.ts';
 import { testRedis } from '../helpers/services.ts';
 
@@ -56,7 +57,7 @@ interface Node {
   fencing: string[];
 }
 
-function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSize?: number): Node {
+function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSize?: number, keeper?: LeaseKeeper): Node {
   const link = linkTo(shared);
   const log = collectingLogger();
   const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], fencing: [], membership: undefined as unknown as ClusterMembership };
@@ -80,8 +81,50 @@ function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSiz
       },
       accept: () => void node.fencing.push('accept'),
     },
+    ...(keeper ? { keeper } : {}),
   });
   return node;
+}
+
+/**
+ * The lease keeper's thread, stepped by the test: `renew` is one of its renewals (on the node's
+ * link, at the shared clock), whose outcome the next round reads, as with the real thread.
+ */
+class SteppedKeeper implements LeaseKeeper {
+  private generation = '';
+  private outcomes: LeaseRenewalOutcome[] = [];
+  active = false;
+
+  constructor(
+    private readonly nodes: () => NodeRegistry,
+    private readonly nodeId: string,
+    private readonly clock: ManualClock,
+  ) {}
+
+  async whenReady(): Promise<boolean> {
+    return true;
+  }
+
+  start(generation: string): void {
+    this.generation = generation;
+    this.active = true;
+  }
+
+  take(): LeaseRenewalOutcome[] {
+    return this.outcomes.splice(0);
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+  }
+
+  async renew(): Promise<void> {
+    if (!this.active) return;
+    const at = this.clock.now();
+    const result = await this.nodes().renewLease(this.nodeId, at, this.generation);
+    if (result.fenced) this.active = false;
+    this.outcomes.push({ ok: true, at, ...result });
+  }
 }
 
 /** Logs `userId` in on the node, as the gateway does, and remembers the session for re-assertion. */
@@ -295,4 +338,77 @@ t.test('two reapers racing over one Redis store: exactly one reaps', async (t) =
   const redis = new Redis(service.url);
   t.teardown(() => redis.quit());
   await raceToReap(t, createRedisStores({ redis, keyPrefix: service.prefix }));
+});
+
+/**
+ * Redis restarted from an older snapshot (RDB persistence), or a replica that missed writes was
+ * promoted: every lease in the store is old although both nodes are alive. The round that reads
+ * the listing first (its keeper's thread has not renewed since) must not take B for dead: B
+ * would be fenced and all its players dropped and reconnected.
+ */
+t.test('the store goes back in time: nobody is reaped, nobody fenced, the players are re-asserted', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = new Redis(service.url);
+  t.teardown(() => redis.quit());
+  const shared = createRedisStores({ redis, keyPrefix: service.prefix });
+  const clock = new ManualClock();
+  const keepers: SteppedKeeper[] = [];
+  const node = (id: string) => {
+    let made: Node | undefined;
+    const keeper = new SteppedKeeper(() => made!.link.stores.nodes, id, clock);
+    keepers.push(keeper);
+    made = makeNode(shared, id, clock, undefined, keeper);
+    return made;
+  };
+  const a = node('A');
+  const b = node('B');
+  await a.membership.join();
+  await b.membership.join();
+  /** One lease interval: the keepers renew, then the rounds read their outcomes. */
+  const step = async (ms: number) => {
+    for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
+      clock.advance(LEASE);
+      for (const keeper of keepers) await keeper.renew();
+      await Promise.all([a, b].map((n) => n.membership.tick()));
+    }
+  };
+  await connect(a, 'a1', clock);
+  await connect(b, 'b1', clock);
+  await step(2 * DEAD_AFTER);
+
+  // The snapshot: every key of this test, as DUMP/RESTORE pairs.
+  const keys = await redis.keys(`${service.prefix}*`);
+  const snapshot = await Promise.all(keys.map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
+  await connect(b, 'b2', clock); // after the snapshot: the store will not know it
+  await step(4 * DEAD_AFTER);
+
+  // The store comes back from the snapshot (older by 4 × deadAfter).
+  const now = await redis.keys(`${service.prefix}*`);
+  if (now.length > 0) await redis.del(...now);
+  for (const { key, dump } of snapshot) if (dump) await redis.restore(key, 0, dump);
+  clock.advance(LEASE);
+  // A's round comes before its keeper renewed: the listing holds every lease as the snapshot had it.
+  await a.membership.tick();
+  t.equal(a.membership.rewinds, 1, 'A found the store without its newest lease');
+  t.equal(
+    a.log.messages(
+      "the online store lost this node's newest lease (restored from an older state?): no node is judged until the leases were renewed for deadAfterMs",
+    ).length,
+    1,
+  );
+  await step(3 * DEAD_AFTER);
+  t.same(reapLogs([a, b]), [], 'nobody reaped');
+  t.same([...a.logouts, ...b.logouts], [], 'no logout');
+  t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
+  t.same(await statusOf(shared.presence, ['a1', 'b1', 'b2']), ['online', 'online', 'online'], 'b2, unknown to the snapshot, re-asserted by B');
+
+  // Reaping still works afterwards: B dies, A reaps it deadAfter later.
+  keepers.pop();
+  for (let i = 0; i < 7; i++) {
+    clock.advance(LEASE);
+    await keepers[0]!.renew();
+    await a.membership.tick();
+  }
+  t.same(a.logouts.map((r) => r.userId).sort(), ['b1', 'b2'], 'B reaped once it really stopped renewing');
 });

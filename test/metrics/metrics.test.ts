@@ -62,6 +62,7 @@ const EXPECTED: Array<[string, Family['type']]> = [
   ['gatehouse_node_lease_age_seconds', 'gauge'],
   ['gatehouse_reaped_players_total', 'counter'],
   ['gatehouse_node_lease_lapses_total', 'counter'],
+  ['gatehouse_online_store_rewinds_total', 'counter'],
   ['gatehouse_messages_unheard_total', 'counter'],
   ['nodejs_eventloop_lag_seconds', 'gauge'],
   ['nodejs_eventloop_lag_p99_seconds', 'gauge'],

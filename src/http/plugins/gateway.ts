@@ -78,6 +78,8 @@ export default fp(
       retryBaseMs: config.LOGOUT_RETRY_BASE_MS,
       retryMaxMs: config.LOGOUT_RETRY_MAX_MS,
       graceMs: config.LOGOUT_GRACE_MS,
+      // By then every live node has renewed its lease and re-asserted what the store lost.
+      confirmEndsAfterMs: config.NODE_DEAD_AFTER_MS,
     });
     // Other nodes ask for this node's numbers over the bus (scope=cluster of /ws/stats); the
     // gateway hands their requests to it. `gateway` is read only when a request arrives.
