@@ -78,6 +78,12 @@ export interface ClusterMembershipOptions {
   onStale: (userIds: readonly string[]) => void;
   /** What to do with the local sessions once this node finds itself fenced. */
   fenced?: FencedSessions;
+  /**
+   * Users the store records on this node that it no longer holds are released at every
+   * re-assertion (`NodeRegistry.releaseAbsent`): `holds` says whether the node still has (or is
+   * still ending) a connection of the user; `report` gets the logouts. Without it, nothing is released.
+   */
+  absent?: { holds: (userId: string) => boolean; report: (records: readonly LogoutRecord[]) => void };
   /** Renews off the main loop (cluster mode); without it every round renews here. */
   keeper?: LeaseKeeper;
   /** The cluster clock and its source, sampled before a renewal made here (cluster mode). */
@@ -119,6 +125,8 @@ export class ClusterMembership {
   generation = '';
   /** A fenced renewal was seen and the node has not registered anew yet. */
   private fenced = false;
+  /** The next round re-asserts whatever the lease says (`resync`, or the store went back in time). */
+  private resyncWanted = false;
   private lastClockWarning = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: ClusterMembershipOptions) {}
@@ -174,16 +182,37 @@ export class ClusterMembership {
     return this.running;
   }
 
-  /** Re-asserts the live sessions now (e.g. after the bus re-subscribed to a restarted Redis). */
+  /**
+   * The connection to the store was re-established (the bus re-subscribed): it may be another
+   * server now (a failover to a replica that missed the last writes) or one that restarted: the
+   * next round re-asserts this node's share whatever its lease says.
+   */
+  resync(): Promise<void> {
+    this.resyncWanted = true;
+    return this.tick();
+  }
+
+  /**
+   * Makes the store's record of this node match what it holds: its live sessions re-asserted
+   * (restored where the store lost them, stale ones reported for closing), then the users the
+   * store still records here but the node no longer holds released (a store that went back in
+   * time brought them back).
+   */
   async reassert(): Promise<void> {
-    const { nodes: registry, nodeId, now, log } = this.options;
+    const { nodes: registry, nodeId, now, log, absent } = this.options;
     const sessions = this.options.liveSessions();
     const at = now();
     const { restored, stale } = await registry.reassert(nodeId, at, sessions);
+    this.resyncWanted = false;
     this.leaseWritten = Math.max(this.leaseWritten, at);
     this.lastRenewal = now();
     if (restored > 0 || stale.length > 0) log.warn({ restored, stale: stale.length }, 'presence re-asserted in the online store');
     if (stale.length > 0) this.options.onStale(stale);
+    if (!absent) return;
+    const released = await registry.releaseAbsent(nodeId, now(), absent.holds);
+    if (released.length === 0) return;
+    log.warn({ count: released.length }, 'the online store recorded players this node no longer holds: released');
+    absent.report(released);
   }
 
   private async round(): Promise<void> {
@@ -225,7 +254,7 @@ export class ClusterMembership {
         return;
       }
       if (failure !== undefined) log.warn({ err: failure }, 'cluster round failed (online store unreachable?)');
-      if (reassert) await this.reassert();
+      if (reassert || this.resyncWanted) await this.reassert();
       this.checkClock();
       if (failure === undefined) await this.reapDeadNodes();
     } catch (error) {
@@ -360,6 +389,7 @@ export class ClusterMembership {
     if (own !== undefined && own >= this.leaseWritten - tolerance) return true;
     this.rewinds++;
     this.steadySince = now();
+    this.resyncWanted = true;
     log.warn(
       { nodeId, lease: own ?? null, written: this.leaseWritten, deadAfterMs },
       "the online store lost this node's newest lease (restored from an older state?): no node is judged until the leases were renewed for deadAfterMs",

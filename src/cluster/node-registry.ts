@@ -153,4 +153,16 @@ export interface NodeRegistry {
    * the node's lease to `now`. One atomic round trip per 500 sessions.
    */
   reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult>;
+
+  /**
+   * The other half of a re-assertion: ends the node's share of every user the store records on
+   * it but the node does not hold (`holds(userId)` false, asked just before each batch is sent).
+   * A store that went back in time (restored from an older snapshot, a promoted replica behind
+   * the primary) brings back users who had left; without this they would stay online forever.
+   * Atomically per user, as `reapNode` does: only what the node's count holds is removed; a user
+   * left with no connection goes offline (reason `node_lost`, logoutAt = `at`) and their
+   * LogoutRecord is queued; a user connected elsewhere keeps their session. The lease is not
+   * touched. Returns the logouts; batches of 500 users per round trip.
+   */
+  releaseAbsent(nodeId: string, at: number, holds: (userId: string) => boolean): Promise<LogoutRecord[]>;
 }

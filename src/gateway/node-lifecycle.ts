@@ -68,10 +68,11 @@ export class NodeLifecycle {
     // Fails with NodeIdInUseError while another live process uses NODE_ID.
     await cluster.join();
     await gateway.listen();
-    // Redis came back (maybe empty): renew at once, re-asserting our sessions if it forgot us.
+    // Redis came back (maybe empty, maybe another server after a failover): renew at once and
+    // make the store's record of this node match what it holds.
     // Added after the gateway's own listener: rooms are marked dirty first, then the renewal
     // starts. Never removed: the bus closes with the stores, after `stop`.
-    bus.onResubscribed(() => void cluster.tick());
+    bus.onResubscribed(() => void cluster.resync());
     logout.start();
     cluster.start();
     this.watchdogTimer = setInterval(() => gateway.tick(), this.options.watchdogIntervalMs);

@@ -105,6 +105,8 @@ interface ConnectionEnd {
 
 export class LogoutPipeline {
   private readonly failedEnds: ConnectionEnd[] = [];
+  /** Parked ends per user (`hasParkedEnd` is asked for every player of the node at a re-assertion). */
+  private readonly parkedByUser = new Map<string, number>();
   /** Logouts this node produced, by logical session id, until seen in the database. */
   private readonly journal = new Map<string, { record: LogoutRecord; since: number }>();
   /** Stale and deferred ends (see 3. above), by logical session id, until checked at `dueAt`. */
@@ -150,6 +152,7 @@ export class LogoutPipeline {
       return await this.applyEnd(ended);
     } catch (error) {
       this.failedEnds.push(ended);
+      this.parkedByUser.set(connection.userId, (this.parkedByUser.get(connection.userId) ?? 0) + 1);
       this.options.log.warn({ userId: connection.userId, reason, err: errorText(error) }, 'online store unavailable: session end kept for retry');
       return undefined;
     }
@@ -158,6 +161,21 @@ export class LogoutPipeline {
   /** Logouts another component made in the store (the reaper): log them and write them. */
   report(records: readonly LogoutRecord[]): void {
     for (const record of records) this.loggedOut(record);
+  }
+
+  /**
+   * Logouts of players the store had brought back (`NodeRegistry.releaseAbsent` after it went
+   * back in time): most of them were logged out and written before, and are not logged again.
+   * Their queued records are written anyway (a no-op in the database).
+   */
+  async reportUnlessWritten(records: readonly LogoutRecord[]): Promise<void> {
+    const closed = await this.options.repository.findClosedSessions(records.map((r) => r.logicalSessionId)).catch(() => new Set<string>());
+    this.report(records.filter((r) => !closed.has(r.logicalSessionId)));
+  }
+
+  /** Whether an end of this user's connection waits for the store (parked while it was unreachable). */
+  hasParkedEnd(userId: string): boolean {
+    return this.parkedByUser.has(userId);
   }
 
   /**
@@ -305,6 +323,9 @@ export class LogoutPipeline {
         return; // still unreachable; the next tick tries again
       }
       this.failedEnds.shift();
+      const left = (this.parkedByUser.get(next.connection.userId) ?? 1) - 1;
+      if (left > 0) this.parkedByUser.set(next.connection.userId, left);
+      else this.parkedByUser.delete(next.connection.userId);
     }
   }
 

@@ -55,12 +55,14 @@ interface Node {
   sessions: ReassertSession[];
   /** What the fenced-node hooks were asked to do, in order. */
   fencing: string[];
+  /** Logouts of users the store recorded on the node but the node no longer held. */
+  released: LogoutRecord[];
 }
 
 function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSize?: number, keeper?: LeaseKeeper): Node {
   const link = linkTo(shared);
   const log = collectingLogger();
-  const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], fencing: [], membership: undefined as unknown as ClusterMembership };
+  const node: Node = { id, link, log, logouts: [], stale: [], sessions: [], fencing: [], released: [], membership: undefined as unknown as ClusterMembership };
   node.membership = new ClusterMembership({
     nodes: link.stores.nodes,
     locks: link.stores.locks,
@@ -80,6 +82,10 @@ function makeNode(shared: OnlineStores, id: string, clock: ManualClock, batchSiz
         node.sessions = [];
       },
       accept: () => void node.fencing.push('accept'),
+    },
+    absent: {
+      holds: (userId) => node.sessions.some((s) => s.userId === userId),
+      report: (records) => void node.released.push(...records),
     },
     ...(keeper ? { keeper } : {}),
   });
@@ -346,7 +352,7 @@ t.test('two reapers racing over one Redis store: exactly one reaps', async (t) =
  * the listing first (its keeper's thread has not renewed since) must not take B for dead: B
  * would be fenced and all its players dropped and reconnected.
  */
-t.test('the store goes back in time: nobody is reaped, nobody fenced, the players are re-asserted', async (t) => {
+t.test('the store goes back in time: nobody is reaped or fenced, live players re-asserted, departed ones released', async (t) => {
   const service = await testRedis(t);
   if (!service) return;
   const redis = new Redis(service.url);
@@ -374,6 +380,7 @@ t.test('the store goes back in time: nobody is reaped, nobody fenced, the player
     }
   };
   await connect(a, 'a1', clock);
+  await connect(a, 'a2', clock);
   await connect(b, 'b1', clock);
   await step(2 * DEAD_AFTER);
 
@@ -381,6 +388,10 @@ t.test('the store goes back in time: nobody is reaped, nobody fenced, the player
   const keys = await redis.keys(`${service.prefix}*`);
   const snapshot = await Promise.all(keys.map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
   await connect(b, 'b2', clock); // after the snapshot: the store will not know it
+  // a2 leaves after the snapshot: the store will bring it back.
+  const a2 = a.sessions.find((s) => s.userId === 'a2')!;
+  a.sessions = a.sessions.filter((s) => s !== a2);
+  await shared.presence.endSession({ userId: 'a2', nodeId: 'A', logicalSessionId: a2.logicalSessionId, reason: 'closed', now: clock.now() });
   await step(4 * DEAD_AFTER);
 
   // The store comes back from the snapshot (older by 4 × deadAfter).
@@ -402,6 +413,13 @@ t.test('the store goes back in time: nobody is reaped, nobody fenced, the player
   t.same([...a.logouts, ...b.logouts], [], 'no logout');
   t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
   t.same(await statusOf(shared.presence, ['a1', 'b1', 'b2']), ['online', 'online', 'online'], 'b2, unknown to the snapshot, re-asserted by B');
+  t.same(await statusOf(shared.presence, ['a2']), ['offline'], 'a2, back online in the snapshot, released by A');
+  t.same(
+    a.released.map((r) => `${r.userId}:${r.logicalSessionId === a2.logicalSessionId}`),
+    ['a2:true'],
+    'once, for its logical session',
+  );
+  t.same(b.released, [], 'B released nobody');
 
   // Reaping still works afterwards: B dies, A reaps it deadAfter later.
   keepers.pop();

@@ -393,6 +393,37 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.match(await presence.getPlayer('u1'), { status: 'online', sessions: 2, nodes: { B: 2 } }, 'a reap after reassert subtracts the re-asserted count');
   });
 
+  test('releaseAbsent ends what the node no longer holds, once, and leaves the rest', async (t, { presence, outbox, nodes }) => {
+    await nodes.registerNode('A', 1000, DEAD_AFTER);
+    // On A: gone (left, but the store went back in time), held, shared (also on B), opening.
+    const gone = await connect(presence, 'gone', 'A', 1000);
+    await connect(presence, 'held', 'A', 1100);
+    await connect(presence, 'shared', 'A', 1200);
+    await connect(presence, 'shared', 'B', 1300);
+    await connect(presence, 'opening', 'A', 1400);
+    const pendingBefore = await outbox.countPendingLogouts();
+    const asked: string[] = [];
+    const holds = (userId: string) => {
+      asked.push(userId);
+      return userId === 'held' || userId === 'opening';
+    };
+    const records = await nodes.releaseAbsent('A', 5000, holds);
+    t.same(asked.sort(), ['gone', 'held', 'opening', 'shared'], 'asked about every user recorded on A');
+    t.match(records, [{ userId: 'gone', logicalSessionId: gone.logicalSessionId, nodeId: 'A', reason: 'node_lost', logoutAt: 5000 }]);
+    t.equal(records.length, 1, 'one logout: the user held nowhere');
+    t.equal(await outbox.countPendingLogouts(), pendingBefore + 1, 'queued for the database');
+    t.match(await presence.getPlayer('gone'), { status: 'offline' });
+    t.match(await presence.getPlayer('shared'), { status: 'online', sessions: 1, nodes: { B: 1 } }, "only A's share removed");
+    t.match(await presence.getPlayer('held'), { status: 'online', nodes: { A: 1 } });
+    t.match(await presence.getPlayer('opening'), { status: 'online', nodes: { A: 1 } });
+    t.same(await nodes.releaseAbsent('A', 6000, holds), [], 'a second call finds nothing to end');
+    t.same(
+      (await presence.listOnline({ limit: 10, nodeId: 'A' })).players.map((p) => p.userId),
+      ['held', 'opening'],
+    );
+    t.same(await nodes.listNodes(), [{ nodeId: 'A', lastRenewal: 1000 }], 'the lease is untouched');
+  });
+
   test('reassert with connection ids keeps repeated ends harmless', async (t, before) => {
     const login = await open(before.presence, 'u1', 'A', 'c1', 1000);
     await open(before.presence, 'u1', 'A', 'c2', 1000);

@@ -138,13 +138,27 @@ export class MemoryNodeRegistry implements NodeRegistry {
    * node's players set and subtracts only what the node's count holds; users left with no connection go offline (node_lost, at).
    */
   private reapBatch(nodeId: string, at: number, limit: number): LogoutRecord[] {
-    const records: LogoutRecord[] = [];
     const taken: string[] = [];
     for (const userId of this.state.nodePlayers.get(nodeId) ?? []) {
       if (taken.length >= limit) break;
       taken.push(userId);
     }
-    for (const userId of taken) {
+    return this.dropShare(nodeId, taken, at);
+  }
+
+  async releaseAbsent(nodeId: string, at: number, holds: (userId: string) => boolean): Promise<LogoutRecord[]> {
+    checkTime('at', at);
+    return this.dropShare(
+      nodeId,
+      [...(this.state.nodePlayers.get(nodeId) ?? [])].filter((userId) => !holds(userId)),
+      at,
+    );
+  }
+
+  /** Removes the node's connections from each user (nodes/release-absent.lua's loop). */
+  private dropShare(nodeId: string, userIds: readonly string[], at: number): LogoutRecord[] {
+    const records: LogoutRecord[] = [];
+    for (const userId of userIds) {
       this.state.removeNodePlayer(nodeId, userId);
       this.state.dropHeartbeat(nodeId, userId);
       const entry = this.state.players.get(userId);

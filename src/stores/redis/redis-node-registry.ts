@@ -183,4 +183,23 @@ export class RedisNodeRegistry implements NodeRegistry {
     }
     return result;
   }
+
+  async releaseAbsent(nodeId: string, at: number, holds: (userId: string) => boolean): Promise<LogoutRecord[]> {
+    const { redis, keys: k, run } = this.ctx;
+    checkTime('at', at);
+    const members = await redis.smembers(k.nodePlayers(nodeId));
+    const records: LogoutRecord[] = [];
+    for (let i = 0; i < members.length; i += CLUSTER_BATCH) {
+      // Asked right before the script is sent: a login that started meanwhile is held already.
+      const absent = members.slice(i, i + CLUSTER_BATCH).filter((userId) => !holds(userId));
+      if (absent.length === 0) continue;
+      const reply = await run(
+        'releaseAbsent',
+        [k.online, k.index, k.pending, k.pendingData, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId), ...absent.map((userId) => k.player(userId))],
+        [nodeId, String(at), ...absent],
+      );
+      records.push(...parseRecords(reply, 'releaseAbsent records'));
+    }
+    return records;
+  }
 }

@@ -26,6 +26,7 @@ const SCRIPTS = {
   reapClaim: { file: 'nodes/reap-claim.lua', libs: ['finish-node.lua'] },
   reapClaimed: { file: 'nodes/reap-claimed.lua', libs: ['go-offline.lua', 'finish-node.lua'] },
   reassert: { file: 'nodes/reassert.lua', libs: [] },
+  releaseAbsent: { file: 'nodes/release-absent.lua', libs: ['go-offline.lua'] },
   // locks/
   tryLock: { file: 'locks/try-lock.lua', libs: [] },
   unlock: { file: 'locks/unlock.lua', libs: [] },
