@@ -200,6 +200,14 @@ export class ClusterMembership {
    */
   async reassert(): Promise<void> {
     const { nodes: registry, nodeId, now, log, absent } = this.options;
+    // A lease renewal first, with the fence check re-assertion has not: a node that was reaped
+    // while cut off must start over (1012 for its sessions), not revive its lease and kick them.
+    const renewal = await this.renewHere();
+    if (renewal.ok && renewal.fenced) {
+      this.fenced = true;
+      return;
+    }
+    if (renewal.ok) this.leaseWritten = Math.max(this.leaseWritten, renewal.at);
     const sessions = this.options.liveSessions();
     const at = now();
     const { restored, stale } = await registry.reassert(nodeId, at, sessions);
@@ -255,6 +263,10 @@ export class ClusterMembership {
       }
       if (failure !== undefined) log.warn({ err: failure }, 'cluster round failed (online store unreachable?)');
       if (reassert || this.resyncWanted) await this.reassert();
+      if (this.fenced) {
+        await this.startOver();
+        return;
+      }
       this.checkClock();
       if (failure === undefined) await this.reapDeadNodes();
     } catch (error) {

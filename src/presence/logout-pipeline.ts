@@ -165,12 +165,14 @@ export class LogoutPipeline {
 
   /**
    * Logouts of players the store had brought back (`NodeRegistry.releaseAbsent` after it went
-   * back in time): most of them were logged out and written before, and are not logged again.
-   * Their queued records are written anyway (a no-op in the database).
+   * back in time): most of them were logged out before (the database has them, or this node
+   * logged them and its journal will see them written), and are not logged again. Their queued
+   * records are written anyway (a no-op in the database).
    */
   async reportUnlessWritten(records: readonly LogoutRecord[]): Promise<void> {
-    const closed = await this.options.repository.findClosedSessions(records.map((r) => r.logicalSessionId)).catch(() => new Set<string>());
-    this.report(records.filter((r) => !closed.has(r.logicalSessionId)));
+    const fresh = records.filter((r) => !this.journal.has(r.logicalSessionId));
+    const closed = await this.options.repository.findClosedSessions(fresh.map((r) => r.logicalSessionId)).catch(() => new Set<string>());
+    this.report(fresh.filter((r) => !closed.has(r.logicalSessionId)));
   }
 
   /** Whether an end of this user's connection waits for the store (parked while it was unreachable). */

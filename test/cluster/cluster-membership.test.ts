@@ -430,3 +430,43 @@ t.test('the store goes back in time: nobody is reaped or fenced, live players re
   }
   t.same(a.logouts.map((r) => r.userId).sort(), ['b1', 'b2'], 'B reaped once it really stopped renewing');
 });
+
+/**
+ * A node cut off from Redis long enough to be reaped reconnects: the bus re-subscribes and asks
+ * for a resync before the keeper's thread renewed. The re-assertion must find the fence (and
+ * start over: 1012 for its clients) rather than revive the reaped lease and kick its players as
+ * stale, which also kept the node from registering again while its revived lease looked alive.
+ */
+t.test('a resync after being reaped starts over instead of re-asserting', async (t) => {
+  const clock = new ManualClock();
+  const shared = createMemoryStores();
+  let b: Node | undefined;
+  const keeper = new SteppedKeeper(() => b!.link.stores.nodes, 'B', clock);
+  const a = makeNode(shared, 'A', clock);
+  b = makeNode(shared, 'B', clock, undefined, keeper);
+  await a.membership.join();
+  await b.membership.join();
+  await connect(b, 'b1', clock);
+  const step = async (ms: number, nodes: Node[]) => {
+    for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
+      clock.advance(LEASE);
+      if (!b!.link.cut) await keeper.renew();
+      await Promise.all(nodes.map((n) => n.membership.tick()));
+    }
+  };
+  await step(DEAD_AFTER + LEASE, [a, b]);
+  b.link.cut = true;
+  await step(DEAD_AFTER + LEASE, [a, b]);
+  t.same(
+    a.logouts.map((r) => r.userId),
+    ['b1'],
+    'A reaped B',
+  );
+
+  b.link.cut = false;
+  await b.membership.resync(); // the bus is back; the keeper has not renewed yet
+  t.same(b.fencing, ['refuse', 'reconnectAll', 'accept'], 'B started over and registered at once');
+  t.same(b.stale, [], 'nobody kicked as stale');
+  t.same(b.logouts, [], 'nobody logged out twice');
+  t.same(b.log.messages('fenced node could not register again yet'), [], 'no revived lease in the way');
+});

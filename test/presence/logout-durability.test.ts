@@ -209,3 +209,36 @@ t.test('a deferred logout the store lost is written after the grace; a resumed o
     'one logout line',
   );
 });
+
+/**
+ * Players a rewound store brought back and the node released: a logout the database already
+ * has, or one this node logged itself, is not logged a second time; a new one is.
+ */
+t.test('released players are logged out once, not again for logouts already made', async (t) => {
+  const s = await setup(t);
+  if (!s) return;
+  const record = (userId: string, logicalSessionId: string) => ({
+    userId,
+    username: userId,
+    logicalSessionId,
+    nodeId: 'n1',
+    epoch: 1,
+    connectedAt: 1000,
+    logoutAt: 2000,
+    reason: 'node_lost',
+  });
+  await s.repository.recordLogouts([record('written', 'sid-written')]);
+  const mine = await s.login('mine');
+  s.pgProxy.cut(); // its write fails: it stays in the journal, not in the database
+  await s.pipeline.endConnection(mine, 'timeout');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  s.pgProxy.restore();
+  t.equal(s.log.messages('user logged out').length, 1, 'logged by this node');
+  t.equal(s.pipeline.unconfirmed, 1, 'not seen in the database yet');
+  await s.pipeline.reportUnlessWritten([record('written', 'sid-written'), record('mine', mine.logicalSessionId), record('fresh', 'sid-fresh')]);
+  t.same(
+    s.log.messages('user logged out').map((l) => l.fields.userId),
+    ['mine', 'fresh'],
+    'only the logout nobody had made is logged',
+  );
+});
