@@ -470,3 +470,42 @@ t.test('a resync after being reaped starts over instead of re-asserting', async 
   t.same(b.logouts, [], 'nobody logged out twice');
   t.same(b.log.messages('fenced node could not register again yet'), [], 'no revived lease in the way');
 });
+
+/**
+ * The store goes back to a snapshot taken before this node re-registered (it had been reaped
+ * while cut off): the fence hash holds the node's own earlier generation. That is no takeover:
+ * the node keeps serving and re-asserts, instead of taking itself for fenced once more.
+ */
+t.test('a store rewound to an earlier generation of the same process does not fence it', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = new Redis(service.url);
+  t.teardown(() => redis.quit());
+  const shared = createRedisStores({ redis, keyPrefix: service.prefix });
+  const clock = new ManualClock();
+  const a = makeNode(shared, 'A', clock);
+  const b = makeNode(shared, 'B', clock);
+  await a.membership.join();
+  await b.membership.join();
+  await connect(b, 'b1', clock);
+  await run(clock, DEAD_AFTER + LEASE, [a, b]);
+  const keys = await redis.keys(`${service.prefix}*`);
+  const snapshot = await Promise.all(keys.map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
+
+  // B is cut off, reaped, and registers a second generation.
+  b.link.cut = true;
+  await run(clock, DEAD_AFTER + LEASE, [a, b]);
+  b.link.cut = false;
+  await run(clock, LEASE, [a, b]);
+  t.same(b.fencing, ['refuse', 'reconnectAll', 'accept'], 'B started over once');
+  await connect(b, 'b2', clock);
+
+  // The store comes back from the snapshot: B's fence holds its first generation again.
+  const current = await redis.keys(`${service.prefix}*`);
+  if (current.length > 0) await redis.del(...current);
+  for (const { key, dump } of snapshot) if (dump) await redis.restore(key, 0, dump);
+  await run(clock, 3 * DEAD_AFTER, [a, b]);
+  t.same(b.fencing, ['refuse', 'reconnectAll', 'accept'], 'not fenced again by its own earlier generation');
+  t.equal(await statusOf(shared.presence, ['b2']).then((s) => s[0]), 'online', 'b2 re-asserted');
+  t.same(reapLogs([b]), [], 'B reaped nobody');
+});

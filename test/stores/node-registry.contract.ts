@@ -393,6 +393,37 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     t.match(await presence.getPlayer('u1'), { status: 'online', sessions: 2, nodes: { B: 2 } }, 'a reap after reassert subtracts the re-asserted count');
   });
 
+  test('reassert restores a login the store never saw, not a session ended after it', async (t, { presence, nodes }) => {
+    // 'lost': the store's newest session is an older, ended one (epoch 1); the node holds epoch 2:
+    // its login was lost (a failover to a replica behind the primary). 'ended': the node's session
+    // is older than the one the store ended since (epoch 2 > 1): truly stale.
+    const old = await connect(presence, 'lost', 'B', 1000);
+    await presence.endSession({ userId: 'lost', nodeId: 'B', logicalSessionId: old.logicalSessionId, reason: 'closed', now: 1100 });
+    const first = await connect(presence, 'ended', 'A', 1000);
+    await presence.forceLogout({ userId: 'ended', reason: 'kicked', now: 1100 });
+    const second = await connect(presence, 'ended', 'B', 1200); // a newer logical session, ended too
+    await presence.forceLogout({ userId: 'ended', reason: 'kicked', now: 1300 });
+    t.not(second.logicalSessionId, first.logicalSessionId);
+    const held = (userId: string, logicalSessionId: string, epoch: number) => ({
+      userId,
+      username: `name-${userId}`,
+      logicalSessionId,
+      epoch,
+      connectedAt: 1050,
+      connections: 1,
+    });
+    t.same(await nodes.reassert('A', 2000, [held('lost', 'sid-never-seen', 2), held('ended', first.logicalSessionId, first.epoch)]), {
+      restored: 1,
+      stale: ['ended'],
+    });
+    t.match(await presence.getPlayer('lost'), { status: 'online', logicalSessionId: 'sid-never-seen', epoch: 2, sessions: 1, nodes: { A: 1 } });
+    t.match(await presence.getPlayer('ended'), { status: 'offline', logicalSessionId: second.logicalSessionId }, 'the newer ended session stays ended');
+    t.same(
+      (await presence.listOnline({ limit: 10, nodeId: 'A' })).players.map((p) => p.userId),
+      ['lost'],
+    );
+  });
+
   test('releaseAbsent ends what the node no longer holds, once, and leaves the rest', async (t, { presence, outbox, nodes }) => {
     await nodes.registerNode('A', 1000, DEAD_AFTER);
     // On A: gone (left, but the store went back in time), held, shared (also on B), opening.

@@ -3,7 +3,6 @@
  * `MemoryOnlineState` (reaping logs users out), mirroring redis-node-registry.ts and its scripts
  * step for step (semantics on `NodeRegistry`).
  */
-import { randomUUID } from 'node:crypto';
 import {
   NodeIdInUseError,
   type NodeLease,
@@ -15,12 +14,15 @@ import {
   type RenewLeaseResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
+import { LeaseGenerations, supersedes } from '../../cluster/lease-generation.ts';
 import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
 import type { MemoryOnlineState } from './memory-online-state.ts';
 import { SmallMap } from './small-map.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
 
 export class MemoryNodeRegistry implements NodeRegistry {
+  private readonly generations = new LeaseGenerations();
+
   constructor(private readonly state: MemoryOnlineState) {}
 
   async registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
@@ -28,7 +30,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
     checkTime('deadAfterMs', deadAfterMs);
     const lease = this.state.leases.get(nodeId);
     if (lease !== undefined && lease > now - deadAfterMs) throw new NodeIdInUseError(nodeId);
-    const generation = randomUUID();
+    const generation = this.generations.next();
     this.fence(nodeId, generation);
     // One process: no need to split the reap in batches (and claim them) as the Redis registry does.
     const reaped = this.reapBatch(nodeId, lease ?? now, Number.POSITIVE_INFINITY);
@@ -42,9 +44,11 @@ export class MemoryNodeRegistry implements NodeRegistry {
     checkTime('now', now);
     const previous = this.state.leases.get(nodeId) ?? null;
     const fence = this.fenceOf(nodeId);
-    if (fence.fenced === generation || (fence.gen !== undefined && fence.gen !== generation)) return { fenced: true, previous };
+    if (fence.fenced === generation || (fence.gen !== undefined && fence.gen !== generation && !supersedes(generation, fence.gen))) {
+      return { fenced: true, previous };
+    }
     this.state.leases.set(nodeId, now);
-    fence.gen ??= generation;
+    fence.gen = generation;
     return { fenced: false, previous };
   }
 
@@ -97,7 +101,10 @@ export class MemoryNodeRegistry implements NodeRegistry {
     for (const s of sessions) {
       let entry = this.state.players.get(s.userId);
       let changed = false;
-      if (!entry) {
+      // Offline in an older logical session: the store never saw this login (reassert.lua).
+      const neverSeen = entry !== undefined && entry.status === 'offline' && entry.sid !== s.logicalSessionId && entry.epoch < s.epoch;
+      if (!entry || neverSeen) {
+        if (entry) this.state.expiry.cancel(s.userId);
         entry = {
           status: 'online',
           username: s.username,

@@ -5,7 +5,7 @@
  * every key a script touches is passed in KEYS, and the users to reap are known only once they
  * are taken off the node's players set (see reapBatch).
  */
-import { randomUUID } from 'node:crypto';
+import { LeaseGenerations } from '../../cluster/lease-generation.ts';
 import {
   NodeIdInUseError,
   type NodeLease,
@@ -52,6 +52,7 @@ interface ReapBatchResult {
 
 export class RedisNodeRegistry implements NodeRegistry {
   private readonly claimTtlMs: number;
+  private readonly generations = new LeaseGenerations();
 
   constructor(
     private readonly ctx: RedisStoreContext,
@@ -111,7 +112,7 @@ export class RedisNodeRegistry implements NodeRegistry {
     checkTime('now', now);
     checkTime('deadAfterMs', deadAfterMs);
     const reaped: LogoutRecord[] = [];
-    const generation = randomUUID();
+    const generation = this.generations.next();
     for (;;) {
       // at '' = the previous holder's lease (or now without one); claim TTL 0: the new holder
       // takes every claim, since it may set its lease only once none is left. A reaper racing it

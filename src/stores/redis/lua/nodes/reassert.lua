@@ -4,6 +4,9 @@
 --   = connections) and its set/index memberships;
 -- - same logical session, online: the node is authoritative for its own count: n:<nodeId> is set
 --   to `connections`, `sessions` moves by the difference; missing memberships are re-added;
+-- - offline in an older logical session (a lower epoch than the node's): the store never saw the
+--   node's login (lost in a failover to a replica behind the primary, or the store went back in
+--   time), so it is recreated as for a missing hash;
 -- - otherwise (another logical session, or this one already ended): untouched and reported stale,
 --   so the node closes those connections.
 -- The epoch never moves backwards. The node's lease is set to now.
@@ -24,13 +27,15 @@ for i = 0, (#ARGV - 2) / FIELDS - 1 do
   local userId, username, sid, epoch, connectedAt, connections, ids =
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]), ARGV[a + 7]
   local changed, isStale = false, false
-  if redis.call('EXISTS', player) == 0 then
+  local f = redis.call('HMGET', player, 'status', 'sid', 'epoch', 'sessions', field)
+  if not f[1] or (f[1] == 'offline' and f[2] ~= sid and (tonumber(f[3]) or 0) < tonumber(epoch)) then
+    redis.call('PERSIST', player)
+    redis.call('HDEL', player, 'logoutTime', 'logoutReason')
     redis.call('HSET', player, 'status', 'online', 'username', username, 'nodeId', nodeId, 'epoch', epoch,
       'sessions', connections, 'sid', sid, 'connectedAt', connectedAt, 'lastHeartbeat', now, field, connections)
     if ids ~= '' then redis.call('HSET', player, 'c:' .. nodeId, ids) end
     changed = true
   else
-    local f = redis.call('HMGET', player, 'status', 'sid', 'epoch', 'sessions', field)
     if f[1] == 'online' and f[2] == sid then
       local count = tonumber(f[5]) or 0
       if count ~= connections then

@@ -11,11 +11,20 @@
 -- KEYS: nodes zset, node fence hash
 -- ARGV: nodeId, now (ms), generation
 -- Returns { 'fenced', 0/1, 'previous', lease (ms) or '' } (named fields, redis-online-codec.ts)
+-- An earlier generation of the caller's own process (`<incarnation>/<n>` with a lower n) is no
+-- takeover but a store that went back in time: it is replaced (cluster/lease-generation.ts).
 local nodes, fence = KEYS[1], KEYS[2]
 local nodeId, now, gen = ARGV[1], ARGV[2], ARGV[3]
+
+local function supersedes(mine, stored)
+  local mi, mn = string.match(mine, '^(.*)/(%d+)$')
+  local si, sn = string.match(stored, '^(.*)/(%d+)$')
+  return mi ~= nil and si ~= nil and mi == si and tonumber(mn) > tonumber(sn)
+end
+
 local previous = redis.call('ZSCORE', nodes, nodeId) or ''
 local f = redis.call('HMGET', fence, 'gen', 'fenced')
-if f[2] == gen or (f[1] and f[1] ~= gen) then return { 'fenced', 1, 'previous', previous } end
+if f[2] == gen or (f[1] and f[1] ~= gen and not supersedes(gen, f[1])) then return { 'fenced', 1, 'previous', previous } end
 redis.call('ZADD', nodes, now, nodeId)
-if not f[1] then redis.call('HSET', fence, 'gen', gen) end
+if f[1] ~= gen then redis.call('HSET', fence, 'gen', gen) end
 return { 'fenced', 0, 'previous', previous }
