@@ -48,13 +48,7 @@ t.test('chaos run, seed 42: the checker finds nothing wrong', async (t) => {
   t.ok(c.bots.churnEvents > 20, `bots churned (${c.bots.churnEvents} quit / vanish / freeze events)`);
   t.ok(c.ghost.observed > 5, `vanished and frozen bots were observed (${c.ghost.observed})`);
   t.equal(c.exactlyOnce.duplicates, 0, 'no logical session logged out twice');
-  // Open finding of issue 15, not yet fixed: with seed 42 about 95 of ~550 logical sessions are
-  // still open in the database after the clean shutdown (no `user logged out` line anywhere),
-  // after a Redis restart (empty) and a Sentinel failover. Kept visible as a TODO (tap lists it
-  // in every run) instead of failing CI for the fixes that do hold; the full run's report shows it.
-  t.equal(c.exactlyOnce.missing, 0, 'every ended logical session has its logout', {
-    todo: 'issue 15: logical sessions left open in the database after a Redis restart / failover',
-  });
+  t.equal(c.exactlyOnce.missing, 0, 'every ended logical session has its logout');
   t.equal(c.falseLogouts.count, 0, 'no false logout');
   t.equal(c.ghost.violations, 0, 'every silent bot went offline within the ghost bound');
   t.equal(c.redis.goneButListed, 0, 'nobody who is gone listed online at the end');
