@@ -346,6 +346,27 @@ t.test('two reapers racing over one Redis store: exactly one reaps', async (t) =
   await raceToReap(t, createRedisStores({ redis, keyPrefix: service.prefix }));
 });
 
+/** Stores on the test Redis, and a snapshot of every key of the test to restore later (the store going back in time). */
+async function rewindableRedis(t: Test) {
+  const service = await testRedis(t);
+  if (!service) return undefined;
+  const redis = new Redis(service.url);
+  t.teardown(() => redis.quit());
+  const keysNow = () => redis.keys(`${service.prefix}*`);
+  return {
+    shared: createRedisStores({ redis, keyPrefix: service.prefix }),
+    /** Takes a snapshot (DUMP of every key); the returned function restores it, dropping everything newer. */
+    async snapshot(): Promise<() => Promise<void>> {
+      const dumps = await Promise.all((await keysNow()).map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
+      return async () => {
+        const current = await keysNow();
+        if (current.length > 0) await redis.del(...current);
+        for (const { key, dump } of dumps) if (dump) await redis.restore(key, 0, dump);
+      };
+    },
+  };
+}
+
 /**
  * Redis restarted from an older snapshot (RDB persistence), or a replica that missed writes was
  * promoted: every lease in the store is old although both nodes are alive. The round that reads
@@ -353,11 +374,9 @@ t.test('two reapers racing over one Redis store: exactly one reaps', async (t) =
  * would be fenced and all its players dropped and reconnected.
  */
 t.test('the store goes back in time: nobody is reaped or fenced, live players re-asserted, departed ones released', async (t) => {
-  const service = await testRedis(t);
-  if (!service) return;
-  const redis = new Redis(service.url);
-  t.teardown(() => redis.quit());
-  const shared = createRedisStores({ redis, keyPrefix: service.prefix });
+  const store = await rewindableRedis(t);
+  if (!store) return;
+  const { shared } = store;
   const clock = new ManualClock();
   const keepers: SteppedKeeper[] = [];
   const node = (id: string) => {
@@ -384,9 +403,7 @@ t.test('the store goes back in time: nobody is reaped or fenced, live players re
   await connect(b, 'b1', clock);
   await step(2 * DEAD_AFTER);
 
-  // The snapshot: every key of this test, as DUMP/RESTORE pairs.
-  const keys = await redis.keys(`${service.prefix}*`);
-  const snapshot = await Promise.all(keys.map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
+  const restore = await store.snapshot();
   await connect(b, 'b2', clock); // after the snapshot: the store will not know it
   // a2 leaves after the snapshot: the store will bring it back.
   const a2 = a.sessions.find((s) => s.userId === 'a2')!;
@@ -395,9 +412,7 @@ t.test('the store goes back in time: nobody is reaped or fenced, live players re
   await step(4 * DEAD_AFTER);
 
   // The store comes back from the snapshot (older by 4 × deadAfter).
-  const now = await redis.keys(`${service.prefix}*`);
-  if (now.length > 0) await redis.del(...now);
-  for (const { key, dump } of snapshot) if (dump) await redis.restore(key, 0, dump);
+  await restore();
   clock.advance(LEASE);
   // A's round comes before its keeper renewed: the listing holds every lease as the snapshot had it.
   await a.membership.tick();
@@ -477,11 +492,9 @@ t.test('a resync after being reaped starts over instead of re-asserting', async 
  * the node keeps serving and re-asserts, instead of taking itself for fenced once more.
  */
 t.test('a store rewound to an earlier generation of the same process does not fence it', async (t) => {
-  const service = await testRedis(t);
-  if (!service) return;
-  const redis = new Redis(service.url);
-  t.teardown(() => redis.quit());
-  const shared = createRedisStores({ redis, keyPrefix: service.prefix });
+  const store = await rewindableRedis(t);
+  if (!store) return;
+  const { shared } = store;
   const clock = new ManualClock();
   const a = makeNode(shared, 'A', clock);
   const b = makeNode(shared, 'B', clock);
@@ -489,8 +502,7 @@ t.test('a store rewound to an earlier generation of the same process does not fe
   await b.membership.join();
   await connect(b, 'b1', clock);
   await run(clock, DEAD_AFTER + LEASE, [a, b]);
-  const keys = await redis.keys(`${service.prefix}*`);
-  const snapshot = await Promise.all(keys.map(async (key) => ({ key, dump: await redis.dumpBuffer(key) })));
+  const restore = await store.snapshot();
 
   // B is cut off, reaped, and registers a second generation.
   b.link.cut = true;
@@ -501,9 +513,7 @@ t.test('a store rewound to an earlier generation of the same process does not fe
   await connect(b, 'b2', clock);
 
   // The store comes back from the snapshot: B's fence holds its first generation again.
-  const current = await redis.keys(`${service.prefix}*`);
-  if (current.length > 0) await redis.del(...current);
-  for (const { key, dump } of snapshot) if (dump) await redis.restore(key, 0, dump);
+  await restore();
   await run(clock, 3 * DEAD_AFTER, [a, b]);
   t.same(b.fencing, ['refuse', 'reconnectAll', 'accept'], 'not fenced again by its own earlier generation');
   t.equal(await statusOf(shared.presence, ['b2']).then((s) => s[0]), 'online', 'b2 re-asserted');

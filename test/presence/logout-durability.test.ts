@@ -47,7 +47,13 @@ async function setup(t: Test, pipelineOptions: { graceMs?: number } = {}) {
     });
     return { userId, username: userId, logicalSessionId: r.logicalSessionId, id, epoch: r.epoch, connectedAt };
   };
-  return { presence, outbox, repository, log, pipeline, login, redisProxy, pgProxy, prefix: redisInfo.prefix };
+  /** A login with its PlayerSession row written, as the login writer does. */
+  const loginWithRow = async (userId: string): Promise<EndingConnection> => {
+    const c = await login(userId);
+    await repository.recordLogins([{ userId, username: userId, loginAt: c.connectedAt, session: { id: c.logicalSessionId, nodeId: 'n1', epoch: c.epoch } }]);
+    return c;
+  };
+  return { presence, outbox, repository, log, pipeline, login, loginWithRow, redisProxy, pgProxy, prefix: redisInfo.prefix };
 }
 
 t.test('an end parked during a Redis outage lands although Redis came back empty', async (t) => {
@@ -109,11 +115,7 @@ t.test('the journal clears at once for logouts this node wrote itself', async (t
 t.test('a logical session the store lost still gets its logout; other stale ends write nothing', async (t) => {
   const s = await setup(t);
   if (!s) return;
-  const open = async (userId: string) => {
-    const c = await s.login(userId);
-    await s.repository.recordLogins([{ userId, username: userId, loginAt: c.connectedAt, session: { id: c.logicalSessionId, nodeId: 'n1', epoch: c.epoch } }]);
-    return c;
-  };
+  const open = s.loginWithRow;
   const lost = await open('lost');
   const kicked = await open('kicked');
   const twice = await open('twice');
@@ -177,11 +179,7 @@ t.test('a logical session the store lost still gets its logout; other stale ends
 t.test('a deferred logout the store lost is written after the grace; a resumed one is not', async (t) => {
   const s = await setup(t, { graceMs: 200 });
   if (!s) return;
-  const open = async (userId: string) => {
-    const c = await s.login(userId);
-    await s.repository.recordLogins([{ userId, username: userId, loginAt: c.connectedAt, session: { id: c.logicalSessionId, nodeId: 'n1', epoch: c.epoch } }]);
-    return c;
-  };
+  const open = s.loginWithRow;
   const gone = await open('gone');
   const back = await open('back');
   const endedAt = Date.now();

@@ -24,9 +24,9 @@ const SCRIPTS = {
   renewLease: { file: 'nodes/renew-lease.lua', libs: [] },
   removeNode: { file: 'nodes/remove-node.lua', libs: [] },
   reapClaim: { file: 'nodes/reap-claim.lua', libs: ['finish-node.lua'] },
-  reapClaimed: { file: 'nodes/reap-claimed.lua', libs: ['go-offline.lua', 'finish-node.lua'] },
+  reapClaimed: { file: 'nodes/reap-claimed.lua', libs: ['go-offline.lua', 'drop-node-share.lua', 'finish-node.lua'] },
   reassert: { file: 'nodes/reassert.lua', libs: [] },
-  releaseAbsent: { file: 'nodes/release-absent.lua', libs: ['go-offline.lua'] },
+  releaseAbsent: { file: 'nodes/release-absent.lua', libs: ['go-offline.lua', 'drop-node-share.lua'] },
   // locks/
   tryLock: { file: 'locks/try-lock.lua', libs: [] },
   unlock: { file: 'locks/unlock.lua', libs: [] },

@@ -34,22 +34,11 @@ end
 if at == '' then at = lease or register end
 
 local records = {}
-local field, connField = 'n:' .. nodeId, 'c:' .. nodeId
 for i = FIRST_USER, #ARGV do
-  local userId, player = ARGV[i], KEYS[i + 4]
+  local userId = ARGV[i]
   if redis.call('HDEL', claims, userId) == 1 then
-    redis.call('HDEL', nodeBeats, userId)
-    local f = redis.call('HMGET', player, 'status', 'sessions', field)
-    local count = tonumber(f[3]) or 0
-    redis.call('HDEL', player, field, connField)
-    if count > 0 and f[1] == 'online' then
-      local sessions = math.max(0, (tonumber(f[2]) or 0) - count)
-      if sessions > 0 then
-        redis.call('HSET', player, 'sessions', sessions)
-      else
-        records[#records + 1] = goOffline(player, online, index, pending, pendingData, userId, nodeId, 'node_lost', at)
-      end
-    end
+    local record = dropNodeShare(KEYS[i + 4], online, index, pending, pendingData, nodeBeats, userId, nodeId, at)
+    if record then records[#records + 1] = record end
   end
 end
 local remaining = redis.call('SCARD', nodePlayers) + redis.call('HLEN', claims)
