@@ -197,6 +197,15 @@ export class Session implements SendQueueListener {
     const kicked = KICKED_FRAMES.get(code);
     if (kicked !== undefined) this.sendFinal(kicked);
     this.state = 'closing';
+    this.closeSocket(code, closeText);
+  }
+
+  /**
+   * Starts the socket's close handshake whatever the session's state: `close` does it for a
+   * session still live; the gateway calls this directly for sessions it has already ended (a
+   * tick's heartbeat timeouts are logged out first, their sockets closed a moment later).
+   */
+  closeSocket(code: number, closeText: string): void {
     try {
       this.socket.close(code, closeText);
     } catch {

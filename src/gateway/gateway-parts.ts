@@ -48,7 +48,7 @@ export interface GatewayParts {
 
 /** What the gateway does with a session the watchdog found silent past the timeout. */
 export interface TimeoutHandler {
-  /** Ends `session` now, its logout stamped `at` (last frame + timeout), and closes it with 4000. */
+  /** Ends `session` now, its logout stamped `at` (last frame + timeout), and closes it with 4000 (Gateway.heartbeatTimeout). */
   heartbeatTimeout(session: Session, at: number, silentForMs: number): void;
 }
 

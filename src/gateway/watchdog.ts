@@ -2,8 +2,8 @@
  * The one liveness timer of a process. Each tick walks the live sessions once and:
  * - times out every session whose client sent no frame for more than the heartbeat timeout,
  *   not counting the time this node itself was not running (below), and hands it to
- *   `onTimeout` with the moment it timed out (last frame + timeout): the gateway logs it out
- *   then and closes it with 4000;
+ *   `onTimeout` with the moment it timed out (last frame + timeout): the gateway logs it out,
+ *   stamped then, and closes it with 4000;
  * - terminates every session whose socket has not drained for the write timeout (reason slow);
  * - sends each session a WebSocket-level ping every `wsPingIntervalMs` so idle intermediaries
  *   keep the connection open, stamping `session.wsPingSentAt` so the pong handler can measure
@@ -42,8 +42,9 @@ export interface WatchdogOptions {
   /**
    * A session silent past the timeout, with `at` = its last frame + the timeout (when it timed
    * out, the logout's stamp) and its silence net of node stalls. It must end the session: the
-   * gateway logs it out at once and closes it with 4000, and drops it from `sessions()` during
-   * the walk (safe: a Map iterator skips deleted entries). Default: close 4000 (reason timeout).
+   * gateway drops it from `sessions()` during the walk (safe: a Map iterator skips deleted
+   * entries), logs out the tick's timeouts together right after it and closes them with 4000
+   * once those logouts are written. Default: close 4000 (reason timeout).
    */
   onTimeout?: (session: Session, at: number, silentForMs: number) => void;
   onWriteTimeout?: (session: Session) => void;

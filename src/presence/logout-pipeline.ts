@@ -35,7 +35,7 @@
  *    written directly when missing. Every write is idempotent, so "at least once" into the
  *    database is "exactly once" in effect.
  */
-import type { EndSessionResult, ForceLogoutResult, PresenceStore } from './presence-store.ts';
+import type { EndSessionInput, EndSessionResult, ForceLogoutResult, PresenceStore } from './presence-store.ts';
 import type { LogoutOutbox, LogoutRecord } from './logout-outbox.ts';
 import type { PlayerRepository } from './player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
@@ -97,11 +97,14 @@ export interface EndingConnection {
 }
 
 /** One connection's end, as the store must see it (parked in `failedEnds` while it is unreachable). */
-interface ConnectionEnd {
+export interface ConnectionEnd {
   connection: EndingConnection;
   reason: EndReason;
   at: number;
 }
+
+/** Batches of logouts written to the database at once when a backlog is due (see `drain`). */
+const WRITERS = 2;
 
 export class LogoutPipeline {
   private readonly failedEnds: ConnectionEnd[] = [];
@@ -115,6 +118,8 @@ export class LogoutPipeline {
   private readonly direct: LogoutRecord[] = [];
   private pumping = false;
   private pumpAgain = false;
+  /** `writesSettled` callers, resolved when the pump running (or next to run) ends. */
+  private readonly settledWaiters: Array<() => void> = [];
   /** The pump at the end of the current turn: logouts of the same turn share a batch. */
   private readonly pumpSoon = new EndOfTurnTask(() => void this.pump());
   private consecutiveFailures = 0;
@@ -151,11 +156,45 @@ export class LogoutPipeline {
     try {
       return await this.applyEnd(ended);
     } catch (error) {
-      this.failedEnds.push(ended);
-      this.parkedByUser.set(connection.userId, (this.parkedByUser.get(connection.userId) ?? 0) + 1);
-      this.options.log.warn({ userId: connection.userId, reason, err: errorText(error) }, 'online store unavailable: session end kept for retry');
+      this.park(ended, error);
       return undefined;
     }
+  }
+
+  /**
+   * Many connections ended at once (the heartbeat timeouts of one watchdog tick): the store
+   * transitions go out together (`PresenceStore.endSessions`, one round trip on Redis), each
+   * exactly as `endConnection` would make it; ends the store could not take are parked for
+   * retry the same way. Resolves after the transitions, results in input order.
+   */
+  async endConnections(ends: readonly ConnectionEnd[]): Promise<Array<EndSessionResult | undefined>> {
+    const live = ends.filter((ended) => ended.connection.logicalSessionId); // never logged in: nothing to end
+    let results: ReadonlyArray<EndSessionResult | Error | undefined>;
+    try {
+      results = live.length === 0 ? [] : await this.options.presence.endSessions(live.map((ended) => this.endInput(ended)));
+    } catch (error) {
+      results = live.map(() => (error instanceof Error ? error : new Error(String(error))));
+    }
+    const done = new Map<ConnectionEnd, EndSessionResult>();
+    live.forEach((ended, i) => {
+      const result = results[i];
+      if (result === undefined || result instanceof Error) this.park(ended, result ?? 'no result');
+      else {
+        this.ended(ended, result);
+        done.set(ended, result);
+      }
+    });
+    return ends.map((ended) => done.get(ended));
+  }
+
+  /** A session end the store did not take: kept for `retryFailedEnds`. */
+  private park(ended: ConnectionEnd, error: unknown): void {
+    this.failedEnds.push(ended);
+    this.parkedByUser.set(ended.connection.userId, (this.parkedByUser.get(ended.connection.userId) ?? 0) + 1);
+    this.options.log.warn(
+      { userId: ended.connection.userId, reason: ended.reason, err: errorText(error) },
+      'online store unavailable: session end kept for retry',
+    );
   }
 
   /** Logouts another component made in the store (the reaper): log them and write them. */
@@ -245,27 +284,40 @@ export class LogoutPipeline {
   }
 
   private async applyEnd(ended: ConnectionEnd): Promise<EndSessionResult> {
-    const { connection } = ended;
-    const graceMs = GRACE_REASONS.has(ended.reason) ? (this.options.graceMs ?? 0) : 0;
-    const result = await this.options.presence.endSession({
+    const result = await this.options.presence.endSession(this.endInput(ended));
+    this.ended(ended, result);
+    return result;
+  }
+
+  private endInput({ connection, reason, at }: ConnectionEnd): EndSessionInput {
+    return {
       userId: connection.userId,
       nodeId: this.options.nodeId,
       logicalSessionId: connection.logicalSessionId,
       connectionId: connection.id,
-      reason: ended.reason,
-      now: ended.at,
-      graceMs,
-    });
+      reason,
+      now: at,
+      graceMs: this.graceFor(reason),
+    };
+  }
+
+  private graceFor(reason: EndReason): number {
+    return GRACE_REASONS.has(reason) ? (this.options.graceMs ?? 0) : 0;
+  }
+
+  /** What follows a store transition: the logout, or a logout expected from someone (stale, deferred). */
+  private ended(end: ConnectionEnd, result: EndSessionResult): void {
+    const { connection, reason } = end;
     if (result.loggedOut && result.record) this.loggedOut(result.record, connection.id);
-    else if (result.stale) this.expectLogout(ended, 0);
+    else if (result.stale) this.expectLogout(end, 0);
     else if (result.graceUntil !== undefined) {
-      this.expectLogout(ended, graceMs);
+      const graceMs = this.graceFor(reason);
+      this.expectLogout(end, graceMs);
       this.options.log.info(
-        { userId: connection.userId, sessionId: connection.id, logicalSessionId: connection.logicalSessionId, reason: ended.reason, graceMs },
+        { userId: connection.userId, sessionId: connection.id, logicalSessionId: connection.logicalSessionId, reason, graceMs },
         'logout deferred: reconnecting',
       );
     }
-    return result;
   }
 
   /** `connectionId`: the connection whose end logged the user out, when this node knows it. */
@@ -427,6 +479,18 @@ export class LogoutPipeline {
     this.pumpSoon.schedule();
   }
 
+  /**
+   * Resolves once the writer has written what is due now (or failed to, and will retry later):
+   * the end of a pump started after this call. Stopped: at once.
+   */
+  writesSettled(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.settledWaiters.push(resolve);
+      this.schedulePump();
+    });
+  }
+
   private async pump(): Promise<void> {
     if (this.pumping) {
       this.pumpAgain = true;
@@ -436,17 +500,45 @@ export class LogoutPipeline {
     try {
       do {
         this.pumpAgain = false;
-        while (!this.stopped && (await this.writeBatch())) {
-          // keep writing while full batches come back
-        }
+        await this.drain();
       } while (this.pumpAgain && !this.stopped);
     } finally {
       this.pumping = false;
+      for (const resolve of this.settledWaiters.splice(0)) resolve();
     }
   }
 
-  /** Claims and writes one batch. True when a batch was written (there may be more). */
-  private async writeBatch(timeLeftMs = Infinity): Promise<boolean> {
+  /**
+   * Writes batches while they come back. A full batch may have more due behind it: the next one
+   * is claimed and written alongside it (at most WRITERS at once) rather than after its
+   * database round trip. 1,000 heartbeat timeouts of one tick are two batches of 500; one after
+   * the other they put a claim, a database write and an ack between the first and the last.
+   */
+  private async drain(): Promise<void> {
+    let active = 0;
+    const writers: Promise<void>[] = [];
+    const writer = async (): Promise<void> => {
+      active++;
+      try {
+        while (!this.stopped && (await this.writeBatch(Infinity, spare))) {
+          // keep writing while batches come back
+        }
+      } finally {
+        active--;
+      }
+    };
+    const spare = () => {
+      if (active < WRITERS) writers.push(writer());
+    };
+    writers.push(writer());
+    for (let i = 0; i < writers.length; i++) await writers[i];
+  }
+
+  /**
+   * Claims and writes one batch. True when a batch was written (there may be more). `onFull`:
+   * called when the claim came back full, before the batch is written.
+   */
+  private async writeBatch(timeLeftMs = Infinity, onFull?: () => void): Promise<boolean> {
     const { outbox, repository, batchMax, now, log } = this.options;
     if (now() < this.writeBlockedUntil) return false;
     let batch;
@@ -457,6 +549,7 @@ export class LogoutPipeline {
       return false;
     }
     if (batch.length === 0) return false;
+    if (batch.length >= batchMax) onFull?.();
     const ids = batch.map((p) => p.id);
     const started = now();
     try {

@@ -5,7 +5,7 @@
  *   loop sends nothing after login (and a few vanished ones, which answer nothing, not even the
  *   close). Each is offline in the store and has its logout row in PostgreSQL within
  *   HEARTBEAT_TIMEOUT_MS + one watchdog tick + 500 ms of its last frame, stamped last frame +
- *   timeout, all of them at once; pinging clients alongside are untouched;
+ *   timeout, 1,000 of them at once; pinging clients alongside are untouched;
  * - a node frozen (SIGSTOP) for longer than the heartbeat timeout but less than the node-death
  *   bound, then resumed: the pings its clients sent meanwhile are still unread when its overdue
  *   watchdog tick runs, and no client is timed out or logged out.
@@ -13,12 +13,11 @@
 import t, { type Test } from 'tap';
 import type pg from 'pg';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
 import type { Socket } from 'node:net';
 import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { connectPostgres } from '../helpers/services.ts';
 import { startCluster, type ClusterNode, type TestCluster } from '../helpers/cluster.ts';
-import { TEST_ADMIN_TOKEN } from '../helpers/build.ts';
+import { type RawClient, logoutRows, nodeStalledMs as stalledMsAt, openMany as openManyAt, ping, watchLogouts } from '../helpers/silent-clients.ts';
 
 const TIMEOUT_MS = 1500;
 const TICK_MS = 250;
@@ -30,58 +29,18 @@ const FAST = {
   MAX_CONNECTIONS: '2000',
 };
 
+/**
+ * Frozen clients that still answer WebSocket pings, and vanished ones that answer nothing:
+ * 1,000 silent clients at once, all timed out in the same one or two watchdog ticks (issue 15).
+ */
+const FROZEN = 980;
+const VANISHED = 20;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface RawClient {
-  userId: string;
-  ws: WebSocket;
-  /** WebSocket-level pings received (each answered by `ws` itself). */
-  wsPings: number;
-  closed: { code: number; at: number } | undefined;
-  /** Date.now() when the client sent its last frame. */
-  lastFrame: number;
-}
-
-/** A plain `ws` client (auto-answers WebSocket pings, as `ws` and browsers do), resolved on `connected`. */
-function openRaw(cluster: TestCluster, node: ClusterNode, userId: string): Promise<RawClient> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(cluster.wsUrl(node, userId));
-    const client: RawClient = { userId, ws, wsPings: 0, closed: undefined, lastFrame: 0 };
-    ws.on('ping', () => client.wsPings++);
-    ws.on('close', (code) => {
-      client.closed = { code, at: Date.now() };
-      reject(new Error(`${userId} closed with ${code} before connected`));
-    });
-    ws.on('error', reject);
-    ws.on('message', (data) => {
-      if (String(data).startsWith('{"type":"connected"')) resolve(client);
-    });
-  });
-}
-
-function ping(client: RawClient): void {
-  client.lastFrame = Date.now();
-  client.ws.send(`{"type":"ping","ts":${client.lastFrame}}`);
-}
-
-/** `count` clients named `<prefix>-<i>`, opened a few at a time. */
-async function openMany(cluster: TestCluster, node: ClusterNode, prefix: string, count: number): Promise<RawClient[]> {
-  const clients: RawClient[] = [];
-  for (let i = 0; i < count; i += 25) {
-    const batch = Array.from({ length: Math.min(25, count - i) }, (_, k) => openRaw(cluster, node, `${prefix}-${i + k}`));
-    clients.push(...(await Promise.all(batch)));
-  }
-  return clients;
-}
-
-/** Logout rows (PlayerSession closed) of these users: userId -> [disconnectedAt ms, reason]. */
-async function logoutRows(db: pg.Client, schema: string, userIds: string[]): Promise<Map<string, [number, string]>> {
-  const { rows } = await db.query<{ user_id: string; disconnected_at: Date; reason: string }>(
-    `SELECT user_id, disconnected_at, reason FROM "${schema}".player_sessions WHERE disconnected_at IS NOT NULL AND user_id = ANY($1)`,
-    [userIds],
-  );
-  return new Map(rows.map((r) => [r.user_id, [r.disconnected_at.getTime(), r.reason]]));
-}
+/** `count` clients of `node` named `<prefix>-<i>`, opened 25 at a time. */
+const openMany = (cluster: TestCluster, node: ClusterNode, prefix: string, count: number) => openManyAt((userId) => cluster.wsUrl(node, userId), prefix, count);
+const nodeStalledMs = (node: ClusterNode) => stalledMsAt(node.baseUrl);
 
 /** Every one of `clients` is online in the store and has no logout row in PostgreSQL. */
 async function expectOnlineWithoutLogout(
@@ -101,14 +60,6 @@ async function expectOnlineWithoutLogout(
   t.equal((await logoutRows(db, cluster.schema, userIds)).size, 0, `${who} has no logout row in PostgreSQL`);
 }
 
-/** The node's `gatehouse_node_stalled_seconds_total`, in ms. */
-async function nodeStalledMs(node: ClusterNode): Promise<number> {
-  const res = await fetch(`${node.baseUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
-  const match = /^gatehouse_node_stalled_seconds_total (\S+)$/m.exec(await res.text());
-  if (!match) throw new Error('no gatehouse_node_stalled_seconds_total in /metrics');
-  return Math.round(Number(match[1]) * 1000);
-}
-
 t.test('frozen game clients: offline and stamped within timeout + tick + 500 ms, at last frame + timeout', async (t) => {
   const cluster = await startCluster(t, ['frozen-node'], FAST);
   if (!cluster) return;
@@ -124,10 +75,10 @@ t.test('frozen game clients: offline and stamped within timeout + tick + 500 ms,
   const frozen: RawClient[] = [];
   const frozenPinger = setInterval(() => frozen.forEach(ping), 250);
   t.teardown(() => clearInterval(frozenPinger));
-  for (let i = 0; i < 200; i += 25) frozen.push(...(await openMany(cluster, node, `frozen-${i / 25}`, 25)));
+  for (let i = 0; i < FROZEN; i += 25) frozen.push(...(await openMany(cluster, node, `frozen-${i / 25}`, 25)));
   // A few vanish instead (network gone): they answer neither WebSocket pings nor the close, so a
   // logout that waited for the close handshake would come CLOSE_TIMEOUT_MS (2 s) late.
-  const vanished = await openMany(cluster, node, 'gone', 20);
+  const vanished = await openMany(cluster, node, 'gone', VANISHED);
   frozen.push(...vanished);
   // An overloaded machine (other suites alongside on 2 cores) runs the node late: the bound below
   // grows by the node's own stall (its late watchdog ticks, as it reports them), or by this test's
@@ -148,40 +99,7 @@ t.test('frozen game clients: offline and stamped within timeout + tick + 500 ms,
   const firstFrame = Math.min(...frozen.map((c) => c.lastFrame));
 
   // Two watchers, each in its own loop so neither waits for the other: the store, the database.
-  const offlineAt = new Map<string, number>();
-  const writtenAt = new Map<string, number>();
-  const rows = new Map<string, [number, string]>();
-  const key = (u: string) => `${cluster.prefix}player:online:${u}`;
-  const giveUpAt = firstFrame + TIMEOUT_MS + 10_000;
-  const watchStore = async () => {
-    while (offlineAt.size < frozen.length && Date.now() < giveUpAt) {
-      const pending = frozen.filter((c) => !offlineAt.has(c.userId));
-      const batch = redis.pipeline();
-      for (const c of pending) batch.hget(key(c.userId), 'status');
-      const statuses = (await batch.exec()) ?? [];
-      const now = Date.now();
-      pending.forEach((c, i) => {
-        if (statuses[i]?.[1] === 'offline') offlineAt.set(c.userId, now);
-      });
-      await sleep(10);
-    }
-  };
-  const watchDatabase = async () => {
-    while (writtenAt.size < frozen.length && Date.now() < giveUpAt) {
-      const found = await logoutRows(
-        db,
-        cluster.schema,
-        frozen.filter((c) => !writtenAt.has(c.userId)).map((c) => c.userId),
-      );
-      const now = Date.now();
-      for (const [userId, row] of found) {
-        writtenAt.set(userId, now);
-        rows.set(userId, row);
-      }
-      await sleep(10);
-    }
-  };
-  await Promise.all([watchStore(), watchDatabase()]);
+  const { offlineAt, writtenAt, rows } = await watchLogouts(redis, db, cluster, frozen, firstFrame + TIMEOUT_MS + 10_000);
   clearInterval(probe);
   const nodeStallMs = (await nodeStalledMs(node)) - stalledBefore;
   const allowanceMs = Math.max(lagMs, nodeStallMs);

@@ -15,6 +15,7 @@ import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
 import { MemoryBus, MemoryBusHub } from '../../src/stores/memory/memory-bus.ts';
 import type { Session } from '../../src/connection/session.ts';
 import { collectingLogger, gatewaySettings, ManualClock, makeSession, RecordingSocket } from '../helpers/core.ts';
+import { eventually } from '../helpers/build.ts';
 
 function setup(options: Partial<WatchdogOptions> = {}) {
   const clock = new ManualClock();
@@ -335,8 +336,8 @@ t.test('a silent session is logged out at the timeout, stamped last frame + time
   }
   const timedOutAt = clock.now();
   t.equal(timedOutAt - lastFrame, 11_000, 'at the first tick past 10 s of silence');
-  t.equal(quiet.socket.closedWith?.code, CloseCode.HEARTBEAT_TIMEOUT, 'the socket is closing with 4000');
   t.equal(gateway.connections.countOf('quiet'), 0, 'the session left the node at once');
+  t.equal(quiet.session.state, 'closed', 'and ended at once');
   await gateway.settled();
   const presence = await stores.presence.getPlayer('quiet');
   t.equal(presence?.status, 'offline', 'offline in the store before the socket closed');
@@ -354,6 +355,8 @@ t.test('a silent session is logged out at the timeout, stamped last frame + time
   t.equal(rows.length, 1);
   t.equal(rows[0]?.reason, 'timeout');
   t.equal(rows[0]?.disconnectedAt?.getTime(), lastFrame + 10_000, 'the database has the same stamp');
+  // Its socket is closed once that logout is written (closing sockets must not delay the writes).
+  t.equal(await eventually(() => quiet.socket.closedWith?.code), CloseCode.HEARTBEAT_TIMEOUT, 'the socket is closing with 4000');
   // The socket's close event comes later (close handshake or CLOSE_TIMEOUT_MS).
   clock.advance(5000);
   gateway.onClose(quiet.session, CloseCode.HEARTBEAT_TIMEOUT);

@@ -134,6 +134,62 @@ export function runPresenceStoreContract(test: StoreTest): void {
     t.equal(await outbox.countPendingLogouts(), 1);
   });
 
+  test('endSessions ends each connection exactly as endSession would, in order, in one call', async (t, { presence, outbox }) => {
+    const open = (userId: string, nodeId: string, connectionId: string) =>
+      presence.login({ userId, username: `name-${userId}`, nodeId, candidateLogicalSessionId: `sid-${userId}`, connectionId, now: 1000 });
+    await open('u1', 'A', 'c1');
+    await open('u2', 'A', 'c2');
+    await open('u2', 'B', 'c3'); // u2 stays online through its connection on B
+    await open('u3', 'A', 'c4');
+    await open('u4', 'A', 'c5');
+    const end = (userId: string, connectionId: string, now: number, extra: { logicalSessionId?: string; graceMs?: number } = {}) => ({
+      userId,
+      nodeId: 'A',
+      logicalSessionId: extra.logicalSessionId ?? `sid-${userId}`,
+      connectionId,
+      reason: 'timeout',
+      now,
+      ...(extra.graceMs === undefined ? {} : { graceMs: extra.graceMs }),
+    });
+    const results = await presence.endSessions([
+      end('u1', 'c1', 2000),
+      end('u2', 'c2', 2100),
+      end('u1', 'c1', 2200), // the same connection again, in the same batch: stale
+      end('u3', 'c4', 2300, { logicalSessionId: 'an-older-session' }), // compare-and-set: stale, u3 untouched
+      end('u4', 'c5', 2400, { graceMs: 500 }),
+      end('ghost', 'c9', 2500),
+    ]);
+    const record = (userId: string, logoutAt: number) => ({
+      userId,
+      username: `name-${userId}`,
+      logicalSessionId: `sid-${userId}`,
+      nodeId: 'A',
+      epoch: 1,
+      connectedAt: 1000,
+      logoutAt,
+      reason: 'timeout',
+    });
+    t.strictSame(results, [
+      { stale: false, loggedOut: true, sessions: 0, record: record('u1', 2000) },
+      { stale: false, loggedOut: false, sessions: 1 },
+      { stale: true, loggedOut: false, sessions: 0 },
+      { stale: true, loggedOut: false, sessions: 1 },
+      { stale: false, loggedOut: false, sessions: 0, graceUntil: 2900 },
+      { stale: true, loggedOut: false, sessions: 0 },
+    ]);
+    t.match(await presence.getPlayer('u1'), { status: 'offline', logoutTime: 2000, logoutReason: 'timeout', nodes: {} });
+    t.match(await presence.getPlayer('u2'), { status: 'online', sessions: 1, nodes: { B: 1 } });
+    t.match(await presence.getPlayer('u3'), { status: 'online', sessions: 1, nodes: { A: 1 } });
+    t.match(await presence.getPlayer('u4'), { status: 'reconnecting', graceUntil: 2900 });
+    t.equal(await presence.getPlayer('ghost'), null, 'a stale end creates nothing');
+    t.strictSame(await outbox.claimPendingLogouts(10, 3000, 30_000), [{ id: 'sid-u1', record: record('u1', 2000), attempts: 0 }], 'one logout queued');
+    t.same(await presence.endSessions([]), [], 'an empty batch is a no-op');
+
+    // A bad input fails the whole call before anything changes.
+    await t.rejects(presence.endSessions([end('u2', 'c3', 3000), end('u3', 'c4', Number.NaN)]), RangeError);
+    t.match(await presence.getPlayer('u2'), { status: 'online', sessions: 1 }, 'nothing applied');
+  });
+
   test('forceLogout ends every connection once', async (t, { presence, outbox }) => {
     t.same(await presence.forceLogout({ userId: 'ghost', reason: 'kick', now: 1 }), { loggedOut: false, nodes: {} });
     t.equal(await presence.getPlayer('ghost'), null);

@@ -98,6 +98,20 @@ export class MemoryPresenceStore implements PresenceStore {
     return { stale: false, loggedOut: true, sessions: 0, record: { ...record } };
   }
 
+  async endSessions(inputs: readonly EndSessionInput[]): Promise<Array<EndSessionResult | Error>> {
+    // Checked before anything changes, as RedisPresenceStore does before it sends the batch.
+    for (const input of inputs) checkTime('now', input.now);
+    const results: Array<EndSessionResult | Error> = [];
+    for (const input of inputs) {
+      try {
+        results.push(await this.endSession(input));
+      } catch (error) {
+        results.push(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return results;
+  }
+
   async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
     checkTime('now', input.now);
     const entry = this.state.players.get(input.userId);

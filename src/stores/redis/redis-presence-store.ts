@@ -18,6 +18,7 @@ import type {
 } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
+import { runScriptBatch, type ScriptCall } from './scripts.ts';
 import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
 import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
 
@@ -55,27 +56,32 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async endSession(input: EndSessionInput): Promise<EndSessionResult> {
+    const { keys, args } = this.endCall(input);
+    return decodeEnd(await this.ctx.run('endSession', keys, args));
+  }
+
+  async endSessions(inputs: readonly EndSessionInput[]): Promise<Array<EndSessionResult | Error>> {
+    // Checked before anything is sent: a bad input fails the call, never half of it.
+    const calls = inputs.map((input) => this.endCall(input));
+    const replies = await runScriptBatch(this.ctx.redis, 'endSession', calls);
+    return replies.map(([error, reply]) => {
+      if (error) return error;
+      try {
+        return decodeEnd(reply);
+      } catch (decodeError) {
+        return decodeError as Error;
+      }
+    });
+  }
+
+  /** The KEYS and ARGV of end-session.lua for one connection. */
+  private endCall(input: EndSessionInput): ScriptCall {
     checkTime('now', input.now);
     const k = this.ctx.keys;
-    const reply = asFields(
-      await this.ctx.run(
-        'endSession',
-        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId), k.pending, k.pendingData, k.grace],
-        [input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '', String(input.graceMs ?? 0)],
-      ),
-      'endSession',
-      ['stale', 'loggedOut', 'sessions'],
-      ['record', 'graceUntil'],
-    );
-    const result: EndSessionResult = {
-      stale: asNumber(reply.stale, 'endSession stale') === 1,
-      loggedOut: asNumber(reply.loggedOut, 'endSession loggedOut') === 1,
-      sessions: asNumber(reply.sessions, 'endSession sessions'),
+    return {
+      keys: [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId), k.pending, k.pendingData, k.grace],
+      args: [input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '', String(input.graceMs ?? 0)],
     };
-    if (result.loggedOut) result.record = parseRecord(asString(reply.record, 'endSession record'));
-    const graceUntil = reply.graceUntil === undefined ? 0 : asNumber(reply.graceUntil, 'endSession graceUntil');
-    if (graceUntil > 0) result.graceUntil = graceUntil;
-    return result;
   }
 
   async forceLogout(input: ForceLogoutInput): Promise<ForceLogoutResult> {
@@ -260,4 +266,18 @@ export class RedisPresenceStore implements PresenceStore {
   async ping(): Promise<void> {
     await this.ctx.redis.ping();
   }
+}
+
+/** The reply of end-session.lua. */
+function decodeEnd(value: unknown): EndSessionResult {
+  const reply = asFields(value, 'endSession', ['stale', 'loggedOut', 'sessions'], ['record', 'graceUntil']);
+  const result: EndSessionResult = {
+    stale: asNumber(reply.stale, 'endSession stale') === 1,
+    loggedOut: asNumber(reply.loggedOut, 'endSession loggedOut') === 1,
+    sessions: asNumber(reply.sessions, 'endSession sessions'),
+  };
+  if (result.loggedOut) result.record = parseRecord(asString(reply.record, 'endSession record'));
+  const graceUntil = reply.graceUntil === undefined ? 0 : asNumber(reply.graceUntil, 'endSession graceUntil');
+  if (graceUntil > 0) result.graceUntil = graceUntil;
+  return result;
 }

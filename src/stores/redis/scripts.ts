@@ -49,6 +49,12 @@ export type ScriptName = keyof typeof SCRIPTS;
 /** Runs one script: KEYS then ARGV. Replies are untyped; callers decode them (replies.ts). */
 export type RunScript = (script: ScriptName, keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
+/** One call of a script in a batch (`runScriptBatch`). */
+export interface ScriptCall {
+  keys: readonly string[];
+  args: readonly (string | number)[];
+}
+
 type DefinedCommand = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
 const read = (path: string) => readFileSync(new URL(`./lua/${path}`, import.meta.url), 'utf8');
@@ -86,4 +92,23 @@ export function defineScripts(redis: Redis): RunScript {
   const run: RunScript = (script, keys, args) => commands.get(script)!(keys.length, ...keys, ...args);
   defined.set(redis, run);
   return run;
+}
+
+/**
+ * Runs `script` once per call in one pipeline: one socket write and one round trip for all of
+ * them (1,000 separate calls are 1,000 writes), each call still atomic on its own. Resolves with
+ * `[error, reply]` per call, in order; rejects when the pipeline could not be sent at all.
+ * An explicit pipeline rather than ioredis' `enableAutoPipelining`: that would regroup every
+ * command of the shared client, and it has had bugs with `defineCommand` scripts (ioredis #1931).
+ */
+export async function runScriptBatch(redis: Redis, script: ScriptName, calls: readonly ScriptCall[]): Promise<Array<[Error | null, unknown]>> {
+  if (calls.length === 0) return [];
+  defineScripts(redis);
+  const pipeline = redis.pipeline();
+  // A pipeline gets every command defined on its client (ioredis copies `scriptsSet`).
+  const command = (pipeline as unknown as Record<string, DefinedCommand | undefined>)[commandName(script)];
+  if (!command) throw new Error(`ioredis pipeline lacks ${commandName(script)}`);
+  for (const { keys, args } of calls) command.call(pipeline, keys.length, ...keys, ...args);
+  const replies = (await pipeline.exec()) ?? [];
+  return calls.map((_, i) => replies[i] ?? [new Error(`${script}: no reply in the pipeline`), null]);
 }
