@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnRecord } from './lib/messages.ts';
 import type { GhostObservation } from './lib/observer.ts';
+import { GRACE_REASONS, LATE_CONFIRMED } from '../src/presence/logout-pipeline.ts';
 
 // ---- inputs -------------------------------------------------------------------------------
 
@@ -40,6 +41,8 @@ interface Fault {
   end: number;
   skewMs?: number;
   error?: string;
+  /** redis-restart / redis-rewind: the restarted primary's log says it loaded an RDB file. */
+  loadedFromDisk?: boolean;
 }
 
 type Ghost = GhostObservation;
@@ -159,6 +162,8 @@ export function checkRun(dir: string): Report {
   };
   const crashLines: string[] = [];
   const reaperLines: Array<Record<string, unknown>> = [];
+  /** Logical sessions whose logout a node wrote late, after confirming the store had lost them. */
+  const confirmedLate = new Set<string>();
   for (const file of readdirSync(join(raw, 'nodes'))) {
     let previous = 0;
     for (const line of readFileSync(join(raw, 'nodes', file), 'utf8').split('\n')) {
@@ -181,6 +186,7 @@ export function checkRun(dir: string): Report {
           at: previous,
         });
       } else if (entry.msg === 'reaped dead node') reaperLines.push(entry);
+      else if (entry.msg === LATE_CONFIRMED) confirmedLate.add(String(entry.logicalSessionId));
       if (Number(entry.level) >= 60 || /uncaught|unhandled/i.test(String(entry.msg))) crashLines.push(`${file}: ${line.slice(0, 300)}`);
     }
   }
@@ -205,6 +211,12 @@ export function checkRun(dir: string): Report {
   // line, in real time): either one falling where a connection of the user was live (liveAt:
   // pongs throughout the 5 s before and the second after, no gap over NODE_DEAD_AFTER_MS, still
   // open more than a second after) is a false logout.
+  // A logout written late by design (the store had lost the session: a node confirms that
+  // NODE_DEAD_AFTER_MS after the end, logs LATE_CONFIRMED and writes it) is judged at P only
+  // against connections that could have resumed that session: one opened after its end (T) plus
+  // the grace (LOGOUT_GRACE_MS for the grace reasons, none otherwise) started a logical session
+  // of its own. Every other logout is judged at P against any connection (a stamp T on a skewed
+  // clock is not to be trusted).
   // Excused, and counted apart: the session's node was cut from Redis at that moment and then
   // fenced its connection (close 1012 once the cut ended): the cluster could not tell it from a
   // dead node, and the node ended the session it no longer owned.
@@ -219,7 +231,10 @@ export function checkRun(dir: string): Report {
     const P = logoutLines.get(row.id)?.[0]?.at;
     const userConns = connsByUser.get(row.userId) ?? [];
     const atStamp = userConns.find((c) => liveAt(c, T, W, maxGap));
-    const atLogout = P === undefined ? undefined : userConns.find((c) => liveAt(c, P, W, maxGap));
+    const resumableUntil = !confirmedLate.has(row.id)
+      ? Number.POSITIVE_INFINITY
+      : T + ((GRACE_REASONS as ReadonlySet<string>).has(String(row.reason)) ? (s.LOGOUT_GRACE_MS ?? 0) : 0);
+    const atLogout = P === undefined ? undefined : userConns.find((c) => c.open <= resumableUntil && liveAt(c, P, W, maxGap));
     const live = atStamp ?? atLogout;
     if (!live) continue;
     const moments = [T, ...(P === undefined ? [] : [P])];
@@ -242,7 +257,7 @@ export function checkRun(dir: string): Report {
   for (const f of falseLogouts) falseByReason[String(f.reason)] = (falseByReason[String(f.reason)] ?? 0) + 1;
 
   // 3. Ghost time.
-  const clusterFaults = new Set(['redis-restart', 'redis-failover']);
+  const clusterFaults = new Set(['redis-restart', 'redis-rewind', 'redis-failover']);
   const faulted = (g: Ghost, until: number) =>
     faults.some((f) => f.start < until && f.end > g.lastFrame - 2000 && (clusterFaults.has(f.kind) || (f.nodeId !== undefined && f.nodeId === g.nodeId)));
   const ghostRows = ghosts.map((g) => {
@@ -378,6 +393,10 @@ export function checkRun(dir: string): Report {
   if (ghostViolations.length > 0) failed.push('ghost bound');
   if (goneListed.length > 0 || redisAfter.online.length > 0) failed.push('online but gone');
   if (unexpectedExits.length > 0 || crashLines.length > 0) failed.push('crash');
+  // The harness's own promise: an empty restart is empty, a rewind did load its snapshot.
+  if (faults.some((f) => (f.kind === 'redis-restart' && f.loadedFromDisk) || (f.kind === 'redis-rewind' && f.loadedFromDisk === false))) {
+    failed.push('harness: a Redis restart was not the intended one');
+  }
   return {
     run: { ...meta.options, settings: s, dir: resolve(dir), faultsStart: new Date(meta.faultsStart).toISOString() },
     verdict: { pass: failed.length === 0, failed },

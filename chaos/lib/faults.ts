@@ -8,7 +8,10 @@
 import { between, derive, type Rng, seeded, shuffle } from './rng.ts';
 
 export const FAULT_KINDS = ['kill', 'stop', 'skew', 'starve', 'redis-restart', 'redis-failover', 'pg-restart', 'redis-cut'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Faults run only when named in `--faults` (the default schedule of a seed stays as it was). */
+export const OPT_IN_FAULT_KINDS = ['redis-rewind'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof OPT_IN_FAULT_KINDS)[number];
+export const ALL_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, ...OPT_IN_FAULT_KINDS];
 
 /** Faults of one node; the others touch the shared Redis or PostgreSQL. */
 export const NODE_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>(['kill', 'stop', 'skew', 'starve', 'redis-cut']);
@@ -59,6 +62,9 @@ export class FaultSchedule {
         return { kind, node, gapMs, durationMs: s(30_000, 60_000, 10_000) };
       case 'redis-cut':
         return { kind, node, gapMs, durationMs: deadAfterMs + s(2000, 8000, 1500) };
+      case 'redis-rewind':
+        // How old the snapshot is when Redis comes back from it.
+        return { kind, node, gapMs, durationMs: s(10_000, 25_000, 4000) };
       default:
         return { kind, node, gapMs, durationMs: 0 };
     }

@@ -1,18 +1,23 @@
 /**
  * The chaos run's private Redis: a primary, a replica and three Sentinels, all on free ports of
- * 127.0.0.1 (the shared Redis on 6379 is never touched). No persistence anywhere: a restarted
- * Redis comes back empty.
+ * 127.0.0.1 (the shared Redis on 6379 is never touched). No automatic persistence anywhere, and
+ * each server has its own RDB file name: a replica writes the RDB of its full sync to disk, and a
+ * primary restarted in a shared directory with the default `dump.rdb` would load that old copy.
  *
- * `restartPrimaryEmpty` kills the current primary (-9) and starts a fresh empty redis-server on
- * its port at once, well inside the Sentinels' down-after-milliseconds (5 s), so no failover
- * happens: the replica reconnects to the empty primary and a full resync empties it too. The old
- * data therefore cannot come back through the replica: a marker key written (and replicated)
- * before the kill is looked for on both after the resync (`oldDataBack`); the key count is what
- * the nodes re-asserted meanwhile.
+ * `restartPrimaryEmpty` kills the current primary (-9), removes its RDB file and starts a fresh
+ * redis-server on its port at once, well inside the Sentinels' down-after-milliseconds (5 s), so
+ * no failover happens: the replica reconnects to the empty primary and a full resync empties it
+ * too. Its log must not say it loaded anything (`loadedFromDisk`), and a marker key written (and
+ * replicated) before the kill is looked for on both after the resync (`oldDataBack`); the key
+ * count is what the nodes re-asserted meanwhile.
+ * `snapshotPrimary` + `rewindPrimary` (the opt-in `redis-rewind` fault): the primary saves an RDB
+ * snapshot, traffic goes on, then it is killed and restarted from that snapshot, as a Redis with
+ * RDB persistence comes back from its last save: every node's lease, every session and queue
+ * entry as they were then. The replica resyncs from it.
  * `failover` runs SENTINEL FAILOVER: the replica is promoted, the old primary becomes its replica.
  */
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { exited, freePort, sleep, spawnLogged, waitFor } from './processes.ts';
@@ -72,9 +77,37 @@ export class RedisSet {
   }
 
   private spawnServer(port: number, replicaOf?: number): ChildProcess {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--dbfilename', this.rdbName(port)];
     if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
-    return spawnLogged('redis-server', args, join(this.dir, `redis-${port}.log`));
+    return spawnLogged('redis-server', args, this.logFile(port));
+  }
+
+  private rdbName(port: number): string {
+    return `redis-${port}.rdb`;
+  }
+
+  private logFile(port: number): string {
+    return join(this.dir, `redis-${port}.log`);
+  }
+
+  /**
+   * Kills the primary (-9) and starts it again on its port with `rdb` in place of its RDB file
+   * (null: none, an empty start). Resolves once it answers, with whether its log says it loaded
+   * data from disk.
+   */
+  private async restartPrimary(rdb: string | null): Promise<{ port: number; loadedFromDisk: boolean }> {
+    const port = this.master!.port;
+    const instance = this.servers.find((s) => s.port === port)!;
+    instance.child.kill('SIGKILL');
+    await exited(instance.child);
+    const file = join(this.dir, this.rdbName(port));
+    rmSync(file, { force: true });
+    if (rdb) copyFileSync(rdb, file);
+    const logFrom = existsSync(this.logFile(port)) ? statSync(this.logFile(port)).size : 0;
+    instance.child = this.spawnServer(port);
+    await this.ping(port);
+    const log = readFileSync(this.logFile(port)).subarray(logFrom).toString();
+    return { port, loadedFromDisk: /DB loaded from disk/.test(log) };
   }
 
   private async ping(port: number): Promise<void> {
@@ -110,19 +143,14 @@ export class RedisSet {
   }
 
   /** Kill -9 the primary and start it again at once, empty, on the same port (see the header). */
-  async restartPrimaryEmpty(): Promise<{ port: number; oldDataBack: boolean | null; replicaKeysAfter: number }> {
-    const port = this.master!.port;
-    const instance = this.servers.find((s) => s.port === port)!;
+  async restartPrimaryEmpty(): Promise<{ port: number; loadedFromDisk: boolean; oldDataBack: boolean | null; replicaKeysAfter: number }> {
     // A marker written before the kill, replicated: if it is anywhere after the restart, old data came back.
-    const primary = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    const primary = new Redis({ port: this.master!.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     primary.on('error', () => {});
     await primary.set('chaos:marker', String(Date.now())).catch(() => {});
     await primary.call('WAIT', '1', '2000').catch(() => {});
     primary.disconnect();
-    instance.child.kill('SIGKILL');
-    await exited(instance.child);
-    instance.child = this.spawnServer(port);
-    await this.ping(port);
+    const { port, loadedFromDisk } = await this.restartPrimary(null);
     const replica = this.servers.find((s) => s.port !== port)!;
     const client = new Redis({ port: replica.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     client.on('error', () => {});
@@ -147,7 +175,25 @@ export class RedisSet {
     } finally {
       client.disconnect();
     }
-    return { port, oldDataBack, replicaKeysAfter: keys };
+    return { port, loadedFromDisk, oldDataBack, replicaKeysAfter: keys };
+  }
+
+  /** The primary saves a snapshot now (SAVE), kept aside for `rewindPrimary`. */
+  async snapshotPrimary(): Promise<{ keys: number }> {
+    const primary = new Redis({ port: this.master!.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    primary.on('error', () => {});
+    try {
+      await primary.call('SAVE');
+      copyFileSync(join(this.dir, this.rdbName(this.master!.port)), join(this.dir, 'rewind.rdb'));
+      return { keys: await primary.dbsize() };
+    } finally {
+      primary.disconnect();
+    }
+  }
+
+  /** Kill -9 the primary and start it again from the snapshot `snapshotPrimary` kept (see the header). */
+  async rewindPrimary(): Promise<{ port: number; loadedFromDisk: boolean }> {
+    return this.restartPrimary(join(this.dir, 'rewind.rdb'));
   }
 
   /** SENTINEL FAILOVER; resolves once the Sentinels name the new primary. */

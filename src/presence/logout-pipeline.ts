@@ -85,6 +85,9 @@ export interface LogoutPipelineOptions {
  */
 export const GRACE_REASONS: ReadonlySet<EndReason> = new Set<EndReason>(['closed', 'error', 'shutdown']);
 
+/** Logged when a logout is written late because the store had lost its logical session (step 3). */
+export const LATE_CONFIRMED = 'online store lost a session: logout written directly';
+
 /** The part of a connection the pipeline needs. */
 export interface EndingConnection {
   userId: string;
@@ -197,21 +200,19 @@ export class LogoutPipeline {
     );
   }
 
-  /** Logouts another component made in the store (the reaper): log them and write them. */
-  report(records: readonly LogoutRecord[]): void {
-    for (const record of records) this.loggedOut(record);
-  }
-
   /**
-   * Logouts of players the store had brought back (`NodeRegistry.releaseAbsent` after it went
-   * back in time): most of them were logged out before (the database has them, or this node
-   * logged them and its journal will see them written), and are not logged again. Their queued
-   * records are written anyway (a no-op in the database).
+   * Logouts another component made in the store (the reaper, a grace expiry, a release of absent
+   * players): logged and written. Except those whose logout the database or this node's journal
+   * already has: a store that went back in time hands out logical sessions that ended before
+   * (a grace that expired, a player who left), and their end is not logged twice. Their queued
+   * records are written anyway (a no-op in the database). Resolves once logged.
    */
-  async reportUnlessWritten(records: readonly LogoutRecord[]): Promise<void> {
+  async report(records: readonly LogoutRecord[]): Promise<void> {
+    if (records.length === 0) return;
     const fresh = records.filter((r) => !this.journal.has(r.logicalSessionId));
+    // Database down: everything counts as new (a duplicate line rather than a missing one).
     const closed = await this.options.repository.findClosedSessions(fresh.map((r) => r.logicalSessionId)).catch(() => new Set<string>());
-    this.report(fresh.filter((r) => !closed.has(r.logicalSessionId)));
+    for (const record of fresh) if (!closed.has(record.logicalSessionId)) this.loggedOut(record);
   }
 
   /** Whether an end of this user's connection waits for the store (parked while it was unreachable). */
@@ -353,7 +354,7 @@ export class LogoutPipeline {
         this.warner.warn('grace', { err: errorText(error) }, 'online store unavailable: grace periods not expired');
         return total;
       }
-      this.report(records);
+      await this.report(records);
       total += records.length;
       if (records.length < this.options.batchMax) return total;
     }
@@ -426,7 +427,7 @@ export class LogoutPipeline {
         logoutAt: at,
         reason,
       };
-      this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, 'online store lost a session: logout written directly');
+      this.options.log.warn({ userId: record.userId, logicalSessionId: record.logicalSessionId }, LATE_CONFIRMED);
       this.direct.push(record);
       this.loggedOut(record, connection.id);
     });

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkRun, liveAt } from '../../chaos/check.ts';
+import { LATE_CONFIRMED } from '../../src/presence/logout-pipeline.ts';
 
 const S = 1000;
 const BASE = 1_800_000_000_000;
@@ -64,7 +65,7 @@ function runDir(t: Test, run: Run): string {
   const lines = run.logouts.map((l) =>
     JSON.stringify({ level: 30, time: l.time, nodeId: l.nodeId ?? 'n1', userId: l.userId, reason: l.reason, logicalSessionId: l.sid, msg: 'user logged out' }),
   );
-  writeFileSync(join(raw, 'nodes', 'n1.1.log'), [...lines, ...(run.nodeLines ?? [])].join('\n'));
+  writeFileSync(join(raw, 'nodes', 'n1.1.log'), [...(run.nodeLines ?? []), ...lines].join('\n'));
   writeFileSync(join(raw, 'faults.jsonl'), (run.faults ?? []).map((f) => JSON.stringify(f)).join('\n'));
   writeFileSync(join(raw, 'events.jsonl'), '');
   writeFileSync(join(raw, 'observer.json'), JSON.stringify(run.ghosts ?? []));
@@ -102,6 +103,14 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
       conn('skewed', 60, 200), // stamped 60 s off (before it connected), but logged out at 100 s while live: false
       conn('dup', 0, 40),
       conn('open', 0, 50),
+      // Closed at 40, back at 47 (after the 5 s grace): a new logical session. The old one's
+      // logout, written late (52 s), is no false logout of it.
+      conn('late', 0, 40),
+      conn('late', 47, null, { sid: 'late-2' }),
+      // Closed at 40, back at 41 (within the grace): the logout of the session it should have
+      // resumed, made at 52 s while it plays, is a false logout.
+      conn('resumable', 0, 40),
+      conn('resumable', 41, null, { sid: 'resumable-2' }),
     ],
     rows: [
       { id: 's-live', userId: 'live', disconnectedAt: at(50), reason: 'node_lost' },
@@ -109,6 +118,8 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
       { id: 's-skewed', userId: 'skewed', disconnectedAt: at(40), reason: 'node_lost' },
       { id: 's-dup', userId: 'dup', disconnectedAt: at(40), reason: 'closed' },
       { id: 's-open', userId: 'open', disconnectedAt: null, reason: null },
+      { id: 's-late', userId: 'late', disconnectedAt: at(40), reason: 'closed' },
+      { id: 's-resumable', userId: 'resumable', disconnectedAt: at(40), reason: 'closed' },
     ],
     logouts: [
       { sid: 's-live', userId: 'live', time: at(55.5), reason: 'node_lost' },
@@ -117,6 +128,8 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
       { sid: 's-skewed', userId: 'skewed', time: at(40), reason: 'node_lost', nodeId: 'n2' },
       { sid: 's-dup', userId: 'dup', time: at(40), reason: 'closed' },
       { sid: 's-dup', userId: 'dup', time: at(47), reason: 'node_lost' },
+      { sid: 's-late', userId: 'late', time: at(52), reason: 'closed' },
+      { sid: 's-resumable', userId: 'resumable', time: at(52), reason: 'closed' },
     ],
     faults: [{ kind: 'skew', nodeId: 'n2', start: at(90), end: at(130), skewMs: -60_000 }],
     ghosts: [
@@ -157,7 +170,11 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
         censoredAt: at(30),
       },
     ],
-    nodeLines: ['Error: boom', '    at somewhere (file.ts:1:1)'],
+    nodeLines: [
+      'Error: boom',
+      '    at somewhere (file.ts:1:1)',
+      ...['s-late', 's-resumable'].map((sid) => JSON.stringify({ level: 40, time: at(52), nodeId: 'n1', logicalSessionId: sid, msg: LATE_CONFIRMED })),
+    ],
   });
   const report = checkRun(dir);
   const c = report.checks as any;
@@ -165,9 +182,10 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
     c.falseLogouts.examples.map((f: any) => [f.userId, f.judgedAt]).sort(),
     [
       ['live', 'stamp and logout'],
+      ['resumable', 'logout'],
       ['skewed', 'logout'],
     ],
-    'the reaped live player and the one stamped on a skewed clock; not the frozen node player',
+    'the reaped live player, the one stamped on a skewed clock, the one back within the grace; not the frozen node player, nor a late write of a session left for good',
   );
   t.equal(c.exactlyOnce.duplicates, 1);
   t.equal(c.exactlyOnce.missing, 1);

@@ -119,7 +119,7 @@ t.test('a clean stop removes the state; logouts the database does not have keep 
   // A logout the pipeline produced but could not write (the database is down: report() does
   // not write, it only journals): the stop keeps it for the next start.
   const pending = record('fay', 's-fay', T0, T0 + 5000);
-  pipeline.report([{ ...pending, nodeId: 'node-new' }]);
+  await pipeline.report([{ ...pending, nodeId: 'node-new' }]);
   t.equal(await recovery().stop(), 1);
   const kept = JSON.parse((await storage.read())!);
   t.same(

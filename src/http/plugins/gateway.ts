@@ -123,11 +123,11 @@ export default fp(
       leaseIntervalMs: config.NODE_LEASE_INTERVAL_MS,
       deadAfterMs: config.NODE_DEAD_AFTER_MS,
       liveSessions: () => gateway.liveSessionsByUser(),
-      onLogouts: (records) => logoutPipeline.report(records),
+      onLogouts: (records) => void logoutPipeline.report(records),
       absent: {
         // A connection still here, or one whose end waits for the store, is not absent.
         holds: (userId) => gateway.connections.countOf(userId) > 0 || logoutPipeline.hasParkedEnd(userId),
-        report: (records) => void logoutPipeline.reportUnlessWritten(records),
+        report: (records) => void logoutPipeline.report(records),
       },
       // The store ended these users' logical sessions (reaped or replaced while we were cut
       // off): their connections here are ghosts. 1001 makes the clients reconnect and log in anew.
