@@ -1,6 +1,6 @@
 /**
  * The chaos run in CI: `chaos/run.ts` with a fixed seed, 300 bots and short faults (every fault
- * kind is visited once, in a seeded order), about 2.5 minutes of faults; then the checker's
+ * kind is visited once, in a seeded order, the opt-in rewind included), about 2.7 minutes of faults; then the checker's
  * verdict must hold: every ended logical session logged out exactly once, zero false logouts,
  * every vanished or frozen bot offline within the ghost bound, nobody listed online who is gone,
  * no crash. The run is a child process (its own private Redis + Sentinels, PostgreSQL and three
@@ -13,11 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redisServerInstalled } from '../helpers/redis-server.ts';
+import { FAULT_KINDS, OPT_IN_FAULT_KINDS } from '../../chaos/lib/faults.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ARGS = ['--seed=42', '--bots=300', '--workers=2', '--duration=140', '--fault-scale=0.4', '--ramp=5'];
+// Every fault kind, the opt-in rewind (Redis back from an older snapshot) included.
+const FAULTS = [...FAULT_KINDS, ...OPT_IN_FAULT_KINDS];
+const ARGS = ['--seed=42', '--bots=300', '--workers=2', '--duration=160', '--fault-scale=0.4', '--ramp=5', `--faults=${FAULTS.join(',')}`];
 
-// Setup (~30 s) + ramp + 140 s of faults + settling and a sequential shutdown (~40 s).
+// Setup (~30 s) + ramp + 160 s of faults + settling and a sequential shutdown (~40 s).
 t.setTimeout(420_000);
 
 t.test('chaos run, seed 42: the checker finds nothing wrong', async (t) => {
@@ -44,7 +47,7 @@ t.test('chaos run, seed 42: the checker finds nothing wrong', async (t) => {
   const c = report.checks;
   t.comment(readFileSync(join(out, 'report.md'), 'utf8').split('\n').slice(0, 22).join('\n'));
   const kinds = new Set(c.faults.filter((f: any) => !f.error).map((f: any) => f.kind));
-  t.equal(kinds.size, 8, `every fault kind was injected (${[...kinds].join(', ')})`);
+  t.equal(kinds.size, FAULTS.length, `every fault kind was injected (${[...kinds].join(', ')})`);
   t.ok(c.bots.churnEvents > 20, `bots churned (${c.bots.churnEvents} quit / vanish / freeze events)`);
   t.ok(c.ghost.observed > 5, `vanished and frozen bots were observed (${c.ghost.observed})`);
   t.equal(c.exactlyOnce.duplicates, 0, 'no logical session logged out twice');
