@@ -207,7 +207,8 @@ export class ClusterMembership {
       this.fenced = true;
       return;
     }
-    if (renewal.ok) this.leaseWritten = Math.max(this.leaseWritten, renewal.at);
+    // Its lapse counts like any other: after a rewind it is what holds the reaper back.
+    if (renewal.ok) this.noteRenewal(renewal.at, renewal.previous);
     const sessions = this.options.liveSessions();
     const at = now();
     const { restored, stale } = await registry.reassert(nodeId, at, sessions);
@@ -224,7 +225,7 @@ export class ClusterMembership {
   }
 
   private async round(): Promise<void> {
-    const { deadAfterMs, leaseIntervalMs, nodeId, log, keeper } = this.options;
+    const { log, keeper } = this.options;
     try {
       if (this.fenced) {
         await this.startOver();
@@ -243,19 +244,7 @@ export class ClusterMembership {
           this.fenced = true;
           break;
         }
-        const { at, previous } = outcome;
-        this.leaseWritten = Math.max(this.leaseWritten, at);
-        // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
-        // have been able to renew meanwhile either: the steady period starts again now.
-        // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
-        if (this.steadySince === undefined || previous === null || at - previous > lapseAfterMs(leaseIntervalMs, deadAfterMs)) {
-          this.steadySince = at;
-          this.lapses++;
-          log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
-        }
-        // Missing lease: the store lost our data. Expired lease: a reaper may have ended our users.
-        if (previous === null || !isLeaseLive(at - previous, deadAfterMs)) reassert = true;
-        else this.lastRenewal = Math.max(this.lastRenewal, at);
+        if (this.noteRenewal(outcome.at, outcome.previous)) reassert = true;
       }
       if (this.fenced) {
         await this.startOver();
@@ -272,6 +261,27 @@ export class ClusterMembership {
     } catch (error) {
       log.warn({ err: (error as Error).message }, 'cluster round failed (online store unreachable?)');
     }
+  }
+
+  /**
+   * Takes in one successful renewal (`at`, the lease it replaced: `previous`). True when the
+   * node must re-assert its sessions: its lease was missing (the store lost data) or expired (a
+   * reaper may have ended its users).
+   */
+  private noteRenewal(at: number, previous: number | null): boolean {
+    const { deadAfterMs, leaseIntervalMs, nodeId, log } = this.options;
+    this.leaseWritten = Math.max(this.leaseWritten, at);
+    // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
+    // have been able to renew meanwhile either: the steady period starts again now.
+    // Conservative on purpose: judging too early logs live players out, too late only delays a reap.
+    if (this.steadySince === undefined || previous === null || at - previous > lapseAfterMs(leaseIntervalMs, deadAfterMs)) {
+      this.steadySince = at;
+      this.lapses++;
+      log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
+    }
+    if (previous === null || !isLeaseLive(at - previous, deadAfterMs)) return true;
+    this.lastRenewal = Math.max(this.lastRenewal, at);
+    return false;
   }
 
   /** A renewal on the main loop (no keeper, or the keeper is down). */

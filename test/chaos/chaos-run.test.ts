@@ -1,10 +1,11 @@
 /**
  * The chaos run in CI: `chaos/run.ts` with a fixed seed, 300 bots and short faults (every fault
- * kind is visited once, in a seeded order, the opt-in rewind included), about 2.7 minutes of faults; then the checker's
- * verdict must hold: every ended logical session logged out exactly once, zero false logouts,
- * every vanished or frozen bot offline within the ghost bound, nobody listed online who is gone,
- * no crash. The run is a child process (its own private Redis + Sentinels, PostgreSQL and three
- * nodes on free ports); this file only reads its report. See chaos/README.md.
+ * kind is visited once, in a seeded order, the opt-in rewind included), about 2.7 minutes of
+ * faults; then the checker's verdict must hold: every ended logical session logged out exactly
+ * once, zero false logouts, every vanished or frozen bot offline within the ghost bound, nobody
+ * listed online who is gone, no crash. The run is a child process (its own private Redis +
+ * Sentinels, PostgreSQL and three nodes on free ports); this file only reads its report. See
+ * chaos/README.md.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';

@@ -519,3 +519,44 @@ t.test('a store rewound to an earlier generation of the same process does not fe
   t.equal(await statusOf(shared.presence, ['b2']).then((s) => s[0]), 'online', 'b2 re-asserted');
   t.same(reapLogs([b]), [], 'B reaped nobody');
 });
+
+/**
+ * The same rewind seen first through the bus: Redis comes back (from a snapshot) and the node
+ * resyncs at once, before its keeper's thread renewed. The re-assertion renews the lease itself
+ * and writes it fresh; the lease it replaced is the snapshot's, a lapse, so the reaper must still
+ * wait rather than judge the others on their snapshot leases.
+ */
+t.test('a resync right after a rewind reaps nobody', async (t) => {
+  const store = await rewindableRedis(t);
+  if (!store) return;
+  const clock = new ManualClock();
+  const keepers: SteppedKeeper[] = [];
+  const nodes: Node[] = [];
+  for (const id of ['A', 'B']) {
+    const keeper = new SteppedKeeper(() => nodes.find((n) => n.id === id)!.link.stores.nodes, id, clock);
+    keepers.push(keeper);
+    nodes.push(makeNode(store.shared, id, clock, undefined, keeper));
+  }
+  const [a, b] = nodes as [Node, Node];
+  await a.membership.join();
+  await b.membership.join();
+  await connect(b, 'b1', clock);
+  const step = async (ms: number) => {
+    for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
+      clock.advance(LEASE);
+      for (const keeper of keepers) await keeper.renew();
+      await Promise.all(nodes.map((n) => n.membership.tick()));
+    }
+  };
+  await step(2 * DEAD_AFTER);
+  const restore = await store.snapshot();
+  await step(2 * DEAD_AFTER);
+  await restore();
+  clock.advance(LEASE);
+  await a.membership.resync();
+  t.same(reapLogs([a]), [], 'A judged nobody on the snapshot leases');
+  await step(3 * DEAD_AFTER);
+  t.same([...a.logouts, ...b.logouts], [], 'no logout');
+  t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
+  t.same(await statusOf(store.shared.presence, ['b1']), ['online']);
+});
