@@ -208,7 +208,7 @@ export class ClusterMembership {
       return;
     }
     // Its lapse counts like any other: after a rewind it is what holds the reaper back.
-    if (renewal.ok) this.noteRenewal(renewal.at, renewal.previous);
+    if (renewal.ok) this.noteRenewal(renewal.at, renewal.previous, renewal.lapsedAt);
     const sessions = this.options.liveSessions();
     const at = now();
     const { restored, stale } = await registry.reassert(nodeId, at, sessions);
@@ -244,7 +244,7 @@ export class ClusterMembership {
           this.fenced = true;
           break;
         }
-        if (this.noteRenewal(outcome.at, outcome.previous)) reassert = true;
+        if (this.noteRenewal(outcome.at, outcome.previous, outcome.lapsedAt)) reassert = true;
       }
       if (this.fenced) {
         await this.startOver();
@@ -264,11 +264,11 @@ export class ClusterMembership {
   }
 
   /**
-   * Takes in one successful renewal (`at`, the lease it replaced: `previous`). True when the
-   * node must re-assert its sessions: its lease was missing (the store lost data) or expired (a
-   * reaper may have ended its users).
+   * Takes in one successful renewal (`at`, the lease it replaced: `previous`, the store's record of
+   * the node's last lapse: `lapsedAt`). True when the node must re-assert its sessions: its lease
+   * was missing (the store lost data) or expired (a reaper may have ended its users).
    */
-  private noteRenewal(at: number, previous: number | null): boolean {
+  private noteRenewal(at: number, previous: number | null, lapsedAt?: number | null): boolean {
     const { deadAfterMs, leaseIntervalMs, nodeId, log } = this.options;
     this.leaseWritten = Math.max(this.leaseWritten, at);
     // After a failed renewal, a lost lease, or a renewal that came too late, the others may not
@@ -278,6 +278,12 @@ export class ClusterMembership {
       this.steadySince = at;
       this.lapses++;
       log.info({ nodeId, lastLease: previous, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
+    } else if (lapsedAt != null && lapsedAt > this.steadySince) {
+      // The other renewer (the keeper's thread, or the main loop) saw the lapse first, and this
+      // renewal's `previous` is its fresh lease: the store's record says when it happened.
+      this.steadySince = lapsedAt;
+      this.lapses++;
+      log.info({ nodeId, lapsedAt, deadAfterMs }, 'own lease lapsed: other nodes are judged again once it has been renewed for deadAfterMs');
     }
     if (previous === null || !isLeaseLive(at - previous, deadAfterMs)) return true;
     this.lastRenewal = Math.max(this.lastRenewal, at);
@@ -290,7 +296,7 @@ export class ClusterMembership {
     try {
       await this.sampleClock();
       const at = now();
-      const result = await registry.renewLease(nodeId, at, this.generation);
+      const result = await registry.renewLease(nodeId, at, this.generation, lapseAfterMs(this.options.leaseIntervalMs, this.options.deadAfterMs));
       return { ok: true, at, ...result };
     } catch (error) {
       this.steadySince = undefined;

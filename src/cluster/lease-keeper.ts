@@ -19,6 +19,8 @@ export type LeaseRenewalOutcome =
       /** The generation was fenced (the node was reaped): nothing renewed. */
       fenced: boolean;
       previous: number | null;
+      /** The store's record of this node's last lapse (`RenewLeaseResult.lapsedAt`). */
+      lapsedAt?: number | null;
     }
   | { ok: false; at: number; error: string };
 

@@ -58,6 +58,12 @@ export interface RenewLeaseResult {
   fenced: boolean;
   /** The lease before this call (ms), or null when there was none. */
   previous: number | null;
+  /**
+   * With `lapseAfterMs`: the last time a renewal of this node found its previous lease missing
+   * or older than that (this one included), or null when none ever did. Kept in the store, so a
+   * node learns of a lapse whichever of its renewers saw it.
+   */
+  lapsedAt?: number | null;
 }
 
 export interface ReapResult {
@@ -114,7 +120,7 @@ export interface NodeRegistry {
    * previous lease older than the dead-after delay (a reaper may have ended some of its users)
    * means: call `reassert`. A generation the store does not know (data lost) is adopted.
    */
-  renewLease(nodeId: string, now: number, generation: string): Promise<RenewLeaseResult>;
+  renewLease(nodeId: string, now: number, generation: string, lapseAfterMs?: number): Promise<RenewLeaseResult>;
 
   /** Every node lease, oldest renewal first (ties by nodeId). */
   listNodes(): Promise<NodeLease[]>;

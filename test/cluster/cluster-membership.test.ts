@@ -124,12 +124,19 @@ class SteppedKeeper implements LeaseKeeper {
     this.active = false;
   }
 
-  async renew(): Promise<void> {
+  /** One renewal; `delivered` false: its outcome is still on its way to the main thread (`deliver`). */
+  async renew(delivered = true): Promise<void> {
     if (!this.active) return;
     const at = this.clock.now();
-    const result = await this.nodes().renewLease(this.nodeId, at, this.generation);
+    const result = await this.nodes().renewLease(this.nodeId, at, this.generation, lapseAfterMs(LEASE, DEAD_AFTER));
     if (result.fenced) this.active = false;
-    this.outcomes.push({ ok: true, at, ...result });
+    (delivered ? this.outcomes : this.inFlight).push({ ok: true, at, ...result });
+  }
+
+  private inFlight: LeaseRenewalOutcome[] = [];
+
+  deliver(): void {
+    this.outcomes.push(...this.inFlight.splice(0));
   }
 }
 
@@ -559,4 +566,46 @@ t.test('a resync right after a rewind reaps nobody', async (t) => {
   t.same([...a.logouts, ...b.logouts], [], 'no logout');
   t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
   t.same(await statusOf(store.shared.presence, ['b1']), ['online']);
+});
+
+/**
+ * The rewind again, seen first by the keeper's thread: it renews right after Redis came back from
+ * the snapshot (its renewal's `previous` is the snapshot's: a lapse), and its outcome is still on
+ * its way when the bus asks the main loop to resync. The main loop's own renewal then replaces a
+ * fresh lease; only the store's record of the lapse tells it to wait before judging anyone.
+ */
+t.test('a lapse seen by the keeper holds back a resync that comes before its outcome', async (t) => {
+  const store = await rewindableRedis(t);
+  if (!store) return;
+  const clock = new ManualClock();
+  const keepers: SteppedKeeper[] = [];
+  const nodes: Node[] = [];
+  for (const id of ['A', 'B']) {
+    const keeper = new SteppedKeeper(() => nodes.find((n) => n.id === id)!.link.stores.nodes, id, clock);
+    keepers.push(keeper);
+    nodes.push(makeNode(store.shared, id, clock, undefined, keeper));
+  }
+  const [a, b] = nodes as [Node, Node];
+  await a.membership.join();
+  await b.membership.join();
+  await connect(b, 'b1', clock);
+  const step = async (ms: number) => {
+    for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
+      clock.advance(LEASE);
+      for (const keeper of keepers) await keeper.renew();
+      await Promise.all(nodes.map((n) => n.membership.tick()));
+    }
+  };
+  await step(2 * DEAD_AFTER);
+  const restore = await store.snapshot();
+  await step(2 * DEAD_AFTER);
+  await restore();
+  clock.advance(LEASE);
+  await keepers[0]!.renew(false); // A's thread sees the lapse; the outcome is not delivered yet
+  await a.membership.resync();
+  t.same(reapLogs([a]), [], 'A judged nobody');
+  keepers[0]!.deliver();
+  await step(3 * DEAD_AFTER);
+  t.same([...a.logouts, ...b.logouts], [], 'no logout');
+  t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
 });

@@ -424,6 +424,16 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     );
   });
 
+  test('renewLease with lapseAfterMs records the last lapse in the store for every renewer', async (t, { nodes }) => {
+    const { generation } = await nodes.registerNode('A', 1000, DEAD_AFTER);
+    t.same(await nodes.renewLease('A', 2000, generation, 2500), { fenced: false, previous: 1000, lapsedAt: null }, 'no lapse yet');
+    t.same(await nodes.renewLease('A', 6000, generation, 2500), { fenced: false, previous: 2000, lapsedAt: 6000 }, '4 s after the previous one: a lapse');
+    t.same(await nodes.renewLease('A', 7000, generation, 2500), { fenced: false, previous: 6000, lapsedAt: 6000 }, 'reported to the next renewal too');
+    t.same(await nodes.renewLease('A', 8000, generation), { fenced: false, previous: 7000 }, 'without lapseAfterMs: as before');
+    t.same(await nodes.renewLease('B', 8000, 'gB', 2500), { fenced: false, previous: null, lapsedAt: 8000 }, 'no previous lease: a lapse');
+    await t.rejects(nodes.renewLease('A', 9000, generation, Number.NaN), RangeError);
+  });
+
   test('releaseAbsent ends what the node no longer holds, once, and leaves the rest', async (t, { presence, outbox, nodes }) => {
     await nodes.registerNode('A', 1000, DEAD_AFTER);
     // On A: gone (left, but the store went back in time), held, shared (also on B), opening.

@@ -9,7 +9,7 @@ import websocket from '@fastify/websocket';
 import { Gateway } from '../../gateway/gateway.ts';
 import { LogoutPipeline } from '../../presence/logout-pipeline.ts';
 import { CloseCode } from '../../protocol/close-codes.ts';
-import { ClusterMembership } from '../../cluster/cluster-membership.ts';
+import { ClusterMembership, lapseAfterMs } from '../../cluster/cluster-membership.ts';
 import { StatsExchange } from '../../cluster/stats-exchange.ts';
 import { collectNodeStats, type NodeStats } from '../../gateway/node-stats.ts';
 import { NodeLifecycle } from '../../gateway/node-lifecycle.ts';
@@ -109,6 +109,7 @@ export default fp(
           nodeId: config.NODE_ID,
           intervalMs: config.NODE_LEASE_INTERVAL_MS,
           stallLimitMs: config.NODE_STALL_LIMIT_MS,
+          lapseAfterMs: lapseAfterMs(config.NODE_LEASE_INTERVAL_MS, config.NODE_DEAD_AFTER_MS),
           clock,
           log,
         })

@@ -40,8 +40,9 @@ export class MemoryNodeRegistry implements NodeRegistry {
     return { reaped, generation };
   }
 
-  async renewLease(nodeId: string, now: number, generation: string): Promise<RenewLeaseResult> {
+  async renewLease(nodeId: string, now: number, generation: string, lapseAfterMs?: number): Promise<RenewLeaseResult> {
     checkTime('now', now);
+    if (lapseAfterMs !== undefined) checkTime('lapseAfterMs', lapseAfterMs);
     const previous = this.state.leases.get(nodeId) ?? null;
     const fence = this.fenceOf(nodeId);
     if (fence.fenced === generation || (fence.gen !== undefined && fence.gen !== generation && !supersedes(generation, fence.gen))) {
@@ -49,10 +50,12 @@ export class MemoryNodeRegistry implements NodeRegistry {
     }
     this.state.leases.set(nodeId, now);
     fence.gen = generation;
-    return { fenced: false, previous };
+    if (lapseAfterMs === undefined) return { fenced: false, previous };
+    if (previous === null || now - previous > lapseAfterMs) fence.lapsedAt = now;
+    return { fenced: false, previous, lapsedAt: fence.lapsedAt ?? null };
   }
 
-  private fenceOf(nodeId: string): { gen?: string; fenced?: string } {
+  private fenceOf(nodeId: string): { gen?: string; fenced?: string; lapsedAt?: number } {
     let fence = this.state.fences.get(nodeId);
     if (!fence) this.state.fences.set(nodeId, (fence = {}));
     return fence;

@@ -28,6 +28,7 @@ export interface LeaseWorkerData {
   generation: string;
   intervalMs: number;
   stallLimitMs: number;
+  lapseAfterMs: number;
   /** Int32Array[1] bumped by the main loop. */
   progress: SharedArrayBuffer;
 }
@@ -71,7 +72,7 @@ async function renew(): Promise<void> {
     sample = await readServerClock(readRedisTime);
     clock.addSample(sample);
     const at = clock.now();
-    const result = await nodes.renewLease(data.nodeId, at, generation);
+    const result = await nodes.renewLease(data.nodeId, at, generation, data.lapseAfterMs);
     if (result.fenced) paused = true;
     post({ type: 'renewal', outcome: { ok: true, at, ...result }, sample });
   } catch (error) {

@@ -21,6 +21,8 @@ export interface RedisLeaseKeeperOptions {
   intervalMs: number;
   /** NODE_STALL_LIMIT_MS: no renewal once the main loop made no progress for this long. */
   stallLimitMs: number;
+  /** A renewal this long after the previous lease (or with none) records a lapse in the store (`lapseAfterMs`). */
+  lapseAfterMs: number;
   clock: ClusterClock;
   log: CoreLogger;
   /** Delay before a crashed worker is started again (default 1000 ms). */
@@ -119,10 +121,10 @@ export class RedisLeaseKeeper implements LeaseKeeper {
   }
 
   private spawn(): void {
-    const { connection, keyPrefix, nodeId, intervalMs, stallLimitMs, log } = this.options;
+    const { connection, keyPrefix, nodeId, intervalMs, stallLimitMs, lapseAfterMs, log } = this.options;
     // '' keeps a restarted thread paused while the node is fenced.
     const generation = this.paused ? '' : this.generation;
-    const workerData: LeaseWorkerData = { connection, keyPrefix, nodeId, generation, intervalMs, stallLimitMs, progress: this.progress };
+    const workerData: LeaseWorkerData = { connection, keyPrefix, nodeId, generation, intervalMs, stallLimitMs, lapseAfterMs, progress: this.progress };
     const worker = new Worker(WORKER_BOOT, { eval: true, workerData, name: 'lease-keeper' });
     this.worker = worker;
     this.ready = false;

@@ -124,12 +124,23 @@ export class RedisNodeRegistry implements NodeRegistry {
     }
   }
 
-  async renewLease(nodeId: string, now: number, generation: string): Promise<RenewLeaseResult> {
+  async renewLease(nodeId: string, now: number, generation: string, lapseAfterMs?: number): Promise<RenewLeaseResult> {
     const { keys: k, run } = this.ctx;
     checkTime('now', now);
-    const reply = asFields(await run('renewLease', [k.nodes, k.nodeFence(nodeId)], [nodeId, String(now), generation]), 'renewLease', ['fenced', 'previous']);
-    const previous = asString(reply.previous, 'renewLease previous');
-    return { fenced: asNumber(reply.fenced, 'renewLease fenced') === 1, previous: previous === '' ? null : asNumber(previous, 'renewLease previous') };
+    if (lapseAfterMs !== undefined) checkTime('lapseAfterMs', lapseAfterMs);
+    const reply = asFields(
+      await run('renewLease', [k.nodes, k.nodeFence(nodeId)], [nodeId, String(now), generation, lapseAfterMs === undefined ? '' : String(lapseAfterMs)]),
+      'renewLease',
+      ['fenced', 'previous'],
+      ['lapsedAt'],
+    );
+    const optionalTime = (value: unknown, what: string) => (value === '' ? null : asNumber(value, what));
+    const result: RenewLeaseResult = {
+      fenced: asNumber(reply.fenced, 'renewLease fenced') === 1,
+      previous: optionalTime(asString(reply.previous, 'renewLease previous'), 'renewLease previous'),
+    };
+    if (reply.lapsedAt !== undefined) result.lapsedAt = optionalTime(asString(reply.lapsedAt, 'renewLease lapsedAt'), 'renewLease lapsedAt');
+    return result;
   }
 
   async listNodes(): Promise<NodeLease[]> {
