@@ -217,9 +217,9 @@ export function checkRun(dir: string): Report {
   // the grace (LOGOUT_GRACE_MS for the grace reasons, none otherwise) started a logical session
   // of its own. Every other logout is judged at P against any connection (a stamp T on a skewed
   // clock is not to be trusted).
-  // Excused, and counted apart: the session's node was cut from Redis at that moment and then
-  // fenced its connection (close 1012 once the cut ended): the cluster could not tell it from a
-  // dead node, and the node ended the session it no longer owned.
+  // Excused, and counted apart: the session's node was cut from Redis at that moment and its
+  // connection ended with it: fenced (close 1012 once the cut ended), or closed by the client
+  // while the node was still cut off. The cluster could not tell that node from a dead one.
   const W = 5000;
   const maxGap = s.NODE_DEAD_AFTER_MS!;
   const falseLogouts: Array<Record<string, unknown>> = [];
@@ -239,7 +239,12 @@ export function checkRun(dir: string): Report {
     if (!live) continue;
     const moments = [T, ...(P === undefined ? [] : [P])];
     const cut = faults.find((f) => f.kind === 'redis-cut' && f.nodeId === live.node && moments.some((x) => x >= f.start - 1000 && x <= f.end + 1000));
-    const fenced = cut !== undefined && live.code === 1012 && live.close !== null && live.close >= cut.end - 1000 && live.close <= cut.end + 15_000;
+    const endedWithCut =
+      cut !== undefined &&
+      live.node === cut.nodeId &&
+      live.close !== null &&
+      live.close <= cut.end + 15_000 &&
+      (live.code === 1012 ? live.close >= cut.end - 1000 : live.close <= cut.end + 1000);
     const finding = {
       logicalSessionId: row.id,
       userId: row.userId,
@@ -251,7 +256,7 @@ export function checkRun(dir: string): Report {
       liveConnection: { sid: live.sid, node: live.node, open: iso(live.open), close: live.close ? iso(live.close) : null, code: live.code },
       ...(cut ? { duringRedisCutOf: cut.nodeId } : {}),
     };
-    (fenced ? excused : falseLogouts).push(finding);
+    (endedWithCut ? excused : falseLogouts).push(finding);
   }
   const falseByReason: Record<string, number> = {};
   for (const f of falseLogouts) falseByReason[String(f.reason)] = (falseByReason[String(f.reason)] ?? 0) + 1;
@@ -438,7 +443,7 @@ export function renderMarkdown(report: Report): string {
             .map(([k, v]) => `${k}: ${v}`)
             .join(', ')})`
         : ''
-    }; excused (node cut from Redis, then fenced with 1012): ${c.falseLogouts.excusedFencedAfterRedisCut} | ${ok(c.falseLogouts.count === 0)} |`,
+    }; excused (their node was cut from Redis and reaped; the connection fenced with 1012 or closed during the cut): ${c.falseLogouts.excusedFencedAfterRedisCut} | ${ok(c.falseLogouts.count === 0)} |`,
     `| ghost time, vanished (p50 / p99 / max) | ${ms(c.ghost.vanish.p50)} / ${ms(c.ghost.vanish.p99)} / ${ms(c.ghost.vanish.max)} (n=${c.ghost.vanish.n}) | |`,
     `| ghost time, frozen (p50 / p99 / max) | ${ms(c.ghost.freeze.p50)} / ${ms(c.ghost.freeze.p99)} / ${ms(c.ghost.freeze.max)} (n=${c.ghost.freeze.n}); ${c.ghost.censored} never seen offline before they came back | |`,
     `| ghost time, all, lower bound (last response still online) p50 / p99 / max | ${ms(c.ghost.lowerBound.p50)} / ${ms(c.ghost.lowerBound.p99)} / ${ms(c.ghost.lowerBound.max)} | |`,

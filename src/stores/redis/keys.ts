@@ -40,7 +40,7 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
     pattern: 'server:node:<nodeId>:fence',
     type: 'hash',
     holds:
-      '`gen`: the generation of the lease (`<process incarnation>/<n>`, set by registration; a later generation of the same process replaces it); `lapsedAt`: the last renewal that found the previous lease missing or late (every renewal reports it, so each of the node's renewers learns of a lapse); `fenced`: a generation a reaper started reaping, whose renewals are refused so the frozen or cut-off process learns it was reaped (expires 7 days after the fencing)',
+      '`gen`: the generation of the lease (`<process incarnation>/<n>`, set by registration; a later generation of the same process replaces it); `lapsedAt`: the last renewal that found the previous lease missing or late (every renewal reports it, so each renewer of the node learns of a lapse); `fenced`: a generation a reaper started reaping, whose renewals are refused so the frozen or cut-off process learns it was reaped (expires 7 days after the fencing)',
   },
   { pattern: 'server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms, cluster clock)' },
   { pattern: 'server:lock:<name>', type: 'hash', holds: "`owner`, `expiresAt` (ms) of a named lock (the reaper's); PEXPIRE collects it" },
