@@ -111,6 +111,12 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
       // resumed, made at 52 s while it plays, is a false logout.
       conn('resumable', 0, 40),
       conn('resumable', 41, null, { sid: 'resumable-2' }),
+      // Their node n1 is cut from Redis from 60 s to 68 s and reaped at 65 s, stamped 60 s: one
+      // client quits at 62 s (during the cut), one is fenced with 1012 at 69 s: both excused. One
+      // on another node (n2) is not.
+      conn('cut-quit', 0, 62),
+      conn('cut-fenced', 0, 69, { code: 1012 }),
+      conn('elsewhere', 0, null, { node: 'n2' }),
     ],
     rows: [
       { id: 's-live', userId: 'live', disconnectedAt: at(50), reason: 'node_lost' },
@@ -120,6 +126,9 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
       { id: 's-open', userId: 'open', disconnectedAt: null, reason: null },
       { id: 's-late', userId: 'late', disconnectedAt: at(40), reason: 'closed' },
       { id: 's-resumable', userId: 'resumable', disconnectedAt: at(40), reason: 'closed' },
+      { id: 's-cut-quit', userId: 'cut-quit', disconnectedAt: at(60), reason: 'node_lost' },
+      { id: 's-cut-fenced', userId: 'cut-fenced', disconnectedAt: at(60), reason: 'node_lost' },
+      { id: 's-elsewhere', userId: 'elsewhere', disconnectedAt: at(60), reason: 'node_lost' },
     ],
     logouts: [
       { sid: 's-live', userId: 'live', time: at(55.5), reason: 'node_lost' },
@@ -130,8 +139,14 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
       { sid: 's-dup', userId: 'dup', time: at(47), reason: 'node_lost' },
       { sid: 's-late', userId: 'late', time: at(52), reason: 'closed' },
       { sid: 's-resumable', userId: 'resumable', time: at(52), reason: 'closed' },
+      { sid: 's-cut-quit', userId: 'cut-quit', time: at(65), reason: 'node_lost', nodeId: 'n3' },
+      { sid: 's-cut-fenced', userId: 'cut-fenced', time: at(65), reason: 'node_lost', nodeId: 'n3' },
+      { sid: 's-elsewhere', userId: 'elsewhere', time: at(65), reason: 'node_lost', nodeId: 'n3' },
     ],
-    faults: [{ kind: 'skew', nodeId: 'n2', start: at(90), end: at(130), skewMs: -60_000 }],
+    faults: [
+      { kind: 'skew', nodeId: 'n2', start: at(90), end: at(130), skewMs: -60_000 },
+      { kind: 'redis-cut', nodeId: 'n1', start: at(60), end: at(68) },
+    ],
     ghosts: [
       {
         userId: 'g1',
@@ -181,11 +196,17 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
   t.same(
     c.falseLogouts.examples.map((f: any) => [f.userId, f.judgedAt]).sort(),
     [
+      ['elsewhere', 'stamp and logout'],
       ['live', 'stamp and logout'],
       ['resumable', 'logout'],
       ['skewed', 'logout'],
     ],
     'the reaped live player, the one stamped on a skewed clock, the one back within the grace; not the frozen node player, nor a late write of a session left for good',
+  );
+  t.same(
+    c.falseLogouts.excusedExamples.map((f: any) => f.userId).sort(),
+    ['cut-fenced', 'cut-quit'],
+    'reaped while their node was cut from Redis: fenced after, or closed during the cut',
   );
   t.equal(c.exactlyOnce.duplicates, 1);
   t.equal(c.exactlyOnce.missing, 1);
