@@ -25,7 +25,10 @@
  * missed the last writes was promoted. Its leases are then old although every node is alive.
  * Before judging anyone, the reaper checks its own lease in the same listing: a lease older than
  * the last one this node wrote (or none) means the store lost writes, so steadiness starts again
- * and nobody is judged until every node had `deadAfterMs` to renew.
+ * and nobody is judged until every node had `deadAfterMs` to renew. A lapse is also recorded in
+ * the store by whichever renewer saw it (`lapsedAt`): the keeper's thread and the main loop each
+ * learn of it, even when the other one's renewal came first. Every reconnection to the store
+ * (`resync`) re-asserts the node's share and releases the players it no longer holds.
  *
  * Fencing: a renewal refused as fenced means a reaper took this node for dead (it froze, was cut
  * off, or its loop stalled past NODE_STALL_LIMIT_MS) and logged its players out. The node then
