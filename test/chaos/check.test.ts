@@ -173,6 +173,19 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
         censoredAt: null,
       },
       {
+        // Last seen online at 11.3 s, first seen offline at 11.7 s: unresolved, not a violation.
+        userId: 'g4',
+        kind: 'vanish',
+        nodeId: 'n1',
+        lastFrame: at(10),
+        silentAt: at(10),
+        lastOnlineAt: at(21.3),
+        offlineAt: at(21.7),
+        logoutTime: null,
+        logoutReason: null,
+        censoredAt: null,
+      },
+      {
         userId: 'g3',
         kind: 'freeze',
         nodeId: 'n1',
@@ -210,7 +223,12 @@ t.test('each failure is found, legitimate logouts are not', async (t) => {
   );
   t.equal(c.exactlyOnce.duplicates, 1);
   t.equal(c.exactlyOnce.missing, 1);
-  t.same(c.ghost.examples.map((g: any) => g.userId).sort(), ['g1', 'g3'], 'over 11.5 s (also when censored), not the one at 11 s');
+  t.same(c.ghost.examples.map((g: any) => g.userId).sort(), ['g1', 'g3'], 'seen online past 11.5 s (also when censored), not the one at 11 s');
+  t.same(
+    c.ghost.unresolvedExamples.map((g: any) => g.userId),
+    ['g4'],
+    'online at 11.3 s, offline at 11.7 s: unresolved',
+  );
   t.equal(c.crashes.logLines, 1, 'the error line on the node output');
   t.same(report.verdict.failed, ['duplicate logouts', 'missing logouts', 'false logouts', 'ghost bound', 'crash']);
 });
