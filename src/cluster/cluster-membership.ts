@@ -38,7 +38,7 @@
  */
 import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import type { Locks } from './locks.ts';
-import type { NodeLease, NodeRegistry, ReassertSession } from './node-registry.ts';
+import { NodeIdInUseError, type NodeLease, type NodeRegistry, type ReassertSession } from './node-registry.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { isLeaseLive, isNodeAlive } from './node-liveness.ts';
 import type { LeaseKeeper, LeaseRenewalOutcome } from './lease-keeper.ts';
@@ -134,17 +134,19 @@ export class ClusterMembership {
 
   constructor(private readonly options: ClusterMembershipOptions) {}
 
-  /** Takes the node's lease; fails (NodeIdInUseError) when a live node holds the id. */
+  /**
+   * Takes the node's lease (waiting out a dead predecessor's); fails (NodeIdInUseError) when a
+   * live node holds the id.
+   */
   async join(): Promise<void> {
-    const { nodes: registry, nodeId, now, deadAfterMs, keeper, log } = this.options;
+    const { nodeId, now, keeper, log } = this.options;
     // The keeper renews from the first lease on, whatever the main loop is busy with (loading the
     // rest of the app takes seconds on a busy host: longer than NODE_DEAD_AFTER_MS may be).
     if (keeper && !(await keeper.whenReady(KEEPER_READY_TIMEOUT_MS))) {
       log.warn({ nodeId }, 'lease keeper thread not ready: the main loop renews the lease meanwhile');
     }
-    await this.sampleClock();
-    const at = now();
-    const { reaped, generation } = await registry.registerNode(nodeId, at, deadAfterMs);
+    const { at, result } = await this.registerWhenFree();
+    const { reaped, generation } = result;
     this.generation = generation;
     this.leaseWritten = at;
     keeper?.start(generation);
@@ -154,6 +156,36 @@ export class ClusterMembership {
       this.options.log.warn({ nodeId, count: reaped.length }, 'previous process with this node id left players behind: logged out');
       this.reaped += reaped.length;
       this.options.onLogouts(reaped);
+    }
+  }
+
+  /**
+   * Registers the node id. A lease that is not expired yet but no longer renewed is a previous
+   * process that just died (a restart right after a crash, faster than NODE_DEAD_AFTER_MS): the
+   * registration waits for it to expire, then reaps what it left. A lease that moves is a live
+   * process using the id: NodeIdInUseError, at once.
+   */
+  private async registerWhenFree(): Promise<{ at: number; result: Awaited<ReturnType<NodeRegistry['registerNode']>> }> {
+    const { nodes: registry, nodeId, now, deadAfterMs, leaseIntervalMs, log } = this.options;
+    let heldLease: number | undefined;
+    for (;;) {
+      await this.sampleClock();
+      const at = now();
+      try {
+        return { at, result: await registry.registerNode(nodeId, at, deadAfterMs) };
+      } catch (error) {
+        if (!(error instanceof NodeIdInUseError)) throw error;
+        const lease = (await registry.listNodes()).find((n) => n.nodeId === nodeId)?.lastRenewal;
+        if (lease === undefined || (heldLease !== undefined && lease !== heldLease)) throw error;
+        if (heldLease === undefined) {
+          log.warn(
+            { nodeId, lastLease: lease, deadAfterMs },
+            'NODE_ID is held by a lease that is not renewed any more (a previous process that just died?): waiting for it to expire',
+          );
+        }
+        heldLease = lease;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(leaseIntervalMs, deadAfterMs)));
+      }
     }
   }
 

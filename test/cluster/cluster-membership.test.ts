@@ -528,14 +528,11 @@ t.test('a store rewound to an earlier generation of the same process does not fe
 });
 
 /**
- * The same rewind seen first through the bus: Redis comes back (from a snapshot) and the node
- * resyncs at once, before its keeper's thread renewed. The re-assertion renews the lease itself
- * and writes it fresh; the lease it replaced is the snapshot's, a lapse, so the reaper must still
- * wait rather than judge the others on their snapshot leases.
+ * Nodes A and B, each with a stepped keeper, on a rewindable Redis; b1 on B. They run steady,
+ * a snapshot is taken, they run on, then the store is restored from it and one lease interval
+ * passes: what comes next (A's resync, A's keeper) is the test's.
  */
-t.test('a resync right after a rewind reaps nobody', async (t) => {
-  const store = await rewindableRedis(t);
-  if (!store) return;
+async function rewoundPair(store: NonNullable<Awaited<ReturnType<typeof rewindableRedis>>>) {
   const clock = new ManualClock();
   const keepers: SteppedKeeper[] = [];
   const nodes: Node[] = [];
@@ -548,6 +545,7 @@ t.test('a resync right after a rewind reaps nobody', async (t) => {
   await a.membership.join();
   await b.membership.join();
   await connect(b, 'b1', clock);
+  /** Lease intervals in which the keepers renew, then both rounds run. */
   const step = async (ms: number) => {
     for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
       clock.advance(LEASE);
@@ -560,6 +558,19 @@ t.test('a resync right after a rewind reaps nobody', async (t) => {
   await step(2 * DEAD_AFTER);
   await restore();
   clock.advance(LEASE);
+  return { clock, a, b, keepers, step };
+}
+
+/**
+ * The same rewind seen first through the bus: Redis comes back (from a snapshot) and the node
+ * resyncs at once, before its keeper's thread renewed. The re-assertion renews the lease itself
+ * and writes it fresh; the lease it replaced is the snapshot's, a lapse, so the reaper must still
+ * wait rather than judge the others on their snapshot leases.
+ */
+t.test('a resync right after a rewind reaps nobody', async (t) => {
+  const store = await rewindableRedis(t);
+  if (!store) return;
+  const { a, b, step } = await rewoundPair(store);
   await a.membership.resync();
   t.same(reapLogs([a]), [], 'A judged nobody on the snapshot leases');
   await step(3 * DEAD_AFTER);
@@ -577,30 +588,7 @@ t.test('a resync right after a rewind reaps nobody', async (t) => {
 t.test('a lapse seen by the keeper holds back a resync that comes before its outcome', async (t) => {
   const store = await rewindableRedis(t);
   if (!store) return;
-  const clock = new ManualClock();
-  const keepers: SteppedKeeper[] = [];
-  const nodes: Node[] = [];
-  for (const id of ['A', 'B']) {
-    const keeper = new SteppedKeeper(() => nodes.find((n) => n.id === id)!.link.stores.nodes, id, clock);
-    keepers.push(keeper);
-    nodes.push(makeNode(store.shared, id, clock, undefined, keeper));
-  }
-  const [a, b] = nodes as [Node, Node];
-  await a.membership.join();
-  await b.membership.join();
-  await connect(b, 'b1', clock);
-  const step = async (ms: number) => {
-    for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
-      clock.advance(LEASE);
-      for (const keeper of keepers) await keeper.renew();
-      await Promise.all(nodes.map((n) => n.membership.tick()));
-    }
-  };
-  await step(2 * DEAD_AFTER);
-  const restore = await store.snapshot();
-  await step(2 * DEAD_AFTER);
-  await restore();
-  clock.advance(LEASE);
+  const { a, b, keepers, step } = await rewoundPair(store);
   await keepers[0]!.renew(false); // A's thread sees the lapse; the outcome is not delivered yet
   await a.membership.resync();
   t.same(reapLogs([a]), [], 'A judged nobody');
@@ -608,4 +596,44 @@ t.test('a lapse seen by the keeper holds back a resync that comes before its out
   await step(3 * DEAD_AFTER);
   t.same([...a.logouts, ...b.logouts], [], 'no logout');
   t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
+});
+
+/**
+ * A process restarted right after its predecessor with the same NODE_ID crashed (faster than
+ * NODE_DEAD_AFTER_MS) finds a lease that is not expired yet: it waits for it to expire and takes
+ * the id over, reaping what was left. A lease that is still renewed is a live process: refused.
+ */
+t.test('join waits out a dead predecessor lease, refuses a live one', async (t) => {
+  const clock = new ManualClock();
+  const shared = createMemoryStores();
+  const dead = makeNode(shared, 'D', clock);
+  await dead.membership.join();
+  await connect(dead, 'd1', clock);
+  clock.advance(2 * LEASE); // D crashed 2 s ago: its lease has 3 s to go
+
+  const successor = makeNode(shared, 'D', clock);
+  const joined = successor.membership.join();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  clock.advance(DEAD_AFTER); // the lease expires while the successor waits
+  await joined;
+  t.same(
+    successor.logouts.map((r) => `${r.userId}:${r.reason}`),
+    ['d1:node_lost'],
+    "the predecessor's player reaped by the successor",
+  );
+  t.equal(
+    successor.log.messages('NODE_ID is held by a lease that is not renewed any more (a previous process that just died?): waiting for it to expire').length,
+    1,
+  );
+
+  const live = makeNode(shared, 'L', clock);
+  await live.membership.join();
+  const intruder = makeNode(shared, 'L', clock);
+  const refused = intruder.membership.join();
+  const renewing = setInterval(() => {
+    clock.advance(LEASE / 2);
+    void live.membership.tick();
+  }, 200);
+  t.teardown(() => clearInterval(renewing));
+  await t.rejects(refused, { name: 'NodeIdInUseError' }, 'a lease that moves is a live process');
 });
