@@ -43,6 +43,24 @@ interface Fault {
   error?: string;
   /** redis-restart / redis-rewind: the restarted primary's log says it loaded an RDB file. */
   loadedFromDisk?: boolean;
+  /** redis-restart / redis-rewind: keys it loaded at startup (INFO persistence). */
+  loadedKeysAtStart?: number | null;
+  /** redis-restart: the marker written before the kill was found after the resync. */
+  oldDataBack?: boolean | null;
+}
+
+/**
+ * Why a Redis restart was not the fault it claims to be (the harness's own promise: an empty
+ * restart loads nothing and no old data comes back; a rewind loads its snapshot), or null.
+ */
+export function unintendedRestart(f: Fault): string | null {
+  if (f.kind === 'redis-restart') {
+    if (f.loadedFromDisk) return 'the "empty" restart loaded an RDB file';
+    if ((f.loadedKeysAtStart ?? 0) > 0) return `the "empty" restart loaded ${f.loadedKeysAtStart} keys`;
+    if (f.oldDataBack) return 'the marker written before the kill came back';
+  }
+  if (f.kind === 'redis-rewind' && (f.loadedFromDisk === false || f.loadedKeysAtStart === 0)) return 'the rewind did not load its snapshot';
+  return null;
 }
 
 type Ghost = GhostObservation;
@@ -396,7 +414,7 @@ export function checkRun(dir: string): Report {
       reconnectFrames,
       churnEvents: churn.length,
     },
-    faults: faults.map((f) => ({ ...f, seconds: Math.round((f.end - f.start) / 100) / 10 })),
+    faults: faults.map((f) => ({ ...f, seconds: Math.round((f.end - f.start) / 100) / 10, notIntended: unintendedRestart(f) ?? undefined })),
     reaper: reaperLines.map((l) => ({ by: l.nodeId, dead: l.deadNodeId, loggedOut: l.loggedOut })),
   };
   const failed: string[] = [];
@@ -407,7 +425,7 @@ export function checkRun(dir: string): Report {
   if (goneListed.length > 0 || redisAfter.online.length > 0) failed.push('online but gone');
   if (unexpectedExits.length > 0 || crashLines.length > 0) failed.push('crash');
   // The harness's own promise: an empty restart is empty, a rewind did load its snapshot.
-  if (faults.some((f) => (f.kind === 'redis-restart' && f.loadedFromDisk) || (f.kind === 'redis-rewind' && f.loadedFromDisk === false))) {
+  if (faults.some((f) => unintendedRestart(f) !== null)) {
     failed.push('harness: a Redis restart was not the intended one');
   }
   return {
@@ -487,8 +505,9 @@ export function renderMarkdown(report: Report): string {
     '|---|---|---|---|---|---|',
     // biome-ignore lint/suspicious/noExplicitAny: the report is our own JSON, rendered as read
     ...c.faults.map((f: any, i: number) => {
-      const { kind, nodeId, start, seconds, end: _end, ...rest } = f;
-      return `| ${i + 1} | ${kind} | ${nodeId ?? '–'} | ${new Date(start).toISOString().slice(11, 19)} | ${seconds} | ${JSON.stringify(rest)} |`;
+      const { kind, nodeId, start, seconds, end: _end, notIntended, ...rest } = f;
+      const flag = notIntended ? `**NOT THE INTENDED FAULT: ${notIntended}** ` : '';
+      return `| ${i + 1} | ${kind} | ${nodeId ?? '–'} | ${new Date(start).toISOString().slice(11, 19)} | ${seconds} | ${flag}${JSON.stringify(rest)} |`;
     }),
     '',
     // biome-ignore lint/suspicious/noExplicitAny: the report is our own JSON, rendered as read

@@ -297,9 +297,9 @@ async function inject(fault: PlannedFault, node: GatewayNode, redis: RedisSet, p
     case 'redis-failover':
       return await redis.failover();
     case 'redis-rewind': {
-      const snapshot = await redis.snapshotPrimary();
+      await redis.snapshotPrimary();
       await sleep(fault.durationMs);
-      return { snapshotKeys: snapshot.keys, snapshotAgeMs: fault.durationMs, ...(await redis.rewindPrimary()) };
+      return await redis.rewindPrimary();
     }
     case 'pg-restart':
       await postgres.restart();

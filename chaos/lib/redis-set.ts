@@ -4,16 +4,18 @@
  * each server has its own RDB file name: a replica writes the RDB of its full sync to disk, and a
  * primary restarted in a shared directory with the default `dump.rdb` would load that old copy.
  *
- * `restartPrimaryEmpty` kills the current primary (-9), removes its RDB file and starts a fresh
- * redis-server on its port at once, well inside the Sentinels' down-after-milliseconds (5 s), so
- * no failover happens: the replica reconnects to the empty primary and a full resync empties it
- * too. Its log must not say it loaded anything (`loadedFromDisk`), and a marker key written (and
- * replicated) before the kill is looked for on both after the resync (`oldDataBack`); the key
- * count is what the nodes re-asserted meanwhile.
+ * `restartPrimaryEmpty` kills the current primary (-9), removes its RDB file (with AOF off it is
+ * the only file it could load) and starts a fresh redis-server on its port at once, well inside
+ * the Sentinels' down-after-milliseconds (5 s), so no failover happens: the replica reconnects to
+ * the empty primary and a full resync empties it too. Its log of this start must not say it
+ * loaded anything (`loadedFromDisk`) and INFO persistence must report 0 keys loaded
+ * (`loadedKeysAtStart`), and a marker key written (and replicated) before the kill is looked for
+ * on both after the resync (`oldDataBack`); the key count is what the nodes re-asserted meanwhile.
  * `snapshotPrimary` + `rewindPrimary` (the opt-in `redis-rewind` fault): the primary saves an RDB
  * snapshot, traffic goes on, then it is killed and restarted from that snapshot, as a Redis with
  * RDB persistence comes back from its last save: every node's lease, every session and queue
- * entry as they were then. The replica resyncs from it.
+ * entry as they were then (`loadedKeysAtStart`: the snapshot's keys, less those expired since;
+ * `snapshotAgeMs`: from the save to the kill). The replica resyncs from it.
  * `failover` runs SENTINEL FAILOVER: the replica is promoted, the old primary becomes its replica.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -27,6 +29,17 @@ export const MASTER_NAME = 'chaos';
 interface Instance {
   port: number;
   child: ChildProcess;
+}
+
+/** What a restarted primary loaded at startup (recorded in the fault's details). */
+interface RestartOutcome {
+  port: number;
+  killedAt: number;
+  /** Its log of this start says it loaded an RDB file. */
+  loadedFromDisk: boolean;
+  /** Keys it loaded from that file, and keys in it it dropped as already expired. */
+  loadedKeysAtStart: number;
+  expiredKeysAtStart: number;
 }
 
 export class RedisSet {
@@ -92,14 +105,18 @@ export class RedisSet {
 
   /**
    * Kills the primary (-9) and starts it again on its port with `rdb` in place of its RDB file
-   * (null: none, an empty start). Resolves once it answers, with whether its log says it loaded
-   * data from disk.
+   * (null: none, an empty start). Resolves once it answers, with what it loaded at startup. Both
+   * signals are race-free while the nodes write through their proxies (DBSIZE after startup is
+   * not): the server's own log lines of this start (written before it accepts connections), and
+   * INFO persistence's `rdb_last_load_keys_loaded`, set by the startup load and never again on a
+   * primary.
    */
-  private async restartPrimary(rdb: string | null): Promise<{ port: number; loadedFromDisk: boolean }> {
+  private async restartPrimary(rdb: string | null): Promise<RestartOutcome> {
     const port = this.master!.port;
     const instance = this.servers.find((s) => s.port === port)!;
     instance.child.kill('SIGKILL');
     await exited(instance.child);
+    const killedAt = Date.now();
     const file = join(this.dir, this.rdbName(port));
     rmSync(file, { force: true });
     if (rdb) copyFileSync(rdb, file);
@@ -107,7 +124,17 @@ export class RedisSet {
     instance.child = this.spawnServer(port);
     await this.ping(port);
     const log = readFileSync(this.logFile(port)).subarray(logFrom).toString();
-    return { port, loadedFromDisk: /DB loaded from disk/.test(log) };
+    const probe = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    probe.on('error', () => {});
+    const persistence = await probe.info('persistence').finally(() => probe.disconnect());
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(persistence)?.[1] ?? Number.NaN);
+    return {
+      port,
+      killedAt,
+      loadedFromDisk: /Loading RDB|DB loaded from disk/.test(log),
+      loadedKeysAtStart: field('rdb_last_load_keys_loaded'),
+      expiredKeysAtStart: field('rdb_last_load_keys_expired'),
+    };
   }
 
   private async ping(port: number): Promise<void> {
@@ -143,14 +170,15 @@ export class RedisSet {
   }
 
   /** Kill -9 the primary and start it again at once, empty, on the same port (see the header). */
-  async restartPrimaryEmpty(): Promise<{ port: number; loadedFromDisk: boolean; oldDataBack: boolean | null; replicaKeysAfter: number }> {
+  async restartPrimaryEmpty(): Promise<Omit<RestartOutcome, 'killedAt'> & { oldDataBack: boolean | null; replicaKeysAfter: number }> {
     // A marker written before the kill, replicated: if it is anywhere after the restart, old data came back.
     const primary = new Redis({ port: this.master!.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     primary.on('error', () => {});
     await primary.set('chaos:marker', String(Date.now())).catch(() => {});
     await primary.call('WAIT', '1', '2000').catch(() => {});
     primary.disconnect();
-    const { port, loadedFromDisk } = await this.restartPrimary(null);
+    const { killedAt: _, ...loaded } = await this.restartPrimary(null);
+    const port = loaded.port;
     const replica = this.servers.find((s) => s.port !== port)!;
     const client = new Redis({ port: replica.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     client.on('error', () => {});
@@ -175,25 +203,32 @@ export class RedisSet {
     } finally {
       client.disconnect();
     }
-    return { port, loadedFromDisk, oldDataBack, replicaKeysAfter: keys };
+    return { ...loaded, oldDataBack, replicaKeysAfter: keys };
   }
 
+  /** When `snapshotPrimary` last saved (the rewind reports its snapshot's real age). */
+  private snapshotAt = 0;
+
   /** The primary saves a snapshot now (SAVE), kept aside for `rewindPrimary`. */
-  async snapshotPrimary(): Promise<{ keys: number }> {
+  async snapshotPrimary(): Promise<void> {
     const primary = new Redis({ port: this.master!.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
     primary.on('error', () => {});
     try {
       await primary.call('SAVE');
+      this.snapshotAt = Date.now();
       copyFileSync(join(this.dir, this.rdbName(this.master!.port)), join(this.dir, 'rewind.rdb'));
-      return { keys: await primary.dbsize() };
     } finally {
       primary.disconnect();
     }
   }
 
-  /** Kill -9 the primary and start it again from the snapshot `snapshotPrimary` kept (see the header). */
-  async rewindPrimary(): Promise<{ port: number; loadedFromDisk: boolean }> {
-    return this.restartPrimary(join(this.dir, 'rewind.rdb'));
+  /**
+   * Kill -9 the primary and start it again from the snapshot `snapshotPrimary` kept (see the
+   * header). `loadedKeysAtStart` is the snapshot's key count (less those expired since).
+   */
+  async rewindPrimary(): Promise<Omit<RestartOutcome, 'killedAt'> & { snapshotAgeMs: number }> {
+    const { killedAt, ...loaded } = await this.restartPrimary(join(this.dir, 'rewind.rdb'));
+    return { ...loaded, snapshotAgeMs: killedAt - this.snapshotAt };
   }
 
   /** SENTINEL FAILOVER; resolves once the Sentinels name the new primary. */

@@ -2,13 +2,15 @@
  * The chaos checker (chaos/check.ts) on hand-made run directories: it must pass a clean run and
  * flag each kind of failure it exists for (a false logout, including one stamped on a skewed
  * clock, a duplicate and a missing logout, a ghost over the bound, a crash), and must not flag
- * what is legitimate (a frozen node's players reaped, a clean close, a drained connection).
+ * what is legitimate (a frozen node's players reaped, a clean close, a drained connection); a
+ * Redis restart that was not the fault it claims (an "empty" one that loaded data, a rewind that
+ * did not) fails the run as a harness error.
  */
 import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkRun, liveAt } from '../../chaos/check.ts';
+import { checkRun, liveAt, renderMarkdown } from '../../chaos/check.ts';
 import { LATE_CONFIRMED } from '../../src/presence/logout-pipeline.ts';
 
 const S = 1000;
@@ -93,6 +95,33 @@ t.test('a clean run passes', async (t) => {
   const report = checkRun(dir);
   t.same(report.verdict, { pass: true, failed: [] });
   t.equal((report.checks.stampError as any).cleanCloseMs.n, 1);
+});
+
+t.test('a Redis restart that was not the intended one fails the run, loudly in the report', async (t) => {
+  const clean = {
+    bots: [conn('a', 0, 100, { byClient: true }), { ev: 'quit', u: 'a', t: at(100), lastFrame: at(99.9) }],
+    rows: [{ id: 'sa', userId: 'a', disconnectedAt: at(100), reason: 'closed' }],
+    logouts: [{ sid: 'sa', userId: 'a', time: at(105), reason: 'closed' }],
+  };
+  const restart = { kind: 'redis-restart', start: at(50), end: at(51), loadedFromDisk: false, loadedKeysAtStart: 0, oldDataBack: false };
+  const rewind = { kind: 'redis-rewind', start: at(60), end: at(75), loadedFromDisk: true, loadedKeysAtStart: 40, snapshotAgeMs: 15_000 };
+  const good = checkRun(runDir(t, { ...clean, faults: [restart, rewind] }));
+  t.same(good.verdict, { pass: true, failed: [] }, 'an empty restart and a rewind that loaded its snapshot');
+  t.notMatch(renderMarkdown(good), /NOT THE INTENDED/);
+  const harness = ['harness: a Redis restart was not the intended one'];
+  for (const [what, faults, flag] of [
+    [
+      'a restart that loaded an RDB file',
+      [{ ...restart, loadedFromDisk: true, loadedKeysAtStart: 1200 }, rewind],
+      /NOT THE INTENDED FAULT: the "empty" restart loaded an RDB file/,
+    ],
+    ['a restart whose marker came back', [{ ...restart, oldDataBack: true }], /NOT THE INTENDED FAULT: the marker/],
+    ['a rewind that loaded nothing', [restart, { ...rewind, loadedFromDisk: false, loadedKeysAtStart: 0 }], /NOT THE INTENDED FAULT: the rewind did not load/],
+  ] as const) {
+    const report = checkRun(runDir(t, { ...clean, faults: [...faults] }));
+    t.same(report.verdict, { pass: false, failed: harness }, what);
+    t.match(renderMarkdown(report), flag, `${what}: flagged in the faults table`);
+  }
 });
 
 t.test('each failure is found, legitimate logouts are not', async (t) => {
