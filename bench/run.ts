@@ -55,7 +55,8 @@ function usage(message?: string): never {
   if (message) process.stderr.write(`bench: ${message}\n`);
   process.stderr.write(
     'usage: npm run bench -- [--quick] [--only=heartbeat,direct,fanout,logout] [--servers=raw-ws,socketio,gatehouse,gatehouse-redis-pg]\n' +
-      '                        [--steps=1000,5000,15000] [--fanout=auto|room|broadcast] [--profile] [--cpu-prof] [--readme] [--gatehouse=DIR] [--repeat=N] [--out=DIR] [--budget-min=30]\n',
+      '                        [--steps=1000,5000,15000] [--fanout=auto|room|broadcast] [--profile] [--cpu-prof] [--readme] [--gatehouse=DIR] [--repeat=N] [--out=DIR] [--budget-min=30]\n' +
+      '       npm run bench -- --scenario=hostile --help   (the attack benchmark, its own options)\n',
   );
   process.exit(message ? 2 : 0);
 }

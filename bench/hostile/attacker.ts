@@ -243,6 +243,7 @@ const ATTACKS: Record<string, (a: AttackArgs) => Promise<AttackOutcome>> = {
       victim.send(`{"type":"ping","ts":${pingsSent.length - 1}}`);
     }, 1000);
     const attackers = await Promise.all([0, 1].map((i) => connect(a.node, `${a.tag}-a${i}`)));
+    for (const c of attackers) c.keepAlive(); // they stay on while the victim's link drains
     const filler = 'y'.repeat(16 * 1024);
     const { sent } = await pace(attackers, 40, a.durationMs, (c, n) => {
       const k = `${c.userId}.${n}`;
@@ -424,9 +425,11 @@ const ATTACKS: Record<string, (a: AttackArgs) => Promise<AttackOutcome>> = {
         ? `ack ${ack}${delivered ? `, delivered as ${delivered}` : ', not delivered'}`
         : `refused (${fmtCounts(sender.errors)})${delivered ? `, yet delivered as ${delivered}` : ''}`;
     }
+    const errorsBefore = { ...sender.errors };
     sender.send('{"type":"ping","ts":1e999}');
     await sleep(500);
-    results['ping ts 1e999'] = pongs.length ? `pong ts ${pongs[pongs.length - 1]}` : 'no pong';
+    const newErrors = Object.entries(sender.errors).filter(([code, n]) => n > (errorsBefore[code] ?? 0));
+    results['ping ts 1e999'] = pongs.length ? `pong ts ${pongs[pongs.length - 1]}` : newErrors.length ? `refused (${newErrors.map(([c]) => c).join(', ')})` : 'no answer';
     sender.close();
     rcpt.close();
     return outcome(

@@ -45,6 +45,8 @@ export interface RedisFigures {
 export interface LogFigures {
   bytes: number;
   lines: number;
+  /** Bytes minus the attackers' session lifecycle lines (opened, closed, logged out). */
+  refusalBytes: number;
   perRefusalBytes: number | null;
   top: Array<{ message: string; lines: number; bytes: number }>;
 }
@@ -97,7 +99,7 @@ export function evaluate(r: AttackResult, baselineP99: number | null): TargetRes
     t.push({
       source: 'issue',
       target: '≤ 300 B of log per refused request',
-      measured: `${Math.round(per)} B (${r.log.bytes} B / ${o.refusals})`,
+      measured: `${Math.round(per)} B (${r.log.refusalBytes} B / ${o.refusals})`,
       pass: per <= 300,
     });
   }

@@ -119,6 +119,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
+/** Log lines of a WebSocket session's life, left out of the log bytes per refusal. */
+const SESSION_LIFECYCLE = ['info session opened', 'info session closed', 'info user logged out'];
+
 const t0 = Date.now();
 const log = (message: string) => process.stdout.write(`[hostile ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
 
@@ -318,12 +321,17 @@ export async function runHostile(argv: string[]): Promise<void> {
       perSessionBytes: sessions > 0 ? (mem1.bytes - mem0.bytes) / sessions : null,
       usedMemoryPeakDeltaBytes: usedPeak - used0,
       commandsNet,
-      commandsPerSent: result.outcome?.sent ? commandsNet / result.outcome.sent : null,
+      // Per frame only where there are many frames (a one-shot attack's login costs dominate).
+      commandsPerSent: (result.outcome?.sent ?? 0) >= 20 ? commandsNet / (result.outcome?.sent ?? 1) : null,
       topCommands: topCommands(cmd0.byCommand, cmd1.byCommand),
     };
     const l = logDelta(log0, log1);
     const refusals = result.outcome?.refusals ?? 0;
-    result.log = { ...l, perRefusalBytes: refusals > 0 ? l.bytes / refusals : null };
+    // The attackers' own sessions opening and closing are logged as any player's are: not a
+    // cost of the refusals.
+    let lifecycle = 0;
+    for (const m of SESSION_LIFECYCLE) lifecycle += (log1.byMessage.get(m)?.bytes ?? 0) - (log0.byMessage.get(m)?.bytes ?? 0);
+    result.log = { ...l, refusalBytes: l.bytes - lifecycle, perRefusalBytes: refusals > 0 ? (l.bytes - lifecycle) / refusals : null };
     if (result.nodeCrashed) {
       log(`the node died during attack ${spec.n}:\n${node.tail()}`);
       errors.push(`attack ${spec.n}: the node died; restarted`);

@@ -124,10 +124,20 @@ export class CountingClient {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
+  /** Sends a text frame (a Buffer too: prepared once, sent as text, never as a binary frame). */
   send(text: string | Buffer): boolean {
     if (!this.open) return false;
-    this.ws.send(text);
+    this.ws.send(text, { binary: false });
     return true;
+  }
+
+  /** Pings once a second (a session that only sends now and then would time out meanwhile). */
+  keepAlive(): void {
+    const timer = setInterval(() => {
+      if (!this.open) clearInterval(timer);
+      else this.ws.send('{"type":"ping"}');
+    }, 1000);
+    this.ws.once('close', () => clearInterval(timer));
   }
 
   close(): void {
