@@ -429,7 +429,11 @@ const ATTACKS: Record<string, (a: AttackArgs) => Promise<AttackOutcome>> = {
     sender.send('{"type":"ping","ts":1e999}');
     await sleep(500);
     const newErrors = Object.entries(sender.errors).filter(([code, n]) => n > (errorsBefore[code] ?? 0));
-    results['ping ts 1e999'] = pongs.length ? `pong ts ${pongs[pongs.length - 1]}` : newErrors.length ? `refused (${newErrors.map(([c]) => c).join(', ')})` : 'no answer';
+    results['ping ts 1e999'] = pongs.length
+      ? `pong ts ${pongs[pongs.length - 1]}`
+      : newErrors.length
+        ? `refused (${newErrors.map(([c]) => c).join(', ')})`
+        : 'no answer';
     sender.close();
     rcpt.close();
     return outcome(
