@@ -21,6 +21,8 @@ export interface HostileResults {
     logFile: string;
   };
   baseline: WindowFigures & { redisCommandsPerSec: number; logBytesPerSec: number; keyspaceBytes: number };
+  /** The same window after the last attack (null when the run was interrupted). */
+  baselineAfter: WindowFigures | null;
   attacks: AttackResult[];
   nodeRestarts: number;
   errors: string[];
@@ -46,6 +48,10 @@ export function hostileMarkdown(r: HostileResults): string {
     `**Baseline** (same run, no attack): pong p50 ${fmtMs(b.p50Ms)}, p99 ${fmtMs(b.p99Ms)}, max ${fmtMs(b.maxMs)} over ${b.sent} pings; ` +
       `Redis ${b.redisCommandsPerSec.toFixed(1)} commands/s, ${kb(b.keyspaceBytes)} of keys; log ${b.logBytesPerSec.toFixed(0)} B/s.`,
   );
+  if (r.baselineAfter)
+    lines.push(
+      `After the last attack, the same window again: pong p50 ${fmtMs(r.baselineAfter.p50Ms)}, p99 ${fmtMs(r.baselineAfter.p99Ms)}, max ${fmtMs(r.baselineAfter.maxMs)}${r.baselineAfter.lost ? `, ${r.baselineAfter.lost} lost` : ''} (the targets use the first baseline).`,
+    );
   lines.push('');
   lines.push('| # | attack | measured | bystander pong p99 / max | Redis added (per session) | log written (per refusal) | targets |');
   lines.push('|---|---|---|---|---|---|---|');

@@ -121,6 +121,8 @@ function parseArgs(argv: string[]): Args {
 
 /** Log lines of a WebSocket session's life, left out of the log bytes per refusal. */
 const SESSION_LIFECYCLE = ['info session opened', 'info session closed', 'info user logged out'];
+/** Fastify's lines of every HTTP request, a WebSocket handshake included. */
+const HANDSHAKE_REQUEST = ['info incoming request', 'info request completed'];
 
 const t0 = Date.now();
 const log = (message: string) => process.stdout.write(`[hostile ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
@@ -329,8 +331,10 @@ export async function runHostile(argv: string[]): Promise<void> {
     const refusals = result.outcome?.refusals ?? 0;
     // The attackers' own sessions opening and closing are logged as any player's are: not a
     // cost of the refusals.
+    // Their handshakes' request lines too, unless the attack is made of HTTP requests.
+    const lifecycleLines = Object.keys(result.outcome?.http ?? {}).length === 0 ? [...SESSION_LIFECYCLE, ...HANDSHAKE_REQUEST] : SESSION_LIFECYCLE;
     let lifecycle = 0;
-    for (const m of SESSION_LIFECYCLE) lifecycle += (log1.byMessage.get(m)?.bytes ?? 0) - (log0.byMessage.get(m)?.bytes ?? 0);
+    for (const m of lifecycleLines) lifecycle += (log1.byMessage.get(m)?.bytes ?? 0) - (log0.byMessage.get(m)?.bytes ?? 0);
     result.log = { ...l, refusalBytes: l.bytes - lifecycle, perRefusalBytes: refusals > 0 ? (l.bytes - lifecycle) / refusals : null };
     if (result.nodeCrashed) {
       log(`the node died during attack ${spec.n}:\n${node.tail()}`);
@@ -352,6 +356,17 @@ export async function runHostile(argv: string[]): Promise<void> {
       await sleep(250);
     }
     notes.push('the node was still slow to answer /health/live 30 s after an attack');
+  }
+
+  // The same window once more at the end: did the node recover, and how much did the machine drift?
+  let baselineAfter: WindowFigures | null = null;
+  if (!interrupted) {
+    await settle();
+    await bystanders.request('window', { index: windowIndex });
+    await sleep(baselineMs);
+    await bystanders.request('window', { index: 0 });
+    baselineAfter = await bystanders.request<WindowFigures>('collect', { index: windowIndex, waitMs: 10_000 });
+    log(`baseline after the attacks: pong p50 ${baselineAfter.p50Ms?.toFixed(2)} ms, p99 ${baselineAfter.p99Ms?.toFixed(2)} ms`);
   }
 
   await bystanders.request('stop').catch(() => {});
@@ -383,6 +398,7 @@ export async function runHostile(argv: string[]): Promise<void> {
       logFile: logPath,
     },
     baseline,
+    baselineAfter,
     attacks: results,
     nodeRestarts,
     errors,
