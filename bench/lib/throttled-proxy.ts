@@ -25,7 +25,12 @@ class Pipe {
       this.held += chunk.length;
       if (this.held >= HOLD_BYTES) from.pause();
     });
+    // What the sender wrote before closing still crosses the link, then the close follows.
+    from.on('end', () => (this.ended = true));
+    from.on('close', () => (this.ended = true));
   }
+
+  private ended = false;
 
   /** Releases the budget of `elapsedMs` (unused budget is kept for two ticks at most: no bursts). */
   tick(elapsedMs: number): void {
@@ -41,6 +46,11 @@ class Pipe {
       this.held -= n;
     }
     if (this.held < HOLD_BYTES && this.from.isPaused()) this.from.resume();
+    if (this.ended && this.chunks.length === 0 && !this.to.writableEnded) this.to.end();
+  }
+
+  get done(): boolean {
+    return this.ended && this.chunks.length === 0;
   }
 }
 
@@ -72,8 +82,16 @@ export class ThrottledProxy {
         this.sockets.delete(client);
         this.sockets.delete(upstream);
       };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
+      // A reset kills both sides at once; a close waits until the bytes held for the other side
+      // have crossed (each pipe ends its reader then), and both sockets are gone.
+      client.on('error', drop);
+      upstream.on('error', drop);
+      const closed = () => {
+        if (client.destroyed && upstream.destroyed) drop();
+        else if (down.done && up.done) drop();
+      };
+      client.on('close', closed);
+      upstream.on('close', closed);
     });
     let last = performance.now();
     this.timer = setInterval(() => {
@@ -81,6 +99,7 @@ export class ThrottledProxy {
       for (const pipe of this.pipes) pipe.tick(now - last);
       last = now;
     }, TICK_MS);
+    this.timer.unref();
   }
 
   static async start(targetPort: number, bytesPerSec: number): Promise<ThrottledProxy> {
