@@ -54,8 +54,7 @@ function outcome(
   summary: string,
   extra: Partial<AttackOutcome> = {},
 ): AttackOutcome {
-  const closes: Record<string, number> = {};
-  for (const c of clients) if (c.closeCode !== undefined) bump(closes, String(c.closeCode));
+  const closes = closesOf(clients);
   const refused = sumCounts(clients, 'refused');
   const httpCounts = extra.http ?? {};
   const httpRefusals = Object.entries(httpCounts)
@@ -133,9 +132,11 @@ async function adminPost(node: NodeAddress, path: string, body: string): Promise
     signal: AbortSignal.timeout(30_000),
   });
   const text = await res.text();
+  // An error's `code`, or a success's `status` (e.g. a push answered `queued`).
   let code = '';
   try {
-    code = String((JSON.parse(text) as { code?: unknown; status?: unknown }).code ?? (JSON.parse(text) as { status?: unknown }).status ?? '');
+    const body = JSON.parse(text) as { code?: unknown; status?: unknown };
+    code = String(body.code ?? body.status ?? '');
   } catch {
     /* not JSON */
   }
