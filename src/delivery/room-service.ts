@@ -66,8 +66,10 @@ export class RoomService {
   /** The flush in flight (one at a time: its changes reach Redis in order). */
   private flushing: RoomBatch | undefined;
   private flushScheduled = false;
-  /** Bumped per recorded change: a directory check that saw changes in between proves nothing. */
-  private changeCount = 0;
+  /** Rooms this node has in the directory once the writes sent so far are applied. */
+  private directoryRooms = 0;
+  /** Bumped per flush and re-sync sent: a directory check that spans one proves nothing. */
+  private directoryWrites = 0;
   /**
    * Per session: rooms it was evicted from because their subscription failed; its pending answer
    * to the join is an error. Cleared by a new join of the room or the session's end.
@@ -158,6 +160,11 @@ export class RoomService {
     this.registry.leaveAll(session);
   }
 
+  /** Resolves once every change made so far reached the directory and the bus (shutdown). */
+  async settled(): Promise<void> {
+    for (let batch = this.collecting ?? this.flushing; batch; batch = this.collecting ?? this.flushing) await batch.done;
+  }
+
   /** The bus re-subscribed after an outage: the store may have lost the directory too. */
   markDirty(): void {
     this.dirty = true;
@@ -171,14 +178,15 @@ export class RoomService {
       if (now - this.lastSync >= RESYNC_INTERVAL_MS) void this.sync();
       return;
     }
-    // Changes on their way to the directory: the counts cannot agree yet; check once it is quiet.
-    if (now - this.lastCheck < CHECK_INTERVAL_MS || this.collecting || this.flushing) return;
+    // A flush on its way: the counts cannot agree yet; check on a later tick. Changes still being
+    // collected do not matter: the directory is compared with what was sent.
+    if (now - this.lastCheck < CHECK_INTERVAL_MS || this.flushing) return;
     this.lastCheck = now;
-    const expected = this.registry.roomCount;
-    const changes = this.changeCount;
+    const expected = this.directoryRooms;
+    const writes = this.directoryWrites;
     directory.nodeRoomCount(nodeId).then(
       (count) => {
-        if (count === expected || changes !== this.changeCount) {
+        if (count === expected || writes !== this.directoryWrites) {
           this.mismatches = 0;
           return;
         }
@@ -211,6 +219,8 @@ export class RoomService {
     // on top of it (a flush in flight was sent before the sync's commands, which come after it on
     // the same connection). Changes made from now on are flushed once the sync is done.
     this.collecting?.forgetChanges();
+    this.directoryRooms = this.registry.roomCount;
+    this.directoryWrites++;
     try {
       await directory.syncNode(nodeId, this.registry.memberships());
     } catch (error) {
@@ -228,7 +238,6 @@ export class RoomService {
 
   /** A change of the local registry, to reach the directory and the bus with the next flush. */
   private record(room: string, userId: string, sessions: number): void {
-    this.changeCount++;
     (this.collecting ??= new RoomBatch()).record(room, userId, sessions);
     this.scheduleFlush();
   }
@@ -257,6 +266,10 @@ export class RoomService {
     if (!batch || this.flushing) return;
     this.collecting = undefined;
     this.flushing = batch;
+    // Every change so far is in this batch or an earlier one: once written, the directory holds
+    // exactly the rooms that have local members now.
+    this.directoryRooms = this.registry.roomCount;
+    this.directoryWrites++;
     const subscribe: string[] = [];
     const unsubscribe: string[] = [];
     for (const room of batch.rooms) {

@@ -44,6 +44,7 @@ async function setup(t: Test, maxRoomChangesPerSec = 10) {
   await bus.subscribe('n1', () => {});
   t.teardown(() => bus.close());
   const directory = new RecordingDirectory();
+  const log = collectingLogger();
   const rooms = new RoomService({
     nodeId: 'n1',
     bus,
@@ -51,14 +52,14 @@ async function setup(t: Test, maxRoomChangesPerSec = 10) {
     maxRoomsPerSession: 8,
     maxRoomChangesPerSec,
     flushMs: FLUSH_MS,
-    log: collectingLogger(),
+    log,
     now: clock.now,
     send: (session, frame) => session.send(frame),
   });
   await rooms.sync();
   directory.applied.length = 0;
   const frames = (socket: { sent: string[] }) => socket.sent.map((f) => JSON.parse(f) as Record<string, unknown>);
-  return { clock, bus, directory, rooms, frames };
+  return { clock, bus, directory, rooms, frames, log };
 }
 
 t.test('one flush for the joins of 10 sessions: one directory call, one SUBSCRIBE', async (t) => {
@@ -196,4 +197,34 @@ t.test('join/leave budget: a burst of MAX_ROOM_CHANGES_PER_SEC, then that many p
   rooms.sessionClosed(session);
   await settle();
   t.same(await directory.getRoom('r4'), {}, 'a close is never refused');
+});
+
+t.test('the directory check heals a lost share, and is not fooled by changes still being collected', async (t) => {
+  const { clock, directory, rooms, log } = await setup(t);
+  const syncs = () => log.messages('room directory synced').length;
+  const players = Array.from({ length: 3 }, (_, i) => makeSession(`h${i}`, clock));
+  for (const [i, { session }] of players.entries()) rooms.join(session, `heal-${i}`);
+  await settle();
+  const check = async () => {
+    rooms.tick(clock.advance(10_001));
+    await settle();
+  };
+  // Joins collected but not flushed yet: the directory lags them, which is no mismatch.
+  const late = makeSession('late', clock);
+  for (let i = 0; i < 3; i++) {
+    rooms.join(late.session, `late-${i}`);
+    await check();
+  }
+  t.equal(syncs(), 1, 'no re-sync after the one at start');
+  t.equal(await directory.nodeRoomCount('n1'), 6, 'the late joins flushed as usual');
+
+  // The store lost this node's share (a Redis restart, a purge by a reader): two checks, a re-sync.
+  while ((await directory.purgeNode('n1', 100)) > 0);
+  await check();
+  await check();
+  rooms.tick(clock.advance(1000));
+  await settle();
+  t.equal(syncs(), 2, 'one re-sync');
+  t.equal(await directory.nodeRoomCount('n1'), 6, 're-synced from the local registry');
+  t.same(await directory.getRoom('heal-1'), { n1: 1 });
 });
