@@ -100,7 +100,8 @@ export class RoomService {
       return;
     }
     if (outcome.status === 'joined') {
-      this.evicted.get(session)?.delete(room);
+      const evicted = this.evicted.get(session);
+      if (evicted?.delete(room) && evicted.size === 0) this.evicted.delete(session);
       this.record(room, session.userId, 1);
     }
     this.answer(session, this.pendingFlush(), () => {
@@ -154,10 +155,7 @@ export class RoomService {
   sessionClosed(session: Session): void {
     this.answers.delete(session);
     this.evicted.delete(session);
-    const rooms = this.registry.roomsOf(session);
-    if (!rooms) return;
-    for (const room of rooms) this.record(room, session.userId, -1);
-    this.registry.leaveAll(session);
+    for (const room of this.registry.leaveAll(session).rooms) this.record(room, session.userId, -1);
   }
 
   /** Resolves once every change made so far reached the directory and the bus (shutdown). */
