@@ -27,8 +27,14 @@ export interface RoomServiceOptions {
   maxRoomsPerSession: number;
   log: CoreLogger;
   now: () => number;
-  /** Queues a frame on a session, through the replay gate (deliveries and answers alike). */
+  /** Queues a bulk frame (room deliveries) on a session, through the replay gate. */
   send: SendFn;
+  /**
+   * Queues a control frame (joined, left, ack, error) on a session, through the replay gate: it
+   * overtakes queued bulk. So a `room` frame queued before a leave may reach a client that is
+   * behind after its `left` (docs/protocol-notes.md "Rooms").
+   */
+  sendControl: SendFn;
 }
 
 /** Shortest pause between two re-syncs of the directory. */
@@ -63,7 +69,10 @@ export class RoomService {
   join(session: Session, room: string): void {
     const outcome = this.registry.join(session, room);
     if (outcome.status === 'limit') {
-      this.options.send(session, encodeError('FORBIDDEN', `a session may be in at most ${this.options.maxRoomsPerSession} rooms (MAX_ROOMS_PER_SESSION)`));
+      this.options.sendControl(
+        session,
+        encodeError('FORBIDDEN', `a session may be in at most ${this.options.maxRoomsPerSession} rooms (MAX_ROOMS_PER_SESSION)`),
+      );
       return;
     }
     if (outcome.status === 'joined') {
@@ -72,22 +81,22 @@ export class RoomService {
     }
     const subscribed = this.subscriptions.get(room) ?? Promise.resolve(true);
     this.answer(session, async () => {
-      if (await subscribed) this.options.send(session, encodeServerFrame({ type: 'joined', room }));
-      else this.options.send(session, encodeError('NOT_AVAILABLE', `cannot join ${room} right now (the bus is unreachable), try again`));
+      if (await subscribed) this.options.sendControl(session, encodeServerFrame({ type: 'joined', room }));
+      else this.options.sendControl(session, encodeError('NOT_AVAILABLE', `cannot join ${room} right now (the bus is unreachable), try again`));
     });
   }
 
   leave(session: Session, room: string): void {
     const { left, last } = this.registry.leave(session, room);
     if (left) this.left(session.userId, [room], last ? [room] : []);
-    this.answer(session, async () => void this.options.send(session, encodeServerFrame({ type: 'left', room })));
+    this.answer(session, async () => void this.options.sendControl(session, encodeServerFrame({ type: 'left', room })));
   }
 
   /** A `room` frame: members only; delivered to every other member session of the cluster. */
   async publish(session: Session, frame: ClientRoomFrame): Promise<void> {
     const { room } = frame;
     if (!this.registry.has(session, room)) {
-      this.options.send(session, encodeError('NOT_IN_ROOM', `join ${room} before publishing to it`, frame.id));
+      this.options.sendControl(session, encodeError('NOT_IN_ROOM', `join ${room} before publishing to it`, frame.id));
       return;
     }
     const id = randomUUID();
@@ -97,11 +106,11 @@ export class RoomService {
       await this.options.bus.publishRoom(room, { kind: 'room', room, frame: encoded });
     } catch (error) {
       this.warner.warn('publish', { room, err: (error as Error).message }, 'room message not published: bus unreachable');
-      this.options.send(session, encodeError('NOT_AVAILABLE', 'the other nodes cannot be reached, nothing was sent; try again', frame.id));
+      this.options.sendControl(session, encodeError('NOT_AVAILABLE', 'the other nodes cannot be reached, nothing was sent; try again', frame.id));
       return;
     }
     this.deliver(room, encoded, session);
-    this.options.send(session, encodeServerFrame({ type: 'ack', id: frame.id ?? id, status: 'delivered' }));
+    this.options.sendControl(session, encodeServerFrame({ type: 'ack', id: frame.id ?? id, status: 'delivered' }));
   }
 
   /** Admin push to a room: every member session of the cluster once. Rejects when the bus is down (nothing sent). */

@@ -275,8 +275,9 @@ t.test('the arrays are compacted while the pipeline never empties', async (t) =>
     queue.push(`m${i}`);
     socket.flush(1);
   }
-  const internal = queue as unknown as { data: string[] };
-  t.ok(internal.data.length < 2100, `slots stay bounded (${internal.data.length})`);
+  const internal = queue as unknown as { bulk: { slots: number }; flight: number[] };
+  t.ok(internal.bulk.slots < 2100, `queued slots stay bounded (${internal.bulk.slots})`);
+  t.ok(internal.flight.length < 2100, `in-flight slots stay bounded (${internal.flight.length})`);
   socket.flush();
   t.equal(socket.sent.length, 20_001);
   t.equal(socket.sent[20_000], 'm19999');
