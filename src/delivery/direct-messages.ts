@@ -51,15 +51,15 @@ export class DirectMessages {
     const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined);
     if (result === 'delivered' || result === 'queued') {
       if (result === 'delivered') counters.messagesOut++; // a queued message reached no session (yet)
-      replay.send(session, encodeServerFrame({ type: 'ack', id: frame.id ?? message.id, status: result }));
+      replay.sendControl(session, encodeServerFrame({ type: 'ack', id: frame.id ?? message.id, status: result }));
       // The sender's other devices see what was sent from this one (multi only: replace has none).
       if (multiSession && frame.to !== session.userId) {
         void router.deliver(session.userId, encodeServerFrame({ ...message, to: frame.to, echo: true }), session.id);
       }
     } else if (result === 'offline') {
-      replay.send(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
+      replay.sendControl(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
     } else {
-      replay.send(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
+      replay.sendControl(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
     }
   }
 
