@@ -11,6 +11,8 @@ import { USER_ID_PATTERN } from './protocol/ids.ts';
 export const GatewayErrors = {
   Unauthorized: createError('GW_UNAUTHORIZED', '%s', 401),
   Forbidden: createError('GW_FORBIDDEN', '%s', 403),
+  /** A browser page whose Origin is not in ALLOWED_ORIGINS tried to open /ws. */
+  OriginRefused: createError('GW_ORIGIN_REFUSED', 'this origin may not open a connection (ALLOWED_ORIGINS)', 403),
   BadUserId: createError('GW_BAD_USER_ID', `userId must match ${USER_ID_PATTERN}`, 400),
   NotFound: createError('GW_NOT_FOUND', '%s', 404),
   Draining: createError('GW_DRAINING', 'this node is shutting down, connect to another one', 503),
