@@ -96,7 +96,12 @@ export const EnvSchema = Type.Object({
   AUTH_JWT_JWKS_URL: Type.Optional(
     str("URL of the studio auth service's JSON Web Key Set (RS256 / ES256 keys chosen by the token's kid)", { pattern: '^https?://' }),
   ),
-  AUTH_JWT_JWKS_REFRESH_S: int(600, 1, 86_400, 'Seconds the fetched key set is used before it is fetched again (while the auth service cannot be reached the last set stays in use)'),
+  AUTH_JWT_JWKS_REFRESH_S: int(
+    600,
+    1,
+    86_400,
+    'Seconds the fetched key set is used before it is fetched again (while the auth service cannot be reached the last set stays in use)',
+  ),
   AUTH_JWT_JWKS_COOLDOWN_S: int(
     30,
     1,

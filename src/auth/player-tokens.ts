@@ -132,9 +132,7 @@ export class PlayerTokens {
   static async create(settings: PlayerTokenSettings): Promise<PlayerTokens | null> {
     const { secret, publicKeyPem, jwksUrl } = settings;
     if (!secret && !publicKeyPem && !jwksUrl) return null;
-    const hmac = secret
-      ? await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
-      : null;
+    const hmac = secret ? await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']) : null;
     const pem = publicKeyPem ? await importPublicKey(publicKeyPem) : null;
     const jwks = jwksUrl ? remoteKeys(jwksUrl, settings) : null;
     const algorithms = new Set<string>();

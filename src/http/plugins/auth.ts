@@ -66,7 +66,9 @@ export default fp(
       app.log.warn('AUTH_MODE=none: players are trusted by ?userId= without a token (development only)');
     }
     if (origins.refusesEveryBrowser) {
-      app.log.warn('ALLOWED_ORIGINS is unset: browser handshakes (with an Origin header) are refused with 403; set ALLOWED_ORIGINS to the origins of the game pages');
+      app.log.warn(
+        'ALLOWED_ORIGINS is unset: browser handshakes (with an Origin header) are refused with 403; set ALLOWED_ORIGINS to the origins of the game pages',
+      );
     }
 
     async function playerFromToken(token: string): Promise<Identity> {
