@@ -37,6 +37,12 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
   ),
+  LOG_REFUSALS_WINDOW_MS: int(
+    10_000,
+    100,
+    3_600_000,
+    'Refused HTTP requests and handshakes (4xx/5xx answers) are logged at most once per client address per window (path only, no query string, no headers), the next line counting those suppressed',
+  ),
 
   DATABASE_URL: Type.Optional(str('PostgreSQL URL; unset = embedded PGlite in PGLITE_DIR', { pattern: '^postgres(ql)?://' })),
   DATABASE_SCHEMA: Type.Optional(
