@@ -5,8 +5,8 @@
  * - AUTH_JWT_PUBLIC_KEY: one PEM public key, RS256 (RSA) or ES256 (EC P-256);
  * - AUTH_JWT_JWKS_URL: the auth service's key set, keys chosen by the token's `kid`, refetched
  *   every AUTH_JWT_JWKS_REFRESH_S and when a token names a kid the set lacks (at most once per
- *   AUTH_JWT_JWKS_COOLDOWN_S, so made-up kids cannot hammer the auth service). While the auth
- *   service cannot be reached the last fetched set stays in use.
+ *   AUTH_JWT_JWKS_COOLDOWN_S, so made-up kids cannot hammer the auth service); first fetched at
+ *   startup. While the auth service cannot be reached the last fetched set stays in use.
  * Claims: `exp` required; `nbf` and `iat` honoured (with AUTH_JWT_CLOCK_TOLERANCE_S); lifetime
  * (exp - iat, or exp - now without iat) at most AUTH_JWT_MAX_LIFETIME_S; iss / aud when
  * configured. A refusal is a TokenRefused with a short message a client may see.
@@ -78,6 +78,8 @@ function remoteKeys(url: string, settings: PlayerTokenSettings): KeyResolver {
     settings.log.warn({ url, err: (error as Error).message }, 'player token key set fetch failed');
   };
   const coolingDown = () => Date.now() - failedAt < settings.jwksCooldownMs;
+  // Fetched at startup, so the first handshake does not wait for it (nor fails alone if it fails).
+  remote.reload().then(remember, failed);
 
   return async (header, token) => {
     if (lastSet && (!remote.fresh || coolingDown())) {
