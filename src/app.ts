@@ -9,6 +9,7 @@ import { installErrorHandler } from './errors.ts';
 import { loggerOptions } from './logger.ts';
 import configPlugin from './http/plugins/config.ts';
 import requestLogPlugin from './http/plugins/request-log.ts';
+import upgradeGuardPlugin from './http/plugins/upgrade-guard.ts';
 import databasePlugin from './http/plugins/database.ts';
 import onlineStorePlugin from './http/plugins/online-store.ts';
 import authPlugin from './http/plugins/auth.ts';
@@ -60,6 +61,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installErrorHandler(app);
   await app.register(configPlugin, { config });
   await app.register(requestLogPlugin);
+  await app.register(upgradeGuardPlugin);
   // Before every route: it collects them for the OpenAPI document.
   await app.register(swaggerPlugin);
   // Before the stores: they wrap themselves with its timing observers where they are created.

@@ -70,7 +70,10 @@ const wsRoute: FastifyPluginAsync = async (app) => {
     '/ws',
     {
       websocket: true,
-      preValidation: async (request) => {
+      preValidation: async (request, reply) => {
+        // A refusal's socket is destroyed once answered (@fastify/websocket): say so, or an HTTP
+        // client keeping connections alive would send its next request into a closed socket.
+        reply.header('connection', 'close');
         // Cheapest first: a foreign browser page learns nothing else about the node.
         app.checkOrigin(request);
         admitOrRefuse();
