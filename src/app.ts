@@ -2,12 +2,14 @@
  * buildApp(config): the whole gateway as a Fastify instance, ready to listen. No listen here
  * (server.ts does that) so tests build as many apps as they like.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { Ajv } from 'ajv';
 import type { Config } from './config.ts';
 import { installErrorHandler } from './errors.ts';
 import { loggerOptions } from './logger.ts';
 import configPlugin from './http/plugins/config.ts';
+import requestLogPlugin from './http/plugins/request-log.ts';
+import upgradeGuardPlugin from './http/plugins/upgrade-guard.ts';
 import databasePlugin from './http/plugins/database.ts';
 import onlineStorePlugin from './http/plugins/online-store.ts';
 import authPlugin from './http/plugins/auth.ts';
@@ -35,6 +37,9 @@ export interface BuildOptions {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
+    // One bounded line per request instead (src/http/plugins/request-log.ts): Fastify's two
+    // lines per request carry the full URL, however long a hostile client makes it.
+    logController: new LogController({ disableRequestLogging: true }),
     // Frames, not request bodies, are the big payloads; REST bodies stay small.
     bodyLimit: 1024 * 1024,
     // Room names in paths (/api/rooms/:room/...) may be 128 characters (Fastify's default cap is 100).
@@ -55,6 +60,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictTypes : coercing).compile(schema));
   installErrorHandler(app);
   await app.register(configPlugin, { config });
+  await app.register(requestLogPlugin);
+  await app.register(upgradeGuardPlugin);
   // Before every route: it collects them for the OpenAPI document.
   await app.register(swaggerPlugin);
   // Before the stores: they wrap themselves with its timing observers where they are created.

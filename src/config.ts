@@ -5,7 +5,7 @@
  * variable and what is wrong with it.
  */
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { NODE_ID_PATTERN, NON_ID_CHARS_RE } from './protocol/ids.ts';
@@ -23,7 +23,8 @@ const MS_DAY = 86_400_000;
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
-    description: 'production refuses AUTH_MODE=none, a missing AUTH_JWT_SECRET and a missing ADMIN_TOKEN',
+    description:
+      'production refuses AUTH_MODE=none, player tokens without a key (none of AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY, AUTH_JWT_JWKS_URL) and a missing ADMIN_TOKEN, and refuses browser handshakes (with an Origin header) while ALLOWED_ORIGINS is unset',
   }),
   HOST: Type.String({ default: '0.0.0.0', description: 'Interface to listen on' }),
   PORT: int(3000, 0, 65535, 'HTTP and WebSocket port (0 = any free port)'),
@@ -35,6 +36,12 @@ export const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
+  ),
+  LOG_REFUSALS_WINDOW_MS: int(
+    10_000,
+    100,
+    3_600_000,
+    'Refused HTTP requests and handshakes (4xx/5xx answers) are logged at most once per client address per window (path only, no query string, no headers), the next line counting those suppressed',
   ),
 
   DATABASE_URL: Type.Optional(str('PostgreSQL URL; unset = embedded PGlite in PGLITE_DIR', { pattern: '^postgres(ql)?://' })),
@@ -86,6 +93,42 @@ export const EnvSchema = Type.Object({
     }),
   ),
   AUTH_JWT_SECRET: Type.Optional(str('HS256 secret for player tokens (at least 32 characters)', { minLength: 32 })),
+  AUTH_JWT_PUBLIC_KEY: Type.Optional(
+    str(
+      'PEM public key (SPKI, "-----BEGIN PUBLIC KEY-----") of RS256 (RSA, at least 2048 bits) or ES256 (EC P-256) player tokens: the PEM text itself, with real newlines or \\n escapes',
+      { pattern: '-----BEGIN PUBLIC KEY-----' },
+    ),
+  ),
+  AUTH_JWT_JWKS_URL: Type.Optional(
+    str("URL of the studio auth service's JSON Web Key Set (RS256 / ES256 keys chosen by the token's kid)", { pattern: '^https?://' }),
+  ),
+  AUTH_JWT_JWKS_REFRESH_S: int(
+    600,
+    1,
+    86_400,
+    'Seconds the fetched key set is used before it is fetched again (while the auth service cannot be reached the last set stays in use)',
+  ),
+  AUTH_JWT_JWKS_COOLDOWN_S: int(
+    30,
+    1,
+    3600,
+    'A token signed with a kid the cached key set lacks refetches the set at most once per this many seconds (key rotation; unknown kids cannot hammer the auth service)',
+  ),
+  AUTH_JWT_ISSUER: Type.Optional(str('When set, player tokens must carry this iss', { minLength: 1 })),
+  AUTH_JWT_AUDIENCE: Type.Optional(str('When set, player tokens must carry this aud (or list it)', { minLength: 1 })),
+  AUTH_JWT_MAX_LIFETIME_S: int(
+    86_400,
+    1,
+    31_536_000,
+    'Longest accepted player token lifetime: exp - iat (exp - now without iat); longer tokens are refused (exp is always required)',
+  ),
+  AUTH_JWT_CLOCK_TOLERANCE_S: int(5, 0, 300, 'Clock skew allowed when checking exp, nbf and iat of player tokens'),
+  ALLOWED_ORIGINS: Type.Optional(
+    str(
+      'Browser origins allowed to open /ws: comma list of exact origins (https://game.example.com) or *; a handshake with another Origin header gets 403 GW_ORIGIN_REFUSED, one without Origin (native clients) is allowed. Unset: any origin, except in production where browser handshakes are refused',
+      { pattern: '^(\\*|[A-Za-z][A-Za-z0-9+.-]*://[^/,\\s]+(\\s*,\\s*[A-Za-z][A-Za-z0-9+.-]*://[^/,\\s]+)*)$' },
+    ),
+  ),
   ADMIN_TOKEN: Type.Optional(str('Bearer token of the admin API (at least 16 characters)', { minLength: 16 })),
   METRICS_TOKEN: Type.Optional(
     str('Bearer token that may read GET /metrics only, for a Prometheus scraper (at least 16 characters); the ADMIN_TOKEN works too', {
@@ -213,6 +256,22 @@ function describe(schema: TSchema, message: string, value: unknown): string {
   return message.toLowerCase();
 }
 
+const PLAYER_KEY_VARIABLES = 'AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL';
+
+/** Why a PEM public key cannot verify player tokens, or null when it can (RS256 or ES256). */
+function publicKeyProblem(pem: string): string | null {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch {
+    return 'must be a PEM public key (-----BEGIN PUBLIC KEY-----)';
+  }
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'rsa' && (details?.modulusLength ?? 0) >= 2048) return null;
+  if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') return null;
+  return 'must be an RSA key of at least 2048 bits (RS256) or an EC P-256 key (ES256)';
+}
+
 function defaultNodeId(): string {
   const host = hostname().replace(NON_ID_CHARS_RE, '-').slice(0, 48) || 'node';
   return `${host}-${randomBytes(3).toString('hex')}`;
@@ -239,13 +298,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`${key} ${describe(schema, error.message, withDefaults[key])}`);
   }
   const parsed = withDefaults as Env;
-  const authMode = parsed.AUTH_MODE ?? (parsed.AUTH_JWT_SECRET ? 'jwt' : 'none');
-  if (authMode === 'jwt' && !parsed.AUTH_JWT_SECRET) {
-    throw new ConfigError('AUTH_JWT_SECRET must be set when AUTH_MODE=jwt');
+  if (parsed.AUTH_JWT_PUBLIC_KEY) {
+    parsed.AUTH_JWT_PUBLIC_KEY = parsed.AUTH_JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
+    const problem = publicKeyProblem(parsed.AUTH_JWT_PUBLIC_KEY);
+    if (problem) throw new ConfigError(`AUTH_JWT_PUBLIC_KEY ${problem}`);
+  }
+  const hasPlayerKey = Boolean(parsed.AUTH_JWT_SECRET || parsed.AUTH_JWT_PUBLIC_KEY || parsed.AUTH_JWT_JWKS_URL);
+  const authMode = parsed.AUTH_MODE ?? (hasPlayerKey ? 'jwt' : 'none');
+  if (authMode === 'jwt' && !hasPlayerKey) {
+    throw new ConfigError(`${PLAYER_KEY_VARIABLES} must be set when AUTH_MODE=jwt`);
   }
   if (parsed.NODE_ENV === 'production') {
     if (parsed.AUTH_MODE === 'none') throw new ConfigError('AUTH_MODE must not be none when NODE_ENV=production');
-    if (!parsed.AUTH_JWT_SECRET) throw new ConfigError('AUTH_JWT_SECRET must be set when NODE_ENV=production');
+    if (!hasPlayerKey) throw new ConfigError(`${PLAYER_KEY_VARIABLES} must be set when NODE_ENV=production`);
     if (!parsed.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
   }
   if (parsed.REDIS_SENTINELS && !parsed.REDIS_SENTINEL_NAME) {

@@ -1,7 +1,8 @@
 /**
  * Coded HTTP errors and the one error handler. Every error body has the same shape:
  * `{ statusCode, code, error, message }`. 5xx answers never carry internals (the details are
- * logged, the client gets a generic message).
+ * logged, the client gets a generic message). The refusal is noted on the request for its log
+ * line (src/http/plugins/request-log.ts), which never carries the query string or headers.
  */
 import createError from '@fastify/error';
 import type { FastifyError, FastifyInstance } from 'fastify';
@@ -11,6 +12,8 @@ import { USER_ID_PATTERN } from './protocol/ids.ts';
 export const GatewayErrors = {
   Unauthorized: createError('GW_UNAUTHORIZED', '%s', 401),
   Forbidden: createError('GW_FORBIDDEN', '%s', 403),
+  /** A browser page whose Origin is not in ALLOWED_ORIGINS tried to open /ws. */
+  OriginRefused: createError('GW_ORIGIN_REFUSED', 'this origin may not open a connection (ALLOWED_ORIGINS)', 403),
   BadUserId: createError('GW_BAD_USER_ID', `userId must match ${USER_ID_PATTERN}`, 400),
   NotFound: createError('GW_NOT_FOUND', '%s', 404),
   Draining: createError('GW_DRAINING', 'this node is shutting down, connect to another one', 503),
@@ -47,7 +50,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       const path = `${err.validationContext ?? 'request'}${first?.instancePath ?? ''}${field && !first?.message?.includes(field) ? `/${field}` : ''}`;
       message = `${path} ${first?.message ?? 'is invalid'}`;
     } else if (statusCode >= 500) {
-      request.log.error({ err }, 'request failed');
+      // A coded 503 (draining, full, a dependency down) is an expected refusal, logged like any
+      // other by the request log; anything else is a bug worth its stack trace.
+      if (!code) request.log.error({ err }, 'request failed');
       code ??= 'GW_INTERNAL';
       if (!err.code?.startsWith('GW_')) message = 'internal error';
     } else {
@@ -55,10 +60,13 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     const body: ErrorBody = { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
+    request.refusal = { code, message };
     return reply.code(statusCode).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
     const body: ErrorBody = { statusCode: 404, code: 'GW_NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` };
+    // The message repeats the path, which the log line already carries (cut).
+    request.refusal = { code: body.code, message: 'no route' };
     return reply.code(404).send(body);
   });
 }

@@ -44,7 +44,10 @@ t.test('a bad value stops startup with one line naming the variable', async (t) 
     [{ CLOSE_TIMEOUT_MS: '5' }, /^CLOSE_TIMEOUT_MS must be an integer from 10/],
     [{ NODE_STALL_LIMIT_MS: '5000' }, /^NODE_STALL_LIMIT_MS must exceed NODE_DEAD_AFTER_MS/],
     // The missing variable is named, not the AUTH_MODE it would have defaulted to.
-    [{ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) }, /^AUTH_JWT_SECRET must be set when NODE_ENV=production/],
+    [
+      { NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) },
+      /^AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL must be set when NODE_ENV=production/,
+    ],
   ];
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env), ConfigError) as unknown as Error;

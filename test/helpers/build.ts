@@ -6,6 +6,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createSigner } from 'fast-jwt';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { loggerOptions } from '../../src/logger.ts';
@@ -80,7 +81,7 @@ export async function buildTestApp(t: Tap, backend: Backend = 'embedded', env: R
     baseUrl: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}`,
     logs,
-    token: (userId, claims = {}, expiresIn = '1h') => app.jwt.sign({ sub: userId, ...claims }, { expiresIn }),
+    token: (userId, claims = {}, expiresIn = '1h') => createSigner({ key: config.AUTH_JWT_SECRET ?? TEST_JWT_SECRET, expiresIn })({ sub: userId, ...claims }),
   };
 }
 

@@ -67,6 +67,7 @@ t.test('tokens and secrets never appear in any log line', async (t) => {
     return res.status;
   };
   t.equal(await rest('GET', '/ws/stats', TEST_ADMIN_TOKEN), 200);
+  t.equal(await rest('GET', `/ws/stats?token=${good.query}`, TEST_ADMIN_TOKEN), 200);
   t.equal(await rest('GET', '/api/online/players?limit=10', TEST_ADMIN_TOKEN), 200);
   t.equal(await rest('GET', '/metrics', METRICS_TOKEN), 200);
   t.equal(await rest('GET', '/metrics', TEST_ADMIN_TOKEN), 200);
@@ -109,8 +110,17 @@ t.test('tokens and secrets never appear in any log line', async (t) => {
   const withAuthorization = parsed.filter((l) => keysOf(l).some((k) => k.toLowerCase() === 'authorization'));
   t.same(withAuthorization, [], 'no line has an authorization field, not even redacted');
   t.ok(
-    parsed.some((l) => typeof (l.req as { url?: string } | undefined)?.url === 'string' && (l.req as { url: string }).url.includes('token=[REDACTED]')),
-    'query tokens show as [REDACTED]',
+    parsed.some((l) => l.msg === 'request completed' && typeof l.url === 'string' && l.url.includes('token=[REDACTED]')),
+    'query tokens of an answered request show as [REDACTED]',
+  );
+  t.ok(
+    parsed.filter((l) => l.msg === 'request refused').every((l) => typeof l.path === 'string' && !l.path.includes('?')),
+    'refused requests: path only, never the query string',
+  );
+  t.same(
+    h.logs.filter((l) => l.split('"nodeId"').length !== 2),
+    [],
+    'every line carries the nodeId key exactly once',
   );
 
   t.same(

@@ -3,7 +3,7 @@
  * leaves nothing behind (no session, no online-store entry, no database row).
  */
 import t, { type Test } from 'tap';
-import { loadConfig, ConfigError } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 import { buildTestApp, eventually, type TestApp } from '../helpers/build.ts';
 import { HandshakeRefused, TestClient } from '../helpers/ws-client.ts';
 
@@ -73,6 +73,15 @@ t.test('jwt mode', async (t) => {
     t.equal(r.status, 401);
     t.match(JSON.parse(r.body).message, /expired/);
     await assertNothingLeft(t, h, 'late');
+  });
+
+  await t.test('a token without exp -> 401 "token has no exp"', async (t) => {
+    const { createSigner } = await import('fast-jwt');
+    const forever = createSigner({ key: h.config.AUTH_JWT_SECRET! })({ sub: 'forever' });
+    const r = await refused(`${base}?token=${forever}`);
+    t.equal(r.status, 401);
+    t.match(JSON.parse(r.body), { code: 'GW_UNAUTHORIZED', message: 'token has no exp' });
+    await assertNothingLeft(t, h, 'forever');
   });
 
   await t.test('alg none is refused', async (t) => {
@@ -163,9 +172,64 @@ t.test('capacity and draining -> 503 with Retry-After', async (t) => {
 
 t.test('configuration refuses unsafe production settings', async (t) => {
   const secret = 'x'.repeat(32);
-  t.throws(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) }), ConfigError, 'no JWT secret -> AUTH_MODE none refused');
+  t.throws(
+    () => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(16) }),
+    /AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL/,
+    'no player key -> refused',
+  );
   t.throws(() => loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'none', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) }), /AUTH_MODE/);
   t.throws(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret }), /ADMIN_TOKEN/);
-  t.throws(() => loadConfig({ AUTH_MODE: 'jwt' }), /AUTH_JWT_SECRET/);
+  t.throws(() => loadConfig({ AUTH_MODE: 'jwt' }), /AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL must be set/);
   t.ok(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) }));
+});
+
+t.test('ALLOWED_ORIGINS: a listed browser origin or no Origin at all; another origin -> 403 before the upgrade', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { ALLOWED_ORIGINS: 'https://game.example.com, https://WWW.game.example.com' }))!;
+  const url = (u: string) => `${h.wsUrl}/ws?token=${h.token(u)}`;
+  const addedBefore = h.app.gateway.connections.totalAdded;
+  for (const origin of ['https://evil.example.com', 'http://game.example.com', 'https://game.example.com:8443', 'null']) {
+    const r = await refused(url('intruder'), { origin });
+    t.equal(r.status, 403, `Origin ${origin}: 403`);
+    t.match(JSON.parse(r.body), { statusCode: 403, code: 'GW_ORIGIN_REFUSED', error: 'Forbidden' });
+  }
+  await assertNothingLeft(t, h, 'intruder');
+  await assertNobodyAdmitted(t, h, addedBefore);
+  for (const origin of ['https://game.example.com', 'https://www.game.example.com']) {
+    const { client, connected } = await TestClient.open(url('browser'), { headers: { origin } });
+    t.equal(connected.userId, 'browser', `Origin ${origin}: accepted`);
+    await client.close();
+  }
+  const native = await TestClient.open(url('native'));
+  t.equal(native.connected.userId, 'native', 'no Origin (native client): accepted');
+  await native.client.close();
+  const wildcard = (await buildTestApp(t, 'embedded', { ALLOWED_ORIGINS: '*' }))!;
+  const any = await TestClient.open(`${wildcard.wsUrl}/ws?token=${wildcard.token('anyone')}`, { headers: { origin: 'https://anywhere.example' } });
+  t.equal(any.connected.userId, 'anyone', '* allows every origin');
+  await any.client.close();
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://game.example.com/play' }), /ALLOWED_ORIGINS/, 'an origin has no path');
+  t.throws(() => loadConfig({ ALLOWED_ORIGINS: 'game.example.com' }), /ALLOWED_ORIGINS/, 'an origin has a scheme');
+});
+
+t.test('production without ALLOWED_ORIGINS: browsers refused (with a startup warning), native clients allowed', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { NODE_ENV: 'production' }))!;
+  const warnings = h.logs.filter((l) => l.includes('ALLOWED_ORIGINS is unset'));
+  t.equal(warnings.length, 1, 'one startup warning');
+  t.equal(JSON.parse(warnings[0]!).level, 40);
+  const r = await refused(`${h.wsUrl}/ws?token=${h.token('page')}`, { origin: 'https://game.example.com' });
+  t.equal(r.status, 403);
+  t.equal(JSON.parse(r.body).code, 'GW_ORIGIN_REFUSED');
+  await assertNothingLeft(t, h, 'page');
+  const { client, connected } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('native')}`);
+  t.equal(connected.userId, 'native');
+  await client.close();
+  t.equal(h.logs.filter((l) => l.includes('ALLOWED_ORIGINS is unset')).length, 1, 'the warning is not repeated per handshake');
+
+  const dev = (await buildTestApp(t, 'embedded'))!;
+  t.notOk(
+    dev.logs.some((l) => l.includes('ALLOWED_ORIGINS')),
+    'no warning outside production',
+  );
+  const page = await TestClient.open(`${dev.wsUrl}/ws?token=${dev.token('page')}`, { headers: { origin: 'https://game.example.com' } });
+  t.equal(page.connected.userId, 'page', 'outside production an unset list allows browsers');
+  await page.client.close();
 });

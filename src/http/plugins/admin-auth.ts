@@ -36,18 +36,18 @@ export default fp(
     app.decorateRequest('caller', null);
 
     app.decorate('authenticate', async function authenticate(request: FastifyRequest) {
-      request.caller = app.identifyCaller(request);
+      request.caller = await app.identifyCaller(request);
     });
 
     app.decorate('requireAdmin', async function requireAdmin(request: FastifyRequest) {
-      const caller = app.identifyCaller(request);
+      const caller = await app.identifyCaller(request);
       request.caller = caller;
       if (caller.kind !== 'admin') throw new GatewayErrors.Forbidden('admin token required');
     });
 
     app.decorate('requireAdminOrSelf', (select: (request: FastifyRequest) => string | undefined) => {
       return async function requireAdminOrSelf(request: FastifyRequest) {
-        const caller = request.caller ?? app.identifyCaller(request);
+        const caller = request.caller ?? (await app.identifyCaller(request));
         request.caller = caller;
         if (caller.kind === 'admin') return;
         if (caller.identity.userId !== select(request)) {

@@ -68,7 +68,8 @@ export default fp(
     // grace periods and logout stamps of different nodes agree whatever their hosts' clocks say.
     const clock = app.clusterClock;
     const now = clock.now;
-    const log = app.log.child({ nodeId: config.NODE_ID });
+    // Every line already carries the nodeId (logger base): a child binding it again would repeat the key.
+    const log = app.log;
     const logoutPipeline = new LogoutPipeline({
       presence: app.presence,
       outbox: app.logoutOutbox,

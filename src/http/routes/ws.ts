@@ -1,6 +1,6 @@
 /**
  * GET /ws: the WebSocket endpoint. Every check runs in preValidation, before the upgrade, so a
- * refused handshake is a plain HTTP answer (400/401/503) and no socket is ever opened.
+ * refused handshake is a plain HTTP answer (400/401/403/503) and no socket is ever opened.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -60,15 +60,27 @@ const wsRoute: FastifyPluginAsync = async (app) => {
     gateway.onClose(sessionOf(this), code);
   }
 
+  function admitOrRefuse(): void {
+    const refusal = gateway.admit();
+    if (refusal === 'draining') throw new GatewayErrors.Draining();
+    if (refusal === 'full') throw new GatewayErrors.Full();
+  }
+
   app.get(
     '/ws',
     {
       websocket: true,
-      preValidation: async (request) => {
-        const refusal = gateway.admit();
-        if (refusal === 'draining') throw new GatewayErrors.Draining();
-        if (refusal === 'full') throw new GatewayErrors.Full();
-        identities.set(request, app.identifyPlayer(request));
+      preValidation: async (request, reply) => {
+        // A refusal's socket is destroyed once answered (@fastify/websocket): say so, or an HTTP
+        // client keeping connections alive would send its next request into a closed socket.
+        reply.header('connection', 'close');
+        // Cheapest first: a foreign browser page learns nothing else about the node.
+        app.checkOrigin(request);
+        admitOrRefuse();
+        const identity = await app.identifyPlayer(request);
+        // Token verification is asynchronous: the node may have filled up or begun draining meanwhile.
+        admitOrRefuse();
+        identities.set(request, identity);
       },
     },
     (socket, request) => {
