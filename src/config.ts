@@ -142,12 +142,22 @@ export const EnvSchema = Type.Object({
     1800,
     1,
     30 * 86_400,
-    "Seconds a queued offline message is kept (the whole queue expires this long after its newest message); also the window of the sender quota",
+    'Seconds a queued offline message is kept (the whole queue expires this long after its newest message); also the window of the sender quota',
   ),
-  OFFLINE_QUEUE_MAX_BYTES: int(262_144, 1024, 1024 * 1024 * 1024, "Bytes kept per offline user and lane (the player lane refuses past it, the server lane evicts its oldest push)"),
+  OFFLINE_QUEUE_MAX_BYTES: int(
+    262_144,
+    1024,
+    1024 * 1024 * 1024,
+    'Bytes kept per offline user and lane (the player lane refuses past it, the server lane evicts its oldest push)',
+  ),
   // One sender's worst case in Redis: an entry outlives its window by at most two TTLs (until a
   // push or read trims it, or its queue key expires), so <= 3 windows: 3 x 256 KiB < 1 MB.
-  OFFLINE_QUEUE_SENDER_MAX: int(200, 1, 1_000_000, 'Messages one user may queue for offline users (all recipients together) per OFFLINE_QUEUE_TTL_S window; more get QUOTA_EXCEEDED sender'),
+  OFFLINE_QUEUE_SENDER_MAX: int(
+    200,
+    1,
+    1_000_000,
+    'Messages one user may queue for offline users (all recipients together) per OFFLINE_QUEUE_TTL_S window; more get QUOTA_EXCEEDED sender',
+  ),
   OFFLINE_QUEUE_SENDER_MAX_BYTES: int(
     262_144,
     1024,

@@ -11,7 +11,7 @@ export function registerOfflineQueueMetrics(registry: Registry, stats: () => Off
   gaugeFrom(
     registry,
     'gatehouse_offline_queue_bytes',
-    'Bytes held by all offline queues of the cluster (OFFLINE_QUEUE_TOTAL_MAX_BYTES caps players\' messages), as last seen by this node',
+    "Bytes held by all offline queues of the cluster (OFFLINE_QUEUE_TOTAL_MAX_BYTES caps players' messages), as last seen by this node",
     () => stats()?.totalBytes,
   );
   labeledCounterFrom(
