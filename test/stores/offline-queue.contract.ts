@@ -112,6 +112,15 @@ export function runOfflineQueueContract(t: Test, name: string, make: MakeQueue):
     t.strictSame(ids(await q.read('u', T0 + 20)), ['m-0005', 'm-0006', 'm-0007', 'm-0008', 'm-0009']);
   });
 
+  test("a push drops the expired head first, so expired messages never fill a lane (on the caller's clock)", { max: 2, ttlMs: DAY }, async (t, q) => {
+    await queued(t, q.push('u', entry(1, T0)));
+    await queued(t, q.push('u', entry(2, T0 + 10)));
+    t.strictSame(await q.push('u', entry(3, T0 + DAY - 1)), { queued: false, quota: 'recipient' }, 'both still live: full');
+    t.strictSame(await q.push('u', entry(4, T0 + DAY)), { queued: true, length: 2 }, 'm-0001 expired at T0 + ttl and made room');
+    t.strictSame(ids(await q.read('u', T0 + DAY)), ['m-0002', 'm-0004']);
+    t.equal(await q.totalBytes(), offlineEntryBytes(entry(2, T0 + 10)) + offlineEntryBytes(entry(4, T0 + DAY)), 'and left the total');
+  });
+
   test('per-recipient byte cap (per lane)', { max: 100, ttlMs: DAY, maxBytes: 4 * offlineEntryBytes(entry(1, T0 + 1, 'carol', 1000)) }, async (t, q) => {
     const big = (n: number, from: string | null = 'carol') => entry(n, T0 + n, from, 1000);
     for (const n of [1, 2, 3, 4]) await queued(t, q.push('u', big(n)));
