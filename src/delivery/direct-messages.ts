@@ -28,11 +28,6 @@ export type QueueRefusal = 'unknown_user' | `quota_${OfflineQuota | 'lookups'}`;
 /** Outcome of a delivery to a user (`POST /api/users/:userId/messages` answers it). */
 export type PushResult = 'delivered' | 'queued' | 'offline' | 'unavailable' | QueueRefusal;
 
-/** The quota a `quota_*` result names, or undefined for any other result. */
-export function refusedQuota(result: PushResult): OfflineQuota | 'lookups' | undefined {
-  return result.startsWith('quota_') ? (result.slice('quota_'.length) as OfflineQuota | 'lookups') : undefined;
-}
-
 /** Human text of a refusal; a QUOTA_EXCEEDED text starts with the quota's name and a colon. */
 export function refusalText(result: QueueRefusal, userId: string): string {
   switch (result) {

@@ -223,7 +223,10 @@ t.test('small quotas (real services): recipient bytes, sender count, coded refus
   t.match(await s2.next('error', 5000, (f) => f.ref === 'text'), { code: 'QUOTA_EXCEEDED', error: /^sender: / }, 'the text names the quota');
   const push = await call<{ status: string }>(h, 'POST', '/api/users/r1/messages', { token: TEST_ADMIN_TOKEN, body: { content: kb15 } });
   t.match(push, { status: 200, body: { status: 'queued' } }, "a push has its own lane: the players' full lane does not refuse it");
-  t.equal(await metric(h, /^gatehouse_offline_queue_refused_total\{reason="recipient"\} (\d+)/m), 1);
+  const tooBig = await call(h, 'POST', '/api/users/r1/messages', { token: TEST_ADMIN_TOKEN, body: { content: 'y'.repeat(5000) } });
+  t.equal(tooBig.status, 429, 'a push that alone is over OFFLINE_QUEUE_MAX_BYTES');
+  t.match(tooBig.body, { code: 'GW_QUOTA_EXCEEDED', message: /OFFLINE_QUEUE_MAX_BYTES/ });
+  t.equal(await metric(h, /^gatehouse_offline_queue_refused_total\{reason="recipient"\} (\d+)/m), 2, 'the full lane and the oversized push');
   t.equal(await metric(h, /^gatehouse_offline_queue_refused_total\{reason="sender"\} (\d+)/m), 2);
   await Promise.all([s1.close(), s2.close()]);
 });

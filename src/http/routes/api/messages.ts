@@ -52,7 +52,11 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
       if (status === 'offline') throw new UserOffline(`user ${userId} is offline and the offline queue is off`);
       if (status === 'unavailable') throw new GatewayErrors.Unavailable("the user's node or the online store cannot be reached, try again");
       if (status === 'unknown_user') throw new UnknownUser(refusalText(status, userId));
-      if (status !== 'delivered' && status !== 'queued') throw new QuotaExceeded(refusalText(status, userId));
+      // The server lane evicts its oldest pushes and ignores the sender and cluster quotas: only a
+      // push that alone is over OFFLINE_QUEUE_MAX_BYTES is refused.
+      if (status !== 'delivered' && status !== 'queued') {
+        throw new QuotaExceeded(`the push alone is over OFFLINE_QUEUE_MAX_BYTES (${app.config.OFFLINE_QUEUE_MAX_BYTES}): it cannot be queued`);
+      }
       return { id, status };
     },
   );
