@@ -69,3 +69,22 @@ t.test('redis: a keyPrefix on the client is refused', async (t) => {
   t.teardown(() => redis.disconnect());
   t.throws(() => new RedisOfflineQueue({ redis, max: 1, ttlMs: 1 }), /keyPrefix/);
 });
+
+t.test('redis: a queue that expired as a whole and comes back before a sweep leaves nothing stale in the total', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = await client(t, service.url);
+  const queue = new RedisOfflineQueue({ redis, keyPrefix: service.prefix, max: 100, ttlMs: 1_800_000 });
+  const now = Date.now();
+  const first = { id: 'm1', frame: '{"n":1}', queuedAt: now, from: 'bob' };
+  const second = { id: 'm2', frame: '{"n":2}', queuedAt: now, from: 'bob' };
+  await queue.push('alice', first);
+  // What key expiry does: the list and its meta vanish, no script runs.
+  await redis.del(queue.key('alice'), `${service.prefix}websocket:queue-meta:alice`);
+  t.equal(await queue.totalBytes(), offlineEntryBytes(first), 'the total still counts the vanished queue');
+  await queue.push('alice', second);
+  t.equal(await queue.totalBytes(), offlineEntryBytes(second), 'the push settled the stale share first');
+  await queue.ack('alice', 'm2');
+  t.equal(await queue.totalBytes(), 0);
+  t.equal(await redis.hlen(`${service.prefix}websocket:queue-bytes`), 0);
+});

@@ -57,11 +57,18 @@ local function offlineUncount(meta, total, bytesHash, userId, removed)
   end
 end
 
--- Once the list is empty its bookkeeping goes too (the list itself vanished with its last element).
-local function offlineForgetIfEmpty(queue, meta, bytesHash, userId)
+-- Once the list is gone (its last element removed, or the key expired) its bookkeeping goes too:
+-- whatever its share of the total still says was never removed by a script (a queue that expired
+-- and was created again before the sweep saw it), so it leaves the total as the sweep would.
+local function offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
   if redis.call('EXISTS', queue) == 0 then
     redis.call('DEL', meta)
+    local stale = tonumber(redis.call('HGET', bytesHash, userId) or '0')
     redis.call('HDEL', bytesHash, userId)
+    if stale > 0 then
+      local left = redis.call('DECRBY', total, stale)
+      if left < 0 then redis.call('SET', total, 0) end
+    end
   end
 end
 

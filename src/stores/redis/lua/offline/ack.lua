@@ -12,7 +12,7 @@ for i, item in ipairs(items) do
     for j = 1, i do removed[j] = items[j] end
     redis.call('LTRIM', queue, i, -1)
     offlineUncount(meta, total, bytesHash, userId, removed)
-    offlineForgetIfEmpty(queue, meta, bytesHash, userId)
+    offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
     return i
   end
 end

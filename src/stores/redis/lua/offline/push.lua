@@ -13,11 +13,13 @@ local max, maxBytes, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local cutoff = tonumber(ARGV[6])
 local senderMax, senderMaxBytes, totalMax = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 
+-- A queue that expired as a whole left its share in the total: settle it before starting anew.
+offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
 offlineDropExpiredHead(queue, meta, total, bytesHash, userId, cutoff)
+offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
 local bytes = #item + OFFLINE_OVERHEAD
 local held = tonumber(redis.call('GET', total) or '0')
 local function refuse(quota)
-  offlineForgetIfEmpty(queue, meta, bytesHash, userId)
   return { quota, held }
 end
 

@@ -18,6 +18,6 @@ if head > 0 then
   for i = 1, head do removed[i] = items[i] end
   redis.call('LTRIM', queue, head, -1)
   offlineUncount(meta, total, bytesHash, userId, removed)
-  offlineForgetIfEmpty(queue, meta, bytesHash, userId)
+  offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
 end
 return out
