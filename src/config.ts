@@ -187,8 +187,44 @@ export const EnvSchema = Type.Object({
     1000,
     "How long a node collects its sessions' joins and leaves before writing them to the room directory and (un)subscribing room channels in one batch (0 = the same event-loop turn); joined/left answers wait for it",
   ),
-  OFFLINE_QUEUE_MAX: int(100, 0, 10_000, 'Messages kept per offline user (newest win); 0 = no offline queue, USER_OFFLINE instead'),
-  OFFLINE_QUEUE_TTL_S: int(1800, 1, 30 * 86_400, 'Seconds a queued offline message is kept (the whole queue expires this long after its newest message)'),
+  OFFLINE_QUEUE_MAX: int(
+    100,
+    0,
+    10_000,
+    "Messages kept per offline user and lane: players' messages over it are refused (QUOTA_EXCEEDED recipient), server pushes evict the oldest push; 0 = no offline queue, USER_OFFLINE instead",
+  ),
+  OFFLINE_QUEUE_TTL_S: int(
+    1800,
+    1,
+    30 * 86_400,
+    'Seconds a queued offline message is kept (the whole queue expires this long after its newest message); also the window of the sender quota',
+  ),
+  OFFLINE_QUEUE_MAX_BYTES: int(
+    262_144,
+    1024,
+    1024 * 1024 * 1024,
+    'Bytes kept per offline user and lane (the player lane refuses past it, the server lane evicts its oldest push)',
+  ),
+  // One sender's worst case in Redis: an entry outlives its window by at most two TTLs (until a
+  // push or read trims it, or its queue key expires), so <= 3 windows: 3 x 256 KiB < 1 MB.
+  OFFLINE_QUEUE_SENDER_MAX: int(
+    200,
+    1,
+    1_000_000,
+    'Messages one user may queue for offline users (all recipients together) per OFFLINE_QUEUE_TTL_S window; more get QUOTA_EXCEEDED sender',
+  ),
+  OFFLINE_QUEUE_SENDER_MAX_BYTES: int(
+    262_144,
+    1024,
+    1024 * 1024 * 1024,
+    'Bytes one user may queue for offline users per OFFLINE_QUEUE_TTL_S window (bounds what one account can make Redis hold); more get QUOTA_EXCEEDED sender',
+  ),
+  OFFLINE_QUEUE_TOTAL_MAX_BYTES: int(
+    268_435_456,
+    1024,
+    64 * 1024 * 1024 * 1024,
+    "Bytes all offline queues of the cluster may hold; past it players' messages get QUOTA_EXCEEDED cluster (server pushes still get in, bounded per user)",
+  ),
 
   LOGOUT_GRACE_MS: int(
     5000,

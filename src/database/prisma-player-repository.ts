@@ -189,6 +189,12 @@ export class PrismaPlayerRepository implements PlayerRepository {
     };
   }
 
+  async existingUsers(userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ id: string }>>('SELECT id FROM users WHERE id = ANY($1::text[])', [...userIds]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Newest sessions first (by connectedAt, then id), at most `limit`. */
   async listSessions(userId: string, limit: number): Promise<PlayerSessionRow[]> {
     const rows: RawSessionFields[] = await this.prisma.playerSession.findMany({

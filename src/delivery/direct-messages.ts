@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../cluster/bus.ts';
-import type { OfflineQueue } from './offline-queue.ts';
+import type { OfflineQueue, OfflineQuota } from './offline-queue.ts';
+import type { KnownUsers } from './known-users.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { GatewayCounters } from '../gateway/gateway-counters.ts';
@@ -17,8 +18,31 @@ import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { Router } from './router.ts';
 import type { Session } from '../connection/session.ts';
 
+/**
+ * A message for an offline user that was not queued: `unknown_user` (nobody the gateway knows:
+ * never logged in), or `quota_<which>` (offline-queue.ts; `quota_lookups`: the sender asked
+ * about too many ids the cache did not know, known-users.ts).
+ */
+export type QueueRefusal = 'unknown_user' | `quota_${OfflineQuota | 'lookups'}`;
+
 /** Outcome of a delivery to a user (`POST /api/users/:userId/messages` answers it). */
-export type PushResult = 'delivered' | 'queued' | 'offline' | 'unavailable';
+export type PushResult = 'delivered' | 'queued' | 'offline' | 'unavailable' | QueueRefusal;
+
+/** Human text of a refusal; a QUOTA_EXCEEDED text starts with the quota's name and a colon. */
+export function refusalText(result: QueueRefusal, userId: string): string {
+  switch (result) {
+    case 'unknown_user':
+      return `user ${userId} is unknown (never logged in): nothing was queued`;
+    case 'quota_recipient':
+      return `recipient: the offline queue of ${userId} is full (OFFLINE_QUEUE_MAX / OFFLINE_QUEUE_MAX_BYTES), try again once they read it`;
+    case 'quota_sender':
+      return 'sender: you queued too many messages for offline users lately (OFFLINE_QUEUE_SENDER_MAX / _BYTES per OFFLINE_QUEUE_TTL_S)';
+    case 'quota_cluster':
+      return 'cluster: the offline queues of the cluster are full (OFFLINE_QUEUE_TOTAL_MAX_BYTES), try again later';
+    case 'quota_lookups':
+      return 'lookups: too many messages to users this node had to look up, slow down';
+  }
+}
 
 export interface DirectMessagesOptions {
   nodeId: string;
@@ -30,6 +54,8 @@ export interface DirectMessagesOptions {
   bus: Bus;
   /** Absent or `limits.max` = 0: USER_OFFLINE instead of queueing. */
   queue?: OfflineQueue | undefined;
+  /** Who may be queued for (absent: anyone, e.g. unit tests without a database). */
+  knownUsers?: KnownUsers | undefined;
   counters: GatewayCounters;
   log: CoreLogger;
   now: () => number;
@@ -48,7 +74,7 @@ export class DirectMessages {
     counters.messagesIn++;
     const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id: randomUUID(), ts: now };
     // A message to oneself goes to one's other sessions, not back to the sending one.
-    const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined);
+    const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined, session.userId);
     if (result === 'delivered' || result === 'queued') {
       if (result === 'delivered') counters.messagesOut++; // a queued message reached no session (yet)
       replay.sendControl(session, encodeServerFrame({ type: 'ack', id: frame.id ?? message.id, status: result }));
@@ -58,6 +84,10 @@ export class DirectMessages {
       }
     } else if (result === 'offline') {
       replay.sendControl(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
+    } else if (result === 'unknown_user') {
+      replay.sendControl(session, encodeError('UNKNOWN_USER', refusalText(result, frame.to), frame.id));
+    } else if (result !== 'unavailable') {
+      replay.sendControl(session, encodeError('QUOTA_EXCEEDED', refusalText(result, frame.to), frame.id));
     } else {
       replay.sendControl(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
     }
@@ -69,14 +99,28 @@ export class DirectMessages {
     return { id: message.id, status: await this.deliverOrQueue(userId, message) };
   }
 
-  /** Delivers to every session of the user, or stores it in their offline queue. */
-  private async deliverOrQueue(userId: string, message: ServerMessageFrame, exceptSessionId?: string): Promise<PushResult> {
-    const { router, queue } = this.options;
+  /**
+   * Delivers to every session of the user, or stores it in their offline queue: a player's
+   * message (`from` set) in the player lane, a server push in the server lane. Only for a known
+   * user, and only within the queue's quotas; otherwise refused (counted by reason), nothing stored.
+   */
+  private async deliverOrQueue(userId: string, message: ServerMessageFrame, exceptSessionId?: string, from?: string): Promise<PushResult> {
+    const { router, queue, knownUsers } = this.options;
     const result = await router.deliver(userId, encodeServerFrame(message), exceptSessionId);
     if (result !== 'offline') return result;
     if (!queue || queue.limits.max === 0) return 'offline';
     try {
-      await queue.push(userId, { id: message.id, frame: encodeServerFrame({ ...message, offline: true }), queuedAt: message.ts });
+      // A message to oneself needs no lookup: whoever sends it is known.
+      const verdict = knownUsers && from !== userId ? await knownUsers.check(userId, from) : 'known';
+      if (verdict !== 'known') {
+        queue.stats.count(verdict === 'busy' ? 'lookups' : 'unknown_user');
+        return verdict === 'busy' ? 'quota_lookups' : 'unknown_user';
+      }
+      const pushed = await queue.push(userId, { id: message.id, frame: encodeServerFrame({ ...message, offline: true }), queuedAt: message.ts, from });
+      if (!pushed.queued) {
+        queue.stats.count(pushed.quota);
+        return `quota_${pushed.quota}`;
+      }
     } catch (error) {
       this.warner.warn('offline-queue', { userId, err: (error as Error).message }, 'offline queue unavailable');
       return 'unavailable';

@@ -27,6 +27,11 @@
  * Acks: the stored copy leaves the queue only when the client acknowledges it (cumulatively);
  * only ids this session was sent are forwarded to the store, so acks of live messages cost
  * nothing.
+ *
+ * Lanes: a read returns the player and server lanes merged in arrival order (offline-queue.ts),
+ * and new entries only ever land at the tail, so a cumulative ack still removes only what came
+ * before a frame the client processed. A resumed fetch skips by id (`seen`), not by position: an
+ * entry evicted in the middle (an old server push) just never comes.
  */
 import type { OfflineEntry, OfflineQueue } from './offline-queue.ts';
 import type { CoreLogger } from '../core-logger.ts';

@@ -12,6 +12,7 @@ import { Router } from '../delivery/router.ts';
 import { OfflineReplay } from '../delivery/offline-replay.ts';
 import { RoomService } from '../delivery/room-service.ts';
 import { DirectMessages } from '../delivery/direct-messages.ts';
+import { KnownUsers } from '../delivery/known-users.ts';
 import { sessionConfig, type Session, type SessionConfig, type SessionHooks } from '../connection/session.ts';
 import { Watchdog } from './watchdog.ts';
 import { LoginWriter } from '../presence/login-writer.ts';
@@ -97,6 +98,8 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     store,
     bus,
     queue: deps.offlineQueue,
+    // Only users who ever logged in get an offline queue (a flood to invented ids stores nothing).
+    knownUsers: new KnownUsers({ presence: store, players: deps.repository, now }),
     counters,
     log,
     now,

@@ -13,6 +13,8 @@ import { registerLogoutMetrics, type LogoutView } from './logout-metrics.ts';
 import { registerNodeInfo } from './node-info.ts';
 import { processMetricsRegistry } from './process-metrics.ts';
 import { registerStorageMetrics } from './storage-metrics.ts';
+import { registerOfflineQueueMetrics } from './offline-queue-metrics.ts';
+import type { OfflineQueueStats } from '../delivery/offline-queue.ts';
 import type { BucketHistogram } from './bucket-histogram.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 
@@ -28,6 +30,8 @@ export interface MetricSources {
   store: () => Pick<PresenceStore, 'countOnline'> | undefined;
   /** Cluster clock minus the local wall clock (ms). */
   clockOffsetMs?: () => number | undefined;
+  /** The offline queue's counters (absent: no offline-queue metrics samples). */
+  offlineQueue?: () => OfflineQueueStats | undefined;
 }
 
 export class GatewayMetrics {
@@ -52,6 +56,7 @@ export class GatewayMetrics {
       now: sources.now,
       ...(sources.clockOffsetMs ? { clockOffsetMs: sources.clockOffsetMs } : {}),
     });
+    registerOfflineQueueMetrics(own, () => sources.offlineQueue?.());
     this.observeStoreCall = registerStorageMetrics(own, 'gatehouse_online_store', 'Online store');
     const observeDb = registerStorageMetrics(own, 'gatehouse_db', 'Database');
     this.observeDbCall = (method, seconds, ok, args) => {

@@ -71,6 +71,13 @@ export interface PlayerRepository {
 
   getUser(userId: string): Promise<UserRow | null>;
 
+  /**
+   * Of these user ids, the ones with a user row (every user who ever logged in has one): the
+   * offline queue takes messages only for users the gateway knows. One indexed query per call,
+   * whatever the number of ids.
+   */
+  existingUsers(userIds: readonly string[]): Promise<Set<string>>;
+
   listSessions(userId: string, limit: number): Promise<PlayerSessionRow[]>;
 
   /** Throws when the database is unreachable (readiness probe). */

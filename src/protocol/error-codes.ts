@@ -15,6 +15,13 @@ export const FrameErrorCode = {
   TOO_LARGE: 'TOO_LARGE',
   /** `message` to an offline user while the offline queue is off. */
   USER_OFFLINE: 'USER_OFFLINE',
+  /** `message` to an offline user nobody knows (never logged in): nothing was queued. */
+  UNKNOWN_USER: 'UNKNOWN_USER',
+  /**
+   * `message` to an offline user refused by an offline-queue quota; the text starts with the
+   * quota's name and a colon: `recipient:`, `sender:`, `cluster:` or `lookups:`.
+   */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   /** More than MAX_MESSAGES_PER_SEC frames in one second. */
   RATE_LIMITED: 'RATE_LIMITED',
   /** `room` publish without being a member. */
@@ -44,6 +51,8 @@ export const FrameErrorText: Readonly<Record<FrameErrorCode, string>> = {
   BINARY_NOT_SUPPORTED: 'binary frames are not supported, send JSON text frames',
   TOO_LARGE: 'content is too large',
   USER_OFFLINE: 'recipient is offline',
+  UNKNOWN_USER: 'recipient is unknown',
+  QUOTA_EXCEEDED: 'offline queue quota exceeded',
   RATE_LIMITED: 'too many frames per second',
   NOT_IN_ROOM: 'join the room before publishing to it',
   NOT_AVAILABLE: 'temporarily unavailable, retry later',

@@ -103,6 +103,7 @@ t.test('rooms and pushes REST API', async (t) => {
   });
 
   await t.test('user push: queued while offline, delivered once online', async (t) => {
+    await h.app.players.recordLogins([{ userId: 'zoe', username: 'zoe', loginAt: Date.now() }]); // only known users are queued for
     const queued = await call<{ id: string; status: string }>(h, 'POST', '/api/users/zoe/messages', { ...admin, body: { content: { hi: 1 } } });
     t.match(queued, { status: 200, body: { id: String, status: 'queued' } });
     const { client } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('zoe')}`);

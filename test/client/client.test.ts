@@ -146,6 +146,7 @@ t.test('SDK: offline replay with automatic acks, rooms', async (t) => {
   await alice.connect();
 
   await t.test('messages to an offline user are queued, replayed once, acked by the SDK', async (t) => {
+    await h.app.players.recordLogins([{ userId: 'later', username: 'later', loginAt: Date.now() }]); // only known users are queued for
     t.same((await alice.sendTo('later', 'm1')).status, 'queued');
     t.same((await alice.sendTo('later', { n: 2 })).status, 'queued');
     const later = open('later');

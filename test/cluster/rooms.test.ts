@@ -148,6 +148,10 @@ t.test('rooms, pushes and devices across three nodes', async (t) => {
   });
 
   await t.test('offline queue across nodes: queued via C, replayed on A, acked, not replayed on B', async (t) => {
+    // Only users who ever logged in get an offline queue: `later` logs in once and leaves.
+    const once = await open(b, 'later');
+    await once.close();
+    await eventually(async () => (await cluster.admin(a, 'GET', '/api/online/players/later')).body.status === 'offline');
     const sender = await open(c, 'sender');
     for (let i = 0; i < 3; i++) sender.send({ type: 'message', to: 'later', content: i, id: `l${i}` });
     for (let i = 0; i < 3; i++) t.match(await sender.next('ack', 5000, (f) => f.id === `l${i}`), { status: 'queued' });

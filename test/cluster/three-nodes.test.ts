@@ -34,7 +34,7 @@ t.test('replace policy cluster', async (t) => {
     t.match(await alice.next('message'), { from: 'carol', content: 'back from c' });
     t.same(await carol.next('ack'), { type: 'ack', id: 'm2', status: 'delivered' });
     alice.send({ type: 'message', to: 'nobody-anywhere', content: 1, id: 'm3' });
-    t.same(await alice.next('ack'), { type: 'ack', id: 'm3', status: 'queued' }, 'offline: kept in the offline queue');
+    t.match(await alice.next('error'), { type: 'error', code: 'UNKNOWN_USER', ref: 'm3' }, 'offline and never logged in: nothing queued');
     await Promise.all([alice.close(), carol.close()]);
   });
 

@@ -56,6 +56,18 @@ export function playerRepositoryContract(t: Test, open: OpenTestDatabase): void 
   const openSession = (s: { id: string; userId: string; username: string; nodeId: string; epoch: number; connectedAt: number }) =>
     repo.recordLogins([{ userId: s.userId, username: s.username, loginAt: s.connectedAt, session: { id: s.id, nodeId: s.nodeId, epoch: s.epoch } }]);
 
+  t.test('existingUsers: the ids with a user row, in one statement', async (t) => {
+    if (!db) return;
+    t.strictSame(await repo.existingUsers([]), new Set(), 'no ids: no query');
+    await login('ex-1', 'one', sec(1));
+    await login('ex-2', 'two', sec(2));
+    const sent = await counting(async () => {
+      t.strictSame(await repo.existingUsers(['ex-1', 'ex-missing', 'ex-2', 'ex-1']), new Set(['ex-1', 'ex-2']));
+    });
+    t.equal(sent.length, 1, 'one statement for the batch');
+    t.strictSame(await repo.existingUsers(['ex-missing', "x' OR 1=1 --"]), new Set(), 'unknown ids (and SQL in an id) match nothing');
+  });
+
   t.test('a login creates the user, then refreshes username and last_login_at', async (t) => {
     if (!db) return;
     await login('eu-1', 'alice', sec(10));

@@ -18,6 +18,7 @@ function controlledQueue(inner: MemoryOfflineQueue) {
   const acks: string[] = [];
   const queue: OfflineQueue = {
     limits: inner.limits,
+    stats: inner.stats,
     push: (u, e) => inner.push(u, e),
     read: (u, now) => new Promise((resolve, reject) => reads.push(() => inner.read(u, now).then(resolve, reject))),
     ack: (u, id) => {
@@ -25,6 +26,8 @@ function controlledQueue(inner: MemoryOfflineQueue) {
       return inner.ack(u, id);
     },
     length: (u) => inner.length(u),
+    totalBytes: () => inner.totalBytes(),
+    sweep: () => inner.sweep(),
     close: async () => {},
   };
   return { queue, reads, acks };

@@ -120,6 +120,7 @@ t.test('frames in and out by type move with the traffic that makes them', async 
 
   let queuedId = '';
   await t.test('a message queued for an offline user is not a frame out', async (t) => {
+    await h.app.players.recordLogins([{ userId: 'carol', username: 'carol', loginAt: Date.now() }]); // only known users are queued for
     const statsBefore = (await call<{ messagesOut: number }>(h, 'GET', '/ws/stats', { token: TEST_ADMIN_TOKEN })).body.messagesOut;
     const d = await step(async () => {
       alice.send({ type: 'message', to: 'carol', content: 'while you were away', id: 'm2' });

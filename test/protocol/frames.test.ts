@@ -446,6 +446,8 @@ t.test('close-code and error-code tables', async (t) => {
     'BINARY_NOT_SUPPORTED',
     'TOO_LARGE',
     'USER_OFFLINE',
+    'UNKNOWN_USER',
+    'QUOTA_EXCEEDED',
     'RATE_LIMITED',
     'NOT_IN_ROOM',
     'NOT_AVAILABLE',

@@ -23,3 +23,17 @@ t.test('memory: limits are checked', async (t) => {
   t.throws(() => new MemoryOfflineQueue({ max: -1, ttlMs: 1 }), RangeError);
   t.throws(() => new MemoryOfflineQueue({ max: 1, ttlMs: 0 }), RangeError);
 });
+
+t.test('memory: sender windows are swept with the queues, and the total follows', async (t) => {
+  const clock = new ManualClock();
+  const queue = new MemoryOfflineQueue({ max: 10, ttlMs: 1000, now: clock.now });
+  for (let i = 0; i < 20; i++) await queue.push(`u${i}`, { id: `m${i}`, frame: '{}', queuedAt: clock.value, from: `s${i}` });
+  const senders = () => (queue as unknown as { senders: Map<string, unknown> }).senders.size;
+  t.equal(senders(), 20);
+  t.ok((await queue.totalBytes()) > 0);
+  clock.advance(1000);
+  await queue.push('late', { id: 'x', frame: '{}', queuedAt: clock.value, from: 'z' });
+  t.equal(senders(), 1, 'only the new window is left');
+  t.equal(await queue.totalBytes(), queue.stats.totalBytes, 'the stats see the exact total');
+  t.equal(await queue.sweep(), 0, 'nothing left to sweep');
+});

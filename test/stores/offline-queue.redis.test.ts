@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { RedisOfflineQueue } from '../../src/stores/redis/redis-offline-queue.ts';
+import { offlineEntryBytes } from '../../src/delivery/offline-queue.ts';
 import { redisOptions } from '../../src/http/plugins/online-store.ts';
 import { testRedis } from '../helpers/services.ts';
 import { runOfflineQueueContract } from './offline-queue.contract.ts';
@@ -19,20 +20,46 @@ runOfflineQueueContract(t, 'redis', async (t, limits) => {
   return new RedisOfflineQueue({ redis: await client(t, service.url), keyPrefix: service.prefix, ...limits });
 });
 
-t.test('redis: websocket:queue:<userId> is a list of "<id> <queuedAt> <frame>" with a PEXPIRE', async (t) => {
+t.test('redis: websocket:queue:<userId> is a list of "<id> <queuedAt> <origin> <frame>" with a PEXPIRE, and its bookkeeping keys', async (t) => {
   const service = await testRedis(t);
   if (!service) return;
   const redis = await client(t, service.url);
   const queue = new RedisOfflineQueue({ redis, keyPrefix: service.prefix, max: 100, ttlMs: 1_800_000 });
   const key = `${service.prefix}websocket:queue:alice`;
+  const meta = `${service.prefix}websocket:queue-meta:alice`;
+  const sender = `${service.prefix}websocket:queue-sender:bob`;
   t.equal(queue.key('alice'), key);
-  await queue.push('alice', { id: 'm1', frame: '{"type":"message"}', queuedAt: 1763800000000 });
+  const push = { id: 'm1', frame: '{"type":"message"}', queuedAt: 1763800000000 };
+  const message = { id: 'm2', frame: '{"type":"message","from":"bob"}', queuedAt: 1763800000001, from: 'bob' };
+  await queue.push('alice', push);
+  await queue.push('alice', message);
   t.equal(await redis.type(key), 'list');
-  t.strictSame(await redis.lrange(key, 0, -1), ['m1 1763800000000 {"type":"message"}']);
+  t.strictSame(await redis.lrange(key, 0, -1), ['m1 1763800000000 ! {"type":"message"}', 'm2 1763800000001 @bob {"type":"message","from":"bob"}']);
   const pttl = await redis.pttl(key);
   t.ok(pttl > 1_790_000 && pttl <= 1_800_000, `PTTL ${pttl} ≈ 30 min`);
-  await queue.ack('alice', 'm1');
-  t.equal(await redis.exists(key), 0, 'acking everything deletes the key');
+  const [b1, b2] = [offlineEntryBytes(push), offlineEntryBytes(message)];
+  t.strictSame(await redis.hgetall(meta), { pc: '1', pb: String(b2), sc: '1', sb: String(b1) }, 'lane counters');
+  t.ok((await redis.pttl(meta)) > 1_790_000, 'the meta expires with the queue');
+  t.strictSame(await redis.hgetall(sender), { c: '1', b: String(b2) }, "the sender's window");
+  t.ok((await redis.pttl(sender)) > 1_790_000, 'the window expires');
+  t.equal(await redis.get(`${service.prefix}websocket:queue-total`), String(b1 + b2), 'the total');
+  t.strictSame(await redis.hgetall(`${service.prefix}websocket:queue-bytes`), { alice: String(b1 + b2) }, "the queue's share");
+  await queue.ack('alice', 'm2');
+  t.equal(await redis.exists(key, meta), 0, 'acking everything deletes the queue and its meta');
+  t.equal(await redis.get(`${service.prefix}websocket:queue-total`), '0');
+  t.equal(await redis.hlen(`${service.prefix}websocket:queue-bytes`), 0);
+});
+
+t.test('redis: elements written before the lanes are replayed and acked (as server entries)', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = await client(t, service.url);
+  const queue = new RedisOfflineQueue({ redis, keyPrefix: service.prefix, max: 100, ttlMs: 1_800_000 });
+  const now = Date.now();
+  await redis.rpush(queue.key('old'), `m1 ${now} {"type":"message","content":"a b"}`);
+  t.strictSame(await queue.read('old', now), [{ id: 'm1', queuedAt: now, frame: '{"type":"message","content":"a b"}' }]);
+  t.equal(await queue.ack('old', 'm1'), 1);
+  t.equal(await redis.exists(queue.key('old'), `${service.prefix}websocket:queue-meta:old`), 0, 'no key without expiry left behind');
 });
 
 t.test('redis: a keyPrefix on the client is refused', async (t) => {
@@ -41,4 +68,23 @@ t.test('redis: a keyPrefix on the client is refused', async (t) => {
   const redis = new Redis(service.url, { lazyConnect: true, keyPrefix: 'x:' });
   t.teardown(() => redis.disconnect());
   t.throws(() => new RedisOfflineQueue({ redis, max: 1, ttlMs: 1 }), /keyPrefix/);
+});
+
+t.test('redis: a queue that expired as a whole and comes back before a sweep leaves nothing stale in the total', async (t) => {
+  const service = await testRedis(t);
+  if (!service) return;
+  const redis = await client(t, service.url);
+  const queue = new RedisOfflineQueue({ redis, keyPrefix: service.prefix, max: 100, ttlMs: 1_800_000 });
+  const now = Date.now();
+  const first = { id: 'm1', frame: '{"n":1}', queuedAt: now, from: 'bob' };
+  const second = { id: 'm2', frame: '{"n":2}', queuedAt: now, from: 'bob' };
+  await queue.push('alice', first);
+  // What key expiry does: the list and its meta vanish, no script runs.
+  await redis.del(queue.key('alice'), `${service.prefix}websocket:queue-meta:alice`);
+  t.equal(await queue.totalBytes(), offlineEntryBytes(first), 'the total still counts the vanished queue');
+  await queue.push('alice', second);
+  t.equal(await queue.totalBytes(), offlineEntryBytes(second), 'the push settled the stale share first');
+  await queue.ack('alice', 'm2');
+  t.equal(await queue.totalBytes(), 0);
+  t.equal(await redis.hlen(`${service.prefix}websocket:queue-bytes`), 0);
 });

@@ -30,10 +30,16 @@ t.test('frames', async (t) => {
     t.same(ack, { type: 'ack', id: 'c-1', status: 'delivered' });
   });
 
-  await t.test('message to an offline user -> queued (USER_OFFLINE only without an offline queue: test/ws/offline.test.ts)', async (t) => {
-    alice.send({ type: 'message', to: 'nobody', content: 'hi', id: 'c-2' });
-    t.same(await alice.next('ack'), { type: 'ack', id: 'c-2', status: 'queued' });
-  });
+  await t.test(
+    'message to an offline user -> queued if they ever logged in, UNKNOWN_USER if not (USER_OFFLINE only without an offline queue: test/ws/offline.test.ts)',
+    async (t) => {
+      await h.app.players.recordLogins([{ userId: 'away', username: 'away', loginAt: Date.now() }]);
+      alice.send({ type: 'message', to: 'away', content: 'hi', id: 'c-2' });
+      t.same(await alice.next('ack'), { type: 'ack', id: 'c-2', status: 'queued' });
+      alice.send({ type: 'message', to: 'nobody', content: 'hi', id: 'c-2b' });
+      t.match(await alice.next('error'), { type: 'error', code: 'UNKNOWN_USER', ref: 'c-2b' });
+    },
+  );
 
   const errorCases: Array<[string, string | object, string]> = [
     ['not JSON', '{"type":', 'BAD_JSON'],

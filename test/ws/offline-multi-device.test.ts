@@ -25,6 +25,8 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
   t.test(`multi-device (${backend})`, async (t) => {
     const h = await buildTestApp(t, backend, { SESSION_POLICY: 'multi', MAX_SESSIONS_PER_USER: '5', HEARTBEAT_TIMEOUT_MS: '60000' });
     if (!h) return;
+    // gus logged in before (a user row): only known users get an offline queue.
+    await h.app.players.recordLogins([{ userId: 'gus', username: 'gus', loginAt: Date.now() }]);
 
     await t.test("every session of the recipient once; echo to the sender's other sessions", async (t) => {
       const [phone, laptop, tablet] = [await open(h, 'dana'), await open(h, 'dana'), await open(h, 'dana')];

@@ -1,8 +1,10 @@
 /**
- * The offline queue end to end, on both backends: messages to an offline user are queued (the
- * sender's ack says so), the newest OFFLINE_QUEUE_MAX are replayed in order before anything live,
- * marked offline; stored copies leave only with the client's (cumulative) ack, so a disconnect
- * mid-replay loses nothing and nothing acked comes twice; entries expire; the queue can be off.
+ * The offline queue end to end, on both backends: messages to an offline user the gateway knows
+ * are queued (the sender's ack says so), up to OFFLINE_QUEUE_MAX (more are refused with
+ * QUOTA_EXCEEDED, nothing evicted), replayed in order before anything live, marked offline;
+ * stored copies leave only with the client's (cumulative) ack, so a disconnect mid-replay loses
+ * nothing and nothing acked comes twice; entries expire; the queue can be off. The hostile side
+ * (unknown ids, quotas, the server lane, the cluster cap) is in offline-abuse.test.ts.
  */
 import t from 'tap';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
@@ -10,6 +12,11 @@ import { TestClient, type Frame } from '../helpers/ws-client.ts';
 import { call } from '../api/http.ts';
 
 const url = (h: TestApp, userId: string) => `${h.wsUrl}/ws?token=${h.token(userId)}`;
+/** Users who logged in once (a user row): only they get an offline queue. */
+const known = (h: TestApp, ...userIds: string[]) => h.app.players.recordLogins(userIds.map((userId) => ({ userId, username: userId, loginAt: Date.now() })));
+/** The answer to client frame `id`: its ack or its error. */
+const answer = (client: TestClient, id: string) =>
+  Promise.race([client.next('ack', 5000, (f) => f.id === id).catch(() => undefined), client.next('error', 5000, (f) => f.ref === id).catch(() => undefined)]);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Connects and collects `count` offline frames (they come right after `connected`). */
@@ -28,31 +35,37 @@ async function moreOffline(client: TestClient): Promise<Frame[]> {
 
 for (const backend of ['embedded', 'real'] as Backend[]) {
   t.test(`offline queue (${backend})`, async (t) => {
-    const h = await buildTestApp(t, backend, { MAX_MESSAGES_PER_SEC: '1000', HEARTBEAT_TIMEOUT_MS: '60000' });
+    // The sender quota is not what this file is about (offline-abuse.test.ts is).
+    const h = await buildTestApp(t, backend, { MAX_MESSAGES_PER_SEC: '1000', HEARTBEAT_TIMEOUT_MS: '60000', OFFLINE_QUEUE_SENDER_MAX: '100000' });
     if (!h) return;
+    await known(h, 'olivia', 'pablo', 'quinn', 'rita');
     const { client: sender } = await TestClient.open(url(h, 'sender'));
     t.teardown(() => sender.close());
 
-    /** Sends `n` messages to `to` and waits for every ack; returns the acks. */
+    /** Sends `n` messages to `to` and waits for every answer (ack or error); returns them. */
     const sendMany = async (to: string, from: number, n: number) => {
-      for (let i = from; i < from + n; i++) sender.send({ type: 'message', to, content: { n: i }, id: `c${i}` });
-      const acks: Frame[] = [];
-      for (let i = from; i < from + n; i++) acks.push(await sender.next('ack', 5000, (f) => f.id === `c${i}`));
-      return acks;
+      for (let i = from; i < from + n; i++) sender.send({ type: 'message', to: to, content: { n: i }, id: `c${i}` });
+      const answers: Array<Frame | undefined> = [];
+      for (let i = from; i < from + n; i++) answers.push(await answer(sender, `c${i}`));
+      return answers;
     };
 
-    await t.test('150 messages to an offline user: the newest 100 replayed in order, then acked away', async (t) => {
-      const acks = await sendMany('olivia', 1, 150);
+    await t.test('150 messages to an offline user: the first 100 queued and replayed in order, the rest refused, then acked away', async (t) => {
+      const answers = await sendMany('olivia', 1, 150);
       t.ok(
-        acks.every((a) => a.status === 'queued'),
-        'every ack says queued',
+        answers.slice(0, 100).every((a) => a?.type === 'ack' && a.status === 'queued'),
+        'the first 100 acks say queued',
+      );
+      t.ok(
+        answers.slice(100).every((a) => a?.type === 'error' && a.code === 'QUOTA_EXCEEDED' && String(a.error).startsWith('recipient:')),
+        'the other 50: QUOTA_EXCEEDED recipient (nothing queued was evicted)',
       );
       t.equal(await h.app.offlineQueue.length('olivia'), 100);
       const { client, frames } = await replayed(h, 'olivia', 100);
       t.same(
         frames.map((f) => (f.content as { n: number }).n),
-        Array.from({ length: 100 }, (_, i) => 51 + i),
-        'messages 51..150, in order',
+        Array.from({ length: 100 }, (_, i) => 1 + i),
+        'messages 1..100, in order',
       );
       t.match(frames[0], { type: 'message', from: 'sender', offline: true, id: String, ts: Number });
       t.same(await moreOffline(client), [], 'each once');
@@ -168,6 +181,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
 t.test('queued messages expire after OFFLINE_QUEUE_TTL_S (real Redis TTL)', async (t) => {
   const h = await buildTestApp(t, 'real', { OFFLINE_QUEUE_TTL_S: '1' });
   if (!h) return;
+  await known(h, 'sam');
   const { client: sender } = await TestClient.open(url(h, 'sender'));
   sender.send({ type: 'message', to: 'sam', content: 'old', id: 'a' });
   t.match(await sender.next('ack'), { status: 'queued' });

@@ -27,7 +27,7 @@ export default fp(
   async (app) => {
     const { config } = app;
     // Every other plugin registers after this one: read their decorations lazily.
-    const has = <K extends 'gateway' | 'logoutPipeline' | 'cluster' | 'presence' | 'bus' | 'clusterClock'>(key: K) =>
+    const has = <K extends 'gateway' | 'logoutPipeline' | 'cluster' | 'presence' | 'bus' | 'clusterClock' | 'offlineQueue'>(key: K) =>
       app.hasDecorator(key) ? app[key] : undefined;
     // The cluster clock once the online store made it (lease ages are on it), the local one before.
     const now = () => has('clusterClock')?.now() ?? Date.now();
@@ -41,6 +41,7 @@ export default fp(
       bus: () => has('bus') as BusCounters | undefined,
       store: () => has('presence'),
       clockOffsetMs: () => has('clusterClock')?.offsetMs(),
+      offlineQueue: () => has('offlineQueue')?.stats,
     });
     app.decorate('metrics', metrics);
 

@@ -26,6 +26,7 @@ import { RedisOwnerPublisher } from '../../stores/redis/redis-owner-publisher.ts
 import type { OfflineQueue } from '../../delivery/offline-queue.ts';
 import { MemoryOfflineQueue } from '../../stores/memory/memory-offline-queue.ts';
 import { RedisOfflineQueue } from '../../stores/redis/redis-offline-queue.ts';
+import { OfflineQueueSweeper } from '../../delivery/offline-queue-sweeper.ts';
 import type { RoomDirectory } from '../../delivery/room-directory.ts';
 import { MemoryRoomDirectory } from '../../stores/memory/memory-room-directory.ts';
 import { RedisRoomDirectory } from '../../stores/redis/redis-room-directory.ts';
@@ -62,6 +63,9 @@ export function redisSettings(config: Config): RedisConnectionSettings {
   return { url: config.REDIS_URL ?? '', sentinels: config.REDIS_SENTINELS, sentinelName: config.REDIS_SENTINEL_NAME };
 }
 
+/** The offline queues' sweep runs every min(OFFLINE_QUEUE_TTL_S, this). */
+const OFFLINE_SWEEP_MAX_INTERVAL_MS = 60_000;
+
 /** Samples taken at startup, before the node registers: the lowest round trip wins. */
 const STARTUP_CLOCK_SAMPLES = 3;
 
@@ -82,9 +86,29 @@ export default fp(
       app.decorate('nodeRegistry', timed(stores.nodes));
       app.decorate('locks', timed(stores.locks));
     };
-    const offlineLimits = { max: config.OFFLINE_QUEUE_MAX, ttlMs: config.OFFLINE_QUEUE_TTL_S * 1000 };
+    const offlineLimits = {
+      max: config.OFFLINE_QUEUE_MAX,
+      ttlMs: config.OFFLINE_QUEUE_TTL_S * 1000,
+      maxBytes: config.OFFLINE_QUEUE_MAX_BYTES,
+      senderMax: config.OFFLINE_QUEUE_SENDER_MAX,
+      senderMaxBytes: config.OFFLINE_QUEUE_SENDER_MAX_BYTES,
+      totalMaxBytes: config.OFFLINE_QUEUE_TOTAL_MAX_BYTES,
+    };
     const clock = new ClusterClock();
     app.decorate('clusterClock', clock);
+    // Reconciles the cluster total of the offline queues (one node at a time, under a lock).
+    const startSweeper = () => {
+      const sweeper = new OfflineQueueSweeper({
+        queue: app.offlineQueue,
+        locks: app.locks,
+        nodeId: config.NODE_ID,
+        intervalMs: Math.min(offlineLimits.ttlMs, OFFLINE_SWEEP_MAX_INTERVAL_MS),
+        now: clock.now,
+        log: app.log,
+      });
+      app.addHook('onReady', async () => sweeper.start());
+      app.addHook('onClose', async () => sweeper.stop());
+    };
     if (!config.REDIS_URL) {
       app.decorate('offlineQueue', new MemoryOfflineQueue(offlineLimits));
       app.decorate('roomDirectory', timed(new MemoryRoomDirectory(), 'roomDirectory'));
@@ -94,6 +118,7 @@ export default fp(
       // Built on the untimed presence store: its lookup is timed once, as publishToOwners.
       app.decorate('ownerPublisher', timed(new LookupOwnerPublisher(stores.presence, app.bus), 'ownerPublisher'));
       app.decorate('redis', undefined);
+      startSweeper();
       app.log.info('online store: in-process memory (single node)');
       return;
     }
@@ -117,6 +142,7 @@ export default fp(
     const bus = new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log });
     app.decorate('bus', bus);
     app.decorate('ownerPublisher', timed(new RedisOwnerPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX, bus }), 'ownerPublisher'));
+    startSweeper();
     app.log.info('online store: redis');
     app.addHook('onClose', async () => {
       await app.bus.close();

@@ -50,7 +50,28 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   {
     pattern: 'websocket:queue:<userId>',
     type: 'list',
-    holds: 'offline messages `<id> <queuedAt> <frame>`, newest OFFLINE_QUEUE_MAX, expires after OFFLINE_QUEUE_TTL_S',
+    holds:
+      'offline messages `<id> <queuedAt> <origin> <frame>` in arrival order, origin `@<senderId>` (player lane) or `!` (server lane); per lane at most OFFLINE_QUEUE_MAX entries and OFFLINE_QUEUE_MAX_BYTES; expires OFFLINE_QUEUE_TTL_S after its newest entry',
+  },
+  {
+    pattern: 'websocket:queue-meta:<userId>',
+    type: 'hash',
+    holds: '`pc`/`pb` player-lane entries/bytes, `sc`/`sb` server-lane entries/bytes of that queue; same expiry as the queue',
+  },
+  {
+    pattern: 'websocket:queue-sender:<userId>',
+    type: 'hash',
+    holds: '`c`/`b` messages/bytes that sender queued in its current window (OFFLINE_QUEUE_SENDER_MAX / _BYTES); expires OFFLINE_QUEUE_TTL_S after the first',
+  },
+  {
+    pattern: 'websocket:queue-total',
+    type: 'string',
+    holds: 'bytes held by all offline queues (OFFLINE_QUEUE_TOTAL_MAX_BYTES); kept by the scripts, expired queues subtracted by the sweep',
+  },
+  {
+    pattern: 'websocket:queue-bytes',
+    type: 'hash',
+    holds: "userId -> bytes of that user's queue, so the sweep can subtract a queue whose key expired",
   },
   { pattern: 'rooms:index', type: 'sorted set', holds: 'rooms with at least one member session anywhere (score 0, by name)' },
   { pattern: 'room:{<room>}:nodes', type: 'hash', holds: 'nodeId -> member sessions of the room on that node' },
@@ -131,6 +152,26 @@ export class RedisKeys {
   /** `websocket:queue:<userId>`. */
   offlineQueue(userId: string): string {
     return `${this.prefix}websocket:queue:${userId}`;
+  }
+
+  /** `websocket:queue-meta:<userId>`. */
+  offlineQueueMeta(userId: string): string {
+    return `${this.prefix}websocket:queue-meta:${userId}`;
+  }
+
+  /** `websocket:queue-sender:<userId>`. */
+  offlineQueueSender(userId: string): string {
+    return `${this.prefix}websocket:queue-sender:${userId}`;
+  }
+
+  /** `websocket:queue-total`. */
+  get offlineQueueTotal(): string {
+    return `${this.prefix}websocket:queue-total`;
+  }
+
+  /** `websocket:queue-bytes`. */
+  get offlineQueueBytes(): string {
+    return `${this.prefix}websocket:queue-bytes`;
   }
 
   /** `room:{<room>}:nodes`. */

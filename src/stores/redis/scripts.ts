@@ -31,9 +31,10 @@ const SCRIPTS = {
   tryLock: { file: 'locks/try-lock.lua', libs: [] },
   unlock: { file: 'locks/unlock.lua', libs: [] },
   // offline/
-  offlinePush: { file: 'offline/push.lua', libs: [] },
-  offlineRead: { file: 'offline/read.lua', libs: [] },
-  offlineAck: { file: 'offline/ack.lua', libs: [] },
+  offlinePush: { file: 'offline/push.lua', libs: ['offline-lanes.lua'] },
+  offlineRead: { file: 'offline/read.lua', libs: ['offline-lanes.lua'] },
+  offlineAck: { file: 'offline/ack.lua', libs: ['offline-lanes.lua'] },
+  offlineSweep: { file: 'offline/sweep.lua', libs: [] },
   // rooms/
   roomApply: { file: 'rooms/apply.lua', libs: ['room-drop-node.lua'] },
   roomPurgeNode: { file: 'rooms/purge-node.lua', libs: ['room-drop-node.lua'] },

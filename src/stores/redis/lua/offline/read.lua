@@ -1,20 +1,23 @@
 -- The unexpired entries of an offline queue, oldest first; removes the expired prefix.
--- KEYS: queue
--- ARGV: cutoff ms (entries queued at or before it are expired)
--- Entries are '<id> <queuedAt> <frame>'. memory-offline-queue.ts walks the same way.
-local queue = KEYS[1]
-local cutoff = tonumber(ARGV[1])
+-- KEYS: queue, meta, total, bytes (as push.lua)
+-- ARGV: userId, cutoff ms (entries queued at or before it are expired)
+-- memory-offline-queue.ts walks the same way.
+local queue, meta, total, bytesHash = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local userId, cutoff = ARGV[1], tonumber(ARGV[2])
 local items = redis.call('LRANGE', queue, 0, -1)
 local out, head = {}, 0
 for i, item in ipairs(items) do
-  local a = string.find(item, ' ', 1, true)
-  local b = a and string.find(item, ' ', a + 1, true)
-  local at = b and tonumber(string.sub(item, a + 1, b - 1)) or 0
-  if at > cutoff then
+  if offlineQueuedAt(item) > cutoff then
     out[#out + 1] = item
   elseif #out == 0 then
     head = i
   end
 end
-if head > 0 then redis.call('LTRIM', queue, head, -1) end
+if head > 0 then
+  local removed = {}
+  for i = 1, head do removed[i] = items[i] end
+  redis.call('LTRIM', queue, head, -1)
+  offlineUncount(meta, total, bytesHash, userId, removed)
+  offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
+end
 return out
