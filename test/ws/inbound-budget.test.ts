@@ -1,0 +1,123 @@
+/**
+ * The inbound budget over real WebSockets: a session flooding nested 60 KB frames (within the
+ * frames/s limit) is refused and no longer read, so a bystander's pongs stay prompt; a flood of
+ * small frames gets one RATE_LIMITED error frame per window, not one per frame.
+ */
+import t from 'tap';
+import WebSocket from 'ws';
+import { buildTestApp } from '../helpers/build.ts';
+import { TestClient } from '../helpers/ws-client.ts';
+
+type Frame = { type: string; code?: string; count?: number };
+
+/** A raw client (no SDK): sends strings as fast as asked, records what comes back. */
+async function rawClient(url: string): Promise<{ socket: WebSocket; frames: Frame[] }> {
+  const socket = new WebSocket(url);
+  const frames: Frame[] = [];
+  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('message', function first() {
+      socket.off('message', first);
+      resolve(); // `connected`
+    });
+  });
+  return { socket, frames };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function p99(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Number.POSITIVE_INFINITY;
+}
+
+t.test('a flooder of nested 60 KB frames is refused and paused; a bystander is not delayed', async (t) => {
+  const h = (await buildTestApp(t, 'real', { RATE_LIMIT_STRIKES: '1000' }))!;
+  if (!h) return;
+  const counters = h.app.gateway.counters;
+  const flooders = await Promise.all([1, 2, 3, 4].map((i) => rawClient(`${h.wsUrl}/ws?token=${h.token(`flooder-${i}`)}`)));
+  const { client: bystander } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('bystander')}`);
+  const depth = 30_000;
+  const nested = `{"type":"message","to":"bystander","content":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  t.ok(nested.length > 60_000 && nested.length < 65_536, 'a frame within MAX_CONTENT_BYTES: only its nesting is wrong');
+
+  const readBefore = counters.framesIn;
+  let written = 0;
+  let flooding = true;
+  const flood = (async () => {
+    while (flooding) {
+      for (const { socket } of flooders) {
+        // 45 frames/s each would be within MAX_MESSAGES_PER_SEC; they send all they can instead,
+        // while their socket takes it (a paused server lets the buffers fill).
+        while (socket.bufferedAmount < 1 << 20) {
+          socket.send(nested);
+          written++;
+        }
+      }
+      await sleep(5);
+    }
+  })();
+
+  const rtts: number[] = [];
+  const end = Date.now() + 3000;
+  while (Date.now() < end) {
+    const sent = performance.now();
+    await bystander.ping(5000);
+    rtts.push(performance.now() - sent);
+    await sleep(20);
+  }
+  flooding = false;
+  await flood;
+  const read = counters.framesIn - readBefore - rtts.length;
+
+  t.ok(rtts.length > 50, `the bystander pinged throughout (${rtts.length} pongs)`);
+  t.ok(p99(rtts) < 200, `bystander pong p99 ${p99(rtts).toFixed(1)} ms under 200 ms`);
+  t.ok(written > 0 && read < written / 2, `the node read ${read} of the ${written} frames written: the rest wait in the flooders' buffers`);
+  t.ok(counters.rateLimited > 0, `frames refused by the budget (${counters.rateLimited})`);
+  for (const { frames } of flooders) {
+    const limited = frames.filter((f) => f.type === 'error' && f.code === 'RATE_LIMITED');
+    t.ok(limited.length > 0 && limited.every((f) => typeof f.count === 'number' && f.count >= 1), 'each flooder told RATE_LIMITED with a count');
+    t.ok(
+      frames.some((f) => f.type === 'error' && f.code === 'BAD_MESSAGE'),
+      'the frames it was allowed are refused for their nesting',
+    );
+    t.notOk(
+      frames.some((f) => f.type === 'ack'),
+      'none delivered',
+    );
+  }
+  t.notOk(
+    bystander.frames.some((f) => f.type === 'message'),
+    'nothing reached the bystander',
+  );
+  for (const { socket } of flooders) socket.terminate();
+  await bystander.close();
+});
+
+t.test('a 5 s flood gets at most one RATE_LIMITED error frame per one-second window', async (t) => {
+  const h = (await buildTestApp(t, 'real', { RATE_LIMIT_STRIKES: '1000' }))!;
+  if (!h) return;
+  const { socket, frames } = await rawClient(`${h.wsUrl}/ws?token=${h.token('flooder')}`);
+  let written = 0;
+  const end = Date.now() + 5000;
+  while (Date.now() < end) {
+    while (socket.bufferedAmount < 64 * 1024) {
+      socket.send(`{"type":"ping","ts":${written++}}`);
+    }
+    await sleep(2);
+  }
+  await sleep(1200); // the last window's summary
+  const errors = frames.filter((f) => f.type === 'error');
+  const pongs = frames.filter((f) => f.type === 'pong').length;
+  const refused = errors.reduce((sum, f) => sum + (f.count ?? 0), 0);
+  t.ok(errors.length >= 4 && errors.length <= 7, `${errors.length} error frames for ${written} frames written in 5 s`);
+  t.ok(
+    errors.every((f) => f.code === 'RATE_LIMITED' && typeof f.count === 'number' && f.count >= 1),
+    'all RATE_LIMITED, each with the count of its window',
+  );
+  t.ok(pongs <= 7 * 50, `at most MAX_MESSAGES_PER_SEC pongs a window (${pongs})`);
+  t.ok(pongs + refused <= written, `counts (${refused}) and pongs add up to no more than what was written`);
+  t.equal(socket.readyState, WebSocket.OPEN, 'the connection stays (strikes not reached)');
+  socket.terminate();
+});
