@@ -161,7 +161,19 @@ export const EnvSchema = Type.Object({
   }),
   MAX_PAYLOAD_BYTES: int(524_288, 1024, 64 * 1024 * 1024, 'Largest inbound frame; larger closes with 1009'),
   MAX_CONTENT_BYTES: int(65_536, 16, 64 * 1024 * 1024, 'Largest message content (JSON-encoded); larger gets TOO_LARGE'),
-  MAX_MESSAGES_PER_SEC: int(50, 1, 100_000, 'Inbound frames per second per session before RATE_LIMITED'),
+  MAX_MESSAGES_PER_SEC: int(
+    50,
+    1,
+    100_000,
+    'Inbound frames per second per session before RATE_LIMITED; a session over this or MAX_INBOUND_BYTES_PER_SEC is not read until its second ends',
+  ),
+  MAX_INBOUND_BYTES_PER_SEC: int(
+    262_144,
+    1024,
+    1024 * 1024 * 1024,
+    'Inbound frame text per second per session (characters: bytes for ASCII JSON) before RATE_LIMITED. 256 KiB: far above what a game sends ' +
+      '(pings, inputs, chat: a few KiB/s), low enough to cap one session at about 4 parses of a 64 KiB frame a second (50 frames/s of 500 KB nested JSON took a whole CPU)',
+  ),
   RATE_LIMIT_STRIKES: int(5, 1, 1000, 'Consecutive rate-limited seconds before close 4008'),
   SEND_QUEUE_MAX: int(64, 1, 100_000, 'Messages queued per session before drops (control frames: as many again, in their own lane)'),
   SEND_QUEUE_MAX_BYTES: int(1_048_576, 1024, 1024 * 1024 * 1024, 'Bytes queued + socket-buffered per session'),

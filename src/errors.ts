@@ -21,6 +21,8 @@ export const GatewayErrors = {
   Unavailable: createError('GW_UNAVAILABLE', '%s', 503),
   Validation: createError('GW_VALIDATION', '%s', 400),
   TooLarge: createError('GW_TOO_LARGE', '%s', 400),
+  /** Pushed content the protocol refuses: nested too deeply, or a number outside the doubles. */
+  BadContent: createError('GW_BAD_CONTENT', '%s', 400),
   InvalidCursor: createError('GW_INVALID_CURSOR', 'invalid cursor: pass the nextCursor of a previous page unchanged', 400),
 } as const;
 

@@ -138,7 +138,11 @@ export interface GatehouseEvents {
   message: MessageEvent;
   room: ServerRoomFrame;
   broadcast: ServerBroadcastFrame;
-  /** Every server `error` frame, including those that also reject a request's promise. */
+  /**
+   * Every server `error` frame, including those that also reject a request's promise.
+   * `RATE_LIMITED` comes once per limited second, its `count` the frames the server refused in it
+   * (unread, so no `ref`: their requests time out); slow down.
+   */
   error: ServerErrorFrame;
   kicked: ServerKickedFrame;
   /** The server asks to reconnect (drain); the close follows. */

@@ -1,6 +1,7 @@
 /**
- * Per-session inbound rate limit of PROTOCOL.md: MAX_MESSAGES_PER_SEC frames per one-second
- * window; RATE_LIMIT_STRIKES limited windows in a row close the session (4008).
+ * Per-session inbound rate limit of PROTOCOL.md: MAX_MESSAGES_PER_SEC frames and
+ * MAX_INBOUND_BYTES_PER_SEC of frame text per one-second window; RATE_LIMIT_STRIKES limited
+ * windows in a row close the session (4008).
  *
  * Windows are fixed, one second long, anchored at the limiter's creation (session start):
  * window k covers [start + k*1000, start + (k+1)*1000). Only numbers change per hit: no timers,
@@ -14,6 +15,11 @@ export type RateVerdict = 'ok' | 'limited' | 'close';
 export interface RateLimiterOptions {
   /** MAX_MESSAGES_PER_SEC: frames allowed per window. */
   maxPerSecond: number;
+  /**
+   * MAX_INBOUND_BYTES_PER_SEC: frame text (UTF-16 code units, bytes for ASCII) admitted per
+   * window; default unlimited. Frames count, not bytes, decide which frame crosses it: see hit().
+   */
+  maxBytesPerSecond?: number;
   /** RATE_LIMIT_STRIKES: consecutive limited windows that close the session (>= 1). */
   strikesToClose: number;
   /** Clock in ms (default Date.now). */
@@ -27,6 +33,11 @@ const WINDOW_MS = 1000;
  *
  * - Frames 1..maxPerSecond of a window are 'ok'; every further frame of that window is
  *   'limited' (the frame is refused: answer RATE_LIMITED, keep the connection).
+ * - Bytes: a frame is 'ok' while the bytes the window admitted so far are below
+ *   maxBytesPerSecond, its own bytes included afterwards; so the frame that crosses the budget
+ *   still passes (a frame larger than the whole budget is not refused for ever), and every
+ *   further frame of that window is 'limited'. A window admits at most the budget plus one frame.
+ *   Refused frames count no bytes: they are not parsed.
  * - A window holding at least one limited frame is a strike. The strike is counted at the
  *   window's first limited frame (that window will necessarily end with a limited frame), so
  *   no timer or later frame is needed to notice it.
@@ -41,6 +52,8 @@ const WINDOW_MS = 1000;
 export class RateLimiter {
   private windowStart: number;
   private inWindow = 0;
+  private bytesInWindow = 0;
+  private refusedInWindow = 0;
   private limitedInWindow = false;
   private strikeCount = 0;
   private closed = false;
@@ -64,11 +77,33 @@ export class RateLimiter {
     return this.inWindow;
   }
 
-  /** Counts one inbound frame and says what to do with it (`now`: the caller's clock reading, to save one). */
-  hit(now: number = this.now()): RateVerdict {
+  /** Bytes admitted in the current window (as of the last hit). */
+  get bytes(): number {
+    return this.bytesInWindow;
+  }
+
+  /** Frames refused in the current window (as of the last hit). */
+  get refused(): number {
+    return this.refusedInWindow;
+  }
+
+  /** When the current window ends (clock of `now`): a refused session waits until then. */
+  get windowEndsAt(): number {
+    return this.windowStart + WINDOW_MS;
+  }
+
+  /**
+   * Counts one inbound frame of `bytes` and says what to do with it (`now`: the caller's clock
+   * reading, to save one).
+   */
+  hit(now: number = this.now(), bytes = 0): RateVerdict {
     const elapsed = now - this.windowStart;
     if (elapsed >= WINDOW_MS || elapsed < 0) this.roll(now, elapsed);
-    if (++this.inWindow <= this.options.maxPerSecond) return 'ok';
+    if (++this.inWindow <= this.options.maxPerSecond && this.bytesInWindow < (this.options.maxBytesPerSecond ?? Number.POSITIVE_INFINITY)) {
+      this.bytesInWindow += bytes;
+      return 'ok';
+    }
+    this.refusedInWindow++;
     if (!this.limitedInWindow) {
       this.limitedInWindow = true;
       if (++this.strikeCount >= Math.max(1, this.options.strikesToClose) && !this.closed) {
@@ -84,6 +119,8 @@ export class RateLimiter {
     if (!this.limitedInWindow || elapsed >= 2 * WINDOW_MS || elapsed < 0) this.strikeCount = 0;
     this.windowStart = elapsed < 0 ? now : now - (elapsed % WINDOW_MS);
     this.inWindow = 0;
+    this.bytesInWindow = 0;
+    this.refusedInWindow = 0;
     this.limitedInWindow = false;
   }
 }

@@ -42,6 +42,9 @@ export interface SessionSocket extends OutboundSocket {
   close(code: number, reason: string): void;
   terminate(): void;
   ping(): void;
+  /** Stops reading the socket (inbound budget spent); `resume` reads again. */
+  pause(): void;
+  resume(): void;
 }
 
 export interface SessionLimits {
@@ -49,6 +52,8 @@ export interface SessionLimits {
   sendQueueMaxBytes: number;
   slowConsumerDrops: number;
   maxMessagesPerSec: number;
+  /** MAX_INBOUND_BYTES_PER_SEC (default unlimited). */
+  maxInboundBytesPerSec?: number;
   rateLimitStrikes: number;
 }
 
@@ -76,7 +81,12 @@ export function sessionConfig(input: { limits: SessionLimits; now: () => number;
       slowConsumerDrops: limits.slowConsumerDrops,
       now,
     },
-    rate: { maxPerSecond: limits.maxMessagesPerSec, strikesToClose: limits.rateLimitStrikes, now },
+    rate: {
+      maxPerSecond: limits.maxMessagesPerSec,
+      ...(limits.maxInboundBytesPerSec === undefined ? {} : { maxBytesPerSecond: limits.maxInboundBytesPerSec }),
+      strikesToClose: limits.rateLimitStrikes,
+      now,
+    },
     hooks: input.hooks,
     framesOut: input.framesOut,
   };

@@ -1,15 +1,18 @@
 /**
- * The path of one inbound frame of an open session: the rate limit, the ping answered from its
- * text (every client, every second), then the parse and the handler of each frame type. Every
+ * The path of one inbound frame of an open session: the inbound budget (frames and bytes per
+ * second; a session over it is refused and not read until its window ends), the ping answered
+ * from its text (every client, every second), then the parse and the handler of each frame type. Every
  * answer (pong, ack, error) goes through the offline replay's gate, so that after `connected`
  * the replay comes first and everything else follows in order.
  */
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import type { DirectMessages } from '../delivery/direct-messages.ts';
 import { FrameIn, type GatewayCounters } from './gateway-counters.ts';
+import { FrameErrorText } from '../protocol/error-codes.ts';
 import type { OfflineReplay } from '../delivery/offline-replay.ts';
 import { canonicalPingTs, encodeError, encodePong, encodePongText, parseFrameJson, pongTail, type ClientFrame } from '../protocol/frames.ts';
 import type { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
+import { InboundBudget, type InboundTimers } from '../connection/inbound-budget.ts';
 import type { RoomService } from '../delivery/room-service.ts';
 import type { Session } from '../connection/session.ts';
 
@@ -20,6 +23,8 @@ export interface FrameDispatcherDeps {
   replay: OfflineReplay;
   messages: DirectMessages;
   rooms: RoomService;
+  /** Timers of the inbound budget's pauses (default: real ones). */
+  timers?: InboundTimers | undefined;
 }
 
 export class FrameDispatcher {
@@ -27,12 +32,22 @@ export class FrameDispatcher {
   private pongTailMs = -1;
   private pongTail = '';
 
-  constructor(private readonly deps: FrameDispatcherDeps) {}
+  /** Sessions over their frames/bytes per second, paused. */
+  readonly inbound: InboundBudget;
+
+  constructor(private readonly deps: FrameDispatcherDeps) {
+    this.inbound = new InboundBudget({
+      // One error frame per limited window, with the count of what it refused.
+      onWindowEnd: (session, refused) => this.reply(session, encodeError('RATE_LIMITED', FrameErrorText.RATE_LIMITED, undefined, refused)),
+      ...(deps.timers === undefined ? {} : { timers: deps.timers }),
+    });
+  }
 
   /** Handles one frame of an open session; `now` is the clock reading of its arrival. */
   handle(session: Session, data: string, binary: boolean, now: number): void {
     const { counters } = this.deps;
-    const verdict = session.limiter.hit(now);
+    // Before anything reads the text: a session over its budget costs a few numbers per frame.
+    const verdict = this.inbound.admit(session, data.length, now);
     if (verdict !== 'ok') {
       counters.rateLimited++;
       counters.framesInByType[FrameIn.RateLimited]!++;
@@ -41,7 +56,6 @@ export class FrameDispatcher {
         return;
       }
       this.deps.warner.warn(session.id, { userId: session.userId, sessionId: session.id }, 'rate limited');
-      this.reply(session, encodeError('RATE_LIMITED', 'too many frames per second'));
       return;
     }
     if (binary) {
@@ -104,6 +118,11 @@ export class FrameDispatcher {
         replay.ack(session, frame.id);
         return;
     }
+  }
+
+  /** The session ended: its pause, if any, ends too. */
+  sessionClosed(session: Session): void {
+    this.inbound.sessionClosed(session);
   }
 
   /** Pongs and errors are control frames: they overtake the bulk queued for a flooded client. */

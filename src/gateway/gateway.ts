@@ -270,6 +270,7 @@ export class Gateway implements TimeoutHandler {
     session.queue.clear();
     this.discardEarly(session);
     this.replay.forget(session);
+    this.frames.sessionClosed(session);
     this.rooms.sessionClosed(session);
     this.warner.forget(session.id);
     this.counters.closed++;

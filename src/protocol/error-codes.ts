@@ -11,7 +11,7 @@ export const FrameErrorCode = {
   BAD_MESSAGE: 'BAD_MESSAGE',
   /** A binary frame was received; the protocol is JSON text only. */
   BINARY_NOT_SUPPORTED: 'BINARY_NOT_SUPPORTED',
-  /** `content` over MAX_CONTENT_BYTES (JSON-encoded, UTF-8). */
+  /** `content` over MAX_CONTENT_BYTES (JSON-encoded, UTF-8), or a frame text over MAX_CONTENT_BYTES + 1 KiB. */
   TOO_LARGE: 'TOO_LARGE',
   /** `message` to an offline user while the offline queue is off. */
   USER_OFFLINE: 'USER_OFFLINE',
@@ -22,7 +22,10 @@ export const FrameErrorCode = {
    * quota's name and a colon: `recipient:`, `sender:`, `cluster:` or `lookups:`.
    */
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
-  /** More than MAX_MESSAGES_PER_SEC frames in one second. */
+  /**
+   * Over MAX_MESSAGES_PER_SEC frames or MAX_INBOUND_BYTES_PER_SEC of frame text in one second:
+   * one error frame per such second, when it ends, its `count` the frames refused.
+   */
   RATE_LIMITED: 'RATE_LIMITED',
   /** `room` publish without being a member. */
   NOT_IN_ROOM: 'NOT_IN_ROOM',
@@ -53,7 +56,7 @@ export const FrameErrorText: Readonly<Record<FrameErrorCode, string>> = {
   USER_OFFLINE: 'recipient is offline',
   UNKNOWN_USER: 'recipient is unknown',
   QUOTA_EXCEEDED: 'offline queue quota exceeded',
-  RATE_LIMITED: 'too many frames per second',
+  RATE_LIMITED: 'too many frames or bytes per second',
   NOT_IN_ROOM: 'join the room before publishing to it',
   NOT_AVAILABLE: 'temporarily unavailable, retry later',
   FORBIDDEN: 'not allowed',

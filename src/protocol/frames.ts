@@ -19,6 +19,19 @@ export { MAX_CLIENT_ID_LENGTH };
  * be parsed but never delivered; it is refused at the door instead.
  */
 export const MAX_CONTENT_DEPTH = 64;
+/**
+ * Deepest nesting of a whole frame: its own object, then its content. Checked on the text before
+ * the parse: JSON.parse of deeply nested text costs about 5 times more per byte than of ordinary
+ * JSON (498 KB of nested arrays: 37 ms), and refusing it after the parse was too late.
+ */
+export const MAX_FRAME_DEPTH = MAX_CONTENT_DEPTH + 1;
+/**
+ * Room for everything around `content` in a frame's text (type, to/room, id, punctuation, a few
+ * unknown fields). A text longer than MAX_CONTENT_BYTES plus this cannot be a frame a client
+ * means to be valid (clients encode with JSON.stringify, like the server's measure of content),
+ * so it is refused TOO_LARGE before any parse.
+ */
+export const FRAME_ENVELOPE_ALLOWANCE = 1024;
 
 const UserId = Type.String({ pattern: USER_ID_PATTERN, description: 'userId' });
 const Room = Type.String({ pattern: ROOM_PATTERN, description: 'room name' });
@@ -130,6 +143,12 @@ export const ServerErrorFrameSchema = Type.Object(
     code: Type.Union(FRAME_ERROR_CODES.map((code) => Type.Literal(code))),
     error: Type.String(),
     ref: Type.Optional(Type.String({ description: 'id of the client frame that caused the error' })),
+    count: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: 'RATE_LIMITED only: frames refused in the window this error frame reports (one error frame per limited window)',
+      }),
+    ),
   },
   { title: 'ServerError' },
 );
@@ -218,39 +237,154 @@ function fail(code: FrameErrorCode, error: string, ref: string | undefined): Par
 const isUserId = (v: unknown): v is string => typeof v === 'string' && v.length <= USER_ID_MAX_LENGTH && USER_ID_RE.test(v);
 const isRoom = (v: unknown): v is string => typeof v === 'string' && v.length <= ROOM_MAX_LENGTH && ROOM_RE.test(v);
 
-/** Depth-capped walk, so the recursion itself is bounded by MAX_CONTENT_DEPTH. */
-function tooDeep(value: object, depth: number): boolean {
-  if (depth > MAX_CONTENT_DEPTH) return true;
+/** What the pre-parse scan of a frame's text found (see scanFrameText). */
+const TextScan = {
+  Plain: 0,
+  /** Nested deeper than MAX_FRAME_DEPTH: refused unparsed. */
+  TooDeep: 1,
+  /** Holds a number with an exponent or over 308 digits: its content is checked for non-finite numbers after the parse. */
+  BigNumbers: 2,
+} as const;
+type TextScan = (typeof TextScan)[keyof typeof TextScan];
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Index of the quote closing the string opened at `open`, -1 when it is not closed. */
+function stringEnd(text: string, open: number): number {
+  let end = text.indexOf('"', open + 1);
+  while (end > 0 && text.charCodeAt(end - 1) === BACKSLASH) {
+    let before = end - 2;
+    while (text.charCodeAt(before) === BACKSLASH) before--; // stops at the opening quote at the latest
+    if ((end - 1 - before) % 2 === 0) return end; // an even run of backslashes escapes itself, not the quote
+    end = text.indexOf('"', end + 1);
+  }
+  return end;
+}
+
+/**
+ * One pass over a frame's text before JSON.parse: its nesting depth (strings skipped with
+ * indexOf, so string-heavy text costs almost nothing) and whether a number in it may leave the
+ * doubles once parsed (only an exponent or more than 308 digits can: 1e999 parses to Infinity).
+ * For valid JSON the depth is exact; invalid text may be misjudged, and then JSON.parse refuses
+ * it anyway. No regular expression: /[0-9]{309}/ backtracks quadratically on long digit runs.
+ */
+function scanFrameText(text: string): TextScan {
+  let depth = 0;
+  let bigNumbers = false;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = stringEnd(text, i);
+      if (i < 0) return TextScan.Plain; // unterminated string: JSON.parse reports it
+    } else if (c === 0x5b || c === 0x7b) {
+      // [ {
+      if (++depth > MAX_FRAME_DEPTH) return TextScan.TooDeep;
+    } else if (c === 0x5d || c === 0x7d) {
+      // ] }
+      depth--;
+    } else if (c >= 0x30 && c <= 0x39) {
+      // A number's digits (its sign came before): skip them and the fraction at once.
+      const start = i;
+      let d = text.charCodeAt(++i);
+      while ((d >= 0x30 && d <= 0x39) || d === 0x2e) d = text.charCodeAt(++i);
+      if (d === 0x65 || d === 0x45 || i - start > 308) bigNumbers = true;
+      i--;
+    }
+  }
+  return bigNumbers ? TextScan.BigNumbers : TextScan.Plain;
+}
+
+/** An `id` member closing a frame's text, as the SDK writes it (last), with no escape in it. */
+const TAIL_ID = /,"id":"([^"\\]{1,64})"\}$/;
+
+/**
+ * The `ref` of a frame refused before its parse: its `id` when the text ends with it (the SDK
+ * sends `id` last), so the client's request fails at once instead of timing out. In valid JSON
+ * the final `}` closes the frame's object, so that member is the frame's own `id`.
+ */
+function tailRef(text: string): string | undefined {
+  return TAIL_ID.exec(text.slice(-80))?.[1];
+}
+
+/** What is wrong with a content value beyond its size, if anything (see contentFlaw). */
+type ContentFlaw = 'deep' | 'non-finite';
+
+/**
+ * Walks `value` (a parsed content at nesting `depth`) for containers deeper than
+ * MAX_CONTENT_DEPTH and numbers outside the doubles. The recursion stops at that depth, so it
+ * is bounded whatever the value's nesting (an admin body parsed by Fastify may nest 10k levels).
+ */
+function contentFlaw(value: unknown, depth: number): ContentFlaw | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'non-finite';
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth > MAX_CONTENT_DEPTH) return 'deep';
   const children = Array.isArray(value) ? value : Object.values(value);
   for (const child of children) {
-    if (typeof child === 'object' && child !== null && tooDeep(child, depth + 1)) return true;
+    const flaw = contentFlaw(child, depth + 1);
+    if (flaw !== undefined) return flaw;
   }
-  return false;
+  return undefined;
 }
+
+const FLAW_TEXT: Readonly<Record<ContentFlaw, string>> = {
+  deep: `content must not be nested deeper than ${MAX_CONTENT_DEPTH} levels`,
+  'non-finite': 'content must not hold numbers outside the double range (JSON.parse makes them Infinity)',
+};
 
 /** UTF-8 length without Buffer in browsers (the SDK imports this module). */
 function utf8Length(s: string): number {
   return typeof Buffer === 'undefined' ? new TextEncoder().encode(s).length : Buffer.byteLength(s, 'utf8');
 }
 
-/** Returns an error text, or undefined when `content` is acceptable. */
-function contentError(content: unknown, text: string, maxBytes: number): [FrameErrorCode, string] | undefined {
-  if (content === undefined) return ['BAD_MESSAGE', 'content is required'];
-  if (typeof content === 'object' && content !== null && tooDeep(content, 1)) {
-    return ['BAD_MESSAGE', `content must not be nested deeper than ${MAX_CONTENT_DEPTH} levels`];
-  }
-  // Re-encoding never takes more than 6 bytes per UTF-16 unit of the source text (a lone
-  // surrogate becomes \udXXX; numbers grow at most 21/4: 1e20), so small frames need no encoding.
-  if (text.length * 6 <= maxBytes) return undefined;
+/** TOO_LARGE text when `content` (depth already checked) is over `maxBytes` JSON-encoded. */
+function sizeError(content: unknown, maxBytes: number): string | undefined {
   let encoded: string;
   try {
     encoded = JSON.stringify(content);
   } catch {
-    return ['BAD_MESSAGE', 'content cannot be encoded as JSON'];
+    return undefined; // unreachable for parsed JSON of bounded depth
   }
   // A UTF-16 unit takes 1 to 3 UTF-8 bytes: measure only when the bounds disagree.
   const bytes = encoded.length > maxBytes || encoded.length * 3 <= maxBytes ? encoded.length : utf8Length(encoded);
-  return bytes > maxBytes ? ['TOO_LARGE', `content must be at most ${maxBytes} bytes JSON-encoded`] : undefined;
+  return bytes > maxBytes ? `content must be at most ${maxBytes} bytes JSON-encoded` : undefined;
+}
+
+/** A content refused: BAD_MESSAGE (too deep, non-finite number) or TOO_LARGE, with its text. */
+export interface ContentRefusal {
+  code: 'BAD_MESSAGE' | 'TOO_LARGE';
+  error: string;
+}
+
+/**
+ * The content rules of a `message`/`room` frame, for content that did not come from a frame's
+ * text (the admin API's pushes): nested at most MAX_CONTENT_DEPTH levels, no number outside the
+ * doubles, at most `maxBytes` JSON-encoded. Never recurses deeper than MAX_CONTENT_DEPTH, never
+ * throws.
+ */
+export function checkContent(content: unknown, maxBytes: number): ContentRefusal | undefined {
+  const flaw = contentFlaw(content, 1);
+  if (flaw !== undefined) return { code: 'BAD_MESSAGE', error: FLAW_TEXT[flaw] };
+  const tooLarge = sizeError(content, maxBytes);
+  return tooLarge === undefined ? undefined : { code: 'TOO_LARGE', error: tooLarge };
+}
+
+/**
+ * The content of a parsed frame: its depth is known to be within bounds (scanFrameText), its
+ * numbers are walked only when the text has big ones.
+ */
+function contentError(content: unknown, text: string, maxBytes: number, bigNumbers: boolean): [FrameErrorCode, string] | undefined {
+  if (content === undefined) return ['BAD_MESSAGE', 'content is required'];
+  if (bigNumbers) {
+    const flaw = contentFlaw(content, 1);
+    if (flaw !== undefined) return ['BAD_MESSAGE', FLAW_TEXT[flaw]];
+  }
+  // Re-encoding never takes more than 6 bytes per UTF-16 unit of the source text (a lone
+  // surrogate becomes \udXXX; numbers grow at most 21/4: 1e20), so small frames need no encoding.
+  if (text.length * 6 <= maxBytes) return undefined;
+  const tooLarge = sizeError(content, maxBytes);
+  return tooLarge === undefined ? undefined : ['TOO_LARGE', tooLarge];
 }
 
 /**
@@ -270,6 +404,15 @@ export function parseClientFrame(text: string, limits: ParseLimits): ParseResult
  * gateway answers canonical pings itself and sends every other frame here).
  */
 export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
+  // Refused before the parse: see tailRef for their `ref`.
+  const maxText = limits.maxContentBytes + FRAME_ENVELOPE_ALLOWANCE;
+  if (text.length > maxText) {
+    return fail('TOO_LARGE', `frame text must be at most ${maxText} characters (MAX_CONTENT_BYTES + ${FRAME_ENVELOPE_ALLOWANCE})`, tailRef(text));
+  }
+  const scan = scanFrameText(text);
+  if (scan === TextScan.TooDeep) {
+    return fail('BAD_MESSAGE', `frame must not be nested deeper than ${MAX_FRAME_DEPTH} levels (content: ${MAX_CONTENT_DEPTH})`, tailRef(text));
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -324,7 +467,7 @@ export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
     return fail('BAD_MESSAGE', `id must be a string of at most ${MAX_CLIENT_ID_LENGTH} characters`, undefined);
   }
   const content = obj.content;
-  const problem = contentError(content, text, limits.maxContentBytes);
+  const problem = contentError(content, text, limits.maxContentBytes, scan === TextScan.BigNumbers);
   if (problem !== undefined) return fail(problem[0], problem[1], ref);
 
   if (type === 'message') {
@@ -361,10 +504,11 @@ export function encodePongText(tsText: string, tail: string): string {
   return '{"type":"pong","ts":' + tsText + tail;
 }
 
-/** An error frame; equals `JSON.stringify({ type: 'error', code, error, ref })`. */
-export function encodeError(code: FrameErrorCode, error: string, ref?: string): string {
+/** An error frame; equals `JSON.stringify({ type: 'error', code, error, ref, count })`. */
+export function encodeError(code: FrameErrorCode, error: string, ref?: string, count?: number): string {
   const head = '{"type":"error","code":"' + code + '","error":' + JSON.stringify(error);
-  return ref === undefined ? head + '}' : head + ',"ref":' + JSON.stringify(ref) + '}';
+  const withRef = ref === undefined ? head : head + ',"ref":' + JSON.stringify(ref);
+  return count === undefined ? withRef + '}' : withRef + ',"count":' + count + '}';
 }
 
 /**

@@ -304,7 +304,15 @@ t.test('requests: acks, error frames with ref, timeouts, not connected', async (
   const full = client.join('r65');
   const next = client.join('r66');
   const sent = client.sendTo('bob', 'in between');
-  socket.receive({ type: 'error', code: 'RATE_LIMITED', error: 'too many frames per second' });
+  const summaries: unknown[] = [];
+  const offSummaries = client.on('error', (frame) => void summaries.push(frame));
+  socket.receive({ type: 'error', code: 'RATE_LIMITED', error: 'too many frames or bytes per second', count: 12 });
+  offSummaries();
+  t.same(
+    summaries,
+    [{ type: 'error', code: 'RATE_LIMITED', error: 'too many frames or bytes per second', count: 12 }],
+    "the window's summary reaches the app with its count",
+  );
   socket.receive({ type: 'error', code: 'FORBIDDEN', error: 'a session may be in at most 64 rooms' });
   await t.rejects(full, { code: 'FORBIDDEN', message: 'a session may be in at most 64 rooms' });
   socket.receive({ type: 'joined', room: 'r66' });

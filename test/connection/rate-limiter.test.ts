@@ -95,3 +95,32 @@ t.test('default config: 51 frames in each of 5 seconds closes on the 51st of the
   t.equal(verdicts.indexOf('close'), 4 * 51 + 50);
   t.equal(verdicts.filter((v) => v === 'limited').length, 4);
 });
+
+t.test('bytes: frames pass while the window is below the budget; the crossing one passes, later ones are limited', async (t) => {
+  const clock = { now: 0 };
+  const limiter = new RateLimiter({ maxPerSecond: 1000, maxBytesPerSecond: 1000, strikesToClose: 3, now: () => clock.now });
+  t.equal(limiter.hit(0, 400), 'ok');
+  t.equal(limiter.hit(0, 599), 'ok');
+  t.equal(limiter.bytes, 999);
+  t.equal(limiter.hit(0, 5000), 'ok', 'below the budget when it came: passes, whatever its size');
+  t.equal(limiter.hit(0, 1), 'limited');
+  t.equal(limiter.hit(0, 0), 'limited', 'even an empty frame, once the budget is spent');
+  t.equal(limiter.bytes, 5999, 'refused frames count no bytes');
+  t.equal(limiter.refused, 2);
+  t.equal(limiter.strikes, 1, 'a bytes-limited window is a strike');
+  t.equal(limiter.windowEndsAt, 1000);
+  clock.now = 1000;
+  t.equal(limiter.hit(1000, 999), 'ok', 'a new window, a new budget');
+  t.equal(limiter.refused, 0);
+  t.equal(limiter.hit(1000, 1), 'ok');
+  t.equal(limiter.hit(1000, 1), 'limited');
+  clock.now = 2000;
+  t.equal(limiter.hit(2000, 2000), 'ok');
+  t.equal(limiter.hit(2000, 1), 'close', 'strikes from bytes and frames alike close the session');
+});
+
+t.test('bytes unlimited by default', async (t) => {
+  const limiter = new RateLimiter({ maxPerSecond: 10, strikesToClose: 1, now: () => 0 });
+  for (let i = 0; i < 10; i++) t.equal(limiter.hit(0, 1 << 30), 'ok');
+  t.equal(limiter.hit(0, 1), 'close');
+});

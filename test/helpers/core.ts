@@ -39,6 +39,9 @@ export class RecordingSocket implements SessionSocket {
   closedWith: { code: number; reason: string } | undefined;
   terminated = false;
   pings = 0;
+  /** Whether the core paused reading (inbound budget), and how many times. */
+  paused = false;
+  pauses = 0;
   /** Written out at once (bufferedAmount stays 0); a callback, when given, comes a microtask later. */
   send(data: string, cb?: (err?: Error | null) => void): void {
     this.sent.push(data);
@@ -52,6 +55,13 @@ export class RecordingSocket implements SessionSocket {
   }
   ping(): void {
     this.pings++;
+  }
+  pause(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+  resume(): void {
+    this.paused = false;
   }
 }
 

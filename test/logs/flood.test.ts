@@ -1,8 +1,10 @@
 /**
  * A flooding client cannot flood the log: it sends far more frames than MAX_MESSAGES_PER_SEC
  * (rate limited, error frames back) to a recipient whose send queue cannot take them (every
- * message dropped). Thousands of refused frames and dropped messages produce at most one warn
+ * message dropped). Hundreds of refused frames and dropped messages produce at most one warn
  * line per session and kind per 10 s window (RateLimitedWarner), while the metrics count all.
+ * (Since a rate-limited session is not read until its second ends, the node reads only part of
+ * the flood; the rest waits in the flooder's buffers.)
  */
 import t from 'tap';
 import { buildTestApp, eventually, logLines, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
@@ -32,14 +34,16 @@ t.test('a flooding client produces a bounded number of warn lines', async (t) =>
     for (let i = 0; i < 50; i++) tx.send({ type: 'message', to: 'rx', content, id: `m${sent++}` });
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  await eventually(() => h.app.gateway.counters.framesIn >= sent, 20_000);
+  const { counters } = h.app.gateway;
+  await eventually(() => counters.rateLimited >= 50 && counters.dropped >= 20, 20_000);
+  await tx.terminate(); // nothing more of the flood is read: the counters hold still
   const elapsedMs = Date.now() - started;
   // One warn line per session and kind per 10 s window: the bound follows the flood's duration
   // (a few seconds, more on a loaded machine).
   const windows = Math.ceil((elapsedMs + 1) / 10_000);
-  const { counters } = h.app.gateway;
-  t.equal(sent, BURSTS * 50, `${sent} frames sent in ${elapsedMs} ms`);
-  t.ok(counters.rateLimited >= sent - 20 * (elapsedMs / 1000 + 2), `${counters.rateLimited} frames rate limited (20 per second pass)`);
+  t.equal(sent, BURSTS * 50, `${sent} frames sent, ${counters.framesIn} read in ${elapsedMs} ms`);
+  t.ok(counters.rateLimited >= 50, `${counters.rateLimited} frames rate limited (20 per second pass)`);
+  t.ok(counters.framesIn < sent, 'the node did not read the whole flood (paused while limited)');
   t.ok(counters.dropped >= 20, `${counters.dropped} messages dropped`);
 
   const warns = h.logs

@@ -4,8 +4,11 @@ import { Value } from '@sinclair/typebox/value';
 import {
   CLIENT_FRAME_TYPES,
   ClientFrameSchema,
+  FRAME_ENVELOPE_ALLOWANCE,
   MAX_CONTENT_DEPTH,
+  MAX_FRAME_DEPTH,
   ServerErrorFrameSchema,
+  checkContent,
   ServerFrameSchema,
   ServerPongFrameSchema,
   encodeError,
@@ -157,6 +160,10 @@ t.test('every error row of PROTOCOL.md', async (t) => {
     const frame = JSON.parse(encodeError(code, FrameErrorText[code], 'c1'));
     t.ok(Value.Check(ServerErrorFrameSchema, frame), `${code} error frame matches the schema`);
   }
+  const coalesced = encodeError('RATE_LIMITED', FrameErrorText.RATE_LIMITED, undefined, 37);
+  t.equal(coalesced, JSON.stringify({ type: 'error', code: 'RATE_LIMITED', error: FrameErrorText.RATE_LIMITED, count: 37 }));
+  t.ok(Value.Check(ServerErrorFrameSchema, JSON.parse(coalesced)), 'the coalesced RATE_LIMITED frame (count) matches the schema');
+  t.notOk(Value.Check(ServerErrorFrameSchema, { type: 'error', code: 'RATE_LIMITED', error: 'x', count: 0 }), 'count is at least 1');
 });
 
 t.test('content nested too deeply is refused, not crashed on later', async (t) => {
@@ -167,6 +174,80 @@ t.test('content nested too deeply is refused, not crashed on later', async (t) =
   t.same(deep.ok ? null : [deep.code, deep.ref], ['BAD_MESSAGE', 'd']);
   const huge = parse(`{"type":"message","to":"bob","content":${nest(100_000)}}`, { maxContentBytes: 1 << 26 });
   t.equal(huge.ok ? 'ok' : huge.code, 'BAD_MESSAGE', '100k levels');
+});
+
+t.test('a frame nested too deeply is refused before the parse, wherever the nesting is', async (t) => {
+  const nest = (n: number) => '['.repeat(n) + ']'.repeat(n);
+  // Unclosed: JSON.parse would say BAD_JSON; the scan refuses it first.
+  const unclosed = parse(`{"type":"message","to":"bob","content":${'['.repeat(MAX_FRAME_DEPTH)}`);
+  t.same(unclosed.ok ? null : [unclosed.code, unclosed.error], [
+    'BAD_MESSAGE',
+    `frame must not be nested deeper than ${MAX_FRAME_DEPTH} levels (content: ${MAX_CONTENT_DEPTH})`,
+  ]);
+  const unknownField = parse(`{"type":"ping","extra":${nest(MAX_FRAME_DEPTH)}}`);
+  t.equal(unknownField.ok ? 'ok' : unknownField.code, 'BAD_MESSAGE', 'an ignored field counts too');
+  t.equal(parse(`{"type":"ping","extra":${nest(MAX_FRAME_DEPTH - 1)}}`).ok, true, 'as deep as a content may be: fine');
+  const objects = `{"type":"room","room":"r","content":${'{"a":'.repeat(MAX_CONTENT_DEPTH + 1)}1${'}'.repeat(MAX_CONTENT_DEPTH + 1)},"id":"o"}`;
+  t.same(((r) => (r.ok ? null : [r.code, r.ref]))(parse(objects)), ['BAD_MESSAGE', 'o'], 'objects count like arrays; the trailing id is the ref');
+  // Brackets and escaped quotes inside strings are not nesting.
+  const tricky = JSON.stringify({ type: 'message', to: 'bob', content: { s: `\\"${'[{'.repeat(200)}\\`, k: ['"]]]}}}', '\\'] } });
+  t.equal(parse(tricky, { maxContentBytes: 65_536 }).ok, true, 'strings skipped exactly');
+  const unterminated = parse(`{"type":"message","to":"bob","content":"${'['.repeat(100)}`);
+  t.equal(unterminated.ok ? 'ok' : unterminated.code, 'BAD_JSON', "an unterminated string is the parser's to refuse");
+  const noTailId = parse(`{"type":"room","id":"first","room":"r","content":${nest(MAX_FRAME_DEPTH)}}`);
+  t.same(noTailId.ok ? null : [noTailId.code, noTailId.ref], ['BAD_MESSAGE', undefined], 'an id not at the end is not looked for');
+});
+
+t.test('a frame text longer than MAX_CONTENT_BYTES + the envelope allowance is TOO_LARGE unparsed', async (t) => {
+  const max = 1000;
+  const l = { maxContentBytes: max };
+  const head = '{"type":"message","to":"bob","content":"';
+  const exactly = (n: number) => head + 'x'.repeat(n - head.length - 2) + '"}';
+  t.equal(parse(exactly(max + FRAME_ENVELOPE_ALLOWANCE), l).ok ? 'ok' : 'refused', 'refused', 'content itself over the limit');
+  const atLimit = parse(exactly(max + FRAME_ENVELOPE_ALLOWANCE), { maxContentBytes: max + FRAME_ENVELOPE_ALLOWANCE });
+  t.equal(atLimit.ok, true, 'sanity: a bigger content limit takes it');
+  const junk = `not json at all ${'x'.repeat(max + FRAME_ENVELOPE_ALLOWANCE)}`;
+  const r = parse(junk, l);
+  t.same(
+    r.ok ? null : [r.code, r.error],
+    ['TOO_LARGE', `frame text must be at most ${max + FRAME_ENVELOPE_ALLOWANCE} characters (MAX_CONTENT_BYTES + ${FRAME_ENVELOPE_ALLOWANCE})`],
+    'never parsed: not BAD_JSON',
+  );
+  const spaced = parse(`${'{"type":"ping"'}${' '.repeat(max + FRAME_ENVELOPE_ALLOWANCE)}}`, l);
+  t.equal(spaced.ok ? 'ok' : spaced.code, 'TOO_LARGE', 'whitespace counts: the text is measured, not the content');
+  const justUnder = `{"type":"ping"${' '.repeat(max + FRAME_ENVELOPE_ALLOWANCE - 15)}}`;
+  t.equal(justUnder.length, max + FRAME_ENVELOPE_ALLOWANCE);
+  t.equal(parse(justUnder, l).ok, true, 'a text of exactly the bound is parsed');
+  const sdk = parseObj({ type: 'message', to: 'bob', content: 'x'.repeat(5000), id: 'c-77' }, l);
+  t.same(sdk.ok ? null : [sdk.code, sdk.ref], ['TOO_LARGE', 'c-77'], "the SDK's trailing id is the ref");
+});
+
+t.test('numbers outside the doubles in content are BAD_MESSAGE; finite ones of any spelling pass', async (t) => {
+  const l = { maxContentBytes: 65_536 };
+  const refused = ['1e999', '-1e999', '9'.repeat(400), `-${'9'.repeat(309)}`, '[1,{"a":1E400}]', '{"deep":[[[[2e308]]]]}'];
+  for (const content of refused) {
+    const r = parse(`{"type":"message","to":"bob","content":${content},"id":"n"}`, l);
+    t.same(r.ok ? null : [r.code, r.ref], ['BAD_MESSAGE', 'n'], content.slice(0, 30));
+    if (!r.ok) t.match(r.error, /outside the double range/);
+  }
+  const accepted = ['1e308', '-1.7976931348623157e308', '9'.repeat(308), `0.${'1'.repeat(500)}`, '1e-999', '"1e999"', '[1e5,2E-3]', 'true'];
+  for (const content of accepted) {
+    const r = parse(`{"type":"room","room":"r","content":${content}}`, l);
+    t.equal(r.ok, true, content.slice(0, 30));
+    if (r.ok && r.frame.type === 'room' && typeof r.frame.content === 'number') t.ok(Number.isFinite(r.frame.content));
+  }
+});
+
+t.test('checkContent (admin pushes): the same depth, number and size rules, bounded recursion', async (t) => {
+  const nested = (n: number) => JSON.parse('['.repeat(n) + ']'.repeat(n)) as unknown;
+  t.equal(checkContent(nested(MAX_CONTENT_DEPTH), 1 << 20), undefined, `depth ${MAX_CONTENT_DEPTH} passes`);
+  t.same(checkContent(nested(MAX_CONTENT_DEPTH + 1), 1 << 20)?.code, 'BAD_MESSAGE');
+  t.same(checkContent(nested(100_000), 1 << 30)?.code, 'BAD_MESSAGE', '100k levels: no stack overflow');
+  t.match(checkContent(JSON.parse('{"a":[1e999]}'), 1000)?.error, /outside the double range/);
+  t.same(checkContent(Number.NaN, 1000)?.code, 'BAD_MESSAGE');
+  t.same(checkContent('x'.repeat(1000), 1000), { code: 'TOO_LARGE', error: 'content must be at most 1000 bytes JSON-encoded' });
+  t.equal(checkContent('x'.repeat(998), 1000), undefined);
+  t.equal(checkContent({ gold: 50, items: [1, 'a', null, { b: true }] }, 1000), undefined);
 });
 
 t.test('TOO_LARGE boundary is exactly maxContentBytes (JSON-encoded UTF-8)', async (t) => {

@@ -66,7 +66,9 @@ async function metric(h: TestApp, line: RegExp): Promise<number | undefined> {
 const KB60 = 'x'.repeat(60_000);
 
 t.test('default quotas (real services)', async (t) => {
-  const h = await buildTestApp(t, 'real', { MAX_MESSAGES_PER_SEC: '1000', HEARTBEAT_TIMEOUT_MS: '60000' });
+  // The inbound budgets (frames and bytes per second) would refuse most of the flood unread: lifted,
+  // so that every message reaches the offline queue's own checks, which are under test here.
+  const h = await buildTestApp(t, 'real', { MAX_MESSAGES_PER_SEC: '1000', MAX_INBOUND_BYTES_PER_SEC: '67108864', HEARTBEAT_TIMEOUT_MS: '60000' });
   if (!h) return;
   const redis = h.app.redis!;
   const prefix = h.config.REDIS_KEY_PREFIX;
@@ -187,7 +189,12 @@ t.test('default quotas (real services)', async (t) => {
 });
 
 t.test('small quotas (real services): recipient bytes, sender count, coded refusals', async (t) => {
-  const h = await buildTestApp(t, 'real', { MAX_MESSAGES_PER_SEC: '1000', OFFLINE_QUEUE_MAX_BYTES: '4096', OFFLINE_QUEUE_SENDER_MAX: '5' });
+  const h = await buildTestApp(t, 'real', {
+    MAX_MESSAGES_PER_SEC: '1000',
+    MAX_INBOUND_BYTES_PER_SEC: '67108864',
+    OFFLINE_QUEUE_MAX_BYTES: '4096',
+    OFFLINE_QUEUE_SENDER_MAX: '5',
+  });
   if (!h) return;
   await known(h, 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7');
   const { client: s1 } = await TestClient.open(url(h, 's1'));

@@ -54,6 +54,7 @@ function settingsFrom(config: Config) {
     sendQueueMaxBytes: config.SEND_QUEUE_MAX_BYTES,
     slowConsumerDrops: config.SLOW_CONSUMER_DROPS,
     maxMessagesPerSec: config.MAX_MESSAGES_PER_SEC,
+    maxInboundBytesPerSec: config.MAX_INBOUND_BYTES_PER_SEC,
     rateLimitStrikes: config.RATE_LIMIT_STRIKES,
     maxRoomsPerSession: config.MAX_ROOMS_PER_SESSION,
     maxRoomChangesPerSec: config.MAX_ROOM_CHANGES_PER_SEC,

@@ -6,11 +6,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
 import { authErrors, bearerSecurity, errorResponse } from './schemas.ts';
+import { assertPushContent, PUSH_CONTENT_ERRORS } from './push-content.ts';
 
 const BroadcastBody = Type.Object(
   {
     content: Type.Unknown({
-      description: 'Any JSON value, delivered as `content` of a `{"type":"broadcast"}` frame (at most MAX_CONTENT_BYTES once encoded)',
+      description:
+        'Any JSON value, delivered as `content` of a `{"type":"broadcast"}` frame (at most MAX_CONTENT_BYTES once encoded, nested at most 64 levels, numbers within the doubles)',
       examples: [{ event: 'maintenance', inMinutes: 10 }],
     }),
   },
@@ -42,7 +44,7 @@ const broadcastRoutes: FastifyPluginAsync = async (app) => {
         body: BroadcastBody,
         response: {
           200: BroadcastResult,
-          400: errorResponse('GW_VALIDATION (no content) or GW_TOO_LARGE (content over MAX_CONTENT_BYTES)'),
+          400: errorResponse(`GW_VALIDATION (no content), ${PUSH_CONTENT_ERRORS}`),
           ...authErrors,
           503: errorResponse('GW_UNAVAILABLE: the other nodes cannot be reached (nothing was sent)'),
         },
@@ -50,9 +52,7 @@ const broadcastRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { content } = request.body;
-      if (Buffer.byteLength(JSON.stringify(content)) > app.config.MAX_CONTENT_BYTES) {
-        throw new GatewayErrors.TooLarge(`content is over MAX_CONTENT_BYTES (${app.config.MAX_CONTENT_BYTES})`);
-      }
+      assertPushContent(content, app.config.MAX_CONTENT_BYTES);
       try {
         return await app.gateway.broadcast(content);
       } catch (error) {

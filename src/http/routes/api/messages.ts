@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { GatewayErrors } from '../../../errors.ts';
 import { refusalText } from '../../../delivery/direct-messages.ts';
 import { authErrors, bearerSecurity, errorResponse, PlayerParams, PushBody, UserPushResult } from './schemas.ts';
+import { assertPushContent, PUSH_CONTENT_ERRORS } from './push-content.ts';
 
 /** The user is offline and the offline queue is off (OFFLINE_QUEUE_MAX=0). */
 const UserOffline = createError('GW_USER_OFFLINE', '%s', 409);
@@ -33,7 +34,7 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
         body: PushBody,
         response: {
           200: UserPushResult,
-          400: errorResponse('GW_VALIDATION (bad userId, no content) or GW_TOO_LARGE (content over MAX_CONTENT_BYTES)'),
+          400: errorResponse(`GW_VALIDATION (bad userId, no content), ${PUSH_CONTENT_ERRORS}`),
           ...authErrors,
           404: errorResponse('GW_UNKNOWN_USER: the user is offline and unknown (never logged in): nothing was queued'),
           409: errorResponse('GW_USER_OFFLINE: the user is offline and the offline queue is off (OFFLINE_QUEUE_MAX=0)'),
@@ -44,9 +45,7 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { content } = request.body;
-      if (Buffer.byteLength(JSON.stringify(content)) > app.config.MAX_CONTENT_BYTES) {
-        throw new GatewayErrors.TooLarge(`content is over MAX_CONTENT_BYTES (${app.config.MAX_CONTENT_BYTES})`);
-      }
+      assertPushContent(content, app.config.MAX_CONTENT_BYTES);
       const { userId } = request.params;
       const { id, status } = await app.gateway.pushToUser(userId, content);
       if (status === 'offline') throw new UserOffline(`user ${userId} is offline and the offline queue is off`);

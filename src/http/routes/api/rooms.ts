@@ -11,6 +11,7 @@ import { GatewayErrors } from '../../../errors.ts';
 import { ROOM_PATTERN } from '../../../protocol/ids.ts';
 import { liveNodeIds } from '../../../cluster/node-liveness.ts';
 import { InvalidCursorError } from '../../../presence/online-paging.ts';
+import { assertPushContent, PUSH_CONTENT_ERRORS } from './push-content.ts';
 import {
   authErrors,
   bearerSecurity,
@@ -69,12 +70,6 @@ function purgeInBackground(app: FastifyInstance, nodeIds: Iterable<string>): voi
     })();
   }
 }
-
-const sizeCheck = (app: FastifyInstance, content: unknown) => {
-  if (Buffer.byteLength(JSON.stringify(content)) > app.config.MAX_CONTENT_BYTES) {
-    throw new GatewayErrors.TooLarge(`content is over MAX_CONTENT_BYTES (${app.config.MAX_CONTENT_BYTES})`);
-  }
-};
 
 const roomRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Querystring: ListRoomsQuery; Reply: RoomsPage }>(
@@ -166,7 +161,7 @@ const roomRoutes: FastifyPluginAsync = async (app) => {
         body: PushBody,
         response: {
           200: RoomPushResult,
-          400: errorResponse('GW_VALIDATION (bad room name, no content) or GW_TOO_LARGE (content over MAX_CONTENT_BYTES)'),
+          400: errorResponse(`GW_VALIDATION (bad room name, no content), ${PUSH_CONTENT_ERRORS}`),
           ...authErrors,
           503: errorResponse('GW_UNAVAILABLE: the other nodes cannot be reached (nothing was sent)'),
         },
@@ -174,7 +169,7 @@ const roomRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { content } = request.body;
-      sizeCheck(app, content);
+      assertPushContent(content, app.config.MAX_CONTENT_BYTES);
       try {
         return await app.gateway.rooms.push(request.params.room, content);
       } catch (error) {

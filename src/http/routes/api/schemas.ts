@@ -402,7 +402,7 @@ export type RoomMembersPage = Static<typeof RoomMembersPage>;
 export const PushBody = Type.Object(
   {
     content: Type.Unknown({
-      description: 'Any JSON value, delivered as `content` (at most MAX_CONTENT_BYTES once encoded)',
+      description: 'Any JSON value, delivered as `content` (at most MAX_CONTENT_BYTES once encoded, nested at most 64 levels, numbers within the doubles)',
       examples: [{ event: 'reward', gold: 50 }],
     }),
   },
