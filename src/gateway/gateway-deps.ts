@@ -28,6 +28,8 @@ export interface GatewaySettings extends SessionLimits {
   watchdogIntervalMs?: number;
   /** MAX_ROOMS_PER_SESSION (default 64). */
   maxRoomsPerSession?: number;
+  /** DELIVERY_RECEIPT_TIMEOUT_MS: how long an ack waits for other nodes' receipts (default 2000). */
+  deliveryReceiptTimeoutMs?: number;
 }
 
 export interface GatewayDeps {

@@ -56,6 +56,7 @@ function settingsFrom(config: Config) {
     maxMessagesPerSec: config.MAX_MESSAGES_PER_SEC,
     rateLimitStrikes: config.RATE_LIMIT_STRIKES,
     maxRoomsPerSession: config.MAX_ROOMS_PER_SESSION,
+    deliveryReceiptTimeoutMs: config.DELIVERY_RECEIPT_TIMEOUT_MS,
   };
 }
 

@@ -21,7 +21,9 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
         summary: 'Push to a user',
         description:
           'Pushes `{"type":"message","server":true,"content":...,"id":...,"ts":...}` to every live session of the user on every node, each exactly once (no `from`: the server sent it). ' +
-          'While the user is offline it is kept in their offline queue (newest OFFLINE_QUEUE_MAX, for OFFLINE_QUEUE_TTL_S) and replayed, marked `"offline": true`, when they connect again. Admin token only.',
+          'While the user is offline it is kept in their offline queue (newest OFFLINE_QUEUE_MAX, for OFFLINE_QUEUE_TTL_S) and replayed, marked `"offline": true`, when they connect again. ' +
+          'The answer says what became of it: `delivered` only when a live session took it (`sessions` counts those that did, `dropped` those whose send queue was full); ' +
+          '`dropped` when none did; `unconfirmed` when the user\'s node did not confirm in time. Admin token only.',
         security: bearerSecurity,
         params: PlayerParams,
         body: PushBody,
@@ -40,10 +42,11 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
         throw new GatewayErrors.TooLarge(`content is over MAX_CONTENT_BYTES (${app.config.MAX_CONTENT_BYTES})`);
       }
       const { userId } = request.params;
-      const { id, status } = await app.gateway.pushToUser(userId, content);
+      const { id, status, sessions, dropped } = await app.gateway.pushToUser(userId, content);
       if (status === 'offline') throw new UserOffline(`user ${userId} is offline and the offline queue is off`);
       if (status === 'unavailable') throw new GatewayErrors.Unavailable("the user's node or the online store cannot be reached, try again");
-      return { id, status };
+      // Counted only for a live delivery: a queued message reached no session yet.
+      return status === 'queued' ? { id, status } : { id, status, sessions, dropped };
     },
   );
 };
