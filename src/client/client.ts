@@ -217,9 +217,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
    */
   sendTo(userId: string, content: unknown, options: RequestOptions = {}): Promise<Ack> {
     const id = options.id ?? newMessageId();
-    return this.pending
-      .request<ServerAckFrame>('send', { type: 'message', to: userId, content, id }, id, options.timeoutMs)
-      .then((ack) => toAck(id, ack));
+    return this.pending.request<ServerAckFrame>('send', { type: 'message', to: userId, content, id }, id, options.timeoutMs).then((ack) => toAck(id, ack));
   }
 
   /** Publishes to a room (membership required); resolves with the ack: `delivered`, `sent` or `dropped` (see `AckStatus`). */

@@ -29,7 +29,6 @@ export type PushResult = 'delivered' | 'queued' | 'dropped' | 'unconfirmed' | 'o
 /** Statuses a sender's ack carries (the others are error frames). */
 const ACKED: ReadonlySet<PushResult> = new Set(['delivered', 'queued', 'dropped', 'unconfirmed']);
 
-
 export interface DirectMessagesOptions {
   nodeId: string;
   multiSession: boolean;
@@ -92,7 +91,13 @@ export class DirectMessages {
    * the live sessions that took it or refused it; `owner` (the sending session) bounds the
    * receipts it may wait for.
    */
-  private async deliverOrQueue(userId: string, message: ServerMessageFrame, exceptSessionId?: string, counts?: SessionCounts, owner?: string): Promise<PushResult> {
+  private async deliverOrQueue(
+    userId: string,
+    message: ServerMessageFrame,
+    exceptSessionId?: string,
+    counts?: SessionCounts,
+    owner?: string,
+  ): Promise<PushResult> {
     const { router, queue } = this.options;
     const live = await router.deliver(userId, encodeServerFrame(message), { exceptSessionId, owner });
     if (counts) {
@@ -130,4 +135,3 @@ export class DirectMessages {
     }
   }
 }
-

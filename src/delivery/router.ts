@@ -122,7 +122,11 @@ export class Router {
     // nothing for a node that is not listening.
     let delivery: OwnerDelivery;
     try {
-      delivery = await owners.publishToOwners(userId, nodeId, pending ? { kind: 'deliver', userId, frame, ref: pending.ref } : { kind: 'deliver', userId, frame });
+      delivery = await owners.publishToOwners(
+        userId,
+        nodeId,
+        pending ? { kind: 'deliver', userId, frame, ref: pending.ref } : { kind: 'deliver', userId, frame },
+      );
     } catch {
       pending?.cancel();
       if (!hasLocal) return outcome('unavailable', 0, 0);

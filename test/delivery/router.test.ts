@@ -26,13 +26,12 @@ async function setup(multiSession: boolean) {
   const full = new Set<Session>();
   const send = (session: Session, frame: string) => !full.has(session) && session.send(frame);
   const receipts = new PendingReceipts({ timeoutMs: RECEIPT_TIMEOUT_MS, maxPerOwner: 3 });
-  const connections = new ConnectionManager();
-  const router = new Router({ nodeId: 'A', connections, owners: new LookupOwnerPublisher(store, undefined as never), multiSession, send, receipts });
   const busA = new MemoryBus(hub);
   await busA.subscribe('A', (envelope) => {
     if (envelope.message.kind === 'receipts') receipts.settle(envelope.message.receipts);
   });
-  (router as unknown as { options: { owners: LookupOwnerPublisher } }).options.owners = new LookupOwnerPublisher(store, busA);
+  const connections = new ConnectionManager();
+  const router = new Router({ nodeId: 'A', connections, owners: new LookupOwnerPublisher(store, busA), multiSession, send, receipts });
 
   // Node C listens but never answers (frozen, or an older version); node B is in the store but
   // not on the bus (it crashed and is not reaped yet).
@@ -80,7 +79,11 @@ t.test('a message to oneself with no other session is dropped, not delivered (an
   for (const multi of [false, true]) {
     const { router, local } = await setup(multi);
     const { session } = await local('solo');
-    t.same(await router.deliver('solo', 'note to self', { exceptSessionId: session.id }), { status: 'dropped', sessions: 0, dropped: 0 }, multi ? 'multi' : 'replace');
+    t.same(
+      await router.deliver('solo', 'note to self', { exceptSessionId: session.id }),
+      { status: 'dropped', sessions: 0, dropped: 0 },
+      multi ? 'multi' : 'replace',
+    );
   }
 });
 
@@ -118,7 +121,7 @@ t.test('a user on a node that answers: delivered on its receipt, dropped when it
   t.same(await router.deliver('dora', 'hi dora'), { status: 'delivered', sessions: 1, dropped: 0 });
   t.ok(socket.sent.includes('hi dora'));
   full.add(session);
-  t.same(await router.deliver('dora', 'lost'), { status: 'dropped', sessions: 0, dropped: 1 }, "the remote queue was full: the receipt says so");
+  t.same(await router.deliver('dora', 'lost'), { status: 'dropped', sessions: 0, dropped: 1 }, 'the remote queue was full: the receipt says so');
   t.equal(receipts.timedOut, 0, 'answered before the timeout');
 });
 

@@ -311,8 +311,7 @@ export class RedisBus implements Bus {
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
-const isReceipt = (value: unknown): boolean =>
-  Array.isArray(value) && value.length === 3 && isString(value[0]) && isNumber(value[1]) && isNumber(value[2]);
+const isReceipt = (value: unknown): boolean => Array.isArray(value) && value.length === 3 && isString(value[0]) && isNumber(value[1]) && isNumber(value[2]);
 
 /** Parses and checks an envelope; null when it is not one this version understands. */
 export function decodeEnvelope(raw: string): BusEnvelope | null {

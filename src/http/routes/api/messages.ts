@@ -23,7 +23,7 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
           'Pushes `{"type":"message","server":true,"content":...,"id":...,"ts":...}` to every live session of the user on every node, each exactly once (no `from`: the server sent it). ' +
           'While the user is offline it is kept in their offline queue (newest OFFLINE_QUEUE_MAX, for OFFLINE_QUEUE_TTL_S) and replayed, marked `"offline": true`, when they connect again. ' +
           'The answer says what became of it: `delivered` only when a live session took it (`sessions` counts those that did, `dropped` those whose send queue was full); ' +
-          '`dropped` when none did; `unconfirmed` when the user\'s node did not confirm in time. Admin token only.',
+          "`dropped` when none did; `unconfirmed` when the user's node did not confirm in time. Admin token only.",
         security: bearerSecurity,
         params: PlayerParams,
         body: PushBody,
