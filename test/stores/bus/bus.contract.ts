@@ -63,7 +63,13 @@ export function sampleMessages(): BusMessage[] {
     { kind: 'room', room: 'lobby:eu-1_a.b', frame: unicode },
     { kind: 'offline', userId: 'u-4' },
     { kind: 'deliver', userId: 'u-5', frame: unicode, ref: 'x1.2z' },
-    { kind: 'receipts', receipts: [['x1.2z', 1, 0], ['x1.30', 0, 3]] },
+    {
+      kind: 'receipts',
+      receipts: [
+        ['x1.2z', 1, 0],
+        ['x1.30', 0, 3],
+      ],
+    },
   ];
 }
 
