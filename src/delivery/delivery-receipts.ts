@@ -143,18 +143,12 @@ export class PendingReceipts {
       const entry = this.entries.get(ref);
       if (!entry) continue;
       this.received++;
-      entry.accepted += accepted;
-      entry.dropped += dropped;
+      // Another node's numbers: never let a bad one make a count negative.
+      entry.accepted += Math.max(0, accepted);
+      entry.dropped += Math.max(0, dropped);
       entry.answers++;
       if (entry.answers >= entry.expected) this.complete(entry);
     }
-  }
-
-  /** Stops the timer and ends every pending delivery as it stands (node shutdown). */
-  close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    for (const entry of [...this.entries.values()]) this.complete(entry);
   }
 
   /** @internal Removes an entry (answered, expired, cancelled). */

@@ -18,8 +18,8 @@ export type DeliveryStatus =
   | 'delivered'
   /**
    * The user has live sessions but none took it: their send queues were full, or the only
-   * session was the excluded one (a message to oneself with no other session), or the sessions
-   * an owning node had were gone when it arrived. Nothing was stored.
+   * session was the excluded one (a message to oneself with no other session). Nothing was
+   * stored.
    */
   | 'dropped'
   /**
@@ -28,7 +28,10 @@ export type DeliveryStatus =
    * here took it. It may or may not have arrived.
    */
   | 'unconfirmed'
-  /** The user has no live session anywhere. */
+  /**
+   * The user has no live session anywhere (the store says so, or every owning node answered
+   * that the user's sessions there were gone when it arrived): the caller may queue it.
+   */
   | 'offline'
   /**
    * The user is only on other nodes and none of them received it: the bus or store is
@@ -155,6 +158,9 @@ export class Router {
     }
     if (accepted > 0) return outcome('delivered', accepted, dropped);
     if (unanswered > 0) return outcome('unconfirmed', accepted, dropped);
+    // Every owning node answered that it had no session of the user left (they logged out as
+    // it arrived): offline, so the caller queues it rather than losing it.
+    if (!hasLocal && pending && delivery.reached > 0 && dropped === 0) return outcome('offline', 0, 0);
     if (hasLocal || delivery.reached > 0) return outcome('dropped', accepted, dropped);
     if (!delivery.online || delivery.owners === 0) return outcome('offline', 0, 0);
     return outcome('unavailable', 0, 0);

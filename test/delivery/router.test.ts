@@ -125,6 +125,13 @@ t.test('a user on a node that answers: delivered on its receipt, dropped when it
   t.equal(receipts.timedOut, 0, 'answered before the timeout');
 });
 
+t.test('an owning node that answers it has no session of the user left: offline (the caller queues it)', async (t) => {
+  const { router, login, receipts } = await setup(false);
+  await login('zed', 'D'); // the store still says D, but zed's session there is gone
+  t.same(await router.deliver('zed', 'too late'), { status: 'offline', sessions: 0, dropped: 0 });
+  t.equal(receipts.timedOut, 0, 'D answered');
+});
+
 t.test('receipts are batched: one bus message per origin node per event-loop turn', async (t) => {
   const { router, atD, busD, batcherD } = await setup(false);
   await atD('dan');

@@ -435,7 +435,7 @@ export const UserPushResult = Type.Object(
     status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('dropped'), Type.Literal('unconfirmed')], {
       description:
         'delivered: at least one live session of the user took it into its send queue; queued: the user is offline, kept in their offline queue and replayed at their next connection; ' +
-        'dropped: the user has live sessions but none took it (send queues full, or they left as it arrived), nothing stored; ' +
+        'dropped: the user has live sessions but none took it (send queues full), nothing stored; ' +
         "unconfirmed: handed to the user's node(s), which did not confirm within DELIVERY_RECEIPT_TIMEOUT_MS (it may or may not have arrived)",
       examples: ['queued'],
     }),
