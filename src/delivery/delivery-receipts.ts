@@ -11,8 +11,12 @@
  * - `PendingReceipts` (sender side) hands out refs and collects the answers. It is bounded: at
  *   most `maxPending` in flight on the node and `maxPerOwner` per sending session (a flood does
  *   not grow it); over a cap the message is still sent, without a ref, and its ack says
- *   `unconfirmed` at once. Every entry ends after `timeoutMs` at the latest: one timer for the
- *   whole map (entries expire in insertion order, all have the same timeout), no timer per message.
+ *   `unconfirmed` at once. Every entry ends after `timeoutMs`: one timer for the whole map
+ *   (entries expire in insertion order, all have the same timeout), no timer per message. Time
+ *   this node itself did not run does not count (as for heartbeats, docs/protocol.md
+ *   "Liveness"): a timer that fires late means the node was stalled and has not read its bus
+ *   connection yet, so the lateness is credited to the waiting entries and the receipts that
+ *   came meanwhile are read before anything is declared unconfirmed.
  * - `ReceiptBatcher` (receiver side) answers in batches: every receipt for the same origin node
  *   produced within one event-loop turn goes out in one `receipts` bus message (one PUBLISH), so
  *   a burst of N cross-node messages costs a few receipts, never N Redis commands.
@@ -58,6 +62,8 @@ export interface PendingReceiptsOptions {
 /** A sender's session at MAX_MESSAGES_PER_SEC for the whole timeout stays well under this. */
 const DEFAULT_MAX_PER_OWNER = 1000;
 const DEFAULT_MAX_PENDING = 100_000;
+/** A timer later than this fired after a stall of the node, not after ordinary jitter. */
+const STALL_MIN_MS = 50;
 
 class Entry implements PendingReceipt {
   accepted = 0;
@@ -109,6 +115,14 @@ export class PendingReceipts {
   private readonly prefix = randomBytes(3).toString('base64url');
   private sequence = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the timer is due (on `now`), to measure how late it fires. */
+  private timerDue = 0;
+  /**
+   * Stall time credited so far. Deadlines are on the credited clock (`now() - credit`), so a
+   * credit extends every entry waiting at the time of the stall and none opened after it.
+   */
+  private credit = 0;
+  private credited = false;
   private readonly maxPending: number;
   private readonly maxPerOwner: number;
   private readonly now: () => number;
@@ -131,7 +145,7 @@ export class PendingReceipts {
       if (count >= this.maxPerOwner) return this.refuse();
       this.perOwner.set(owner, count + 1);
     }
-    const entry = new Entry(`${this.prefix}.${(++this.sequence).toString(36)}`, owner, this.now() + this.options.timeoutMs, this);
+    const entry = new Entry(`${this.prefix}.${(++this.sequence).toString(36)}`, owner, this.now() - this.credit + this.options.timeoutMs, this);
     this.entries.set(entry.ref, entry);
     this.timer ??= this.schedule(this.options.timeoutMs);
     return entry;
@@ -174,14 +188,28 @@ export class PendingReceipts {
   }
 
   private schedule(ms: number): ReturnType<typeof setTimeout> {
+    const delay = Math.max(1, ms);
+    this.timerDue = this.now() + delay;
     // Not unref'd: a sender awaiting its ack is work in progress (it ends within the timeout).
-    return setTimeout(() => this.expire(), Math.max(1, ms));
+    return setTimeout(() => this.expire(), delay);
   }
 
   /** Ends the entries past their deadline (the oldest first: the map is in deadline order). */
   private expire(): void {
     this.timer = undefined;
-    const now = this.now();
+    // Late by more than timer jitter: the node was stalled. Credit it and look again after the
+    // I/O phase, where the receipts that arrived meanwhile are read.
+    // The run right after a credit credits nothing: the node has read its sockets since (a node
+    // lagging all the time must not postpone its timeouts forever).
+    const late = this.now() - this.timerDue;
+    if (late > STALL_MIN_MS && !this.credited) {
+      this.credit += late;
+      this.credited = true;
+      this.timer = this.schedule(0);
+      return;
+    }
+    this.credited = false;
+    const now = this.now() - this.credit;
     for (const entry of this.entries.values()) {
       if (entry.deadline > now) {
         this.timer = this.schedule(entry.deadline - now);
