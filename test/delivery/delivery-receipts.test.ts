@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { PendingReceipts, type ReceiptTally } from '../../src/delivery/delivery-receipts.ts';
+import { PendingReceipts } from '../../src/delivery/delivery-receipts.ts';
 
 const TIMEOUT_MS = 60;
 
