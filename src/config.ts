@@ -138,6 +138,18 @@ export const EnvSchema = Type.Object({
   ),
 
   MAX_ROOMS_PER_SESSION: int(64, 1, 10_000, 'Rooms one session may be a member of at once; more joins get FORBIDDEN'),
+  MAX_ROOM_CHANGES_PER_SEC: int(
+    10,
+    1,
+    10_000,
+    'Join/leave frames per second per session (bursts of as many, refilled continuously); more get ROOM_RATE_LIMITED and change nothing',
+  ),
+  ROOM_FLUSH_MS: int(
+    50,
+    0,
+    1000,
+    "How long a node collects its sessions' joins and leaves before writing them to the room directory and (un)subscribing room channels in one batch (0 = the same event-loop turn); joined/left answers wait for it",
+  ),
   OFFLINE_QUEUE_MAX: int(100, 0, 10_000, 'Messages kept per offline user (newest win); 0 = no offline queue, USER_OFFLINE instead'),
   OFFLINE_QUEUE_TTL_S: int(1800, 1, 30 * 86_400, 'Seconds a queued offline message is kept (the whole queue expires this long after its newest message)'),
 

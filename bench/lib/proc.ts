@@ -103,9 +103,31 @@ function savePids(): void {
   }
 }
 
+/** The parent pid of `pid` (null when it is gone). */
+function parentPid(pid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** A benchmark orchestrator still running (another run of this machine, maybe another worktree's). */
+function isLiveOrchestrator(pid: number | null): boolean {
+  if (pid === null || pid <= 1) return false;
+  try {
+    return /bench\/|chaos\//.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Kills children left over by a previous run that was itself killed hard (SIGKILL gives no
- * chance to clean up). Only pids whose command line still looks like ours are touched.
+ * chance to clean up). Only pids whose command line still looks like ours are touched, and
+ * never the child of a benchmark still running: the pid file is shared by every run of this
+ * user, and parallel runs (other worktrees) overwrite it with their own children.
  */
 export function reapStaleChildren(): number {
   if (!existsSync(PID_FILE)) return 0;
@@ -115,7 +137,7 @@ export function reapStaleChildren(): number {
     if (!Number.isInteger(pid) || pid <= 1) continue;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (/bench\/(servers|load)\/|src\/server\.ts|redis-server/.test(cmd)) {
+      if (/bench\/(servers|load|hostile)\/|src\/server\.ts|redis-server/.test(cmd) && !isLiveOrchestrator(parentPid(pid))) {
         process.kill(pid, 'SIGKILL');
         killed++;
       }

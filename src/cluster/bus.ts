@@ -63,13 +63,15 @@ export interface Bus {
   /** Sends to every other node. */
   broadcast(message: BusMessage): Promise<void>;
   /**
-   * Starts receiving the room's messages (`publishRoom` from other nodes). Idempotent and not
-   * reference-counted: one `unsubscribeRoom` ends it. Needs `subscribe` first. Resolves once the
-   * transport confirmed the subscription: a message published after that reaches this node.
+   * Starts receiving the rooms' messages (`publishRoom` from other nodes), all in one transport
+   * command (a node's rooms that gained their first local member during one flush). Idempotent
+   * and not reference-counted: one `unsubscribeRooms` ends it. Needs `subscribe` first. Resolves
+   * once the transport confirmed the subscriptions: a message published after that reaches this
+   * node. Rejects as a whole (none of them is wanted then).
    */
-  subscribeRoom(room: string): Promise<void>;
-  /** Stops receiving the room's messages (idempotent). */
-  unsubscribeRoom(room: string): Promise<void>;
+  subscribeRooms(rooms: readonly string[]): Promise<void>;
+  /** Stops receiving the rooms' messages, in one transport command (idempotent). */
+  unsubscribeRooms(rooms: readonly string[]): Promise<void>;
   /**
    * Sends to every other node subscribed to `room`, once each; never back to the sender.
    * Resolves with the number of other nodes that received it (as far as the transport can tell:

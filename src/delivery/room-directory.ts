@@ -2,8 +2,9 @@
  * The cluster-wide view of room membership, for the admin API (`GET /api/rooms`,
  * `GET /api/rooms/:room/members`). Message fan-out never reads it: each node keeps its own
  * members in memory (delivery/rooms.ts) and rooms travel over the bus. So the directory is written
- * on join and leave (not a hot path) and may lag; a node that failed to write it re-syncs its
- * whole share (`syncNode`). Two implementations share one contract suite:
+ * with the joins and leaves of a node batched (`apply`: one call per flush of the node's room
+ * changes, whatever the number of sessions and rooms; a join and a leave that cancel out are never
+ * written) and may lag; a node that failed to write it re-syncs its whole share (`syncNode`). Two implementations share one contract suite:
  * `MemoryRoomDirectory` (one process) and `RedisRoomDirectory` (a cluster).
  *
  * Model (Redis keys, prefixed; `{room}` in braces so a room's keys share a cluster slot):
@@ -54,12 +55,24 @@ export interface NodeMembership {
   sessions: number;
 }
 
-export interface RoomDirectory {
-  /** One more member session of `userId` in `room` on `nodeId`. Atomic. */
-  join(nodeId: string, room: string, userId: string): Promise<void>;
+/**
+ * A net change of one user's member sessions in one room on a node: `sessions` > 0 joined,
+ * < 0 left (never 0: a change that cancels out is not sent).
+ */
+export interface MembershipChange {
+  room: string;
+  userId: string;
+  sessions: number;
+}
 
-  /** One member session less of `userId` for each of `rooms` on `nodeId`. Atomic. */
-  leave(nodeId: string, userId: string, rooms: readonly string[]): Promise<void>;
+export interface RoomDirectory {
+  /**
+   * Applies the node's membership changes in order: a positive count adds member sessions, a
+   * negative one removes them (the user's entry goes at 0, the node's share of the room when its
+   * count reaches 0, the room when no node is left; removing what is not there takes nothing from
+   * another node). Atomic per call for up to a few hundred changes (larger lists may be split).
+   */
+  apply(nodeId: string, changes: readonly MembershipChange[]): Promise<void>;
 
   /**
    * Replaces the node's whole share with `memberships` (after a failed write, or at startup to

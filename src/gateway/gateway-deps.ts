@@ -28,6 +28,10 @@ export interface GatewaySettings extends SessionLimits {
   watchdogIntervalMs?: number;
   /** MAX_ROOMS_PER_SESSION (default 64). */
   maxRoomsPerSession?: number;
+  /** MAX_ROOM_CHANGES_PER_SEC (default 10). */
+  maxRoomChangesPerSec?: number;
+  /** ROOM_FLUSH_MS (default 50). */
+  roomFlushMs?: number;
   /** DELIVERY_RECEIPT_TIMEOUT_MS: how long an ack waits for other nodes' receipts (default 2000). */
   deliveryReceiptTimeoutMs?: number;
 }

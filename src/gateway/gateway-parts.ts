@@ -110,6 +110,8 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     bus,
     directory: deps.roomDirectory,
     maxRoomsPerSession: settings.maxRoomsPerSession ?? 64,
+    maxRoomChangesPerSec: settings.maxRoomChangesPerSec ?? 10,
+    flushMs: settings.roomFlushMs ?? 50,
     log,
     now,
     send,

@@ -363,8 +363,10 @@ export class Gateway implements TimeoutHandler {
     return liveSessionsByUser(this.connections);
   }
 
-  /** Session ends still talking to the online store. */
+  /** Session ends (and their batched room changes) still talking to the online store and the bus. */
   async settled(): Promise<void> {
     while (this.pendingEnds.size > 0) await Promise.allSettled([...this.pendingEnds]);
+    // The closed sessions' room changes are batched: their flush removes this node's share.
+    await this.rooms.settled();
   }
 }

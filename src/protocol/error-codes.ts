@@ -23,6 +23,12 @@ export const FrameErrorCode = {
   NOT_AVAILABLE: 'NOT_AVAILABLE',
   /** The frame is well-formed but this user may not do that. */
   FORBIDDEN: 'FORBIDDEN',
+  /**
+   * A `join` / `leave` over the session's MAX_ROOM_CHANGES_PER_SEC budget: refused, nothing
+   * changed (a code of its own, not RATE_LIMITED: it answers that one frame, in frame order, and
+   * is no strike towards close 4008).
+   */
+  ROOM_RATE_LIMITED: 'ROOM_RATE_LIMITED',
 } as const;
 
 /** One of the codes of {@link FrameErrorCode}. */
@@ -42,6 +48,7 @@ export const FrameErrorText: Readonly<Record<FrameErrorCode, string>> = {
   NOT_IN_ROOM: 'join the room before publishing to it',
   NOT_AVAILABLE: 'temporarily unavailable, retry later',
   FORBIDDEN: 'not allowed',
+  ROOM_RATE_LIMITED: 'too many joins and leaves per second',
 };
 
 const CODE_SET: ReadonlySet<string> = new Set(FRAME_ERROR_CODES);

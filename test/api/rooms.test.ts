@@ -8,7 +8,8 @@ import { TestClient } from '../helpers/ws-client.ts';
 import { call, connectPlayers, errorShape, type Answer } from './http.ts';
 
 t.test('rooms and pushes REST API', async (t) => {
-  const h = (await buildTestApp(t, 'embedded', { MAX_CONTENT_BYTES: '64', HEARTBEAT_TIMEOUT_MS: '60000' }))!;
+  // One session joins 25 rooms at once below: more than the default join/leave budget.
+  const h = (await buildTestApp(t, 'embedded', { MAX_CONTENT_BYTES: '64', HEARTBEAT_TIMEOUT_MS: '60000', MAX_ROOM_CHANGES_PER_SEC: '100' }))!;
   const admin = { token: TEST_ADMIN_TOKEN };
 
   await t.test('admin only: 401 without or with a bad token, 403 with a player token', async (t) => {

@@ -450,6 +450,7 @@ t.test('close-code and error-code tables', async (t) => {
     'NOT_IN_ROOM',
     'NOT_AVAILABLE',
     'FORBIDDEN',
+    'ROOM_RATE_LIMITED',
   ]);
   for (const code of FRAME_ERROR_CODES) t.ok(FrameErrorText[code].length > 0, code);
   t.notOk(isFrameErrorCode('toString'), 'no prototype keys');

@@ -1,11 +1,22 @@
 /**
  * The RoomDirectory contract, run against MemoryRoomDirectory and RedisRoomDirectory: counts per
- * node, members per (user, node), leave and purge, node re-sync, and stable cursor paging.
+ * node, members per (user, node), batched changes applied in order, leave and purge, node
+ * re-sync, and stable cursor paging.
  */
 import type { Test } from 'tap';
 import type { RoomDirectory } from '../../src/delivery/room-directory.ts';
 
 export type MakeDirectory = (t: Test) => Promise<RoomDirectory | null>;
+
+/** One session of `userId` joined `room` on `nodeId` (a flush holding a single change). */
+export const join = (d: RoomDirectory, nodeId: string, room: string, userId: string) => d.apply(nodeId, [{ room, userId, sessions: 1 }]);
+
+/** One session of `userId` left each of `rooms` on `nodeId`, in one flush. */
+export const leave = (d: RoomDirectory, nodeId: string, userId: string, rooms: string[]) =>
+  d.apply(
+    nodeId,
+    rooms.map((room) => ({ room, userId, sessions: -1 })),
+  );
 
 export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirectory): void {
   const test = (title: string, body: (t: Test, d: RoomDirectory) => Promise<void>) =>
@@ -21,11 +32,11 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
   test('joins count sessions per node and members per user and node', async (t, d) => {
     t.strictSame(await all(d), []);
     t.strictSame(await d.getRoom('lobby'), {});
-    await d.join('A', 'lobby', 'alice');
-    await d.join('A', 'lobby', 'alice'); // a second tab
-    await d.join('B', 'lobby', 'alice');
-    await d.join('B', 'lobby', 'bob');
-    await d.join('A', 'other', 'carol');
+    await join(d, 'A', 'lobby', 'alice');
+    await join(d, 'A', 'lobby', 'alice'); // a second tab
+    await join(d, 'B', 'lobby', 'alice');
+    await join(d, 'B', 'lobby', 'bob');
+    await join(d, 'A', 'other', 'carol');
     t.strictSame(await d.getRoom('lobby'), { A: 2, B: 2 });
     t.strictSame(await all(d), [
       { room: 'lobby', nodes: { A: 2, B: 2 } },
@@ -40,24 +51,51 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
   });
 
   test('leaves take one session each; the last one removes the room', async (t, d) => {
-    await d.join('A', 'r1', 'alice');
-    await d.join('A', 'r1', 'alice');
-    await d.join('A', 'r2', 'alice');
-    await d.join('B', 'r1', 'bob');
-    await d.leave('A', 'alice', ['r1', 'r2']);
+    await join(d, 'A', 'r1', 'alice');
+    await join(d, 'A', 'r1', 'alice');
+    await join(d, 'A', 'r2', 'alice');
+    await join(d, 'B', 'r1', 'bob');
+    await leave(d, 'A', 'alice', ['r1', 'r2']);
     t.strictSame(await all(d), [{ room: 'r1', nodes: { A: 1, B: 1 } }], 'r2 is gone, r1 keeps one session of alice');
-    await d.leave('A', 'alice', ['r1']);
+    await leave(d, 'A', 'alice', ['r1']);
     t.strictSame((await d.listMembers('r1', { limit: 10 })).members, [{ userId: 'bob', nodeId: 'B', sessions: 1 }]);
-    await d.leave('A', 'alice', ['r1', 'never-joined']);
+    await leave(d, 'A', 'alice', ['r1', 'never-joined']);
     t.strictSame(await d.getRoom('r1'), { B: 1 }, "a spurious leave does not take another node's count");
-    await d.leave('B', 'bob', ['r1']);
+    await leave(d, 'B', 'bob', ['r1']);
     t.strictSame(await all(d), []);
-    await d.leave('B', 'bob', []);
+    await leave(d, 'B', 'bob', []);
+  });
+
+  test('one apply call: joins and leaves of many rooms and users, in order, counts of several sessions', async (t, d) => {
+    await join(d, 'B', 'shared', 'zoe');
+    await d.apply('A', [
+      { room: 'shared', userId: 'alice', sessions: 3 },
+      { room: 'shared', userId: 'bob', sessions: 1 },
+      { room: 'solo', userId: 'carol', sessions: 1 },
+      { room: 'shared', userId: 'alice', sessions: -1 },
+      { room: 'solo', userId: 'carol', sessions: -1 },
+      { room: 'gone', userId: 'dave', sessions: -2 },
+    ]);
+    t.strictSame(await all(d), [{ room: 'shared', nodes: { B: 1, A: 3 } }], "solo came and went; a leave of nothing takes nothing from B's count");
+    t.strictSame((await d.listMembers('shared', { limit: 10 })).members, [
+      { userId: 'alice', nodeId: 'A', sessions: 2 },
+      { userId: 'bob', nodeId: 'A', sessions: 1 },
+      { userId: 'zoe', nodeId: 'B', sessions: 1 },
+    ]);
+    t.equal(await d.nodeRoomCount('A'), 1);
+    await d.apply('A', [
+      { room: 'shared', userId: 'alice', sessions: -2 },
+      { room: 'shared', userId: 'bob', sessions: -1 },
+    ]);
+    t.strictSame(await all(d), [{ room: 'shared', nodes: { B: 1 } }], "A's share gone with its last session");
+    t.equal(await d.nodeRoomCount('A'), 0);
+    t.strictSame((await d.listMembers('shared', { limit: 10 })).members, [{ userId: 'zoe', nodeId: 'B', sessions: 1 }]);
+    await d.apply('A', []);
   });
 
   test("purgeNode removes a node's share in batches; syncNode replaces it", async (t, d) => {
-    for (let i = 0; i < 25; i++) await d.join('dead', `room-${String(i).padStart(2, '0')}`, `u${i}`);
-    await d.join('live', 'room-00', 'x');
+    for (let i = 0; i < 25; i++) await join(d, 'dead', `room-${String(i).padStart(2, '0')}`, `u${i}`);
+    await join(d, 'live', 'room-00', 'x');
     t.equal(await d.nodeRoomCount('dead'), 25);
     t.equal(await d.nodeRoomCount('live'), 1);
     let left = await d.purgeNode('dead', 10);
@@ -68,8 +106,8 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
     t.equal(await d.purgeNode('unknown-node', 10), 0);
     t.equal(await d.nodeRoomCount('dead'), 0);
 
-    await d.join('A', 'stale', 'ghost');
-    await d.join('A', 'room-00', 'y');
+    await join(d, 'A', 'stale', 'ghost');
+    await join(d, 'A', 'room-00', 'y');
     await d.syncNode('A', [
       { room: 'room-00', userId: 'y', sessions: 2 },
       { room: 'fresh', userId: 'z', sessions: 1 },
@@ -95,8 +133,8 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
 
   test('paging: every room and member exactly once, cursors opaque and checked', async (t, d) => {
     const names = Array.from({ length: 23 }, (_, i) => `room.${String(i).padStart(3, '0')}`);
-    for (const room of names) await d.join('A', room, 'u');
-    for (let i = 0; i < 23; i++) await d.join(i % 2 ? 'A' : 'B', 'big', `user-${String(i).padStart(2, '0')}`);
+    for (const room of names) await join(d, 'A', room, 'u');
+    for (let i = 0; i < 23; i++) await join(d, i % 2 ? 'A' : 'B', 'big', `user-${String(i).padStart(2, '0')}`);
     const seenRooms: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
@@ -107,7 +145,7 @@ export function runRoomDirectoryContract(t: Test, name: string, make: MakeDirect
       pages++;
       // churn during the run: a room removed and one added behind the cursor
       if (pages === 2) {
-        await d.join('A', 'aaa-before-everything', 'u');
+        await join(d, 'A', 'aaa-before-everything', 'u');
       }
     } while (cursor);
     t.strictSame(

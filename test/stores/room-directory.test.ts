@@ -4,7 +4,7 @@ import { MemoryRoomDirectory } from '../../src/stores/memory/memory-room-directo
 import { RedisRoomDirectory } from '../../src/stores/redis/redis-room-directory.ts';
 import { redisOptions } from '../../src/http/plugins/online-store.ts';
 import { testRedis } from '../helpers/services.ts';
-import { runRoomDirectoryContract } from './room-directory.contract.ts';
+import { join, leave, runRoomDirectoryContract } from './room-directory.contract.ts';
 
 runRoomDirectoryContract(t, 'memory', async () => new MemoryRoomDirectory());
 
@@ -24,13 +24,13 @@ t.test('redis: the keys of the model', async (t) => {
   t.teardown(() => redis.quit().catch(() => redis.disconnect()));
   await redis.connect();
   const d = new RedisRoomDirectory({ redis, keyPrefix: service.prefix });
-  await d.join('gw-1', 'lobby:eu', 'alice');
+  await join(d, 'gw-1', 'lobby:eu', 'alice');
   const p = service.prefix;
   t.strictSame(await redis.zrange(`${p}rooms:index`, 0, -1), ['lobby:eu']);
   t.strictSame(await redis.hgetall(`${p}room:{lobby:eu}:nodes`), { 'gw-1': '1' });
   t.strictSame(await redis.zrange(`${p}room:{lobby:eu}:members`, 0, -1), ['alice|gw-1']);
   t.strictSame(await redis.hgetall(`${p}room:{lobby:eu}:node:gw-1`), { alice: '1' });
   t.strictSame(await redis.smembers(`${p}rooms:node:gw-1`), ['lobby:eu']);
-  await d.leave('gw-1', 'alice', ['lobby:eu']);
+  await leave(d, 'gw-1', 'alice', ['lobby:eu']);
   t.strictSame(await redis.keys(`${p}*room*`), [], 'nothing left behind');
 });

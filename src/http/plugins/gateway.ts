@@ -56,6 +56,8 @@ function settingsFrom(config: Config) {
     maxMessagesPerSec: config.MAX_MESSAGES_PER_SEC,
     rateLimitStrikes: config.RATE_LIMIT_STRIKES,
     maxRoomsPerSession: config.MAX_ROOMS_PER_SESSION,
+    maxRoomChangesPerSec: config.MAX_ROOM_CHANGES_PER_SEC,
+    roomFlushMs: config.ROOM_FLUSH_MS,
     deliveryReceiptTimeoutMs: config.DELIVERY_RECEIPT_TIMEOUT_MS,
   };
 }

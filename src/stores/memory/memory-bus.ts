@@ -80,17 +80,19 @@ export class MemoryBus implements Bus {
     }
   }
 
-  async subscribeRoom(room: string): Promise<void> {
+  async subscribeRooms(rooms: readonly string[]): Promise<void> {
     this.origin();
-    let nodes = this.hub.rooms.get(room);
-    if (!nodes) this.hub.rooms.set(room, (nodes = new Set()));
-    nodes.add(this.node);
-    this.rooms.add(room);
+    for (const room of rooms) {
+      let nodes = this.hub.rooms.get(room);
+      if (!nodes) this.hub.rooms.set(room, (nodes = new Set()));
+      nodes.add(this.node);
+      this.rooms.add(room);
+    }
   }
 
-  async unsubscribeRoom(room: string): Promise<void> {
+  async unsubscribeRooms(rooms: readonly string[]): Promise<void> {
     if (this.closed) throw new Error('MemoryBus is closed');
-    this.leaveRoom(room);
+    for (const room of rooms) this.leaveRoom(room);
   }
 
   async publishRoom(room: string, message: BusMessage): Promise<number> {

@@ -7,6 +7,7 @@ import { checkPageLimit, decodeCursor, encodeCursor } from '../../presence/onlin
 import {
   MEMBER_SEPARATOR,
   type MemberPage,
+  type MembershipChange,
   type NodeMembership,
   type PageOptions,
   type RoomDirectory,
@@ -32,25 +33,10 @@ export class MemoryRoomDirectory implements RoomDirectory {
   /** `rooms:node:<nodeId>` */
   private readonly nodeRooms = new Map<string, Set<string>>();
 
-  async join(nodeId: string, room: string, userId: string): Promise<void> {
-    this.add(nodeId, room, userId, 1);
-  }
-
-  async leave(nodeId: string, userId: string, rooms: readonly string[]): Promise<void> {
-    for (const room of rooms) {
-      const entry = this.rooms.get(room);
-      if (!entry) continue;
-      const users = entry.byNode.get(nodeId);
-      const left = (users?.get(userId) ?? 0) - 1;
-      if (users && left > 0) users.set(userId, left);
-      else {
-        users?.delete(userId);
-        if (users?.size === 0) entry.byNode.delete(nodeId);
-        entry.members.delete(userId + MEMBER_SEPARATOR + nodeId);
-      }
-      const count = (entry.nodes.get(nodeId) ?? 0) - 1;
-      if (count > 0) entry.nodes.set(nodeId, count);
-      else this.dropNode(room, entry, nodeId);
+  async apply(nodeId: string, changes: readonly MembershipChange[]): Promise<void> {
+    for (const { room, userId, sessions } of changes) {
+      if (sessions > 0) this.add(nodeId, room, userId, sessions);
+      else if (sessions < 0) this.remove(nodeId, room, userId, -sessions);
     }
   }
 
@@ -133,6 +119,22 @@ export class MemoryRoomDirectory implements RoomDirectory {
     let rooms = this.nodeRooms.get(nodeId);
     if (!rooms) this.nodeRooms.set(nodeId, (rooms = new Set()));
     rooms.add(room);
+  }
+
+  private remove(nodeId: string, room: string, userId: string, sessions: number): void {
+    const entry = this.rooms.get(room);
+    if (!entry) return;
+    const users = entry.byNode.get(nodeId);
+    const left = (users?.get(userId) ?? 0) - sessions;
+    if (users && left > 0) users.set(userId, left);
+    else {
+      users?.delete(userId);
+      if (users?.size === 0) entry.byNode.delete(nodeId);
+      entry.members.delete(userId + MEMBER_SEPARATOR + nodeId);
+    }
+    const count = (entry.nodes.get(nodeId) ?? 0) - sessions;
+    if (count > 0) entry.nodes.set(nodeId, count);
+    else this.dropNode(room, entry, nodeId);
   }
 
   /** Removes the node's whole share of one room; the room goes when no node is left. */

@@ -66,7 +66,7 @@ export class RedisBus implements Bus {
   readonly nodeChannelPrefix: string;
   /**
    * Room channels this node wants (kept across reconnects), each with a token of the
-   * `subscribeRoom` call that last asked for it: a failing SUBSCRIBE only withdraws the channel
+   * `subscribeRooms` call that last asked for it: a failing SUBSCRIBE only withdraws the channel
    * when no newer call wants it (after an unsubscribe and a new join, the old failure must not
    * drop the room out of re-subscription).
    */
@@ -170,30 +170,30 @@ export class RedisBus implements Bus {
   }
 
   /**
-   * SUBSCRIBE to the room's channel; resolves when Redis confirmed it. Rejects while Redis is
-   * unreachable (the room is then not wanted: the caller decides whether to try again).
+   * One SUBSCRIBE for the rooms' channels; resolves when Redis confirmed them all. Rejects while
+   * Redis is unreachable (the rooms are then not wanted: the caller decides whether to try again).
    */
-  async subscribeRoom(room: string): Promise<void> {
+  async subscribeRooms(rooms: readonly string[]): Promise<void> {
     this.checkSubscribed();
-    const channel = this.roomChannelOf(room);
+    if (rooms.length === 0) return;
+    const channels = rooms.map((room) => this.roomChannelOf(room));
     const token = {};
-    this.roomChannels.set(channel, token);
+    for (const channel of channels) this.roomChannels.set(channel, token);
     try {
-      await this.subscriber.subscribe(channel);
+      await this.subscriber.subscribe(...channels);
     } catch (error) {
-      if (this.roomChannels.get(channel) === token) this.roomChannels.delete(channel);
+      for (const channel of channels) if (this.roomChannels.get(channel) === token) this.roomChannels.delete(channel);
       throw error;
     }
   }
 
-  /** UNSUBSCRIBE from the room's channel. A failure leaves a harmless extra subscription at most. */
-  async unsubscribeRoom(room: string): Promise<void> {
+  /** One UNSUBSCRIBE for the rooms' channels. A failure leaves harmless extra subscriptions at most. */
+  async unsubscribeRooms(rooms: readonly string[]): Promise<void> {
     if (this.closed) throw new Error('RedisBus is closed');
-    const channel = this.roomChannelOf(room);
-    if (!this.roomChannels.delete(channel)) return;
-    // Disconnected: the next connection does not subscribe it again, nothing to undo.
-    if (this.subscriber.status !== 'ready') return;
-    await this.subscriber.unsubscribe(channel);
+    const channels = rooms.map((room) => this.roomChannelOf(room)).filter((channel) => this.roomChannels.delete(channel));
+    // Disconnected: the next connection does not subscribe them again, nothing to undo.
+    if (channels.length === 0 || this.subscriber.status !== 'ready') return;
+    await this.subscriber.unsubscribe(...channels);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * The room directory on Redis (keys in keys.ts and room-directory.ts). Every change is one Lua
- * script in ./lua/rooms/: atomic, one round trip, with every key it touches in KEYS. Where the
+ * script call in ./lua/rooms/ (a node's whole flush of joins and leaves: rooms/apply.lua): atomic,
+ * one round trip, with every key it touches in KEYS. Where the
  * rooms or members are only known by reading Redis (a page, a node's purge), they are read
  * first (one command) and the script re-checks each one before using it.
  */
@@ -9,7 +10,15 @@ import { RedisKeys } from './keys.ts';
 import { defineScripts, type RunScript } from './scripts.ts';
 import { asArray, asString } from './redis-online-codec.ts';
 import { checkPageLimit, decodeCursor, encodeCursor } from '../../presence/online-paging.ts';
-import { MEMBER_SEPARATOR, type MemberPage, type NodeMembership, type PageOptions, type RoomDirectory, type RoomPage } from '../../delivery/room-directory.ts';
+import {
+  MEMBER_SEPARATOR,
+  type MemberPage,
+  type MembershipChange,
+  type NodeMembership,
+  type PageOptions,
+  type RoomDirectory,
+  type RoomPage,
+} from '../../delivery/room-directory.ts';
 
 export interface RedisRoomDirectoryOptions {
   /** Owned by the caller: `close()` leaves it open. Must not use ioredis' own `keyPrefix`. */
@@ -18,8 +27,8 @@ export interface RedisRoomDirectoryOptions {
   keyPrefix?: string;
 }
 
-/** Triples per rooms/add.lua call of a re-sync. */
-const SYNC_CHUNK = 500;
+/** Changes per rooms/apply.lua call (a flush of batched joins and leaves, a chunk of a re-sync). */
+const APPLY_CHUNK = 500;
 /** Rooms per rooms/purge-node.lua call. */
 const PURGE_CHUNK = 200;
 
@@ -41,20 +50,19 @@ export class RedisRoomDirectory implements RoomDirectory {
     this.run = defineScripts(options.redis);
   }
 
-  async join(nodeId: string, room: string, userId: string): Promise<void> {
-    await this.add(nodeId, [room, userId, 1]);
-  }
-
-  async leave(nodeId: string, userId: string, rooms: readonly string[]): Promise<void> {
-    if (rooms.length > 0) await this.run('roomLeave', this.changeKeys(nodeId, rooms), [nodeId, userId, ...rooms]);
+  /** One script call per APPLY_CHUNK changes, sent together (in order on the one connection). */
+  async apply(nodeId: string, changes: readonly MembershipChange[]): Promise<void> {
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < changes.length; i += APPLY_CHUNK) calls.push(this.applyChunk(nodeId, changes.slice(i, i + APPLY_CHUNK)));
+    await Promise.all(calls);
   }
 
   async syncNode(nodeId: string, memberships: readonly NodeMembership[]): Promise<void> {
     while ((await this.purgeNode(nodeId, PURGE_CHUNK)) > 0);
-    const triples = memberships.filter((m) => m.sessions > 0).flatMap((m) => [m.room, m.userId, m.sessions]);
-    const chunks: Promise<unknown>[] = [];
-    for (let i = 0; i < triples.length; i += SYNC_CHUNK * 3) chunks.push(this.add(nodeId, triples.slice(i, i + SYNC_CHUNK * 3)));
-    await Promise.all(chunks);
+    await this.apply(
+      nodeId,
+      memberships.filter((m) => m.sessions > 0),
+    );
   }
 
   async nodeRoomCount(nodeId: string): Promise<number> {
@@ -111,11 +119,16 @@ export class RedisRoomDirectory implements RoomDirectory {
 
   async close(): Promise<void> {}
 
-  /** One room-add script call for `[room, userId, sessions, ...]` triples. */
-  private add(nodeId: string, triples: readonly (string | number)[]): Promise<unknown> {
+  /** One rooms/apply.lua call; changes of 0 sessions are skipped. */
+  private applyChunk(nodeId: string, changes: readonly MembershipChange[]): Promise<unknown> {
     const rooms: string[] = [];
-    for (let i = 0; i < triples.length; i += 3) rooms.push(String(triples[i]));
-    return this.run('roomAdd', this.changeKeys(nodeId, rooms), [nodeId, ...triples]);
+    const args: (string | number)[] = [nodeId];
+    for (const { room, userId, sessions } of changes) {
+      if (sessions === 0) continue;
+      rooms.push(room);
+      args.push(room, userId, sessions);
+    }
+    return rooms.length === 0 ? Promise.resolve() : this.run('roomApply', this.changeKeys(nodeId, rooms), args);
   }
 
   /** KEYS of the scripts that change rooms: the index, the node's rooms, then 3 keys per room. */

@@ -35,8 +35,7 @@ const SCRIPTS = {
   offlineRead: { file: 'offline/read.lua', libs: [] },
   offlineAck: { file: 'offline/ack.lua', libs: [] },
   // rooms/
-  roomAdd: { file: 'rooms/add.lua', libs: [] },
-  roomLeave: { file: 'rooms/leave.lua', libs: ['room-drop-node.lua'] },
+  roomApply: { file: 'rooms/apply.lua', libs: ['room-drop-node.lua'] },
   roomPurgeNode: { file: 'rooms/purge-node.lua', libs: ['room-drop-node.lua'] },
   roomList: { file: 'rooms/list.lua', libs: [] },
   roomMembers: { file: 'rooms/members.lua', libs: [] },

@@ -213,7 +213,7 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
 
   test('room messages reach every other subscribed node once, never the sender or a bystander', ['A', 'B', 'C', 'D'], async (t, nodes) => {
     const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode];
-    await Promise.all([a.bus.subscribeRoom('lobby'), b.bus.subscribeRoom('lobby'), c.bus.subscribeRoom('lobby'), d.bus.subscribeRoom('other')]);
+    await Promise.all([a.bus.subscribeRooms(['lobby']), b.bus.subscribeRooms(['lobby']), c.bus.subscribeRooms(['lobby']), d.bus.subscribeRooms(['other'])]);
     t.equal(await a.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-a' }), 2, 'received by 2 other nodes (B and C)');
     await b.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-b' });
     await barrier(a, nodes);
@@ -232,20 +232,20 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
   });
 
   test('room subscriptions: idempotent, not reference-counted, independent per room', ['A', 'B'], async (t, [a, b]) => {
-    await b!.bus.subscribeRoom('r1');
-    await b!.bus.subscribeRoom('r1');
-    await b!.bus.subscribeRoom('r2');
+    await b!.bus.subscribeRooms(['r1']);
+    await b!.bus.subscribeRooms(['r1']);
+    await b!.bus.subscribeRooms(['r2']);
     await a!.bus.publishRoom('r1', { kind: 'room', room: 'r1', frame: '1' });
     await barrier(a!, [b!]);
     t.strictSame(roomGot(b!), ['A>r1:1'], 'subscribed twice, delivered once');
-    await b!.bus.unsubscribeRoom('r1');
-    await b!.bus.unsubscribeRoom('r1');
-    await b!.bus.unsubscribeRoom('never-subscribed');
+    await b!.bus.unsubscribeRooms(['r1']);
+    await b!.bus.unsubscribeRooms(['r1']);
+    await b!.bus.unsubscribeRooms(['never-subscribed']);
     await a!.bus.publishRoom('r1', { kind: 'room', room: 'r1', frame: '2' });
     await a!.bus.publishRoom('r2', { kind: 'room', room: 'r2', frame: '3' });
     await barrier(a!, [b!]);
     t.strictSame(roomGot(b!), ['A>r1:1', 'A>r2:3'], 'one unsubscribe ends r1; r2 unaffected');
-    await b!.bus.subscribeRoom('r1');
+    await b!.bus.subscribeRooms(['r1']);
     await a!.bus.publishRoom('r1', { kind: 'room', room: 'r1', frame: '4' });
     await barrier(a!, [b!]);
     t.strictSame(roomGot(b!).at(-1), 'A>r1:4', 'subscribed again');
@@ -254,7 +254,7 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
   test('room names of every allowed character, 128 long; 1,000 room messages in order', ['A', 'B'], async (t, [a, b]) => {
     const long = 'R'.repeat(120) + 'az09_.:-';
     const rooms = ['a', 'Zz.0_9:x-y', long];
-    for (const room of rooms) await b!.bus.subscribeRoom(room);
+    for (const room of rooms) await b!.bus.subscribeRooms([room]);
     for (const room of rooms) await a!.bus.publishRoom(room, { kind: 'room', room, frame: room });
     const sent = Array.from({ length: 1000 }, (_, i) => String(i));
     await Promise.all(sent.map((n) => a!.bus.publishRoom('a', { kind: 'room', room: 'a', frame: n })));
@@ -266,10 +266,10 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     const buses = await makeBuses(t, 2);
     if (!buses) return;
     t.teardown(() => Promise.all(buses.map((bus) => bus.close())));
-    await t.rejects(buses[0]!.subscribeRoom('lobby'), /subscribe/, 'subscribeRoom before subscribe');
+    await t.rejects(buses[0]!.subscribeRooms(['lobby']), /subscribe/, 'subscribeRoom before subscribe');
     await t.rejects(buses[0]!.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'x' }), /subscribe/, 'publishRoom before subscribe');
     const [a, b] = await attach(buses, ['A', 'B']);
-    await b!.bus.subscribeRoom('lobby');
+    await b!.bus.subscribeRooms(['lobby']);
     await a!.bus.publishRoom('nobody-listens', { kind: 'room', room: 'nobody-listens', frame: 'x' });
     await b!.bus.close();
     await a!.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'after close' });
@@ -277,7 +277,7 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     await a!.bus.publish('B', { kind: 'deliver', userId: 'u', frame: 'after close' });
     await barrier(a!, [a!]);
     t.strictSame(b!.got, [], 'nothing after close');
-    await t.rejects(b!.bus.subscribeRoom('lobby'), 'subscribeRoom after close');
+    await t.rejects(b!.bus.subscribeRooms(['lobby']), 'subscribeRoom after close');
     await t.rejects(b!.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'x' }), 'publishRoom after close');
   });
 

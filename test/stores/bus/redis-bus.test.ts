@@ -353,13 +353,13 @@ t.test('redis: rooms travel on <prefix>gateway:room:<room>; "room:" node ids are
   t.strictSame(seen, [[`${ctx.prefix}gateway:room:lobby:eu`, JSON.stringify({ o: 'A', m: message })]]);
   await t.rejects(bus!.publish('room:lobby:eu', message), /not a node id/);
 
-  await bus!.subscribeRoom('lobby:eu');
+  await bus!.subscribeRooms(['lobby:eu']);
   t.equal(bus!.roomCount, 1);
   const check = new Redis(ctx.url);
   t.teardown(() => check.quit());
   const subscribed = (await check.pubsub('NUMSUB', `${ctx.prefix}gateway:room:lobby:eu`)) as [string, number];
   t.equal(Number(subscribed[1]), 2, 'SUBSCRIBEd on Redis (the bus and the raw subscriber)');
-  await bus!.unsubscribeRoom('lobby:eu');
+  await bus!.unsubscribeRooms(['lobby:eu']);
   t.equal(bus!.roomCount, 0);
   const [, numsub] = (await check.pubsub('NUMSUB', `${ctx.prefix}gateway:room:lobby:eu`)) as [string, number];
   t.equal(Number(numsub), 1, 'only the raw subscriber is left on the channel');
@@ -369,7 +369,7 @@ t.test('redis: malformed room envelopes are ignored', async (t) => {
   const ctx = await redisBuses(t, 1);
   if (!ctx) return;
   const [node] = await attach(ctx.buses, ['L']);
-  await node!.bus.subscribeRoom('r');
+  await node!.bus.subscribeRooms(['r']);
   const raw = new Redis(ctx.url);
   t.teardown(() => raw.quit());
   for (const text of ['{"o":"A","m":{"kind":"room","frame":"x"}}', '{"o":"A","m":{"kind":"room","room":1,"frame":"x"}}', '{"o":"A","m":{"kind":"offline"}}']) {
@@ -384,12 +384,12 @@ t.test('redis: room subscriptions come back after a lost connection', async (t) 
   const ctx = await nodesWithProxiedB(t);
   if (!ctx) return;
   const { proxy, a, b, busB } = ctx;
-  await b.bus.subscribeRoom('stays');
-  await b.bus.subscribeRoom('leaves');
-  await b.bus.unsubscribeRoom('leaves');
+  await b.bus.subscribeRooms(['stays']);
+  await b.bus.subscribeRooms(['leaves']);
+  await b.bus.unsubscribeRooms(['leaves']);
   proxy.cut();
   await waitFor(() => busB.subscriber.status !== 'ready', 'B notices the outage');
-  await t.rejects(b.bus.subscribeRoom('during-outage'), 'subscribing while disconnected rejects');
+  await t.rejects(b.bus.subscribeRooms(['during-outage']), 'subscribing while disconnected rejects');
   proxy.restore();
   await waitFor(() => ctx.resubscribed() === 1, 'resubscribed', 10_000);
   b.got.length = 0;
@@ -511,15 +511,15 @@ t.test('redis: an old failed room SUBSCRIBE does not drop a room a newer join wa
 
   // The first member joins while B's link is congested: its SUBSCRIBE times out...
   proxy.stall();
-  const first = b!.bus.subscribeRoom('lobby');
+  const first = b!.bus.subscribeRooms(['lobby']);
   const firstFailed = first.then(
     () => false,
     () => true,
   );
   await new Promise((resolve) => setTimeout(resolve, 200));
   // ...but meanwhile the member left and another joined: a newer SUBSCRIBE is on its way.
-  const left = b!.bus.unsubscribeRoom('lobby').catch(() => {});
-  const second = b!.bus.subscribeRoom('lobby');
+  const left = b!.bus.unsubscribeRooms(['lobby']).catch(() => {});
+  const second = b!.bus.subscribeRooms(['lobby']);
   t.equal(await firstFailed, true, 'the first SUBSCRIBE timed out');
   proxy.flow(); // the link recovers before the second one times out
   await second;
@@ -550,9 +550,9 @@ t.test('redis: a failed room SUBSCRIBE that nobody superseded withdraws the room
   const busB = new RedisBus({ publisher: publisherB, channelPrefix: service.prefix });
   t.teardown(() => busB.close());
   await busB.subscribe('B', () => {});
-  await busB.subscribeRoom('kept');
+  await busB.subscribeRooms(['kept']);
   proxy.stall();
-  await t.rejects(busB.subscribeRoom('lost'), /timed out/i);
+  await t.rejects(busB.subscribeRooms(['lost']), /timed out/i);
   t.equal(busB.roomCount, 1, 'only the room whose subscription succeeded is wanted');
   proxy.flow();
 });
