@@ -120,7 +120,7 @@ export const EnvSchema = Type.Object({
   MAX_CONTENT_BYTES: int(65_536, 16, 64 * 1024 * 1024, 'Largest message content (JSON-encoded); larger gets TOO_LARGE'),
   MAX_MESSAGES_PER_SEC: int(50, 1, 100_000, 'Inbound frames per second per session before RATE_LIMITED'),
   RATE_LIMIT_STRIKES: int(5, 1, 1000, 'Consecutive rate-limited seconds before close 4008'),
-  SEND_QUEUE_MAX: int(64, 1, 100_000, 'Messages queued per session before drops'),
+  SEND_QUEUE_MAX: int(64, 1, 100_000, 'Messages queued per session before drops (control frames: as many again, in their own lane)'),
   SEND_QUEUE_MAX_BYTES: int(1_048_576, 1024, 1024 * 1024 * 1024, 'Bytes queued + socket-buffered per session'),
   SLOW_CONSUMER_DROPS: int(0, 0, 1_000_000, 'Consecutive drops before close 4003 (0 = never)'),
   WRITE_TIMEOUT_MS: int(10_000, 100, 600_000, 'A socket whose buffer has not drained for this long is terminated'),

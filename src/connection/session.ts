@@ -161,7 +161,10 @@ export class Session implements SendQueueListener {
     return this.state === 'open';
   }
 
-  /** Queues one encoded frame; false when it was dropped (queue full) or the session is gone. */
+  /**
+   * Queues one encoded bulk frame (message, room, broadcast, offline replay); false when it was
+   * dropped (queue full) or the session is gone.
+   */
   send(data: string): boolean {
     if (this.state === 'closed') return false;
     if (!this.queue.push(data)) return false;
@@ -169,6 +172,24 @@ export class Session implements SendQueueListener {
     const { framesOut } = this.config;
     if (framesOut) framesOut[frameOutType(data)]!++;
     return true;
+  }
+
+  /**
+   * Queues one encoded control frame (pong, ack, error, joined/left, connected): it overtakes the
+   * bulk frames still queued (connection/send-queue.ts), so a client flooded with messages still
+   * gets its pongs in time. False when it was dropped (control lane full) or the session is gone.
+   */
+  sendControl(data: string): boolean {
+    if (this.state === 'closed') return false;
+    if (!this.queue.pushControl(data)) return false;
+    const { framesOut } = this.config;
+    if (framesOut) framesOut[frameOutType(data)]!++;
+    return true;
+  }
+
+  /** Control frames do not overtake the bulk frames queued now (the offline replay's barrier). */
+  fenceControl(): void {
+    this.queue.fence();
   }
 
   /**

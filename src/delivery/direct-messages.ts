@@ -65,16 +65,16 @@ export class DirectMessages {
     const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined, counts, session.id);
     if (ACKED.has(result)) {
       if (result === 'delivered') counters.messagesOut++; // a queued or dropped message reached no session (yet)
-      replay.send(session, encodeServerFrame(ackFrame(frame.id ?? message.id, result as ServerAckFrame['status'], counts)));
+      replay.sendControl(session, encodeServerFrame(ackFrame(frame.id ?? message.id, result as ServerAckFrame['status'], counts)));
       // The sender's other devices see what was sent from this one (multi only: replace has none).
       // Not for a message nobody took: the echo shows what the recipient got.
       if (multiSession && frame.to !== session.userId && result !== 'dropped') {
         void router.deliver(session.userId, encodeServerFrame({ ...message, to: frame.to, echo: true }), { exceptSessionId: session.id, receipts: false });
       }
     } else if (result === 'offline') {
-      replay.send(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
+      replay.sendControl(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
     } else {
-      replay.send(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
+      replay.sendControl(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
     }
   }
 

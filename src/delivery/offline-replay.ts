@@ -5,8 +5,19 @@
  * but `connected` (direct messages, room messages, broadcasts, and the answers to its own frames)
  * is held here instead of its send queue. Once the login is confirmed and the `connected` frame
  * sent, the user's offline queue is fetched; its entries (`"offline":true` frames) go to the send
- * queue first, then the held frames, in arrival order. So a session sees `connected`, then the
- * replay, then everything else (a ping after `connected` is a barrier behind the replay).
+ * queue first, then the held frames (control frames, then bulk, each in arrival order). So a
+ * session sees `connected`, then the replay, then everything else (a ping after `connected` is a
+ * barrier behind the replay).
+ *
+ * Control frames (pongs, acks, errors, joined/left) overtake queued bulk in the send queue
+ * (connection/send-queue.ts), which would break both orders, so two things stay ordered here:
+ * - `connected` first: every control frame for the session is held with the rest until the
+ *   login is confirmed (`connected` itself is sent straight to the session before `start`).
+ * - The replay before any answer: the replay frames are fenced in the send queue once all of
+ *   them are in it, so neither the held control frames (released right after) nor later ones
+ *   overtake them. Clients rely on it: a pong proves the replay before it complete
+ *   (docs/protocol-notes.md). The live bulk frames held with them come after them, paced.
+ * Control frames do overtake held live bulk, as they would have in the send queue.
  *
  * Replay frames are never dropped by a full send queue (a gap would let a cumulative ack remove
  * a message the client never saw): they are paced, pushed only while the send queue has room,
@@ -38,8 +49,10 @@ export interface OfflineReplayOptions {
 interface Gate {
   /** Replay frames (and their ids) fetched but not yet in the send queue. */
   pending: OfflineEntry[];
-  /** Live frames that arrived before the replay was queued. */
+  /** Live bulk frames that arrived before the replay was queued. */
   held: string[];
+  /** Live control frames that arrived before the replay was queued (released first, behind the replay). */
+  heldControl: string[];
   /** True until the login is confirmed and the first fetch answered. */
   closed: boolean;
   /** A fetch is in flight. */
@@ -70,7 +83,7 @@ export class OfflineReplay {
 
   /** A session was registered: gate its live frames until `start`. */
   hold(session: Session): void {
-    this.gates.set(session, { pending: [], held: [], closed: true, fetching: false, again: false });
+    this.gates.set(session, { pending: [], held: [], heldControl: [], closed: true, fetching: false, again: false });
   }
 
   /** The login is confirmed and `connected` sent: fetch and queue the replay, then open the gate. */
@@ -99,26 +112,41 @@ export class OfflineReplay {
         continue;
       }
       if (session.state === 'opening') continue; // its own start() fetches
-      if (!gate) this.gates.set(session, (gate = { pending: [], held: [], closed: false, fetching: false, again: false }));
+      if (!gate) this.gates.set(session, (gate = { pending: [], held: [], heldControl: [], closed: false, fetching: false, again: false }));
       this.fetch(session, gate);
     }
   }
 
-  /** Queues a live frame, behind the replay when the session's gate is not open yet. */
+  /** Queues a live bulk frame, behind the replay when the session's gate is not open yet. */
   send(session: Session, frame: string): boolean {
     if (this.gates.size !== 0) {
       // A gate exists until the replay and everything held behind it reached the send queue.
       const gate = this.gates.get(session);
-      if (gate) {
-        if (gate.held.length >= this.options.sendQueueMax) {
-          this.options.onDrop?.(session);
-          return false;
-        }
-        gate.held.push(frame);
-        return true;
-      }
+      if (gate) return this.holdIn(session, gate.held, frame);
     }
     return session.send(frame);
+  }
+
+  /**
+   * Queues a control frame (pong, ack, error, joined/left): ahead of queued bulk, but behind
+   * `connected` and the replay while the session's gate is not open yet.
+   */
+  sendControl(session: Session, frame: string): boolean {
+    if (this.gates.size !== 0) {
+      const gate = this.gates.get(session);
+      if (gate) return this.holdIn(session, gate.heldControl, frame);
+    }
+    return session.sendControl(frame);
+  }
+
+  /** Holds a frame at the gate, bounded like a send queue lane (SEND_QUEUE_MAX). */
+  private holdIn(session: Session, held: string[], frame: string): boolean {
+    if (held.length >= this.options.sendQueueMax) {
+      this.options.onDrop?.(session);
+      return false;
+    }
+    held.push(frame);
+    return true;
   }
 
   /** A client `ack`: forwarded (cumulative) when it names an offline frame this session got. */
@@ -181,10 +209,18 @@ export class OfflineReplay {
       this.gates.delete(session);
       return;
     }
+    let replayed = false;
     while (gate.pending.length > 0) {
       const entry = gate.pending[0]!;
       if (!this.fits(session, entry.frame) || !session.send(entry.frame)) return this.schedule();
       gate.pending.shift();
+      replayed = true;
+    }
+    // The whole replay is in the send queue (no live bulk yet): no control frame overtakes it.
+    if (replayed) session.fenceControl();
+    if (gate.heldControl.length > 0) {
+      for (const frame of gate.heldControl) session.sendControl(frame); // dropped like any other if its lane is full
+      gate.heldControl.length = 0;
     }
     while (gate.held.length > 0) {
       if (!this.fits(session, gate.held[0]!)) return this.schedule();

@@ -44,8 +44,14 @@ export interface RoomServiceOptions {
   flushMs: number;
   log: CoreLogger;
   now: () => number;
-  /** Queues a frame on a session, through the replay gate (deliveries and answers alike). */
+  /** Queues a bulk frame (room deliveries) on a session, through the replay gate. */
   send: SendFn;
+  /**
+   * Queues a control frame (joined, left, ack, error) on a session, through the replay gate: it
+   * overtakes queued bulk. So a `room` frame queued before a leave may reach a client that is
+   * behind after its `left` (docs/protocol-notes.md "Rooms").
+   */
+  sendControl: SendFn;
 }
 
 /** Shortest pause between two re-syncs of the directory. */
@@ -97,7 +103,7 @@ export class RoomService {
     const outcome = this.registry.join(session, room);
     if (outcome.status === 'limit') {
       const text = `a session may be in at most ${this.options.maxRoomsPerSession} rooms (MAX_ROOMS_PER_SESSION)`;
-      this.answer(session, undefined, () => this.options.send(session, encodeError('FORBIDDEN', text)));
+      this.answer(session, undefined, () => this.options.sendControl(session, encodeError('FORBIDDEN', text)));
       return;
     }
     if (outcome.status === 'joined') {
@@ -107,15 +113,15 @@ export class RoomService {
     }
     this.answer(session, this.pendingFlush(), () => {
       if (this.evicted.get(session)?.has(room)) {
-        this.options.send(session, encodeError('NOT_AVAILABLE', `cannot join ${room} right now (the bus is unreachable), try again`));
-      } else this.options.send(session, encodeServerFrame({ type: 'joined', room }));
+        this.options.sendControl(session, encodeError('NOT_AVAILABLE', `cannot join ${room} right now (the bus is unreachable), try again`));
+      } else this.options.sendControl(session, encodeServerFrame({ type: 'joined', room }));
     });
   }
 
   leave(session: Session, room: string): void {
     if (!this.limit.take(session)) return this.refuse(session, `leave ${room}`);
     if (this.registry.leave(session, room).left) this.record(room, session.userId, -1);
-    this.answer(session, this.pendingFlush(), () => this.options.send(session, encodeServerFrame({ type: 'left', room })));
+    this.answer(session, this.pendingFlush(), () => this.options.sendControl(session, encodeServerFrame({ type: 'left', room })));
   }
 
   /**
@@ -129,7 +135,7 @@ export class RoomService {
   async publish(session: Session, frame: ClientRoomFrame): Promise<void> {
     const { room } = frame;
     if (!this.registry.has(session, room)) {
-      this.options.send(session, encodeError('NOT_IN_ROOM', `join ${room} before publishing to it`, frame.id));
+      this.options.sendControl(session, encodeError('NOT_IN_ROOM', `join ${room} before publishing to it`, frame.id));
       return;
     }
     const id = randomUUID();
@@ -140,14 +146,14 @@ export class RoomService {
       otherNodes = await this.options.bus.publishRoom(room, { kind: 'room', room, frame: encoded });
     } catch (error) {
       this.warner.warn('publish', { room, err: (error as Error).message }, 'room message not published: bus unreachable');
-      this.options.send(session, encodeError('NOT_AVAILABLE', 'the other nodes cannot be reached, nothing was sent; try again', frame.id));
+      this.options.sendControl(session, encodeError('NOT_AVAILABLE', 'the other nodes cannot be reached, nothing was sent; try again', frame.id));
       return;
     }
     // The other local members (the session may have left while the publish was in flight).
     const others = (this.registry.members(room)?.size ?? 0) - (this.registry.has(session, room) ? 1 : 0);
     const accepted = this.deliver(room, encoded, session);
     const status = accepted > 0 ? 'delivered' : otherNodes > 0 ? 'sent' : 'dropped';
-    this.options.send(session, encodeServerFrame(ackFrame(frame.id ?? id, status, { sessions: accepted, dropped: Math.max(0, others - accepted) })));
+    this.options.sendControl(session, encodeServerFrame(ackFrame(frame.id ?? id, status, { sessions: accepted, dropped: Math.max(0, others - accepted) })));
   }
 
   /** Admin push to a room: every member session of the cluster once. Rejects when the bus is down (nothing sent). */
@@ -243,7 +249,7 @@ export class RoomService {
   /** Refuses a join/leave over the session's budget, in frame order. */
   private refuse(session: Session, what: string): void {
     const text = `${what} refused: at most ${this.limit.perSecond} joins and leaves per second (MAX_ROOM_CHANGES_PER_SEC), nothing changed`;
-    this.answer(session, undefined, () => this.options.send(session, encodeError('ROOM_RATE_LIMITED', text)));
+    this.answer(session, undefined, () => this.options.sendControl(session, encodeError('ROOM_RATE_LIMITED', text)));
   }
 
   /** A change of the local registry, to reach the directory and the bus with the next flush. */

@@ -106,7 +106,8 @@ export class FrameDispatcher {
     }
   }
 
+  /** Pongs and errors are control frames: they overtake the bulk queued for a flooded client. */
   private reply(session: Session, frame: string): void {
-    this.deps.replay.send(session, frame);
+    this.deps.replay.sendControl(session, frame);
   }
 }

@@ -81,8 +81,10 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
       warner.warn(s.id, { userId: s.userId, sessionId: s.id }, 'frames held behind the offline replay: message dropped');
     },
   });
-  // Every frame to a session goes through the replay's gate (held until its replay is done).
+  // Every frame to a session goes through the replay's gate (held until its replay is done);
+  // bulk and control frames in their own lanes of the send queue (connection/send-queue.ts).
   const send = (session: Session, frame: string) => replay.send(session, frame);
+  const sendControl = (session: Session, frame: string) => replay.sendControl(session, frame);
   const receipts = new PendingReceipts({ timeoutMs: settings.deliveryReceiptTimeoutMs ?? 2000 });
   const router = new Router({
     nodeId: settings.nodeId,
@@ -115,6 +117,7 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     log,
     now,
     send,
+    sendControl,
   });
   const sessions = () => connections.sessions();
   return {

@@ -166,7 +166,8 @@ export class Gateway implements TimeoutHandler {
       return;
     }
     session.state = 'open';
-    session.send(
+    // A control frame, first anyway: everything else for the session is held at the replay gate.
+    session.sendControl(
       encodeServerFrame({
         type: 'connected',
         sessionId: session.id,

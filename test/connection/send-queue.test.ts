@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SendQueue, type OutboundSocket, type SendQueueOptions } from '../../src/connection/send-queue.ts';
+import { CONTROL_FRAME_BUDGET, SendQueue, type OutboundSocket, type SendQueueOptions } from '../../src/connection/send-queue.ts';
 
 /**
  * A socket whose writes the test releases (flush) or that writes inside send() (syncAck: the
@@ -275,8 +275,9 @@ t.test('the arrays are compacted while the pipeline never empties', async (t) =>
     queue.push(`m${i}`);
     socket.flush(1);
   }
-  const internal = queue as unknown as { data: string[] };
-  t.ok(internal.data.length < 2100, `slots stay bounded (${internal.data.length})`);
+  const internal = queue as unknown as { bulk: { slots: number }; flight: number[] };
+  t.ok(internal.bulk.slots < 2100, `queued slots stay bounded (${internal.bulk.slots})`);
+  t.ok(internal.flight.length < 2100, `in-flight slots stay bounded (${internal.flight.length})`);
   socket.flush();
   t.equal(socket.sent.length, 20_001);
   t.equal(socket.sent[20_000], 'm19999');
@@ -321,4 +322,265 @@ t.test('clear() drops what is queued, keeps in-flight tracking and counters', as
   t.same(socket.sent, ['a', 'b']);
   t.equal(queue.push('d'), true, 'still usable');
   t.same(socket.sent, ['a', 'b', 'd']);
+});
+
+t.test('control frames overtake queued bulk; each lane keeps its own order', async (t) => {
+  const { socket, queue } = setup({ maxMessages: 10, writeThroughBelow: 10 });
+  queue.push('x'.repeat(20)); // untracked; the socket is above the watermark from now on
+  queue.push('b1'); // tracked: a callback is coming
+  queue.push('b2');
+  queue.push('b3');
+  t.equal(queue.pushControl('pong1'), true);
+  t.equal(queue.pushControl('ack1'), true);
+  t.equal(queue.push('b4'), true);
+  t.equal(queue.pushControl('pong2'), true);
+  t.same(socket.sent, ['x'.repeat(20), 'b1'], 'nothing overtakes what the socket holds');
+  t.equal(queue.depth, 3, 'bulk waiting');
+  t.equal(queue.controlDepth, 3, 'control waiting');
+  t.equal(queue.controlBytes, 14);
+  t.equal(queue.bytes, 6, 'control bytes are not bulk bytes');
+  socket.flush(2); // the socket drained: control first, in order, up to the watermark
+  t.same(socket.sent, ['x'.repeat(20), 'b1', 'pong1', 'ack1', 'pong2']);
+  socket.flush();
+  socket.flush();
+  t.same(socket.sent, ['x'.repeat(20), 'b1', 'pong1', 'ack1', 'pong2', 'b2', 'b3', 'b4']);
+  t.equal(queue.depth + queue.controlDepth, 0);
+});
+
+t.test('the socket is given at most about one watermark while bulk waits: a pong waits behind no more', async (t) => {
+  const { socket, queue } = setup({ maxMessages: 1000, maxBytes: 1 << 20, writeThroughBelow: 100 });
+  for (let i = 0; i < 200; i++) queue.push(`${String(i).padStart(3, '0')}:${'m'.repeat(36)}`); // 40 bytes each
+  t.ok(socket.bufferedAmount <= 140, `the socket holds ${socket.bufferedAmount} bytes: the watermark plus the message that crossed it`);
+  const handed = socket.sent.length;
+  queue.pushControl('pong');
+  t.equal(socket.sent.length, handed, 'the pong waits for the socket');
+  // written out one at a time: the first callback that finds the buffer below the watermark takes the pong
+  while (!socket.sent.includes('pong')) socket.flush(1);
+  const at = socket.sent.indexOf('pong');
+  t.equal(at, handed, 'no bulk queued behind the socket went before it');
+  let ahead = 0;
+  for (const m of socket.sent.slice(0, at)) ahead += m.length;
+  t.ok(ahead <= 140, `bulk written before the pong: ${ahead} bytes, of 8000 queued`);
+});
+
+t.test('the idle socket path is the same for control frames: untracked, no queue', async (t) => {
+  const { socket, queue } = setup();
+  socket.syncAck = true;
+  t.equal(queue.pushControl('pong'), true);
+  t.equal(socket.untracked, 1, 'no callback');
+  t.equal(queue.inFlight + queue.controlDepth + queue.depth, 0);
+  const internal = queue as unknown as { bulk?: unknown; control?: unknown; flight?: unknown };
+  t.equal(internal.control, undefined, 'no lane built');
+  t.equal(internal.flight, undefined, 'no tracking built');
+  socket.syncAck = false;
+  queue.pushControl('pong2'); // stays in the socket's buffer: untracked too
+  t.equal(queue.pushControl('pong3'), true, 'the socket holds pong2: tracked write-through below the watermark');
+  t.same(socket.sent, ['pong', 'pong2', 'pong3']);
+  t.equal(queue.inFlight, 1);
+  t.equal(queue.controlDepth, 0);
+});
+
+t.test('a full bulk lane never drops a control frame; the control lane has its own bound', async (t) => {
+  const { socket, queue, drops } = setup({ maxMessages: 3, maxBytes: 1000, writeThroughBelow: 1 });
+  queue.push('b0'); // untracked, in the socket
+  queue.push('b1'); // tracked
+  for (let i = 2; i < 5; i++) t.equal(queue.push(`b${i}`), true);
+  t.equal(queue.push('b5'), false, 'bulk full');
+  t.equal(queue.push('x'.repeat(990)), false);
+  for (let i = 0; i < 3; i++) t.equal(queue.pushControl(`c${i}`), true, `control ${i} fits though bulk is full`);
+  t.equal(queue.pushControl('c3'), false, 'control lane full at SEND_QUEUE_MAX messages');
+  t.equal(queue.dropped, 3, 'every drop counted');
+  t.equal(queue.controlDropped, 1, 'one of them a control frame');
+  t.same(drops, [1, 2, 3], 'a control drop extends the run of drops');
+  socket.flush(2); // b0 (untracked: no callback) and b1 out
+  t.same(socket.sent, ['b0', 'b1', 'c0'], 'control first when the socket drains');
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  t.same(socket.sent, ['b0', 'b1', 'c0', 'c1', 'c2', 'b2', 'b3', 'b4']);
+});
+
+t.test('control lane byte bound: SEND_QUEUE_MAX x CONTROL_FRAME_BUDGET, never more than SEND_QUEUE_MAX_BYTES', async (t) => {
+  const { queue } = setup({ maxMessages: 4, maxBytes: 1 << 20, writeThroughBelow: 1 });
+  queue.push('a'); // untracked
+  queue.push('b'); // tracked: everything else waits
+  t.equal(queue.pushControl('x'.repeat(CONTROL_FRAME_BUDGET * 3)), true, '3 KiB of 4 KiB');
+  t.equal(queue.pushControl('é'.repeat(CONTROL_FRAME_BUDGET / 2 + 1)), false, 'measured in UTF-8 bytes: 1026 > 1024 left');
+  t.equal(queue.pushControl('y'.repeat(CONTROL_FRAME_BUDGET)), true, 'exactly 4 KiB');
+  t.equal(queue.controlBytes, CONTROL_FRAME_BUDGET * 4);
+  t.equal(queue.controlDropped, 1);
+  const small = setup({ maxMessages: 64, maxBytes: 1024, writeThroughBelow: 1 });
+  small.queue.push('a');
+  small.queue.push('b');
+  t.equal(small.queue.pushControl('z'.repeat(1025)), false, 'capped by SEND_QUEUE_MAX_BYTES');
+  t.equal(small.queue.pushControl('z'.repeat(1024)), true);
+});
+
+t.test('an accepted control frame does not end a run of bulk drops (a slow consumer stays one)', async (t) => {
+  const { queue, slowCount } = setup({ maxMessages: 1, writeThroughBelow: 1, slowConsumerDrops: 3 });
+  queue.push('a');
+  queue.push('b');
+  queue.push('c');
+  queue.push('x');
+  queue.push('x');
+  t.equal(queue.pushControl('pong'), true);
+  t.equal(queue.consecutiveDrops, 2, 'the pong did not reset the run');
+  queue.push('x');
+  t.equal(slowCount(), 1, 'third bulk drop in a row');
+});
+
+t.test('fence(): bulk queued before it is not overtaken; bulk queued after it is', async (t) => {
+  const { socket, queue } = setup({ maxMessages: 10, writeThroughBelow: 1 });
+  queue.push('r0'); // untracked
+  queue.push('r1'); // tracked
+  queue.push('r2');
+  queue.push('r3');
+  queue.fence(); // r2, r3 stay ahead of control
+  queue.push('live');
+  queue.pushControl('pong');
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  socket.flush();
+  t.same(socket.sent, ['r0', 'r1', 'r2', 'r3', 'pong', 'live']);
+  t.equal(queue.depth + queue.controlDepth + queue.inFlight, 0);
+  // a fence is spent once its bulk is out: the next control frame overtakes again
+  queue.push('m0');
+  queue.push('m1');
+  queue.push('m2');
+  queue.pushControl('pong2');
+  socket.flush(2);
+  t.same(socket.sent.slice(-3), ['m0', 'm1', 'pong2']);
+  // clear() lifts a fence with the bulk it guarded
+  queue.push('n0');
+  queue.fence();
+  queue.clear();
+  queue.pushControl('pong3');
+  socket.flush();
+  socket.flush();
+  t.equal(socket.sent.at(-1), 'pong3');
+  t.notOk(socket.sent.includes('n0'));
+});
+
+t.test('pushFinal discards both lanes and goes first', async (t) => {
+  const { socket, queue } = setup({ maxMessages: 10, writeThroughBelow: 1 });
+  queue.push('a');
+  queue.push('b');
+  queue.push('queued');
+  queue.pushControl('pong');
+  t.equal(queue.pushFinal('kicked'), true);
+  t.equal(queue.depth + queue.controlDepth, 0);
+  socket.flush();
+  socket.flush();
+  t.same(socket.sent, ['a', 'b', 'kicked'], 'kicked is the last frame, nothing queued follows it');
+});
+
+t.test('oldestPendingSince: a control frame written ahead of older bulk does not hide it', async (t) => {
+  const { socket, queue, clock } = setup({ maxMessages: 10, writeThroughBelow: 1 });
+  clock.now = 1000;
+  queue.push('a'); // untracked
+  clock.now = 1100;
+  queue.push('b'); // tracked
+  clock.now = 2000;
+  queue.push('old-bulk'); // queued
+  clock.now = 5000;
+  queue.pushControl('pong'); // queued
+  socket.flush(1); // a out
+  t.equal(queue.oldestPendingSince(), 1000, 'untracked a: the buffer has not been empty since');
+  socket.flush(1); // b out: pong then old-bulk handed over? one at a time: the watermark is 1
+  t.same(socket.sent, ['a', 'b', 'pong'], 'the pong goes first');
+  t.equal(queue.oldestPendingSince(), 2000, 'old-bulk still queued');
+  socket.flush(1); // pong out, old-bulk handed over
+  t.equal(queue.oldestPendingSince(), 2000, 'old-bulk in the socket');
+  queue.pushControl('pong2'); // queued behind old-bulk in flight: none waits but the socket is busy
+  clock.now = 6000;
+  t.equal(queue.oldestPendingSince(), 2000);
+  socket.flush();
+  socket.flush();
+  t.equal(queue.oldestPendingSince(), undefined);
+
+  // Both written before either is out: the in-flight head (the pong) carries the older push.
+  const two = setup({ maxMessages: 10, maxBytes: 1 << 20, writeThroughBelow: 1000 });
+  two.clock.now = 100;
+  two.queue.push('x'.repeat(2000)); // untracked, over the watermark
+  two.queue.push('tracked'); // tracked
+  two.clock.now = 200;
+  two.queue.push('old-bulk');
+  two.clock.now = 300;
+  two.queue.pushControl('pong');
+  two.socket.flush(2); // the big one and 'tracked' out: pong and old-bulk both handed over
+  t.same(two.socket.sent.slice(2), ['pong', 'old-bulk']);
+  t.equal(two.queue.inFlight, 2);
+  t.equal(two.queue.oldestPendingSince(), 200, 'old-bulk, written after the pong, is pending since 200');
+  two.socket.flush(1);
+  t.equal(two.queue.oldestPendingSince(), 200);
+  two.socket.flush(1);
+  t.equal(two.queue.oldestPendingSince(), undefined);
+});
+
+t.test('both lanes: order within each lane under random interleavings, no stall, bounded', async (t) => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+  for (let round = 0; round < 20; round++) {
+    const { socket, queue } = setup({ maxMessages: 8, maxBytes: 400, writeThroughBelow: 64 });
+    const bulk: string[] = [];
+    const control: string[] = [];
+    let stalls = 0;
+    let overtook = 0;
+    for (let i = 0; i < 3000; i++) {
+      const op = rand();
+      if (op < 0.45) {
+        const msg = `b${i}:` + 'a'.repeat(Math.floor(rand() * 40));
+        if (queue.push(msg)) bulk.push(msg);
+      } else if (op < 0.6) {
+        const msg = `c${i}`;
+        const bulkWaiting = queue.depth;
+        if (queue.pushControl(msg)) {
+          control.push(msg);
+          if (bulkWaiting > 0) overtook++;
+        }
+      } else if (op < 0.85) socket.flush(Math.floor(rand() * 4));
+      else if (op < 0.95) socket.syncAck = !socket.syncAck;
+      else socket.external = rand() < 0.5 ? 0 : Math.floor(rand() * 200);
+      if (queue.depth + queue.controlDepth > 0 && queue.inFlight === 0) stalls++;
+      if (queue.controlDepth > 8) t.fail('control lane over its bound');
+    }
+    socket.external = 0;
+    socket.flush();
+    t.same(
+      socket.sent.filter((m) => m.startsWith('b')),
+      bulk,
+      `round ${round}: bulk in push order`,
+    );
+    t.same(
+      socket.sent.filter((m) => m.startsWith('c')),
+      control,
+      `round ${round}: control in push order`,
+    );
+    t.ok(overtook > 0, 'control frames were pushed while bulk waited');
+    t.equal(socket.reentrantSends, 0);
+    t.equal(stalls, 0, 'queued messages always have a callback coming');
+    t.equal(queue.depth + queue.bytes + queue.controlDepth + queue.controlBytes + queue.inFlight, 0, 'fully drained');
+  }
+});
+
+t.test('a control push from inside send() is sent right after', async (t) => {
+  for (const syncAck of [false, true]) {
+    const { socket, queue } = setup();
+    socket.syncAck = syncAck;
+    let once = true;
+    socket.onSend = () => {
+      if (once) {
+        once = false;
+        queue.pushControl('inner');
+      }
+    };
+    queue.push('outer');
+    t.same(socket.sent, ['outer', 'inner'], `syncAck=${syncAck}`);
+    t.equal(socket.reentrantSends, 0);
+  }
 });

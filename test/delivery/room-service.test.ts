@@ -55,6 +55,7 @@ async function setup(t: Test, maxRoomChangesPerSec = 10) {
     log,
     now: clock.now,
     send: (session, frame) => session.send(frame),
+    sendControl: (session, frame) => session.sendControl(frame),
   });
   await rooms.sync();
   directory.applied.length = 0;

@@ -2,13 +2,16 @@
  * Send queues with real sockets: a client that stops reading fills its own queue; further
  * messages to it are dropped and counted; the sender never blocks; other clients are
  * unaffected; SLOW_CONSUMER_DROPS closes with 4003; a socket stuck past WRITE_TIMEOUT_MS is
- * terminated and logged out with reason slow.
+ * terminated and logged out with reason slow. A slow reader flooded by someone else still gets
+ * its pongs ahead of the flood, and a `kicked` frame still ends everything.
  */
 import t from 'tap';
 import type { Socket } from 'node:net';
 import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually } from '../helpers/build.ts';
-import { TestClient } from '../helpers/ws-client.ts';
+import { TestClient, type Frame } from '../helpers/ws-client.ts';
+import { call } from '../api/http.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 
 const tcp = (client: TestClient) => (client.socket as unknown as { _socket: Socket })._socket;
 
@@ -95,5 +98,110 @@ t.test('write timeout terminates a stuck socket and logs it out (reason slow)', 
     return p?.status === 'offline' ? p : undefined;
   }, 10_000);
   t.equal(presence.logoutReason, 'slow');
+  await sender.close();
+});
+
+/** Big enough that the flood below is queued, never dropped: the test counts what the pong overtook. */
+const FLOOD_ENV = { ...ENV, SEND_QUEUE_MAX: '2000', SEND_QUEUE_MAX_BYTES: String(256 * 1024 * 1024), WRITE_TIMEOUT_MS: '600000' };
+const seqOf = (f: Frame) => (f.content as { seq: number }).seq;
+
+/**
+ * Floods `to` (whose reading is paused) until `depth` messages wait in its send queue, and
+ * returns its session. Every message is acked first, so nothing is still on its way.
+ */
+async function flood(h: NonNullable<Awaited<ReturnType<typeof buildTestApp>>>, sender: TestClient, to: string, depth: number) {
+  const session = [...h.app.gateway.connections.sessionsOf(to)!][0]!;
+  const pad = 'f'.repeat(50_000);
+  let seq = 0;
+  while (session.queue.depth < depth && seq < 2000) {
+    for (let i = 0; i < 20; i++, seq++) sender.send({ type: 'message', to, content: { seq, pad }, id: `f${seq}` });
+    await sender.next('ack', 10_000, (f) => f.id === `f${seq - 1}`);
+  }
+  return { session, sent: seq };
+}
+
+t.test('a flooded slow reader gets its pong ahead of the bulk queued before it', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', FLOOD_ENV))!;
+  const open = async (u: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(u)}`)).client;
+  const attacker = await open('attacker');
+  const victim = await open('victim');
+  tcp(victim).pause(); // the victim's link stalls: the kernel's buffers fill, then the socket's, then the queue
+  const { session, sent } = await flood(h, attacker, 'victim', 30);
+  t.equal(session.queue.dropped, 0, 'nothing dropped: every message reaches the victim');
+
+  victim.send({ type: 'ping', ts: 7 }); // writing still works: only reading is paused
+  await eventually(() => session.queue.controlDepth === 1, 5000);
+  const overtaken = session.queue.depth;
+  t.ok(overtaken >= 30, `the pong waits in the control lane while ${overtaken} messages wait in bulk`);
+  // More bulk after the pong: it stays behind it.
+  attacker.send({ type: 'message', to: 'victim', content: { seq: sent, pad: 'late' }, id: 'late' });
+  await attacker.next('ack', 10_000, (f) => f.id === 'late');
+
+  const resumedAt = Date.now();
+  tcp(victim).resume();
+  const isPong = (f: Frame) => f.type === 'pong' && f.ts === 7;
+  await eventually(() => victim.frames.some(isPong), 30_000);
+  t.comment(`pong ${Date.now() - resumedAt} ms after the victim read again, ahead of ${overtaken} queued messages`);
+  await eventually(() => victim.frames.filter((f) => f.type === 'message').length === sent + 1, 30_000);
+  const pongAt = victim.frames.findIndex(isPong);
+  t.match(victim.frames[pongAt], { type: 'pong', ts: 7, serverTime: Number });
+  const messages = victim.frames.filter((f) => f.type === 'message');
+  t.same(
+    messages.map(seqOf),
+    Array.from({ length: sent + 1 }, (_, i) => i),
+    'every message once, in order',
+  );
+  const before = victim.frames.slice(0, pongAt).filter((f) => f.type === 'message').length;
+  t.equal(before, sent - overtaken, 'before the pong: only the messages the socket already held');
+  t.equal(messages.length - before, overtaken + 1, 'after it: the queued ones it overtook, and the later one');
+  t.end();
+});
+
+t.test('a kicked frame still goes past both lanes and ends the stream', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', FLOOD_ENV))!;
+  const open = async (u: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(u)}`)).client;
+  const attacker = await open('attacker2');
+  const victim = await open('victim2');
+  tcp(victim).pause();
+  const { session, sent } = await flood(h, attacker, 'victim2', 10);
+  victim.send({ type: 'ping', ts: 8 });
+  await eventually(() => session.queue.controlDepth === 1, 5000);
+  const overtaken = session.queue.depth;
+  const logout = await call(h, 'POST', '/api/online/logout', { token: TEST_ADMIN_TOKEN, body: { userId: 'victim2' } });
+  t.equal(logout.status, 200);
+  tcp(victim).resume();
+  t.equal((await victim.closed).code, CloseCode.LOGGED_OUT);
+  t.same(victim.frames.at(-1), { type: 'kicked', reason: 'logged_out' }, 'kicked is the last frame');
+  t.notOk(
+    victim.frames.some((f) => f.type === 'pong'),
+    'the queued pong was discarded with the queued bulk',
+  );
+  t.equal(victim.frames.filter((f) => f.type === 'message').length, sent - overtaken, 'only what the socket already held came before it');
+  await attacker.close();
+});
+
+t.test('the offline replay is not overtaken: a ping after connected is answered after the whole replay', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { ...FLOOD_ENV, OFFLINE_QUEUE_MAX: '200' }))!;
+  const open = async (u: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(u)}`)).client;
+  const sender = await open('sender4');
+  const pad = 'o'.repeat(50_000);
+  const queued = 150; // about 7.5 MB: more than the kernel's buffers take, so most of it waits in the queue
+  for (let i = 0; i < queued; i++) sender.send({ type: 'message', to: 'returning', content: { seq: i, pad }, id: `o${i}` });
+  await sender.next('ack', 10_000, (f) => f.id === `o${queued - 1}`);
+
+  const returning = await open('returning');
+  tcp(returning).pause();
+  const session = [...h.app.gateway.connections.sessionsOf('returning')!][0]!;
+  await eventually(() => h.app.gateway.replay.gated === 0, 10_000); // the whole replay is in the send queue
+  t.ok(session.queue.depth > 0, `${session.queue.depth} replayed messages wait in the queue`);
+  returning.send({ type: 'ping', ts: 9 });
+  await eventually(() => session.queue.controlDepth === 1, 5000);
+  sender.send({ type: 'message', to: 'returning', content: { seq: queued, pad: 'live' }, id: 'live' });
+  await sender.next('ack', 10_000, (f) => f.id === 'live' && f.status === 'delivered');
+
+  tcp(returning).resume();
+  await eventually(() => returning.frames.filter((f) => f.type === 'message').length === queued + 1, 30_000);
+  const order = returning.frames.map((f) => (f.type === 'message' ? (f.offline ? 'offline' : 'live') : f.type));
+  t.same(order, [...Array<string>(queued).fill('offline'), 'pong', 'live'], 'the replay, then the pong (ahead of the live message queued before it)');
   await sender.close();
 });
