@@ -179,6 +179,12 @@ export const EnvSchema = Type.Object({
   SEND_QUEUE_MAX_BYTES: int(1_048_576, 1024, 1024 * 1024 * 1024, 'Bytes queued + socket-buffered per session'),
   SLOW_CONSUMER_DROPS: int(0, 0, 1_000_000, 'Consecutive drops before close 4003 (0 = never)'),
   WRITE_TIMEOUT_MS: int(10_000, 100, 600_000, 'A socket whose buffer has not drained for this long is terminated'),
+  DELIVERY_RECEIPT_TIMEOUT_MS: int(
+    2000,
+    10,
+    60_000,
+    "How long a direct message's ack waits for the recipient's other node(s) to confirm that a session took it; no answer by then: status unconfirmed",
+  ),
   CLOSE_TIMEOUT_MS: int(
     2000,
     10,

@@ -211,18 +211,19 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     return true;
   }
 
-  /** Direct message to a user; resolves with the ack (`delivered` / `queued`). */
+  /**
+   * Direct message to a user; resolves with the ack: `delivered`, `queued`, `dropped` (nobody
+   * took it, nothing stored) or `unconfirmed` (see `AckStatus`).
+   */
   sendTo(userId: string, content: unknown, options: RequestOptions = {}): Promise<Ack> {
     const id = options.id ?? newMessageId();
-    return this.pending
-      .request<ServerAckFrame>('send', { type: 'message', to: userId, content, id }, id, options.timeoutMs)
-      .then((ack) => ({ id, status: ack.status }));
+    return this.pending.request<ServerAckFrame>('send', { type: 'message', to: userId, content, id }, id, options.timeoutMs).then((ack) => toAck(id, ack));
   }
 
-  /** Publishes to a room (membership required); resolves with the ack. */
+  /** Publishes to a room (membership required); resolves with the ack: `delivered`, `sent` or `dropped` (see `AckStatus`). */
   publish(room: string, content: unknown, options: RequestOptions = {}): Promise<Ack> {
     const id = options.id ?? newMessageId();
-    return this.pending.request<ServerAckFrame>('send', { type: 'room', room, content, id }, id, options.timeoutMs).then((ack) => ({ id, status: ack.status }));
+    return this.pending.request<ServerAckFrame>('send', { type: 'room', room, content, id }, id, options.timeoutMs).then((ack) => toAck(id, ack));
   }
 
   /**
@@ -519,4 +520,12 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
       this.offlineAcks.processed(frame.id, () => this.socket === socket);
     }
   }
+}
+
+/** The ack as the promise gives it: the counts only when the server sent them. */
+function toAck(id: string, ack: ServerAckFrame): Ack {
+  const result: Ack = { id, status: ack.status };
+  if (ack.sessions !== undefined) result.sessions = ack.sessions;
+  if (ack.dropped !== undefined) result.dropped = ack.dropped;
+  return result;
 }

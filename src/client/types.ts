@@ -123,12 +123,30 @@ export interface CloseInfo {
 /** A server `message` frame; replays from the offline queue carry `offline: true`. */
 export type MessageEvent = ServerMessageFrame & { offline?: boolean };
 
+/**
+ * What the server says became of a message (docs/protocol.md, "Acks"):
+ * - `delivered`: at least one live session of the recipient took it into its send queue;
+ * - `queued`: the recipient is offline, it waits in their offline queue;
+ * - `dropped`: nobody took it and nothing was stored (the recipient's send queues were full, or
+ *   there was nobody to give it to: a message to yourself with no other session, a room with no
+ *   other member); sending it again later may work;
+ * - `unconfirmed`: handed to the recipient's server node, which did not confirm in time: it may
+ *   or may not have arrived;
+ * - `sent` (rooms only): published to the room's other nodes; no member on the sender's node took it.
+ * Servers before these statuses only answered `delivered` / `queued`; treat an unknown status
+ * like `unconfirmed`.
+ */
+export type AckStatus = ServerAckFrame['status'];
+
 /** The answer to sendTo / publish. */
 export interface Ack {
   /** The client id of the frame (generated unless given). */
   id: string;
-  /** `delivered` to a live session, or `queued` for an offline recipient. */
-  status: ServerAckFrame['status'];
+  status: AckStatus;
+  /** Present when some of the recipient's sessions refused it: how many took it. */
+  sessions?: number;
+  /** Present when some of the recipient's sessions refused it (their send queue was full). */
+  dropped?: number;
 }
 
 export interface GatehouseEvents {

@@ -9,8 +9,19 @@ import type { CloseCode } from '../protocol/close-codes.ts';
 
 /** What nodes tell each other. `frame` fields are already-encoded server frames. */
 export type BusMessage =
-  /** Deliver a frame to every live session of `userId` on the receiving node. */
-  | { kind: 'deliver'; userId: string; frame: string }
+  /**
+   * Deliver a frame to every live session of `userId` on the receiving node. With `ref`, the
+   * sender (the envelope's origin) waits for a `receipts` entry saying how many sessions took it
+   * (delivery-receipts.ts); without it (echoes), nobody waits.
+   */
+  | { kind: 'deliver'; userId: string; frame: string; ref?: string }
+  /**
+   * Answers to `deliver` messages that carried a `ref`, batched: every `deliver` a node handled
+   * from one origin within one event-loop turn is answered in one message. Each entry is
+   * `[ref, accepted, dropped]`: the user's sessions on the node whose send queue took the frame,
+   * and those that refused it (full).
+   */
+  | { kind: 'receipts'; receipts: Receipt[] }
   /** Close the user's sessions on the receiving node that logged in before `beforeEpoch`. */
   | { kind: 'kick'; userId: string; beforeEpoch: number; code: CloseCode; reason: string }
   /** Close all of the user's sessions on the receiving node (their logical session already ended). */
@@ -27,6 +38,9 @@ export type BusMessage =
   /** Asks every other node for its /ws/stats numbers (answered with `stats-reply` to the origin). */
   | { kind: 'stats-request'; requestId: string }
   | { kind: 'stats-reply'; requestId: string; stats: unknown };
+
+/** `[ref, accepted, dropped]` (see the `receipts` message). */
+export type Receipt = [ref: string, accepted: number, dropped: number];
 
 export interface BusEnvelope {
   origin: string;
@@ -58,8 +72,12 @@ export interface Bus {
   subscribeRooms(rooms: readonly string[]): Promise<void>;
   /** Stops receiving the rooms' messages, in one transport command (idempotent). */
   unsubscribeRooms(rooms: readonly string[]): Promise<void>;
-  /** Sends to every other node subscribed to `room`, once each; never back to the sender. */
-  publishRoom(room: string, message: BusMessage): Promise<void>;
+  /**
+   * Sends to every other node subscribed to `room`, once each; never back to the sender.
+   * Resolves with the number of other nodes that received it (as far as the transport can tell:
+   * PUBLISH counts every subscriber of the channel, this node's own subscription left out).
+   */
+  publishRoom(room: string, message: BusMessage): Promise<number>;
   close(): Promise<void>;
   /**
    * Adds a listener called after the transport re-subscribed following a connection loss

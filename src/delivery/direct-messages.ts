@@ -13,11 +13,13 @@ import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { GatewayCounters } from '../gateway/gateway-counters.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import type { OfflineReplay } from './offline-replay.ts';
-import { encodeError, encodeServerFrame, type ClientMessageFrame, type ServerMessageFrame } from '../protocol/frames.ts';
+import { encodeError, encodeServerFrame, type ClientMessageFrame, type ServerAckFrame, type ServerMessageFrame } from '../protocol/frames.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { Router } from './router.ts';
 import type { Session } from '../connection/session.ts';
+import { ackFrame, type SessionCounts } from './acks.ts';
 
+/**
 /**
  * A message for an offline user that was not queued: `unknown_user` (nobody the gateway knows:
  * never logged in), or `quota_<which>` (offline-queue.ts; `quota_lookups`: the sender asked
@@ -25,8 +27,18 @@ import type { Session } from '../connection/session.ts';
  */
 export type QueueRefusal = 'unknown_user' | `quota_${OfflineQuota | 'lookups'}`;
 
-/** Outcome of a delivery to a user (`POST /api/users/:userId/messages` answers it). */
-export type PushResult = 'delivered' | 'queued' | 'offline' | 'unavailable' | QueueRefusal;
+/**
+ * Outcome of a delivery to a user (`POST /api/users/:userId/messages` answers it; the sender's
+ * ack carries the first four): `delivered` (a live session's send queue took it), `queued` (in
+ * the offline queue), `dropped` (live sessions, none took it), `unconfirmed` (handed to the
+ * user's node, no receipt in time), `offline` (offline queue off), `unavailable` (not sent), or a
+ * refusal of the offline queue.
+ */
+export type PushResult = 'delivered' | 'queued' | 'dropped' | 'unconfirmed' | 'offline' | 'unavailable' | QueueRefusal;
+
+/** Statuses a sender's ack carries (the others are error frames). */
+const ACKED: ReadonlySet<PushResult> = new Set(['delivered', 'queued', 'dropped', 'unconfirmed']);
+const isAcked = (result: PushResult): result is Exclude<ServerAckFrame['status'], 'sent'> => ACKED.has(result);
 
 /** Human text of a refusal; a QUOTA_EXCEEDED text starts with the quota's name and a colon. */
 export function refusalText(result: QueueRefusal, userId: string): string {
@@ -68,19 +80,25 @@ export class DirectMessages {
     this.warner = new RateLimitedWarner(options.log, options.now, 10_000);
   }
 
-  /** A `message` frame from a session: delivered or queued, acked, echoed. */
+  /**
+   * A `message` frame from a session: delivered or queued, acked with what became of it, echoed.
+   * The ack waits for the receipts of the recipient's other nodes (at most the receipt timeout).
+   */
   async fromSession(session: Session, frame: ClientMessageFrame, now: number): Promise<void> {
     const { counters, replay, router, multiSession } = this.options;
     counters.messagesIn++;
     const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id: randomUUID(), ts: now };
-    // A message to oneself goes to one's other sessions, not back to the sending one.
-    const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined, session.userId);
-    if (result === 'delivered' || result === 'queued') {
-      if (result === 'delivered') counters.messagesOut++; // a queued message reached no session (yet)
-      replay.sendControl(session, encodeServerFrame({ type: 'ack', id: frame.id ?? message.id, status: result }));
+    const counts: SessionCounts = { sessions: 0, dropped: 0 };
+    // A message to oneself goes to one's other sessions, not back to the sending one (with none,
+    // it is `dropped`: nobody to give it to, and the user is online, so it is not queued).
+    const result = await this.deliverOrQueue(frame.to, message, frame.to === session.userId ? session.id : undefined, counts, session.id, session.userId);
+    if (isAcked(result)) {
+      if (result === 'delivered') counters.messagesOut++; // a queued or dropped message reached no session (yet)
+      replay.sendControl(session, encodeServerFrame(ackFrame(frame.id ?? message.id, result, counts)));
       // The sender's other devices see what was sent from this one (multi only: replace has none).
-      if (multiSession && frame.to !== session.userId) {
-        void router.deliver(session.userId, encodeServerFrame({ ...message, to: frame.to, echo: true }), session.id);
+      // Not for a message nobody took: the echo shows what the recipient got.
+      if (multiSession && frame.to !== session.userId && result !== 'dropped') {
+        void router.deliver(session.userId, encodeServerFrame({ ...message, to: frame.to, echo: true }), { exceptSessionId: session.id, receipts: false });
       }
     } else if (result === 'offline') {
       replay.sendControl(session, encodeError('USER_OFFLINE', `user ${frame.to} is offline`, frame.id));
@@ -94,19 +112,35 @@ export class DirectMessages {
   }
 
   /** A server push (admin API): live, or queued while the user is offline. */
-  async push(userId: string, content: unknown): Promise<{ id: string; status: PushResult }> {
+  async push(userId: string, content: unknown): Promise<{ id: string; status: PushResult } & SessionCounts> {
     const message: ServerMessageFrame = { type: 'message', server: true, content, id: randomUUID(), ts: this.options.now() };
-    return { id: message.id, status: await this.deliverOrQueue(userId, message) };
+    const counts: SessionCounts = { sessions: 0, dropped: 0 };
+    const status = await this.deliverOrQueue(userId, message, undefined, counts);
+    return { id: message.id, status, ...counts };
   }
 
   /**
    * Delivers to every session of the user, or stores it in their offline queue: a player's
    * message (`from` set) in the player lane, a server push in the server lane. Only for a known
-   * user, and only within the queue's quotas; otherwise refused (counted by reason), nothing stored.
+   * user, and only within the queue's quotas; otherwise refused (counted by reason), nothing
+   * stored. `counts` gets the live sessions that took it or refused it; `owner` (the sending
+   * session) bounds the receipts it may wait for.
    */
-  private async deliverOrQueue(userId: string, message: ServerMessageFrame, exceptSessionId?: string, from?: string): Promise<PushResult> {
+  private async deliverOrQueue(
+    userId: string,
+    message: ServerMessageFrame,
+    exceptSessionId?: string,
+    counts?: SessionCounts,
+    owner?: string,
+    from?: string,
+  ): Promise<PushResult> {
     const { router, queue, knownUsers } = this.options;
-    const result = await router.deliver(userId, encodeServerFrame(message), exceptSessionId);
+    const live = await router.deliver(userId, encodeServerFrame(message), { exceptSessionId, owner });
+    if (counts) {
+      counts.sessions = live.sessions;
+      counts.dropped = live.dropped;
+    }
+    const result = live.status;
     if (result !== 'offline') return result;
     if (!queue || queue.limits.max === 0) return 'offline';
     try {

@@ -31,6 +31,7 @@ import { encodeError, encodeServerFrame, type ClientRoomFrame } from '../protoco
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { RoomRegistry, type SendFn } from './rooms.ts';
 import type { Session } from '../connection/session.ts';
+import { ackFrame } from './acks.ts';
 
 export interface RoomServiceOptions {
   nodeId: string;
@@ -123,7 +124,14 @@ export class RoomService {
     this.answer(session, this.pendingFlush(), () => this.options.sendControl(session, encodeServerFrame({ type: 'left', room })));
   }
 
-  /** A `room` frame: members only; delivered to every other member session of the cluster. */
+  /**
+   * A `room` frame: members only; delivered to every other member session of the cluster. The
+   * ack says `delivered` when a member session on this node took it, `sent` when none here did
+   * but the room's other nodes received it, and `dropped` when nobody got it (no other member
+   * anywhere, or their send queues were full). Rooms have no receipts: a room message is one
+   * PUBLISH whatever its members, and a receipt from every member node for every message would
+   * multiply that by the number of nodes (docs/protocol-notes.md, "Rooms").
+   */
   async publish(session: Session, frame: ClientRoomFrame): Promise<void> {
     const { room } = frame;
     if (!this.registry.has(session, room)) {
@@ -132,16 +140,20 @@ export class RoomService {
     }
     const id = randomUUID();
     const encoded = encodeServerFrame({ type: 'room', room, from: session.userId, content: frame.content, id, ts: this.options.now() });
+    let otherNodes: number;
     try {
       // Other nodes first: if the bus is down nobody got it, and the client may simply retry.
-      await this.options.bus.publishRoom(room, { kind: 'room', room, frame: encoded });
+      otherNodes = await this.options.bus.publishRoom(room, { kind: 'room', room, frame: encoded });
     } catch (error) {
       this.warner.warn('publish', { room, err: (error as Error).message }, 'room message not published: bus unreachable');
       this.options.sendControl(session, encodeError('NOT_AVAILABLE', 'the other nodes cannot be reached, nothing was sent; try again', frame.id));
       return;
     }
-    this.deliver(room, encoded, session);
-    this.options.sendControl(session, encodeServerFrame({ type: 'ack', id: frame.id ?? id, status: 'delivered' }));
+    // The other local members (the session may have left while the publish was in flight).
+    const others = (this.registry.members(room)?.size ?? 0) - (this.registry.has(session, room) ? 1 : 0);
+    const accepted = this.deliver(room, encoded, session);
+    const status = accepted > 0 ? 'delivered' : otherNodes > 0 ? 'sent' : 'dropped';
+    this.options.sendControl(session, encodeServerFrame(ackFrame(frame.id ?? id, status, { sessions: accepted, dropped: Math.max(0, others - accepted) })));
   }
 
   /** Admin push to a room: every member session of the cluster once. Rejects when the bus is down (nothing sent). */

@@ -32,6 +32,8 @@ export interface GatewaySettings extends SessionLimits {
   maxRoomChangesPerSec?: number;
   /** ROOM_FLUSH_MS (default 50). */
   roomFlushMs?: number;
+  /** DELIVERY_RECEIPT_TIMEOUT_MS: how long an ack waits for other nodes' receipts (default 2000). */
+  deliveryReceiptTimeoutMs?: number;
 }
 
 export interface GatewayDeps {

@@ -9,6 +9,7 @@ import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { ConnectionManager } from '../connection/connection-manager.ts';
 import { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
 import { Router } from '../delivery/router.ts';
+import { PendingReceipts, ReceiptBatcher } from '../delivery/delivery-receipts.ts';
 import { OfflineReplay } from '../delivery/offline-replay.ts';
 import { RoomService } from '../delivery/room-service.ts';
 import { DirectMessages } from '../delivery/direct-messages.ts';
@@ -39,6 +40,9 @@ export interface GatewayParts {
   logins: LoginWriter;
   replay: OfflineReplay;
   router: Router;
+  /** Receipts this node waits for (its senders' acks) and those it owes other nodes. */
+  receipts: PendingReceipts;
+  receiptBatcher: ReceiptBatcher;
   messages: DirectMessages;
   rooms: RoomService;
   watchdog: Watchdog;
@@ -82,12 +86,14 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
   // bulk and control frames in their own lanes of the send queue (connection/send-queue.ts).
   const send = (session: Session, frame: string) => replay.send(session, frame);
   const sendControl = (session: Session, frame: string) => replay.sendControl(session, frame);
+  const receipts = new PendingReceipts({ timeoutMs: settings.deliveryReceiptTimeoutMs ?? 2000 });
   const router = new Router({
     nodeId: settings.nodeId,
     connections,
     owners: deps.owners ?? new LookupOwnerPublisher(store, bus),
     multiSession: settings.sessionPolicy === 'multi',
     send,
+    receipts,
   });
   const messages = new DirectMessages({
     nodeId: settings.nodeId,
@@ -126,6 +132,8 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     logins: new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX }),
     replay,
     router,
+    receipts,
+    receiptBatcher: new ReceiptBatcher(bus),
     messages,
     rooms,
     watchdog: new Watchdog({

@@ -16,6 +16,7 @@ import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { HeartbeatFlusher } from '../presence/heartbeat-flusher.ts';
 import { encodeServerFrame } from '../protocol/frames.ts';
 import type { Router } from '../delivery/router.ts';
+import type { PendingReceipts, ReceiptBatcher } from '../delivery/delivery-receipts.ts';
 import type { OfflineReplay } from '../delivery/offline-replay.ts';
 import type { RoomService } from '../delivery/room-service.ts';
 import type { DirectMessages, PushResult } from '../delivery/direct-messages.ts';
@@ -51,6 +52,9 @@ export class Gateway implements TimeoutHandler {
   readonly connections: ConnectionManager;
   readonly counters: GatewayCounters;
   readonly router: Router;
+  /** Receipts this node's senders wait for, and those it owes other nodes (delivery-receipts.ts). */
+  readonly receipts: PendingReceipts;
+  readonly receiptBatcher: ReceiptBatcher;
   readonly watchdog: Watchdog;
   readonly heartbeats: HeartbeatFlusher;
   readonly rooms: RoomService;
@@ -86,6 +90,8 @@ export class Gateway implements TimeoutHandler {
     this.logins = p.logins;
     this.replay = p.replay;
     this.router = p.router;
+    this.receipts = p.receipts;
+    this.receiptBatcher = p.receiptBatcher;
     this.messages = p.messages;
     this.rooms = p.rooms;
     this.watchdog = p.watchdog;
@@ -211,7 +217,7 @@ export class Gateway implements TimeoutHandler {
   }
 
   /** A server push to a user (admin API): live, or queued while the user is offline. */
-  pushToUser(userId: string, content: unknown): Promise<{ id: string; status: PushResult }> {
+  pushToUser(userId: string, content: unknown): Promise<{ id: string; status: PushResult; sessions: number; dropped: number }> {
     return this.messages.push(userId, content);
   }
 
@@ -299,8 +305,14 @@ export class Gateway implements TimeoutHandler {
   private onBusMessage(envelope: BusEnvelope): void {
     const { message } = envelope;
     switch (message.kind) {
-      case 'deliver':
-        this.router.deliverLocal(message.userId, message.frame);
+      case 'deliver': {
+        const { accepted, dropped } = this.router.deliverLocal(message.userId, message.frame);
+        // The sender's ack waits for this (batched: one bus message per origin node per turn).
+        if (message.ref !== undefined) this.receiptBatcher.add(envelope.origin, message.ref, accepted, dropped);
+        return;
+      }
+      case 'receipts':
+        this.receipts.settle(message.receipts);
         return;
       case 'kick':
         this.closeUser(message.userId, message.code, 'replaced', message.beforeEpoch);

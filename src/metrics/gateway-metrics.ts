@@ -11,7 +11,7 @@ import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom } from './read-at-scrape.ts';
 
 /** What the metrics read from the gateway. */
-export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining' | 'logins' | 'router'>;
+export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining' | 'logins' | 'router' | 'receipts'>;
 
 /** Messages waiting in one session's send queue (SEND_QUEUE_MAX defaults to 64). */
 export const SEND_QUEUE_DEPTH_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024];
@@ -73,6 +73,12 @@ export function registerGatewayMetrics(registry: Registry, gateway: () => Gatewa
     'gatehouse_messages_unheard_total',
     "Deliveries published to a user's owning node that nobody received (node crashed and not reaped yet, or re-subscribing); the sender got NOT_AVAILABLE unless another session took it",
     () => g()?.router.unheard,
+  );
+  counterFrom(
+    registry,
+    'gatehouse_delivery_receipts_missing_total',
+    "Cross-node deliveries whose owning node received them but sent no receipt within DELIVERY_RECEIPT_TIMEOUT_MS (frozen, overloaded, older version); the sender's ack said unconfirmed unless another session took it",
+    () => g()?.receipts.timedOut,
   );
   counterFrom(registry, 'gatehouse_heartbeat_timeouts_total', 'Sessions closed with 4000 after HEARTBEAT_TIMEOUT_MS of silence', () => g()?.watchdog.timeouts);
   counterFrom(

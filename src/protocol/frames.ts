@@ -116,9 +116,22 @@ export const ServerMessageFrameSchema = Type.Object(
   },
   { title: 'ServerMessage' },
 );
-/** `id` is the client's id of the acknowledged frame, absent when the frame had none. */
+/**
+ * `id` is the client's id of the acknowledged frame (the server message id when it had none).
+ * `status` (docs/protocol.md, "Acks"): `delivered` (a live session's send queue took it),
+ * `queued` (offline queue), `dropped` (no session took it: full queues, or nobody to give it
+ * to), `unconfirmed` (handed to the recipient's node, no receipt within the timeout), `sent`
+ * (room messages only: published to the room's other nodes, no session here took it).
+ * `sessions` / `dropped` are present only when some session refused it.
+ */
 export const ServerAckFrameSchema = Type.Object(
-  { type: Type.Literal('ack'), id: Type.Optional(ClientId), status: Type.Union([Type.Literal('delivered'), Type.Literal('queued')]) },
+  {
+    type: Type.Literal('ack'),
+    id: Type.Optional(ClientId),
+    status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('dropped'), Type.Literal('unconfirmed'), Type.Literal('sent')]),
+    sessions: Type.Optional(Type.Integer({ minimum: 0, description: 'live sessions whose send queue took it' })),
+    dropped: Type.Optional(Type.Integer({ minimum: 0, description: 'live sessions whose send queue refused it (full)' })),
+  },
   { title: 'ServerAck' },
 );
 export const ServerJoinedFrameSchema = Type.Object({ type: Type.Literal('joined'), room: Room }, { title: 'ServerJoined' });

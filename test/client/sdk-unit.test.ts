@@ -274,6 +274,20 @@ t.test('requests: acks, error frames with ref, timeouts, not connected', async (
   socket.receive({ type: 'ack', id: 'dup', status: 'delivered' });
   t.same(await first, { id: 'dup', status: 'delivered' }, 'the first one is unaffected');
 
+  // Every ack status resolves (none is an error: the message was handled), counts passed on.
+  const dropped = client.sendTo('stuck', 'x', { id: 'd1' });
+  const unconfirmed = client.sendTo('far', 'x', { id: 'u1' });
+  const published = client.publish('lobby', 'x', { id: 's1' });
+  const future = client.sendTo('bob', 'x', { id: 'f1' });
+  socket.receive({ type: 'ack', id: 'd1', status: 'dropped', sessions: 0, dropped: 2 });
+  socket.receive({ type: 'ack', id: 'u1', status: 'unconfirmed' });
+  socket.receive({ type: 'ack', id: 's1', status: 'sent' });
+  socket.receive({ type: 'ack', id: 'f1', status: 'some-future-status' });
+  t.same(await dropped, { id: 'd1', status: 'dropped', sessions: 0, dropped: 2 });
+  t.same(await unconfirmed, { id: 'u1', status: 'unconfirmed' });
+  t.same(await published, { id: 's1', status: 'sent' });
+  t.same(await future, { id: 'f1', status: 'some-future-status' }, 'an unknown status is passed on, not an error');
+
   const slow = client.sendTo('bob', 'late', { timeoutMs: 1000 });
   timers.advance(999);
   await flush();

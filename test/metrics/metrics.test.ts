@@ -64,6 +64,7 @@ const EXPECTED: Array<[string, Family['type']]> = [
   ['gatehouse_node_lease_lapses_total', 'counter'],
   ['gatehouse_online_store_rewinds_total', 'counter'],
   ['gatehouse_messages_unheard_total', 'counter'],
+  ['gatehouse_delivery_receipts_missing_total', 'counter'],
   ['nodejs_eventloop_lag_seconds', 'gauge'],
   ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
   ['nodejs_heap_size_used_bytes', 'gauge'],

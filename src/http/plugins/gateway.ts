@@ -59,6 +59,7 @@ function settingsFrom(config: Config) {
     maxRoomsPerSession: config.MAX_ROOMS_PER_SESSION,
     maxRoomChangesPerSec: config.MAX_ROOM_CHANGES_PER_SEC,
     roomFlushMs: config.ROOM_FLUSH_MS,
+    deliveryReceiptTimeoutMs: config.DELIVERY_RECEIPT_TIMEOUT_MS,
   };
 }
 

@@ -95,12 +95,16 @@ export class MemoryBus implements Bus {
     for (const room of rooms) this.leaveRoom(room);
   }
 
-  async publishRoom(room: string, message: BusMessage): Promise<void> {
+  async publishRoom(room: string, message: BusMessage): Promise<number> {
     const origin = this.origin();
     this.published++;
+    let receivers = 0;
     for (const node of this.hub.rooms.get(room) ?? []) {
-      if (node !== this.node) node.deliver(origin, message);
+      if (node === this.node) continue;
+      node.deliver(origin, message);
+      receivers++;
     }
+    return receivers;
   }
 
   async close(): Promise<void> {

@@ -196,9 +196,15 @@ export class RedisBus implements Bus {
     await this.subscriber.unsubscribe(...channels);
   }
 
-  /** One PUBLISH to the room's channel; every other node with a member receives it. */
-  async publishRoom(room: string, message: BusMessage): Promise<void> {
-    await this.send(this.roomChannelOf(room), message);
+  /**
+   * One PUBLISH to the room's channel; every other node with a member receives it. Resolves with
+   * PUBLISH's receiver count less this node's own subscription when it has one (it ignores its
+   * own room messages).
+   */
+  async publishRoom(room: string, message: BusMessage): Promise<number> {
+    const channel = this.roomChannelOf(room);
+    const receivers = await this.send(channel, message);
+    return Math.max(0, receivers - (this.roomChannels.has(channel) ? 1 : 0));
   }
 
   /** Stops delivery at once (nothing reaches the handler after this call) and quits the subscriber. */
@@ -305,6 +311,8 @@ export class RedisBus implements Bus {
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
+const isReceipt = (value: unknown): boolean => Array.isArray(value) && value.length === 3 && isString(value[0]) && isNumber(value[1]) && isNumber(value[2]);
+
 /** Parses and checks an envelope; null when it is not one this version understands. */
 export function decodeEnvelope(raw: string): BusEnvelope | null {
   let parsed: unknown;
@@ -319,7 +327,10 @@ export function decodeEnvelope(raw: string): BusEnvelope | null {
   const message = m as Record<string, unknown>;
   switch (message.kind) {
     case 'deliver':
-      if (!isString(message.userId) || !isString(message.frame)) return null;
+      if (!isString(message.userId) || !isString(message.frame) || (message.ref !== undefined && !isString(message.ref))) return null;
+      break;
+    case 'receipts':
+      if (!Array.isArray(message.receipts) || !message.receipts.every(isReceipt)) return null;
       break;
     case 'kick':
       if (!isString(message.userId) || !isNumber(message.beforeEpoch) || !isNumber(message.code) || !isString(message.reason)) return null;

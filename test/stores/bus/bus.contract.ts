@@ -62,6 +62,14 @@ export function sampleMessages(): BusMessage[] {
     { kind: 'broadcast', frame: big },
     { kind: 'room', room: 'lobby:eu-1_a.b', frame: unicode },
     { kind: 'offline', userId: 'u-4' },
+    { kind: 'deliver', userId: 'u-5', frame: unicode, ref: 'x1.2z' },
+    {
+      kind: 'receipts',
+      receipts: [
+        ['x1.2z', 1, 0],
+        ['x1.30', 0, 3],
+      ],
+    },
   ];
 }
 
@@ -206,7 +214,7 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
   test('room messages reach every other subscribed node once, never the sender or a bystander', ['A', 'B', 'C', 'D'], async (t, nodes) => {
     const [a, b, c, d] = nodes as [TestNode, TestNode, TestNode, TestNode];
     await Promise.all([a.bus.subscribeRooms(['lobby']), b.bus.subscribeRooms(['lobby']), c.bus.subscribeRooms(['lobby']), d.bus.subscribeRooms(['other'])]);
-    await a.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-a' });
+    t.equal(await a.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-a' }), 2, 'received by 2 other nodes (B and C)');
     await b.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-b' });
     await barrier(a, nodes);
     await barrier(b, nodes);
@@ -215,7 +223,8 @@ export function runBusContract(t: Test, name: string, makeBuses: MakeBuses): voi
     t.strictSame(roomGot(c), ['A>lobby:from-a', 'B>lobby:from-b'], 'C: both, in order');
     t.strictSame(roomGot(d), [], 'D is subscribed to another room only');
     // A node that is not subscribed can still publish to the room.
-    await d.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-d' });
+    t.equal(await d.bus.publishRoom('lobby', { kind: 'room', room: 'lobby', frame: 'from-d' }), 3, 'a non-member: all 3 members');
+    t.equal(await d.bus.publishRoom('nobody', { kind: 'room', room: 'nobody', frame: 'x' }), 0, 'a room nobody is in: 0');
     await barrier(d, nodes);
     t.strictSame(roomGot(a).at(-1), 'D>lobby:from-d');
     t.strictSame(roomGot(c).at(-1), 'D>lobby:from-d');

@@ -79,6 +79,11 @@ t.test('redis: malformed envelopes are counted and ignored', async (t) => {
     '{"o":"A","m":{"kind":"kick","userId":"u","beforeEpoch":"1","code":4001,"reason":"r"}}',
     '{"o":"A","m":{"kind":"logout","userId":"u","code":4002}}',
     '{"o":7,"m":{"kind":"broadcast","frame":"x"}}',
+    '{"o":"A","m":{"kind":"deliver","userId":"u","frame":"x","ref":5}}',
+    '{"o":"A","m":{"kind":"receipts"}}',
+    '{"o":"A","m":{"kind":"receipts","receipts":[["r",1]]}}',
+    '{"o":"A","m":{"kind":"receipts","receipts":[[1,1,0]]}}',
+    '{"o":"A","m":{"kind":"receipts","receipts":[["r","1",0]]}}',
   ];
   for (const text of garbage) await raw.publish(`${ctx.prefix}gateway:L`, text);
   await raw.publish(`${ctx.prefix}gateway:broadcast`, '{{{');

@@ -28,7 +28,9 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
         description:
           'Pushes `{"type":"message","server":true,"content":...,"id":...,"ts":...}` to every live session of the user on every node, each exactly once (no `from`: the server sent it). ' +
           'While the user is offline it is kept in the server lane of their offline queue (the newest OFFLINE_QUEUE_MAX pushes within OFFLINE_QUEUE_MAX_BYTES, for OFFLINE_QUEUE_TTL_S; ' +
-          'players\' messages never evict it) and replayed, marked `"offline": true`, when they connect again. Only for a user who ever logged in (otherwise 404). Admin token only.',
+          'players\' messages never evict it) and replayed, marked `"offline": true`, when they connect again. Only for a user who ever logged in (otherwise 404). ' +
+          'The answer says what became of it: `delivered` only when a live session took it (`sessions` counts those that did, `dropped` those whose send queue was full); ' +
+          "`dropped` when none did; `unconfirmed` when the user's node did not confirm in time. Admin token only.",
         security: bearerSecurity,
         params: PlayerParams,
         body: PushBody,
@@ -47,16 +49,17 @@ const messageRoutes: FastifyPluginAsync = async (app) => {
       const { content } = request.body;
       assertPushContent(content, app.config.MAX_CONTENT_BYTES);
       const { userId } = request.params;
-      const { id, status } = await app.gateway.pushToUser(userId, content);
+      const { id, status, sessions, dropped } = await app.gateway.pushToUser(userId, content);
       if (status === 'offline') throw new UserOffline(`user ${userId} is offline and the offline queue is off`);
       if (status === 'unavailable') throw new GatewayErrors.Unavailable("the user's node or the online store cannot be reached, try again");
       if (status === 'unknown_user') throw new UnknownUser(refusalText(status, userId));
       // The server lane evicts its oldest pushes and ignores the sender and cluster quotas: only a
       // push that alone is over OFFLINE_QUEUE_MAX_BYTES is refused.
-      if (status !== 'delivered' && status !== 'queued') {
+      if (status !== 'delivered' && status !== 'queued' && status !== 'dropped' && status !== 'unconfirmed') {
         throw new QuotaExceeded(`the push alone is over OFFLINE_QUEUE_MAX_BYTES (${app.config.OFFLINE_QUEUE_MAX_BYTES}): it cannot be queued`);
       }
-      return { id, status };
+      // Counted only for a live delivery: a queued message reached no session yet.
+      return status === 'queued' ? { id, status } : { id, status, sessions, dropped };
     },
   );
 };

@@ -432,12 +432,20 @@ export type RoomPushResult = Static<typeof RoomPushResult>;
 export const UserPushResult = Type.Object(
   {
     id: MessageId,
-    status: Type.Union([Type.Literal('delivered'), Type.Literal('queued')], {
+    status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('dropped'), Type.Literal('unconfirmed')], {
       description:
-        "delivered: handed to the user's live sessions; queued: the user is offline, kept in their offline queue and replayed at their next connection",
+        'delivered: at least one live session of the user took it into its send queue; queued: the user is offline, kept in their offline queue and replayed at their next connection; ' +
+        'dropped: the user has live sessions but none took it (send queues full), nothing stored; ' +
+        "unconfirmed: handed to the user's node(s), which did not confirm within DELIVERY_RECEIPT_TIMEOUT_MS (it may or may not have arrived)",
       examples: ['queued'],
     }),
+    sessions: Type.Optional(Type.Integer({ minimum: 0, description: 'live sessions whose send queue took it (absent when queued)' })),
+    dropped: Type.Optional(Type.Integer({ minimum: 0, description: 'live sessions whose send queue refused it, full (absent when queued)' })),
   },
-  { description: 'Outcome of the push', additionalProperties: false, examples: [{ id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', status: 'delivered' }] },
+  {
+    description: 'Outcome of the push',
+    additionalProperties: false,
+    examples: [{ id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', status: 'delivered', sessions: 1, dropped: 0 }],
+  },
 );
 export type UserPushResult = Static<typeof UserPushResult>;
