@@ -59,7 +59,9 @@ async function countCommands(prefix: string): Promise<Counted> {
 const open = async (h: TestApp, userId: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(userId)}`)).client;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const answers = (client: TestClient) => client.frames.filter((f) => f.type === 'joined' || f.type === 'left').length;
-const refusals = (client: TestClient) => client.frames.filter((f) => f.type === 'error').length;
+/** Refused frames: a ROOM_RATE_LIMITED error each, and one coalesced RATE_LIMITED error per second (its `count`) for the frame limit. */
+const refusals = (client: TestClient) =>
+  client.frames.filter((f) => f.type === 'error').reduce((sum, f) => sum + (typeof f.count === 'number' ? f.count : 1), 0);
 
 interface Run {
   frames: number;
