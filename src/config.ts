@@ -159,7 +159,12 @@ export const EnvSchema = Type.Object({
     default: 'replace',
     description: 'replace: a new connection closes the older one with 4001; multi: several devices',
   }),
-  MAX_PAYLOAD_BYTES: int(524_288, 1024, 64 * 1024 * 1024, 'Largest inbound frame; larger closes with 1009'),
+  MAX_PAYLOAD_BYTES: int(
+    69_632,
+    1024,
+    64 * 1024 * 1024,
+    'Largest inbound frame; larger closes with 1009, refused from its header before its payload is read. When unset, MAX_CONTENT_BYTES + 4096 (the largest valid frame: its content plus the envelope), so a client cannot make the node receive and buffer what it would refuse anyway',
+  ),
   MAX_CONTENT_BYTES: int(65_536, 16, 64 * 1024 * 1024, 'Largest message content (JSON-encoded); larger gets TOO_LARGE'),
   MAX_MESSAGES_PER_SEC: int(
     50,
@@ -344,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   // Value.Default fills `input` in place: what was set explicitly is known only before.
   const stallLimitSet = input.NODE_STALL_LIMIT_MS !== undefined;
+  const payloadLimitSet = input.MAX_PAYLOAD_BYTES !== undefined;
   const withDefaults = Value.Default(EnvSchema, input) as Record<string, unknown>;
   for (const error of Value.Errors(EnvSchema, withDefaults)) {
     const key = error.path.replace(/^\//, '').split('/')[0] ?? '';
@@ -381,6 +387,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (stallLimitSet) throw new ConfigError('NODE_STALL_LIMIT_MS must exceed NODE_DEAD_AFTER_MS');
     parsed.NODE_STALL_LIMIT_MS = 2 * parsed.NODE_DEAD_AFTER_MS;
   }
+  // Nothing valid is longer than a content plus its envelope (type, to, id, room: well under 4 KiB).
+  if (!payloadLimitSet) parsed.MAX_PAYLOAD_BYTES = Math.min(parsed.MAX_CONTENT_BYTES + 4096, 64 * 1024 * 1024);
   if (parsed.WATCHDOG_INTERVAL_MS > parsed.HEARTBEAT_TIMEOUT_MS) {
     throw new ConfigError('WATCHDOG_INTERVAL_MS must not exceed HEARTBEAT_TIMEOUT_MS');
   }

@@ -10,7 +10,7 @@ t.test('defaults', async (t) => {
   t.equal(config.HEARTBEAT_TIMEOUT_MS, 10_000);
   t.equal(config.WATCHDOG_INTERVAL_MS, 1000);
   t.equal(config.SEND_QUEUE_MAX, 64);
-  t.equal(config.MAX_PAYLOAD_BYTES, 512 * 1024);
+  t.equal(config.MAX_PAYLOAD_BYTES, 64 * 1024 + 4096, 'the largest valid frame: MAX_CONTENT_BYTES plus the envelope');
   t.equal(config.SESSION_POLICY, 'replace');
   t.equal(config.AUTH_MODE, 'none', 'development without a secret: AUTH_MODE none');
   t.equal(config.DATABASE_URL, undefined, 'embedded database');
@@ -20,6 +20,11 @@ t.test('defaults', async (t) => {
   t.ok(Object.isFrozen(config));
   t.equal(loadConfig({ AUTH_JWT_SECRET: 'k'.repeat(32) }).AUTH_MODE, 'jwt', 'jwt whenever a secret is set');
   t.equal(loadConfig({ PORT: '' }).PORT, 3000, 'empty = unset');
+});
+
+t.test('MAX_PAYLOAD_BYTES follows MAX_CONTENT_BYTES unless set', async (t) => {
+  t.equal(loadConfig({ MAX_CONTENT_BYTES: '200000' }).MAX_PAYLOAD_BYTES, 204_096, 'a larger content limit lets its frames in');
+  t.equal(loadConfig({ MAX_CONTENT_BYTES: '200000', MAX_PAYLOAD_BYTES: '8192' }).MAX_PAYLOAD_BYTES, 8192, 'an explicit value is kept');
 });
 
 t.test('values are converted from strings', async (t) => {
