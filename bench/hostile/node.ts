@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { REPO_ROOT } from '../lib/load.ts';
 import { waitHttpOk } from '../lib/net.ts';
 import { killChild, spawnChild, type Spawned } from '../lib/proc.ts';
+import { parseCommandStats, type CommandStats } from '../lib/redis.ts';
 
 export interface LogCount {
   bytes: number;
@@ -136,17 +137,8 @@ export class RedisProbe {
   }
 
   /** Commands processed, except the probes' own (INFO, SCAN, MEMORY, DEL/UNLINK of the cleanup run between readings). */
-  async commands(): Promise<{ total: number; byCommand: Record<string, number> }> {
-    const text = await this.client.info('commandstats');
-    const byCommand: Record<string, number> = {};
-    let total = 0;
-    for (const line of text.split('\n')) {
-      const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-      if (!m || m[1] === 'info') continue;
-      byCommand[m[1]!] = Number(m[2]);
-      total += Number(m[2]);
-    }
-    return { total, byCommand };
+  async commands(): Promise<CommandStats> {
+    return parseCommandStats(await this.client.info('commandstats'));
   }
 
   /** Deletes the keys whose name contains `tag` (what one attack left behind). */

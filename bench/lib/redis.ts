@@ -10,6 +10,19 @@ import { Redis } from 'ioredis';
 import { freePort } from './net.ts';
 import { killChild, sleep, spawnChild, type Spawned } from './proc.ts';
 
+/** Calls per command from `INFO commandstats`, the probes' own INFO left out. */
+export function parseCommandStats(text: string): CommandStats {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (!m || m[1] === 'info') continue;
+    byCommand[m[1]!] = Number(m[2]);
+    total += Number(m[2]);
+  }
+  return { total, byCommand };
+}
+
 export interface CommandStats {
   /** Total calls of every command except INFO (the benchmark's own probe). */
   total: number;
@@ -59,16 +72,7 @@ export class PrivateRedis {
   }
 
   async commandStats(): Promise<CommandStats> {
-    const text = await this.client.info('commandstats');
-    const byCommand: Record<string, number> = {};
-    let total = 0;
-    for (const line of text.split('\n')) {
-      const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
-      if (!m || m[1] === 'info') continue;
-      byCommand[m[1]!] = Number(m[2]);
-      total += Number(m[2]);
-    }
-    return { total, byCommand };
+    return parseCommandStats(await this.client.info('commandstats'));
   }
 
   static delta(a: CommandStats, b: CommandStats): CommandStats {
