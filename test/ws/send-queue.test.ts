@@ -182,8 +182,17 @@ t.test('a kicked frame still goes past both lanes and ends the stream', async (t
 });
 
 t.test('the offline replay is not overtaken: a ping after connected is answered after the whole replay', async (t) => {
-  const h = (await buildTestApp(t, 'embedded', { ...FLOOD_ENV, OFFLINE_QUEUE_MAX: '200' }))!;
+  // 7.5 MB for one offline user from one sender: far past the offline queue's default quotas.
+  const h = (await buildTestApp(t, 'embedded', {
+    ...FLOOD_ENV,
+    OFFLINE_QUEUE_MAX: '200',
+    OFFLINE_QUEUE_MAX_BYTES: String(16 * 1024 * 1024),
+    OFFLINE_QUEUE_SENDER_MAX: '1000',
+    OFFLINE_QUEUE_SENDER_MAX_BYTES: String(16 * 1024 * 1024),
+  }))!;
   const open = async (u: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(u)}`)).client;
+  // Only a user the gateway knows gets an offline queue: 'returning' logged in once before.
+  await (await open('returning')).close();
   const sender = await open('sender4');
   const pad = 'o'.repeat(50_000);
   const queued = 150; // about 7.5 MB: more than the kernel's buffers take, so most of it waits in the queue
