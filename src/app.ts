@@ -40,6 +40,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // One bounded line per request instead (src/http/plugins/request-log.ts): Fastify's two
     // lines per request carry the full URL, however long a hostile client makes it.
     logController: new LogController({ disableRequestLogging: true }),
+    // An oversized request head (a 15 KB URL, 15 KB of junk headers) is refused by Node's HTTP
+    // parser itself (431, connection closed, logged at trace only): no request object, route,
+    // hook or log line is spent on it.
+    http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES },
     // Frames, not request bodies, are the big payloads; REST bodies stay small.
     bodyLimit: 1024 * 1024,
     // Room names in paths (/api/rooms/:room/...) may be 128 characters (Fastify's default cap is 100).

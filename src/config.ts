@@ -37,6 +37,12 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info', description: 'pino log level' },
   ),
+  HTTP_MAX_HEADER_BYTES: int(
+    8192,
+    1024,
+    1024 * 1024,
+    "Largest request line + headers of an HTTP request or WebSocket handshake (Node's maxHeaderSize); larger is answered 431 by the HTTP parser and the connection closed, before any route, hook or log line costs anything. 8 KiB holds a handshake with a JWT and cookies (nginx's default line buffer is as large)",
+  ),
   LOG_REFUSALS_WINDOW_MS: int(
     10_000,
     100,

@@ -58,6 +58,15 @@ t.test('a message to a user whose node is not subscribed gets NOT_AVAILABLE, not
 
     proxy.restore();
     await eventually(async () => (await listeners('un-b')) === 1, 15_000);
+    // B's subscriber is back; its command connection (which publishes B's delivery receipts)
+    // reconnects on its own schedule: until then a message to bob is delivered but acked
+    // `unconfirmed`. Wait until B publishes again: a message from bob to alice is delivered.
+    let probe = 0;
+    await eventually(async () => {
+      const id = `probe${probe++}`;
+      bob.send({ type: 'message', to: 'alice', content: 'are we back?', id });
+      return (await outcomeOf(bob, id)).status === 'delivered';
+    }, 15_000);
     alice.send({ type: 'message', to: 'bob', content: 'back', id: 'm2' });
     t.same(await outcomeOf(alice, 'm2'), { type: 'ack', id: 'm2', status: 'delivered' });
     t.match(await bob.next('message'), { content: 'back' });
@@ -82,6 +91,10 @@ t.test('a message to a user whose node is not subscribed gets NOT_AVAILABLE, not
     // The sender's connection is fine and other messages flow.
     alice.send({ type: 'message', to: 'bob', content: 'still fine', id: 'm5' });
     t.same(await outcomeOf(alice, 'm5'), { type: 'ack', id: 'm5', status: 'delivered' });
-    t.same(acked, ['m0', 'm2', 'm5'], 'the refused messages were never acked');
+    t.same(
+      acked.filter((id) => id.startsWith('m')),
+      ['m0', 'm2', 'm5'],
+      'the refused messages were never acked',
+    );
   });
 });

@@ -13,6 +13,11 @@ import { buildTestApp, logLines, TEST_ADMIN_TOKEN, type TestApp } from '../helpe
 
 const JUNK = 'a'.repeat(15_000);
 const HEADER_JUNK = 'h'.repeat(15_000);
+/**
+ * By default a 15 KB request head never reaches a route (HTTP_MAX_HEADER_BYTES, 8 KiB: the last
+ * test); these tests let it through to check what the routes' refusals log.
+ */
+const HEADS_TO_ROUTES = { HTTP_MAX_HEADER_BYTES: '65536' };
 
 /** A WebSocket upgrade request over real HTTP; resolves with the HTTP status of the refusal. */
 function handshake(h: TestApp, path: string, headers: Record<string, string> = {}): Promise<number> {
@@ -42,7 +47,7 @@ async function status(url: string, headers: Record<string, string> = {}): Promis
 }
 
 t.test('1,000 refused requests with 15 KB URLs and headers: at most 300 bytes of log each', async (t) => {
-  const h = await buildTestApp(t, 'embedded');
+  const h = await buildTestApp(t, 'embedded', HEADS_TO_ROUTES);
   if (!h) return;
   const bytesBefore = h.logs.reduce((sum, l) => sum + Buffer.byteLength(l), 0);
   const linesBefore = h.logs.length;
@@ -88,7 +93,7 @@ t.test('1,000 refused requests with 15 KB URLs and headers: at most 300 bytes of
 
 t.test('the next refusal line counts what was suppressed; the path is cut, the code and reason kept', async (t) => {
   const WINDOW = 400;
-  const h = await buildTestApp(t, 'embedded', { LOG_REFUSALS_WINDOW_MS: String(WINDOW) });
+  const h = await buildTestApp(t, 'embedded', { ...HEADS_TO_ROUTES, LOG_REFUSALS_WINDOW_MS: String(WINDOW) });
   if (!h) return;
   const linesBefore = h.logs.length;
   let sent = 0;
@@ -116,7 +121,7 @@ t.test('the next refusal line counts what was suppressed; the path is cut, the c
 });
 
 t.test('answered requests: one line, the URL redacted and cut', async (t) => {
-  const h = await buildTestApp(t, 'embedded');
+  const h = await buildTestApp(t, 'embedded', HEADS_TO_ROUTES);
   if (!h) return;
   t.equal(await status(`${h.baseUrl}/ws/stats?token=${TEST_ADMIN_TOKEN}&${JUNK}`, { authorization: `Bearer ${TEST_ADMIN_TOKEN}` }), 200);
   const [line] = logLines(h.logs, 'request completed');
@@ -129,6 +134,21 @@ t.test('answered requests: one line, the URL redacted and cut', async (t) => {
     h.logs.some((l) => l.includes(TEST_ADMIN_TOKEN)),
     'the token is in no line',
   );
+});
+
+t.test('by default a request head over HTTP_MAX_HEADER_BYTES is refused by the HTTP parser: 431, connection closed, no log line', async (t) => {
+  const h = await buildTestApp(t, 'embedded');
+  if (!h) return;
+  const linesBefore = h.logs.length;
+  const statuses: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    statuses.push(await status(`${h.baseUrl}/no/such/route?${JUNK}`));
+    statuses.push(await status(`${h.baseUrl}/health/live`, { 'x-junk': HEADER_JUNK }));
+    statuses.push(await handshake(h, `/ws?token=${JUNK}`));
+  }
+  t.same([...new Set(statuses)], [431], 'every oversized head: 431 Request Header Fields Too Large');
+  t.same(h.logs.slice(linesBefore), [], 'not one log line for 150 of them');
+  t.equal(await status(`${h.baseUrl}/health/live?${'a'.repeat(6000)}`), 200, 'a head within 8 KiB still reaches its route');
 });
 
 t.test('KeyedLogBudget: one line per key per window, bounded keys, a global budget, nothing uncounted', async (t) => {
