@@ -251,20 +251,22 @@ t.test('a socket that calls back inside send() drains a long queue without recur
   t.equal(queue.depth + queue.inFlight + queue.bytes, 0);
 });
 
-t.test('a push from inside send() is queued and sent right after', async (t) => {
-  for (const syncAck of [false, true]) {
-    const { socket, queue } = setup();
-    socket.syncAck = syncAck;
-    let once = true;
-    socket.onSend = () => {
-      if (once) {
-        once = false;
-        queue.push('inner');
-      }
-    };
-    queue.push('outer');
-    t.same(socket.sent, ['outer', 'inner'], `syncAck=${syncAck}`);
-    t.equal(socket.reentrantSends, 0);
+t.test('a push (bulk or control) from inside send() is queued and sent right after', async (t) => {
+  for (const lane of ['push', 'pushControl'] as const) {
+    for (const syncAck of [false, true]) {
+      const { socket, queue } = setup();
+      socket.syncAck = syncAck;
+      let once = true;
+      socket.onSend = () => {
+        if (once) {
+          once = false;
+          queue[lane]('inner');
+        }
+      };
+      queue.push('outer');
+      t.same(socket.sent, ['outer', 'inner'], `${lane}, syncAck=${syncAck}`);
+      t.equal(socket.reentrantSends, 0);
+    }
   }
 });
 
@@ -565,22 +567,5 @@ t.test('both lanes: order within each lane under random interleavings, no stall,
     t.equal(socket.reentrantSends, 0);
     t.equal(stalls, 0, 'queued messages always have a callback coming');
     t.equal(queue.depth + queue.bytes + queue.controlDepth + queue.controlBytes + queue.inFlight, 0, 'fully drained');
-  }
-});
-
-t.test('a control push from inside send() is sent right after', async (t) => {
-  for (const syncAck of [false, true]) {
-    const { socket, queue } = setup();
-    socket.syncAck = syncAck;
-    let once = true;
-    socket.onSend = () => {
-      if (once) {
-        once = false;
-        queue.pushControl('inner');
-      }
-    };
-    queue.push('outer');
-    t.same(socket.sent, ['outer', 'inner'], `syncAck=${syncAck}`);
-    t.equal(socket.reentrantSends, 0);
   }
 });

@@ -7,6 +7,7 @@
  * - `ReconnectingClient`: the SDK as a game uses it (ping loop, backoff with jitter, stop codes),
  *   trying the given URLs in turn: how a game client behaves when its node dies.
  */
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { GatehouseClient, type WebSocketConstructor } from '../../src/client/index.ts';
 
@@ -58,6 +59,9 @@ function testSocketClass(options: ConnectOptions, report: { refused?: HandshakeR
     }
   };
 }
+
+/** The client's TCP socket under ws: tests pause it to play a client that stops reading. */
+export const tcpOf = (client: TestClient): Socket => (client.socket as unknown as { _socket: Socket })._socket;
 
 export class TestClient {
   readonly frames: Frame[] = [];

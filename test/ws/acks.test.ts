@@ -7,12 +7,8 @@
  * never answers makes the ack `unconfirmed` after DELIVERY_RECEIPT_TIMEOUT_MS.
  */
 import t, { type Test } from 'tap';
-import type { Socket } from 'node:net';
-import { buildTestApp, eventually, type TestApp } from '../helpers/build.ts';
-import { TEST_ADMIN_TOKEN } from '../helpers/build.ts';
-import { TestClient, type Frame } from '../helpers/ws-client.ts';
-
-const tcp = (client: TestClient) => (client.socket as unknown as { _socket: Socket })._socket;
+import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/build.ts';
+import { TestClient, tcpOf as tcp, type Frame } from '../helpers/ws-client.ts';
 
 const ENV = {
   SEND_QUEUE_MAX: '8',

@@ -4,13 +4,10 @@
  * them and discarded with the queue at the close, so the client saw a bare 1012).
  */
 import t from 'tap';
-import type { Socket } from 'node:net';
 import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { drainSessions } from '../../src/gateway/drain.ts';
 import { buildTestApp, eventually } from '../helpers/build.ts';
-import { TestClient } from '../helpers/ws-client.ts';
-
-const tcp = (client: TestClient) => (client.socket as unknown as { _socket: Socket })._socket;
+import { TestClient, tcpOf as tcp } from '../helpers/ws-client.ts';
 
 t.test('a client that stopped reading still gets the reconnect frame, then 1012', async (t) => {
   const h = await buildTestApp(t, 'embedded', {

@@ -6,14 +6,11 @@
  * its pongs ahead of the flood, and a `kicked` frame still ends everything.
  */
 import t from 'tap';
-import type { Socket } from 'node:net';
 import { CloseCode } from '../../src/protocol/close-codes.ts';
 import { buildTestApp, eventually } from '../helpers/build.ts';
-import { TestClient, type Frame } from '../helpers/ws-client.ts';
+import { TestClient, tcpOf as tcp, type Frame } from '../helpers/ws-client.ts';
 import { call } from '../api/http.ts';
 import { TEST_ADMIN_TOKEN } from '../helpers/build.ts';
-
-const tcp = (client: TestClient) => (client.socket as unknown as { _socket: Socket })._socket;
 
 const ENV = {
   SEND_QUEUE_MAX: '8',
