@@ -1,15 +1,14 @@
 /**
- * Opens the database: embedded PGlite when no URL is configured (one node, no setup), a pg pool
- * against PostgreSQL otherwise. Both are driven by the same Prisma client through its driver
- * adapters, and both can run the migrator before the client is handed out.
+ * Opens the database: embedded PGlite when no URL is configured (one node, no setup), PostgreSQL
+ * otherwise. Both are reached through a pg pool (the embedded one over a MessagePort to its
+ * thread, see embedded/), driven by the same Prisma client and pg adapter, and migrated by the
+ * same migrator before the client is handed out.
  */
-import { mkdir } from 'node:fs/promises';
 import pg from 'pg';
-import { PGlite, type PGliteInterface, type Transaction } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
-import { migrate, pgliteExecutor, withPoolExecutor } from './migrate.ts';
+import { EmbeddedThread } from './embedded/embedded-thread.ts';
+import { migrate, withPoolExecutor } from './migrate.ts';
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; absent = embedded PGlite in `pgliteDir`. */
@@ -27,6 +26,8 @@ export interface DatabaseOptions {
   migrate: boolean;
   /** Override of the migrations folder (tests); default `<repo>/prisma/migrations`. */
   migrationsDir?: string;
+  /** Override of the embedded database's template (tests); false = none: initdb. Default: the one `npm install` made. */
+  pgliteTemplate?: string | false;
   log?: (msg: string) => void;
   /**
    * Called with the text of every SQL statement sent to the driver (pool connection or PGlite),
@@ -71,17 +72,6 @@ function tapQueries(target: object, onQuery: (sql: string) => void, methods: rea
   }
 }
 
-function tapPglite(db: PGliteInterface, onQuery: (sql: string) => void): void {
-  tapQueries(db, onQuery, ['query', 'exec']);
-  // Statements inside a transaction go through the `tx` object, not the instance.
-  const transaction = db.transaction.bind(db);
-  db.transaction = <T>(callback: (tx: Transaction) => Promise<T>) =>
-    transaction((tx) => {
-      tapQueries(tx, onQuery, ['query', 'exec']);
-      return callback(tx);
-    });
-}
-
 /**
  * Opens (and by default migrates) the database.
  * @throws when migration fails (the pool / PGlite is closed first) or the schema name is invalid.
@@ -93,36 +83,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 async function openPglite(options: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
   if (options.schema) {
-    // The PGlite adapter cannot qualify Prisma's queries with a schema: it always uses public.
+    // One gateway per embedded database: there is nothing to share it with, so no schema.
     log(`DATABASE_SCHEMA=${options.schema} is ignored by the embedded PGlite database (it uses public)`);
   }
-  const dir = options.pgliteDir;
-  const inMemory = dir.startsWith('memory://');
-  if (!inMemory) await mkdir(dir, { recursive: true });
-  const pglite = inMemory ? new PGlite() : new PGlite(dir);
-  await pglite.waitReady;
-  if (options.onQuery) tapPglite(pglite, options.onQuery);
-  let applied: string[] = [];
-  try {
-    if (options.migrate) {
-      ({ applied } = await migrate(pgliteExecutor(pglite), { migrationsDir: options.migrationsDir, log }));
-    }
-  } catch (error) {
-    await pglite.close().catch(() => {});
-    throw error;
-  }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
-  let closing: Promise<void> | undefined;
-  return {
-    kind: 'pglite',
-    prisma,
-    appliedMigrations: applied,
-    close: () =>
-      (closing ??= (async () => {
-        await prisma.$disconnect().catch(() => {});
-        if (!pglite.closed) await pglite.close();
-      })()),
-  };
+  const thread = await EmbeddedThread.start({ dir: options.pgliteDir, log, template: options.pgliteTemplate });
+  // PGlite is one backend: one connection, so a transaction never interleaves with another's statements.
+  const pool = new pg.Pool({
+    max: 1,
+    stream: () => thread.connect(),
+    user: 'postgres',
+    database: 'postgres',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
+  return overPool('pglite', pool, 'public', options, log, () => thread.close());
 }
 
 /** Prisma-style `?schema=` of the URL (what Prisma itself would use when no schema is given). */
@@ -149,6 +122,21 @@ async function openPostgres(url: string, options: DatabaseOptions, log: (msg: st
     // Unqualified SQL (raw queries, migrations, _prisma_migrations) lands in the schema too.
     options: `-c search_path="${schema}"`,
   });
+  return overPool('postgres', pool, schema, options, log, async () => {});
+}
+
+/**
+ * The Prisma client over a pg pool, PostgreSQL's or the embedded thread's: one code path for
+ * both, migrations included. `closeServer` runs after the pool has ended.
+ */
+async function overPool(
+  kind: Database['kind'],
+  pool: pg.Pool,
+  schema: string,
+  options: DatabaseOptions,
+  log: (msg: string) => void,
+  closeServer: () => Promise<void>,
+): Promise<Database> {
   // An idle client losing its connection (server restart) emits 'error' on the pool: without a
   // listener that would crash the process. The next query simply opens a new connection.
   pool.on('error', (error) => log(`database pool: idle connection error: ${error.message}`));
@@ -161,6 +149,7 @@ async function openPostgres(url: string, options: DatabaseOptions, log: (msg: st
     }
   } catch (error) {
     await pool.end().catch(() => {});
+    await closeServer().catch(() => {});
     throw error;
   }
   // Prisma qualifies every generated query with a schema ("public" unless told otherwise), so
@@ -169,13 +158,14 @@ async function openPostgres(url: string, options: DatabaseOptions, log: (msg: st
   const prisma = new PrismaClient({ adapter });
   let closing: Promise<void> | undefined;
   return {
-    kind: 'postgres',
+    kind,
     prisma,
     appliedMigrations: applied,
     close: () =>
       (closing ??= (async () => {
         await prisma.$disconnect().catch(() => {});
-        await pool.end();
+        await pool.end().catch(() => {});
+        await closeServer();
       })()),
   };
 }

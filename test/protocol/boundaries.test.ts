@@ -64,7 +64,7 @@ const isNodeBuiltin = (specifier: string) => specifier.startsWith('node:') || bu
 const isTypeBox = (specifier: string) => specifier === '@sinclair/typebox' || specifier.startsWith('@sinclair/typebox/');
 
 /** Packages the pure folders must not know (types included). */
-const FRAMEWORK = /^(fastify|fastify-plugin|@fastify\/.*|ioredis|@prisma\/.*|pg|pglite-prisma-adapter|@electric-sql\/.*)(\/.*)?$/;
+const FRAMEWORK = /^(fastify|fastify-plugin|@fastify\/.*|ioredis|@prisma\/.*|pg|@electric-sql\/.*)(\/.*)?$/;
 const PURE = ['protocol', 'connection', 'presence', 'cluster', 'delivery', 'gateway'];
 
 /**
