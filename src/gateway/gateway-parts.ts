@@ -26,6 +26,11 @@ import type { GatewayDeps } from './gateway-deps.ts';
 
 /** Logins per database statement (a reconnect storm is written in a few round trips). */
 const LOGIN_BATCH_MAX = 500;
+/**
+ * How long a login's database write waits for others (login-writer.ts). Nothing waits on it: the
+ * `connected` frame went out before; a logout writes the rows it needs itself.
+ */
+const LOGIN_LINGER_MS = 25;
 
 export interface GatewayParts {
   connections: ConnectionManager;
@@ -129,7 +134,7 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     sessionConfig: sessionConfig({ limits: settings, now, hooks, framesOut: counters.framesOutByType }),
     warner,
     early: new EarlyFrames(),
-    logins: new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX }),
+    logins: new LoginWriter({ repository: deps.repository, log, now, batchMax: LOGIN_BATCH_MAX, lingerMs: LOGIN_LINGER_MS }),
     replay,
     router,
     receipts,

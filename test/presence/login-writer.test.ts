@@ -18,7 +18,7 @@ t.test('a burst of logins: one statement per batchMax, every row written', async
   const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery: (sql) => statements.push(sql) });
   t.teardown(() => db.close());
   const repository = new PrismaPlayerRepository(db.prisma);
-  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100 });
+  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100, lingerMs: 0 });
   statements.length = 0;
   for (let i = 0; i < 250; i++) {
     writer.write({ userId: `burst-${i}`, username: `b${i}`, loginAt: T0 + i, session: { id: `burst-s${i}`, nodeId: 'n1', epoch: 1 } });
@@ -56,7 +56,7 @@ t.test('logins arriving while a statement is in flight go out together in the ne
       },
     },
   });
-  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100 });
+  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100, lingerMs: 0 });
   statements.length = 0;
   writer.write({ userId: 'slow-0', username: 's0', loginAt: T0 });
   await new Promise((resolve) => setImmediate(resolve));
@@ -75,12 +75,32 @@ t.test('logins arriving while a statement is in flight go out together in the ne
   t.equal((await real.getUser('slow-4-9'))?.username, 's', 'every row written');
 });
 
+t.test('with a linger, logins of several turns share one statement, sent once the linger has passed', async (t) => {
+  const statements: string[] = [];
+  const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true, onQuery: (sql) => statements.push(sql) });
+  t.teardown(() => db.close());
+  const repository = new PrismaPlayerRepository(db.prisma);
+  const writer = new LoginWriter({ repository, log: collectingLogger(), now: Date.now, batchMax: 100, lingerMs: 150 });
+  statements.length = 0;
+  const firstAt = performance.now();
+  // Ten turns of the event loop, three logins each: a storm's logins, one socket event at a time.
+  for (let turn = 0; turn < 10; turn++) {
+    for (let i = 0; i < 3; i++) writer.write({ userId: `linger-${turn}-${i}`, username: 'l', loginAt: T0 });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.equal(statements.length, 0, 'nothing sent within the linger');
+  while (writer.written < 30 && performance.now() - firstAt < 5000) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.ok(performance.now() - firstAt >= 150, 'not before the linger passed');
+  t.equal(statements.filter((s) => s.includes('INSERT INTO player_sessions')).length, 1, 'thirty logins of ten turns: one statement');
+  t.equal(writer.written, 30);
+});
+
 t.test('a refused write is counted and warned about once, never thrown', async (t) => {
   const db = await openDatabase({ pgliteDir: 'memory://', poolMax: 1, migrate: true });
   const repository = new PrismaPlayerRepository(db.prisma);
   await db.close(); // every statement now fails
   const log = collectingLogger();
-  const writer = new LoginWriter({ repository, log, now: Date.now, batchMax: 10 });
+  const writer = new LoginWriter({ repository, log, now: Date.now, batchMax: 10, lingerMs: 0 });
   for (let i = 0; i < 25; i++) writer.write({ userId: `down-${i}`, username: 'x', loginAt: T0 });
   await t.resolves(writer.flush());
   t.equal(writer.failed, 3, 'three batches refused');
