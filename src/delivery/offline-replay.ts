@@ -91,11 +91,15 @@ export class OfflineReplay {
     this.gates.set(session, { pending: [], held: [], heldControl: [], closed: true, fetching: false, again: false });
   }
 
-  /** The login is confirmed and `connected` sent: fetch and queue the replay, then open the gate. */
-  start(session: Session): void {
+  /**
+   * The login is confirmed and `connected` sent: fetch and queue the replay, then open the gate.
+   * `queueEmpty`: the login saw no offline queue for the user (LoginResult.offlineQueueEmpty),
+   * so there is nothing to fetch, unless a push nudged the session while it was opening.
+   */
+  start(session: Session, queueEmpty = false): void {
     const gate = this.gates.get(session);
     if (!gate) return;
-    if (!this.queue) {
+    if (!this.queue || (queueEmpty && !gate.again)) {
       gate.closed = false;
       this.pump(session, gate);
       return;
@@ -116,7 +120,11 @@ export class OfflineReplay {
         gate.again = true;
         continue;
       }
-      if (session.state === 'opening') continue; // its own start() fetches
+      if (session.state === 'opening') {
+        // Its own start() fetches; the mark makes it do so even when its login saw no queue.
+        if (gate) gate.again = true;
+        continue;
+      }
       if (!gate) this.gates.set(session, (gate = { pending: [], held: [], heldControl: [], closed: false, fetching: false, again: false }));
       this.fetch(session, gate);
     }

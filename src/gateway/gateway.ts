@@ -183,7 +183,7 @@ export class Gateway implements TimeoutHandler {
       // this login cancelled its pending logout.
       log.info({ userId: session.userId, sessionId: session.id, logicalSessionId: result.logicalSessionId }, 'reconnected within grace');
     }
-    this.replay.start(session);
+    this.replay.start(session, result.offlineQueueEmpty === true);
     this.policy.enforce(session, result.previousNodes);
 
     this.logins.write({

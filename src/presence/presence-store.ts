@@ -80,6 +80,12 @@ export interface LoginResult {
   sessions: number;
   /** Connections per node before this login (for the replace policy across nodes). */
   previousNodes: Record<string, number>;
+  /**
+   * True when the store saw, in the same step as the login, that the user has no offline
+   * messages (their session's replay need not read the queue); absent when it cannot tell.
+   * Saves a round trip on every login (~9 % of a login's CPU on Redis, --cpu-prof this stop).
+   */
+  offlineQueueEmpty?: boolean;
 }
 
 export interface EndSessionInput {

@@ -125,3 +125,33 @@ t.test('acks: only ids the session was replayed reach the store; resume sends th
   replay.ack(session, 'm3');
   t.same(acks, ['m2'], 'a closed session acks nothing');
 });
+
+t.test('a login that saw no queue skips the read, unless a push nudged the session while it was opening', async (t) => {
+  const clock = new ManualClock();
+  const inner = new MemoryOfflineQueue({ max: 100, ttlMs: 60_000, now: clock.now });
+  const { queue, reads } = controlledQueue(inner);
+  const replay = new OfflineReplay({ queue, log: collectingLogger(), now: clock.now, sendQueueMax: 64, sendQueueMaxBytes: 1 << 20 });
+
+  const quiet = makeSession('quiet', clock);
+  quiet.session.state = 'opening';
+  replay.hold(quiet.session);
+  quiet.session.state = 'open';
+  replay.start(quiet.session, true);
+  replay.send(quiet.session, '{"id":"live"}');
+  t.equal(reads.length, 0, 'no read: the login saw no queue');
+  t.same(types(quiet.socket.sent), ['live'], 'and the gate is open');
+
+  // A message pushed after the login step, while the session is still opening: the sender's
+  // nudge (resume) finds it opening; its start must read the queue even so.
+  const late = makeSession('late', clock);
+  late.session.state = 'opening';
+  replay.hold(late.session);
+  await inner.push('late', { ...entry(7), queuedAt: clock.value });
+  replay.resume([late.session]);
+  late.session.state = 'open';
+  replay.start(late.session, true);
+  t.equal(reads.length, 1, 'read despite the login having seen no queue');
+  reads[0]!();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(types(late.socket.sent), ['m7'], 'the late message is replayed');
+});

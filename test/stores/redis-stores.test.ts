@@ -78,6 +78,18 @@ t.test('redis: raw keys follow ARCHITECTURE.md and the PROTOCOL.md logout contra
   );
 });
 
+t.test('redis: a login says whether the user has an offline queue, checked in the same step', async (t) => {
+  const ctx = await redisStore(t);
+  if (!ctx) return;
+  const { redis, prefix: p, store } = ctx;
+  const login = (userId: string, now: number) =>
+    store.presence.login({ userId, username: 'x', nodeId: 'A', candidateLogicalSessionId: `s-${userId}-${now}`, now });
+  t.equal((await login('empty', 1000)).offlineQueueEmpty, true, 'no queue: the replay may skip its read');
+  await redis.rpush(`${p}websocket:queue:waiting`, 'm1 1000 ! {}');
+  t.equal((await login('waiting', 1000)).offlineQueueEmpty, false, 'a queue: the replay reads it');
+  t.equal((await login('waiting', 2000)).offlineQueueEmpty, false, 'also for a second connection');
+});
+
 t.test('redis: cluster keys follow ARCHITECTURE.md', async (t) => {
   const ctx = await redisStore(t);
   if (!ctx) return;
@@ -388,8 +400,11 @@ t.test('redis: random operation sequences give exactly the memory store results'
     if (kind <= 2) {
       const connectionId = rand() < 0.5 ? `k${steps}` : undefined;
       if (connectionId) connections.set(userId, [...issued, connectionId]);
+      // offlineQueueEmpty is a hint only Redis gives (presence-store.ts): not compared.
       result = await both(`login ${userId}`, (s) =>
-        s.presence.login({ userId, username: userId, nodeId, candidateLogicalSessionId: `c${steps}`, now, connectionId }),
+        s.presence
+          .login({ userId, username: userId, nodeId, candidateLogicalSessionId: `c${steps}`, now, connectionId })
+          .then(({ offlineQueueEmpty: _hint, ...rest }) => rest),
       );
       if (result) sids.set(userId, [...known, (result as { logicalSessionId: string }).logicalSessionId]);
     } else if (kind <= 4) {

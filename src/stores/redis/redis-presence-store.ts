@@ -40,11 +40,11 @@ export class RedisPresenceStore implements PresenceStore {
     const reply = asFields(
       await this.ctx.run(
         'login',
-        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace],
+        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace, k.offlineQueue(input.userId)],
         [input.userId, input.username, input.nodeId, input.candidateLogicalSessionId, String(input.now), input.connectionId ?? ''],
       ),
       'login',
-      ['epoch', 'sid', 'new', 'sessions', 'previousNodes'],
+      ['epoch', 'sid', 'new', 'sessions', 'previousNodes', 'queued'],
     );
     return {
       epoch: asNumber(reply.epoch, 'login epoch'),
@@ -52,6 +52,7 @@ export class RedisPresenceStore implements PresenceStore {
       newLogicalSession: asNumber(reply.new, 'login new') === 1,
       sessions: asNumber(reply.sessions, 'login sessions'),
       previousNodes: parseNodeCounts(reply.previousNodes, 'login previousNodes'),
+      offlineQueueEmpty: asNumber(reply.queued, 'login queued') === 0,
     };
   }
 

@@ -1,11 +1,13 @@
 -- Registers one connection of a user on a node.
 -- A user in their logout grace period (status reconnecting) resumes the same logical session.
--- KEYS: player hash, online set, online index, node players set, grace zset
+-- KEYS: player hash, online set, online index, node players set, grace zset, the user's offline
+--       queue (only looked at: whether it exists)
 -- ARGV: userId, username, nodeId, candidate logical session id, now (ms), connection id ('' = not
 --       tracked, see lib/connection-ids.lua)
 -- Returns named fields (decoded by name in redis-online-codec.ts): { 'epoch', n, 'sid', logicalSessionId,
---   'new', newLogicalSession 0/1, 'sessions', n, 'previousNodes', { nodeId, count, ... } }
-local player, online, index, nodePlayers, grace = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+--   'new', newLogicalSession 0/1, 'sessions', n, 'previousNodes', { nodeId, count, ... },
+--   'queued', 0/1 (the offline queue exists: the session's replay reads it, else skips the read) }
+local player, online, index, nodePlayers, grace, queue = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local userId, username, nodeId, candidate, now, connectionId = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 
 local previous = {}
@@ -43,4 +45,7 @@ if connectionId ~= '' then
 end
 redis.call('HSET', player, 'username', username, 'nodeId', nodeId, 'lastHeartbeat', now)
 redis.call('SADD', nodePlayers, userId)
-return { 'epoch', epoch, 'sid', redis.call('HGET', player, 'sid'), 'new', wasOnline and 0 or 1, 'sessions', sessions, 'previousNodes', previous }
+-- Checked in the same step as the user going online: a message queued later was pushed by a
+-- sender that will nudge this node to read again (direct-messages.ts nudgeIfOnline).
+local queued = redis.call('EXISTS', queue)
+return { 'epoch', epoch, 'sid', redis.call('HGET', player, 'sid'), 'new', wasOnline and 0 or 1, 'sessions', sessions, 'previousNodes', previous, 'queued', queued }
