@@ -160,6 +160,12 @@ export const EnvSchema = Type.Object({
   ),
 
   MAX_CONNECTIONS: int(19_000, 1, 1_000_000, 'WebSocket connections per node; more get HTTP 503'),
+  MAX_PENDING_LOGINS: int(
+    128,
+    1,
+    100_000,
+    'Logins in flight per node (handshake checked until `connected` sent); more get HTTP 503 GW_BUSY with Retry-After 1-4 s (a reconnect storm taken in a trickle)',
+  ),
   MAX_SESSIONS_PER_USER: int(5, 1, 1000, 'Live sessions of one user (SESSION_POLICY=multi)'),
   SESSION_POLICY: Type.Union([Type.Literal('replace'), Type.Literal('multi')], {
     default: 'replace',

@@ -18,6 +18,8 @@ export const GatewayErrors = {
   NotFound: createError('GW_NOT_FOUND', '%s', 404),
   Draining: createError('GW_DRAINING', 'this node is shutting down, connect to another one', 503),
   Full: createError('GW_FULL', 'this node is at MAX_CONNECTIONS, try again later', 503),
+  /** MAX_PENDING_LOGINS logins in flight (a reconnect storm): retry after Retry-After. */
+  Busy: createError('GW_BUSY', 'this node is taking in many logins, retry after Retry-After seconds', 503),
   Unavailable: createError('GW_UNAVAILABLE', '%s', 503),
   Validation: createError('GW_VALIDATION', '%s', 400),
   TooLarge: createError('GW_TOO_LARGE', '%s', 400),
@@ -60,7 +62,8 @@ export function installErrorHandler(app: FastifyInstance): void {
     } else {
       code ??= statusCode === 400 ? 'GW_BAD_REQUEST' : `GW_HTTP_${statusCode}`;
     }
-    if (statusCode === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    // A refusal may have set its own (GW_BUSY spreads its retries).
+    if (statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     const body: ErrorBody = { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message };
     request.refusal = { code, message };
     return reply.code(statusCode).send(body);

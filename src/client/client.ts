@@ -50,6 +50,23 @@ interface Waiter {
 const WS_REFUSED = /Unexpected server response: (\d{3})/;
 /** Handshake refusals that retrying with the same credentials cannot fix. */
 const FATAL_HANDSHAKE_STATUS: ReadonlySet<number> = new Set([400, 401, 403]);
+
+/** A Retry-After header (delay-seconds or an HTTP date) in ms; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined, now: number): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** What the `ws` package passes to 'unexpected-response' (browsers expose no such event). */
+interface RefusedHandshake {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  once?(event: 'end' | 'close', listener: () => void): unknown;
+  resume?(): unknown;
+}
 /** Policy violation: no reconnect, like the table's "stop" codes. */
 const POLICY_VIOLATION = 1008;
 /** Abnormal closure: what a lost connection reports. */
@@ -300,6 +317,28 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
       if (this.socket !== socket || typeof event.data !== 'string') return; // binary: not in the protocol
       this.onText(event.data);
     });
+    // With the `ws` package (Node), a refused handshake's status and Retry-After can be read: a
+    // 503 (GW_BUSY in a reconnect storm, GW_FULL, GW_DRAINING) then waits as long as the node
+    // asked, plus the usual jitter. Browsers show neither: their retries use the backoff alone.
+    const on = (socket as { on?: (event: string, listener: (request: unknown, response: RefusedHandshake) => void) => unknown }).on;
+    if (typeof on === 'function') {
+      on.call(socket, 'unexpected-response', (_request, response) => {
+        if (this.socket !== socket) return;
+        if (typeof response.statusCode === 'number') this.handshakeStatus = response.statusCode;
+        const after = retryAfterMs(response.headers?.['retry-after'], Date.now());
+        if (after !== undefined) this.serverReconnectAfterMs = after;
+        // A listener here leaves ending the handshake to us (a close event follows), once the
+        // refusal's short body is read: another listener may be reading it.
+        const end = () => (socket as { terminate?: () => void }).terminate?.();
+        if (typeof response.once === 'function') {
+          response.once('end', end);
+          response.once('close', end);
+          response.resume?.();
+        } else {
+          end();
+        }
+      });
+    }
     socket.addEventListener('error', (event: { message?: unknown; error?: { message?: unknown } }) => {
       if (this.socket !== socket) return;
       const text = typeof event.message === 'string' ? event.message : event.error?.message;
@@ -364,7 +403,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     const jitter = backoffDelay(this.attempts, options, this.random);
     let delayMs = jitter;
     if (closeAdvice(code) === 'reconnect-later') delayMs = options.rateLimitedDelayMs + jitter;
-    else if (this.serverReconnectAfterMs !== undefined) delayMs = this.serverReconnectAfterMs + jitter;
+    else if (this.serverReconnectAfterMs !== undefined) delayMs = Math.min(this.serverReconnectAfterMs, options.maxDelayMs) + jitter;
     this.serverReconnectAfterMs = undefined;
     this.attempts++;
     const info: CloseInfo = { ...base, willReconnect: true, delayMs };

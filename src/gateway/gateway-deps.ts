@@ -17,6 +17,8 @@ export interface GatewaySettings extends SessionLimits {
   nodeId: string;
   sessionPolicy: 'replace' | 'multi';
   maxConnections: number;
+  /** MAX_PENDING_LOGINS: logins in flight before handshakes get 503 GW_BUSY (login-admission.ts; default 128). */
+  maxPendingLogins?: number;
   maxSessionsPerUser: number;
   maxContentBytes: number;
   heartbeatIntervalMs: number;

@@ -11,7 +11,7 @@ import { BucketHistogram, registerHistogram } from './bucket-histogram.ts';
 import { counterFrom, gaugeFrom, labeledCounterFrom } from './read-at-scrape.ts';
 
 /** What the metrics read from the gateway. */
-export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining' | 'logins' | 'router' | 'receipts'>;
+export type GatewayView = Pick<Gateway, 'connections' | 'counters' | 'watchdog' | 'draining' | 'logins' | 'router' | 'receipts' | 'admission'>;
 
 /** Messages waiting in one session's send queue (SEND_QUEUE_MAX defaults to 64). */
 export const SEND_QUEUE_DEPTH_BUCKETS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 1024];
@@ -59,6 +59,18 @@ export function registerGatewayMetrics(registry: Registry, gateway: () => Gatewa
       'frames dropped on a full queue and messages kept in the offline queue are not counted',
     'type',
     () => byType(FRAME_OUT_TYPES, g()?.counters.framesOutByType),
+  );
+  gaugeFrom(
+    registry,
+    'gatehouse_logins_pending',
+    'Logins in flight on this node: handshakes past the cheap checks whose connected frame is not sent yet (MAX_PENDING_LOGINS)',
+    () => g()?.admission.pending,
+  );
+  counterFrom(
+    registry,
+    'gatehouse_logins_deferred_total',
+    'Handshakes answered 503 GW_BUSY with Retry-After because MAX_PENDING_LOGINS logins were in flight (a reconnect storm spread out)',
+    () => g()?.admission.deferred,
   );
   counterFrom(registry, 'gatehouse_logins_written_total', 'Logins written to the database (user and session rows, batched)', () => g()?.logins.written);
   counterFrom(

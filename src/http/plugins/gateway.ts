@@ -42,6 +42,7 @@ function settingsFrom(config: Config) {
     nodeId: config.NODE_ID,
     sessionPolicy: config.SESSION_POLICY,
     maxConnections: config.MAX_CONNECTIONS,
+    maxPendingLogins: config.MAX_PENDING_LOGINS,
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
     maxContentBytes: config.MAX_CONTENT_BYTES,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,

@@ -40,7 +40,9 @@ const wsHandshakeDoc = {
     101: Type.Null({ description: 'Switching Protocols: the WebSocket is open and the `connected` frame follows' }),
     400: errorResponse(`GW_BAD_USER_ID: the userId (or the JWT \`sub\`) does not match ${USER_ID_PATTERN}`),
     401: errorResponse('GW_UNAUTHORIZED: no token, or a malformed, expired or wrongly signed one (or no `userId` with AUTH_MODE=none)'),
-    503: errorResponse('GW_DRAINING (node shutting down) or GW_FULL (node at MAX_CONNECTIONS); retry after `Retry-After` seconds, possibly on another node'),
+    503: errorResponse(
+      'GW_DRAINING (node shutting down), GW_FULL (node at MAX_CONNECTIONS) or GW_BUSY (MAX_PENDING_LOGINS logins in flight: a reconnect storm); retry after `Retry-After` seconds (1-4 for GW_BUSY, spread), possibly on another node',
+    ),
   },
 };
 

@@ -10,7 +10,8 @@ import type { Identity } from '../../gateway/gateway.ts';
 import type { Session } from '../../connection/session.ts';
 import { GatewayErrors } from '../../errors.ts';
 
-const identities = new WeakMap<FastifyRequest, Identity>();
+/** What preValidation hands the route: who, and how to end the login's admission ticket. */
+const admitted = new WeakMap<FastifyRequest, { identity: Identity; loginDone: () => void }>();
 
 /**
  * @fastify/websocket (11.3) keeps the upgrade's Fastify request and reply, with the raw
@@ -77,20 +78,39 @@ const wsRoute: FastifyPluginAsync = async (app) => {
         // Cheapest first: a foreign browser page learns nothing else about the node.
         app.checkOrigin(request);
         admitOrRefuse();
-        const identity = await app.identifyPlayer(request);
-        // Token verification is asynchronous: the node may have filled up or begun draining meanwhile.
-        admitOrRefuse();
-        identities.set(request, identity);
+        // Before any token work: a deferred handshake costs the node next to nothing.
+        const ticket = gateway.admission.enter();
+        if (!ticket) {
+          reply.header('retry-after', String(gateway.admission.retryAfterS()));
+          throw new GatewayErrors.Busy();
+        }
+        // A handshake abandoned before its login ends (client gone, upgrade failed) gives its
+        // place back when its TCP socket closes; a login that ended gives it back itself.
+        const tcp = request.raw.socket;
+        const loginDone = () => {
+          tcp.off('close', loginDone);
+          ticket.release();
+        };
+        tcp.once('close', loginDone);
+        try {
+          const identity = await app.identifyPlayer(request);
+          // Token verification is asynchronous: the node may have filled up or begun draining meanwhile.
+          admitOrRefuse();
+          admitted.set(request, { identity, loginDone });
+        } catch (error) {
+          loginDone();
+          throw error;
+        }
       },
     },
     (socket, request) => {
       releaseUpgradeRequest(socket, request);
-      const identity = identities.get(request);
-      if (!identity) {
+      const entry = admitted.get(request);
+      if (!entry) {
         socket.terminate(); // unreachable: preValidation always ran
         return;
       }
-      (socket as SocketWithSession)[SESSION] = gateway.open(socket, identity);
+      (socket as SocketWithSession)[SESSION] = gateway.open(socket, entry.identity, entry.loginDone);
       socket.on('message', onMessage);
       socket.on('pong', onPong);
       socket.on('error', onError);
