@@ -11,6 +11,7 @@
  *   npm run bench -- --gatehouse=../gh-before   run Gatehouse from another checkout (before/after)
  *   npm run bench -- --only=heartbeat --repeat=3   three interleaved rounds, median per figure
  *   npm run bench -- --scenario=hostile [--quick]   the attack benchmark (bench/hostile/run.ts)
+ *   npm run bench -- --scenario=storm [--quick]     connection storms (bench/storm/run.ts)
  *
  * Servers run pinned to core 0, load generators (and this process) to core 1 (taskset). Only
  * 127.0.0.1 is ever targeted. Writes bench/results/<date>[-quick|-profile].{json,md,svg}.
@@ -56,7 +57,8 @@ function usage(message?: string): never {
   process.stderr.write(
     'usage: npm run bench -- [--quick] [--only=heartbeat,direct,fanout,logout] [--servers=raw-ws,socketio,gatehouse,gatehouse-redis-pg]\n' +
       '                        [--steps=1000,5000,15000] [--fanout=auto|room|broadcast] [--profile] [--cpu-prof] [--readme] [--gatehouse=DIR] [--repeat=N] [--out=DIR] [--budget-min=30]\n' +
-      '       npm run bench -- --scenario=hostile --help   (the attack benchmark, its own options)\n',
+      '       npm run bench -- --scenario=hostile --help   (the attack benchmark, its own options)\n' +
+      '       npm run bench -- --scenario=storm --help     (connection storms, their own options)\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -394,8 +396,15 @@ async function main(): Promise<void> {
 
 process.on('exit', () => killAllChildren());
 // `--scenario=hostile`: the attack benchmark of issue 16 (bench/hostile/run.ts), its own options.
+// `--scenario=storm`: the connect-storm benchmark of issue 17 (bench/storm/run.ts), its own options.
 const hostile = process.argv.includes('--scenario=hostile');
-(hostile ? import('./hostile/run.ts').then((m) => m.runHostile(process.argv.slice(2))) : main()).catch((error: unknown) => {
+const storm = process.argv.includes('--scenario=storm');
+const run = hostile
+  ? import('./hostile/run.ts').then((m) => m.runHostile(process.argv.slice(2)))
+  : storm
+    ? import('./storm/run.ts').then((m) => m.runStorm(process.argv.slice(2)))
+    : main();
+run.catch((error: unknown) => {
   process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
   killAllChildren();
   process.exit(1);

@@ -90,7 +90,44 @@ export interface StatusCommand {
   id: number;
 }
 
-export type LoadCommand = ConnectCommand | HeartbeatCommand | WindowCommand | DirectCommand | FanoutCommand | JoinCommand | CloseGroupCommand | StatusCommand;
+/**
+ * The connect-storm benchmark (bench/storm/): `users` connect `concurrency` at a time, each once
+ * (no blind retries: a failure is counted by kind), except that a 503 with Retry-After is tried
+ * again after it plus up to 500 ms, as the SDK does. With `reconnect`, every socket of the group
+ * then reconnects on its own whenever it is closed, with the SDK's backoff (src/client/backoff.ts).
+ */
+export interface StormConnectCommand {
+  cmd: 'storm-connect';
+  id: number;
+  group: string;
+  protocol: WireProtocol;
+  url: string;
+  users: string[];
+  concurrency: number;
+  timeoutMs: number;
+  reconnect: boolean;
+}
+
+/** Counters of a storm group since `storm-reset` (or its start), and how many of it are ready now. */
+export interface StormStatusCommand {
+  cmd: 'storm-status';
+  id: number;
+  group: string;
+  /** Zero the group's counters first (the start of a recovery). */
+  reset?: boolean;
+}
+
+export type LoadCommand =
+  | ConnectCommand
+  | HeartbeatCommand
+  | WindowCommand
+  | DirectCommand
+  | FanoutCommand
+  | JoinCommand
+  | CloseGroupCommand
+  | StatusCommand
+  | StormConnectCommand
+  | StormStatusCommand;
 
 export interface ConnectReply {
   id: number;
@@ -155,7 +192,29 @@ export interface SimpleReply {
   error?: string;
 }
 
-export type LoadReply = ConnectReply | WindowReply | DirectReply | FanoutReply | SimpleReply;
+export interface StormFigures {
+  /** Sockets of the group ready now. */
+  ready: number;
+  /** Handshakes that ended ready, and the time of each (attempt start to the ready frame). */
+  handshakes: number;
+  handshakeMs: HistogramJson;
+  /** Failed attempts by kind (HTTP <status>, timeout, reset, closed before ready, ...); 503s with Retry-After are `deferred`. */
+  failedByKind: Record<string, number>;
+  deferred: number;
+  /** Most attempts one socket needed to be ready (reconnect groups). */
+  maxAttempts: number;
+  /** performance.now() of the last socket becoming ready. */
+  lastReadyAt: number;
+}
+
+export interface StormReply {
+  id: number;
+  kind: 'storm';
+  figures: StormFigures;
+  wallMs: number;
+}
+
+export type LoadReply = ConnectReply | WindowReply | DirectReply | FanoutReply | SimpleReply | StormReply;
 
 /** What a load process says on its own (not as an answer). */
 export interface LoadHello {

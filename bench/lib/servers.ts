@@ -64,6 +64,8 @@ export interface StartOptions {
   extraEnv?: Record<string, string>;
   /** Label of the profile file (with profileDir). */
   profileName?: string;
+  /** Listen here instead of a free port (a restart on the same address). */
+  port?: number;
 }
 
 /** A minimal environment: nothing of the caller's (DATABASE_URL, REDIS_URL, ...) leaks in. */
@@ -80,11 +82,27 @@ export class RunningServer {
     readonly nodeId: string,
     readonly port: number,
     readonly inspectPort: number,
-    private readonly proc: Spawned,
+    private proc: Spawned,
     private readonly profiling: boolean,
     /** A scratch directory of the server's own (the embedded database), removed when it stops. */
     private readonly dataDir?: string,
+    /** How it was started, for crashAndRestart(). */
+    private readonly launch?: { core: number | null; args: string[]; cwd: string; env: Record<string, string> },
   ) {}
+
+  /**
+   * SIGKILL (a crash: every socket reset, nothing flushed), then the same process again on the
+   * same port and data; resolves when it answers /health/live.
+   */
+  async crashAndRestart(): Promise<void> {
+    if (!this.launch) throw new Error('crashAndRestart: no launch recorded');
+    await killChild(this.proc.child, 'SIGKILL');
+    const { core, args, cwd, env } = this.launch;
+    this.proc = spawnChild(core, process.execPath, args, { cwd, env });
+    if (!(await waitHttpOk(`${this.httpBase}/health/live`, 120_000, () => !this.alive))) {
+      throw new Error(`${this.spec.id} (${this.nodeId}) did not come back:\n${this.proc.tail()}`);
+    }
+  }
 
   get pid(): number {
     return this.proc.child.pid ?? -1;
@@ -159,7 +177,7 @@ async function primeDataDir(infra: Infra, cwd: string, entry: string, env: Recor
 }
 
 export async function startServer(spec: ServerSpec, infra: Infra, options: StartOptions): Promise<RunningServer> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const inspectPort = await freePort();
   const env: Record<string, string> = {
     ...baseEnv(),
@@ -213,7 +231,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
   }
   args.push('--import', 'tsx', entry);
   const proc = spawnChild(infra.serverCore, process.execPath, args, { cwd, env });
-  const server = new RunningServer(spec, options.nodeId, port, inspectPort, proc, profiling, dataDir);
+  const server = new RunningServer(spec, options.nodeId, port, inspectPort, proc, profiling, dataDir, { core: infra.serverCore, args, cwd, env });
   const ok = await waitHttpOk(`${server.httpBase}/health/live`, 120_000, () => !server.alive);
   if (!ok) {
     await killChild(proc.child);

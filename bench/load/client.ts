@@ -11,7 +11,19 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram } from '../lib/histogram.ts';
-import type { ConnectCommand, DirectCommand, FanoutCommand, JoinCommand, LoadCommand, LoadReply, WindowStats, WireProtocol } from '../lib/ipc.ts';
+import type {
+  ConnectCommand,
+  DirectCommand,
+  FanoutCommand,
+  JoinCommand,
+  LoadCommand,
+  LoadReply,
+  StormConnectCommand,
+  StormFigures,
+  WindowStats,
+  WireProtocol,
+} from '../lib/ipc.ts';
+import { backoffDelay, DEFAULT_RECONNECT } from '../../src/client/backoff.ts';
 
 if (!process.send) {
   process.stderr.write('bench/load/client.ts runs as a child of bench/run.ts (IPC channel required)\n');
@@ -125,7 +137,17 @@ function onFrame(frame: ServerFrame): void {
 }
 
 /** Opens one socket; resolves once the server said it is ready (`connected` / Socket.IO CONNECT). */
-function open(cmd: ConnectCommand, user: string): Promise<Sock> {
+/** A handshake refused with an HTTP status (and, for 503s, maybe a Retry-After in seconds). */
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    readonly retryAfterS: number | undefined,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+function open(cmd: Pick<ConnectCommand, 'url' | 'protocol' | 'timeoutMs' | 'group'>, user: string): Promise<Sock> {
   const url = `${cmd.url}${cmd.url.includes('?') ? '&' : '?'}userId=${encodeURIComponent(user)}`;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: cmd.timeoutMs });
@@ -177,7 +199,10 @@ function open(cmd: ConnectCommand, user: string): Promise<Sock> {
       if ((frame as ServerFrame).type === 'connected') return ready();
       dispatch(sock, frame as ServerFrame);
     });
-    ws.on('unexpected-response', (_req, res) => fail(new Error(`HTTP ${res.statusCode}`)));
+    ws.on('unexpected-response', (_req, res) => {
+      const retryAfter = Number(res.headers['retry-after']);
+      fail(new Refused(res.statusCode ?? 0, Number.isFinite(retryAfter) ? retryAfter : undefined));
+    });
     ws.on('error', (error) => fail(error));
     ws.on('close', (code) => {
       if (!settled) return fail(new Error(`closed ${code} before ready`));
@@ -448,6 +473,100 @@ async function closeGroup(group: string): Promise<void> {
   );
 }
 
+// ---- connect storms (bench/storm/) --------------------------------------------------------------
+
+interface StormGroup {
+  reconnect: boolean;
+  handshakeMs: Histogram;
+  failedByKind: Record<string, number>;
+  deferred: number;
+  ready: number;
+  maxAttempts: number;
+  lastReadyAt: number;
+}
+const stormGroups = new Map<string, StormGroup>();
+
+/** A connection refused by the kernel: nothing listens (the server is down, restarting). */
+const NO_SERVER = 'no server listening';
+
+function failureKind(error: Error): string {
+  if (error instanceof Refused) return error.message;
+  if (/no ready frame|timed out/i.test(error.message)) return 'timeout';
+  if (/ECONNRESET|socket hang up/i.test(error.message)) return 'reset';
+  if (/ECONNREFUSED/.test(error.message)) return NO_SERVER;
+  if (/closed \d+ before ready/.test(error.message)) return 'closed before ready';
+  return error.message.slice(0, 40);
+}
+
+/**
+ * One client of a storm until it is ready: a 503 with Retry-After waits it (plus up to 500 ms);
+ * another failure ends a burst client (counted) or, in a reconnect group, waits the SDK's backoff.
+ * A ready client of a reconnect group starts over when its socket closes.
+ */
+async function stormClient(cmd: StormConnectCommand, user: string, state: StormGroup, firstAttempt = 0): Promise<void> {
+  for (let attempt = firstAttempt; ; attempt++) {
+    const started = performance.now();
+    try {
+      const sock = await open(cmd, user);
+      state.handshakeMs.record(performance.now() - started);
+      state.ready++;
+      state.lastReadyAt = performance.now();
+      state.maxAttempts = Math.max(state.maxAttempts, attempt - firstAttempt + 1);
+      groups.get(cmd.group)!.push(sock);
+      slots[sock.slot % slots.length]!.push(sock);
+      sock.ws.once('close', () => {
+        state.ready--;
+        // Like the SDK: the first try after a lost connection waits backoffDelay(0) too.
+        if (state.reconnect && !sock.closing) setTimeout(() => void stormClient(cmd, user, state, 1), backoffDelay(0, DEFAULT_RECONNECT));
+      });
+      return;
+    } catch (error) {
+      if (error instanceof Refused && error.status === 503 && error.retryAfterS !== undefined) {
+        state.deferred++;
+        await new Promise((r) => setTimeout(r, error.retryAfterS! * 1000 + Math.random() * 500));
+        continue;
+      }
+      const kind = failureKind(error as Error);
+      state.failedByKind[kind] = (state.failedByKind[kind] ?? 0) + 1;
+      if (!state.reconnect) return;
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, DEFAULT_RECONNECT)));
+    }
+  }
+}
+
+function stormFigures(state: StormGroup): StormFigures {
+  return {
+    ready: state.ready,
+    handshakes: state.handshakeMs.count,
+    handshakeMs: state.handshakeMs.toJSON(),
+    failedByKind: { ...state.failedByKind },
+    deferred: state.deferred,
+    maxAttempts: state.maxAttempts,
+    lastReadyAt: state.lastReadyAt,
+  };
+}
+
+function resetStorm(state: StormGroup): void {
+  state.handshakeMs = new Histogram();
+  state.failedByKind = {};
+  state.deferred = 0;
+  state.maxAttempts = 0;
+}
+
+async function stormConnect(cmd: StormConnectCommand): Promise<LoadReply> {
+  guardLocal(cmd.url);
+  const started = performance.now();
+  if (!groups.has(cmd.group)) groups.set(cmd.group, []);
+  const state: StormGroup = { reconnect: cmd.reconnect, handshakeMs: new Histogram(), failedByKind: {}, deferred: 0, ready: 0, maxAttempts: 0, lastReadyAt: 0 };
+  stormGroups.set(cmd.group, state);
+  let next = 0;
+  const worker = async () => {
+    while (next < cmd.users.length) await stormClient(cmd, cmd.users[next++]!, state);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, cmd.concurrency) }, worker));
+  return { id: cmd.id, kind: 'storm', figures: stormFigures(state), wallMs: performance.now() - started };
+}
+
 // ---- command loop ------------------------------------------------------------------------------
 
 async function handle(cmd: LoadCommand): Promise<LoadReply> {
@@ -474,6 +593,14 @@ async function handle(cmd: LoadCommand): Promise<LoadReply> {
     case 'close-group':
       await closeGroup(cmd.group);
       return { id: cmd.id, kind: 'ok' };
+    case 'storm-connect':
+      return stormConnect(cmd);
+    case 'storm-status': {
+      const state = stormGroups.get(cmd.group);
+      if (!state) throw new Error(`no storm group ${cmd.group}`);
+      if (cmd.reset) resetStorm(state);
+      return { id: cmd.id, kind: 'storm', figures: stormFigures(state), wallMs: 0 };
+    }
     case 'status': {
       let open = 0;
       for (const list of groups.values()) for (const s of list) if (s.ready) open++;

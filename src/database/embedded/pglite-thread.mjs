@@ -14,17 +14,9 @@
  * tooling: tsx registered here cost ~80 MB of RSS (measured, this stop).
  */
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-
-// V8 compiles WebAssembly twice: at once with its baseline compiler (Liftoff), then the hot
-// functions again with its optimizing one (TurboFan), keeping both. For PGlite's 9 MB of
-// Postgres that second copy is ~100 MB of RSS once a few statements ran, for no measurable
-// speed on this workload (1,000 Prisma upserts: 938 ms CPU with Liftoff only, 1,039 ms with
-// both; RSS 425 vs 532 MB; this stop). Set before PGlite is loaded, so before it compiles.
-// The flag is the process's: the Prisma query compiler's WebAssembly stays on Liftoff too.
-setFlagsFromString('--liftoff-only');
-const { PGlite } = await import('@electric-sql/pglite');
+// Liftoff only for PGlite's WebAssembly: the process set it before this thread started (database.ts).
+import { PGlite } from '@electric-sql/pglite';
 import { ProtocolFramer } from './protocol-framer.mjs';
 
 /** @typedef {import('./thread-messages.ts').EmbeddedThreadData} EmbeddedThreadData */
