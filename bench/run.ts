@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { REPO_ROOT } from './lib/load.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren } from './lib/proc.ts';
+import { gatehouseDirArg } from './lib/args.ts';
 import { PrivateRedis } from './lib/redis.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from './lib/pg.ts';
 import { SERVERS, SERVER_ORDER, type ServerId, type Infra } from './lib/servers.ts';
@@ -113,8 +114,7 @@ function parseArgs(argv: string[]): Args {
         args.out = value;
         break;
       case '--gatehouse':
-        args.gatehouse = resolve(value);
-        if (!existsSync(join(args.gatehouse, 'src', 'server.ts'))) usage(`--gatehouse: no src/server.ts in ${args.gatehouse}`);
+        args.gatehouse = gatehouseDirArg(value, usage);
         break;
       case '--repeat':
         args.repeat = Number(value);

@@ -20,6 +20,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '../lib/load.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
+import { gatehouseDirArg, labelArg } from '../lib/args.ts';
 import { PrivateRedis } from '../lib/redis.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
 import { freePort, httpStatus } from '../lib/net.ts';
@@ -98,12 +99,10 @@ function parseArgs(argv: string[]): Args {
         break;
       }
       case '--label':
-        if (!/^[a-z0-9-]{1,32}$/.test(value)) usage('--label: a-z, 0-9, -');
-        args.label = value;
+        args.label = labelArg(value, usage);
         break;
       case '--gatehouse':
-        args.gatehouse = resolve(value);
-        if (!existsSync(join(args.gatehouse, 'src', 'server.ts'))) usage(`--gatehouse: no src/server.ts in ${args.gatehouse}`);
+        args.gatehouse = gatehouseDirArg(value, usage);
         break;
       case '--out':
         args.out = value;

@@ -14,7 +14,7 @@
  *   attempts, deferrals, most attempts one client needed, server CPU µs per reconnection.
  *
  *   npm run bench -- --scenario=storm [--quick] [--mode=burst|reconnect|both] [--servers=raw-ws,gatehouse]
- *                    [--clients=5000] [--bystanders=2000] [--concurrency=500] [--label=NAME] [--out=DIR]
+ *                    [--clients=5000] [--bystanders=2000] [--concurrency=500] [--label=NAME] [--gatehouse=DIR] [--out=DIR]
  *
  * Gatehouse runs as in the other scenarios (bench/lib/servers.ts: AUTH_MODE=none, LOG_LEVEL=warn),
  * so every server does the same work per handshake apart from its own. Writes
@@ -22,10 +22,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, release, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { REPO_ROOT, LoadProcess } from '../lib/load.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
+import { gatehouseDirArg, labelArg } from '../lib/args.ts';
 import { PrivateRedis } from '../lib/redis.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
 import { SERVERS, SERVER_ORDER, startServer, type Infra, type RunningServer, type ServerId } from '../lib/servers.ts';
@@ -44,13 +45,14 @@ interface Args {
   concurrency: number;
   label: string;
   out: string;
+  gatehouse: string | undefined;
 }
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`bench storm: ${message}\n`);
   process.stderr.write(
     'usage: npm run bench -- --scenario=storm [--quick] [--mode=burst|reconnect|both] [--servers=raw-ws,socketio,gatehouse,gatehouse-redis-pg]\n' +
-      '                        [--clients=5000] [--bystanders=2000] [--concurrency=500] [--label=NAME] [--out=DIR]\n',
+      '                        [--clients=5000] [--bystanders=2000] [--concurrency=500] [--label=NAME] [--gatehouse=DIR] [--out=DIR]\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -65,6 +67,7 @@ function parseArgs(argv: string[]): Args {
     concurrency: 500,
     label: '',
     out: join(REPO_ROOT, 'bench', 'results'),
+    gatehouse: undefined,
   };
   const count = (value: string, name: string, max: number) => {
     const n = Number(value);
@@ -99,11 +102,13 @@ function parseArgs(argv: string[]): Args {
         args.concurrency = count(value, '--concurrency', 5000);
         break;
       case '--label':
-        if (!/^[a-z0-9-]{1,32}$/.test(value)) usage('--label: a-z, 0-9, -');
-        args.label = value;
+        args.label = labelArg(value, usage);
         break;
       case '--out':
         args.out = value;
+        break;
+      case '--gatehouse':
+        args.gatehouse = gatehouseDirArg(value, usage);
         break;
       case '--help':
       case '-h':
@@ -273,7 +278,7 @@ export async function runStorm(argv: string[]): Promise<void> {
   process.on('exit', () => killAllChildren());
 
   const stamp = Date.now().toString(36);
-  const infra: Infra = { serverCore, adminToken: randomBytes(16).toString('hex') };
+  const infra: Infra = { serverCore, adminToken: randomBytes(16).toString('hex'), ...(args.gatehouse ? { gatehouseDir: args.gatehouse } : {}) };
   const errors: string[] = [];
   if (args.servers.some((s) => SERVERS[s].needsRedis)) {
     infra.redis = await PrivateRedis.start(loadCore);
