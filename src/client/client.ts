@@ -403,7 +403,9 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     const jitter = backoffDelay(this.attempts, options, this.random);
     let delayMs = jitter;
     if (closeAdvice(code) === 'reconnect-later') delayMs = options.rateLimitedDelayMs + jitter;
-    else if (this.serverReconnectAfterMs !== undefined) delayMs = Math.min(this.serverReconnectAfterMs, options.maxDelayMs) + jitter;
+    // The node's word (a reconnect frame's afterMs, a refusal's Retry-After) plus the jitter, never
+    // past the client's own ceiling.
+    else if (this.serverReconnectAfterMs !== undefined) delayMs = Math.min(options.maxDelayMs, this.serverReconnectAfterMs + jitter);
     this.serverReconnectAfterMs = undefined;
     this.attempts++;
     const info: CloseInfo = { ...base, willReconnect: true, delayMs };

@@ -64,6 +64,9 @@ export async function buildTestApp(t: Tap, backend: Backend = 'embedded', env: R
     NODE_ID: nodeId,
     // Immediate logouts unless a test is about the grace period.
     LOGOUT_GRACE_MS: '0',
+    // Suites open hundreds of connections at once to set a scene; admission control
+    // (MAX_PENDING_LOGINS) has its own suite, test/ws/login-admission.test.ts.
+    MAX_PENDING_LOGINS: '100000',
     ...services,
     ...env,
   });

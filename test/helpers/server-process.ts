@@ -29,6 +29,9 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
       HOST: '127.0.0.1',
       PORT: '0',
       NODE_ENV: 'test',
+      // Suites open hundreds of connections at once to set a scene; admission control
+      // (MAX_PENDING_LOGINS) has its own suite, test/ws/login-admission.test.ts.
+      MAX_PENDING_LOGINS: '100000',
       NODE_STATE_FILE: join(tmpdir(), `gatehouse-${randomUUID()}.json`),
       ...env,
     },

@@ -128,10 +128,11 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     for (let i = 0; i < 3; i++) await client.ping();
     client.send('{not json');
     await client.next('error');
-    // The watchdog pings every 100 ms; the client's automatic pong gives a round trip.
+    // The watchdog pings every 100 ms; the client's automatic pong gives a round trip. The login's
+    // database write lingers for company (login-writer.ts): also waited for.
     const during = await eventually(async () => {
       const m = await scrape(h);
-      return v(m, 'gatehouse_ws_ping_rtt_seconds_count') >= 2 ? m : undefined;
+      return v(m, 'gatehouse_ws_ping_rtt_seconds_count') >= 2 && v(m, 'gatehouse_logins_written_total') >= 1 ? m : undefined;
     });
 
     await t.test('a session, pings, a bad frame and WebSocket pings', async (t) => {
