@@ -6,7 +6,10 @@ export interface BurstRow {
   label: string;
   clients: number;
   accepted: number;
+  /** Server CPU during the storm, less the bystanders' ping cost (measured just before), per accepted connection. */
   cpuUsPerConnection: number | null;
+  /** That ping cost: server CPU µs per second with only the bystanders. */
+  bystandersCpuPerSec: number;
   loginsPerSec: number;
   stormMs: number;
   handshakeP50Ms: number | null;

@@ -46,6 +46,8 @@ interface Args {
   label: string;
   out: string;
   gatehouse: string | undefined;
+  /** `--env KEY=VALUE` (repeatable): settings of the Gatehouse servers (e.g. MAX_PENDING_LOGINS). */
+  env: Record<string, string>;
 }
 
 function usage(message?: string): never {
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): Args {
     label: '',
     out: join(REPO_ROOT, 'bench', 'results'),
     gatehouse: undefined,
+    env: {},
   };
   const count = (value: string, name: string, max: number) => {
     const n = Number(value);
@@ -107,6 +110,12 @@ function parseArgs(argv: string[]): Args {
       case '--out':
         args.out = value;
         break;
+      case '--env': {
+        const at = value.indexOf('=');
+        if (at < 1) usage('--env=KEY=VALUE');
+        args.env[value.slice(0, at)] = value.slice(at + 1);
+        break;
+      }
       case '--gatehouse':
         args.gatehouse = gatehouseDirArg(value, usage);
         break;
@@ -145,9 +154,16 @@ async function burst(server: RunningServer, args: Args, loadCore: number | null,
       timeoutMs: 15_000,
     });
     await bystanders.request({ cmd: 'heartbeat', enabled: true, intervalMs: 1000 });
-    // The storm's clients ping too once connected (a silent one would be timed out meanwhile).
-    await stormers.request({ cmd: 'heartbeat', enabled: true, intervalMs: 1000 });
-    await sleep(3000);
+    // The storm's clients stay silent once connected (the servers run with a long
+    // HEARTBEAT_TIMEOUT_MS here): their pings would charge a storm that lasts longer (clients
+    // deferred for seconds) with thousands of pongs that are not connection work.
+    await sleep(1000);
+    // What the bystanders' pings cost per second, subtracted from the storm's CPU: a storm that
+    // lasts longer (clients deferred for seconds) must not be charged their pings.
+    const idle0 = server.cpuUs();
+    const idleAt = performance.now();
+    await sleep(2000);
+    const idleUsPerMs = (server.cpuUs() - idle0) / (performance.now() - idleAt);
     await bystanders.request({ cmd: 'window', action: 'start' });
     const cpu0 = server.cpuUs();
     const storm = await stormers.request<StormReply>(
@@ -172,7 +188,8 @@ async function burst(server: RunningServer, args: Args, loadCore: number | null,
       label: server.spec.label,
       clients: args.clients,
       accepted: f.handshakes,
-      cpuUsPerConnection: f.handshakes > 0 ? (cpu1 - cpu0) / f.handshakes : null,
+      cpuUsPerConnection: f.handshakes > 0 ? (cpu1 - cpu0 - idleUsPerMs * storm.wallMs) / f.handshakes : null,
+      bystandersCpuPerSec: idleUsPerMs * 1000,
       loginsPerSec: f.handshakes / (storm.wallMs / 1000),
       stormMs: storm.wallMs,
       handshakeP50Ms: percentile(f, 50),
@@ -303,9 +320,9 @@ export async function runStorm(argv: string[]): Promise<void> {
           nodeId: `storm-${id}-${mode}`,
           ...(schema ? { schema } : {}),
           redisPrefix: `storm:${stamp}:${id}:${mode}:`,
-          // The bench's own sockets only; the connection cap is not what is measured. Reconnect:
-          // its clients stay silent (see reconnect()).
-          extraEnv: { MAX_CONNECTIONS: '19500', ...(mode === 'reconnect' ? { HEARTBEAT_TIMEOUT_MS: '600000' } : {}) },
+          // The bench's own sockets only; the connection cap is not what is measured. The storm's
+          // clients stay silent (see burst() and reconnect()); the bystanders ping.
+          extraEnv: { MAX_CONNECTIONS: '19500', HEARTBEAT_TIMEOUT_MS: '600000', ...(id.startsWith('gatehouse') ? args.env : {}) },
         });
         log(`${spec.label}: ${mode}`);
         if (mode === 'burst') {
