@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem, release } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { REPO_ROOT } from './lib/load.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren } from './lib/proc.ts';

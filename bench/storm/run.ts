@@ -22,8 +22,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, release, totalmem } from 'node:os';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { REPO_ROOT, LoadProcess } from '../lib/load.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
 import { gatehouseDirArg, labelArg } from '../lib/args.ts';
