@@ -95,6 +95,8 @@ t.test('the SDK waits at least the Retry-After of a refused handshake before try
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (_req, socket) => {
     attempts.push(performance.now());
+    // The client resets the connection once it has read the refusal.
+    socket.on('error', () => {});
     const body = '{"code":"GW_BUSY"}';
     socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
   });
