@@ -50,6 +50,10 @@ export const EnvSchema = Type.Object({
     'Refused HTTP requests and handshakes (4xx/5xx answers) are logged at most once per client address per window (path only, no query string, no headers), the next line counting those suppressed',
   ),
 
+  GATEHOUSE_EMBEDDED: bool(
+    false,
+    'With NODE_ENV=production, allow the embedded database (no DATABASE_URL) and the in-process online store (no REDIS_URL) on purpose; otherwise production refuses to start without both URLs, so that a container that lost its settings never runs on private data of its own',
+  ),
   DATABASE_URL: Type.Optional(str('PostgreSQL URL; unset = embedded PGlite in PGLITE_DIR', { pattern: '^postgres(ql)?://' })),
   DATABASE_SCHEMA: Type.Optional(
     str("PostgreSQL schema to use (search_path); default: the URL's own or public", {
@@ -384,6 +388,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (parsed.AUTH_MODE === 'none') throw new ConfigError('AUTH_MODE must not be none when NODE_ENV=production');
     if (!hasPlayerKey) throw new ConfigError(`${PLAYER_KEY_VARIABLES} must be set when NODE_ENV=production`);
     if (!parsed.ADMIN_TOKEN) throw new ConfigError('ADMIN_TOKEN must be set when NODE_ENV=production');
+    if (!parsed.GATEHOUSE_EMBEDDED) {
+      const missing = [parsed.DATABASE_URL ? '' : 'DATABASE_URL', parsed.REDIS_URL ? '' : 'REDIS_URL'].filter(Boolean);
+      if (missing.length > 0) {
+        throw new ConfigError(
+          `${missing.join(' and ')} must be set when NODE_ENV=production (GATEHOUSE_EMBEDDED=1 runs the embedded database and in-process store on purpose)`,
+        );
+      }
+    }
   }
   if (parsed.REDIS_SENTINELS && !parsed.REDIS_SENTINEL_NAME) {
     throw new ConfigError('REDIS_SENTINEL_NAME must be set when REDIS_SENTINELS is');

@@ -1,9 +1,6 @@
 /** `gatehouse_node_info{node_id,version} 1` and the node's start time, for joins and uptime. */
-import { readFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
-
-/** The version in package.json. */
-export const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { PACKAGE_VERSION } from '../version.ts';
 
 export function registerNodeInfo(registry: Registry, nodeId: string, startedAt: number): void {
   const info = new Gauge({

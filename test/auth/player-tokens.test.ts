@@ -201,7 +201,7 @@ t.test('PEM key and algorithm rules', async (t) => {
 });
 
 t.test('configuration', async (t) => {
-  const admin = { ADMIN_TOKEN: 'a'.repeat(16) };
+  const admin = { ADMIN_TOKEN: 'a'.repeat(16), GATEHOUSE_EMBEDDED: '1' };
   const { publicKey } = await generateKeyPair('RS256', { extractable: true });
   const pem = await exportSPKI(publicKey);
   const escaped = pem.replace(/\n/g, '\\n');

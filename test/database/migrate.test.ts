@@ -260,11 +260,11 @@ t.test('PGlite on disk: the directory is created and the data survives a reopen'
   t.equal((await second.prisma.user.findUnique({ where: { id: 'disk-1' } }))?.username, 'kept');
 });
 
-t.test('npm run db:migrate: exit 0 with the applied names, exit 1 with one line', async (t) => {
-  const cli = fileURLToPath(new URL('../../src/database/migrate-cli.ts', import.meta.url));
+t.test('gatehouse migrate (npm run db:migrate): exit 0 with the applied names, exit 1 with one line', async (t) => {
+  const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
   const run = (env: Record<string, string>) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--import=tsx', cli], { env: { PATH: process.env.PATH ?? '', ...env } }, (error, stdout, stderr) =>
+      execFile(process.execPath, ['--import=tsx', cli, 'migrate'], { env: { PATH: process.env.PATH ?? '', ...env } }, (error, stdout, stderr) =>
         resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
       );
     });
@@ -273,6 +273,6 @@ t.test('npm run db:migrate: exit 0 with the applied names, exit 1 with one line'
   t.match(ok.stdout, `applied 1 migration(s): ${INIT}`);
   const down = await run({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' });
   t.equal(down.code, 1);
-  t.match(down.stderr, /^db:migrate failed: .*ECONNREFUSED.*\n$/);
+  t.match(down.stderr, /^gatehouse: .*ECONNREFUSED.*\n$/);
   t.equal(down.stderr.trim().split('\n').length, 1, 'one line');
 });

@@ -15,6 +15,8 @@ export interface ServerProcess {
   child: ChildProcess;
   port: number;
   logs: Array<Record<string, unknown>>;
+  /** stdout lines that are not JSON log lines (the development start banner). */
+  output: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -38,6 +40,7 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];
+  const output: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -50,6 +53,7 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
       try {
         entry = JSON.parse(line) as Record<string, unknown>;
       } catch {
+        output.push(line);
         return;
       }
       logs.push(entry);
@@ -68,6 +72,7 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
     child,
     port,
     logs,
+    output,
     exited,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -180,7 +180,13 @@ t.test('configuration refuses unsafe production settings', async (t) => {
   t.throws(() => loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'none', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) }), /AUTH_MODE/);
   t.throws(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret }), /ADMIN_TOKEN/);
   t.throws(() => loadConfig({ AUTH_MODE: 'jwt' }), /AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or AUTH_JWT_JWKS_URL must be set/);
-  t.ok(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) }));
+  const urls = { DATABASE_URL: 'postgresql://db.example.com/gatehouse', REDIS_URL: 'redis://redis.example.com:6379' };
+  const safe = { NODE_ENV: 'production', AUTH_JWT_SECRET: secret, ADMIN_TOKEN: 'a'.repeat(16) };
+  t.ok(loadConfig({ ...safe, ...urls }));
+  t.throws(() => loadConfig(safe), /^DATABASE_URL and REDIS_URL must be set when NODE_ENV=production/, 'no URLs: no silent embedded database');
+  t.throws(() => loadConfig({ ...safe, DATABASE_URL: urls.DATABASE_URL }), /^REDIS_URL must be set/, 'no REDIS_URL: no in-process store');
+  t.throws(() => loadConfig({ ...safe, REDIS_URL: urls.REDIS_URL }), /^DATABASE_URL must be set/, 'no DATABASE_URL: no embedded database');
+  t.ok(loadConfig({ ...safe, GATEHOUSE_EMBEDDED: '1' }), 'GATEHOUSE_EMBEDDED=1: embedded on purpose');
 });
 
 t.test('ALLOWED_ORIGINS: a listed browser origin or no Origin at all; another origin -> 403 before the upgrade', async (t) => {
@@ -211,7 +217,7 @@ t.test('ALLOWED_ORIGINS: a listed browser origin or no Origin at all; another or
 });
 
 t.test('production without ALLOWED_ORIGINS: browsers refused (with a startup warning), native clients allowed', async (t) => {
-  const h = (await buildTestApp(t, 'embedded', { NODE_ENV: 'production' }))!;
+  const h = (await buildTestApp(t, 'embedded', { NODE_ENV: 'production', GATEHOUSE_EMBEDDED: '1' }))!;
   const warnings = h.logs.filter((l) => l.includes('ALLOWED_ORIGINS is unset'));
   t.equal(warnings.length, 1, 'one startup warning');
   t.equal(JSON.parse(warnings[0]!).level, 40);

@@ -4,15 +4,13 @@
  * The document is deterministic (no node id, host or time in it): `npm run openapi` writes it
  * to openapi/openapi.json and a test fails when that file drifts from the routes.
  */
-import { readFileSync } from 'node:fs';
 import fp from 'fastify-plugin';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
 import { errorResponse, sharedSchemas } from '../routes/api/schemas.ts';
 import { USER_ID_PATTERN } from '../../protocol/ids.ts';
-
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string; description?: string };
+import { PACKAGE_DESCRIPTION, PACKAGE_VERSION } from '../../version.ts';
 
 /** /ws is a WebSocket upgrade with no schema of its own: this describes it for the document only. */
 const wsHandshakeDoc = {
@@ -55,9 +53,9 @@ export default fp(
         openapi: '3.1.0',
         info: {
           title: 'Gatehouse',
-          version: pkg.version,
+          version: PACKAGE_VERSION,
           description:
-            `${pkg.description ?? ''}\n\n` +
+            `${PACKAGE_DESCRIPTION}\n\n` +
             'Every error answer has the body `{statusCode, code, error, message}` with a stable `GW_...` code; 5xx answers never carry internals, ' +
             'and 503 answers carry a `Retry-After` header. Timestamps are integers in milliseconds since the Unix epoch.',
         },

@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { withTimeout } from '../../util/promise-timeout.ts';
+import { PACKAGE_VERSION } from '../../version.ts';
 
 // Generous enough for embedded PGlite on a busy 2-core machine, short enough for a probe.
 const CHECK_TIMEOUT_MS = 2000;
@@ -15,6 +16,7 @@ const ReadyBody = Type.Object(
   {
     status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')], { description: 'ok when every check is ok', examples: ['ok'] }),
     nodeId: Type.String({ description: 'This gateway node', examples: ['gw-1'] }),
+    version: Type.String({ description: 'Gatehouse version this node runs', examples: ['0.1.0'] }),
     checks: Type.Object(
       {
         database: Check('The database answered a ping within a second (ok) or not (unreachable)'),
@@ -26,7 +28,7 @@ const ReadyBody = Type.Object(
   },
   {
     description: 'Readiness of this node',
-    examples: [{ status: 'ok', nodeId: 'gw-1', checks: { database: 'ok', onlineStore: 'ok', gateway: 'ok' } }],
+    examples: [{ status: 'ok', nodeId: 'gw-1', version: '0.1.0', checks: { database: 'ok', onlineStore: 'ok', gateway: 'ok' } }],
   },
 );
 
@@ -57,7 +59,12 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
     const gateway = app.gateway.draining ? ('draining' as const) : ('ok' as const);
     const ok = database === 'ok' && onlineStore === 'ok' && gateway === 'ok';
     if (!ok) reply.code(503).header('retry-after', '2');
-    return { status: ok ? ('ok' as const) : ('unavailable' as const), nodeId: app.config.NODE_ID, checks: { database, onlineStore, gateway } };
+    return {
+      status: ok ? ('ok' as const) : ('unavailable' as const),
+      nodeId: app.config.NODE_ID,
+      version: PACKAGE_VERSION,
+      checks: { database, onlineStore, gateway },
+    };
   };
   const readySchema = {
     tags: ['health'],

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+/**
+ * `npm run build`: compiles src/ to dist/ with TypeScript's own compiler (tsconfig.build.json),
+ * then copies what the compiler does not emit (Lua scripts, the admin page's files) beside it.
+ *
+ * `--if-stale` (run before `npm start`) builds only when dist/ is missing or older than any file
+ * under src/, tsconfig*.json or package.json, so a later start costs a few stat calls instead
+ * of a compile, and a developer who edited src/ never runs yesterday's code.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+/** Written last: its time is the build's time, and it only exists when a build finished. */
+const stamp = join(dist, '.build-stamp');
+
+/** Files the compiler does not emit: what the running code reads from beside itself. */
+const isAsset = (file) => file.endsWith('.lua') || /[\\/]http[\\/]admin[\\/][^\\/]+\.(html|css|js)$/.test(file);
+
+function* walk(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else yield path;
+  }
+}
+
+function newestInput() {
+  let newest = 0;
+  const inputs = [...walk(src), join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), join(root, 'package.json')];
+  for (const file of inputs) newest = Math.max(newest, statSync(file).mtimeMs);
+  return newest;
+}
+
+function isStale() {
+  if (!existsSync(stamp)) return true;
+  return newestInput() > statSync(stamp).mtimeMs;
+}
+
+function build() {
+  const started = performance.now();
+  // A clean output: a source file deleted or renamed must not live on in dist/.
+  rmSync(dist, { recursive: true, force: true });
+  // The package exports no ./bin path: found from its package.json.
+  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+  if (result.status !== 0) {
+    process.stderr.write(`build: tsc failed (exit ${result.status ?? result.signal})\n`);
+    process.exit(1);
+  }
+  let copied = 0;
+  for (const file of walk(src)) {
+    if (!isAsset(file)) continue;
+    // Copied over the compiler's output where it emitted one too (the dashboard's plain
+    // JavaScript module): the browser gets the file as written.
+    cpSync(file, join(dist, relative(src, file)));
+    copied++;
+  }
+  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  process.stderr.write(`build: dist/ ready (${copied} assets copied) in ${Math.round(performance.now() - started)} ms\n`);
+}
+
+if (process.argv.includes('--if-stale') && !isStale()) process.exit(0);
+build();
