@@ -6,12 +6,14 @@
  *   npm start                 # the gateway on localhost:3000, development auth (?userId=)
  *   npm run example           # this bot, as bot-<random>
  *
+ * Node 22+ has a global WebSocket (browsers too); on older Node pass the `ws` package's class
+ * as the `WebSocket` option.
+ *
  * Environment: GATEHOUSE_URL (default ws://localhost:3000/ws), GATEHOUSE_TOKEN (a player JWT,
  * for a gateway with AUTH_JWT_SECRET; otherwise the bot uses ?userId=), BOT_ID (default random),
  * CHAT_EVERY_MS (default 3000). Ctrl-C closes the connection and exits.
  */
-import WebSocket from 'ws'; // Node 20 has no global WebSocket; browsers do and need no import
-import { GatehouseClient, GatehouseError } from 'gatehouse/client';
+import { GatehouseClient, GatehouseError } from '@gatehouse/client'; // packages/client, built by npm install
 
 const url = process.env.GATEHOUSE_URL ?? 'ws://localhost:3000/ws';
 const token = process.env.GATEHOUSE_TOKEN || undefined;
@@ -22,17 +24,13 @@ const ROOM = 'lobby';
 const log = (...parts: unknown[]) => console.log(`[${name} ${new Date().toISOString().slice(11, 23)}]`, ...parts);
 const why = (error: unknown) => (error instanceof GatehouseError ? `${error.code}: ${error.message}` : String(error));
 
-const client = new GatehouseClient({ url, WebSocket, ...(token ? { token } : { userId: name }) });
+const client = new GatehouseClient({ url, ...(token ? { token } : { userId: name }) });
 
 let pongs = 0;
 client.on('connected', (c) => {
   log(`connected as ${c.userId} to node ${c.nodeId} (session ${c.sessionId}, ping every ${c.heartbeat.intervalMs} ms)`);
-  // Rooms belong to a connection: join again after every (re)connect.
-  client.join(ROOM).then(
-    () => log(`joined ${ROOM}`),
-    (error: unknown) => log(`could not join ${ROOM} (${why(error)}), carrying on`),
-  );
 });
+client.on('rejoined', ({ room }) => log(`back in ${room} after the reconnect`));
 client.on('rtt', (ms) => {
   if (pongs++ % 5 === 0) log(`rtt ${ms.toFixed(1)} ms`);
 });
@@ -65,8 +63,16 @@ process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 
 log(`connecting to ${url}`);
-client.connect().catch((error: unknown) => {
-  log(`gave up: ${why(error)}`);
-  clearInterval(chat);
-  process.exitCode = 1;
-});
+client.connect().then(
+  // Joined once: after a reconnect the SDK joins the room again by itself (`rejoined`).
+  () =>
+    client.join(ROOM).then(
+      () => log(`joined ${ROOM}`),
+      (error: unknown) => log(`could not join ${ROOM} (${why(error)}), carrying on`),
+    ),
+  (error: unknown) => {
+    log(`gave up: ${why(error)}`);
+    clearInterval(chat);
+    process.exitCode = 1;
+  },
+);

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm run build`: compiles src/ to dist/ with TypeScript's own compiler (tsconfig.build.json),
- * then copies what the compiler does not emit (Lua scripts, the admin page's files) beside it.
+ * `npm run build` (also run by `npm install`): compiles src/ to dist/ with TypeScript's own
+ * compiler (tsconfig.build.json), copies what the compiler does not emit (Lua scripts, the admin
+ * page's files) beside it, and builds the client SDK package (packages/client/dist), whose
+ * browser build the gateway serves at /client.js.
  *
  * `--if-stale` (run before `npm start`) builds only when dist/ is missing or older than any file
  * under src/, tsconfig*.json or package.json, so a later start costs a few stat calls instead
@@ -9,9 +11,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileProject } from './typescript-compiler.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
@@ -38,7 +40,7 @@ function newestInput() {
 }
 
 function isStale() {
-  if (!existsSync(stamp)) return true;
+  if (!existsSync(stamp) || !existsSync(join(root, 'packages', 'client', 'dist', 'index.js'))) return true;
   return newestInput() > statSync(stamp).mtimeMs;
 }
 
@@ -46,11 +48,9 @@ function build() {
   const started = performance.now();
   // A clean output: a source file deleted or renamed must not live on in dist/.
   rmSync(dist, { recursive: true, force: true });
-  // The package exports no ./bin path: found from its package.json.
-  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (result.status !== 0) {
-    process.stderr.write(`build: tsc failed (exit ${result.status ?? result.signal})\n`);
+  const status = compileProject(join(root, 'tsconfig.build.json'));
+  if (status !== 0) {
+    process.stderr.write(`build: tsc failed (exit ${status})\n`);
     process.exit(1);
   }
   let copied = 0;
@@ -60,6 +60,11 @@ function build() {
     // JavaScript module): the browser gets the file as written.
     cpSync(file, join(dist, relative(src, file)));
     copied++;
+  }
+  const client = spawnSync(process.execPath, [join(root, 'packages', 'client', 'build.mjs')], { stdio: 'inherit' });
+  if (client.status !== 0) {
+    process.stderr.write(`build: the client SDK failed (exit ${client.status ?? client.signal})\n`);
+    process.exit(1);
   }
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
   process.stderr.write(`build: dist/ ready (${copied} assets copied) in ${Math.round(performance.now() - started)} ms\n`);

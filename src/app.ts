@@ -28,6 +28,7 @@ import metricsRoute from './http/routes/metrics.ts';
 import nodesRoutes from './http/routes/api/nodes.ts';
 import statsHistoryRoutes from './http/routes/api/stats-history.ts';
 import adminRoutes from './http/routes/admin.ts';
+import clientScriptRoute from './http/routes/client-script.ts';
 
 export interface BuildOptions {
   /** Overrides the logger (tests pass a stream to capture lines, or false). */
@@ -83,6 +84,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(roomRoutes);
   await app.register(messageRoutes);
   await app.register(metricsRoute);
+  await app.register(clientScriptRoute);
   await app.register(nodesRoutes);
   await app.register(statsHistoryRoutes);
   await app.register(adminRoutes);

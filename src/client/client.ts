@@ -16,7 +16,7 @@ import type {
   ServerJoinedFrame,
   ServerLeftFrame,
   ServerPongFrame,
-} from '../protocol/frames.ts';
+} from '../protocol/frame-types.ts';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 import { TypedEmitter } from './emitter.ts';
 import { GatehouseError } from './errors.ts';
@@ -116,6 +116,10 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   /** The reason of the current socket's `kicked` frame (reported with its close). */
   private kickedReason: string | undefined;
   private userClosed = false;
+  /** Rooms joined and not left: joined again on every new connection. */
+  private readonly rooms = new Set<string>();
+  /** Some earlier connection of this client was established (the next `connected` is a reconnect). */
+  private wasEverConnected = false;
   /** The current socket received `connected`. */
   private socketConnected = false;
   private lastClose: CloseInfo | undefined;
@@ -244,20 +248,50 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   }
 
   /**
-   * Joins a room; resolves on `joined`. Memberships belong to a connection: join again after a
-   * reconnect (in a `connected` listener).
+   * Joins a room; resolves on `joined`. Memberships belong to a connection on the server: after a
+   * reconnect the SDK joins the room again by itself (`rejoinRooms`, default true).
    */
   join(room: string, options: RequestOptions = {}): Promise<ServerJoinedFrame> {
+    return this.sendJoin(room, options).then((frame) => {
+      this.rooms.add(room);
+      return frame;
+    });
+  }
+
+  /** Leaves a room; resolves on `left`. The room is no longer rejoined after a reconnect. */
+  leave(room: string, options: RequestOptions = {}): Promise<ServerLeftFrame> {
+    this.rooms.delete(room);
+    const id = options.id ?? newMessageId();
+    return this.pending.request<ServerLeftFrame>('leave', { type: 'leave', room, id }, id, options.timeoutMs, room);
+  }
+
+  /** Rooms this client is in (joined and not left), rejoined after each reconnect. */
+  get joinedRooms(): ReadonlySet<string> {
+    return this.rooms;
+  }
+
+  private sendJoin(room: string, options: RequestOptions): Promise<ServerJoinedFrame> {
     const id = options.id ?? newMessageId();
     // `id` is not part of the join schema (unknown fields are ignored): it lets the server name
     // this frame in the `ref` of an error.
     return this.pending.request<ServerJoinedFrame>('join', { type: 'join', room, id }, id, options.timeoutMs, room);
   }
 
-  /** Leaves a room; resolves on `left`. */
-  leave(room: string, options: RequestOptions = {}): Promise<ServerLeftFrame> {
-    const id = options.id ?? newMessageId();
-    return this.pending.request<ServerLeftFrame>('leave', { type: 'leave', room, id }, id, options.timeoutMs, room);
+  /** After a reconnect: every remembered room joined again, all sent at once (no wait per room). */
+  private rejoin(): void {
+    if (this.options.rejoinRooms === false) return;
+    const socket = this.socket;
+    for (const room of this.rooms) {
+      this.sendJoin(room, {}).then(
+        () => this.emit('rejoined', { room }),
+        (error: GatehouseError) => {
+          // Refused by the server (room budget, bad name): forgotten. Cut off by a close: kept,
+          // the next connection tries again.
+          if (this.socket === socket && error.code !== 'CLOSED' && error.code !== 'NOT_CONNECTED') this.rooms.delete(room);
+          this.emit('rejoinFailed', { room, error });
+        },
+      );
+    }
   }
 
   /** Sends a ping; resolves with the round-trip time in ms (also emitted as `rtt`). */
@@ -512,6 +546,8 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
         this.emit('joined', frame);
         return this.pending.onRoomAnswer('join', frame);
       case 'left':
+        // Also sent unasked (the room was closed or the member removed): no rejoin either way.
+        if (typeof frame.room === 'string') this.rooms.delete(frame.room);
         this.emit('left', frame);
         return this.pending.onRoomAnswer('leave', frame);
       case 'room':
@@ -536,6 +572,9 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     this.attempts = 0;
     this.setState('connected');
     this.startHeartbeat(frame);
+    const reconnected = this.wasEverConnected;
+    this.wasEverConnected = true;
+    if (reconnected) this.rejoin();
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     this.emit('connected', frame);

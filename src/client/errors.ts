@@ -1,6 +1,6 @@
 /** The SDK's one error type: server error codes and the SDK's own. */
 import type { FrameErrorCode } from '../protocol/error-codes.ts';
-import type { ServerErrorFrame } from '../protocol/frames.ts';
+import type { ServerErrorFrame } from '../protocol/frame-types.ts';
 
 /**
  * Codes of a {@link GatehouseError}: the server's `error` frame codes (PROTOCOL.md "Errors"), plus

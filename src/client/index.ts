@@ -1,10 +1,10 @@
 /**
- * Gatehouse client SDK (`gatehouse/client`): browsers and Node.
+ * Gatehouse client SDK, published as `@gatehouse/client` (packages/client): browsers and Node.
  *
  * ```ts
- * import WebSocket from 'ws'; // Node 20 only; browsers have a global WebSocket
- * import { GatehouseClient } from 'gatehouse/client';
- * const client = new GatehouseClient({ url: 'ws://localhost:3000/ws', token, WebSocket });
+ * import { GatehouseClient } from '@gatehouse/client';
+ * // Node 22+ and browsers have a global WebSocket; on Node 20 pass `WebSocket` from the ws package.
+ * const client = new GatehouseClient({ url: 'ws://localhost:3000/ws', token });
  * client.on('message', (m) => console.log(m.from, m.content));
  * await client.connect();
  * await client.sendTo('bob', { move: [1, 2] });
@@ -32,4 +32,4 @@ export type {
   ServerPongFrame,
   ServerReconnectFrame,
   ServerRoomFrame,
-} from '../protocol/frames.ts';
+} from '../protocol/frame-types.ts';

@@ -3,7 +3,7 @@
  * the last replayed message processed, sent a short delay after it, covers a whole replay: 100
  * messages cost one or two frames, not 100 (acks count against the server's rate limit).
  */
-import type { ClientFrame } from '../protocol/frames.ts';
+import type { ClientFrame } from '../protocol/frame-types.ts';
 import type { Timers } from './types.ts';
 
 export interface OfflineAcksDeps {

@@ -4,7 +4,7 @@
  * `pong`, matched on `ts`). Each has a timeout; an `error` frame rejects the request it names.
  */
 import { FrameErrorCode } from '../protocol/error-codes.ts';
-import type { ClientFrame, ServerAckFrame, ServerErrorFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frames.ts';
+import type { ClientFrame, ServerAckFrame, ServerErrorFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frame-types.ts';
 import { MAX_CLIENT_ID_LENGTH } from '../protocol/limits.ts';
 import { GatehouseError } from './errors.ts';
 import type { Timers } from './types.ts';

@@ -16,7 +16,7 @@ import type {
   ServerPongFrame,
   ServerReconnectFrame,
   ServerRoomFrame,
-} from '../protocol/frames.ts';
+} from '../protocol/frame-types.ts';
 import type { ReconnectOptions } from './backoff.ts';
 import type { ListenerErrorHandler } from './emitter.ts';
 
@@ -75,6 +75,12 @@ export interface GatehouseClientOptions {
    */
   autoAck?: boolean;
   autoAckDelayMs?: number;
+  /**
+   * Join again, after a reconnect, every room joined on an earlier connection and not left since
+   * (memberships belong to a connection on the server). Default true. Each rejoin is reported
+   * by a `rejoined` or `rejoinFailed` event.
+   */
+  rejoinRooms?: boolean;
   /** Random source in [0, 1) for the jitter. Default Math.random. */
   random?: () => number;
   /** Timer functions. Default the global setTimeout / clearTimeout. */
@@ -169,6 +175,10 @@ export interface GatehouseEvents {
   ack: ServerAckFrame;
   joined: ServerJoinedFrame;
   left: ServerLeftFrame;
+  /** A room joined on an earlier connection was joined again after a reconnect. */
+  rejoined: { room: string };
+  /** A room could not be joined again after a reconnect; it is forgotten unless the connection closed meanwhile. */
+  rejoinFailed: { room: string; error: Error };
   /** Every parsed inbound frame, before its typed event (unknown types included). */
   frame: ServerFrame | { type: string; [key: string]: unknown };
   close: CloseInfo;

@@ -10,6 +10,30 @@ import { Type, type Static } from '@sinclair/typebox';
 import { FRAME_ERROR_CODES, type FrameErrorCode } from './error-codes.ts';
 import { ROOM_MAX_LENGTH, ROOM_PATTERN, ROOM_RE, ROOM_TEXT, USER_ID_MAX_LENGTH, USER_ID_PATTERN, USER_ID_RE, USER_ID_TEXT } from './ids.ts';
 import { MAX_CLIENT_ID_LENGTH } from './limits.ts';
+import type {
+  ClientAckFrame,
+  ClientFrame,
+  ClientFrameType,
+  ClientJoinFrame,
+  ClientLeaveFrame,
+  ClientMessageFrame,
+  ClientPingFrame,
+  ClientRoomFrame,
+  ServerAckFrame,
+  ServerBroadcastFrame,
+  ServerConnectedFrame,
+  ServerErrorFrame,
+  ServerFrame,
+  ServerJoinedFrame,
+  ServerKickedFrame,
+  ServerLeftFrame,
+  ServerMessageFrame,
+  ServerPongFrame,
+  ServerReconnectFrame,
+  ServerRoomFrame,
+} from './frame-types.ts';
+
+export type * from './frame-types.ts';
 
 /** Longest client message id: defined in limits.ts, which the SDK can import without TypeBox. */
 export { MAX_CLIENT_ID_LENGTH };
@@ -74,10 +98,19 @@ export const ClientFrameSchema = Type.Union([
   ClientAckFrameSchema,
 ]);
 
-export type ClientMessageFrame = Static<typeof ClientMessageFrameSchema>;
-export type ClientRoomFrame = Static<typeof ClientRoomFrameSchema>;
-export type ClientFrame = Static<typeof ClientFrameSchema>;
-export type ClientFrameType = ClientFrame['type'];
+// Each schema's static type must be exactly its plain type in frame-types.ts (what the SDK
+// publishes): a difference either way is a compile error here.
+type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Same<A, B> = Exactly<A, B> extends true ? true : never;
+const clientTypesMatch: [
+  Same<Static<typeof ClientPingFrameSchema>, ClientPingFrame>,
+  Same<Static<typeof ClientMessageFrameSchema>, ClientMessageFrame>,
+  Same<Static<typeof ClientJoinFrameSchema>, ClientJoinFrame>,
+  Same<Static<typeof ClientLeaveFrameSchema>, ClientLeaveFrame>,
+  Same<Static<typeof ClientRoomFrameSchema>, ClientRoomFrame>,
+  Same<Static<typeof ClientAckFrameSchema>, ClientAckFrame>,
+] = [true, true, true, true, true, true];
+void clientTypesMatch;
 
 /** Every client frame type, in PROTOCOL.md order. */
 export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['ping', 'message', 'join', 'leave', 'room', 'ack'];
@@ -189,18 +222,20 @@ export const ServerFrameSchema = Type.Union([
   ServerReconnectFrameSchema,
 ]);
 
-export type ServerConnectedFrame = Static<typeof ServerConnectedFrameSchema>;
-export type ServerPongFrame = Static<typeof ServerPongFrameSchema>;
-export type ServerMessageFrame = Static<typeof ServerMessageFrameSchema>;
-export type ServerAckFrame = Static<typeof ServerAckFrameSchema>;
-export type ServerJoinedFrame = Static<typeof ServerJoinedFrameSchema>;
-export type ServerLeftFrame = Static<typeof ServerLeftFrameSchema>;
-export type ServerRoomFrame = Static<typeof ServerRoomFrameSchema>;
-export type ServerBroadcastFrame = Static<typeof ServerBroadcastFrameSchema>;
-export type ServerErrorFrame = Static<typeof ServerErrorFrameSchema>;
-export type ServerKickedFrame = Static<typeof ServerKickedFrameSchema>;
-export type ServerReconnectFrame = Static<typeof ServerReconnectFrameSchema>;
-export type ServerFrame = Static<typeof ServerFrameSchema>;
+const serverTypesMatch: [
+  Same<Static<typeof ServerConnectedFrameSchema>, ServerConnectedFrame>,
+  Same<Static<typeof ServerPongFrameSchema>, ServerPongFrame>,
+  Same<Static<typeof ServerMessageFrameSchema>, ServerMessageFrame>,
+  Same<Static<typeof ServerAckFrameSchema>, ServerAckFrame>,
+  Same<Static<typeof ServerJoinedFrameSchema>, ServerJoinedFrame>,
+  Same<Static<typeof ServerLeftFrameSchema>, ServerLeftFrame>,
+  Same<Static<typeof ServerRoomFrameSchema>, ServerRoomFrame>,
+  Same<Static<typeof ServerBroadcastFrameSchema>, ServerBroadcastFrame>,
+  Same<Static<typeof ServerErrorFrameSchema>, ServerErrorFrame>,
+  Same<Static<typeof ServerKickedFrameSchema>, ServerKickedFrame>,
+  Same<Static<typeof ServerReconnectFrameSchema>, ServerReconnectFrame>,
+] = [true, true, true, true, true, true, true, true, true, true, true];
+void serverTypesMatch;
 
 // ---- parsing ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
  * in front of it: the shared Redis server keeps serving the other suites.
  */
 import t from 'tap';
+import { PACKAGE_VERSION } from '../../src/version.ts';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend } from '../helpers/build.ts';
 import { TEST_REDIS_URL } from '../helpers/services.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -26,7 +27,7 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
         return answer.status === 200 ? answer : undefined;
       }, 10_000);
       t.equal(r.status, 200, url);
-      t.same(r.body, { status: 'ok', nodeId: h.config.NODE_ID, checks: { database: 'ok', onlineStore: 'ok', gateway: 'ok' } });
+      t.same(r.body, { status: 'ok', nodeId: h.config.NODE_ID, version: PACKAGE_VERSION, checks: { database: 'ok', onlineStore: 'ok', gateway: 'ok' } });
     }
   });
 }

@@ -34,6 +34,12 @@ t.test('reconnects after a server restart', async (t) => {
   const { closes } = watch(player);
   const before = await player.connect();
   t.equal(before.nodeId, 'gw-first');
+  await player.join('lobby');
+  await player.join('raid');
+  await player.leave('raid');
+  t.same([...player.joinedRooms], ['lobby'], 'joined and not left');
+  const rejoined: string[] = [];
+  player.on('rejoined', ({ room }) => rejoined.push(room));
 
   const lost = nextEvent(player, 'close', 10_000);
   await first.stop('SIGTERM');
@@ -42,6 +48,7 @@ t.test('reconnects after a server restart', async (t) => {
   t.match(close, { willReconnect: true, wasConnected: true, byClient: false });
 
   const back = nextEvent(player, 'connected', 60_000);
+  const lobbyBack = nextEvent(player, 'rejoined', 60_000);
   const second = await startServer({ ...env, NODE_ID: 'gw-second' });
   t.teardown(() => second.stop('SIGKILL'));
   const after = await back;
@@ -65,6 +72,14 @@ t.test('reconnects after a server restart', async (t) => {
   const got = nextEvent(player, 'message');
   t.same((await friend.sendTo('player', 'welcome back')).status, 'delivered');
   t.match(await got, { from: 'friend', content: 'welcome back' });
+  // Rooms: the SDK joined the lobby again by itself (not the room it left).
+  t.same(await lobbyBack, { room: 'lobby' });
+  await sleep(100);
+  t.same(rejoined, ['lobby'], 'only the rooms still joined');
+  await friend.join('lobby');
+  const roomMessage = nextEvent(player, 'room');
+  await friend.publish('lobby', 'raid at 9');
+  t.match(await roomMessage, { room: 'lobby', from: 'friend', content: 'raid at 9' });
   t.ok((await player.ping()) >= 0);
 });
 

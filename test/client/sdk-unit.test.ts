@@ -511,8 +511,17 @@ t.test('a throwing listener breaks nothing', async (t) => {
   await client.close();
 });
 
-t.test('the constructor needs a WebSocket', async (t) => {
-  t.throws(() => new GatehouseClient({ url: 'ws://x/ws' }), /pass \{ WebSocket \}/);
+t.test('the constructor needs a WebSocket: the option, or a global one (browsers, Node 22+)', async (t) => {
+  const global = globalThis as { WebSocket?: unknown };
+  const own = Object.getOwnPropertyDescriptor(global, 'WebSocket');
+  // As on Node 20: no global WebSocket.
+  delete global.WebSocket;
+  try {
+    t.throws(() => new GatehouseClient({ url: 'ws://x/ws' }), /pass \{ WebSocket \}/);
+  } finally {
+    if (own) Object.defineProperty(global, 'WebSocket', own);
+  }
+  if (own) t.doesNotThrow(() => new GatehouseClient({ url: 'ws://x/ws' }), 'the global one is taken');
   const states: string[] = [];
   const { client } = setup();
   client.on('state', (s) => states.push(s.state));
