@@ -314,7 +314,7 @@ export function markdown(results: BenchResults): string {
   return out.join('\n');
 }
 
-/** The part of the Markdown the README's Performance section carries. */
+/** The part of the Markdown bench/README.md's latest-record section carries. */
 export function readmeSection(results: BenchResults, file: string): string {
   const md = markdown(results).split('\n');
   // Drop the document title; keep the rest, headings one level down.
@@ -323,7 +323,7 @@ export function readmeSection(results: BenchResults, file: string): string {
     .map((l) => (l.startsWith('## ') ? `#${l}` : l))
     .join('\n')
     .trim();
-  return `## Performance\n\nLatest \`npm run bench\` (${file}; method and caveats in [bench/README.md](bench/README.md)):\n\n${body.replace(/^### Notes[\s\S]*$/m, '').trim()}\n`;
+  return `## Latest full record\n\nLatest \`npm run bench\` (${file}; method and caveats above):\n\n${body.replace(/^### Notes[\s\S]*$/m, '').trim()}\n`;
 }
 
 // ---- SVG -----------------------------------------------------------------------------------------

@@ -23,8 +23,11 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const project = mkdtempSync(join(tmpdir(), 'gatehouse-sdk-user-'));
 t.teardown(() => rmSync(project, { recursive: true, force: true }));
 
-// One pack + install for every test below, like a user's `npm install @gatehouse/client`.
-const packed = await run('npm', ['pack', '--json', '--pack-destination', project], { cwd: join(root, 'packages', 'client') });
+// One pack + install for every test below, like a user's `npm install @gatehouse/client`. The
+// package is built as `npm start` builds (only when its sources changed), then packed without its
+// prepack rebuild: other suites running meanwhile serve its browser build at /client.js.
+await run(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root });
+const packed = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', project], { cwd: join(root, 'packages', 'client') });
 const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: Array<{ path: string }> }];
 writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'studio-game', private: true, type: 'module' }));
 await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(project, filename)], { cwd: project });

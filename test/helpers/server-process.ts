@@ -21,8 +21,13 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/**
+ * `compiled`: run the build (`node dist/server.js`, as `npm start` and the container do; the
+ * caller makes sure dist/ is built) instead of the source under tsx.
+ */
+export async function startServer(env: Record<string, string>, timeoutMs = 60_000, options: { compiled?: boolean } = {}): Promise<ServerProcess> {
+  const args = options.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: root,
     // NODE_STATE_FILE: parallel suites must not share one crash-recovery state (a test that is
     // about it passes its own).

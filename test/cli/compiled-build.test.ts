@@ -1,0 +1,53 @@
+/**
+ * The build as production runs it: `node dist/server.js` (no tsx anywhere) on real PostgreSQL
+ * and Redis, which also starts the lease keeper's worker thread from its compiled file; a player
+ * connects and pings; SIGTERM drains and exits 0. dist/ is brought up to date first (as
+ * `npm start` does).
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { startServer } from '../helpers/server-process.ts';
+import { testPostgres, testRedis } from '../helpers/services.ts';
+import { sdkClient } from '../client/helpers.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+t.test('node dist/server.js on PostgreSQL + Redis', async (t) => {
+  const db = await testPostgres(t);
+  const redis = await testRedis(t);
+  if (!db || !redis) return;
+  await promisify(execFile)(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root });
+  const server = await startServer(
+    {
+      DATABASE_URL: db.url,
+      DATABASE_SCHEMA: db.schema,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redis.prefix,
+      AUTH_MODE: 'none',
+      LOG_LEVEL: 'info',
+    },
+    60_000,
+    { compiled: true },
+  );
+  t.teardown(() => server.stop('SIGKILL'));
+  const base = `http://127.0.0.1:${server.port}`;
+  const ready = await fetch(`${base}/health/ready`);
+  t.equal(ready.status, 200, 'ready');
+  t.match(await ready.json(), { status: 'ok', checks: { database: 'ok', onlineStore: 'ok', gateway: 'ok' } });
+  const deadline = Date.now() + 10_000;
+  while (!server.logs.some((l) => l.msg === 'lease keeper thread ready') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  t.ok(
+    server.logs.some((l) => l.msg === 'lease keeper thread ready'),
+    'the lease keeper thread started from dist/',
+  );
+  t.equal((await fetch(`${base}/client.js`)).status, 200, 'the SDK browser build is served');
+
+  const player = sdkClient({ url: `ws://127.0.0.1:${server.port}/ws`, userId: 'compiled-player', reconnect: false });
+  await player.connect();
+  t.ok((await player.ping()) >= 0, 'ping answered');
+  await player.close();
+
+  t.same(await server.stop('SIGTERM'), { code: 0, signal: null }, 'drained and exited 0');
+});
