@@ -16,8 +16,20 @@ import { freePort } from './ports.ts';
 
 const BINARY = 'redis-server';
 
-/** The redis-server executable found on PATH, or undefined. */
+/**
+ * The redis-server executable found on PATH, or undefined. REDIS_SERVER_BIN names it instead
+ * (scripts/test-without-services.sh points it at nothing to run the suite as on a bare machine).
+ */
 export function findRedisServer(): string | undefined {
+  const named = process.env.REDIS_SERVER_BIN;
+  if (named) {
+    try {
+      accessSync(named, constants.X_OK);
+      return named;
+    } catch {
+      return undefined;
+    }
+  }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, BINARY);
