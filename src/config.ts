@@ -24,7 +24,7 @@ export const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
     description:
-      'production refuses AUTH_MODE=none, player tokens without a key (none of AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY, AUTH_JWT_JWKS_URL) and a missing ADMIN_TOKEN, and refuses browser handshakes (with an Origin header) while ALLOWED_ORIGINS is unset',
+      'production refuses AUTH_MODE=none, player tokens without a key (none of AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY, AUTH_JWT_JWKS_URL), a missing ADMIN_TOKEN and a missing DATABASE_URL or REDIS_URL (unless GATEHOUSE_EMBEDDED=1), and refuses browser handshakes (with an Origin header) while ALLOWED_ORIGINS is unset. development without ADMIN_TOKEN makes one for the run and prints it at startup',
   }),
   HOST: Type.String({ default: '0.0.0.0', description: 'Interface to listen on' }),
   PORT: int(3000, 0, 65535, 'HTTP and WebSocket port (0 = any free port)'),
