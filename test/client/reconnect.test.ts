@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createSigner } from 'fast-jwt';
 import type { CloseInfo, ConnectionState, GatehouseClient } from '../../src/client/index.ts';
-import { buildTestApp, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
+import { buildTestApp, eventually, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 import { startServer } from '../helpers/server-process.ts';
 import { freePort, nextEvent, sdkClient, sleep } from './helpers.ts';
 
@@ -147,4 +147,46 @@ t.test('no reconnect after 4001, 4002 or close()', async (t) => {
     t.not(second.sessionId, first.sessionId);
     t.match(events.closes, [{ code: 1006, willReconnect: true }]);
   });
+});
+
+t.test('after a lost connection the SDK rejoins its rooms and takes the offline replay by itself', async (t) => {
+  const h = (await buildTestApp(t, 'embedded'))!;
+  const url = `${h.wsUrl}/ws`;
+  const player = sdkClient({ url, token: h.token('wanderer'), reconnect: { initialDelayMs: 300, maxDelayMs: 400 }, autoAckDelayMs: 20 });
+  const friend = sdkClient({ url, token: h.token('friend2') });
+  t.teardown(() => Promise.all([player.close(), friend.close()]));
+  await player.connect();
+  await friend.connect();
+  await player.join('guild');
+
+  // The link drops; before the SDK is back (≥ 300 ms later), a message is sent to the player.
+  const lost = nextEvent(player, 'close');
+  (player.rawSocket as unknown as { terminate(): void }).terminate();
+  await lost;
+  await eventually(async () => {
+    const status = await fetch(`${h.baseUrl}/api/online/players/wanderer`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+    return ((await status.json()) as { sessions?: number }).sessions === 0;
+  });
+  const replayed = nextEvent(player, 'message', 10_000, (m) => m.offline === true);
+  const rejoined = nextEvent(player, 'rejoined', 10_000);
+  const ack = await friend.sendTo('wanderer', 'while you were away');
+  t.equal(ack.status, 'queued', 'nobody connected: queued');
+
+  const message = await replayed;
+  t.match(message, { from: 'friend2', content: 'while you were away', offline: true });
+  t.same(await rejoined, { room: 'guild' });
+  await friend.join('guild');
+  const inRoom = nextEvent(player, 'room');
+  await friend.publish('guild', 'welcome back');
+  t.match(await inRoom, { room: 'guild', content: 'welcome back' });
+
+  // The replay was acknowledged by the SDK: a new connection does not get it again.
+  await sleep(200);
+  const replayedAgain: unknown[] = [];
+  player.on('message', (m) => m.offline && replayedAgain.push(m));
+  const back = nextEvent(player, 'connected', 10_000);
+  (player.rawSocket as unknown as { terminate(): void }).terminate();
+  await back;
+  await sleep(300);
+  t.same(replayedAgain, [], 'acknowledged once, not replayed again');
 });
