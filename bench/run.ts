@@ -282,7 +282,7 @@ async function main(): Promise<void> {
       saturation: ctx.saturation,
       socketsPerProcess: ctx.socketsPerProcess,
       gatehouse:
-        'node --import tsx src/server.ts, AUTH_MODE=none, LOG_LEVEL=warn, otherwise defaults (embedded: PGlite on disk in a fresh PGLITE_DIR, created by a first start; the measured process restarts on it)',
+        'node dist/server.js (the build; an older --gatehouse checkout: node --import tsx src/server.ts), AUTH_MODE=none, LOG_LEVEL=warn, otherwise defaults (embedded: PGlite on disk in a fresh PGLITE_DIR, created by a first start; the measured process restarts on it)',
       rss: 'VmRSS after a forced full GC (DevTools HeapProfiler.collectGarbage, same for every server); per connection = (RSS at N − RSS before any client) / N',
     },
     heartbeat: [],

@@ -1,13 +1,13 @@
 /**
- * The node under attack: one Gatehouse process (src/server.ts) pinned to the server core, on a
+ * The node under attack: one Gatehouse process (dist/server.js, or src/server.ts of an older checkout) pinned to the server core, on a
  * private Redis (its own key prefix) and a fresh PostgreSQL schema, production settings, with
  * its stdout and stderr appended to a log file and counted byte by byte. Plus the Redis probes:
  * the size of the node's keys (sum of MEMORY USAGE over its prefix), used_memory, and the
  * command count.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { gatehouseEntryArgs } from '../lib/gatehouse-entry.ts';
 import { REPO_ROOT } from '../lib/load.ts';
 import { waitHttpOk } from '../lib/net.ts';
 import { killChild, spawnChild, type Spawned } from '../lib/proc.ts';
@@ -74,8 +74,7 @@ export class AttackedNode {
   }
 
   async start(): Promise<void> {
-    const entry = join(this.cwd, 'src', 'server.ts');
-    this.proc = spawnChild(this.core, process.execPath, ['--import', 'tsx', entry], { cwd: this.cwd, env: { ...this.env, PORT: String(this.port) } });
+    this.proc = spawnChild(this.core, process.execPath, gatehouseEntryArgs(this.cwd), { cwd: this.cwd, env: { ...this.env, PORT: String(this.port) } });
     this.proc.child.stdout?.on('data', (c: Buffer) => this.count(c));
     this.proc.child.stderr?.on('data', (c: Buffer) => this.count(c));
     const ok = await waitHttpOk(`http://127.0.0.1:${this.port}/health/ready`, 120_000, () => !this.alive);

@@ -6,6 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gatehouseEntryArgs } from './gatehouse-entry.ts';
 import type { WireProtocol } from './ipc.ts';
 import { REPO_ROOT } from './load.ts';
 import { forceGc, heapUsage } from './inspector.ts';
@@ -163,9 +164,9 @@ export class RunningServer {
 }
 
 /** Starts Gatehouse once with `env` until it is ready, then stops it gracefully (SIGTERM). */
-async function primeDataDir(infra: Infra, cwd: string, entry: string, env: Record<string, string>): Promise<void> {
+async function primeDataDir(infra: Infra, cwd: string, entryArgs: string[], env: Record<string, string>): Promise<void> {
   const port = await freePort();
-  const proc = spawnChild(infra.serverCore, process.execPath, ['--import', 'tsx', entry], { cwd, env: { ...env, PORT: String(port) } });
+  const proc = spawnChild(infra.serverCore, process.execPath, entryArgs, { cwd, env: { ...env, PORT: String(port) } });
   try {
     const alive = () => proc.child.exitCode === null && proc.child.signalCode === null;
     if (!(await waitHttpOk(`http://127.0.0.1:${port}/health/ready`, 120_000, () => !alive()))) {
@@ -187,11 +188,11 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
     ADMIN_TOKEN: infra.adminToken,
     NODE_OPTIONS: '',
   };
-  let entry: string;
+  let entryArgs: string[];
   let cwd = REPO_ROOT;
   let dataDir: string | undefined;
   if (spec.id === 'raw-ws' || spec.id === 'socketio') {
-    entry = join(REPO_ROOT, 'bench', 'servers', spec.id === 'raw-ws' ? 'raw-ws.ts' : 'socketio.ts');
+    entryArgs = ['--import', 'tsx', join(REPO_ROOT, 'bench', 'servers', spec.id === 'raw-ws' ? 'raw-ws.ts' : 'socketio.ts')];
     if (spec.id === 'socketio' || options.withRedis) {
       if (!infra.redis) throw new Error(`${spec.id} needs Redis`);
       env.REDIS_URL = infra.redis.url;
@@ -199,7 +200,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
     }
   } else {
     cwd = infra.gatehouseDir ?? REPO_ROOT;
-    entry = join(cwd, 'src', 'server.ts');
+    entryArgs = gatehouseEntryArgs(cwd);
     Object.assign(env, { NODE_ENV: 'development', AUTH_MODE: 'none', LOG_LEVEL: 'warn' });
     if (spec.id === 'gatehouse') {
       // The embedded default: PGlite in a data directory on disk (PGLITE_DIR defaults to
@@ -211,7 +212,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
       // A deployment creates its database once and then restarts on it: the measured process
       // opens a directory a first start already created (initdb, migrations), so what that
       // one-time work leaves behind in a process is not in the measured one's baseline.
-      await primeDataDir(infra, cwd, entry, env);
+      await primeDataDir(infra, cwd, entryArgs, env);
     } else {
       if (!infra.redis || !infra.db || !options.schema) throw new Error('gatehouse-redis-pg needs Redis, PostgreSQL and a schema');
       Object.assign(env, {
@@ -229,7 +230,7 @@ export async function startServer(spec: ServerSpec, infra: Infra, options: Start
     mkdirSync(infra.cpuProfDir, { recursive: true });
     args.push('--cpu-prof', `--cpu-prof-dir=${infra.cpuProfDir}`, `--cpu-prof-name=${options.profileName ?? options.nodeId}.cpuprofile`);
   }
-  args.push('--import', 'tsx', entry);
+  args.push(...entryArgs);
   const proc = spawnChild(infra.serverCore, process.execPath, args, { cwd, env });
   const server = new RunningServer(spec, options.nodeId, port, inspectPort, proc, profiling, dataDir, { core: infra.serverCore, args, cwd, env });
   const ok = await waitHttpOk(`${server.httpBase}/health/live`, 120_000, () => !server.alive);
