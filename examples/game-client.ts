@@ -31,6 +31,7 @@ client.on('connected', (c) => {
   log(`connected as ${c.userId} to node ${c.nodeId} (session ${c.sessionId}, ping every ${c.heartbeat.intervalMs} ms)`);
 });
 client.on('rejoined', ({ room }) => log(`back in ${room} after the reconnect`));
+client.on('rejoinFailed', ({ room, error }) => log(`could not rejoin ${room} (${why(error)})`));
 client.on('rtt', (ms) => {
   if (pongs++ % 5 === 0) log(`rtt ${ms.toFixed(1)} ms`);
 });

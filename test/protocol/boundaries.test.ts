@@ -159,7 +159,11 @@ t.test('src/client imports only src/client and src/protocol, and only package-fr
       if (i.target === undefined) t.fail(`${where}: the SDK imports no package`);
       else if (under(i.target, 'client')) t.pass(where);
       else if (!under(i.target, 'protocol')) t.fail(`${where}: outside src/client and src/protocol`);
-      else t.ok(safe.has(i.target), `${where}${safe.has(i.target) ? '' : ': a protocol file that loads a package (its types would reach the published declarations)'}`);
+      else
+        t.ok(
+          safe.has(i.target),
+          `${where}${safe.has(i.target) ? '' : ': a protocol file that loads a package (its types would reach the published declarations)'}`,
+        );
     }
   }
 });
