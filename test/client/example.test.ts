@@ -72,7 +72,11 @@ t.test('the example bot survives a server restart', async (t) => {
   t.teardown(() => second.stop('SIGKILL'));
   t.ok(await line(/connected as bot-7/, mark), 'reconnected to the new process');
   // Rooms belong to a connection: the bot joins again on the new one.
-  t.match(await line(/back in lobby|joined lobby|could not join lobby|rejoin|server error/, mark), /\] back in lobby after the reconnect$/, 'the SDK joins the lobby again by itself');
+  t.match(
+    await line(/back in lobby|joined lobby|could not join lobby|rejoin|server error/, mark),
+    /\] back in lobby after the reconnect$/,
+    'the SDK joins the lobby again by itself',
+  );
 
   bot.kill('SIGINT');
   t.equal(await exited, 0, 'Ctrl-C: clean exit');
