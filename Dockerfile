@@ -14,11 +14,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/ ./scripts/
 COPY prisma/ ./prisma/
+# The client SDK is a workspace of the root package: its manifest and build script come first.
+COPY packages/client/package.json packages/client/build.mjs packages/client/tsconfig.json ./packages/client/
 # --ignore-scripts: no dependency needs its install script (esbuild works from its platform
 # package; @prisma/engines would only try to download engines we never use, since the client
-# runs through driver adapters). --omit=optional: the image has Node 24 already; the optional
-# node-linux-* packages exist for development machines with an older Node.
-RUN npm ci --ignore-scripts --include=dev --omit=optional --no-audit --no-fund \
+# runs through driver adapters). Optional dependencies stay: TypeScript's compiler and esbuild
+# come as optional platform packages (the node-linux-* ones, for machines with an older Node,
+# come along and never reach the runtime stage).
+RUN npm ci --ignore-scripts --include=dev --no-audit --no-fund \
  && npm run prisma:generate
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ ./src/
@@ -31,10 +34,14 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
 COPY package.json package-lock.json ./
+# --omit=optional: the image has Node 24 already; no production dependency needs an optional
+# package (checked by running dist/ on a `npm ci --omit=dev --omit=optional` tree).
 RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
-# dist/ resolves package.json and prisma/migrations relative to itself (one level up).
+# dist/ resolves package.json, prisma/migrations and the SDK's browser build (served at
+# /client.js) relative to itself (one level up).
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/packages/client/dist ./packages/client/dist
 COPY prisma/migrations ./prisma/migrations
 # Code stays owned by root (read-only for the app). The node user only gets data/, where the
 # embedded database would live if GATEHOUSE_EMBEDDED=1 is set without DATABASE_URL.
