@@ -170,6 +170,18 @@ export const EnvSchema = Type.Object({
     100_000,
     'Logins in flight per node (handshake checked until `connected` sent); more get HTTP 503 GW_BUSY with Retry-After 1-4 s (a reconnect storm taken in a trickle)',
   ),
+  MAX_EVENT_LOOP_LAG_MS: int(
+    100,
+    0,
+    60_000,
+    'Handshakes get HTTP 503 GW_BUSY with Retry-After 1-4 s while the event loop runs late by more than this (a 20 ms timer; lateness counts for 250 ms), however few logins are in flight: in a storm the node sheds handshakes instead of letting them wait in its accept queue and connected players wait for their pongs. 0 = off',
+  ),
+  LISTEN_BACKLOG: int(
+    2048,
+    1,
+    65_535,
+    "Accept queue of the listening socket (the kernel caps it at net.core.somaxconn): a reconnect storm's connections wait there instead of being reset (Node's default is 511)",
+  ),
   MAX_SESSIONS_PER_USER: int(5, 1, 1000, 'Live sessions of one user (SESSION_POLICY=multi)'),
   SESSION_POLICY: Type.Union([Type.Literal('replace'), Type.Literal('multi')], {
     default: 'replace',

@@ -19,7 +19,7 @@ export const GatewayErrors = {
   Draining: createError('GW_DRAINING', 'this node is shutting down, connect to another one', 503),
   Full: createError('GW_FULL', 'this node is at MAX_CONNECTIONS, try again later', 503),
   /** MAX_PENDING_LOGINS logins in flight (a reconnect storm): retry after Retry-After. */
-  Busy: createError('GW_BUSY', 'this node is taking in many logins, retry after Retry-After seconds', 503),
+  Busy: createError('GW_BUSY', 'this node is taking in many logins or running late, retry after Retry-After seconds', 503),
   Unavailable: createError('GW_UNAVAILABLE', '%s', 503),
   Validation: createError('GW_VALIDATION', '%s', 400),
   TooLarge: createError('GW_TOO_LARGE', '%s', 400),

@@ -67,7 +67,7 @@ export async function serve(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.listen({ host: config.HOST, port: config.PORT });
+  await app.listen({ host: config.HOST, port: config.PORT, backlog: config.LISTEN_BACKLOG });
   if (config.NODE_ENV === 'development') {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.PORT;

@@ -7,6 +7,9 @@
  * with 503 GW_BUSY and a Retry-After spread over a few seconds, so the refused come back in a
  * trickle instead of a wave (the SDK honours it, src/client/client.ts).
  *
+ * The same refusal is given while the event loop is late (`overloaded`, see
+ * src/gateway/loop-lag.ts): handshakes queued before they are logins cost as much.
+ *
  * A login is in flight from the moment its handshake passed the cheap checks (origin, draining,
  * MAX_CONNECTIONS) until `connected` was sent or the attempt failed: ticket.release(), which
  * may be called any number of times.
@@ -25,6 +28,8 @@ export class LoginAdmission {
     /** Retry-After of a refusal is drawn from [minRetryS, maxRetryS]. */
     private readonly retryAfterRange: readonly [minRetryS: number, maxRetryS: number] = [1, 4],
     private readonly random: () => number = Math.random,
+    /** A reason to refuse however few logins are in flight: the event loop is late (loop-lag.ts). */
+    private readonly overloaded: () => boolean = () => false,
   ) {}
 
   /** Logins in flight now. */
@@ -32,9 +37,9 @@ export class LoginAdmission {
     return this.inFlight;
   }
 
-  /** A ticket, or undefined when `max` logins are in flight (counted as deferred). */
+  /** A ticket, or undefined when `max` logins are in flight or the loop is overloaded (counted as deferred). */
   enter(): LoginTicket | undefined {
-    if (this.inFlight >= this.max) {
+    if (this.inFlight >= this.max || this.overloaded()) {
       this.deferred++;
       return undefined;
     }

@@ -19,6 +19,8 @@ export interface GatewaySettings extends SessionLimits {
   maxConnections: number;
   /** MAX_PENDING_LOGINS: logins in flight before handshakes get 503 GW_BUSY (login-admission.ts; default 128). */
   maxPendingLogins?: number;
+  /** MAX_EVENT_LOOP_LAG_MS: handshakes get 503 GW_BUSY while the event loop is later than this (loop-lag.ts; 0 or absent = off). */
+  maxEventLoopLagMs?: number;
   maxSessionsPerUser: number;
   maxContentBytes: number;
   heartbeatIntervalMs: number;

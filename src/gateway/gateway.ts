@@ -26,6 +26,7 @@ import { Session, type EndReason, type SessionConfig, type SessionSocket } from 
 import type { Watchdog } from './watchdog.ts';
 import type { LoginWriter } from '../presence/login-writer.ts';
 import { LoginAdmission } from '../connection/login-admission.ts';
+import { LoopLag } from './loop-lag.ts';
 import { FrameIn, type GatewayCounters } from './gateway-counters.ts';
 import type { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { SessionPolicy } from '../connection/session-policy.ts';
@@ -72,6 +73,8 @@ export class Gateway implements TimeoutHandler {
   readonly logins: LoginWriter;
   /** Logins in flight, and the handshakes refused for it (MAX_PENDING_LOGINS). */
   readonly admission: LoginAdmission;
+  /** The event loop's lateness, one of admission's reasons to refuse (started and stopped with the node). */
+  readonly loopLag: LoopLag;
   private readonly messages: DirectMessages;
   readonly startedAt: number;
   draining = false;
@@ -92,7 +95,8 @@ export class Gateway implements TimeoutHandler {
     parts?: GatewayParts,
   ) {
     this.startedAt = deps.now();
-    this.admission = new LoginAdmission(deps.settings.maxPendingLogins ?? DEFAULT_MAX_PENDING_LOGINS);
+    this.loopLag = new LoopLag(deps.settings.maxEventLoopLagMs ?? 0);
+    this.admission = new LoginAdmission(deps.settings.maxPendingLogins ?? DEFAULT_MAX_PENDING_LOGINS, undefined, undefined, () => this.loopLag.overloaded());
     const p = parts ?? composeGatewayParts(deps, this);
     this.connections = p.connections;
     this.counters = p.counters;

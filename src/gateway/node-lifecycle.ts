@@ -76,6 +76,7 @@ export class NodeLifecycle {
     logout.start();
     cluster.start();
     this.watchdogTimer = setInterval(() => gateway.tick(), this.options.watchdogIntervalMs);
+    gateway.loopLag.start();
   }
 
   /**
@@ -99,6 +100,7 @@ export class NodeLifecycle {
   async stop(): Promise<void> {
     const { gateway, logout, cluster, recovery, log, now } = this.options;
     clearInterval(this.watchdogTimer);
+    gateway.loopLag.stop();
     const deadline = now() + Math.max(500, this.options.shutdownTimeoutMs - CLOSE_WAIT_MS - 500);
     await gateway.heartbeats.flush(now());
     await gateway.logins.flush();

@@ -65,8 +65,9 @@ export async function buildTestApp(t: Tap, backend: Backend = 'embedded', env: R
     // Immediate logouts unless a test is about the grace period.
     LOGOUT_GRACE_MS: '0',
     // Suites open hundreds of connections at once to set a scene; admission control
-    // (MAX_PENDING_LOGINS) has its own suite, test/ws/login-admission.test.ts.
+    // (MAX_PENDING_LOGINS, MAX_EVENT_LOOP_LAG_MS) has its own suite, test/ws/login-admission.test.ts.
     MAX_PENDING_LOGINS: '100000',
+    MAX_EVENT_LOOP_LAG_MS: '0',
     ...services,
     ...env,
   });

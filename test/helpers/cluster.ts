@@ -46,8 +46,9 @@ export async function startCluster(t: Test, nodeIds: string[], extra: Record<str
     LOG_LEVEL: 'info',
     LOGOUT_GRACE_MS: '0',
     // Suites open hundreds of connections at once to set a scene; admission control
-    // (MAX_PENDING_LOGINS) has its own suite, test/ws/login-admission.test.ts.
+    // (MAX_PENDING_LOGINS, MAX_EVENT_LOOP_LAG_MS) has its own suite, test/ws/login-admission.test.ts.
     MAX_PENDING_LOGINS: '100000',
+    MAX_EVENT_LOOP_LAG_MS: '0',
     // Several node processes on a busy 2-core test machine: a receipt seconds late is load, not
     // what these suites test; a cross-node ack stays `delivered` (test/ws/acks.test.ts tests the
     // timeout itself).

@@ -37,8 +37,9 @@ export async function startServer(env: Record<string, string>, timeoutMs = 60_00
       PORT: '0',
       NODE_ENV: 'test',
       // Suites open hundreds of connections at once to set a scene; admission control
-      // (MAX_PENDING_LOGINS) has its own suite, test/ws/login-admission.test.ts.
+      // (MAX_PENDING_LOGINS, MAX_EVENT_LOOP_LAG_MS) has its own suite, test/ws/login-admission.test.ts.
       MAX_PENDING_LOGINS: '100000',
+      MAX_EVENT_LOOP_LAG_MS: '0',
       NODE_STATE_FILE: join(tmpdir(), `gatehouse-${randomUUID()}.json`),
       ...env,
     },

@@ -89,6 +89,53 @@ t.test('over MAX_PENDING_LOGINS: 503 GW_BUSY with Retry-After before any token w
   await after.close();
 });
 
+t.test('over MAX_EVENT_LOOP_LAG_MS: 503 GW_BUSY while the event loop runs late, accepted again once it keeps up', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { MAX_EVENT_LOOP_LAG_MS: '40' }))!;
+  const admission = h.app.gateway.admission;
+  // The start's own work, and the first handshakes' (code compiled on first use, in this very
+  // process), may make turns late: handshakes are tried until one is accepted, as the SDK would.
+  let before: TestClient | undefined;
+  await eventually(async () => {
+    before = await TestClient.connect(`${h.wsUrl}/ws?token=${h.token('before')}`).catch(() => undefined);
+    return before;
+  }, 5000);
+  const deferredBefore = admission.deferred;
+
+  // The loop is held for 150 ms (what a storm's turns do): the next sample is late.
+  const heldUntil = performance.now() + 150;
+  while (performance.now() < heldUntil) {
+    // busy: nothing else runs on this thread
+  }
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  t.ok(h.app.gateway.loopLag.overloaded(), 'the probe saw the late turn');
+  const busy = await refusal(`${h.wsUrl}/ws?token=${h.token('during')}`);
+  t.equal(busy.status, 503);
+  t.equal(JSON.parse(busy.body).code, 'GW_BUSY');
+  t.ok(Number(busy.headers['retry-after']) >= 1, 'with a Retry-After');
+  t.equal(admission.deferred, deferredBefore + 1, 'counted as deferred (gatehouse_logins_deferred_total)');
+  t.equal(admission.pending, 0, 'though no login was in flight');
+
+  // The hold is 250 ms after the late sample; then handshakes are taken again.
+  await eventually(() => !h.app.gateway.loopLag.overloaded(), 2000);
+  const after = await TestClient.connect(`${h.wsUrl}/ws?token=${h.token('after')}`);
+  t.pass('accepted once the loop keeps up');
+  await before!.close();
+  await after.close();
+});
+
+t.test('MAX_EVENT_LOOP_LAG_MS=0: no probe, a late loop refuses nothing', async (t) => {
+  const h = (await buildTestApp(t, 'embedded', { MAX_EVENT_LOOP_LAG_MS: '0' }))!;
+  const heldUntil = performance.now() + 150;
+  while (performance.now() < heldUntil) {
+    // busy
+  }
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  t.notOk(h.app.gateway.loopLag.overloaded());
+  const client = await TestClient.connect(`${h.wsUrl}/ws?token=${h.token('late-loop')}`);
+  t.equal(h.app.gateway.admission.deferred, 0);
+  await client.close();
+});
+
 t.test('the SDK waits at least the Retry-After of a refused handshake before trying again', async (t) => {
   // A node that refuses every handshake with 503 and Retry-After: 1.
   const attempts: number[] = [];

@@ -43,6 +43,7 @@ function settingsFrom(config: Config) {
     sessionPolicy: config.SESSION_POLICY,
     maxConnections: config.MAX_CONNECTIONS,
     maxPendingLogins: config.MAX_PENDING_LOGINS,
+    maxEventLoopLagMs: config.MAX_EVENT_LOOP_LAG_MS,
     maxSessionsPerUser: config.MAX_SESSIONS_PER_USER,
     maxContentBytes: config.MAX_CONTENT_BYTES,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
