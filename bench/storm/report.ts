@@ -35,9 +35,11 @@ export interface ReconnectRow {
   handshakeP99Ms: number | null;
   /** Attempts that found nothing listening (the node was down or starting). */
   attemptsWhileDown: number;
-  /** Failed handshakes against the running node. */
+  /** Failed handshakes against the running node (after it answered /health/live). */
   failedAttempts: number;
   failedByKind: Record<string, number>;
+  /** Other failures before that: handshakes cut by the kill, or met by the node while it started (not refusals). */
+  failedWhileRestarting?: Record<string, number>;
   deferred: number;
   maxAttempts: number;
 }
@@ -97,12 +99,12 @@ export function stormMarkdown(r: StormResults): string {
     lines.push(
       `## Reconnect: ${r.args.clients} clients (SDK backoff: full jitter from 500 ms, Retry-After honoured) after the server is killed and restarted`,
       '',
-      '| server | back | restart s | all back s (from the kill) | CPU µs / reconnection | vs raw ws | handshake p99 ms | attempts while down | failed handshakes (node up) | deferred | most attempts of one client |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| server | back | restart s | all back s (from the kill) | CPU µs / reconnection | vs raw ws | handshake p99 ms | attempts while down | failed while restarting | failed handshakes (node up) | deferred | most attempts of one client |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const c of r.reconnect) {
       lines.push(
-        `| ${c.label} | ${c.back}/${c.clients} | ${num(c.restartMs / 1000, 1)} | ${c.allBackMs === null ? '**not all**' : num(c.allBackMs / 1000, 1)} | ${num(c.cpuUsPerReconnection)} | ${ratio(c.cpuUsPerReconnection, raw)} | ${num(c.handshakeP99Ms)} | ${c.attemptsWhileDown} | ${c.failedAttempts}${c.failedAttempts ? ` (${kinds(c.failedByKind)})` : ''} | ${c.deferred} | ${c.maxAttempts} |`,
+        `| ${c.label} | ${c.back}/${c.clients} | ${num(c.restartMs / 1000, 1)} | ${c.allBackMs === null ? '**not all**' : num(c.allBackMs / 1000, 1)} | ${num(c.cpuUsPerReconnection)} | ${ratio(c.cpuUsPerReconnection, raw)} | ${num(c.handshakeP99Ms)} | ${c.attemptsWhileDown} | ${kinds(c.failedWhileRestarting ?? {}) || 0} | ${c.failedAttempts}${c.failedAttempts ? ` (${kinds(c.failedByKind)})` : ''} | ${c.deferred} | ${c.maxAttempts} |`,
       );
     }
     lines.push('');

@@ -235,6 +235,9 @@ async function reconnect(server: RunningServer, args: Args, loadCore: number | n
     await server.crashAndRestart();
     const upAt = performance.now();
     const cpuUp = server.cpuUs();
+    // Failures so far belong to the outage: handshakes cut by the kill, or taken by a node still
+    // starting. Only those after the node answers count against it.
+    const atUp = (await clients.request<StormReply>({ cmd: 'storm-status', group: 'rc' })).figures.failedByKind;
     const deadline = upAt + (args.quick ? 60_000 : 180_000);
     let status: StormFigures;
     for (;;) {
@@ -245,7 +248,14 @@ async function reconnect(server: RunningServer, args: Args, loadCore: number | n
     const backAt = performance.now();
     const cpuBack = server.cpuUs();
     // Attempts while nothing listened (the node restarting) are the outage, not failed handshakes.
-    const { 'no server listening': whileDown = 0, ...byKind } = status.failedByKind;
+    const { 'no server listening': whileDown = 0, ...allKinds } = status.failedByKind;
+    const byKind: Record<string, number> = {};
+    const duringRestart: Record<string, number> = {};
+    for (const [kind, count] of Object.entries(allKinds)) {
+      const before = atUp[kind] ?? 0;
+      if (count - before > 0) byKind[kind] = count - before;
+      if (before > 0) duringRestart[kind] = before;
+    }
     const failed = Object.values(byKind).reduce((a, b) => a + b, 0);
     return {
       server: server.spec.id,
@@ -259,6 +269,7 @@ async function reconnect(server: RunningServer, args: Args, loadCore: number | n
       attemptsWhileDown: whileDown,
       failedAttempts: failed,
       failedByKind: byKind,
+      failedWhileRestarting: duringRestart,
       deferred: status.deferred,
       maxAttempts: status.maxAttempts,
     };
