@@ -241,6 +241,7 @@ async function connect(cmd: ConnectCommand): Promise<LoadReply> {
   const worker = async () => {
     while (next < cmd.users.length && performance.now() < stopAt) {
       const user = cmd.users[next++]!;
+      let deferrals = 0;
       for (let attempt = 1; ; attempt++) {
         try {
           const sock = await open(cmd, user);
@@ -249,6 +250,13 @@ async function connect(cmd: ConnectCommand): Promise<LoadReply> {
           connected++;
           break;
         } catch (error) {
+          // Deferred by admission control (503 + Retry-After, a busy node): wait as the SDK does;
+          // this is not one of the attempts.
+          if (error instanceof Refused && error.status === 503 && error.retryAfterS !== undefined && deferrals++ < MAX_DEFERRALS) {
+            await new Promise((r) => setTimeout(r, error.retryAfterS! * 1000 + Math.random() * 500));
+            attempt--;
+            continue;
+          }
           if (attempt < 3) {
             await new Promise((r) => setTimeout(r, 200 * attempt));
             continue;
@@ -485,6 +493,9 @@ interface StormGroup {
   lastReadyAt: number;
 }
 const stormGroups = new Map<string, StormGroup>();
+
+/** Retry-After waits one client of a ramp takes before its deferral counts as a failure. */
+const MAX_DEFERRALS = 20;
 
 /** A connection refused by the kernel: nothing listens (the server is down, restarting). */
 const NO_SERVER = 'no server listening';

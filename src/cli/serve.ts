@@ -1,7 +1,8 @@
 /**
  * `gatehouse serve` (the default command, and `node dist/server.js`): load the configuration,
- * build the app, listen, and shut down gracefully on SIGTERM/SIGINT (stop upgrades, close
- * sessions with 1001, flush logouts and heartbeats) within SHUTDOWN_TIMEOUT_MS, then exit 0.
+ * build the app, listen, and shut down gracefully on SIGTERM/SIGINT (refuse upgrades, tell the
+ * sessions to reconnect and close them with 1012, flush logouts and heartbeats) within
+ * SHUTDOWN_TIMEOUT_MS, then exit 0.
  */
 import { randomBytes } from 'node:crypto';
 import { buildApp } from '../app.ts';
