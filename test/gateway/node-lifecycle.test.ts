@@ -16,7 +16,11 @@ function lifecycle(listNodes: () => Promise<NodeLease[]>) {
   const log = collectingLogger();
   const step = (name: string) => async () => void steps.push(name);
   const fakes = {
-    gateway: { heartbeats: { flush: step('heartbeats') }, logins: { flush: step('logins') } },
+    gateway: {
+      heartbeats: { flush: step('heartbeats') },
+      logins: { flush: step('logins') },
+      loopLag: { stop: () => {} },
+    },
     logout: {
       expireGrace: async (until: number) => {
         steps.push(`expireGrace ${until - NOW}`);
