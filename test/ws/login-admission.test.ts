@@ -90,7 +90,9 @@ t.test('over MAX_PENDING_LOGINS: 503 GW_BUSY with Retry-After before any token w
 });
 
 t.test('over MAX_EVENT_LOOP_LAG_MS: 503 GW_BUSY while the event loop runs late, accepted again once it keeps up', async (t) => {
-  const h = (await buildTestApp(t, 'embedded', { MAX_EVENT_LOOP_LAG_MS: '40' }))!;
+  // A threshold well above what a busy test machine's scheduling delays a timer by, and a hold of
+  // the loop well above the threshold: the test is about the mechanism, not the machine.
+  const h = (await buildTestApp(t, 'embedded', { MAX_EVENT_LOOP_LAG_MS: '150' }))!;
   const admission = h.app.gateway.admission;
   // The start's own work, and the first handshakes' (code compiled on first use, in this very
   // process), may make turns late: handshakes are tried until one is accepted, as the SDK would.
@@ -101,8 +103,8 @@ t.test('over MAX_EVENT_LOOP_LAG_MS: 503 GW_BUSY while the event loop runs late, 
   }, 5000);
   const deferredBefore = admission.deferred;
 
-  // The loop is held for 150 ms (what a storm's turns do): the next sample is late.
-  const heldUntil = performance.now() + 150;
+  // The loop is held for 400 ms (what a storm's turns do): the next sample is late.
+  const heldUntil = performance.now() + 400;
   while (performance.now() < heldUntil) {
     // busy: nothing else runs on this thread
   }
@@ -115,12 +117,16 @@ t.test('over MAX_EVENT_LOOP_LAG_MS: 503 GW_BUSY while the event loop runs late, 
   t.equal(admission.deferred, deferredBefore + 1, 'counted as deferred (gatehouse_logins_deferred_total)');
   t.equal(admission.pending, 0, 'though no login was in flight');
 
-  // The hold is 250 ms after the late sample; then handshakes are taken again.
-  await eventually(() => !h.app.gateway.loopLag.overloaded(), 2000);
-  const after = await TestClient.connect(`${h.wsUrl}/ws?token=${h.token('after')}`);
+  // The hold is 250 ms after the late sample; then handshakes are taken again (tried until one
+  // is, as the SDK would: a loaded machine may delay a timer past the threshold on its own).
+  let after: TestClient | undefined;
+  await eventually(async () => {
+    after = await TestClient.connect(`${h.wsUrl}/ws?token=${h.token('after')}`).catch(() => undefined);
+    return after;
+  }, 10_000);
   t.pass('accepted once the loop keeps up');
   await before!.close();
-  await after.close();
+  await after!.close();
 });
 
 t.test('MAX_EVENT_LOOP_LAG_MS=0: no probe, a late loop refuses nothing', async (t) => {
