@@ -137,6 +137,9 @@ function onFrame(frame: ServerFrame): void {
 }
 
 /** Opens one socket; resolves once the server said it is ready (`connected` / Socket.IO CONNECT). */
+/** Retry-After waits one client of a ramp takes before its deferral counts as a failure. */
+const MAX_DEFERRALS = 20;
+
 /** A handshake refused with an HTTP status (and, for 503s, maybe a Retry-After in seconds). */
 class Refused extends Error {
   constructor(
@@ -493,9 +496,6 @@ interface StormGroup {
   lastReadyAt: number;
 }
 const stormGroups = new Map<string, StormGroup>();
-
-/** Retry-After waits one client of a ramp takes before its deferral counts as a failure. */
-const MAX_DEFERRALS = 20;
 
 /** A connection refused by the kernel: nothing listens (the server is down, restarting). */
 const NO_SERVER = 'no server listening';

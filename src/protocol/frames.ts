@@ -101,16 +101,16 @@ export const ClientFrameSchema = Type.Union([
 // Each schema's static type must be exactly its plain type in frame-types.ts (what the SDK
 // publishes): a difference either way is a compile error here.
 type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Same<A, B> = Exactly<A, B> extends true ? true : never;
-const clientTypesMatch: [
-  Same<Static<typeof ClientPingFrameSchema>, ClientPingFrame>,
-  Same<Static<typeof ClientMessageFrameSchema>, ClientMessageFrame>,
-  Same<Static<typeof ClientJoinFrameSchema>, ClientJoinFrame>,
-  Same<Static<typeof ClientLeaveFrameSchema>, ClientLeaveFrame>,
-  Same<Static<typeof ClientRoomFrameSchema>, ClientRoomFrame>,
-  Same<Static<typeof ClientAckFrameSchema>, ClientAckFrame>,
-] = [true, true, true, true, true, true];
-void clientTypesMatch;
+type Assert<T extends true> = T;
+/** Compile-time only: names every client schema next to its plain type. */
+export type ClientFrameTypesMatch = [
+  Assert<Exactly<Static<typeof ClientPingFrameSchema>, ClientPingFrame>>,
+  Assert<Exactly<Static<typeof ClientMessageFrameSchema>, ClientMessageFrame>>,
+  Assert<Exactly<Static<typeof ClientJoinFrameSchema>, ClientJoinFrame>>,
+  Assert<Exactly<Static<typeof ClientLeaveFrameSchema>, ClientLeaveFrame>>,
+  Assert<Exactly<Static<typeof ClientRoomFrameSchema>, ClientRoomFrame>>,
+  Assert<Exactly<Static<typeof ClientAckFrameSchema>, ClientAckFrame>>,
+];
 
 /** Every client frame type, in PROTOCOL.md order. */
 export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['ping', 'message', 'join', 'leave', 'room', 'ack'];
@@ -222,20 +222,20 @@ export const ServerFrameSchema = Type.Union([
   ServerReconnectFrameSchema,
 ]);
 
-const serverTypesMatch: [
-  Same<Static<typeof ServerConnectedFrameSchema>, ServerConnectedFrame>,
-  Same<Static<typeof ServerPongFrameSchema>, ServerPongFrame>,
-  Same<Static<typeof ServerMessageFrameSchema>, ServerMessageFrame>,
-  Same<Static<typeof ServerAckFrameSchema>, ServerAckFrame>,
-  Same<Static<typeof ServerJoinedFrameSchema>, ServerJoinedFrame>,
-  Same<Static<typeof ServerLeftFrameSchema>, ServerLeftFrame>,
-  Same<Static<typeof ServerRoomFrameSchema>, ServerRoomFrame>,
-  Same<Static<typeof ServerBroadcastFrameSchema>, ServerBroadcastFrame>,
-  Same<Static<typeof ServerErrorFrameSchema>, ServerErrorFrame>,
-  Same<Static<typeof ServerKickedFrameSchema>, ServerKickedFrame>,
-  Same<Static<typeof ServerReconnectFrameSchema>, ServerReconnectFrame>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
-void serverTypesMatch;
+/** Compile-time only: names every server schema next to its plain type. */
+export type ServerFrameTypesMatch = [
+  Assert<Exactly<Static<typeof ServerConnectedFrameSchema>, ServerConnectedFrame>>,
+  Assert<Exactly<Static<typeof ServerPongFrameSchema>, ServerPongFrame>>,
+  Assert<Exactly<Static<typeof ServerMessageFrameSchema>, ServerMessageFrame>>,
+  Assert<Exactly<Static<typeof ServerAckFrameSchema>, ServerAckFrame>>,
+  Assert<Exactly<Static<typeof ServerJoinedFrameSchema>, ServerJoinedFrame>>,
+  Assert<Exactly<Static<typeof ServerLeftFrameSchema>, ServerLeftFrame>>,
+  Assert<Exactly<Static<typeof ServerRoomFrameSchema>, ServerRoomFrame>>,
+  Assert<Exactly<Static<typeof ServerBroadcastFrameSchema>, ServerBroadcastFrame>>,
+  Assert<Exactly<Static<typeof ServerErrorFrameSchema>, ServerErrorFrame>>,
+  Assert<Exactly<Static<typeof ServerKickedFrameSchema>, ServerKickedFrame>>,
+  Assert<Exactly<Static<typeof ServerReconnectFrameSchema>, ServerReconnectFrame>>,
+];
 
 // ---- parsing ------------------------------------------------------------------------------
 
