@@ -28,7 +28,8 @@
  * and nobody is judged until every node had `deadAfterMs` to renew. A lapse is also recorded in
  * the store by whichever renewer saw it (`lapsedAt`): the keeper's thread and the main loop each
  * learn of it, even when the other one's renewal came first. Every reconnection to the store
- * (`resync`) re-asserts the node's share and releases the players it no longer holds.
+ * (`resync`) re-asserts the node's share (its live sessions, and the ended ones whose logout it
+ * still waits for) and releases the players it no longer holds.
  *
  * Fencing: a renewal refused as fenced means a reaper took this node for dead (it froze, was cut
  * off, or its loop stalled past NODE_STALL_LIMIT_MS) and logged its players out. The node then
@@ -38,7 +39,7 @@
  */
 import type { LogoutRecord } from '../presence/logout-outbox.ts';
 import type { Locks } from './locks.ts';
-import { NodeIdInUseError, type NodeLease, type NodeRegistry, type ReassertSession } from './node-registry.ts';
+import { NodeIdInUseError, type NodeLease, type NodeRegistry, type ReassertGrace, type ReassertSession } from './node-registry.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { isLeaseLive, isNodeAlive } from './node-liveness.ts';
 import type { LeaseKeeper, LeaseRenewalOutcome } from './lease-keeper.ts';
@@ -75,6 +76,8 @@ export interface ClusterMembershipOptions {
   batchSize?: number;
   /** The node's live sessions, one entry per user (for re-assertion). */
   liveSessions: () => ReassertSession[];
+  /** The ended logical sessions whose logout the node still waits for (re-asserted after them). */
+  pendingGraces?: () => ReassertGrace[];
   /** Logouts the reaper (or registration) made: log and write them. */
   onLogouts: (records: readonly LogoutRecord[]) => void;
   /** Users whose local sessions the store no longer backs: close them. */
@@ -250,7 +253,13 @@ export class ClusterMembership {
     this.resyncWanted = false;
     this.leaseWritten = Math.max(this.leaseWritten, at);
     this.lastRenewal = now();
-    if (restored > 0 || stale.length > 0) log.warn({ restored, stale: stale.length }, 'presence re-asserted in the online store');
+    // The ends still waiting for their logout: a store that lost them would never expire them,
+    // and once this node died nobody would write them (logout-pipeline.ts, 3.).
+    const graces = this.options.pendingGraces?.() ?? [];
+    const gracesRestored = graces.length === 0 ? 0 : await registry.reassertGraces(nodeId, graces);
+    if (restored > 0 || stale.length > 0 || gracesRestored > 0) {
+      log.warn({ restored, stale: stale.length, gracesRestored }, 'presence re-asserted in the online store');
+    }
     if (stale.length > 0) this.options.onStale(stale);
     if (!absent) return;
     const released = await registry.releaseAbsent(nodeId, now(), absent.holds);

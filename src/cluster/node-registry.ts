@@ -89,6 +89,23 @@ export interface ReassertSession {
   connectionIds?: readonly string[];
 }
 
+/**
+ * A logical session whose last connection on the re-asserting node ended while this node still
+ * waits for its logout (its grace period, or the check of an end the store answered as stale).
+ */
+export interface ReassertGrace {
+  userId: string;
+  username: string;
+  logicalSessionId: string;
+  epoch: number;
+  connectedAt: number;
+  /** When the last connection ended (the logout's stamp) and why. */
+  endedAt: number;
+  endReason: string;
+  /** When the grace period ends (= `endedAt` when there was none: the logout is due at once). */
+  graceUntil: number;
+}
+
 export interface ReassertResult {
   /** Users whose presence was recreated or corrected. */
   restored: number;
@@ -159,6 +176,18 @@ export interface NodeRegistry {
    * the node's lease to `now`. One atomic round trip per 500 sessions.
    */
   reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult>;
+
+  /**
+   * The other half of what a node holds: the logical sessions it saw end and still waits to see
+   * logged out (`ReassertGrace`). A store that lost data lost their pending grace with it, and
+   * nobody would ever expire them; once a node crashed, not even the node would write their
+   * logout. Per user: only where the store does not know the logical session (no record, or
+   * offline in an older logical session with a lower epoch, as `reassert` judges) it is recreated
+   * `reconnecting` until `graceUntil`, with its end's stamp, reason and node, so that any node's
+   * `expireGrace` logs it out (and a reconnect within the grace resumes it). Anything else is
+   * left untouched. Returns how many were recreated. One atomic round trip per 500 entries.
+   */
+  reassertGraces(nodeId: string, graces: ReadonlyArray<ReassertGrace>): Promise<number>;
 
   /**
    * The other half of a re-assertion: ends the node's share of every user the store records on

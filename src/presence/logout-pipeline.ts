@@ -29,6 +29,9 @@
  *    the database already closed, is somebody else's; any other gets its logout written here
  *    directly. A logout deferred for the grace period is checked the same way once the grace is
  *    over: the store may have lost the pending grace with its data, and then nobody expires it.
+ *    Should this node die before that check, the check dies with it: so whenever the node
+ *    re-asserts its share after the store lost data, these ends go back into the store as
+ *    pending graces (`NodeRegistry.reassertGraces`), which any node expires.
  * 4. Redis may also lose the queue itself (a restart without persistence). So the node keeps a
  *    journal of the logouts it produced until it has seen them in the database: its own write
  *    clears them at once; the rest are checked against the database after a grace period and
@@ -39,6 +42,7 @@ import type { EndSessionInput, EndSessionResult, ForceLogoutResult, PresenceStor
 import type { LogoutOutbox, LogoutRecord } from './logout-outbox.ts';
 import type { PlayerRepository } from './player-repository.ts';
 import type { EndReason } from '../connection/session.ts';
+import type { ReassertGrace } from '../cluster/node-registry.ts';
 import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { EndOfTurnTask } from '../util/end-of-turn.ts';
@@ -115,8 +119,11 @@ export class LogoutPipeline {
   private readonly parkedByUser = new Map<string, number>();
   /** Logouts this node produced, by logical session id, until seen in the database. */
   private readonly journal = new Map<string, { record: LogoutRecord; since: number }>();
-  /** Stale and deferred ends (see 3. above), by logical session id, until checked at `dueAt`. */
-  private readonly unconfirmedEnds = new Map<string, { end: ConnectionEnd; dueAt: number }>();
+  /**
+   * Stale and deferred ends (see 3. above), by logical session id, until checked at `dueAt`;
+   * `graceUntil`: when the grace the store was given ends (the end's time when there was none).
+   */
+  private readonly unconfirmedEnds = new Map<string, { end: ConnectionEnd; graceUntil: number; dueAt: number }>();
   /** Logouts to write directly (their queue entry is gone or never existed). */
   private readonly direct: LogoutRecord[] = [];
   private pumping = false;
@@ -310,10 +317,10 @@ export class LogoutPipeline {
   private ended(end: ConnectionEnd, result: EndSessionResult): void {
     const { connection, reason } = end;
     if (result.loggedOut && result.record) this.loggedOut(result.record, connection.id);
-    else if (result.stale) this.expectLogout(end, 0);
+    else if (result.stale) this.expectLogout(end, 0, end.at);
     else if (result.graceUntil !== undefined) {
       const graceMs = this.graceFor(reason);
-      this.expectLogout(end, graceMs);
+      this.expectLogout(end, graceMs, result.graceUntil);
       this.options.log.info(
         { userId: connection.userId, sessionId: connection.id, logicalSessionId: connection.logicalSessionId, reason, graceMs },
         'logout deferred: reconnecting',
@@ -385,10 +392,33 @@ export class LogoutPipeline {
   }
 
   /** Someone must write this end's logout: checked `delayMs` + `confirmEndsAfterMs` from now. */
-  private expectLogout(end: ConnectionEnd, delayMs: number): void {
+  private expectLogout(end: ConnectionEnd, delayMs: number, graceUntil: number): void {
     const dueAt = this.options.now() + delayMs + (this.options.confirmEndsAfterMs ?? this.options.journalGraceMs ?? 60_000);
     this.unconfirmedEnds.delete(end.connection.logicalSessionId); // re-inserted last: the map stays in due order per delay
-    this.unconfirmedEnds.set(end.connection.logicalSessionId, { end, dueAt });
+    this.unconfirmedEnds.set(end.connection.logicalSessionId, { end, graceUntil, dueAt });
+  }
+
+  /**
+   * The ends this node still waits to see logged out (deferred for their grace, or answered
+   * stale), as the store needs them to recreate what it lost (`NodeRegistry.reassertGraces`):
+   * otherwise a store that lost data and then this node's crash would leave them open forever.
+   */
+  pendingGraces(): ReassertGrace[] {
+    const graces: ReassertGrace[] = [];
+    for (const { end, graceUntil } of this.unconfirmedEnds.values()) {
+      const { connection, reason, at } = end;
+      graces.push({
+        userId: connection.userId,
+        username: connection.username,
+        logicalSessionId: connection.logicalSessionId,
+        epoch: connection.epoch,
+        connectedAt: connection.connectedAt,
+        endedAt: at,
+        endReason: reason,
+        graceUntil: Math.max(at, graceUntil),
+      });
+    }
+    return graces;
   }
 
   /**

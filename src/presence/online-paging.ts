@@ -3,7 +3,7 @@
  * the cursor format, the limit range, the userId prefix range, how far a filtered page may scan,
  * valid times and counts.
  */
-import type { ReassertSession } from '../cluster/node-registry.ts';
+import type { ReassertGrace, ReassertSession } from '../cluster/node-registry.ts';
 import { compareCodePoints } from './code-point-order.ts';
 import { USER_ID_PREFIX_PATTERN, USER_ID_PREFIX_RE } from '../protocol/ids.ts';
 
@@ -106,4 +106,13 @@ export function checkReassertSession(session: ReassertSession): void {
   if (session.connectionIds && session.connectionIds.length !== session.connections) {
     throw new RangeError(`connectionIds of ${session.userId} must list exactly ${session.connections} ids`);
   }
+}
+
+/** Throws a RangeError for a grace `reassertGraces` cannot record faithfully. */
+export function checkReassertGrace(grace: ReassertGrace): void {
+  checkTime('epoch', grace.epoch);
+  checkTime('connectedAt', grace.connectedAt);
+  checkTime('endedAt', grace.endedAt);
+  checkTime('graceUntil', grace.graceUntil);
+  if (grace.graceUntil < grace.endedAt) throw new RangeError(`graceUntil of ${grace.userId} is before its end`);
 }

@@ -53,3 +53,33 @@ t.test('Redis restarted empty mid-traffic', async (t) => {
   t.equal(b.child.exitCode, null, 'node b alive');
   await Promise.all(stayers.map((c) => c.close()));
 });
+
+t.test('a logout grace Redis lost outlives the node that held it', async (t) => {
+  if (!redisServerInstalled(t)) return;
+  const redis = await RedisServer.start();
+  t.teardown(() => redis.stop());
+  // A's own check of the grace would come NODE_DEAD_AFTER_MS after it (12 s): A is dead by then.
+  const cluster = await startCluster(t, ['rg-a', 'rg-b'], { REDIS_URL: redis.url, REDIS_KEY_PREFIX: '', LOGOUT_GRACE_MS: '2000', NODE_DEAD_AFTER_MS: '10000' });
+  if (!cluster) return;
+  const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+  const { client } = await TestClient.open(cluster.wsUrl(a, 'blip'));
+  const leftAt = Date.now();
+  await client.close();
+  await eventually(async () => a.logs.find((l) => l.msg === 'logout deferred: reconnecting' && l.userId === 'blip'), 5000);
+
+  await redis.stop();
+  await redis.restart(); // empty: the pending grace is gone
+  const reasserted = await eventually(async () => a.logs.find((l) => l.msg === 'presence re-asserted in the online store' && l.gracesRestored === 1), 8000);
+  t.ok(reasserted, 'A gave the store back the grace it waits on');
+  a.child.kill('SIGKILL');
+  await a.exited;
+
+  const player = await eventually(async () => {
+    const r = await cluster.admin(b, 'GET', '/api/online/players/blip');
+    return r.body?.lastSpiritGainTime ? r.body : undefined;
+  }, 10_000);
+  t.ok(player.lastSpiritGainTime >= leftAt - 50 && player.lastSpiritGainTime < leftAt + 1000, 'stamped with the time it left');
+  t.match(player, { status: 'offline' });
+  const lines = b.logs.filter((l) => l.msg === 'user logged out' && l.userId === 'blip');
+  t.match(lines, [{ reason: 'closed', nodeId: 'rg-b' }], 'logged out once, by the node that expired the grace');
+});

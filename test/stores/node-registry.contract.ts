@@ -424,6 +424,74 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
     );
   });
 
+  test('reassertGraces gives back the ends a store lost: any node expires them, a reconnect resumes them', async (t, before) => {
+    // Before the loss: u1's last connection on A ended at 2000 with a 5 s grace.
+    const u1 = await connect(before.presence, 'u1', 'A', 1000);
+    t.match(
+      await before.presence.endSession({ userId: 'u1', nodeId: 'A', logicalSessionId: u1.logicalSessionId, reason: 'closed', now: 2000, graceMs: 5000 }),
+      {
+        graceUntil: 7000,
+      },
+    );
+    const grace = (userId: string, logicalSessionId: string, epoch: number, endedAt: number, endReason: string, graceUntil: number) => ({
+      userId,
+      username: `name-${userId}`,
+      logicalSessionId,
+      epoch,
+      connectedAt: 1000,
+      endedAt,
+      endReason,
+      graceUntil,
+    });
+    const { presence, outbox, nodes } = await loseData(before);
+    // After it: 'newer' logged in again on B (a logical session the store knows now), 'ended'
+    // logged in and was kicked (its newer session is over): both are somebody else's to end.
+    const newer = await connect(presence, 'newer', 'B', 3000);
+    await connect(presence, 'ended', 'B', 3000);
+    await presence.forceLogout({ userId: 'ended', reason: 'kicked', now: 3100 });
+    t.equal(await outbox.countPendingLogouts(), 1, "the kick's logout");
+    const graces = [
+      grace('u1', u1.logicalSessionId, u1.epoch, 2000, 'closed', 7000),
+      grace('stale-end', 'sid-stale', 1, 2500, 'error', 2500), // ended with no grace: due at once
+      grace('back', 'sid-back', 1, 2600, 'closed', 7600),
+      grace('newer', 'sid-newer-old', 1, 2700, 'closed', 7700),
+      grace('ended', 'sid-ended-old', 1, 2800, 'closed', 7800),
+    ];
+    t.equal(await nodes.reassertGraces('A', graces), 3, 'u1, stale-end and back recreated');
+    t.match(await presence.getPlayer('u1'), { status: 'reconnecting', logicalSessionId: u1.logicalSessionId, epoch: u1.epoch, sessions: 0, graceUntil: 7000 });
+    t.match(
+      await presence.getPlayer('newer'),
+      { status: 'online', logicalSessionId: newer.logicalSessionId, nodes: { B: 1 } },
+      'the newer session is untouched',
+    );
+    t.match(await presence.getPlayer('ended'), { status: 'offline' }, 'the newer ended session stays ended');
+    t.notMatch(await presence.getPlayer('ended'), { logicalSessionId: 'sid-ended-old' });
+    t.equal(await nodes.reassertGraces('A', graces), 0, 'idempotent');
+
+    // 'back' reconnects within its grace (on another node): the same logical session goes on.
+    const resumed = await connect(presence, 'back', 'C', 5000);
+    t.match(resumed, { logicalSessionId: 'sid-back', newLogicalSession: false });
+
+    // Any node expires the rest, stamped when and why the connection ended, on the node it ended on.
+    t.same(
+      (await presence.expireGrace(6999, 10)).map((r) => [r.userId, r.logicalSessionId, r.logoutAt, r.reason, r.nodeId]),
+      [['stale-end', 'sid-stale', 2500, 'error', 'A']],
+    );
+    t.same(
+      (await presence.expireGrace(8000, 10)).map((r) => [r.userId, r.logicalSessionId, r.logoutAt, r.reason, r.nodeId, r.connectedAt]),
+      [['u1', u1.logicalSessionId, 2000, 'closed', 'A', 1000]],
+    );
+    t.equal(await outbox.countPendingLogouts(), 3, 'both queued for the database');
+    t.equal(await nodes.reassertGraces('A', graces), 0, 'an ended one is not brought back');
+    t.match(await presence.getPlayer('u1'), { status: 'offline' });
+    t.same(
+      (await presence.listOnline({ limit: 10 })).players.map((p) => p.userId),
+      ['back', 'newer'],
+    );
+    await t.rejects(nodes.reassertGraces('A', [{ ...graces[0]!, graceUntil: 1999 }]), RangeError, 'a grace before its end');
+    await t.rejects(nodes.reassertGraces('A', [{ ...graces[0]!, endedAt: 1.5 }]), RangeError);
+  });
+
   test('renewLease with lapseAfterMs records the last lapse in the store for every renewer', async (t, { nodes }) => {
     const { generation } = await nodes.registerNode('A', 1000, DEAD_AFTER);
     t.same(await nodes.renewLease('A', 2000, generation, 2500), { fenced: false, previous: 1000, lapsedAt: null }, 'no lapse yet');

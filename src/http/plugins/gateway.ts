@@ -131,6 +131,7 @@ export default fp(
       leaseIntervalMs: config.NODE_LEASE_INTERVAL_MS,
       deadAfterMs: config.NODE_DEAD_AFTER_MS,
       liveSessions: () => gateway.liveSessionsByUser(),
+      pendingGraces: () => logoutPipeline.pendingGraces(),
       onLogouts: (records) => void logoutPipeline.report(records),
       absent: {
         // A connection still here, or one whose end waits for the store, is not absent.

@@ -8,6 +8,7 @@ import {
   type NodeLease,
   type NodeRegistry,
   type ReapResult,
+  type ReassertGrace,
   type ReassertResult,
   type ReassertSession,
   type RegisterNodeResult,
@@ -15,7 +16,7 @@ import {
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { LeaseGenerations, supersedes } from '../../cluster/lease-generation.ts';
-import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
+import { checkCount, checkReassertGrace, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
 import type { MemoryOnlineState } from './memory-online-state.ts';
 import { SmallMap } from './small-map.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
@@ -141,6 +142,35 @@ export class MemoryNodeRegistry implements NodeRegistry {
       if (changed) result.restored += 1;
     }
     return result;
+  }
+
+  async reassertGraces(nodeId: string, graces: ReadonlyArray<ReassertGrace>): Promise<number> {
+    graces.forEach(checkReassertGrace);
+    let restored = 0;
+    for (const g of graces) {
+      const entry = this.state.players.get(g.userId);
+      // The same judgement as `reassert` (nodes/reassert-graces.lua).
+      const unknown = !entry || (entry.status === 'offline' && entry.sid !== g.logicalSessionId && entry.epoch < g.epoch);
+      if (!unknown) continue;
+      if (entry) this.state.expiry.cancel(g.userId);
+      this.state.players.set(g.userId, {
+        status: 'reconnecting',
+        username: g.username,
+        nodeId,
+        epoch: g.epoch,
+        sessions: 0,
+        sid: g.logicalSessionId,
+        connectedAt: g.connectedAt,
+        lastHeartbeat: g.endedAt,
+        grace: { until: g.graceUntil, endedAt: g.endedAt, reason: g.endReason, nodeId },
+        nodes: new SmallMap(),
+        conns: new SmallMap(),
+      });
+      this.state.graceQueue.insert({ due: g.graceUntil, id: g.userId });
+      this.state.index.insert(g.userId);
+      restored += 1;
+    }
+    return restored;
   }
 
   /**

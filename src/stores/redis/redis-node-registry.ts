@@ -11,6 +11,7 @@ import {
   type NodeLease,
   type NodeRegistry,
   type ReapResult,
+  type ReassertGrace,
   type ReassertResult,
   type ReassertSession,
   type RegisterNodeResult,
@@ -19,7 +20,7 @@ import {
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
-import { checkCount, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
+import { checkCount, checkReassertGrace, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
 
 /**
  * Users per script run when `registerNode` reaps a previous holder, and sessions per `reassert`
@@ -194,6 +195,21 @@ export class RedisNodeRegistry implements NodeRegistry {
       for (const userId of asArray(reply.stale, 'reassert stale')) result.stale.push(asString(userId, 'reassert stale userId'));
     }
     return result;
+  }
+
+  async reassertGraces(nodeId: string, graces: ReadonlyArray<ReassertGrace>): Promise<number> {
+    const { keys: k, run } = this.ctx;
+    graces.forEach(checkReassertGrace);
+    let restored = 0;
+    for (let i = 0; i < graces.length; i += CLUSTER_BATCH) {
+      const batch = graces.slice(i, i + CLUSTER_BATCH);
+      const args: string[] = [nodeId];
+      for (const g of batch) {
+        args.push(g.userId, g.username, g.logicalSessionId, String(g.epoch), String(g.connectedAt), String(g.endedAt), g.endReason, String(g.graceUntil));
+      }
+      restored += asNumber(await run('reassertGraces', [k.online, k.index, k.grace, ...batch.map((g) => k.player(g.userId))], args), 'reassertGraces');
+    }
+    return restored;
   }
 
   async releaseAbsent(nodeId: string, at: number, holds: (userId: string) => boolean): Promise<LogoutRecord[]> {

@@ -26,6 +26,7 @@ const SCRIPTS = {
   reapClaim: { file: 'nodes/reap-claim.lua', libs: ['finish-node.lua'] },
   reapClaimed: { file: 'nodes/reap-claimed.lua', libs: ['go-offline.lua', 'drop-node-share.lua', 'finish-node.lua'] },
   reassert: { file: 'nodes/reassert.lua', libs: [] },
+  reassertGraces: { file: 'nodes/reassert-graces.lua', libs: [] },
   releaseAbsent: { file: 'nodes/release-absent.lua', libs: ['go-offline.lua', 'drop-node-share.lua'] },
   // locks/
   tryLock: { file: 'locks/try-lock.lua', libs: [] },
