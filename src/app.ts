@@ -10,6 +10,7 @@ import { loggerOptions } from './logger.ts';
 import configPlugin from './http/plugins/config.ts';
 import requestLogPlugin from './http/plugins/request-log.ts';
 import upgradeGuardPlugin from './http/plugins/upgrade-guard.ts';
+import refusalTarpitPlugin, { answerClientError } from './http/plugins/refusal-tarpit.ts';
 import databasePlugin from './http/plugins/database.ts';
 import onlineStorePlugin from './http/plugins/online-store.ts';
 import authPlugin from './http/plugins/auth.ts';
@@ -45,6 +46,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // parser itself (431, connection closed, logged at trace only): no request object, route,
     // hook or log line is spent on it.
     http: { maxHeaderSize: config.HTTP_MAX_HEADER_BYTES },
+    // ...answered HTTP_REFUSAL_DELAY_MS late, so that a loop of them waits (refusal-tarpit.ts).
+    clientErrorHandler: answerClientError,
     // Frames, not request bodies, are the big payloads; REST bodies stay small.
     bodyLimit: 1024 * 1024,
     // Room names in paths (/api/rooms/:room/...) may be 128 characters (Fastify's default cap is 100).
@@ -71,6 +74,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(swaggerPlugin);
   // Before the stores: they wrap themselves with its timing observers where they are created.
   await app.register(metricsPlugin);
+  await app.register(refusalTarpitPlugin);
   await app.register(databasePlugin);
   await app.register(onlineStorePlugin);
   await app.register(authPlugin);

@@ -43,6 +43,12 @@ export const EnvSchema = Type.Object({
     1024 * 1024,
     "Largest request line + headers of an HTTP request or WebSocket handshake (Node's maxHeaderSize); larger is answered 431 by the HTTP parser and the connection closed, before any route, hook or log line costs anything. 8 KiB holds a handshake with a JWT and cookies (nginx's default line buffer is as large)",
   ),
+  HTTP_REFUSAL_DELAY_MS: int(
+    2000,
+    0,
+    60_000,
+    'A request head the HTTP parser refuses (over HTTP_MAX_HEADER_BYTES: 431; not HTTP: 400) is answered this much later, its connection held unread meanwhile: players never send one, and a client looping such requests waits instead of costing every player on the node the accepting and refusing (at most 1,024 connections held at once; beyond, answered at once). 0 = answer at once',
+  ),
   LOG_REFUSALS_WINDOW_MS: int(
     10_000,
     100,

@@ -137,7 +137,8 @@ t.test('answered requests: one line, the URL redacted and cut', async (t) => {
 });
 
 t.test('by default a request head over HTTP_MAX_HEADER_BYTES is refused by the HTTP parser: 431, connection closed, no log line', async (t) => {
-  const h = await buildTestApp(t, 'embedded');
+  // Answered at once here (the delay has its own test, test/http/refusal-tarpit.test.ts).
+  const h = await buildTestApp(t, 'embedded', { HTTP_REFUSAL_DELAY_MS: '0' });
   if (!h) return;
   const linesBefore = h.logs.length;
   const statuses: number[] = [];
