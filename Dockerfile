@@ -59,6 +59,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # compose's stop_grace_period and Kubernetes' terminationGracePeriodSeconds give it the time.
 STOPSIGNAL SIGTERM
 
-# node is PID 1 itself: no npm wrapper in between that could swallow or delay SIGTERM. The flags
-# are package.json's `start` script's (scripts/node-flags.mjs says why).
-CMD ["node", "--max-semi-space-size=8", "dist/server.js"]
+# node is PID 1 itself: no npm wrapper in between that could swallow or delay SIGTERM.
+CMD ["node", "dist/server.js"]

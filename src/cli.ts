@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env node
 /**
  * The `gatehouse` command (package.json `bin`, `npx gatehouse`). Commands:
  *   serve (default)        start the gateway

@@ -1,13 +1,12 @@
 /**
  * How a benchmark starts Gatehouse: as users run it. A checkout with the build
- * (scripts/build.mjs) runs `node <the start script's flags> dist/server.js`, brought up to date first (once per checkout and
+ * (scripts/build.mjs) runs `node dist/server.js`, brought up to date first (once per checkout and
  * run); an older checkout (`--gatehouse=DIR` of a commit before the build) runs its source
  * through tsx, as it was run then.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { gatewayNodeFlags } from '../../scripts/node-flags.mjs';
 
 const built = new Set<string>();
 
@@ -23,5 +22,5 @@ export function gatehouseEntryArgs(dir: string): string[] {
     });
     built.add(dir);
   }
-  return [...gatewayNodeFlags(dir), join(dir, 'dist', 'server.js')];
+  return [join(dir, 'dist', 'server.js')];
 }

@@ -8,7 +8,6 @@ import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gatewayNodeFlags } from '../../scripts/node-flags.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,8 +26,7 @@ export interface ServerProcess {
  * caller makes sure dist/ is built) instead of the source under tsx.
  */
 export async function startServer(env: Record<string, string>, timeoutMs = 60_000, options: { compiled?: boolean } = {}): Promise<ServerProcess> {
-  // With the flags `npm start` gives it (scripts/node-flags.mjs): tested as it runs.
-  const args = [...gatewayNodeFlags(root), ...(options.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'])];
+  const args = options.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
   const child = spawn(process.execPath, args, {
     cwd: root,
     // NODE_STATE_FILE: parallel suites must not share one crash-recovery state (a test that is
