@@ -5,15 +5,15 @@
  * page's files) beside it, and builds the client SDK package (packages/client/dist), whose
  * browser build the gateway serves at /client.js.
  *
- * `--if-stale` (run before `npm start`) builds only when dist/ is missing or older than any file
- * under src/, tsconfig*.json or package.json, so a later start costs a few stat calls instead
- * of a compile, and a developer who edited src/ never runs yesterday's code.
+ * `--if-stale` builds only when dist/ is missing or older than any file under src/,
+ * tsconfig*.json or package.json, so a later start costs a few stat calls instead of a compile,
+ * and a developer who edited src/ never runs yesterday's code. `npm start` (scripts/start.mjs)
+ * makes the same check in the server's own process.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compileProject } from './typescript-compiler.mjs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
@@ -39,13 +39,18 @@ function newestInput() {
   return newest;
 }
 
-function isStale() {
+/** Whether dist/ (or the SDK's build) is missing or older than a source. */
+export function isStale() {
   if (!existsSync(stamp) || !existsSync(join(root, 'packages', 'client', 'dist', 'index.js'))) return true;
   return newestInput() > statSync(stamp).mtimeMs;
 }
 
-function build() {
+/** Builds dist/ and the SDK package; exits the process on a failure. */
+export async function build() {
   const started = performance.now();
+  // Loaded only to build: a start with an up-to-date dist/ needs no TypeScript (a production
+  // install has none).
+  const { compileProject } = await import('./typescript-compiler.mjs');
   // A clean output: a source file deleted or renamed must not live on in dist/.
   rmSync(dist, { recursive: true, force: true });
   const status = compileProject(join(root, 'tsconfig.build.json'));
@@ -70,5 +75,4 @@ function build() {
   process.stderr.write(`build: dist/ ready (${copied} assets copied) in ${Math.round(performance.now() - started)} ms\n`);
 }
 
-if (process.argv.includes('--if-stale') && !isStale()) process.exit(0);
-build();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && !(process.argv.includes('--if-stale') && !isStale())) await build();

@@ -5,6 +5,8 @@
  * `npm start` does).
  */
 import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -51,5 +53,27 @@ t.test('node dist/server.js on PostgreSQL + Redis', async (t) => {
   t.ok((await player.ping()) >= 0, 'ping answered');
   await player.close();
 
+  t.same(await server.stop('SIGTERM'), { code: 0, signal: null }, 'drained and exited 0');
+});
+
+t.test('npm start (scripts/start.mjs) serves dist/ from one process, without a TypeScript import when dist/ is current', async (t) => {
+  const db = await testPostgres(t);
+  if (!db) return;
+  const redis = await testRedis(t);
+  if (!redis) return;
+  await promisify(execFile)(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root });
+  const builtAt = statSync(join(root, 'dist', '.build-stamp')).mtimeMs;
+  const server = await startServer(
+    { DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, AUTH_MODE: 'none', LOG_LEVEL: 'info' },
+    60_000,
+    { npmStart: true },
+  );
+  t.teardown(() => server.stop('SIGKILL'));
+  t.equal((await fetch(`http://127.0.0.1:${server.port}/health/ready`)).status, 200, 'ready');
+  t.equal(statSync(join(root, 'dist', '.build-stamp')).mtimeMs, builtAt, 'dist/ was current: nothing was compiled');
+  t.ok(
+    server.logs.some((l) => l.msg === 'lease keeper thread ready'),
+    'the compiled lease keeper started',
+  );
   t.same(await server.stop('SIGTERM'), { code: 0, signal: null }, 'drained and exited 0');
 });

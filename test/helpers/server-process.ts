@@ -22,11 +22,16 @@ export interface ServerProcess {
 }
 
 /**
- * `compiled`: run the build (`node dist/server.js`, as `npm start` and the container do; the
- * caller makes sure dist/ is built) instead of the source under tsx.
+ * `compiled`: run the build (`node dist/server.js`, as the container does; the caller makes sure
+ * dist/ is built) instead of the source under tsx; `npmStart`: what `npm start` runs
+ * (scripts/start.mjs: dist/, built first when stale).
  */
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000, options: { compiled?: boolean } = {}): Promise<ServerProcess> {
-  const args = options.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+export async function startServer(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  options: { compiled?: boolean; npmStart?: boolean } = {},
+): Promise<ServerProcess> {
+  const args = options.npmStart ? ['scripts/start.mjs'] : options.compiled ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
   const child = spawn(process.execPath, args, {
     cwd: root,
     // NODE_STATE_FILE: parallel suites must not share one crash-recovery state (a test that is
