@@ -9,32 +9,31 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../helpers/server-process.ts';
 import { testPostgres, testRedis } from '../helpers/services.ts';
 import { sdkClient } from '../client/helpers.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-t.test('node dist/server.js on PostgreSQL + Redis', async (t) => {
-  // One at a time: a missing service skips the test (plans it empty), which only one check may do.
+/**
+ * The suite's PostgreSQL and Redis as a node's environment, with dist/ brought up to date; null
+ * when a service is missing (the test is skipped). One at a time: a missing service skips the
+ * test (plans it empty), which only one check may do.
+ */
+async function servicesAndBuild(t: Test): Promise<Record<string, string> | null> {
   const db = await testPostgres(t);
-  if (!db) return;
+  if (!db) return null;
   const redis = await testRedis(t);
-  if (!redis) return;
+  if (!redis) return null;
   await promisify(execFile)(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root });
-  const server = await startServer(
-    {
-      DATABASE_URL: db.url,
-      DATABASE_SCHEMA: db.schema,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      AUTH_MODE: 'none',
-      LOG_LEVEL: 'info',
-    },
-    60_000,
-    { compiled: true },
-  );
+  return { DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, AUTH_MODE: 'none', LOG_LEVEL: 'info' };
+}
+
+t.test('node dist/server.js on PostgreSQL + Redis', async (t) => {
+  const env = await servicesAndBuild(t);
+  if (!env) return;
+  const server = await startServer(env, 60_000, { compiled: true });
   t.teardown(() => server.stop('SIGKILL'));
   const base = `http://127.0.0.1:${server.port}`;
   const ready = await fetch(`${base}/health/ready`);
@@ -57,17 +56,10 @@ t.test('node dist/server.js on PostgreSQL + Redis', async (t) => {
 });
 
 t.test('npm start (scripts/start.mjs) serves dist/ from one process, without a TypeScript import when dist/ is current', async (t) => {
-  const db = await testPostgres(t);
-  if (!db) return;
-  const redis = await testRedis(t);
-  if (!redis) return;
-  await promisify(execFile)(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: root });
+  const env = await servicesAndBuild(t);
+  if (!env) return;
   const builtAt = statSync(join(root, 'dist', '.build-stamp')).mtimeMs;
-  const server = await startServer(
-    { DATABASE_URL: db.url, DATABASE_SCHEMA: db.schema, REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix, AUTH_MODE: 'none', LOG_LEVEL: 'info' },
-    60_000,
-    { npmStart: true },
-  );
+  const server = await startServer(env, 60_000, { npmStart: true });
   t.teardown(() => server.stop('SIGKILL'));
   t.equal((await fetch(`http://127.0.0.1:${server.port}/health/ready`)).status, 200, 'ready');
   t.equal(statSync(join(root, 'dist', '.build-stamp')).mtimeMs, builtAt, 'dist/ was current: nothing was compiled');
