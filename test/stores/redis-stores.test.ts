@@ -325,6 +325,39 @@ t.test('redis: flushHeartbeats of 1,000 users is exactly one command', async (t)
   t.equal((await store.presence.listOnline({ limit: 5 })).players[0]?.lastHeartbeat, 10_007);
 });
 
+t.test('redis: a flush of 5,000 users goes out as 3 HSETs, each encoded on its own turn of the event loop', async (t) => {
+  const ctx = await redisStore(t);
+  if (!ctx) return;
+  const { redis, prefix, store } = ctx;
+  await redis.ping(); // connected: a command sent before is queued and sent (counted) again
+  const beats = new Map(Array.from({ length: 5000 }, (_, i) => [`user-${i}`, 20_000 + i] as const));
+  const order: string[] = [];
+  const original = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    if (command.name === 'hset') order.push(`hset ${(command.args.length - 1) / 2}`);
+    return original(command, stream);
+  };
+  t.teardown(() => {
+    redis.sendCommand = original;
+  });
+  // Work queued before the flush, as a ping that arrived meanwhile would be.
+  setImmediate(() => order.push('other work'));
+  await store.presence.flushHeartbeats('N1', beats);
+  t.same(order, ['hset 2000', 'other work', 'hset 2000', 'hset 1000'], 'the waiting work ran between the chunks');
+  t.equal(await redis.hlen(`${prefix}server:node:N1:heartbeats`), 5000, 'every heartbeat written');
+  await t.rejects(
+    store.presence.flushHeartbeats(
+      'N2',
+      new Map([
+        ['a', 1],
+        ['b', 1.5],
+      ]),
+    ),
+    RangeError,
+  );
+  t.equal(await redis.exists(`${prefix}server:node:N2:heartbeats`), 0, 'a bad value writes nothing');
+});
+
 t.test('redis: stores on different prefixes are isolated; the client keyPrefix is refused', async (t) => {
   const one = await redisStore(t);
   if (!one) return; // skipped: a second check would plan the test twice
