@@ -136,7 +136,6 @@ function onFrame(frame: ServerFrame): void {
   }
 }
 
-/** Opens one socket; resolves once the server said it is ready (`connected` / Socket.IO CONNECT). */
 /** Retry-After waits one client of a ramp takes before its deferral counts as a failure. */
 const MAX_DEFERRALS = 20;
 
@@ -150,6 +149,7 @@ class Refused extends Error {
   }
 }
 
+/** Opens one socket; resolves once the server said it is ready (`connected` / Socket.IO CONNECT). */
 function open(cmd: Pick<ConnectCommand, 'url' | 'protocol' | 'timeoutMs' | 'group'>, user: string): Promise<Sock> {
   const url = `${cmd.url}${cmd.url.includes('?') ? '&' : '?'}userId=${encodeURIComponent(user)}`;
   return new Promise((resolve, reject) => {

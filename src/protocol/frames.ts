@@ -6,7 +6,7 @@
  * ping per second per connection), it must name the offending field, and it must never throw.
  * The tests check that it accepts exactly what the schemas accept.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FRAME_ERROR_CODES, type FrameErrorCode } from './error-codes.ts';
 import { ROOM_MAX_LENGTH, ROOM_PATTERN, ROOM_RE, ROOM_TEXT, USER_ID_MAX_LENGTH, USER_ID_PATTERN, USER_ID_RE, USER_ID_TEXT } from './ids.ts';
 import { MAX_CLIENT_ID_LENGTH } from './limits.ts';
@@ -101,16 +101,21 @@ export const ClientFrameSchema = Type.Union([
 // Each schema's static type must be exactly its plain type in frame-types.ts (what the SDK
 // publishes): a difference either way is a compile error here.
 type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Assert<T extends true> = T;
+/** Whether the schema's static type is exactly `Plain`. */
+type Matches<Schema extends TSchema, Plain> = Exactly<Static<Schema>, Plain>;
+/** A compile error unless every entry is true. */
+type AllTrue<T extends readonly true[]> = T;
 /** Compile-time only: names every client schema next to its plain type. */
-export type ClientFrameTypesMatch = [
-  Assert<Exactly<Static<typeof ClientPingFrameSchema>, ClientPingFrame>>,
-  Assert<Exactly<Static<typeof ClientMessageFrameSchema>, ClientMessageFrame>>,
-  Assert<Exactly<Static<typeof ClientJoinFrameSchema>, ClientJoinFrame>>,
-  Assert<Exactly<Static<typeof ClientLeaveFrameSchema>, ClientLeaveFrame>>,
-  Assert<Exactly<Static<typeof ClientRoomFrameSchema>, ClientRoomFrame>>,
-  Assert<Exactly<Static<typeof ClientAckFrameSchema>, ClientAckFrame>>,
-];
+export type ClientFrameTypesMatch = AllTrue<
+  [
+    Matches<typeof ClientPingFrameSchema, ClientPingFrame>,
+    Matches<typeof ClientMessageFrameSchema, ClientMessageFrame>,
+    Matches<typeof ClientJoinFrameSchema, ClientJoinFrame>,
+    Matches<typeof ClientLeaveFrameSchema, ClientLeaveFrame>,
+    Matches<typeof ClientRoomFrameSchema, ClientRoomFrame>,
+    Matches<typeof ClientAckFrameSchema, ClientAckFrame>,
+  ]
+>;
 
 /** Every client frame type, in PROTOCOL.md order. */
 export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['ping', 'message', 'join', 'leave', 'room', 'ack'];
@@ -223,19 +228,21 @@ export const ServerFrameSchema = Type.Union([
 ]);
 
 /** Compile-time only: names every server schema next to its plain type. */
-export type ServerFrameTypesMatch = [
-  Assert<Exactly<Static<typeof ServerConnectedFrameSchema>, ServerConnectedFrame>>,
-  Assert<Exactly<Static<typeof ServerPongFrameSchema>, ServerPongFrame>>,
-  Assert<Exactly<Static<typeof ServerMessageFrameSchema>, ServerMessageFrame>>,
-  Assert<Exactly<Static<typeof ServerAckFrameSchema>, ServerAckFrame>>,
-  Assert<Exactly<Static<typeof ServerJoinedFrameSchema>, ServerJoinedFrame>>,
-  Assert<Exactly<Static<typeof ServerLeftFrameSchema>, ServerLeftFrame>>,
-  Assert<Exactly<Static<typeof ServerRoomFrameSchema>, ServerRoomFrame>>,
-  Assert<Exactly<Static<typeof ServerBroadcastFrameSchema>, ServerBroadcastFrame>>,
-  Assert<Exactly<Static<typeof ServerErrorFrameSchema>, ServerErrorFrame>>,
-  Assert<Exactly<Static<typeof ServerKickedFrameSchema>, ServerKickedFrame>>,
-  Assert<Exactly<Static<typeof ServerReconnectFrameSchema>, ServerReconnectFrame>>,
-];
+export type ServerFrameTypesMatch = AllTrue<
+  [
+    Matches<typeof ServerConnectedFrameSchema, ServerConnectedFrame>,
+    Matches<typeof ServerPongFrameSchema, ServerPongFrame>,
+    Matches<typeof ServerMessageFrameSchema, ServerMessageFrame>,
+    Matches<typeof ServerAckFrameSchema, ServerAckFrame>,
+    Matches<typeof ServerJoinedFrameSchema, ServerJoinedFrame>,
+    Matches<typeof ServerLeftFrameSchema, ServerLeftFrame>,
+    Matches<typeof ServerRoomFrameSchema, ServerRoomFrame>,
+    Matches<typeof ServerBroadcastFrameSchema, ServerBroadcastFrame>,
+    Matches<typeof ServerErrorFrameSchema, ServerErrorFrame>,
+    Matches<typeof ServerKickedFrameSchema, ServerKickedFrame>,
+    Matches<typeof ServerReconnectFrameSchema, ServerReconnectFrame>,
+  ]
+>;
 
 // ---- parsing ------------------------------------------------------------------------------
 

@@ -17,9 +17,17 @@ import {
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import { LeaseGenerations, supersedes } from '../../cluster/lease-generation.ts';
 import { checkCount, checkReassertGrace, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
-import type { MemoryOnlineState } from './memory-online-state.ts';
+import type { MemoryOnlineState, PlayerEntry } from './memory-online-state.ts';
 import { SmallMap } from './small-map.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
+
+/**
+ * Whether the store does not know the node's logical session `sid` (lib/store-missed.lua): no
+ * entry, or offline in an older logical session with a lower epoch (the login was lost).
+ */
+function storeMissed(entry: PlayerEntry | undefined, sid: string, epoch: number): boolean {
+  return entry === undefined || (entry.status === 'offline' && entry.sid !== sid && entry.epoch < epoch);
+}
 
 export class MemoryNodeRegistry implements NodeRegistry {
   private readonly generations = new LeaseGenerations();
@@ -105,9 +113,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
     for (const s of sessions) {
       let entry = this.state.players.get(s.userId);
       let changed = false;
-      // Offline in an older logical session: the store never saw this login (reassert.lua).
-      const neverSeen = entry !== undefined && entry.status === 'offline' && entry.sid !== s.logicalSessionId && entry.epoch < s.epoch;
-      if (!entry || neverSeen) {
+      if (storeMissed(entry, s.logicalSessionId, s.epoch)) {
         if (entry) this.state.expiry.cancel(s.userId);
         entry = {
           status: 'online',
@@ -123,7 +129,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
         };
         this.state.players.set(s.userId, entry);
         changed = true;
-      } else if (entry.status === 'online' && entry.sid === s.logicalSessionId) {
+      } else if (entry?.status === 'online' && entry.sid === s.logicalSessionId) {
         const count = entry.nodes.get(nodeId) ?? 0;
         if (count !== s.connections) {
           entry.nodes.set(nodeId, s.connections);
@@ -149,9 +155,7 @@ export class MemoryNodeRegistry implements NodeRegistry {
     let restored = 0;
     for (const g of graces) {
       const entry = this.state.players.get(g.userId);
-      // The same judgement as `reassert` (nodes/reassert-graces.lua).
-      const unknown = !entry || (entry.status === 'offline' && entry.sid !== g.logicalSessionId && entry.epoch < g.epoch);
-      if (!unknown) continue;
+      if (!storeMissed(entry, g.logicalSessionId, g.epoch)) continue;
       if (entry) this.state.expiry.cancel(g.userId);
       this.state.players.set(g.userId, {
         status: 'reconnecting',

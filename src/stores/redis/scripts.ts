@@ -25,8 +25,8 @@ const SCRIPTS = {
   removeNode: { file: 'nodes/remove-node.lua', libs: [] },
   reapClaim: { file: 'nodes/reap-claim.lua', libs: ['finish-node.lua'] },
   reapClaimed: { file: 'nodes/reap-claimed.lua', libs: ['go-offline.lua', 'drop-node-share.lua', 'finish-node.lua'] },
-  reassert: { file: 'nodes/reassert.lua', libs: [] },
-  reassertGraces: { file: 'nodes/reassert-graces.lua', libs: [] },
+  reassert: { file: 'nodes/reassert.lua', libs: ['store-missed.lua'] },
+  reassertGraces: { file: 'nodes/reassert-graces.lua', libs: ['store-missed.lua'] },
   releaseAbsent: { file: 'nodes/release-absent.lua', libs: ['go-offline.lua', 'drop-node-share.lua'] },
   // locks/
   tryLock: { file: 'locks/try-lock.lua', libs: [] },

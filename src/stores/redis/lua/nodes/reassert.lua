@@ -28,7 +28,7 @@ for i = 0, (#ARGV - 2) / FIELDS - 1 do
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], tonumber(ARGV[a + 6]), ARGV[a + 7]
   local changed, isStale = false, false
   local f = redis.call('HMGET', player, 'status', 'sid', 'epoch', 'sessions', field)
-  if not f[1] or (f[1] == 'offline' and f[2] ~= sid and (tonumber(f[3]) or 0) < tonumber(epoch)) then
+  if storeMissed(f, sid, epoch) then
     redis.call('PERSIST', player)
     redis.call('HDEL', player, 'logoutTime', 'logoutReason')
     redis.call('HSET', player, 'status', 'online', 'username', username, 'nodeId', nodeId, 'epoch', epoch,
