@@ -152,14 +152,23 @@ t.test('no reconnect after 4001, 4002 or close()', async (t) => {
 t.test('after a lost connection the SDK rejoins its rooms and takes the offline replay by itself', async (t) => {
   const h = (await buildTestApp(t, 'embedded'))!;
   const url = `${h.wsUrl}/ws`;
-  const player = sdkClient({ url, token: h.token('wanderer'), reconnect: { initialDelayMs: 300, maxDelayMs: 400 }, autoAckDelayMs: 20 });
+  // Back ~2 s after a loss, never sooner: the backoff's full jitter draws from [0, ceiling], so
+  // without a fixed draw the SDK could be back before the message below is sent (then delivered
+  // live, not queued).
+  const player = sdkClient({
+    url,
+    token: h.token('wanderer'),
+    reconnect: { initialDelayMs: 2000, maxDelayMs: 2000 },
+    random: () => 0.99,
+    autoAckDelayMs: 20,
+  });
   const friend = sdkClient({ url, token: h.token('friend2') });
   t.teardown(() => Promise.all([player.close(), friend.close()]));
   await player.connect();
   await friend.connect();
   await player.join('guild');
 
-  // The link drops; before the SDK is back (≥ 300 ms later), a message is sent to the player.
+  // The link drops; before the SDK is back, a message is sent to the player.
   const lost = nextEvent(player, 'close');
   (player.rawSocket as unknown as { terminate(): void }).terminate();
   await lost;
