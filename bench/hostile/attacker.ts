@@ -94,6 +94,8 @@ async function pace(
   ms: number,
   frame: (client: CountingClient, n: number) => string | Buffer,
   maxBuffered = 4 * 1024 * 1024,
+  /** Called every tick before sending (an attacker that logs in again when closed). */
+  onTick?: () => void,
 ): Promise<{ sent: number; skipped: number }> {
   let sent = 0;
   let skipped = 0;
@@ -103,6 +105,7 @@ async function pace(
     const timer = setInterval(() => {
       const elapsed = performance.now() - t0;
       const due = Math.floor((Math.min(elapsed, ms) * perSec) / 1000);
+      onTick?.();
       clients.forEach((c, i) => {
         while (counts[i]! < due) {
           const n = counts[i]!++;
@@ -146,15 +149,48 @@ async function adminPost(node: NodeAddress, path: string, body: string): Promise
 const ATTACKS: Record<string, (a: AttackArgs) => Promise<AttackOutcome>> = {
   /** 1. One session sends 45 msg/s of 60 KB to userIds nobody ever used. */
   async 'unknown-recipients'(a) {
-    const attacker = await connect(a.node, `${a.tag}-a`);
+    // A persistent attacker: closed for its strikes (4008), it logs in again and goes on, so the
+    // pressure lasts the whole attack.
+    const sessions = [await connect(a.node, `${a.tag}-a`)];
+    const current = [sessions[0]!];
+    let reconnecting = false;
+    let attacking = true;
     const content = JSON.stringify('x'.repeat(60 * 1024));
-    const { sent, skipped } = await pace([attacker], 45, a.durationMs, (_c, n) => {
-      const to = `${a.tag}-rnd-${randomBytes(6).toString('hex')}`;
-      return `{"type":"message","to":"${to}","id":"m${n}","content":${content}}`;
-    });
+    const { sent, skipped } = await pace(
+      current,
+      45,
+      a.durationMs,
+      (_c, n) => {
+        const to = `${a.tag}-rnd-${randomBytes(6).toString('hex')}`;
+        return `{"type":"message","to":"${to}","id":"m${n}","content":${content}}`;
+      },
+      undefined,
+      () => {
+        if (!attacking || reconnecting || current[0]!.open) return;
+        reconnecting = true;
+        void connect(a.node, `${a.tag}-a`)
+          .then(
+            (next) => {
+              sessions.push(next);
+              current[0] = next;
+            },
+            () => {},
+          )
+          .finally(() => {
+            reconnecting = false;
+          });
+      },
+    );
+    attacking = false;
     await sleep(1500);
-    attacker.close();
-    return outcome([attacker], sent, { skipped }, `${sent} sent to random ids: acks ${fmtCounts(attacker.acks)}; errors ${fmtCounts(attacker.errors)}`);
+    for (const s of sessions) s.close();
+    return outcome(
+      sessions,
+      sent,
+      { skipped, logins: sessions.length },
+      `${sent} sent to random ids over ${sessions.length} logins: acks ${fmtCounts(sumCounts(sessions, 'acks'))}; errors ${fmtCounts(sumCounts(sessions, 'errors'))}`,
+      { sessions: 1 },
+    );
   },
 
   /**

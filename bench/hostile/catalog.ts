@@ -16,7 +16,7 @@ export interface AttackSpec {
 }
 
 export const ATTACKS: AttackSpec[] = [
-  { n: 1, id: 'unknown-recipients', title: '1 session, 45 msg/s × 60 KB to never-seen userIds', length: 'long' },
+  { n: 1, id: 'unknown-recipients', title: '1 player, 45 msg/s × 60 KB to never-seen userIds (logs in again when closed)', length: 'long' },
   { n: 2, id: 'offline-junk', title: '135 junk messages to an offline known user after 1 admin push', length: 'once' },
   { n: 3, id: 'nested-json', title: '8 sessions × 45 frames/s of 498 KB nested JSON', length: 'long' },
   { n: 4, id: 'slow-victim', title: 'flood of a player on a 256 KB/s link (2 senders × 40 msg/s × 16 KB)', length: 'long' },

@@ -3,7 +3,7 @@
  * window ends, one timer per paused session only, one summary (count) per limited window.
  */
 import t from 'tap';
-import { InboundBudget, type InboundTimers } from '../../src/connection/inbound-budget.ts';
+import { HEAVY_FRAME_CHARS, InboundBudget, type InboundTimers } from '../../src/connection/inbound-budget.ts';
 import { Session, sessionConfig, type SessionLimits } from '../../src/connection/session.ts';
 import { LIMITS, ManualClock, RecordingSocket } from '../helpers/core.ts';
 
@@ -20,7 +20,16 @@ class ManualTimers implements InboundTimers {
   clear(handle: unknown): void {
     this.pending.delete(handle as number);
   }
+  /** setImmediate: what `nextTurn` queued runs at the start of the next `advance` (or `turn`). */
+  readonly turns: Array<() => void> = [];
+  nextTurn(fn: () => void): void {
+    this.turns.push(fn);
+  }
+  turn(): void {
+    for (const fn of this.turns.splice(0)) fn();
+  }
   advance(ms: number): void {
+    this.turn();
     const end = this.clock.value + ms;
     for (;;) {
       const due = [...this.pending].filter(([, timer]) => timer.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
@@ -125,6 +134,72 @@ t.test('a 5 s flood gets at most one summary per window, counting every refused 
   );
   t.ok(refused > summaries.length, `several refusals per summary (${refused} refused)`);
   t.ok(sent - refused <= 5 * 50, `within the frames and bytes budgets (${sent - refused} admitted)`);
+});
+
+t.test('a heavy frame within the budget: its session reads again on the next turn, light frames never wait', async (t) => {
+  const { timers, socket, session, frame, budget } = setup({ maxMessagesPerSec: 1000, maxInboundBytesPerSec: 1_000_000 });
+  for (let i = 0; i < 50; i++) t.equal(frame(HEAVY_FRAME_CHARS - 1), 'ok');
+  t.equal(socket.pauses, 0, 'frames under HEAVY_FRAME_CHARS: never paused');
+  t.equal(timers.turns.length, 0, 'nothing scheduled for them');
+  t.equal(frame(HEAVY_FRAME_CHARS), 'ok', 'a heavy frame is admitted');
+  t.ok(socket.paused, 'and its socket stops reading');
+  t.equal(budget.yieldedSessions, 1);
+  t.notOk(budget.isPaused(session), 'not as a refusal');
+  t.equal(frame(HEAVY_FRAME_CHARS), 'ok', 'a second heavy frame of the same read');
+  t.equal(socket.pauses, 1, 'paused once');
+  t.equal(timers.turns.length, 1, 'one next-turn callback');
+  t.equal(timers.pending.size, 0, 'no timer');
+  timers.turn();
+  t.notOk(socket.paused, 'reads again on the next turn');
+  t.equal(budget.yieldedSessions, 0, 'nothing kept');
+});
+
+t.test('heavy frames of many sessions in one turn: one callback resumes them all', async (t) => {
+  const clock = new ManualClock(1_000_000);
+  const timers = new ManualTimers(clock);
+  const budget = new InboundBudget({ onWindowEnd: () => {}, timers });
+  const sockets = Array.from({ length: 50 }, () => new RecordingSocket());
+  for (const [i, socket] of sockets.entries()) {
+    const session = new Session({ id: `s${i}`, userId: `u${i}`, username: `u${i}`, socket, config: sessionConfig({ limits: LIMITS, now: clock.now }) });
+    session.state = 'open';
+    t.equal(budget.admit(session, 60_000, clock.value), 'ok');
+  }
+  t.ok(
+    sockets.every((s) => s.paused),
+    'every one paused',
+  );
+  t.equal(timers.turns.length, 1, 'one setImmediate for the turn');
+  timers.turn();
+  t.ok(
+    sockets.every((s) => !s.paused),
+    'every one reads again',
+  );
+});
+
+t.test('a heavy frame, then a refusal in the same read: the next turn leaves it paused, the window end resumes it', async (t) => {
+  const { clock, timers, summaries, socket, frame } = setup({ maxMessagesPerSec: 1000, maxInboundBytesPerSec: 100_000 });
+  t.equal(frame(60_000), 'ok');
+  t.equal(frame(60_000), 'ok', 'crossing the budget passes');
+  t.equal(frame(60_000), 'limited');
+  timers.turn();
+  t.ok(socket.paused, 'the next turn does not resume a session over its budget');
+  timers.advance(1000 - (clock.value - 1_000_000));
+  t.same(
+    summaries.map((s) => s.refused),
+    [1],
+  );
+  t.notOk(socket.paused, 'its window end does');
+});
+
+t.test('a session that ends while yielding is forgotten', async (t) => {
+  const { timers, socket, session, frame, budget } = setup({ maxMessagesPerSec: 1000, maxInboundBytesPerSec: 1_000_000 });
+  frame(HEAVY_FRAME_CHARS);
+  t.ok(socket.paused);
+  session.state = 'closed';
+  budget.sessionClosed(session);
+  t.equal(budget.yieldedSessions, 0);
+  timers.turn();
+  t.equal(budget.yieldedSessions, 0);
 });
 
 t.test('strikes: the close verdict still pauses, and the window end resumes without a summary', async (t) => {
