@@ -5,7 +5,7 @@
  * collected once all its pings are answered (or a deadline passes: the rest count as lost, i.e.
  * slower than anything measured). A bystander whose connection drops reconnects a second later.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Histogram } from '../lib/histogram.ts';
 import { serveCommands } from './agent.ts';
 import { handshake, playerToken, wsUrl, type Frame } from './wire.ts';
@@ -23,7 +23,17 @@ export interface WindowFigures {
   disconnects: number;
   /** Frames other than pong/connected the bystanders got (e.g. an admin broadcast), by type. */
   otherFrames: Record<string, number>;
+  /**
+   * The bystanders' own event-loop delay while the window was open (p99 / max, ms): a pong
+   * waits for it too, so a high figure here is the measuring process's, not the node's.
+   */
+  clientLoopP99Ms: number | null;
+  clientLoopMaxMs: number | null;
+  /** The slowest pings (over SLOW_PING_MS, at most 50): [sent at, Unix ms; round trip, ms]. */
+  slowPings: Array<[number, number]>;
 }
+
+const SLOW_PING_MS = 5;
 
 interface Window {
   sent: number;
@@ -33,6 +43,8 @@ interface Window {
   rtt: Histogram;
   disconnects: number;
   otherFrames: Record<string, number>;
+  clientLoop: { p99Ms: number; maxMs: number } | null;
+  slowPings: Array<[number, number]>;
 }
 
 interface Bystander {
@@ -53,7 +65,7 @@ const bystanders: Bystander[] = [];
 function windowOf(index: number): Window {
   let w = windows.get(index);
   if (!w) {
-    w = { sent: 0, pongs: 0, lost: 0, outstanding: 0, rtt: new Histogram(), disconnects: 0, otherFrames: {} };
+    w = { sent: 0, pongs: 0, lost: 0, outstanding: 0, rtt: new Histogram(), disconnects: 0, otherFrames: {}, clientLoop: null, slowPings: [] };
     windows.set(index, w);
   }
   return w;
@@ -88,7 +100,9 @@ async function open(b: Bystander): Promise<void> {
           const w = windowOf(entry[1]);
           w.pongs++;
           w.outstanding--;
-          w.rtt.record(performance.now() - entry[0]);
+          const rtt = performance.now() - entry[0];
+          w.rtt.record(rtt);
+          if (rtt > SLOW_PING_MS && w.slowPings.length < 50) w.slowPings.push([Math.round(performance.timeOrigin + entry[0]), Math.round(rtt * 10) / 10]);
         } else if (frame.type !== 'connected') {
           const other = windowOf(current).otherFrames;
           other[String(frame.type)] = (other[String(frame.type)] ?? 0) + 1;
@@ -132,7 +146,19 @@ function figures(w: Window): WindowFigures {
     maxMs: w.pongs ? w.rtt.maxMs : null,
     disconnects: w.disconnects,
     otherFrames: w.otherFrames,
+    clientLoopP99Ms: w.clientLoop?.p99Ms ?? null,
+    clientLoopMaxMs: w.clientLoop?.maxMs ?? null,
+    slowPings: w.slowPings,
   };
+}
+
+/** This process's event-loop delay since the current window opened. */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+
+function closeLoopWindow(index: number): void {
+  windowOf(index).clientLoop = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+  loopDelay.reset();
 }
 
 serveCommands({
@@ -156,6 +182,7 @@ serveCommands({
   },
   /** New pings belong to window `index` from now on. */
   window(args: { index: number }) {
+    closeLoopWindow(current);
     current = args.index;
     windowOf(current);
     return { connected: bystanders.filter((b) => b.ws).length };

@@ -33,6 +33,8 @@ export class AttackedNode {
     readonly env: Record<string, string>,
     readonly logPath: string,
     private readonly cwd: string = REPO_ROOT,
+    /** Node options put before the entry point. */
+    private readonly nodeFlags: string[] = [],
   ) {
     this.logFile = createWriteStream(logPath, { flags: 'a' });
   }
@@ -74,7 +76,10 @@ export class AttackedNode {
   }
 
   async start(): Promise<void> {
-    this.proc = spawnChild(this.core, process.execPath, gatehouseEntryArgs(this.cwd), { cwd: this.cwd, env: { ...this.env, PORT: String(this.port) } });
+    this.proc = spawnChild(this.core, process.execPath, [...this.nodeFlags, ...gatehouseEntryArgs(this.cwd)], {
+      cwd: this.cwd,
+      env: { ...this.env, PORT: String(this.port) },
+    });
     this.proc.child.stdout?.on('data', (c: Buffer) => this.count(c));
     this.proc.child.stderr?.on('data', (c: Buffer) => this.count(c));
     const ok = await waitHttpOk(`http://127.0.0.1:${this.port}/health/ready`, 120_000, () => !this.alive);

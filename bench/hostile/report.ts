@@ -45,20 +45,24 @@ export function hostileMarkdown(r: HostileResults): string {
   );
   lines.push('');
   lines.push(
-    `**Baseline** (same run, no attack): pong p50 ${fmtMs(b.p50Ms)}, p99 ${fmtMs(b.p99Ms)}, max ${fmtMs(b.maxMs)} over ${b.sent} pings; ` +
+    `**Baseline** (same run, no attack): pong p50 ${fmtMs(b.p50Ms)}, p99 ${fmtMs(b.p99Ms)}, max ${fmtMs(b.maxMs)} over ${b.sent} pings${clientLoop(b)}; ` +
       `Redis ${b.redisCommandsPerSec.toFixed(1)} commands/s, ${kb(b.keyspaceBytes)} of keys; log ${b.logBytesPerSec.toFixed(0)} B/s.`,
   );
   if (r.baselineAfter)
     lines.push(
-      `After the last attack, the same window again: pong p50 ${fmtMs(r.baselineAfter.p50Ms)}, p99 ${fmtMs(r.baselineAfter.p99Ms)}, max ${fmtMs(r.baselineAfter.maxMs)}${r.baselineAfter.lost ? `, ${r.baselineAfter.lost} lost` : ''} (the targets use the first baseline).`,
+      `After the last attack, the same window again: pong p50 ${fmtMs(r.baselineAfter.p50Ms)}, p99 ${fmtMs(r.baselineAfter.p99Ms)}, max ${fmtMs(r.baselineAfter.maxMs)}${r.baselineAfter.lost ? `, ${r.baselineAfter.lost} lost` : ''}${clientLoop(r.baselineAfter)} (the targets use the first baseline).`,
     );
   lines.push('');
-  lines.push('| # | attack | measured | bystander pong p99 / max | Redis added (per session) | log written (per refusal) | targets |');
+  lines.push(
+    "The bystanders' own event-loop delay (p99 / max) is given with their pongs: a pong waits for it as well, so it is the part of a round trip that was the measuring process's, not the node's.",
+  );
+  lines.push('');
+  lines.push('| # | attack | measured | bystander pong p99 / max (their own loop delay) | Redis added (per session) | log written (per refusal) | targets |');
   lines.push('|---|---|---|---|---|---|---|');
   for (const a of r.attacks) {
     const by = a.bystanders;
     const pong = by
-      ? `${fmtMs(by.p99Ms)} / ${fmtMs(by.maxMs)}${by.lost ? ` (${by.lost} lost)` : ''}${by.disconnects ? `, ${by.disconnects} disconnects` : ''}`
+      ? `${fmtMs(by.p99Ms)} / ${fmtMs(by.maxMs)}${by.clientLoopMaxMs !== null && by.clientLoopMaxMs !== undefined ? ` (${fmtMs(by.clientLoopP99Ms)} / ${fmtMs(by.clientLoopMaxMs)})` : ''}${by.lost ? ` (${by.lost} lost)` : ''}${by.disconnects ? `, ${by.disconnects} disconnects` : ''}`
       : '-';
     const redis = a.redis
       ? `${kb(a.redis.keyspaceDeltaBytes)}${a.redis.perSessionBytes !== null ? ` (${kb(a.redis.perSessionBytes)})` : ''}${a.redis.commandsPerSent !== null ? `; ${a.redis.commandsPerSent.toFixed(2)} cmd/frame` : ''}`
@@ -113,4 +117,11 @@ export function hostileMarkdown(r: HostileResults): string {
   for (const e of r.errors) lines.push(`\nError: ${e}`);
   lines.push('');
   return lines.join('\n');
+}
+
+/** `; their own loop delay p99 X / max Y` of a bystanders' window, when measured. */
+function clientLoop(w: { clientLoopP99Ms?: number | null; clientLoopMaxMs?: number | null }): string {
+  return w.clientLoopMaxMs === null || w.clientLoopMaxMs === undefined
+    ? ''
+    : `; bystanders' own loop delay p99 ${fmtMs(w.clientLoopP99Ms ?? null)}, max ${fmtMs(w.clientLoopMaxMs)}`;
 }

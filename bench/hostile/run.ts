@@ -10,7 +10,8 @@
  * and the attack's own figures (acks by status, error frames by code, HTTP answers).
  *
  *   npm run bench -- --scenario=hostile [--quick] [--only=1,3,4] [--attack-s=10] [--short-s=5]
- *                    [--bystanders=200] [--env KEY=VALUE ...] [--label=before] [--gatehouse=DIR] [--out=DIR]
+ *                    [--bystanders=200] [--env KEY=VALUE ...] [--node-flag=--trace-gc ...] [--label=before]
+ *                    [--gatehouse=DIR] [--out=DIR]
  *
  * Writes bench/results/<date>-hostile[-<label>][-quick].{json,md}.
  */
@@ -40,6 +41,7 @@ interface Args {
   env: Record<string, string>;
   label: string;
   gatehouse: string | undefined;
+  nodeFlags: string[];
   out: string;
 }
 
@@ -47,7 +49,7 @@ function usage(message?: string): never {
   if (message) process.stderr.write(`bench hostile: ${message}\n`);
   process.stderr.write(
     'usage: npm run bench -- --scenario=hostile [--quick] [--only=1,3,4] [--attack-s=10] [--short-s=5] [--bystanders=200]\n' +
-      '                        [--env KEY=VALUE ...] [--label=before] [--gatehouse=DIR] [--out=DIR]\n',
+      '                        [--env KEY=VALUE ...] [--node-flag=--trace-gc ...] [--label=before] [--gatehouse=DIR] [--out=DIR]\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     env: {},
     label: '',
     gatehouse: undefined,
+    nodeFlags: [],
     out: join(REPO_ROOT, 'bench', 'results'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -98,6 +101,11 @@ function parseArgs(argv: string[]): Args {
         args.env[pair.slice(0, at)] = pair.slice(at + 1);
         break;
       }
+      case '--node-flag':
+        // A Node option for the attacked node's process (e.g. --trace-gc: its lines land in the node log).
+        if (!value.startsWith('--')) usage('--node-flag=--<node option>');
+        args.nodeFlags.push(value);
+        break;
       case '--label':
         args.label = labelArg(value, usage);
         break;
@@ -221,7 +229,7 @@ export async function runHostile(argv: string[]): Promise<void> {
     NODE_OPTIONS: '',
     ...args.env,
   };
-  const node = new AttackedNode(port, serverCore, env, logPath, args.gatehouse);
+  const node = new AttackedNode(port, serverCore, env, logPath, args.gatehouse, args.nodeFlags);
   cleanups.push(() => node.stop());
   log(`starting the node on port ${port} (private Redis ${redis.port}, schema ${schema}, log ${logPath})`);
   await node.start();

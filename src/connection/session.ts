@@ -119,6 +119,8 @@ export class Session implements SendQueueListener {
   readonly limiter: RateLimiter;
   readonly connectedAt: number;
   state: SessionState = 'opening';
+  /** Bytes of frames read since the session began closing (Gateway.onClosingFrame). */
+  closingReadBytes = 0;
   /** Set once the online store accepted the login. */
   epoch = 0;
   logicalSessionId = '';

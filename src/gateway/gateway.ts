@@ -22,6 +22,9 @@ import type { RoomService } from '../delivery/room-service.ts';
 import type { DirectMessages, PushResult } from '../delivery/direct-messages.ts';
 
 export type { PushResult };
+
+/** What a closing session may still make the node read: one second of the inbound budget's default. */
+export const CLOSING_READ_MAX_BYTES = 256 * 1024;
 import { Session, type EndReason, type SessionConfig, type SessionSocket } from '../connection/session.ts';
 import type { Watchdog } from './watchdog.ts';
 import type { LoginWriter } from '../presence/login-writer.ts';
@@ -217,6 +220,20 @@ export class Gateway implements TimeoutHandler {
   }
 
   /** An inbound WebSocket message: the one proof that the client is alive. Never throws. */
+  /**
+   * A frame of a session that is closing, dropped without being decoded (the route makes no text
+   * of it). The node reads a closing session only to find its close frame; a client that keeps
+   * sending instead (a flooder kicked with 4008: megabytes waiting in TCP buffers, read the
+   * moment its pause ended, held every other player's pong ~50 ms) may make it read
+   * CLOSING_READ_MAX_BYTES, then its connection is cut.
+   */
+  onClosingFrame(session: Session, bytes: number): void {
+    this.counters.framesIn++;
+    this.counters.framesInByType[FrameIn.Dropped]!++;
+    session.closingReadBytes += bytes;
+    if (session.closingReadBytes > CLOSING_READ_MAX_BYTES) session.terminate(session.endReason ?? 'kicked');
+  }
+
   onFrame(session: Session, data: string, binary: boolean): void {
     const now = this.deps.now();
     session.lastHeartbeat = now;

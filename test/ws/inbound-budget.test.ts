@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline';
 import t from 'tap';
 import WebSocket from 'ws';
 import { buildTestApp } from '../helpers/build.ts';
+import { CLOSING_READ_MAX_BYTES } from '../../src/gateway/gateway.ts';
+import { FrameIn } from '../../src/gateway/gateway-counters.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 type Frame = { type: string; code?: string; count?: number };
@@ -148,6 +150,35 @@ t.test('a flooder of nested 60 KB frames is refused and paused; a bystander is n
     bystander.frames.some((f) => f.type === 'message'),
     'nothing reached the bystander',
   );
+  await bystander.close();
+});
+
+t.test('a flooder kicked with 4008: its backlog is dropped undecoded and read only up to CLOSING_READ_MAX_BYTES', async (t) => {
+  const h = (await buildTestApp(t, 'real', { RATE_LIMIT_STRIKES: '1' }))!;
+  if (!h) return;
+  const counters = h.app.gateway.counters;
+  const flooders = startFlooders([`${h.wsUrl}/ws?token=${h.token('kicked-flooder')}`], 30_000, 2000);
+  t.teardown(() => void flooders.child.kill());
+  t.equal(await flooders.ready, 'ready');
+  const droppedBefore = counters.framesInByType[FrameIn.Dropped]!;
+  const { written, length, frames } = await flooders.go();
+  const dropped = counters.framesInByType[FrameIn.Dropped]! - droppedBefore;
+  t.ok(
+    frames[0]!.some((f) => f.type === 'kicked'),
+    'the flooder was kicked (first refused second: RATE_LIMIT_STRIKES=1)',
+  );
+  t.ok(
+    written * length > 4 * CLOSING_READ_MAX_BYTES,
+    `it had written ${((written * length) / 1e6).toFixed(1)} MB: far more than a closing session may make the node read`,
+  );
+  t.ok(dropped >= 1, `the node read some of it while closing (${dropped} frames dropped)`);
+  t.ok(
+    (dropped - 1) * length <= CLOSING_READ_MAX_BYTES,
+    `then cut the connection: ${dropped} frames of ${length} B read after the kick (at most ${CLOSING_READ_MAX_BYTES} B + one frame)`,
+  );
+  const { client: bystander } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('after-kick')}`);
+  await bystander.ping(2000);
+  t.pass('the node serves others as before');
   await bystander.close();
 });
 

@@ -37,11 +37,18 @@ const SESSION = Symbol('gatehouse.session');
 type SocketWithSession = WebSocket & { [SESSION]: Session };
 const sessionOf = (socket: WebSocket): Session => (socket as SocketWithSession)[SESSION];
 
+function byteLength(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
+  return data.byteLength;
+}
+
 const wsRoute: FastifyPluginAsync = async (app) => {
   const { gateway, metrics } = app;
 
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-    gateway.onFrame(sessionOf(this), isBinary ? '' : data.toString(), isBinary);
+    const session = sessionOf(this);
+    if (session.state === 'closing' || session.state === 'closed') gateway.onClosingFrame(session, byteLength(data));
+    else gateway.onFrame(session, isBinary ? '' : data.toString(), isBinary);
   }
   function onPong(this: WebSocket): void {
     // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
