@@ -218,36 +218,43 @@ export async function runCapacity(argv: string[]): Promise<void> {
       },
     );
 
-    // Heartbeat: everyone pings once a second, spread over the second, for 10 s.
-    const pingSeconds = 10;
+    // Heartbeat: every player pings once a second, spread over the second, from now to the end
+    // (a player who stops is timed out and logged out in the middle of a later phase); the
+    // heartbeat phase is 10 s of it, charged the flushes' HSETs.
     let pings = 0;
+    const pingers: NodeJS.Timeout[] = [];
+    const keepPinging = (clients: CountingClient[]) =>
+      clients.forEach((c, i) => {
+        setTimeout(
+          () => {
+            const tick = () => {
+              if (c.send(`{"type":"ping","ts":${Date.now()}}`)) pings++;
+            };
+            tick();
+            pingers.push(setInterval(tick, 1000));
+          },
+          Math.floor((i * 1000) / clients.length),
+        );
+      });
+    keepPinging(onA);
+    await sleep(2000);
+    let pingsBefore = 0;
     await phase(
       'heartbeat',
       'ping',
-      () => pings,
+      () => pings - pingsBefore,
       async () => {
-        const timers = onA.map((c, i) =>
-          setTimeout(
-            () => {
-              const tick = () => {
-                if (c.send(`{"type":"ping","ts":${Date.now()}}`)) pings++;
-              };
-              tick();
-              timers.push(setInterval(tick, 1000) as unknown as NodeJS.Timeout);
-            },
-            Math.floor((i * 1000) / onA.length),
-          ),
-        );
-        await sleep(pingSeconds * 1000);
-        for (const t of timers) clearInterval(t);
+        pingsBefore = pings;
+        await sleep(10_000);
       },
-      5500,
+      0,
       'the HSETs of the flushes only (every HEARTBEAT_FLUSH_INTERVAL_MS, 5 s: one per node per 2,000 changed players)',
       ['hset'],
     );
 
     // Cross-node direct messages: senders on A, recipients on B (paced under the rate limit).
     const recipients = await inBatches(200, 50, (i) => connect(b, `cap-${stamp}-b${i}`));
+    keepPinging(recipients);
     const senders = onA.slice(0, 200);
     let sent = 0;
     await phase(
@@ -311,6 +318,7 @@ export async function runCapacity(argv: string[]): Promise<void> {
       8000,
       'connections cut (TCP), logouts written to PostgreSQL',
     );
+    for (const t of pingers) clearInterval(t);
     for (const r of recipients) r.close();
 
     const report = markdown(args, results, perSec, { taskset, loadAverage: loadAverage() });
