@@ -22,9 +22,6 @@ import type { RoomService } from '../delivery/room-service.ts';
 import type { DirectMessages, PushResult } from '../delivery/direct-messages.ts';
 
 export type { PushResult };
-
-/** What a closing session may still make the node read: one second of the inbound budget's default. */
-export const CLOSING_READ_MAX_BYTES = 256 * 1024;
 import { Session, type EndReason, type SessionConfig, type SessionSocket } from '../connection/session.ts';
 import type { Watchdog } from './watchdog.ts';
 import type { LoginWriter } from '../presence/login-writer.ts';
@@ -39,6 +36,9 @@ import type { EarlyFrames } from '../connection/early-frames.ts';
 import { composeGatewayParts, type GatewayParts, type TimeoutHandler } from './gateway-parts.ts';
 import type { GatewayDeps, GatewaySettings } from './gateway-deps.ts';
 import { within } from '../util/promise-timeout.ts';
+
+/** What a closing session may still make the node read: one second of the inbound budget's default. */
+export const CLOSING_READ_MAX_BYTES = 256 * 1024;
 
 export type { GatewayDeps, GatewaySettings };
 
@@ -219,7 +219,6 @@ export class Gateway implements TimeoutHandler {
     for (const frame of this.early.release(session)) this.frames.handle(session, frame.data, frame.binary, now());
   }
 
-  /** An inbound WebSocket message: the one proof that the client is alive. Never throws. */
   /**
    * A frame of a session that is closing, dropped without being decoded (the route makes no text
    * of it). The node reads a closing session only to find its close frame; a client that keeps
@@ -234,6 +233,7 @@ export class Gateway implements TimeoutHandler {
     if (session.closingReadBytes > CLOSING_READ_MAX_BYTES) session.terminate(session.endReason ?? 'kicked');
   }
 
+  /** An inbound WebSocket message: the one proof that the client is alive. Never throws. */
   onFrame(session: Session, data: string, binary: boolean): void {
     const now = this.deps.now();
     session.lastHeartbeat = now;
