@@ -147,7 +147,7 @@ async function adminPost(node: NodeAddress, path: string, body: string): Promise
 }
 
 const ATTACKS: Record<string, (a: AttackArgs) => Promise<AttackOutcome>> = {
-  /** 1. One session sends 45 msg/s of 60 KB to userIds nobody ever used. */
+  /** 1. One player sends 45 msg/s of 60 KB to userIds nobody ever used (logging in again when kicked). */
   async 'unknown-recipients'(a) {
     // A persistent attacker: closed for its strikes (4008), it logs in again and goes on, so the
     // pressure lasts the whole attack.
