@@ -22,7 +22,7 @@ import { REPO_ROOT } from '../lib/load.ts';
 import { freePort } from '../lib/net.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, sleep } from '../lib/proc.ts';
-import { PrivateRedis } from '../lib/redis.ts';
+import { type CommandStats, PrivateRedis, parseCommandStats } from '../lib/redis.ts';
 import { AttackedNode } from '../hostile/node.ts';
 import { type CountingClient, connect, type NodeAddress } from '../hostile/wire.ts';
 
@@ -52,27 +52,17 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** Redis's own counters: calls and usec per command, and the process's CPU. */
+/** Redis's command counters and the redis-server process's CPU at one moment. */
 interface RedisCounters {
   at: number;
-  calls: Record<string, number>;
-  usec: Record<string, number>;
+  stats: CommandStats;
   cpuUs: number;
 }
 
 async function readCounters(client: Redis): Promise<RedisCounters> {
   const [stats, cpu] = await Promise.all([client.info('commandstats'), client.info('cpu')]);
-  const calls: Record<string, number> = {};
-  const usec: Record<string, number> = {};
-  for (const line of stats.split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
-    // The probe's own INFO is not the node's.
-    if (!m || m[1] === 'info') continue;
-    calls[m[1]!] = Number(m[2]);
-    usec[m[1]!] = Number(m[3]);
-  }
   const seconds = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(cpu)?.[1] ?? 0);
-  return { at: performance.now(), calls, usec, cpuUs: (seconds('used_cpu_sys') + seconds('used_cpu_user')) * 1e6 };
+  return { at: performance.now(), stats: parseCommandStats(stats), cpuUs: (seconds('used_cpu_sys') + seconds('used_cpu_user')) * 1e6 };
 }
 
 interface Cost {
@@ -86,24 +76,8 @@ interface Cost {
 /** Two significant decimals below 1 (a heartbeat's share of a flush is ~0.0005 commands). */
 const fixed = (v: number) => (v >= 1 || v === 0 ? v.toFixed(1) : v.toPrecision(2));
 
-const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
-
-function delta(a: RedisCounters, b: RedisCounters): Cost & { seconds: number; processUs: number; topUs: Record<string, number> } {
-  const top: Record<string, number> = {};
-  const topUs: Record<string, number> = {};
-  for (const [k, v] of Object.entries(b.calls)) {
-    const d = v - (a.calls[k] ?? 0);
-    if (d > 0) top[k] = d;
-    topUs[k] = (b.usec[k] ?? 0) - (a.usec[k] ?? 0);
-  }
-  return {
-    topUs,
-    seconds: (b.at - a.at) / 1000,
-    commands: sum(b.calls) - sum(a.calls),
-    commandUs: sum(b.usec) - sum(a.usec),
-    processUs: b.cpuUs - a.cpuUs,
-    top,
-  };
+function delta(a: RedisCounters, b: RedisCounters): { seconds: number; stats: CommandStats; processUs: number } {
+  return { seconds: (b.at - a.at) / 1000, stats: PrivateRedis.delta(a.stats, b.stats), processUs: b.cpuUs - a.cpuUs };
 }
 
 interface PhaseResult extends Cost {
@@ -168,7 +142,7 @@ export async function runCapacity(argv: string[]): Promise<void> {
     const idle0 = await readCounters(probe);
     await sleep(5000);
     const idle = delta(idle0, await readCounters(probe));
-    const perSec = { commands: idle.commands / idle.seconds, commandUs: idle.commandUs / idle.seconds, processUs: idle.processUs / idle.seconds };
+    const perSec = { commands: idle.stats.total / idle.seconds, commandUs: idle.stats.usec / idle.seconds, processUs: idle.processUs / idle.seconds };
     log(`idle: ${perSec.commands.toFixed(1)} commands/s, ${perSec.processUs.toFixed(0)} µs/s of redis-server CPU`);
 
     const results: PhaseResult[] = [];
@@ -186,16 +160,16 @@ export async function runCapacity(argv: string[]): Promise<void> {
       const ops = operations();
       const net = only
         ? {
-            commands: only.reduce((n, k) => n + (d.top[k] ?? 0), 0),
-            commandUs: only.reduce((n, k) => n + (d.topUs[k] ?? 0), 0),
+            commands: only.reduce((n, k) => n + (d.stats.byCommand[k] ?? 0), 0),
+            commandUs: only.reduce((n, k) => n + (d.stats.usecByCommand[k] ?? 0), 0),
             processUs: null,
           }
         : {
-            commands: Math.max(0, d.commands - perSec.commands * d.seconds),
-            commandUs: Math.max(0, d.commandUs - perSec.commandUs * d.seconds),
+            commands: Math.max(0, d.stats.total - perSec.commands * d.seconds),
+            commandUs: Math.max(0, d.stats.usec - perSec.commandUs * d.seconds),
             processUs: Math.max(0, d.processUs - perSec.processUs * d.seconds),
           };
-      results.push({ phase: name, unit, operations: ops, seconds: d.seconds, ...net, top: d.top, note });
+      results.push({ phase: name, unit, operations: ops, seconds: d.seconds, ...net, top: d.stats.byCommand, note });
       log(
         `${name}: ${ops} ${unit}; ${fixed(net.commands / ops)} commands, ${fixed(net.commandUs / ops)} µs in commands${net.processUs === null ? '' : `, ${fixed(net.processUs / ops)} µs of redis-server CPU`} per ${unit}`,
       );

@@ -10,23 +10,30 @@ import { Redis } from 'ioredis';
 import { freePort } from './net.ts';
 import { killChild, sleep, spawnChild, type Spawned } from './proc.ts';
 
-/** Calls per command from `INFO commandstats`, the probes' own INFO left out. */
+/** Calls and time per command from `INFO commandstats`, the probes' own INFO left out. */
 export function parseCommandStats(text: string): CommandStats {
   const byCommand: Record<string, number> = {};
+  const usecByCommand: Record<string, number> = {};
   let total = 0;
+  let usec = 0;
   for (const line of text.split('\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line.trim());
     if (!m || m[1] === 'info') continue;
     byCommand[m[1]!] = Number(m[2]);
+    usecByCommand[m[1]!] = Number(m[3]);
     total += Number(m[2]);
+    usec += Number(m[3]);
   }
-  return { total, byCommand };
+  return { total, byCommand, usec, usecByCommand };
 }
 
 export interface CommandStats {
   /** Total calls of every command except INFO (the benchmark's own probe). */
   total: number;
   byCommand: Record<string, number>;
+  /** Microseconds Redis spent executing them (scripts included), in all and per command. */
+  usec: number;
+  usecByCommand: Record<string, number>;
 }
 
 export class PrivateRedis {
@@ -77,11 +84,15 @@ export class PrivateRedis {
 
   static delta(a: CommandStats, b: CommandStats): CommandStats {
     const byCommand: Record<string, number> = {};
+    const usecByCommand: Record<string, number> = {};
     for (const [k, v] of Object.entries(b.byCommand)) {
       const d = v - (a.byCommand[k] ?? 0);
-      if (d > 0) byCommand[k] = d;
+      if (d > 0) {
+        byCommand[k] = d;
+        usecByCommand[k] = (b.usecByCommand[k] ?? 0) - (a.usecByCommand[k] ?? 0);
+      }
     }
-    return { total: b.total - a.total, byCommand };
+    return { total: b.total - a.total, byCommand, usec: b.usec - a.usec, usecByCommand };
   }
 
   /** Empties the instance between runs (and resets the counters). */

@@ -119,7 +119,7 @@ export class Session implements SendQueueListener {
   readonly limiter: RateLimiter;
   readonly connectedAt: number;
   state: SessionState = 'opening';
-  /** Bytes of frames read since the session began closing (Gateway.onClosingFrame). */
+  /** Bytes of frames read since the session began closing (Gateway.onFrame). */
   closingReadBytes = 0;
   /** Set once the online store accepted the login. */
   epoch = 0;

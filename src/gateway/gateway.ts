@@ -40,6 +40,12 @@ import { within } from '../util/promise-timeout.ts';
 /** What a closing session may still make the node read: one second of the inbound budget's default. */
 export const CLOSING_READ_MAX_BYTES = 256 * 1024;
 
+/** A frame as read: ws's Buffer (decoded only when the frame is handled), or its text. */
+export interface InboundFrame {
+  readonly length: number;
+  toString(): string;
+}
+
 export type { GatewayDeps, GatewaySettings };
 
 /** The longest a timed-out session's socket waits for its logout to be written before it is closed. */
@@ -220,34 +226,29 @@ export class Gateway implements TimeoutHandler {
   }
 
   /**
-   * A frame of a session that is closing, dropped without being decoded (the route makes no text
-   * of it). The node reads a closing session only to find its close frame; a client that keeps
-   * sending instead (a flooder kicked with 4008: megabytes waiting in TCP buffers, read the
-   * moment its pause ended, held every other player's pong ~50 ms) may make it read
+   * An inbound WebSocket message: the one proof that the client is alive. Never throws. `data`
+   * is decoded only for a session that is opening or open: a closing session's frames are
+   * dropped as they are. The node reads a closing session only to find its close frame; a client
+   * that keeps sending instead (a flooder kicked with 4008: megabytes waiting in TCP buffers,
+   * read the moment its pause ended, held every other player's pong ~50 ms) may make it read
    * CLOSING_READ_MAX_BYTES, then its connection is cut.
    */
-  onClosingFrame(session: Session, bytes: number): void {
-    this.counters.framesIn++;
-    this.counters.framesInByType[FrameIn.Dropped]!++;
-    session.closingReadBytes += bytes;
-    if (session.closingReadBytes > CLOSING_READ_MAX_BYTES) session.terminate(session.endReason ?? 'kicked');
-  }
-
-  /** An inbound WebSocket message: the one proof that the client is alive. Never throws. */
-  onFrame(session: Session, data: string, binary: boolean): void {
+  onFrame(session: Session, data: InboundFrame, binary: boolean): void {
     const now = this.deps.now();
     session.lastHeartbeat = now;
     this.counters.framesIn++;
     if (session.state === 'opening') {
-      if (!this.early.keep(session, data, binary)) this.counters.framesInByType[FrameIn.Dropped]!++;
+      if (!this.early.keep(session, binary ? '' : data.toString(), binary)) this.counters.framesInByType[FrameIn.Dropped]!++;
       return;
     }
     if (session.state !== 'open') {
       this.counters.framesInByType[FrameIn.Dropped]!++;
+      session.closingReadBytes += data.length;
+      if (session.closingReadBytes > CLOSING_READ_MAX_BYTES) session.terminate(session.endReason ?? 'kicked');
       return;
     }
     try {
-      this.frames.handle(session, data, binary, now);
+      this.frames.handle(session, binary ? '' : data.toString(), binary, now);
     } catch (error) {
       this.deps.log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'frame handler failed');
     }

@@ -37,18 +37,12 @@ const SESSION = Symbol('gatehouse.session');
 type SocketWithSession = WebSocket & { [SESSION]: Session };
 const sessionOf = (socket: WebSocket): Session => (socket as SocketWithSession)[SESSION];
 
-function byteLength(data: RawData): number {
-  if (Array.isArray(data)) return data.reduce((sum, part) => sum + part.length, 0);
-  return data.byteLength;
-}
-
 const wsRoute: FastifyPluginAsync = async (app) => {
   const { gateway, metrics } = app;
 
   function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-    const session = sessionOf(this);
-    if (session.state === 'closing' || session.state === 'closed') gateway.onClosingFrame(session, byteLength(data));
-    else gateway.onFrame(session, isBinary ? '' : data.toString(), isBinary);
+    // ws hands a text or binary message over as one Buffer (binaryType 'nodebuffer').
+    gateway.onFrame(sessionOf(this), data as Buffer, isBinary);
   }
   function onPong(this: WebSocket): void {
     // Answer to the watchdog's ping (stamped in session.wsPingSentAt): its round trip. An
