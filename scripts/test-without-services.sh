@@ -12,6 +12,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:1/test \
 TEST_REDIS_URL=redis://127.0.0.1:1/0 \
+TEST_REDIS_CLUSTER_NODES=127.0.0.1:1 \
 BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:1/test \
 REDIS_SERVER_BIN=/nonexistent/redis-server \
 CHROMIUM_PATH=/nonexistent/chromium \

@@ -69,7 +69,11 @@ export interface RenewLeaseResult {
 export interface ReapResult {
   /** Users taken offline by this batch (reason `node_lost`, logoutAt = `at`, nodeId = the dead node). */
   records: LogoutRecord[];
-  /** Users still to reap on the node; 0 when done (or when the node turned out alive). */
+  /**
+   * Users still to reap on the node; 0 when done (or when the node turned out alive). A store
+   * split into buckets sums each bucket's count as the batch passed it: with reapers racing it may
+   * count users another reaper took meanwhile, never fewer than are left.
+   */
   remaining: number;
   /** The node's lease is newer than `at` (it renewed or registered again): nothing was reaped. */
   alive: boolean;

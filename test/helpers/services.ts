@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 import type { Test } from 'tap';
 
@@ -14,6 +14,8 @@ type Tap = Pick<Test, 'teardown' | 'fail' | 'comment' | 'plan'>;
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/test';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379/0';
+/** Seed nodes of the test Redis Cluster (scripts/redis-cluster.sh starts it). */
+export const TEST_REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES || '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003';
 const required = process.env.REQUIRE_SERVICES === '1';
 
 function unavailable(t: Tap, service: string, error: unknown): null {
@@ -92,6 +94,75 @@ export async function deleteRedisPrefix(prefix: string): Promise<void> {
     // Redis is down: nothing to clean.
   } finally {
     client.disconnect();
+  }
+}
+
+/** `host:port,host:port` as ioredis Cluster's startup nodes. */
+export function clusterNodes(list = TEST_REDIS_CLUSTER_NODES): Array<{ host: string; port: number }> {
+  return list.split(',').map((address) => {
+    const at = address.lastIndexOf(':');
+    return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+  });
+}
+
+/** A client of the test Redis Cluster (not connected yet), quit at teardown. */
+export function connectRedisCluster(t: Pick<Test, 'teardown'>): Cluster {
+  const cluster = new Cluster(clusterNodes(), { lazyConnect: true, redisOptions: { connectTimeout: 3000 } });
+  t.teardown(() => cluster.quit().catch(() => cluster.disconnect()));
+  return cluster;
+}
+
+export interface TestRedisCluster {
+  /** Key and channel prefix owned by this suite. */
+  prefix: string;
+}
+
+/**
+ * A key prefix on the test Redis Cluster owned by this suite; its keys are deleted from every
+ * primary at teardown; null when skipped (the cluster is not up: scripts/redis-cluster.sh start).
+ */
+export async function testRedisCluster(t: Tap): Promise<TestRedisCluster | null> {
+  const probe = new Cluster(clusterNodes(), {
+    lazyConnect: true,
+    clusterRetryStrategy: () => null,
+    redisOptions: { connectTimeout: 3000, maxRetriesPerRequest: 0 },
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    const info = await probe.cluster('INFO');
+    if (!/cluster_state:ok/.test(String(info))) throw new Error('cluster_state is not ok');
+  } catch (error) {
+    probe.disconnect();
+    return unavailable(t, `Redis Cluster at ${TEST_REDIS_CLUSTER_NODES}`, error);
+  }
+  probe.disconnect();
+  const prefix = `${uniqueName('ghtest')}:`;
+  t.teardown(() => deleteRedisClusterPrefix(prefix));
+  return { prefix };
+}
+
+/** Deletes every key under the prefix on every primary of the test cluster (best effort). */
+export async function deleteRedisClusterPrefix(prefix: string): Promise<void> {
+  const cluster = new Cluster(clusterNodes(), { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: { maxRetriesPerRequest: 1 } });
+  cluster.on('error', () => {});
+  try {
+    await cluster.connect();
+    await Promise.all(
+      cluster.nodes('master').map(async (node) => {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          // One DEL per key: a primary holds many slots, and a multi-key DEL must stay in one.
+          for (const key of keys) await node.del(key);
+        } while (cursor !== '0');
+      }),
+    );
+  } catch {
+    // The cluster is down: nothing to clean.
+  } finally {
+    cluster.disconnect();
   }
 }
 

@@ -1,13 +1,14 @@
 /**
- * The backends every store contract suite runs against: memory, and Redis on a fresh key prefix
- * per test (skipped without Redis, a failure with REQUIRE_SERVICES=1: test/helpers/services.ts).
+ * The backends every store contract suite runs against: memory, Redis, and a Redis Cluster, on a
+ * fresh key prefix per test (skipped without the service, a failure with REQUIRE_SERVICES=1:
+ * test/helpers/services.ts).
  */
 import type { Test } from 'tap';
 import { Redis } from 'ioredis';
 import { createMemoryStores } from '../../src/stores/memory/memory-stores.ts';
 import { createRedisStores } from '../../src/stores/redis/redis-stores.ts';
 import type { OnlineStores } from '../../src/stores/online-stores.ts';
-import { deleteRedisPrefix, testRedis } from '../helpers/services.ts';
+import { connectRedisCluster, deleteRedisClusterPrefix, deleteRedisPrefix, testRedis, testRedisCluster } from '../helpers/services.ts';
 import { ManualClock } from '../helpers/core.ts';
 import { MemoryOnlineState } from '../../src/stores/memory/memory-online-state.ts';
 import { RedisKeys } from '../../src/stores/redis/keys.ts';
@@ -86,13 +87,54 @@ export const redisBackend: Backend = {
         const ttl = await redis.pttl(keys.player(userId));
         return ttl === -2 ? undefined : ttl === -1 ? null : ttl;
       },
-      hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId), userId)) === 1,
+      hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId, keys.bucketOf(userId)), userId)) === 1,
       wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     };
   },
 };
 
-export const backends: readonly Backend[] = [memoryBackend, redisBackend];
+/**
+ * Buckets of the cluster backend: more than the three primaries, so a contract test's users and
+ * nodes land in buckets on different shards (and a layout with several buckets per shard).
+ */
+export const CLUSTER_TEST_BUCKETS = 4;
+
+/** The same stores on a real Redis Cluster (scripts/redis-cluster.sh), in CLUSTER_TEST_BUCKETS buckets. */
+export const redisClusterBackend: Backend = {
+  name: 'redis-cluster',
+  make: async (t) => {
+    const service = await testRedisCluster(t);
+    if (!service) return null;
+    const redis = connectRedisCluster(t);
+    await redis.connect();
+    const stores = createRedisStores({ redis, keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS });
+    prefixes.set(stores, service.prefix);
+    return stores;
+  },
+  // Like every shard restarting empty.
+  loseData: async (stores) => {
+    await deleteRedisClusterPrefix(prefixes.get(stores)!);
+    return stores;
+  },
+  makeExpiring: async (t, offlineTtlMs) => {
+    const service = await testRedisCluster(t);
+    if (!service) return null;
+    const redis = connectRedisCluster(t);
+    await redis.connect();
+    const keys = new RedisKeys(service.prefix, CLUSTER_TEST_BUCKETS);
+    return {
+      stores: createRedisStores({ redis, keyPrefix: service.prefix, offlineTtlMs, buckets: CLUSTER_TEST_BUCKETS }),
+      ttlOf: async (userId) => {
+        const ttl = await redis.pttl(keys.player(userId));
+        return ttl === -2 ? undefined : ttl === -1 ? null : ttl;
+      },
+      hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId, keys.bucketOf(userId)), userId)) === 1,
+      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    };
+  },
+};
+
+export const backends: readonly Backend[] = [memoryBackend, redisBackend, redisClusterBackend];
 
 /** Declares contract tests named `<backend>: <title>` on fresh stores of `backend`. */
 export function storeTest(t: Test, backend: Backend): StoreTest {

@@ -167,11 +167,14 @@ export function runNodeRegistryContract(test: StoreTest, loseData: LoseData): vo
       }
       if (results.some((r) => r.remaining === 0)) break;
     }
-    t.equal(calls, 4, 'two rounds of two batches of 500');
-    t.same(
-      [...remaining].sort((a, b) => b - a),
-      [1500, 1000, 500, 0],
-    );
+    // One store counts exactly: 1500 and 1000, then 500 and 0, in two rounds. A store split in
+    // buckets sums each bucket's count as the batch passed it, so a reaper may still count users
+    // the other one took after it passed their bucket: never fewer than are left, and both racing
+    // reapers of round 2 may count some left (one more round, which claims nothing).
+    const firstRound = remaining.slice(0, 2).sort((a, b) => b - a);
+    t.ok(firstRound[0]! >= 1000 && firstRound[0]! <= 1500 && firstRound[1]! >= 1000, `round 1: at least the 1,000 left, at most 1,500 (${firstRound})`);
+    t.ok(calls === 4 || calls === 6, `two rounds of two batches of 500 (or a third that finds them gone): ${calls} calls`);
+    t.equal(remaining.at(-1) === 0 || remaining.at(-2) === 0, true, 'the last round finishes the node');
     t.equal(records.length, 2000, 'one record per user');
     t.equal(new Set(records.map((r) => r.userId)).size, 2000, 'no user twice');
     t.ok(

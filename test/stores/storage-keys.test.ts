@@ -2,6 +2,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { renderArchitecture } from '../../scripts/storage-keys.ts';
+import calculateSlot from 'cluster-key-slot';
 import { RedisKeys, STORAGE_KEYS } from '../../src/stores/redis/keys.ts';
 
 t.test('docs/architecture.md lists every Redis key and channel of the key schema', async (t) => {
@@ -10,20 +11,22 @@ t.test('docs/architecture.md lists every Redis key and channel of the key schema
 });
 
 t.test('every name RedisKeys builds has a row in the table', async (t) => {
-  const k = new RedisKeys('p:');
+  // Two buckets, so the bucketed keys show their tag; every name here lands in bucket 0's.
+  const k = new RedisKeys('p:', 2);
+  const b = k.bucketOf('<userId>');
   const built = [
     k.player('<userId>'),
-    k.online,
-    k.index,
-    k.nodePlayers('<nodeId>'),
-    k.nodeHeartbeats('<nodeId>'),
-    k.nodeReaping('<nodeId>'),
-    k.nodeFence('<nodeId>'),
-    k.nodes,
+    k.online(b),
+    k.index(b),
+    k.nodePlayers('<nodeId>', b),
+    k.nodeHeartbeats('<nodeId>', b),
+    k.nodeReaping('<nodeId>', b),
+    k.nodeFence('<nodeId>', b),
+    k.nodes(b),
     k.lock('<name>'),
-    k.pending,
-    k.pendingData,
-    k.grace,
+    k.pending(b),
+    k.pendingData(b),
+    k.grace(b),
     k.offlineQueue('<userId>'),
     k.offlineQueueMeta('<userId>'),
     k.offlineQueueSender('<userId>'),
@@ -37,10 +40,36 @@ t.test('every name RedisKeys builds has a row in the table', async (t) => {
     k.nodeChannel('<nodeId>'),
     k.broadcastChannel,
     k.roomChannelPrefix + '<room>',
-  ].map((name) => name.slice('p:'.length));
+  ].map((name) => name.slice('p:'.length).replace(k.buckets.tagPart(b), '{<bucket>}:'));
   t.same(
     built,
     STORAGE_KEYS.map((key) => key.pattern),
     'same names, same order',
   );
+  t.equal(k.bucketOf('<nodeId>'), b, 'the node and the user share the bucket (the names are compared with one tag)');
+  t.equal(k.bucketOf('<name>'), b);
+});
+
+t.test('one bucket: the keys carry no hash tag, as before buckets existed', async (t) => {
+  const k = new RedisKeys('p:');
+  t.equal(k.player('alice'), 'p:player:online:alice');
+  t.equal(k.online(0), 'p:server:online:players');
+  t.equal(k.nodePlayers('n1', 0), 'p:server:node:n1:players');
+  t.throws(() => k.online(1), /no bucket 1/);
+});
+
+t.test('more buckets: every key of a bucket hashes to the slot of its tag, whatever the user or node id', async (t) => {
+  const k = new RedisKeys('p:', 8);
+  const slotOf = (key: string) => calculateSlot(key);
+  for (const userId of ['alice', 'bob', '{evil}', 'x}{y', 'ünïcode']) {
+    const b = k.bucketOf(userId);
+    const slot = slotOf(k.online(b));
+    for (const key of [k.player(userId), k.index(b), k.pending(b), k.grace(b), k.nodePlayers('{n}', b), k.nodeFence('n', b), k.offlineQueue(userId)]) {
+      t.equal(slotOf(key), slot, `${key} in the slot of ${k.online(b)}`);
+    }
+  }
+  const slots = k.buckets.all().map((b) => slotOf(k.online(b)));
+  t.equal(new Set(slots).size, 8, 'one slot per bucket');
+  slots.forEach((slot, b) => t.ok(slot >= (b * 16384) / 8 && slot < ((b + 1) * 16384) / 8, `bucket ${b}'s tag hashes into its eighth of the slots`));
+  t.throws(() => new RedisKeys('{p}:', 8), /must not contain/);
 });

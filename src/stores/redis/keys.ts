@@ -4,9 +4,12 @@
  * scripts/storage-keys.ts). Every key is prefixed with REDIS_KEY_PREFIX (`prefix`). Lua scripts
  * never build a key name: they receive every key they touch in KEYS.
  *
- * Without hash tags the presence keys span slots, so the scripts need a single Redis (or a
- * cluster with one shard); room keys carry the room as a hash tag (`room:{<room>}:...`).
+ * The presence keys are split into buckets (buckets.ts): with more than one, each of those keys
+ * starts with its bucket's hash tag (`{<bucket>}:` in the table), so every presence script
+ * touches one slot of a Redis Cluster. With one bucket (the default) they carry no tag. Room
+ * keys carry the room as a hash tag (`room:{<room>}:...`).
  */
+import { BucketLayout } from './buckets.ts';
 
 /** One row of the storage table. */
 export interface StorageKey {
@@ -21,45 +24,45 @@ export interface StorageKey {
 /** The storage table, in the order of docs/architecture.md. Keep in step with `RedisKeys`. */
 export const STORAGE_KEYS: readonly StorageKey[] = [
   {
-    pattern: 'player:online:<userId>',
+    pattern: '{<bucket>}:player:online:<userId>',
     type: 'hash',
     holds:
       '`status` online/reconnecting/offline, `username`, `nodeId`, `epoch`, `sessions`, `sid` (logical session id), `connectedAt`, `lastHeartbeat`, `logoutTime`, `logoutReason`; `n:<nodeId>` live connections per node, `c:<nodeId>` their connection ids (JSON); while reconnecting `graceUntil`, `endedAt`, `endReason`, `endNode`. Offline, it expires PRESENCE_OFFLINE_TTL_S after its logout is written to the database (PERSIST on login)',
   },
-  { pattern: 'server:online:players', type: 'set', holds: 'userIds currently online (SREM on logout)' },
-  { pattern: 'server:online:index', type: 'sorted set', holds: 'the same userIds, score 0, for lex cursor paging and prefix counts' },
-  { pattern: 'server:node:<nodeId>:players', type: 'set', holds: 'users with a live connection on that node' },
-  { pattern: 'server:node:<nodeId>:heartbeats', type: 'hash', holds: 'userId -> last heartbeat (ms) flushed by that node' },
+  { pattern: '{<bucket>}:server:online:players', type: 'set', holds: 'userIds currently online (SREM on logout)' },
+  { pattern: '{<bucket>}:server:online:index', type: 'sorted set', holds: 'the same userIds, score 0, for lex cursor paging and prefix counts' },
+  { pattern: '{<bucket>}:server:node:<nodeId>:players', type: 'set', holds: 'users with a live connection on that node' },
+  { pattern: '{<bucket>}:server:node:<nodeId>:heartbeats', type: 'hash', holds: 'userId -> last heartbeat (ms) flushed by that node' },
   {
-    pattern: 'server:node:<nodeId>:reaping',
+    pattern: '{<bucket>}:server:node:<nodeId>:reaping',
     type: 'hash',
     holds:
       "userId -> claim time (Redis TIME, ms): users a reaper took off that node's players set and has not finished; a claim older than the claim TTL is taken again",
   },
   {
-    pattern: 'server:node:<nodeId>:fence',
+    pattern: '{<bucket>}:server:node:<nodeId>:fence',
     type: 'hash',
     holds:
       '`gen`: the generation of the lease (`<process incarnation>/<n>`, set by registration; a later generation of the same process replaces it); `lapsedAt`: the last renewal that found the previous lease missing or late (every renewal reports it, so each renewer of the node learns of a lapse); `fenced`: a generation a reaper started reaping, whose renewals are refused so the frozen or cut-off process learns it was reaped (expires 7 days after the fencing)',
   },
-  { pattern: 'server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms, cluster clock)' },
+  { pattern: '{<bucket>}:server:nodes', type: 'sorted set', holds: 'nodeId -> last lease renewal (ms, cluster clock)' },
   { pattern: 'server:lock:<name>', type: 'hash', holds: "`owner`, `expiresAt` (ms) of a named lock (the reaper's); PEXPIRE collects it" },
-  { pattern: 'logout:pending', type: 'sorted set', holds: 'pending logout ids (logical session ids) by due time (ms)' },
-  { pattern: 'logout:pending:data', type: 'hash', holds: 'id -> JSON `{ record, attempts }` of each pending logout' },
-  { pattern: 'logout:grace', type: 'sorted set', holds: 'userIds in their logout grace period, by its end (ms)' },
+  { pattern: '{<bucket>}:logout:pending', type: 'sorted set', holds: 'pending logout ids (logical session ids) by due time (ms)' },
+  { pattern: '{<bucket>}:logout:pending:data', type: 'hash', holds: 'id -> JSON `{ record, attempts }` of each pending logout' },
+  { pattern: '{<bucket>}:logout:grace', type: 'sorted set', holds: 'userIds in their logout grace period, by its end (ms)' },
   {
-    pattern: 'websocket:queue:<userId>',
+    pattern: '{<bucket>}:websocket:queue:<userId>',
     type: 'list',
     holds:
       'offline messages `<id> <queuedAt> <origin> <frame>` in arrival order, origin `@<senderId>` (player lane) or `!` (server lane); per lane at most OFFLINE_QUEUE_MAX entries and OFFLINE_QUEUE_MAX_BYTES; expires OFFLINE_QUEUE_TTL_S after its newest entry',
   },
   {
-    pattern: 'websocket:queue-meta:<userId>',
+    pattern: '{<bucket>}:websocket:queue-meta:<userId>',
     type: 'hash',
     holds: '`pc`/`pb` player-lane entries/bytes, `sc`/`sb` server-lane entries/bytes of that queue; same expiry as the queue',
   },
   {
-    pattern: 'websocket:queue-sender:<userId>',
+    pattern: '{<bucket>}:websocket:queue-sender:<userId>',
     type: 'hash',
     holds: '`c`/`b` messages/bytes that sender queued in its current window (OFFLINE_QUEUE_SENDER_MAX / _BYTES); expires OFFLINE_QUEUE_TTL_S after the first',
   },
@@ -83,20 +86,10 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   { pattern: 'gateway:room:<room>', type: 'pub/sub channel', holds: 'room frames, to the nodes with local members of the room' },
 ];
 
-/** Key and channel names under one prefix (REDIS_KEY_PREFIX). */
+/** Key and channel names under one prefix (REDIS_KEY_PREFIX), in one bucket layout (REDIS_BUCKETS). */
 export class RedisKeys {
-  /** `server:online:players`. */
-  readonly online: string;
-  /** `server:online:index`. */
-  readonly index: string;
-  /** `logout:pending`. */
-  readonly pending: string;
-  /** `logout:pending:data`. */
-  readonly pendingData: string;
-  /** `server:nodes`. */
-  readonly nodes: string;
-  /** `logout:grace`. */
-  readonly grace: string;
+  /** How the presence keys are split into buckets (buckets.ts). */
+  readonly buckets: BucketLayout;
   /** `rooms:index`. */
   readonly roomsIndex: string;
   /** `gateway:`: a node's channel is this plus its id. */
@@ -105,63 +98,108 @@ export class RedisKeys {
   readonly broadcastChannel: string;
   /** `gateway:room:`: a room's channel is this plus its name. */
   readonly roomChannelPrefix: string;
+  /** Per bucket: the prefix, then the bucket's hash tag (none in the one-bucket layout). */
+  private readonly starts: readonly string[];
 
-  constructor(readonly prefix: string) {
-    this.online = `${prefix}server:online:players`;
-    this.index = `${prefix}server:online:index`;
-    this.pending = `${prefix}logout:pending`;
-    this.pendingData = `${prefix}logout:pending:data`;
-    this.nodes = `${prefix}server:nodes`;
-    this.grace = `${prefix}logout:grace`;
+  constructor(
+    readonly prefix: string,
+    buckets: BucketLayout | number = 1,
+  ) {
+    this.buckets = typeof buckets === 'number' ? new BucketLayout(buckets) : buckets;
+    // A brace in the prefix would become the hash tag of every key, taking the bucket's place.
+    if (this.buckets.count > 1 && /[{}]/.test(prefix)) throw new RangeError(`REDIS_KEY_PREFIX must not contain { or } with more than one bucket: ${prefix}`);
+    this.starts = this.buckets.all().map((b) => prefix + this.buckets.tagPart(b));
     this.roomsIndex = `${prefix}rooms:index`;
     this.nodeChannelPrefix = `${prefix}gateway:`;
     this.broadcastChannel = `${prefix}gateway:broadcast`;
     this.roomChannelPrefix = `${prefix}gateway:room:`;
   }
 
-  /** `player:online:<userId>`. */
+  /** The start of every key of bucket `b`. */
+  private at(b: number): string {
+    const start = this.starts[b];
+    if (start === undefined) throw new RangeError(`no bucket ${b} in a layout of ${this.buckets.count}`);
+    return start;
+  }
+
+  /** The bucket of a user's keys. */
+  bucketOf(userId: string): number {
+    return this.buckets.of(userId);
+  }
+
+  /** `server:online:players` of bucket `b`. */
+  online(b: number): string {
+    return `${this.at(b)}server:online:players`;
+  }
+
+  /** `server:online:index` of bucket `b`. */
+  index(b: number): string {
+    return `${this.at(b)}server:online:index`;
+  }
+
+  /** `logout:pending` of bucket `b`. */
+  pending(b: number): string {
+    return `${this.at(b)}logout:pending`;
+  }
+
+  /** `logout:pending:data` of bucket `b`. */
+  pendingData(b: number): string {
+    return `${this.at(b)}logout:pending:data`;
+  }
+
+  /** `server:nodes` of bucket `b`. */
+  nodes(b: number): string {
+    return `${this.at(b)}server:nodes`;
+  }
+
+  /** `logout:grace` of bucket `b`. */
+  grace(b: number): string {
+    return `${this.at(b)}logout:grace`;
+  }
+
+  /** `player:online:<userId>`, in the user's bucket. */
   player(userId: string): string {
-    return `${this.prefix}player:online:${userId}`;
+    return `${this.at(this.bucketOf(userId))}player:online:${userId}`;
   }
 
-  /** `server:node:<nodeId>:players`. */
-  nodePlayers(nodeId: string): string {
-    return `${this.prefix}server:node:${nodeId}:players`;
+  /** `server:node:<nodeId>:players` of bucket `b`. */
+  nodePlayers(nodeId: string, b: number): string {
+    return `${this.at(b)}server:node:${nodeId}:players`;
   }
 
-  /** `server:node:<nodeId>:heartbeats`. */
-  nodeHeartbeats(nodeId: string): string {
-    return `${this.prefix}server:node:${nodeId}:heartbeats`;
+  /** `server:node:<nodeId>:heartbeats` of bucket `b`. */
+  nodeHeartbeats(nodeId: string, b: number): string {
+    return `${this.at(b)}server:node:${nodeId}:heartbeats`;
   }
 
-  /** `server:node:<nodeId>:reaping`. */
-  nodeReaping(nodeId: string): string {
-    return `${this.prefix}server:node:${nodeId}:reaping`;
+  /** `server:node:<nodeId>:reaping` of bucket `b`. */
+  nodeReaping(nodeId: string, b: number): string {
+    return `${this.at(b)}server:node:${nodeId}:reaping`;
   }
 
-  /** `server:node:<nodeId>:fence`. */
-  nodeFence(nodeId: string): string {
-    return `${this.prefix}server:node:${nodeId}:fence`;
+  /** `server:node:<nodeId>:fence` of bucket `b`. */
+  nodeFence(nodeId: string, b: number): string {
+    return `${this.at(b)}server:node:${nodeId}:fence`;
   }
 
-  /** `server:lock:<name>`. */
+  /** `server:lock:<name>` (one key: no bucket). */
   lock(name: string): string {
     return `${this.prefix}server:lock:${name}`;
   }
 
-  /** `websocket:queue:<userId>`. */
+  /** `websocket:queue:<userId>`, in the user's bucket. */
   offlineQueue(userId: string): string {
-    return `${this.prefix}websocket:queue:${userId}`;
+    return `${this.at(this.bucketOf(userId))}websocket:queue:${userId}`;
   }
 
-  /** `websocket:queue-meta:<userId>`. */
+  /** `websocket:queue-meta:<userId>`, in the user's bucket. */
   offlineQueueMeta(userId: string): string {
-    return `${this.prefix}websocket:queue-meta:${userId}`;
+    return `${this.at(this.bucketOf(userId))}websocket:queue-meta:${userId}`;
   }
 
-  /** `websocket:queue-sender:<userId>`. */
+  /** `websocket:queue-sender:<userId>`, in the sender's bucket. */
   offlineQueueSender(userId: string): string {
-    return `${this.prefix}websocket:queue-sender:${userId}`;
+    return `${this.at(this.bucketOf(userId))}websocket:queue-sender:${userId}`;
   }
 
   /** `websocket:queue-total`. */

@@ -1,11 +1,14 @@
 /**
- * `LogoutOutbox` on Redis: `logout:pending` (ids by due time) and `logout:pending:data`. An ack
- * also sets the expiry of the acked users' `player:online:<userId>` hashes (ack-pending.lua).
+ * `LogoutOutbox` on Redis: `logout:pending` (ids by due time) and `logout:pending:data`, one pair
+ * per bucket (a logout is queued in its user's bucket, in the step that took the user offline).
+ * An ack also sets the expiry of the acked users' `player:online:<userId>` hashes
+ * (ack-pending.lua).
  */
 import type { LogoutOutbox, PendingLogout, WrittenLogout } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asString, parsePending } from './redis-online-codec.ts';
 import { checkCount, checkTime } from '../../presence/online-paging.ts';
+import { byBucket, oldestAcrossBuckets } from './oldest-across-buckets.ts';
 
 export interface RedisLogoutOutboxOptions {
   /** How long an offline user's hash is kept once their logout is acked (PRESENCE_OFFLINE_TTL_S). */
@@ -24,39 +27,60 @@ export class RedisLogoutOutbox implements LogoutOutbox {
     checkCount('limit', limit);
     checkTime('now', now);
     checkTime('leaseMs', leaseMs);
-    const flat = asArray(
-      await this.ctx.run('claimPending', [this.ctx.keys.pending, this.ctx.keys.pendingData], [String(now), limit, String(leaseMs)]),
-      'claimPending',
-    );
+    const k = this.ctx.keys;
+    // The oldest due of every bucket first, so the claim takes the oldest due overall (as one
+    // queue would); then each bucket with some of them claims that many in one script, which
+    // re-reads its due entries (a writer may have claimed some meanwhile).
+    const due = await Promise.all(k.buckets.all().map((b) => this.ctx.redis.zrangebyscore(k.pending(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit)));
+    const chosen = oldestAcrossBuckets(due, limit);
+    if (chosen.length === 0) return [];
+    const order = new Map(chosen.map((entry, i) => [entry.member, i]));
     const claimed: PendingLogout[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      claimed.push(parsePending(asString(flat[i], 'pending id'), asString(flat[i + 1], 'pending data')));
-    }
-    return claimed;
+    await Promise.all(
+      [...byBucket(chosen)].map(async ([b, entries]) => {
+        const flat = asArray(
+          await this.ctx.run('claimPending', [k.pending(b), k.pendingData(b)], [String(now), entries.length, String(leaseMs)]),
+          'claimPending',
+        );
+        for (let j = 0; j + 1 < flat.length; j += 2) {
+          claimed.push(parsePending(asString(flat[j], 'pending id'), asString(flat[j + 1], 'pending data')));
+        }
+      }),
+    );
+    return claimed.sort((a, b) => (order.get(a.id) ?? chosen.length) - (order.get(b.id) ?? chosen.length));
   }
 
   async ackPendingLogouts(written: readonly WrittenLogout[]): Promise<void> {
     if (written.length === 0) return;
     const k = this.ctx.keys;
-    const keys = [k.pending, k.pendingData];
-    const args: string[] = [String(this.options.offlineTtlMs)];
+    // One script per bucket: each logout is acked in its user's bucket, where it was queued.
+    const byBucket = new Map<number, { keys: string[]; args: string[] }>();
     const seen = new Set<string>();
     for (const { id, record } of written) {
       if (seen.has(id)) continue;
       seen.add(id);
-      keys.push(k.player(record.userId), k.nodeHeartbeats(record.nodeId));
-      args.push(id, record.userId);
+      const b = k.bucketOf(record.userId);
+      let call = byBucket.get(b);
+      if (!call) byBucket.set(b, (call = { keys: [k.pending(b), k.pendingData(b)], args: [String(this.options.offlineTtlMs)] }));
+      call.keys.push(k.player(record.userId), k.nodeHeartbeats(record.nodeId, b));
+      call.args.push(id, record.userId);
     }
-    await this.ctx.run('ackPending', keys, args);
+    await Promise.all([...byBucket.values()].map(({ keys, args }) => this.ctx.run('ackPending', keys, args)));
   }
 
   async retryPendingLogouts(ids: readonly string[], retryAt: number): Promise<void> {
     checkTime('retryAt', retryAt);
     if (ids.length === 0) return;
-    await this.ctx.run('retryPending', [this.ctx.keys.pending, this.ctx.keys.pendingData], [String(retryAt), ...new Set(ids)]);
+    const k = this.ctx.keys;
+    const unique = [...new Set(ids)];
+    // An id names no user, so every bucket is asked; the script ignores ids it does not hold.
+    // Retries are rare (the database refused a write).
+    await Promise.all(k.buckets.all().map((b) => this.ctx.run('retryPending', [k.pending(b), k.pendingData(b)], [String(retryAt), ...unique])));
   }
 
   async countPendingLogouts(): Promise<number> {
-    return this.ctx.redis.zcard(this.ctx.keys.pending);
+    const k = this.ctx.keys;
+    const counts = await Promise.all(k.buckets.all().map((b) => this.ctx.redis.zcard(k.pending(b))));
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 }

@@ -1,9 +1,16 @@
 /**
  * `NodeRegistry` on Redis: node leases, crash cleanup and re-assertion after data loss
- * (semantics on `NodeRegistry`). Each call is one script (one EVALSHA round trip), except where
- * a batch is split to keep any single script short, and reaping, where each batch takes two:
- * every key a script touches is passed in KEYS, and the users to reap are known only once they
- * are taken off the node's players set (see reapBatch).
+ * (semantics on `NodeRegistry`). Each bucket (buckets.ts) holds a complete copy of the registry
+ * for its users: the node's lease and fence, its players set, heartbeats and reap claims, so
+ * every script touches one bucket and a reap logs a user out in the same step that ends their
+ * share on the node, as on a single Redis. A call goes to every bucket and the answers are
+ * combined: a lease is as old as its oldest copy, a node is fenced if any copy is. A node whose
+ * renewals stop reaching one shard is reaped there and fenced there, and its next renewal tells
+ * it so: it registers anew, as a node cut off from a single Redis does.
+ * Within a bucket each call is one script (one EVALSHA round trip), except where a batch is split
+ * to keep any single script short, and reaping, where each batch takes two: every key a script
+ * touches is passed in KEYS, and the users to reap are known only once they are taken off the
+ * node's players set (see reapBatch).
  */
 import { LeaseGenerations } from '../../cluster/lease-generation.ts';
 import {
@@ -18,6 +25,7 @@ import {
   type RenewLeaseResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
+import type { RedisKeys } from './keys.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
 import { checkCount, checkReassertGrace, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
@@ -47,6 +55,8 @@ export interface RedisNodeRegistryOptions {
 interface ReapBatchResult {
   /** The lease was newer than `liveAfter` at either step: nothing was reaped. */
   live: boolean;
+  /** Users this batch claimed (at most its limit). */
+  claimed: number;
   records: LogoutRecord[];
   remaining: number;
 }
@@ -73,6 +83,7 @@ export class RedisNodeRegistry implements NodeRegistry {
    * and `generation` '' or the new holder's lease generation.
    */
   private async reapBatch(
+    b: number,
     nodeId: string,
     liveAfter: number,
     at: string,
@@ -82,28 +93,29 @@ export class RedisNodeRegistry implements NodeRegistry {
     limit: number,
   ): Promise<ReapBatchResult> {
     const { keys: k, run } = this.ctx;
-    const nodeKeys = [k.nodePlayers(nodeId), k.nodeReaping(nodeId), k.nodeHeartbeats(nodeId), k.nodeFence(nodeId)] as const;
+    const nodeKeys = [k.nodePlayers(nodeId, b), k.nodeReaping(nodeId, b), k.nodeHeartbeats(nodeId, b), k.nodeFence(nodeId, b)] as const;
     const claim = asFields(
-      await run('reapClaim', [k.nodes, ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register, generation]),
+      await run('reapClaim', [k.nodes(b), ...nodeKeys], [nodeId, String(liveAfter), String(claimTtlMs), limit, register, generation]),
       'reapClaim',
       ['live', 'claimed', 'remaining'],
     );
     const claimed = asArray(claim.claimed, 'reapClaim claimed').map((id) => asString(id, 'reapClaim userId'));
-    if (asNumber(claim.live, 'reapClaim live') === 1) return { live: true, records: [], remaining: 0 };
+    if (asNumber(claim.live, 'reapClaim live') === 1) return { live: true, claimed: 0, records: [], remaining: 0 };
     // Nothing claimable: done (the node was finished in the same step), or other reapers' fresh claims.
-    if (claimed.length === 0) return { live: false, records: [], remaining: asNumber(claim.remaining, 'reapClaim remaining') };
+    if (claimed.length === 0) return { live: false, claimed: 0, records: [], remaining: asNumber(claim.remaining, 'reapClaim remaining') };
     const reply = asFields(
       await run(
         'reapClaimed',
-        [k.nodes, k.online, k.index, k.pending, k.pendingData, ...nodeKeys, ...claimed.map((userId) => k.player(userId))],
+        [k.nodes(b), k.online(b), k.index(b), k.pending(b), k.pendingData(b), ...nodeKeys, ...claimed.map((userId) => k.player(userId))],
         [nodeId, String(liveAfter), at, register, generation, ...claimed],
       ),
       'reapClaimed',
       ['live', 'records', 'remaining'],
     );
-    if (asNumber(reply.live, 'reapClaimed live') === 1) return { live: true, records: [], remaining: 0 };
+    if (asNumber(reply.live, 'reapClaimed live') === 1) return { live: true, claimed: 0, records: [], remaining: 0 };
     return {
       live: false,
+      claimed: claimed.length,
       records: parseRecords(reply.records, 'reapClaimed records'),
       remaining: asNumber(reply.remaining, 'reapClaimed remaining'),
     };
@@ -112,58 +124,117 @@ export class RedisNodeRegistry implements NodeRegistry {
   async registerNode(nodeId: string, now: number, deadAfterMs: number): Promise<RegisterNodeResult> {
     checkTime('now', now);
     checkTime('deadAfterMs', deadAfterMs);
+    const { redis, keys: k } = this.ctx;
     const reaped: LogoutRecord[] = [];
     const generation = this.generations.next();
-    for (;;) {
-      // at '' = the previous holder's lease (or now without one); claim TTL 0: the new holder
-      // takes every claim, since it may set its lease only once none is left. A reaper racing it
-      // then finds those claims gone and leaves the users alone.
-      const batch = await this.reapBatch(nodeId, now - deadAfterMs, '', String(now), generation, 0, CLUSTER_BATCH);
-      if (batch.live) throw new NodeIdInUseError(nodeId);
-      reaped.push(...batch.records);
-      if (batch.remaining === 0) return { reaped, generation };
+    if (k.buckets.count > 1) {
+      // Every copy of the lease first: a refused registration must not have taken any bucket
+      // (its new generation there would fence the live holder). With one bucket the script's
+      // own check refuses before it changes anything.
+      const leases = await Promise.all(k.buckets.all().map((b) => redis.zscore(k.nodes(b), nodeId)));
+      if (leases.some((lease) => lease !== null && Number(lease) > now - deadAfterMs)) throw new NodeIdInUseError(nodeId);
     }
+    for (const b of k.buckets.all()) {
+      for (;;) {
+        // at '' = the previous holder's lease (or now without one); claim TTL 0: the new holder
+        // takes every claim, since it may set its lease only once none is left. A reaper racing it
+        // then finds those claims gone and leaves the users alone.
+        const batch = await this.reapBatch(b, nodeId, now - deadAfterMs, '', String(now), generation, 0, CLUSTER_BATCH);
+        if (batch.live) throw new NodeIdInUseError(nodeId);
+        reaped.push(...batch.records);
+        if (batch.remaining === 0) break;
+      }
+    }
+    return { reaped, generation };
   }
 
   async renewLease(nodeId: string, now: number, generation: string, lapseAfterMs?: number): Promise<RenewLeaseResult> {
     const { keys: k, run } = this.ctx;
     checkTime('now', now);
     if (lapseAfterMs !== undefined) checkTime('lapseAfterMs', lapseAfterMs);
-    const reply = asFields(
-      await run('renewLease', [k.nodes, k.nodeFence(nodeId)], [nodeId, String(now), generation, lapseAfterMs === undefined ? '' : String(lapseAfterMs)]),
-      'renewLease',
-      ['fenced', 'previous'],
-      ['lapsedAt'],
-    );
     const optionalTime = (value: unknown, what: string) => (value === '' ? null : asNumber(value, what));
+    const copies = await Promise.all(
+      k.buckets.all().map(async (b) => {
+        const reply = asFields(
+          await run(
+            'renewLease',
+            [k.nodes(b), k.nodeFence(nodeId, b)],
+            [nodeId, String(now), generation, lapseAfterMs === undefined ? '' : String(lapseAfterMs)],
+          ),
+          'renewLease',
+          ['fenced', 'previous'],
+          ['lapsedAt'],
+        );
+        return {
+          fenced: asNumber(reply.fenced, 'renewLease fenced') === 1,
+          previous: optionalTime(asString(reply.previous, 'renewLease previous'), 'renewLease previous'),
+          lapsedAt: reply.lapsedAt === undefined ? undefined : optionalTime(asString(reply.lapsedAt, 'renewLease lapsedAt'), 'renewLease lapsedAt'),
+        };
+      }),
+    );
+    // Fenced anywhere is fenced. The previous lease is its oldest copy, and missing if any copy
+    // is (a shard lost its data: the node re-asserts) - unless fenced: a reap that found no user
+    // of the node in a bucket finished it there (its copy gone), and the node starts over anyway.
+    // The last lapse is the latest any copy recorded.
+    const fenced = copies.some((copy) => copy.fenced);
+    const previous = copies.map((copy) => copy.previous).filter((at): at is number => at !== null);
     const result: RenewLeaseResult = {
-      fenced: asNumber(reply.fenced, 'renewLease fenced') === 1,
-      previous: optionalTime(asString(reply.previous, 'renewLease previous'), 'renewLease previous'),
+      fenced,
+      previous: previous.length === 0 || (!fenced && previous.length < copies.length) ? null : Math.min(...previous),
     };
-    if (reply.lapsedAt !== undefined) result.lapsedAt = optionalTime(asString(reply.lapsedAt, 'renewLease lapsedAt'), 'renewLease lapsedAt');
+    if (copies.some((copy) => copy.lapsedAt !== undefined)) {
+      const lapses = copies.map((copy) => copy.lapsedAt).filter((at): at is number => typeof at === 'number');
+      result.lapsedAt = lapses.length === 0 ? null : Math.max(...lapses);
+    }
     return result;
   }
 
   async listNodes(): Promise<NodeLease[]> {
     const { redis, keys: k } = this.ctx;
-    const flat = await redis.zrange(k.nodes, 0, -1, 'WITHSCORES');
-    const nodes: NodeLease[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      nodes.push({ nodeId: flat[i]!, lastRenewal: asNumber(flat[i + 1], 'node lease') });
+    const perBucket = await Promise.all(k.buckets.all().map((b) => redis.zrange(k.nodes(b), 0, -1, 'WITHSCORES')));
+    // A node's lease is its oldest copy: where it is old, the node is dead for those users.
+    const oldest = new Map<string, number>();
+    for (const flat of perBucket) {
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const lease = asNumber(flat[i + 1], 'node lease');
+        const known = oldest.get(flat[i]!);
+        if (known === undefined || lease < known) oldest.set(flat[i]!, lease);
+      }
     }
-    return nodes;
+    return [...oldest].map(([nodeId, lastRenewal]) => ({ nodeId, lastRenewal }));
   }
 
   async removeNode(nodeId: string): Promise<boolean> {
     const { keys: k, run } = this.ctx;
-    return asNumber(await run('removeNode', [k.nodes, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId), k.nodeFence(nodeId)], [nodeId]), 'removeNode') === 1;
+    const removed = await Promise.all(
+      k.buckets
+        .all()
+        .map(
+          async (b) =>
+            asNumber(
+              await run('removeNode', [k.nodes(b), k.nodePlayers(nodeId, b), k.nodeHeartbeats(nodeId, b), k.nodeFence(nodeId, b)], [nodeId]),
+              'removeNode',
+            ) === 1,
+        ),
+    );
+    return removed.every(Boolean);
   }
 
   async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {
     checkTime('at', at);
     checkCount('limit', limit);
-    const batch = await this.reapBatch(deadNodeId, at, String(at), '', '', this.claimTtlMs, limit);
-    return { records: batch.records, remaining: batch.remaining, alive: batch.live };
+    const result: ReapResult = { records: [], remaining: 0, alive: true };
+    let left = limit;
+    // Every bucket, each with what is left of `limit` (0: it only reports what remains there).
+    for (const b of this.ctx.keys.buckets.all()) {
+      const batch = await this.reapBatch(b, deadNodeId, at, String(at), '', '', this.claimTtlMs, left);
+      if (batch.live) continue;
+      left -= batch.claimed;
+      result.alive = false;
+      result.records.push(...batch.records);
+      result.remaining += batch.remaining;
+    }
+    return result;
   }
 
   async reassert(nodeId: string, now: number, sessions: ReadonlyArray<ReassertSession>): Promise<ReassertResult> {
@@ -171,28 +242,37 @@ export class RedisNodeRegistry implements NodeRegistry {
     checkTime('now', now);
     sessions.forEach(checkReassertSession);
     const result: ReassertResult = { restored: 0, stale: [] };
-    // An empty list still renews the lease: one call.
-    for (let i = 0; i === 0 || i < sessions.length; i += CLUSTER_BATCH) {
-      const batch = sessions.slice(i, i + CLUSTER_BATCH);
-      const args: (string | number)[] = [nodeId, String(now)];
-      for (const s of batch) {
-        args.push(
-          s.userId,
-          s.username,
-          s.logicalSessionId,
-          String(s.epoch),
-          String(s.connectedAt),
-          s.connections,
-          s.connectionIds ? JSON.stringify(s.connectionIds) : '',
+    const byBucket = groupByBucket(k, sessions);
+    for (const b of k.buckets.all()) {
+      const own = byBucket.get(b) ?? [];
+      // An empty list still renews the bucket's copy of the lease: one call.
+      for (let i = 0; i === 0 || i < own.length; i += CLUSTER_BATCH) {
+        const batch = own.slice(i, i + CLUSTER_BATCH);
+        const args: (string | number)[] = [nodeId, String(now)];
+        for (const s of batch) {
+          args.push(
+            s.userId,
+            s.username,
+            s.logicalSessionId,
+            String(s.epoch),
+            String(s.connectedAt),
+            s.connections,
+            s.connectionIds ? JSON.stringify(s.connectionIds) : '',
+          );
+        }
+        const reply = asFields(
+          await run('reassert', [k.nodes(b), k.online(b), k.index(b), k.nodePlayers(nodeId, b), ...batch.map((s) => k.player(s.userId))], args),
+          'reassert',
+          ['restored', 'stale'],
         );
+        result.restored += asNumber(reply.restored, 'reassert restored');
+        for (const userId of asArray(reply.stale, 'reassert stale')) result.stale.push(asString(userId, 'reassert stale userId'));
       }
-      const reply = asFields(
-        await run('reassert', [k.nodes, k.online, k.index, k.nodePlayers(nodeId), ...batch.map((s) => k.player(s.userId))], args),
-        'reassert',
-        ['restored', 'stale'],
-      );
-      result.restored += asNumber(reply.restored, 'reassert restored');
-      for (const userId of asArray(reply.stale, 'reassert stale')) result.stale.push(asString(userId, 'reassert stale userId'));
+    }
+    if (k.buckets.count > 1) {
+      // In the order of `sessions`, as one store reports them.
+      const order = new Map(sessions.map((s, i) => [s.userId, i]));
+      result.stale.sort((a, b) => order.get(a)! - order.get(b)!);
     }
     return result;
   }
@@ -201,13 +281,18 @@ export class RedisNodeRegistry implements NodeRegistry {
     const { keys: k, run } = this.ctx;
     graces.forEach(checkReassertGrace);
     let restored = 0;
-    for (let i = 0; i < graces.length; i += CLUSTER_BATCH) {
-      const batch = graces.slice(i, i + CLUSTER_BATCH);
-      const args: string[] = [nodeId];
-      for (const g of batch) {
-        args.push(g.userId, g.username, g.logicalSessionId, String(g.epoch), String(g.connectedAt), String(g.endedAt), g.endReason, String(g.graceUntil));
+    for (const [b, own] of groupByBucket(k, graces)) {
+      for (let i = 0; i < own.length; i += CLUSTER_BATCH) {
+        const batch = own.slice(i, i + CLUSTER_BATCH);
+        const args: string[] = [nodeId];
+        for (const g of batch) {
+          args.push(g.userId, g.username, g.logicalSessionId, String(g.epoch), String(g.connectedAt), String(g.endedAt), g.endReason, String(g.graceUntil));
+        }
+        restored += asNumber(
+          await run('reassertGraces', [k.online(b), k.index(b), k.grace(b), ...batch.map((g) => k.player(g.userId))], args),
+          'reassertGraces',
+        );
       }
-      restored += asNumber(await run('reassertGraces', [k.online, k.index, k.grace, ...batch.map((g) => k.player(g.userId))], args), 'reassertGraces');
     }
     return restored;
   }
@@ -215,19 +300,41 @@ export class RedisNodeRegistry implements NodeRegistry {
   async releaseAbsent(nodeId: string, at: number, holds: (userId: string) => boolean): Promise<LogoutRecord[]> {
     const { redis, keys: k, run } = this.ctx;
     checkTime('at', at);
-    const members = await redis.smembers(k.nodePlayers(nodeId));
     const records: LogoutRecord[] = [];
-    for (let i = 0; i < members.length; i += CLUSTER_BATCH) {
-      // Asked right before the script is sent: a login that started meanwhile is held already.
-      const absent = members.slice(i, i + CLUSTER_BATCH).filter((userId) => !holds(userId));
-      if (absent.length === 0) continue;
-      const reply = await run(
-        'releaseAbsent',
-        [k.online, k.index, k.pending, k.pendingData, k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId), ...absent.map((userId) => k.player(userId))],
-        [nodeId, String(at), ...absent],
-      );
-      records.push(...parseRecords(reply, 'releaseAbsent records'));
+    for (const b of k.buckets.all()) {
+      const members = await redis.smembers(k.nodePlayers(nodeId, b));
+      for (let i = 0; i < members.length; i += CLUSTER_BATCH) {
+        // Asked right before the script is sent: a login that started meanwhile is held already.
+        const absent = members.slice(i, i + CLUSTER_BATCH).filter((userId) => !holds(userId));
+        if (absent.length === 0) continue;
+        const reply = await run(
+          'releaseAbsent',
+          [
+            k.online(b),
+            k.index(b),
+            k.pending(b),
+            k.pendingData(b),
+            k.nodePlayers(nodeId, b),
+            k.nodeHeartbeats(nodeId, b),
+            ...absent.map((userId) => k.player(userId)),
+          ],
+          [nodeId, String(at), ...absent],
+        );
+        records.push(...parseRecords(reply, 'releaseAbsent records'));
+      }
     }
     return records;
   }
+}
+
+/** Items by the bucket of their user, in their order within each bucket. */
+function groupByBucket<T extends { userId: string }>(keys: RedisKeys, items: ReadonlyArray<T>): Map<number, T[]> {
+  const byBucket = new Map<number, T[]>();
+  for (const item of items) {
+    const b = keys.bucketOf(item.userId);
+    const own = byBucket.get(b);
+    if (own) own.push(item);
+    else byBucket.set(b, [item]);
+  }
+  return byBucket;
 }

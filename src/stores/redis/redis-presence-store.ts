@@ -1,8 +1,10 @@
 /**
  * `PresenceStore` on Redis. Keys are named in keys.ts (table in docs/architecture.md);
  * every transition that touches more than one key is one Lua script in ./lua/, so a crash
- * between two commands never leaves half a state. Heartbeats are the one hot write path: one
- * HSET per node flush, never a command per user or per ping.
+ * between two commands never leaves half a state. A user's transitions run in the user's bucket
+ * (buckets.ts: one slot of a Redis Cluster); what spans users (listing, counting, expiring
+ * graces) goes through every bucket. Heartbeats are the one hot write path: one HSET per bucket
+ * the node's users fall in per flush, never a command per user or per ping.
  */
 import type {
   EndSessionInput,
@@ -18,9 +20,11 @@ import type {
 } from '../../presence/presence-store.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
-import { runScriptBatch, type ScriptCall } from './scripts.ts';
+import { runBucketedScriptBatch, type ScriptCall } from './scripts.ts';
 import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
 import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
+import { compareCodePoints } from '../../presence/code-point-order.ts';
+import { byBucket, oldestAcrossBuckets } from './oldest-across-buckets.ts';
 
 /**
  * Users per HSET of a heartbeat flush. A flush of 15,000 users in one command took the node's
@@ -40,10 +44,11 @@ export class RedisPresenceStore implements PresenceStore {
   async login(input: LoginInput): Promise<LoginResult> {
     checkTime('now', input.now);
     const k = this.ctx.keys;
+    const b = k.bucketOf(input.userId);
     const reply = asFields(
       await this.ctx.run(
         'login',
-        [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.grace, k.offlineQueue(input.userId)],
+        [k.player(input.userId), k.online(b), k.index(b), k.nodePlayers(input.nodeId, b), k.grace(b), k.offlineQueue(input.userId)],
         [input.userId, input.username, input.nodeId, input.candidateLogicalSessionId, String(input.now), input.connectionId ?? ''],
       ),
       'login',
@@ -67,7 +72,7 @@ export class RedisPresenceStore implements PresenceStore {
   async endSessions(inputs: readonly EndSessionInput[]): Promise<Array<EndSessionResult | Error>> {
     // Checked before anything is sent: a bad input fails the call, never half of it.
     const calls = inputs.map((input) => this.endCall(input));
-    const replies = await runScriptBatch(this.ctx.redis, 'endSession', calls);
+    const replies = await runBucketedScriptBatch(this.ctx.redis, 'endSession', calls);
     return replies.map(([error, reply]) => {
       if (error) return error;
       try {
@@ -79,11 +84,22 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   /** The KEYS and ARGV of end-session.lua for one connection. */
-  private endCall(input: EndSessionInput): ScriptCall {
+  private endCall(input: EndSessionInput): ScriptCall & { bucket: number } {
     checkTime('now', input.now);
     const k = this.ctx.keys;
+    const b = k.bucketOf(input.userId);
     return {
-      keys: [k.player(input.userId), k.online, k.index, k.nodePlayers(input.nodeId), k.nodeHeartbeats(input.nodeId), k.pending, k.pendingData, k.grace],
+      bucket: b,
+      keys: [
+        k.player(input.userId),
+        k.online(b),
+        k.index(b),
+        k.nodePlayers(input.nodeId, b),
+        k.nodeHeartbeats(input.nodeId, b),
+        k.pending(b),
+        k.pendingData(b),
+        k.grace(b),
+      ],
       args: [input.userId, input.nodeId, input.logicalSessionId, input.reason, String(input.now), input.connectionId ?? '', String(input.graceMs ?? 0)],
     };
   }
@@ -92,11 +108,12 @@ export class RedisPresenceStore implements PresenceStore {
     checkTime('now', input.now);
     const k = this.ctx.keys;
     const player = k.player(input.userId);
+    const b = k.bucketOf(input.userId);
     for (let attempt = 1; ; attempt++) {
       // The user's nodes first (their keys go in KEYS); the script re-checks them.
       const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
-      const keys = [player, k.online, k.index, k.pending, k.pendingData, k.grace];
-      for (const nodeId of nodeIds) keys.push(k.nodePlayers(nodeId), k.nodeHeartbeats(nodeId));
+      const keys = [player, k.online(b), k.index(b), k.pending(b), k.pendingData(b), k.grace(b)];
+      for (const nodeId of nodeIds) keys.push(k.nodePlayers(nodeId, b), k.nodeHeartbeats(nodeId, b));
       const reply = asFields(
         await this.ctx.run('forceLogout', keys, [input.userId, input.reason, String(input.now), ...nodeIds]),
         'forceLogout',
@@ -120,43 +137,61 @@ export class RedisPresenceStore implements PresenceStore {
   async expireGrace(now: number, limit: number): Promise<LogoutRecord[]> {
     checkTime('now', now);
     const k = this.ctx.keys;
-    // The due users first (their player keys go in KEYS); the script re-checks each.
-    const userIds = await this.ctx.redis.zrangebyscore(k.grace, '-inf', String(now), 'LIMIT', 0, limit);
-    if (userIds.length === 0) return [];
-    const reply = asArray(
-      await this.ctx.run(
-        'expireGrace',
-        [k.grace, k.online, k.index, k.pending, k.pendingData, ...userIds.map((userId) => k.player(userId))],
-        [String(now), ...userIds],
-      ),
-      'expireGrace',
+    // The due users first, the earliest deadlines of all buckets (their player keys go in KEYS);
+    // each bucket's script re-checks its own.
+    const due = await Promise.all(k.buckets.all().map((b) => this.ctx.redis.zrangebyscore(k.grace(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit)));
+    const chosen = oldestAcrossBuckets(due, limit);
+    if (chosen.length === 0) return [];
+    const order = new Map(chosen.map((entry, i) => [entry.member, i]));
+    const records: LogoutRecord[] = [];
+    await Promise.all(
+      [...byBucket(chosen)].map(async ([b, entries]) => {
+        const userIds = entries.map((entry) => entry.member);
+        const reply = asArray(
+          await this.ctx.run(
+            'expireGrace',
+            [k.grace(b), k.online(b), k.index(b), k.pending(b), k.pendingData(b), ...userIds.map((userId) => k.player(userId))],
+            [String(now), ...userIds],
+          ),
+          'expireGrace',
+        );
+        for (const r of reply) records.push(parseRecord(asString(r, 'expireGrace record')));
+      }),
     );
-    return reply.map((r) => parseRecord(asString(r, 'expireGrace record')));
+    return records.sort((a, b) => order.get(a.userId)! - order.get(b.userId)!);
   }
 
   async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {
     if (beats.size === 0) return;
     // Checked first: a bad value writes nothing (the chunks go out as they are made).
     for (const at of beats.values()) checkTime('heartbeat', at);
-    const key = this.ctx.keys.nodeHeartbeats(nodeId);
+    const k = this.ctx.keys;
+    const byBucket = new Map<number, string[]>();
+    for (const [userId, at] of beats) {
+      const b = k.bucketOf(userId);
+      const fields = byBucket.get(b);
+      if (fields) fields.push(userId, String(at));
+      else byBucket.set(b, [userId, String(at)]);
+    }
     const sent: Promise<unknown>[] = [];
-    const send = (fields: string[]) => {
-      const reply = this.ctx.redis.hset(key, ...fields);
-      reply.catch(() => {}); // awaited below; a failure before then is not "unhandled"
-      sent.push(reply);
-    };
+    let sinceTurn = 0;
+    for (const [b, fields] of byBucket) {
+      const key = k.nodeHeartbeats(nodeId, b);
+      for (let i = 0; i < fields.length; i += 2 * HEARTBEAT_CHUNK) {
+        if (sinceTurn >= HEARTBEAT_CHUNK) {
+          // The next chunk on a later turn: pings that arrived meanwhile are answered first.
+          await new Promise((resolve) => setImmediate(resolve));
+          sinceTurn = 0;
+        }
+        const chunk = fields.slice(i, i + 2 * HEARTBEAT_CHUNK);
+        const reply = this.ctx.redis.hset(key, ...chunk);
+        reply.catch(() => {}); // awaited below; a failure before then is not "unhandled"
+        sent.push(reply);
+        sinceTurn += chunk.length / 2;
+      }
+    }
     // A field may land for a connection that ended since the node's tick; it is harmless (only
     // the heartbeats of a user's live nodes are read) and removed by that node's next end.
-    let fields: string[] = [];
-    for (const [userId, at] of beats) {
-      fields.push(userId, String(at));
-      if (fields.length < 2 * HEARTBEAT_CHUNK) continue;
-      send(fields);
-      fields = [];
-      // The next chunk on a later turn: pings that arrived meanwhile are answered first.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (fields.length > 0) send(fields);
     await Promise.all(sent);
   }
 
@@ -166,8 +201,9 @@ export class RedisPresenceStore implements PresenceStore {
     for (let attempt = 1; ; attempt++) {
       // The user's nodes first (their heartbeats hashes go in KEYS); the script re-checks them.
       const nodeIds = (await this.ctx.redis.hkeys(player)).filter((f) => f.startsWith('n:')).map((f) => f.slice(2));
+      const b = k.bucketOf(userId);
       const reply = asFields(
-        await this.ctx.run('getPlayer', [player, ...nodeIds.map((nodeId) => k.nodeHeartbeats(nodeId))], [userId, ...nodeIds]),
+        await this.ctx.run('getPlayer', [player, ...nodeIds.map((nodeId) => k.nodeHeartbeats(nodeId, b))], [userId, ...nodeIds]),
         'getPlayer',
         [],
         ['retry', 'fields', 'beats'],
@@ -185,47 +221,90 @@ export class RedisPresenceStore implements PresenceStore {
     const start = walkStart(options.cursor ? decodeCursor(options.cursor) : undefined, range);
     const filtered = options.nodeId !== undefined;
     const budget = filtered ? options.limit * FILTER_SCAN_FACTOR : options.limit;
-    // 1. The userIds the page may examine, plus one to peek, in one read of the index: the peek
-    // stays within the range, so the page that reaches the end of a prefix range knows it is the
-    // last one.
-    const userIds = await this.ctx.redis.zrangebylex(
-      k.index,
-      start ? `${start.inclusive ? '[' : '('}${start.value}` : '-',
-      range ? `(${range.to}` : '+',
-      'LIMIT',
-      0,
-      budget + 1,
+    // 1. The userIds the page may examine, plus one to peek: the first `budget` + 1 of every
+    // bucket's index within the page's range, merged in userId byte order and cut to the first
+    // `budget` + 1 overall (the same entries one index of everyone would give). The peek stays
+    // within the range, so the page that reaches the end of a prefix range knows it is the last.
+    const perBucket = await Promise.all(
+      k.buckets
+        .all()
+        .map((b) =>
+          this.ctx.redis.zrangebylex(
+            k.index(b),
+            start ? `${start.inclusive ? '[' : '('}${start.value}` : '-',
+            range ? `(${range.to}` : '+',
+            'LIMIT',
+            0,
+            budget + 1,
+          ),
+        ),
     );
-    if (userIds.length === 0) return { players: [] };
-    // 2. Their hashes (keys in KEYS): status and node filter checked, and the page cut, in one step.
-    const reply = asFields(
-      await this.ctx.run(
-        'listOnline',
-        userIds.map((userId) => k.player(userId)),
-        [options.limit, budget, filtered ? '1' : '0', options.nodeId ?? '', ...userIds],
-      ),
-      'listOnline',
-      ['more', 'last', 'players'],
+    const candidates =
+      perBucket.length === 1
+        ? perBucket[0]!
+        : perBucket
+            .flat()
+            .sort(compareCodePoints)
+            .slice(0, budget + 1);
+    if (candidates.length === 0) return { players: [] };
+    const examined = candidates.slice(0, budget);
+    // 2. Their hashes (keys in KEYS), per bucket: status and node filter checked in one step.
+    // A bucket stops after `limit` matches of its own, never before the page's cut: the page
+    // holds at most `limit` players, so it ends at or before any bucket's `limit`-th match.
+    const byBucket = new Map<number, string[]>();
+    for (const userId of examined) {
+      const b = k.bucketOf(userId);
+      const users = byBucket.get(b);
+      if (users) users.push(userId);
+      else byBucket.set(b, [userId]);
+    }
+    const matches = new Map<string, { userId: string; fields: unknown[]; nodeIds: string[] }>();
+    await Promise.all(
+      [...byBucket.values()].map(async (userIds) => {
+        const reply = asFields(
+          await this.ctx.run(
+            'listOnline',
+            userIds.map((userId) => k.player(userId)),
+            [options.limit, userIds.length, filtered ? '1' : '0', options.nodeId ?? '', ...userIds],
+          ),
+          'listOnline',
+          ['more', 'last', 'players'],
+        );
+        for (const item of asArray(reply.players, 'listOnline players')) {
+          const player = asFields(item, 'listOnline player', ['userId', 'fields']);
+          const fields = asArray(player.fields, 'listOnline fields');
+          const nodeIds: string[] = [];
+          for (let i = 0; i < fields.length; i += 2) {
+            const name = asString(fields[i], 'listOnline field');
+            if (name.startsWith('n:')) nodeIds.push(name.slice(2));
+          }
+          const userId = asString(player.userId, 'listOnline userId');
+          matches.set(userId, { userId, fields, nodeIds });
+        }
+      }),
     );
-    const found = asArray(reply.players, 'listOnline players').map((item) => {
-      const player = asFields(item, 'listOnline player', ['userId', 'fields']);
-      const fields = asArray(player.fields, 'listOnline fields');
-      const nodeIds: string[] = [];
-      for (let i = 0; i < fields.length; i += 2) {
-        const name = asString(fields[i], 'listOnline field');
-        if (name.startsWith('n:')) nodeIds.push(name.slice(2));
+    // 3. The page, in order: it ends after its `limit`-th player, or after the budget.
+    const found: Array<{ userId: string; fields: unknown[]; nodeIds: string[] }> = [];
+    let last = '';
+    let more = candidates.length > examined.length;
+    for (let i = 0; i < examined.length; i++) {
+      const userId = examined[i]!;
+      last = userId;
+      const match = matches.get(userId);
+      if (match) found.push(match);
+      if (found.length === options.limit) {
+        more = i + 1 < candidates.length;
+        break;
       }
-      return { userId: asString(player.userId, 'listOnline userId'), fields, nodeIds };
-    });
-    // 3. Their heartbeats, one HMGET per node of the page, pipelined: one round trip.
+    }
+    // 4. Their heartbeats, one HMGET per node of the page and bucket, pipelined per bucket.
     const beats = await this.readHeartbeats(found);
     const players: PlayerPresence[] = [];
     for (const { userId, fields } of found) {
       const presence = parsePresence(userId, fields, beats.get(userId) ?? []);
       if (presence) players.push(presence);
     }
-    const more = asNumber(reply.more, 'listOnline more') === 1;
-    return more ? { players, nextCursor: encodeCursor(asString(reply.last, 'listOnline last')) } : { players };
+    return more ? { players, nextCursor: encodeCursor(last) } : { players };
   }
 
   /**
@@ -233,8 +312,13 @@ export class RedisPresenceStore implements PresenceStore {
    * (read a moment after their hashes: a heartbeat only ever raises `lastHeartbeat`).
    */
   private async readHeartbeats(players: ReadonlyArray<{ userId: string; nodeIds: readonly string[] }>): Promise<Map<string, string[]>> {
-    const byNode = new Map<string, string[]>();
+    const k = this.ctx.keys;
+    // bucket -> node -> users
+    const byBucket = new Map<number, Map<string, string[]>>();
     for (const { userId, nodeIds } of players) {
+      const b = k.bucketOf(userId);
+      let byNode = byBucket.get(b);
+      if (!byNode) byBucket.set(b, (byNode = new Map()));
       for (const nodeId of nodeIds) {
         const users = byNode.get(nodeId);
         if (users) users.push(userId);
@@ -242,28 +326,36 @@ export class RedisPresenceStore implements PresenceStore {
       }
     }
     const beats = new Map<string, string[]>();
-    if (byNode.size === 0) return beats;
-    const pipeline = this.ctx.redis.pipeline();
-    for (const [nodeId, userIds] of byNode) pipeline.hmget(this.ctx.keys.nodeHeartbeats(nodeId), ...userIds);
-    const results = (await pipeline.exec()) ?? [];
-    [...byNode.values()].forEach((userIds, i) => {
-      const [error, values] = results[i] ?? [new OnlineReplyError('listOnline heartbeats missing')];
-      if (error) throw error;
-      asArray(values, 'listOnline heartbeats').forEach((beat, j) => {
-        if (beat === null) return;
-        const userId = userIds[j]!;
-        const list = beats.get(userId);
-        if (list) list.push(asString(beat, 'heartbeat'));
-        else beats.set(userId, [asString(beat, 'heartbeat')]);
-      });
-    });
+    await Promise.all(
+      [...byBucket].map(async ([b, byNode]) => {
+        if (byNode.size === 0) return;
+        const pipeline = this.ctx.redis.pipeline();
+        for (const [nodeId, userIds] of byNode) pipeline.hmget(k.nodeHeartbeats(nodeId, b), ...userIds);
+        const results = (await pipeline.exec()) ?? [];
+        [...byNode.values()].forEach((userIds, i) => {
+          const [error, values] = results[i] ?? [new OnlineReplyError('listOnline heartbeats missing')];
+          if (error) throw error;
+          asArray(values, 'listOnline heartbeats').forEach((beat, j) => {
+            if (beat === null) return;
+            const userId = userIds[j]!;
+            const list = beats.get(userId);
+            if (list) list.push(asString(beat, 'heartbeat'));
+            else beats.set(userId, [asString(beat, 'heartbeat')]);
+          });
+        });
+      }),
+    );
     return beats;
   }
 
   async countOnline(prefix?: string): Promise<number> {
     const range = prefixRange(prefix);
+    const k = this.ctx.keys;
     // The index holds the same members as the online set, in lex order: a prefix is a range.
-    return range ? this.ctx.redis.zlexcount(this.ctx.keys.index, `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(this.ctx.keys.online);
+    const counts = await Promise.all(
+      k.buckets.all().map((b) => (range ? this.ctx.redis.zlexcount(k.index(b), `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(k.online(b)))),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   async ping(): Promise<void> {

@@ -1,10 +1,10 @@
 /** What the Redis online stores share: the command connection, the key names, the scripts. */
-import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.ts';
-import type { RunScript } from './scripts.ts';
+import type { RedisClient, RunScript } from './scripts.ts';
 
 export interface RedisStoreContext {
-  redis: Redis;
+  /** A single Redis or a Redis Cluster (then `keys` has one bucket per slot group, see buckets.ts). */
+  redis: RedisClient;
   keys: RedisKeys;
   run: RunScript;
 }

@@ -1,22 +1,26 @@
 /**
- * The online stores on Redis (a cluster): presence, logout outbox, node registry and locks on
- * one command connection, one key schema and one set of scripts.
+ * The online stores on Redis (a single Redis or a Redis Cluster): presence, logout outbox, node
+ * registry and locks on one command connection, one key schema and one set of scripts.
  */
-import type { Redis } from 'ioredis';
 import { DEFAULT_OFFLINE_TTL_MS, type OnlineStores } from '../online-stores.ts';
 import { RedisLocks } from './redis-locks.ts';
 import { RedisLogoutOutbox } from './redis-logout-outbox.ts';
 import { RedisNodeRegistry } from './redis-node-registry.ts';
 import { RedisKeys } from './keys.ts';
-import { defineScripts } from './scripts.ts';
+import { defineScripts, type RedisClient } from './scripts.ts';
 import { RedisPresenceStore } from './redis-presence-store.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 
 export interface RedisStoresOptions {
   /** Owned by the caller, who quits it. Must not use ioredis' own `keyPrefix`. */
-  redis: Redis;
+  redis: RedisClient;
   /** Prepended to every key, e.g. `gatehouse:`; default none. */
   keyPrefix?: string;
+  /**
+   * How many buckets the presence keys are split into (REDIS_BUCKETS, buckets.ts); default 1.
+   * Every process of a deployment must use the same number.
+   */
+  buckets?: number;
   /**
    * How old a reaper's claim on a dead node's user must be before another reaper takes it again
    * (the first one stopped between the two steps of a batch); default REAP_CLAIM_TTL_MS.
@@ -38,7 +42,7 @@ export function createRedisStores(options: RedisStoresOptions): OnlineStores {
   }
   const ctx: RedisStoreContext = {
     redis: options.redis,
-    keys: new RedisKeys(options.keyPrefix ?? ''),
+    keys: new RedisKeys(options.keyPrefix ?? '', options.buckets ?? 1),
     run: defineScripts(options.redis),
   };
   return {

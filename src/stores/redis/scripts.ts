@@ -6,7 +6,10 @@
  * scripts cannot include one another). Key names come from keys.ts and are passed in KEYS.
  */
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+
+/** A single Redis (standalone, Sentinel) or a Redis Cluster: the stores speak to either. */
+export type RedisClient = Redis | Cluster;
 
 const SCRIPTS = {
   // presence/
@@ -76,10 +79,10 @@ function loadSources(): Map<ScriptName, string> {
 const commandName = (script: ScriptName) => `gatehouse_${script}`;
 
 /** Per client, so stores sharing a connection define the scripts once. */
-const defined = new WeakMap<Redis, RunScript>();
+const defined = new WeakMap<RedisClient, RunScript>();
 
 /** Defines every script on `redis` (once per client) and returns a typed way to run them. */
-export function defineScripts(redis: Redis): RunScript {
+export function defineScripts(redis: RedisClient): RunScript {
   const known = defined.get(redis);
   if (known) return known;
   const commands = new Map<ScriptName, DefinedCommand>();
@@ -102,7 +105,7 @@ export function defineScripts(redis: Redis): RunScript {
  * An explicit pipeline rather than ioredis' `enableAutoPipelining`: that would regroup every
  * command of the shared client, and it has had bugs with `defineCommand` scripts (ioredis #1931).
  */
-export async function runScriptBatch(redis: Redis, script: ScriptName, calls: readonly ScriptCall[]): Promise<Array<[Error | null, unknown]>> {
+export async function runScriptBatch(redis: RedisClient, script: ScriptName, calls: readonly ScriptCall[]): Promise<Array<[Error | null, unknown]>> {
   if (calls.length === 0) return [];
   defineScripts(redis);
   const pipeline = redis.pipeline();
@@ -112,4 +115,36 @@ export async function runScriptBatch(redis: Redis, script: ScriptName, calls: re
   for (const { keys, args } of calls) command.call(pipeline, keys.length, ...keys, ...args);
   const replies = (await pipeline.exec()) ?? [];
   return calls.map((_, i) => replies[i] ?? [new Error(`${script}: no reply in the pipeline`), null]);
+}
+
+/**
+ * `runScriptBatch` for calls that may touch different buckets: one pipeline per bucket (a Redis
+ * Cluster pipelines commands of one slot only), sent together. Resolves with `[error, reply]`
+ * per call, in the order of `calls`.
+ */
+export async function runBucketedScriptBatch(
+  redis: RedisClient,
+  script: ScriptName,
+  calls: ReadonlyArray<ScriptCall & { bucket: number }>,
+): Promise<Array<[Error | null, unknown]>> {
+  const byBucket = new Map<number, number[]>();
+  calls.forEach((call, i) => {
+    const indexes = byBucket.get(call.bucket);
+    if (indexes) indexes.push(i);
+    else byBucket.set(call.bucket, [i]);
+  });
+  const results = new Array<[Error | null, unknown]>(calls.length);
+  await Promise.all(
+    [...byBucket.values()].map(async (indexes) => {
+      const replies = await runScriptBatch(
+        redis,
+        script,
+        indexes.map((i) => calls[i]!),
+      );
+      indexes.forEach((callIndex, j) => {
+        results[callIndex] = replies[j]!;
+      });
+    }),
+  );
+  return results;
 }
