@@ -9,6 +9,10 @@ import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { NODE_ID_PATTERN, NON_ID_CHARS_RE } from './protocol/ids.ts';
+import { MAX_BUCKETS } from './stores/redis/buckets.ts';
+
+/** REDIS_BUCKETS on a Redis Cluster when not set: room for 64 primaries, spread evenly. */
+export const DEFAULT_CLUSTER_BUCKETS = 64;
 
 const int = (def: number, min: number, max: number, description: string) => Type.Integer({ default: def, minimum: min, maximum: max, description });
 const bool = (def: boolean, description: string) => Type.Boolean({ default: def, description });
@@ -89,6 +93,20 @@ export const EnvSchema = Type.Object({
     }),
   ),
   REDIS_SENTINEL_NAME: Type.Optional(str('Name of the master monitored by the sentinels', { pattern: '^[A-Za-z0-9_.-]{1,64}$' })),
+  REDIS_CLUSTER_NODES: Type.Optional(
+    str(
+      'Redis Cluster seed nodes host:port[,host:port...]: the online store, rooms, offline queues and bus run on the cluster, sharded by bucket (REDIS_BUCKETS), node and room channels over sharded pub/sub; REDIS_URL still gives the username, password and TLS (rediss://), its host is not used',
+      { pattern: '^[A-Za-z0-9_.:\\[\\]-]+:\\d+(,[A-Za-z0-9_.:\\[\\]-]+:\\d+)*$' },
+    ),
+  ),
+  REDIS_BUCKETS: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_BUCKETS,
+      description:
+        'How many buckets the Redis data is split into, each in one cluster slot (its hash tag), spread evenly over the slots: the most primaries the data can use. Default 64 with REDIS_CLUSTER_NODES, else 1 (keys without hash tags). Every node of a deployment must use the same value; changing it is like starting on an empty Redis (nodes re-assert their sessions)',
+    }),
+  ),
   NODE_LEASE_INTERVAL_MS: int(1000, 50, 60_000, 'How often a node renews its lease in server:nodes'),
   NODE_DEAD_AFTER_MS: int(
     5000,
@@ -307,9 +325,11 @@ export type Env = Static<typeof EnvSchema>;
 
 /** The typed configuration every other module receives; nothing else reads process.env. */
 export type Config = Readonly<
-  Omit<Env, 'NODE_ID' | 'AUTH_MODE'> & {
+  Omit<Env, 'NODE_ID' | 'AUTH_MODE' | 'REDIS_BUCKETS'> & {
     NODE_ID: string;
     AUTH_MODE: 'jwt' | 'none';
+    /** Resolved: 64 with REDIS_CLUSTER_NODES, else 1, when not set. */
+    REDIS_BUCKETS: number;
   }
 >;
 
@@ -421,6 +441,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((parsed.REDIS_SENTINELS || parsed.REDIS_SENTINEL_NAME) && !parsed.REDIS_URL) {
     throw new ConfigError('REDIS_URL must be set with REDIS_SENTINELS (it carries the password and database)');
   }
+  if (parsed.REDIS_CLUSTER_NODES) {
+    if (!parsed.REDIS_URL)
+      throw new ConfigError('REDIS_URL must be set with REDIS_CLUSTER_NODES (it carries the username, password and TLS; e.g. redis://127.0.0.1)');
+    if (parsed.REDIS_SENTINELS) throw new ConfigError('REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other (a cluster fails over by itself)');
+    const database = new URL(parsed.REDIS_URL).pathname.replace(/^\//, '');
+    if (database !== '' && database !== '0') throw new ConfigError(`a Redis Cluster has only database 0; REDIS_URL names database ${database}`);
+  }
+  const buckets = parsed.REDIS_BUCKETS ?? (parsed.REDIS_CLUSTER_NODES ? DEFAULT_CLUSTER_BUCKETS : 1);
+  if (buckets > 1 && /[{}]/.test(parsed.REDIS_KEY_PREFIX)) {
+    throw new ConfigError('REDIS_KEY_PREFIX must not contain { or } with REDIS_BUCKETS > 1 (the bucket is the hash tag)');
+  }
   if (parsed.NODE_LEASE_INTERVAL_MS * 2 > parsed.NODE_DEAD_AFTER_MS) {
     throw new ConfigError('NODE_DEAD_AFTER_MS must be at least twice NODE_LEASE_INTERVAL_MS');
   }
@@ -434,5 +465,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.WATCHDOG_INTERVAL_MS > parsed.HEARTBEAT_TIMEOUT_MS) {
     throw new ConfigError('WATCHDOG_INTERVAL_MS must not exceed HEARTBEAT_TIMEOUT_MS');
   }
-  return Object.freeze({ ...parsed, NODE_ID: parsed.NODE_ID ?? defaultNodeId(), AUTH_MODE: authMode });
+  return Object.freeze({ ...parsed, NODE_ID: parsed.NODE_ID ?? defaultNodeId(), AUTH_MODE: authMode, REDIS_BUCKETS: buckets });
 }

@@ -78,3 +78,18 @@ t.test('README lists every variable with its default', async (t) => {
   t.equal(renderReadme(readme), readme, 'README table is generated from the schema: run npm run docs:config');
   for (const key of Object.keys(EnvSchema.properties)) t.match(readme, `| \`${key}\` |`);
 });
+
+t.test('Redis Cluster: REDIS_CLUSTER_NODES with REDIS_URL for the credentials, buckets by default', async (t) => {
+  const cluster = loadConfig({ REDIS_URL: 'rediss://u:p@ignored', REDIS_CLUSTER_NODES: '10.0.0.1:7000,[::1]:7001' });
+  t.equal(cluster.REDIS_BUCKETS, 64, 'a cluster is split in 64 buckets unless told');
+  t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1' }).REDIS_BUCKETS, 1, 'one Redis: one bucket, keys as before');
+  t.equal(loadConfig({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'a:1', REDIS_BUCKETS: '12' }).REDIS_BUCKETS, 12);
+  const refused = (env: Record<string, string>, pattern: RegExp, what: string) => t.throws(() => loadConfig(env), pattern, what);
+  refused({ REDIS_CLUSTER_NODES: 'a:1' }, /REDIS_URL must be set with REDIS_CLUSTER_NODES/, 'no credentials URL');
+  refused({ REDIS_URL: 'redis://x/3', REDIS_CLUSTER_NODES: 'a:1' }, /only database 0/, 'a database other than 0');
+  refused({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 's:1', REDIS_SENTINEL_NAME: 'm' }, /exclude each other/, 'with sentinels');
+  refused({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'a:1', REDIS_KEY_PREFIX: '{gh}:' }, /must not contain \{ or \}/, 'a prefix with a hash tag');
+  refused({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'not an address' }, /REDIS_CLUSTER_NODES/, 'a malformed node list');
+  refused({ REDIS_URL: 'redis://x', REDIS_BUCKETS: '0' }, /REDIS_BUCKETS/, 'no bucket');
+  refused({ REDIS_URL: 'redis://x', REDIS_BUCKETS: '1025' }, /REDIS_BUCKETS/, 'more buckets than tags are searched for');
+});

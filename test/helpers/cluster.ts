@@ -5,7 +5,10 @@
 import type { Test } from 'tap';
 import { createSigner } from 'fast-jwt';
 import { startServer, type ServerProcess } from './server-process.ts';
-import { testPostgres, testRedis } from './services.ts';
+import { Cluster, Redis } from 'ioredis';
+import { RedisKeys } from '../../src/stores/redis/keys.ts';
+import type { RedisClient } from '../../src/stores/redis/scripts.ts';
+import { clusterNodes, TEST_REDIS_CLUSTER_NODES, testPostgres, testRedis, testRedisCluster } from './services.ts';
 import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from './build.ts';
 
 export interface ClusterNode extends ServerProcess {
@@ -29,18 +32,49 @@ export interface TestCluster {
   wsUrl(node: ClusterNode, userId: string): string;
   /** An admin REST call against a node. */
   admin(node: ClusterNode, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** The nodes' key names (their prefix and buckets). */
+  keys: RedisKeys;
+  /** A client of the nodes' Redis or Redis Cluster, connected, closed at teardown. */
+  redis(): Promise<RedisClient>;
+  /** Subscribers of a node or room channel (PUBSUB NUMSUB; on a cluster SHARDNUMSUB on every primary). */
+  channelSubscribers(channel: string): Promise<number>;
 }
 
-export async function startCluster(t: Test, nodeIds: string[], extra: Record<string, string> = {}): Promise<TestCluster | null> {
+/** Where the nodes keep their online state: the test Redis, or the test Redis Cluster. */
+export type ClusterStore = 'redis' | 'redis-cluster';
+
+/** Buckets of a gateway cluster on the Redis Cluster: a few per primary, as production's 64 would be. */
+export const GATEWAY_CLUSTER_BUCKETS = 8;
+
+/** The Redis settings of the nodes, on a fresh key prefix; null when the service is missing (skipped). */
+async function redisEnv(t: Test, store: ClusterStore): Promise<{ env: Record<string, string>; prefix: string } | null> {
+  if (store === 'redis') {
+    const redisInfo = await testRedis(t);
+    return redisInfo && { env: { REDIS_URL: redisInfo.url, REDIS_KEY_PREFIX: redisInfo.prefix }, prefix: redisInfo.prefix };
+  }
+  const clusterInfo = await testRedisCluster(t);
+  return (
+    clusterInfo && {
+      env: {
+        REDIS_URL: 'redis://127.0.0.1',
+        REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES,
+        REDIS_BUCKETS: String(GATEWAY_CLUSTER_BUCKETS),
+        REDIS_KEY_PREFIX: clusterInfo.prefix,
+      },
+      prefix: clusterInfo.prefix,
+    }
+  );
+}
+
+export async function startCluster(t: Test, nodeIds: string[], extra: Record<string, string> = {}, store: ClusterStore = 'redis'): Promise<TestCluster | null> {
   const pgInfo = await testPostgres(t);
   if (!pgInfo) return null;
-  const redisInfo = await testRedis(t);
+  const redisInfo = await redisEnv(t, store);
   if (!redisInfo) return null;
   const env: Record<string, string> = {
     DATABASE_URL: pgInfo.url,
     DATABASE_SCHEMA: pgInfo.schema,
-    REDIS_URL: redisInfo.url,
-    REDIS_KEY_PREFIX: redisInfo.prefix,
+    ...redisInfo.env,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     LOG_LEVEL: 'info',
@@ -79,9 +113,27 @@ export async function startCluster(t: Test, nodeIds: string[], extra: Record<str
     nodes.splice(nodes.indexOf(node), 1);
     return addNode(node.nodeId, { PORT: String(node.port) });
   };
+  const redis = async (): Promise<RedisClient> => {
+    const client = env.REDIS_CLUSTER_NODES
+      ? new Cluster(clusterNodes(env.REDIS_CLUSTER_NODES), { lazyConnect: true })
+      : new Redis(env.REDIS_URL!, { lazyConnect: true });
+    t.teardown(() => client.quit().catch(() => client.disconnect()));
+    await client.connect();
+    return client;
+  };
+  let spy: RedisClient | undefined;
+  const channelSubscribers = async (channel: string) => {
+    spy ??= await redis();
+    if (!(spy instanceof Cluster)) return Number(((await spy.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    const counts = await Promise.all(spy.nodes('master').map(async (node) => Number(((await node.pubsub('SHARDNUMSUB', channel)) as [string, number])[1])));
+    return counts.reduce((sum, n) => sum + n, 0);
+  };
   return {
     nodes,
     env,
+    keys: new RedisKeys(redisInfo.prefix, Number(env.REDIS_BUCKETS ?? 1)),
+    redis,
+    channelSubscribers,
     prefix: redisInfo.prefix,
     schema: pgInfo.schema,
     addNode,

@@ -3,7 +3,9 @@ import { Redis } from 'ioredis';
 import { RedisOfflineQueue } from '../../src/stores/redis/redis-offline-queue.ts';
 import { offlineEntryBytes } from '../../src/delivery/offline-queue.ts';
 import { redisOptions } from '../../src/http/plugins/online-store.ts';
-import { testRedis } from '../helpers/services.ts';
+import { connectRedisCluster, testRedis, testRedisCluster } from '../helpers/services.ts';
+import { RedisKeys } from '../../src/stores/redis/keys.ts';
+import { CLUSTER_TEST_BUCKETS } from './backends.ts';
 import { runOfflineQueueContract } from './offline-queue.contract.ts';
 
 async function client(t: Parameters<typeof testRedis>[0], url: string): Promise<Redis> {
@@ -18,6 +20,36 @@ runOfflineQueueContract(t, 'redis', async (t, limits) => {
   const service = await testRedis(t);
   if (!service) return null;
   return new RedisOfflineQueue({ redis: await client(t, service.url), keyPrefix: service.prefix, ...limits });
+});
+
+runOfflineQueueContract(t, 'redis-cluster', async (t, limits) => {
+  const service = await testRedisCluster(t);
+  if (!service) return null;
+  const redis = connectRedisCluster(t);
+  await redis.connect();
+  // Every bucket gets the whole cap (the contract's cap test fills one recipient's bucket).
+  const totalMaxBytes = limits.totalMaxBytes === undefined ? undefined : limits.totalMaxBytes * CLUSTER_TEST_BUCKETS;
+  return new RedisOfflineQueue({ redis, keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS, ...limits, totalMaxBytes });
+});
+
+t.test('redis-cluster: a sender in another bucket: the window is counted apart, and given back when the push is refused', async (t) => {
+  const service = await testRedisCluster(t);
+  if (!service) return;
+  const redis = connectRedisCluster(t);
+  await redis.connect();
+  const queue = new RedisOfflineQueue({ redis, keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS, max: 1, ttlMs: 60_000, senderMax: 2 });
+  const keys = new RedisKeys(service.prefix, CLUSTER_TEST_BUCKETS);
+  const recipients = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9'];
+  const apart = recipients.filter((r) => keys.bucketOf(r) !== keys.bucketOf('spammer'));
+  t.ok(apart.length >= 3, 'recipients in other buckets than the sender');
+  const [a, b, c] = apart as [string, string, string];
+  const message = (n: number) => ({ id: `m${n}`, frame: '{"type":"message"}', queuedAt: Date.now(), from: 'spammer' });
+  t.match(await queue.push(a, message(1)), { queued: true });
+  t.strictSame(await queue.push(a, message(2)), { queued: false, quota: 'recipient' }, "the recipient's queue is full");
+  t.strictSame(await redis.hget(keys.offlineQueueSender('spammer'), 'c'), '1', 'the refused push gave its count back');
+  t.match(await queue.push(b, message(3)), { queued: true });
+  t.strictSame(await queue.push(c, message(4)), { queued: false, quota: 'sender' }, 'two messages in the window');
+  t.equal(await queue.length(c), 0, 'nothing queued for a refused sender');
 });
 
 t.test('redis: websocket:queue:<userId> is a list of "<id> <queuedAt> <origin> <frame>" with a PEXPIRE, and its bookkeeping keys', async (t) => {

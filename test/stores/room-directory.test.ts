@@ -3,7 +3,8 @@ import { Redis } from 'ioredis';
 import { MemoryRoomDirectory } from '../../src/stores/memory/memory-room-directory.ts';
 import { RedisRoomDirectory } from '../../src/stores/redis/redis-room-directory.ts';
 import { redisOptions } from '../../src/http/plugins/online-store.ts';
-import { testRedis } from '../helpers/services.ts';
+import { connectRedisCluster, testRedis, testRedisCluster } from '../helpers/services.ts';
+import { CLUSTER_TEST_BUCKETS } from './backends.ts';
 import { join, leave, runRoomDirectoryContract } from './room-directory.contract.ts';
 
 runRoomDirectoryContract(t, 'memory', async () => new MemoryRoomDirectory());
@@ -15,6 +16,14 @@ runRoomDirectoryContract(t, 'redis', async (t) => {
   t.teardown(() => redis.quit().catch(() => redis.disconnect()));
   await redis.connect();
   return new RedisRoomDirectory({ redis, keyPrefix: service.prefix });
+});
+
+runRoomDirectoryContract(t, 'redis-cluster', async (t) => {
+  const service = await testRedisCluster(t);
+  if (!service) return null;
+  const redis = connectRedisCluster(t);
+  await redis.connect();
+  return new RedisRoomDirectory({ redis, keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS });
 });
 
 t.test('redis: the keys of the model', async (t) => {

@@ -30,13 +30,13 @@ t.test('every name RedisKeys builds has a row in the table', async (t) => {
     k.offlineQueue('<userId>'),
     k.offlineQueueMeta('<userId>'),
     k.offlineQueueSender('<userId>'),
-    k.offlineQueueTotal,
-    k.offlineQueueBytes,
-    k.roomsIndex,
+    k.offlineQueueTotal(b),
+    k.offlineQueueBytes(b),
+    k.roomsIndex(b),
     k.roomNodes('<room>'),
     k.roomMembers('<room>'),
     k.roomNodeUsers('<room>', '<nodeId>'),
-    k.nodeRooms('<nodeId>'),
+    k.nodeRooms('<nodeId>', b),
     k.nodeChannel('<nodeId>'),
     k.broadcastChannel,
     k.roomChannelPrefix + '<room>',
@@ -48,6 +48,7 @@ t.test('every name RedisKeys builds has a row in the table', async (t) => {
   );
   t.equal(k.bucketOf('<nodeId>'), b, 'the node and the user share the bucket (the names are compared with one tag)');
   t.equal(k.bucketOf('<name>'), b);
+  t.equal(k.bucketOf('<room>'), b);
 });
 
 t.test('one bucket: the keys carry no hash tag, as before buckets existed', async (t) => {

@@ -70,7 +70,7 @@ t.test('default quotas (real services)', async (t) => {
   // so that every message reaches the offline queue's own checks, which are under test here.
   const h = await buildTestApp(t, 'real', { MAX_MESSAGES_PER_SEC: '1000', MAX_INBOUND_BYTES_PER_SEC: '67108864', HEARTBEAT_TIMEOUT_MS: '60000' });
   if (!h) return;
-  const redis = h.app.redis!;
+  const redis = h.app.redis as Redis;
   const prefix = h.config.REDIS_KEY_PREFIX;
 
   await t.test('a session flooding never-seen ids with 60 KB messages stores nothing', async (t) => {

@@ -113,6 +113,7 @@ export default fp(
       ? new RedisLeaseKeeper({
           connection: redisSettings(config),
           keyPrefix: config.REDIS_KEY_PREFIX,
+          buckets: config.REDIS_BUCKETS,
           nodeId: config.NODE_ID,
           intervalMs: config.NODE_LEASE_INTERVAL_MS,
           stallLimitMs: config.NODE_STALL_LIMIT_MS,
@@ -166,7 +167,7 @@ export default fp(
       },
       keeper,
       clock: app.redis ? clock : undefined,
-      serverTime: app.redis ? serverTime(app.redis) : undefined,
+      serverTime: app.redis ? serverTime(app.redis, config.REDIS_KEY_PREFIX) : undefined,
     });
     // Without Redis the online store dies with the process; with a durable database, what it
     // knew about unfinished logouts must not (standalone-recovery.ts). An in-memory PGlite

@@ -5,7 +5,8 @@
  * outage surfaces as errors the gateway handles instead of requests piling up in memory.
  */
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient } from '../../stores/redis/scripts.ts';
 import { createRedisClient, redisOptions, serverTime, type RedisConnectionSettings } from '../../stores/redis/redis-connection.ts';
 import { ClusterClock } from '../../cluster/cluster-clock.ts';
 import type { Config } from '../../config.ts';
@@ -44,8 +45,8 @@ declare module 'fastify' {
     bus: Bus;
     /** Publishes to the nodes holding a user's sessions (one script on Redis). */
     ownerPublisher: OwnerPublisher;
-    /** The command connection to Redis, absent on the memory store. */
-    redis: Redis | undefined;
+    /** The command connection to Redis (a single Redis or a Redis Cluster), absent on the memory store. */
+    redis: RedisClient | undefined;
     /** Messages for offline users (`websocket:queue:<userId>`), same backend as the store. */
     offlineQueue: OfflineQueue;
     /** Cluster-wide room membership (admin API), same backend as the store. */
@@ -60,7 +61,7 @@ declare module 'fastify' {
 
 /** The Redis connection settings of the config, as plain data (a worker thread gets them too). */
 export function redisSettings(config: Config): RedisConnectionSettings {
-  return { url: config.REDIS_URL ?? '', sentinels: config.REDIS_SENTINELS, sentinelName: config.REDIS_SENTINEL_NAME };
+  return { url: config.REDIS_URL ?? '', sentinels: config.REDIS_SENTINELS, sentinelName: config.REDIS_SENTINEL_NAME, clusterNodes: config.REDIS_CLUSTER_NODES };
 }
 
 /** The offline queues' sweep runs every min(OFFLINE_QUEUE_TTL_S, this). */
@@ -132,18 +133,27 @@ export default fp(
       }
     });
     await redis.connect();
-    app.decorate('redis', redis);
+    app.decorate<RedisClient | undefined>('redis', redis);
     // On Redis server time before anything is stamped (the lease keeper samples it from then on).
-    for (let i = 0; i < STARTUP_CLOCK_SAMPLES; i++) await clock.sync(serverTime(redis));
-    decorateStores(createRedisStores({ redis, keyPrefix: config.REDIS_KEY_PREFIX, offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 }));
-    app.decorate('offlineQueue', new RedisOfflineQueue({ redis, keyPrefix: config.REDIS_KEY_PREFIX, ...offlineLimits }));
-    app.decorate('roomDirectory', timed(new RedisRoomDirectory({ redis, keyPrefix: config.REDIS_KEY_PREFIX }), 'roomDirectory'));
-    // The bus owns a second (subscriber) connection; this one only publishes.
+    for (let i = 0; i < STARTUP_CLOCK_SAMPLES; i++) await clock.sync(serverTime(redis, config.REDIS_KEY_PREFIX));
+    const layout = { redis, keyPrefix: config.REDIS_KEY_PREFIX, buckets: config.REDIS_BUCKETS };
+    const stores = createRedisStores({ ...layout, offlineTtlMs: config.PRESENCE_OFFLINE_TTL_S * 1000 });
+    decorateStores(stores);
+    app.decorate('offlineQueue', new RedisOfflineQueue({ ...layout, ...offlineLimits }));
+    app.decorate('roomDirectory', timed(new RedisRoomDirectory(layout), 'roomDirectory'));
+    // The bus owns its subscriber connection(s); this one only publishes.
     const bus = new RedisBus({ publisher: redis, channelPrefix: config.REDIS_KEY_PREFIX, log: app.log });
     app.decorate('bus', bus);
-    app.decorate('ownerPublisher', timed(new RedisOwnerPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX, bus }), 'ownerPublisher'));
+    // On a single Redis, lookup and publishes in one script. On a cluster the user's hash and the
+    // owning nodes' channels are in different slots: the lookup, then one SPUBLISH per owner.
+    const owners: OwnerPublisher =
+      redis instanceof Cluster ? new LookupOwnerPublisher(stores.presence, bus) : new RedisOwnerPublisher({ redis, keyPrefix: config.REDIS_KEY_PREFIX, bus });
+    app.decorate('ownerPublisher', timed(owners, 'ownerPublisher'));
     startSweeper();
-    app.log.info('online store: redis');
+    app.log.info(
+      redis instanceof Cluster ? { clusterNodes: config.REDIS_CLUSTER_NODES, buckets: config.REDIS_BUCKETS } : { buckets: config.REDIS_BUCKETS },
+      redis instanceof Cluster ? 'online store: redis cluster' : 'online store: redis',
+    );
     app.addHook('onClose', async () => {
       await app.bus.close();
       await redis.quit().catch(() => redis.disconnect());

@@ -7,7 +7,8 @@
  * The presence keys are split into buckets (buckets.ts): with more than one, each of those keys
  * starts with its bucket's hash tag (`{<bucket>}:` in the table), so every presence script
  * touches one slot of a Redis Cluster. With one bucket (the default) they carry no tag. Room
- * keys carry the room as a hash tag (`room:{<room>}:...`).
+ * keys are in the room's bucket; they also name the room as a hash tag (`room:{<room>}:...`),
+ * which decides their slot only in the one-bucket layout.
  */
 import { BucketLayout } from './buckets.ts';
 
@@ -67,20 +68,21 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
     holds: '`c`/`b` messages/bytes that sender queued in its current window (OFFLINE_QUEUE_SENDER_MAX / _BYTES); expires OFFLINE_QUEUE_TTL_S after the first',
   },
   {
-    pattern: 'websocket:queue-total',
+    pattern: '{<bucket>}:websocket:queue-total',
     type: 'string',
-    holds: 'bytes held by all offline queues (OFFLINE_QUEUE_TOTAL_MAX_BYTES); kept by the scripts, expired queues subtracted by the sweep',
+    holds:
+      "bytes held by the bucket's offline queues (each bucket may hold OFFLINE_QUEUE_TOTAL_MAX_BYTES / REDIS_BUCKETS); kept by the scripts, expired queues subtracted by the sweep",
   },
   {
-    pattern: 'websocket:queue-bytes',
+    pattern: '{<bucket>}:websocket:queue-bytes',
     type: 'hash',
     holds: "userId -> bytes of that user's queue, so the sweep can subtract a queue whose key expired",
   },
-  { pattern: 'rooms:index', type: 'sorted set', holds: 'rooms with at least one member session anywhere (score 0, by name)' },
-  { pattern: 'room:{<room>}:nodes', type: 'hash', holds: 'nodeId -> member sessions of the room on that node' },
-  { pattern: 'room:{<room>}:members', type: 'sorted set', holds: '`<userId>|<nodeId>`, one per user and node (score 0)' },
-  { pattern: 'room:{<room>}:node:<nodeId>', type: 'hash', holds: "userId -> that user's member sessions of the room on the node" },
-  { pattern: 'rooms:node:<nodeId>', type: 'set', holds: "rooms the node has members of (to purge a node's share)" },
+  { pattern: '{<bucket>}:rooms:index', type: 'sorted set', holds: 'rooms with at least one member session anywhere (score 0, by name)' },
+  { pattern: '{<bucket>}:room:{<room>}:nodes', type: 'hash', holds: 'nodeId -> member sessions of the room on that node' },
+  { pattern: '{<bucket>}:room:{<room>}:members', type: 'sorted set', holds: '`<userId>|<nodeId>`, one per user and node (score 0)' },
+  { pattern: '{<bucket>}:room:{<room>}:node:<nodeId>', type: 'hash', holds: "userId -> that user's member sessions of the room on the node" },
+  { pattern: '{<bucket>}:rooms:node:<nodeId>', type: 'set', holds: "rooms the node has members of (to purge a node's share)" },
   { pattern: 'gateway:<nodeId>', type: 'pub/sub channel', holds: 'frames for one node, each envelope carrying its origin nodeId' },
   { pattern: 'gateway:broadcast', type: 'pub/sub channel', holds: 'frames for every node' },
   { pattern: 'gateway:room:<room>', type: 'pub/sub channel', holds: 'room frames, to the nodes with local members of the room' },
@@ -90,8 +92,6 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
 export class RedisKeys {
   /** How the presence keys are split into buckets (buckets.ts). */
   readonly buckets: BucketLayout;
-  /** `rooms:index`. */
-  readonly roomsIndex: string;
   /** `gateway:`: a node's channel is this plus its id. */
   readonly nodeChannelPrefix: string;
   /** `gateway:broadcast`. */
@@ -109,7 +109,6 @@ export class RedisKeys {
     // A brace in the prefix would become the hash tag of every key, taking the bucket's place.
     if (this.buckets.count > 1 && /[{}]/.test(prefix)) throw new RangeError(`REDIS_KEY_PREFIX must not contain { or } with more than one bucket: ${prefix}`);
     this.starts = this.buckets.all().map((b) => prefix + this.buckets.tagPart(b));
-    this.roomsIndex = `${prefix}rooms:index`;
     this.nodeChannelPrefix = `${prefix}gateway:`;
     this.broadcastChannel = `${prefix}gateway:broadcast`;
     this.roomChannelPrefix = `${prefix}gateway:room:`;
@@ -202,34 +201,39 @@ export class RedisKeys {
     return `${this.at(this.bucketOf(userId))}websocket:queue-sender:${userId}`;
   }
 
-  /** `websocket:queue-total`. */
-  get offlineQueueTotal(): string {
-    return `${this.prefix}websocket:queue-total`;
+  /** `websocket:queue-total` of bucket `b`. */
+  offlineQueueTotal(b: number): string {
+    return `${this.at(b)}websocket:queue-total`;
   }
 
-  /** `websocket:queue-bytes`. */
-  get offlineQueueBytes(): string {
-    return `${this.prefix}websocket:queue-bytes`;
+  /** `websocket:queue-bytes` of bucket `b`. */
+  offlineQueueBytes(b: number): string {
+    return `${this.at(b)}websocket:queue-bytes`;
   }
 
-  /** `room:{<room>}:nodes`. */
+  /** `rooms:index` of bucket `b`. */
+  roomsIndex(b: number): string {
+    return `${this.at(b)}rooms:index`;
+  }
+
+  /** `room:{<room>}:nodes`, in the room's bucket. */
   roomNodes(room: string): string {
-    return `${this.prefix}room:{${room}}:nodes`;
+    return `${this.at(this.bucketOf(room))}room:{${room}}:nodes`;
   }
 
-  /** `room:{<room>}:members`. */
+  /** `room:{<room>}:members`, in the room's bucket. */
   roomMembers(room: string): string {
-    return `${this.prefix}room:{${room}}:members`;
+    return `${this.at(this.bucketOf(room))}room:{${room}}:members`;
   }
 
-  /** `room:{<room>}:node:<nodeId>`. */
+  /** `room:{<room>}:node:<nodeId>`, in the room's bucket. */
   roomNodeUsers(room: string, nodeId: string): string {
-    return `${this.prefix}room:{${room}}:node:${nodeId}`;
+    return `${this.at(this.bucketOf(room))}room:{${room}}:node:${nodeId}`;
   }
 
-  /** `rooms:node:<nodeId>`. */
-  nodeRooms(nodeId: string): string {
-    return `${this.prefix}rooms:node:${nodeId}`;
+  /** `rooms:node:<nodeId>` of bucket `b`: the node's rooms of that bucket. */
+  nodeRooms(nodeId: string, b: number): string {
+    return `${this.at(b)}rooms:node:${nodeId}`;
   }
 
   /** `gateway:<nodeId>`. */

@@ -24,6 +24,8 @@ import { createRedisStores } from './redis-stores.ts';
 export interface LeaseWorkerData {
   connection: RedisConnectionSettings;
   keyPrefix: string;
+  /** REDIS_BUCKETS: the lease has a copy in every bucket. */
+  buckets: number;
   nodeId: string;
   generation: string;
   intervalMs: number;
@@ -49,8 +51,8 @@ const progress = new Int32Array(data.progress);
 const redis = createRedisClient(data.connection);
 // Failures reach the main thread as failed renewals; ioredis reconnects on its own.
 redis.on('error', () => {});
-const { nodes } = createRedisStores({ redis, keyPrefix: data.keyPrefix });
-const readRedisTime = serverTime(redis);
+const { nodes } = createRedisStores({ redis, keyPrefix: data.keyPrefix, buckets: data.buckets });
+const readRedisTime = serverTime(redis, data.keyPrefix);
 const clock = new ClusterClock();
 const guard = new StallGuard(data.stallLimitMs);
 let generation = data.generation;

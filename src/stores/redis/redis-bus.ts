@@ -19,9 +19,20 @@
  * published while the subscriber was disconnected are lost (pub/sub keeps nothing); `publish`
  * tells their sender so, with PUBLISH's receiver count of 0. The room channels the node wants
  * are remembered and subscribed again on the new connection too.
+ *
+ * On a Redis Cluster the node and room channels are sharded (SSUBSCRIBE / SPUBLISH): a message
+ * to a node or a room costs the one shard that owns its channel, instead of a PUBLISH every
+ * shard forwards to every other. The broadcast channel stays a classic one (it is for every
+ * node anyway). The subscriber is a Cluster with `shardedSubscribers` (one subscriber connection
+ * per primary, kept by ioredis across failovers and resharding, which re-subscribes the sharded
+ * channels itself); `onResubscribed` is reported on its `subscribersReady`, after ioredis has
+ * re-established them on a changed topology.
  */
+import calculateSlot from 'cluster-key-slot';
+import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from './keys.ts';
+import type { RedisClient } from './scripts.ts';
 import type { Bus, BusEnvelope, BusHandler, BusMessage } from '../../cluster/bus.ts';
 
 export interface RedisBusLog {
@@ -30,8 +41,8 @@ export interface RedisBusLog {
 }
 
 export interface RedisBusOptions {
-  /** The command connection, borrowed: used for PUBLISH only and never closed here. */
-  publisher: Redis;
+  /** The command connection, borrowed: used for PUBLISH only and never closed here. A Cluster shards the channels. */
+  publisher: RedisClient;
   /** Prepended to channel names (the deployment's REDIS_KEY_PREFIX); default none. */
   channelPrefix?: string;
   log?: RedisBusLog;
@@ -45,7 +56,9 @@ const ROOM_SUBSCRIBE_CHUNK = 1000;
 
 export class RedisBus implements Bus {
   /** The owned subscriber connection (exposed for tests and health checks). */
-  readonly subscriber: Redis;
+  readonly subscriber: RedisClient;
+  /** On a Redis Cluster: node and room channels are sharded channels. */
+  readonly sharded: boolean;
   /** Envelopes PUBLISHed successfully (publish and broadcast, and those RedisOwnerPublisher sends). */
   published = 0;
   /** Envelopes handed to the handler (own broadcasts excluded). */
@@ -57,7 +70,7 @@ export class RedisBus implements Bus {
   /** Subscriptions re-established after a lost connection. */
   resubscribes = 0;
 
-  private readonly publisher: Redis;
+  private readonly publisher: RedisClient;
   private readonly prefix: string;
   private readonly log: RedisBusLog | undefined;
   private readonly broadcastChannel: string;
@@ -93,9 +106,16 @@ export class RedisBus implements Bus {
     this.nodeChannelPrefix = keys.nodeChannelPrefix;
     this.broadcastChannel = keys.broadcastChannel;
     this.roomChannelPrefix = keys.roomChannelPrefix;
-    this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
+    this.sharded = options.publisher instanceof Cluster;
+    if (options.publisher instanceof Cluster) {
+      this.subscriber = options.publisher.duplicate([], { lazyConnect: true, shardedSubscribers: true });
+      this.subscriber.on('smessage', (channel: string, raw: string) => this.onMessage(channel, raw));
+      this.subscriber.on('subscribersReady', () => this.onShardsResubscribed());
+    } else {
+      this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
+      this.subscriber.on('ready', () => this.onReady());
+    }
     this.subscriber.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
-    this.subscriber.on('ready', () => this.onReady());
     this.subscriber.on('error', (err: Error) => {
       // ioredis emits one error per failed reconnect; one line every 10 s is enough.
       if (Date.now() - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
@@ -141,7 +161,11 @@ export class RedisBus implements Bus {
     try {
       // Connect unless already on the way (a failed attempt below leaves it stopped, not 'end').
       if (!['connecting', 'connect', 'ready'].includes(this.subscriber.status)) await this.subscriber.connect();
-      await this.subscriber.subscribe(this.nodeChannel, this.broadcastChannel);
+      if (this.sharded) {
+        await Promise.all([this.subscriber.ssubscribe(this.nodeChannel), this.subscriber.subscribe(this.broadcastChannel)]);
+      } else {
+        await this.subscriber.subscribe(this.nodeChannel, this.broadcastChannel);
+      }
     } catch (error) {
       this.nodeId = this.nodeChannel = this.handler = undefined;
       this.subscriber.disconnect(); // stop the reconnect loop; a later subscribe() connects again
@@ -180,7 +204,7 @@ export class RedisBus implements Bus {
     const token = {};
     for (const channel of channels) this.roomChannels.set(channel, token);
     try {
-      await this.subscriber.subscribe(...channels);
+      await this.subscribeChannels(channels);
     } catch (error) {
       for (const channel of channels) if (this.roomChannels.get(channel) === token) this.roomChannels.delete(channel);
       throw error;
@@ -193,7 +217,11 @@ export class RedisBus implements Bus {
     const channels = rooms.map((room) => this.roomChannelOf(room)).filter((channel) => this.roomChannels.delete(channel));
     // Disconnected: the next connection does not subscribe them again, nothing to undo.
     if (channels.length === 0 || this.subscriber.status !== 'ready') return;
-    await this.subscriber.unsubscribe(...channels);
+    if (this.sharded) {
+      await Promise.all([...bySlot(channels).values()].map((group) => this.subscriber.sunsubscribe(...group)));
+    } else {
+      await this.subscriber.unsubscribe(...channels);
+    }
   }
 
   /**
@@ -237,11 +265,22 @@ export class RedisBus implements Bus {
     return JSON.stringify({ o: this.nodeId, m: message });
   }
 
-  /** One PUBLISH; resolves with the number of subscribers that received it. */
+  /**
+   * One PUBLISH (SPUBLISH for a node or room channel on a cluster); resolves with the number of
+   * subscribers that received it.
+   */
   private async send(channel: string, message: BusMessage): Promise<number> {
-    const receivers = await this.publisher.publish(channel, this.envelopeOf(message));
+    const envelope = this.envelopeOf(message);
+    const receivers =
+      this.sharded && channel !== this.broadcastChannel ? await this.publisher.spublish(channel, envelope) : await this.publisher.publish(channel, envelope);
     this.published++;
-    return receivers;
+    return Number(receivers);
+  }
+
+  /** SUBSCRIBE, or on a cluster one SSUBSCRIBE per slot (ioredis sends each to its shard). */
+  private subscribeChannels(channels: readonly string[]): Promise<unknown> {
+    if (!this.sharded) return this.subscriber.subscribe(...channels);
+    return Promise.all([...bySlot(channels).values()].map((group) => this.subscriber.ssubscribe(...group)));
   }
 
   private checkSubscribed(): void {
@@ -257,6 +296,28 @@ export class RedisBus implements Bus {
     return Promise.all(commands);
   }
 
+  /**
+   * A cluster's sharded subscribers were re-established on a changed topology (a failover, a
+   * lost shard connection): ioredis subscribed the sharded channels again; messages sent
+   * meanwhile are lost, so the gateway re-asserts (as after `onReady` on a single Redis).
+   */
+  private onShardsResubscribed(): void {
+    if (this.starting || this.closed || !this.nodeChannel) return;
+    this.resubscribes++;
+    this.log?.info({ nodeId: this.nodeId }, 'bus shard subscribers re-established');
+    this.notifyResubscribed();
+  }
+
+  private notifyResubscribed(): void {
+    for (const listener of [...this.resubscribedListeners]) {
+      try {
+        listener();
+      } catch (error) {
+        this.log?.warn({ err: (error as Error).message }, 'onResubscribed threw');
+      }
+    }
+  }
+
   /** A (re)connection is ready: subscribe again and report when Redis confirms. */
   private onReady(): void {
     if (this.starting || this.closed || !this.nodeChannel) return;
@@ -267,19 +328,13 @@ export class RedisBus implements Bus {
         if (generation !== this.generation || this.closed) return;
         this.resubscribes++;
         this.log?.info({ nodeId: this.nodeId, ms: Date.now() - started }, 'bus resubscribed after reconnect');
-        for (const listener of [...this.resubscribedListeners]) {
-          try {
-            listener();
-          } catch (error) {
-            this.log?.warn({ err: (error as Error).message }, 'onResubscribed threw');
-          }
-        }
+        this.notifyResubscribed();
       },
       (error: Error) => {
         if (generation !== this.generation || this.closed) return;
         this.log?.warn({ err: error.message }, 'bus resubscribe failed: reconnecting');
         // Still connected but unsubscribed (e.g. a timeout): a fresh connection retries.
-        if (this.subscriber.status === 'ready') this.subscriber.disconnect(true);
+        if (this.subscriber.status === 'ready') (this.subscriber as Redis).disconnect(true);
       },
     );
   }
@@ -306,6 +361,18 @@ export class RedisBus implements Bus {
       this.log?.warn({ origin: envelope.origin, kind: envelope.message.kind, err: (error as Error).message }, 'bus handler threw');
     }
   }
+}
+
+/** Channels grouped by cluster slot: one SSUBSCRIBE may only name channels of one slot. */
+function bySlot(channels: readonly string[]): Map<number, string[]> {
+  const groups = new Map<number, string[]>();
+  for (const channel of channels) {
+    const slot = calculateSlot(channel);
+    const group = groups.get(slot);
+    if (group) group.push(channel);
+    else groups.set(slot, [channel]);
+  }
+  return groups;
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';

@@ -1,17 +1,21 @@
 /**
  * How every Redis connection of the process is made: the options (fail fast while
- * disconnected, reconnect forever) and the address (REDIS_URL, or the master the Sentinels name).
+ * disconnected, reconnect forever) and the address (REDIS_URL, the master the Sentinels name, or
+ * the Redis Cluster whose seed nodes REDIS_CLUSTER_NODES lists).
  * Plain data in, a client out, so a worker thread (the lease keeper) connects exactly as the main
  * thread does from the settings it was handed.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { redisTimeMs } from '../../cluster/cluster-clock.ts';
+import type { RedisClient } from './scripts.ts';
 
-/** Where to connect: config's REDIS_URL, REDIS_SENTINELS and REDIS_SENTINEL_NAME. */
+/** Where to connect: config's REDIS_URL, REDIS_SENTINELS and REDIS_SENTINEL_NAME, REDIS_CLUSTER_NODES. */
 export interface RedisConnectionSettings {
   url: string;
   sentinels?: string | undefined;
   sentinelName?: string | undefined;
+  /** Seed nodes of a Redis Cluster; the URL then gives only the credentials and TLS. */
+  clusterNodes?: string | undefined;
 }
 
 /** Options shared by every Redis connection of the process. */
@@ -31,18 +35,59 @@ export function redisOptions() {
   };
 }
 
-/** A client (not connected yet: `lazyConnect`) for the settings. */
-export function createRedisClient(settings: RedisConnectionSettings): Redis {
-  const sentinels = settings.sentinels?.split(',').map((address) => {
+/** `host:port,host:port` (IPv6 hosts in brackets) as address objects. */
+function addresses(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((address) => {
     const at = address.lastIndexOf(':');
     return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
   });
+}
+
+/** A client (not connected yet: `lazyConnect`) for the settings. */
+export function createRedisClient(settings: RedisConnectionSettings): RedisClient {
+  if (settings.clusterNodes) return createClusterClient(settings.url, settings.clusterNodes);
+  const sentinels = settings.sentinels ? addresses(settings.sentinels) : undefined;
   // With sentinels, the URL still carries the password and database; the master's address comes
   // from the sentinels (and follows a failover).
   return new Redis(settings.url, sentinels ? { ...redisOptions(), sentinels, name: settings.sentinelName } : redisOptions());
 }
 
-/** Redis `TIME` in ms, as the cluster clock reads it (main thread and lease keeper alike). */
-export function serverTime(redis: Redis): () => Promise<number> {
+/**
+ * A Redis Cluster client: every command goes to the primary of its slot (writes and reads alike:
+ * a replica may be behind), the slot map is refreshed on MOVED and on a lost node, and a
+ * failover is waited out for a moment (retryDelayOnFailover) before a command fails.
+ */
+function createClusterClient(url: string, seeds: string): Cluster {
+  const parsed = new URL(url);
+  const { lazyConnect, enableOfflineQueue, retryStrategy, ...perNode } = redisOptions();
+  return new Cluster(addresses(seeds), {
+    lazyConnect,
+    enableOfflineQueue,
+    scaleReads: 'master',
+    clusterRetryStrategy: retryStrategy,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2000,
+    redisOptions: {
+      ...perNode,
+      username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+      password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+      tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    },
+  });
+}
+
+/**
+ * Redis `TIME` in ms, as the cluster clock reads it (main thread and lease keeper alike). On a
+ * Redis Cluster every shard has its own clock: the cluster clock is the one of the primary
+ * owning the slot of `<prefix>cluster:clock` (a keyed script routes there), so every node reads
+ * the same one.
+ */
+export function serverTime(redis: RedisClient, keyPrefix = ''): () => Promise<number> {
+  if (redis instanceof Cluster) {
+    const key = `${keyPrefix}cluster:clock`;
+    return async () => redisTimeMs((await redis.eval("return redis.call('TIME')", 1, key)) as [string, string]);
+  }
   return async () => redisTimeMs((await redis.time()) as unknown as [string, string]);
 }

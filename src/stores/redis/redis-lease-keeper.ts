@@ -17,6 +17,8 @@ import type { LeaseMainMessage, LeaseWorkerData, LeaseWorkerMessage } from './le
 export interface RedisLeaseKeeperOptions {
   connection: RedisConnectionSettings;
   keyPrefix: string;
+  /** REDIS_BUCKETS (every bucket holds a copy of the lease); default 1. */
+  buckets?: number;
   nodeId: string;
   intervalMs: number;
   /** NODE_STALL_LIMIT_MS: no renewal once the main loop made no progress for this long. */
@@ -134,9 +136,10 @@ export class RedisLeaseKeeper implements LeaseKeeper {
 
   private spawn(): void {
     const { connection, keyPrefix, nodeId, intervalMs, stallLimitMs, lapseAfterMs, log } = this.options;
+    const buckets = this.options.buckets ?? 1;
     // '' keeps a restarted thread paused while the node is fenced.
     const generation = this.paused ? '' : this.generation;
-    const workerData: LeaseWorkerData = { connection, keyPrefix, nodeId, generation, intervalMs, stallLimitMs, lapseAfterMs, progress: this.progress };
+    const workerData: LeaseWorkerData = { connection, keyPrefix, buckets, nodeId, generation, intervalMs, stallLimitMs, lapseAfterMs, progress: this.progress };
     const worker = new Worker(WORKER_SOURCE, {
       eval: !COMPILED,
       workerData,

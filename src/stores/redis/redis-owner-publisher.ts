@@ -14,7 +14,7 @@ import type { OwnerDelivery, OwnerPublisher } from '../../cluster/owner-publishe
 import type { RedisBus } from './redis-bus.ts';
 
 export interface RedisOwnerPublisherOptions {
-  /** The command connection (shared with the store and the bus's publisher). */
+  /** The command connection (shared with the store and the bus's publisher): a single Redis (one script PUBLISHes to every owner). */
   redis: Redis;
   /** The online store's key prefix (REDIS_KEY_PREFIX). */
   keyPrefix: string;

@@ -4,10 +4,13 @@
  * one round trip, with every key it touches in KEYS. Where the
  * rooms or members are only known by reading Redis (a page, a node's purge), they are read
  * first (one command) and the script re-checks each one before using it.
+ * With REDIS_BUCKETS > 1 a room's keys are in the room's bucket, and the rooms index and each
+ * node's rooms set are kept per bucket: a flush is one script per bucket its rooms fall in, and
+ * listing merges the buckets' indexes.
  */
-import type { Redis } from 'ioredis';
 import { RedisKeys } from './keys.ts';
-import { defineScripts, type RunScript } from './scripts.ts';
+import { defineScripts, type RedisClient, type RunScript } from './scripts.ts';
+import { compareCodePoints } from '../../presence/code-point-order.ts';
 import { asArray, asString } from './redis-online-codec.ts';
 import { checkPageLimit, decodeCursor, encodeCursor } from '../../presence/online-paging.ts';
 import {
@@ -22,9 +25,11 @@ import {
 
 export interface RedisRoomDirectoryOptions {
   /** Owned by the caller: `close()` leaves it open. Must not use ioredis' own `keyPrefix`. */
-  redis: Redis;
+  redis: RedisClient;
   /** REDIS_KEY_PREFIX; default none. */
   keyPrefix?: string;
+  /** REDIS_BUCKETS (buckets.ts); default 1. The same in every process of a deployment. */
+  buckets?: number;
 }
 
 /** Changes per rooms/apply.lua call (a flush of batched joins and leaves, a chunk of a re-sync). */
@@ -39,21 +44,33 @@ function pairs(list: readonly unknown[]): Record<string, number> {
 }
 
 export class RedisRoomDirectory implements RoomDirectory {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: RedisKeys;
   private readonly run: RunScript;
 
   constructor(options: RedisRoomDirectoryOptions) {
     if (options.redis.options.keyPrefix) throw new Error('RedisRoomDirectory: use the keyPrefix option of the directory, not of the ioredis client');
     this.redis = options.redis;
-    this.keys = new RedisKeys(options.keyPrefix ?? '');
+    this.keys = new RedisKeys(options.keyPrefix ?? '', options.buckets ?? 1);
     this.run = defineScripts(options.redis);
   }
 
-  /** One script call per APPLY_CHUNK changes, sent together (in order on the one connection). */
+  /**
+   * One script call per APPLY_CHUNK changes of one bucket, sent together (a room's changes stay
+   * in order: they are in one bucket, on one connection).
+   */
   async apply(nodeId: string, changes: readonly MembershipChange[]): Promise<void> {
+    const byBucket = new Map<number, MembershipChange[]>();
+    for (const change of changes) {
+      const b = this.keys.bucketOf(change.room);
+      const own = byBucket.get(b);
+      if (own) own.push(change);
+      else byBucket.set(b, [change]);
+    }
     const calls: Promise<unknown>[] = [];
-    for (let i = 0; i < changes.length; i += APPLY_CHUNK) calls.push(this.applyChunk(nodeId, changes.slice(i, i + APPLY_CHUNK)));
+    for (const [b, own] of byBucket) {
+      for (let i = 0; i < own.length; i += APPLY_CHUNK) calls.push(this.applyChunk(b, nodeId, own.slice(i, i + APPLY_CHUNK)));
+    }
     await Promise.all(calls);
   }
 
@@ -66,26 +83,62 @@ export class RedisRoomDirectory implements RoomDirectory {
   }
 
   async nodeRoomCount(nodeId: string): Promise<number> {
-    return this.redis.scard(this.keys.nodeRooms(nodeId));
+    const k = this.keys;
+    const counts = await Promise.all(k.buckets.all().map((b) => this.redis.scard(k.nodeRooms(nodeId, b))));
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   async purgeNode(nodeId: string, limit: number): Promise<number> {
-    const rooms = await this.redis.srandmember(this.keys.nodeRooms(nodeId), limit);
-    if (rooms.length === 0) return 0;
-    return Number(await this.run('roomPurgeNode', this.changeKeys(nodeId, rooms), [nodeId, ...rooms]));
+    const k = this.keys;
+    // Up to `limit` rooms in all, bucket by bucket; what is left is counted in every bucket.
+    let left = limit;
+    let remaining = 0;
+    for (const b of k.buckets.all()) {
+      const rooms = left > 0 ? await this.redis.srandmember(k.nodeRooms(nodeId, b), left) : [];
+      if (rooms.length === 0) {
+        remaining += await this.redis.scard(k.nodeRooms(nodeId, b));
+        continue;
+      }
+      left -= rooms.length;
+      remaining += Number(await this.run('roomPurgeNode', this.changeKeys(b, nodeId, rooms), [nodeId, ...rooms]));
+    }
+    return remaining;
   }
 
   async listRooms(options: PageOptions): Promise<RoomPage> {
     checkPageLimit(options.limit);
+    const k = this.keys;
     const start = options.cursor ? `(${decodeCursor(options.cursor)}` : '-';
-    const names = await this.redis.zrangebylex(this.keys.roomsIndex, start, '+', 'LIMIT', 0, options.limit + 1);
+    // The first limit + 1 of every bucket's index, merged by name: the first limit + 1 overall.
+    const perBucket = await Promise.all(k.buckets.all().map((b) => this.redis.zrangebylex(k.roomsIndex(b), start, '+', 'LIMIT', 0, options.limit + 1)));
+    const names =
+      perBucket.length === 1
+        ? perBucket[0]!
+        : perBucket
+            .flat()
+            .sort(compareCodePoints)
+            .slice(0, options.limit + 1);
     const page = names.slice(0, options.limit);
+    const found = new Map<string, Record<string, number>>();
+    const byBucket = new Map<number, string[]>();
+    for (const room of page) {
+      const b = k.bucketOf(room);
+      const own = byBucket.get(b);
+      if (own) own.push(room);
+      else byBucket.set(b, [room]);
+    }
+    await Promise.all(
+      [...byBucket].map(async ([b, own]) => {
+        const flat = asArray(await this.run('roomList', [k.roomsIndex(b), ...own.map((room) => k.roomNodes(room))], own), 'roomList');
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          if (flat[i + 1] !== null) found.set(asString(flat[i], 'roomList room'), pairs(asArray(flat[i + 1], 'roomList nodes')));
+        }
+      }),
+    );
     const rooms: RoomPage['rooms'] = [];
-    if (page.length > 0) {
-      const flat = asArray(await this.run('roomList', [this.keys.roomsIndex, ...page.map((room) => this.keys.roomNodes(room))], page), 'roomList');
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        if (flat[i + 1] !== null) rooms.push({ room: asString(flat[i], 'roomList room'), nodes: pairs(asArray(flat[i + 1], 'roomList nodes')) });
-      }
+    for (const room of page) {
+      const nodes = found.get(room);
+      if (nodes) rooms.push({ room, nodes });
     }
     const last = page.at(-1);
     return names.length > options.limit && last !== undefined ? { rooms, nextCursor: encodeCursor(last) } : { rooms };
@@ -119,8 +172,8 @@ export class RedisRoomDirectory implements RoomDirectory {
 
   async close(): Promise<void> {}
 
-  /** One rooms/apply.lua call; changes of 0 sessions are skipped. */
-  private applyChunk(nodeId: string, changes: readonly MembershipChange[]): Promise<unknown> {
+  /** One rooms/apply.lua call for rooms of bucket `b`; changes of 0 sessions are skipped. */
+  private applyChunk(b: number, nodeId: string, changes: readonly MembershipChange[]): Promise<unknown> {
     const rooms: string[] = [];
     const args: (string | number)[] = [nodeId];
     for (const { room, userId, sessions } of changes) {
@@ -128,12 +181,15 @@ export class RedisRoomDirectory implements RoomDirectory {
       rooms.push(room);
       args.push(room, userId, sessions);
     }
-    return rooms.length === 0 ? Promise.resolve() : this.run('roomApply', this.changeKeys(nodeId, rooms), args);
+    return rooms.length === 0 ? Promise.resolve() : this.run('roomApply', this.changeKeys(b, nodeId, rooms), args);
   }
 
-  /** KEYS of the scripts that change rooms: the index, the node's rooms, then 3 keys per room. */
-  private changeKeys(nodeId: string, rooms: readonly string[]): string[] {
-    const keys = [this.keys.roomsIndex, this.keys.nodeRooms(nodeId)];
+  /**
+   * KEYS of the scripts that change rooms of bucket `b`: the bucket's index, the node's rooms in
+   * it, then 3 keys per room.
+   */
+  private changeKeys(b: number, nodeId: string, rooms: readonly string[]): string[] {
+    const keys = [this.keys.roomsIndex(b), this.keys.nodeRooms(nodeId, b)];
     for (const room of rooms) keys.push(this.keys.roomNodes(room), this.keys.roomNodeUsers(room, nodeId), this.keys.roomMembers(room));
     return keys;
   }

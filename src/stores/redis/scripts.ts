@@ -39,6 +39,8 @@ const SCRIPTS = {
   offlineRead: { file: 'offline/read.lua', libs: ['offline-lanes.lua'] },
   offlineAck: { file: 'offline/ack.lua', libs: ['offline-lanes.lua'] },
   offlineSweep: { file: 'offline/sweep.lua', libs: [] },
+  offlineReserveSender: { file: 'offline/reserve-sender.lua', libs: [] },
+  offlineReleaseSender: { file: 'offline/release-sender.lua', libs: [] },
   // rooms/
   roomApply: { file: 'rooms/apply.lua', libs: ['room-drop-node.lua'] },
   roomPurgeNode: { file: 'rooms/purge-node.lua', libs: ['room-drop-node.lua'] },

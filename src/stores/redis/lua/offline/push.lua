@@ -1,10 +1,11 @@
 -- Appends one offline entry to its lane if the quotas let it in (offline-queue.ts, the model).
 -- KEYS: queue (websocket:queue:<userId>), meta (websocket:queue-meta:<userId>),
---       total (websocket:queue-total), bytes (websocket:queue-bytes),
---       [sender (websocket:queue-sender:<from>): player lane only]
+--       total (websocket:queue-total), bytes (websocket:queue-bytes) of the user's bucket,
+--       [sender (websocket:queue-sender:<from>): player lane, when in the same bucket]
 -- ARGV: userId, element ('<id> <queuedAt> <origin> <frame>'), max, maxBytes, ttl ms,
 --       cutoff ms (entries queued at or before it are expired), senderMax, senderMaxBytes,
---       totalMaxBytes
+--       totalMaxBytes (of the bucket), lane ('player' without a sender key: the sender's window
+--       already counted it, reserve-sender.lua; '' otherwise)
 -- Returns { length, total } when queued, { 'recipient' | 'sender' | 'cluster', total } when
 -- refused (nothing stored, no expiry moved).
 local queue, meta, total, bytesHash, sender = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -12,6 +13,7 @@ local userId, item = ARGV[1], ARGV[2]
 local max, maxBytes, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local cutoff = tonumber(ARGV[6])
 local senderMax, senderMaxBytes, totalMax = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local playerLane = sender ~= nil or ARGV[10] == 'player'
 
 -- A queue that expired as a whole left its share in the total: settle it before starting anew.
 offlineForgetIfEmpty(queue, meta, total, bytesHash, userId)
@@ -25,16 +27,18 @@ end
 
 local m = redis.call('HMGET', meta, 'pc', 'pb', 'sc', 'sb')
 local pc, pb, sc, sb = tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0, tonumber(m[4]) or 0
-if sender then
+if playerLane then
   if pc + 1 > max or pb + bytes > maxBytes then return refuse('recipient') end
-  local w = redis.call('HMGET', sender, 'c', 'b')
-  if (tonumber(w[1]) or 0) + 1 > senderMax or (tonumber(w[2]) or 0) + bytes > senderMaxBytes then return refuse('sender') end
+  local w = sender and redis.call('HMGET', sender, 'c', 'b') or {}
+  if sender and ((tonumber(w[1]) or 0) + 1 > senderMax or (tonumber(w[2]) or 0) + bytes > senderMaxBytes) then return refuse('sender') end
   if held + bytes > totalMax then return refuse('cluster') end
-  -- A fixed window: it opens with the sender's first queued message and is never extended.
-  local fresh = redis.call('EXISTS', sender) == 0
-  redis.call('HINCRBY', sender, 'c', 1)
-  redis.call('HINCRBY', sender, 'b', bytes)
-  if fresh then redis.call('PEXPIRE', sender, ttl) end
+  if sender then
+    -- A fixed window: it opens with the sender's first queued message and is never extended.
+    local fresh = redis.call('EXISTS', sender) == 0
+    redis.call('HINCRBY', sender, 'c', 1)
+    redis.call('HINCRBY', sender, 'b', bytes)
+    if fresh then redis.call('PEXPIRE', sender, ttl) end
+  end
   redis.call('HSET', meta, 'pc', pc + 1, 'pb', pb + bytes)
 else
   if bytes > maxBytes then return refuse('recipient') end
