@@ -10,7 +10,8 @@
  * two reapers cannot log anyone out twice.
  *
  * A node only judges others once it has itself renewed its lease without a lapse for
- * `deadAfterMs` (since it joined, or since its last failed or late renewal). Whatever kept this
+ * `deadAfterMs` (since it joined, or since its last failed, late or overdue renewal: one that
+ * has not come back at all counts as lapsed once it is late). Whatever kept this
  * node from renewing (Redis down or partitioned away, a paused host) may have kept the others
  * from renewing too: right after a cluster-wide outage in which Redis kept its data, every lease
  * is old, and the first node back would otherwise reap all the others before they had a chance
@@ -416,6 +417,17 @@ export class ClusterMembership {
     const { nodes: registry, locks, nodeId, now, deadAfterMs, log } = this.options;
     // Not steady long enough: every other lease may be old for the same reason ours was.
     if (this.steadySince === undefined || now() - this.steadySince < deadAfterMs) return;
+    // Our own last renewal is not fresh either: one still in flight (a Redis Cluster shard failing
+    // over, a command waiting out its timeout) has reported neither success nor failure, and
+    // whatever holds it back may hold the others' renewals too. Steadiness starts again.
+    if (now() - this.leaseWritten > lapseAfterMs(this.options.leaseIntervalMs, deadAfterMs)) {
+      this.steadySince = undefined;
+      log.info(
+        { nodeId, lastRenewal: this.leaseWritten, deadAfterMs },
+        'own lease renewal overdue: no node is judged until it has been renewed for deadAfterMs',
+      );
+      return;
+    }
     const nodes = await registry.listNodes();
     if (!this.storeKeptOwnLease(nodes)) return;
     for (const node of nodes) {

@@ -231,6 +231,48 @@ t.test('cluster-wide outage with the data kept: the first node back does not rea
   t.same(await statusOf(shared.presence, ['a1', 'a2', 'b1', 'b2']), ['online', 'online', 'offline', 'offline']);
 });
 
+/**
+ * Renewals that neither succeed nor fail for a while (a Redis Cluster shard failing over: the
+ * keepers' commands wait out the failover, then complete): the round reads no outcome at all.
+ * Found by redis-cluster-failover.test.ts, where every node reaped the others the moment the
+ * promoted replica answered. A node whose own lease is overdue judges nobody.
+ */
+t.test('renewals stuck in flight past the lapse: when the store answers again, nobody is reaped', async (t) => {
+  const clock = new ManualClock();
+  const shared = createMemoryStores();
+  const keepers: SteppedKeeper[] = [];
+  const nodes: Node[] = [];
+  for (const id of ['A', 'B']) {
+    const keeper = new SteppedKeeper(() => nodes.find((n) => n.id === id)!.link.stores.nodes, id, clock);
+    keepers.push(keeper);
+    nodes.push(makeNode(shared, id, clock, undefined, keeper));
+  }
+  const [a, b] = nodes as [Node, Node];
+  await a.membership.join();
+  await b.membership.join();
+  await connect(b, 'b1', clock);
+  const step = async (ms: number, renewing: boolean) => {
+    for (let elapsed = 0; elapsed < ms; elapsed += LEASE) {
+      clock.advance(LEASE);
+      if (renewing) for (const keeper of keepers) await keeper.renew();
+      await Promise.all(nodes.map((n) => n.membership.tick()));
+    }
+  };
+  await step(2 * DEAD_AFTER, true);
+  t.same(reapLogs([a, b]), [], 'steady');
+  // Every renewal hangs: no outcome, no error, for longer than deadAfter.
+  await step(DEAD_AFTER + 2 * LEASE, false);
+  // The store answers again: the rounds run before the keepers' next renewals come back.
+  clock.advance(LEASE);
+  await Promise.all(nodes.map((n) => n.membership.tick()));
+  t.same(reapLogs([a, b]), [], 'nobody judged on leases as old as its own');
+  t.ok(a.log.messages('own lease renewal overdue: no node is judged until it has been renewed for deadAfterMs').length > 0, 'A said why');
+  await step(3 * DEAD_AFTER, true);
+  t.same([...a.logouts, ...b.logouts], [], 'no logout');
+  t.same([...a.fencing, ...b.fencing], [], 'nobody fenced');
+  t.same(await statusOf(shared.presence, ['b1']), ['online']);
+});
+
 t.test('a node cut off alone is still reaped by the others after deadAfter, and learns it was fenced', async (t) => {
   const { clock, a, b } = await twoNodes();
   await connect(b, 'b1', clock);

@@ -8,7 +8,7 @@ import { startServer, type ServerProcess } from './server-process.ts';
 import { Cluster, Redis } from 'ioredis';
 import { RedisKeys } from '../../src/stores/redis/keys.ts';
 import type { RedisClient } from '../../src/stores/redis/scripts.ts';
-import { clusterNodes, TEST_REDIS_CLUSTER_NODES, testPostgres, testRedis, testRedisCluster } from './services.ts';
+import { clusterNodes, TEST_REDIS_CLUSTER_NODES, testPostgres, testRedis, testRedisCluster, uniqueName } from './services.ts';
 import { TEST_ADMIN_TOKEN, TEST_JWT_SECRET } from './build.ts';
 
 export interface ClusterNode extends ServerProcess {
@@ -40,8 +40,11 @@ export interface TestCluster {
   channelSubscribers(channel: string): Promise<number>;
 }
 
-/** Where the nodes keep their online state: the test Redis, or the test Redis Cluster. */
-export type ClusterStore = 'redis' | 'redis-cluster';
+/**
+ * Where the nodes keep their online state: the test Redis, the test Redis Cluster, or a Redis
+ * Cluster of the test's own (private-redis-cluster.ts) by its seed nodes.
+ */
+export type ClusterStore = 'redis' | 'redis-cluster' | { clusterNodes: string };
 
 /** Buckets of a gateway cluster on the Redis Cluster: a few per primary, as production's 64 would be. */
 export const GATEWAY_CLUSTER_BUCKETS = 8;
@@ -52,12 +55,12 @@ async function redisEnv(t: Test, store: ClusterStore): Promise<{ env: Record<str
     const redisInfo = await testRedis(t);
     return redisInfo && { env: { REDIS_URL: redisInfo.url, REDIS_KEY_PREFIX: redisInfo.prefix }, prefix: redisInfo.prefix };
   }
-  const clusterInfo = await testRedisCluster(t);
+  const clusterInfo = typeof store === 'object' ? { prefix: `${uniqueName('ghtest')}:` } : await testRedisCluster(t);
   return (
     clusterInfo && {
       env: {
         REDIS_URL: 'redis://127.0.0.1',
-        REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES,
+        REDIS_CLUSTER_NODES: typeof store === 'object' ? store.clusterNodes : TEST_REDIS_CLUSTER_NODES,
         REDIS_BUCKETS: String(GATEWAY_CLUSTER_BUCKETS),
         REDIS_KEY_PREFIX: clusterInfo.prefix,
       },
