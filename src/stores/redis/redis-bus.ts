@@ -20,11 +20,13 @@
  * tells their sender so, with PUBLISH's receiver count of 0. The room channels the node wants
  * are remembered and subscribed again on the new connection too.
  *
- * On a Redis Cluster the node and room channels are sharded (SSUBSCRIBE / SPUBLISH): a message
- * to a node or a room costs the one shard that owns its channel, instead of a PUBLISH every
- * shard forwards to every other. The broadcast channel stays a classic one (it is for every
- * node anyway). The subscriber is a Cluster with `shardedSubscribers` (one subscriber connection
- * per primary, kept by ioredis across failovers and resharding, which re-subscribes the sharded
+ * On a Redis Cluster every channel is sharded (SSUBSCRIBE / SPUBLISH): a message to a node or a
+ * room costs the one shard that owns its channel, instead of a PUBLISH every shard forwards to
+ * every other; the broadcast channel too lives on one shard (a classic PUBLISH enters the cluster
+ * at whichever node the client picks, so two broadcasts could overtake each other). One sender's
+ * messages stay in order per channel; channels on different shards are not ordered among each
+ * other. The subscriber is a Cluster with `shardedSubscribers` (one subscriber connection per
+ * primary, kept by ioredis across failovers and resharding, which re-subscribes the sharded
  * channels itself); `onResubscribed` is reported on its `subscribersReady`, after ioredis has
  * re-established them on a changed topology.
  */
@@ -113,9 +115,9 @@ export class RedisBus implements Bus {
       this.subscriber.on('subscribersReady', () => this.onShardsResubscribed());
     } else {
       this.subscriber = options.publisher.duplicate({ lazyConnect: true, autoResubscribe: false });
+      this.subscriber.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
       this.subscriber.on('ready', () => this.onReady());
     }
-    this.subscriber.on('message', (channel: string, raw: string) => this.onMessage(channel, raw));
     this.subscriber.on('error', (err: Error) => {
       // ioredis emits one error per failed reconnect; one line every 10 s is enough.
       if (Date.now() - this.lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
@@ -162,7 +164,7 @@ export class RedisBus implements Bus {
       // Connect unless already on the way (a failed attempt below leaves it stopped, not 'end').
       if (!['connecting', 'connect', 'ready'].includes(this.subscriber.status)) await this.subscriber.connect();
       if (this.sharded) {
-        await Promise.all([this.subscriber.ssubscribe(this.nodeChannel), this.subscriber.subscribe(this.broadcastChannel)]);
+        await Promise.all([this.subscriber.ssubscribe(this.nodeChannel), this.subscriber.ssubscribe(this.broadcastChannel)]);
       } else {
         await this.subscriber.subscribe(this.nodeChannel, this.broadcastChannel);
       }
@@ -265,14 +267,10 @@ export class RedisBus implements Bus {
     return JSON.stringify({ o: this.nodeId, m: message });
   }
 
-  /**
-   * One PUBLISH (SPUBLISH for a node or room channel on a cluster); resolves with the number of
-   * subscribers that received it.
-   */
+  /** One PUBLISH (SPUBLISH on a cluster); resolves with the number of subscribers that received it. */
   private async send(channel: string, message: BusMessage): Promise<number> {
     const envelope = this.envelopeOf(message);
-    const receivers =
-      this.sharded && channel !== this.broadcastChannel ? await this.publisher.spublish(channel, envelope) : await this.publisher.publish(channel, envelope);
+    const receivers = this.sharded ? await this.publisher.spublish(channel, envelope) : await this.publisher.publish(channel, envelope);
     this.published++;
     return Number(receivers);
   }

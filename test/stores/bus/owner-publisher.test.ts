@@ -13,7 +13,8 @@ import { RedisBus } from '../../../src/stores/redis/redis-bus.ts';
 import { RedisOwnerPublisher } from '../../../src/stores/redis/redis-owner-publisher.ts';
 import { createMemoryStores } from '../../../src/stores/memory/memory-stores.ts';
 import { createRedisStores } from '../../../src/stores/redis/redis-stores.ts';
-import { testRedis } from '../../helpers/services.ts';
+import { connectRedisCluster, testRedis, testRedisCluster } from '../../helpers/services.ts';
+import { CLUSTER_TEST_BUCKETS } from '../backends.ts';
 import { gatewayRedis } from './bus-helpers.ts';
 import { runOwnerPublisherContract, type OwnerSetup } from './owner-publisher.contract.ts';
 
@@ -58,6 +59,32 @@ async function redisSetup(t: Test, n: number, publisher: 'lookup' | 'script'): P
 }
 
 runOwnerPublisherContract(t, 'lookup on redis', (t, n) => redisSetup(t, n, 'lookup'), { outage: true });
+
+/** Nodes on the test Redis Cluster: the lookup in the user's bucket, one SPUBLISH per owning node. */
+runOwnerPublisherContract(
+  t,
+  'lookup on redis-cluster',
+  async (t, n) => {
+    const service = await testRedisCluster(t);
+    if (!service) return null;
+    const clusterClient = async () => {
+      const client = connectRedisCluster(t);
+      await client.connect();
+      return client;
+    };
+    const store = createRedisStores({ redis: await clusterClient(), keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS }).presence;
+    const buses: RedisBus[] = [];
+    for (let i = 0; i < n; i++) {
+      const bus = new RedisBus({ publisher: await clusterClient(), channelPrefix: service.prefix });
+      t.teardown(() => bus.close());
+      buses.push(bus);
+    }
+    const lookupRedis = await clusterClient();
+    const lookup = createRedisStores({ redis: lookupRedis, keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS }).presence;
+    return { store, buses, publisherFor: (bus) => new LookupOwnerPublisher(lookup, bus), cutStore: () => lookupRedis.disconnect() };
+  },
+  { outage: true },
+);
 runOwnerPublisherContract(t, 'redis script', (t, n) => redisSetup(t, n, 'script'), { outage: true });
 
 t.test('redis script: one command per delivery, whatever the number of owning nodes', async (t) => {

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { BusEnvelope, BusMessage } from '../../../src/cluster/bus.ts';
 import { RedisBus } from '../../../src/stores/redis/redis-bus.ts';
 import { redisOptions } from '../../../src/http/plugins/online-store.ts';
-import { testRedis } from '../../helpers/services.ts';
+import { connectRedisCluster, testRedis, testRedisCluster } from '../../helpers/services.ts';
 import { TcpProxy } from '../../helpers/tcp-proxy.ts';
 import { gatewayRedis, waitFor } from './bus-helpers.ts';
 import { attach, barrier, runBusContract, sampleMessages } from './bus.contract.ts';
@@ -23,6 +23,26 @@ async function redisBuses(t: Test, n: number, url?: string) {
 }
 
 runBusContract(t, 'redis', async (t, n) => (await redisBuses(t, n))?.buses ?? null);
+
+/** `n` buses on the test Redis Cluster (sharded node and room channels), each with its own cluster client. */
+runBusContract(
+  t,
+  'redis-cluster',
+  async (t, n) => {
+    const service = await testRedisCluster(t);
+    if (!service) return null;
+    const buses: RedisBus[] = [];
+    for (let i = 0; i < n; i++) {
+      const publisher = connectRedisCluster(t);
+      await publisher.connect();
+      const bus = new RedisBus({ publisher, channelPrefix: service.prefix });
+      t.teardown(() => bus.close());
+      buses.push(bus);
+    }
+    return buses;
+  },
+  { orderedAcrossChannels: false },
+);
 
 t.test('redis: wire format is one PUBLISH of {"o","m"} on <prefix>gateway:<nodeId>', async (t) => {
   const ctx = await redisBuses(t, 1);
