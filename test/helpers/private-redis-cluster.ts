@@ -90,10 +90,16 @@ export class PrivateRedisCluster {
     }
   }
 
-  /** The ports of the running primaries. */
+  /** The ports of the running primaries (a node that does not answer is not counted). */
   async primaries(): Promise<number[]> {
-    const roles = await Promise.all(this.running().map(async (p) => ({ port: p.port, role: await role(p.port) })));
+    const roles = await Promise.all(this.running().map(async (p) => ({ port: p.port, role: await role(p.port).catch(() => 'unreachable') })));
     return roles.filter((r) => r.role === 'master').map((r) => r.port);
+  }
+
+  /** CLUSTER NODES as one running node sees it (for a failing test's message). */
+  async describe(): Promise<string> {
+    const [first] = this.running();
+    return first ? withNode(first.port, async (redis) => String(await redis.cluster('NODES'))).catch((error: Error) => error.message) : 'no node running';
   }
 
   /** kill -9 of the node on `port` (a primary: its replica takes over after the node timeout). */
