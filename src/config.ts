@@ -449,6 +449,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (database !== '' && database !== '0') throw new ConfigError(`a Redis Cluster has only database 0; REDIS_URL names database ${database}`);
   }
   const buckets = parsed.REDIS_BUCKETS ?? (parsed.REDIS_CLUSTER_NODES ? DEFAULT_CLUSTER_BUCKETS : 1);
+  if (parsed.REDIS_CLUSTER_NODES && buckets < 2) {
+    throw new ConfigError('REDIS_BUCKETS must be at least 2 with REDIS_CLUSTER_NODES (with one bucket keys carry no hash tag, and a script would span slots)');
+  }
   if (buckets > 1 && /[{}]/.test(parsed.REDIS_KEY_PREFIX)) {
     throw new ConfigError('REDIS_KEY_PREFIX must not contain { or } with REDIS_BUCKETS > 1 (the bucket is the hash tag)');
   }

@@ -91,5 +91,6 @@ t.test('Redis Cluster: REDIS_CLUSTER_NODES with REDIS_URL for the credentials, b
   refused({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'a:1', REDIS_KEY_PREFIX: '{gh}:' }, /must not contain \{ or \}/, 'a prefix with a hash tag');
   refused({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'not an address' }, /REDIS_CLUSTER_NODES/, 'a malformed node list');
   refused({ REDIS_URL: 'redis://x', REDIS_BUCKETS: '0' }, /REDIS_BUCKETS/, 'no bucket');
+  refused({ REDIS_URL: 'redis://x', REDIS_CLUSTER_NODES: 'a:1', REDIS_BUCKETS: '1' }, /at least 2 with REDIS_CLUSTER_NODES/, 'one bucket on a cluster');
   refused({ REDIS_URL: 'redis://x', REDIS_BUCKETS: '1025' }, /REDIS_BUCKETS/, 'more buckets than tags are searched for');
 });

@@ -17,6 +17,8 @@ import { registerOfflineQueueMetrics } from './offline-queue-metrics.ts';
 import type { OfflineQueueStats } from '../delivery/offline-queue.ts';
 import type { BucketHistogram } from './bucket-histogram.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
+import type { RedisClusterHealth } from '../stores/redis/cluster-health.ts';
+import { registerRedisClusterMetrics } from './redis-cluster-metrics.ts';
 
 /** Where the metrics read from; getters, because most sources exist only once the gateway started. */
 export interface MetricSources {
@@ -32,6 +34,8 @@ export interface MetricSources {
   clockOffsetMs?: () => number | undefined;
   /** The offline queue's counters (absent: no offline-queue metrics samples). */
   offlineQueue?: () => OfflineQueueStats | undefined;
+  /** On a Redis Cluster: a probe of its shards (absent or undefined: no per-shard metrics). */
+  redisCluster?: () => Promise<RedisClusterHealth | undefined> | undefined;
 }
 
 export class GatewayMetrics {
@@ -57,6 +61,7 @@ export class GatewayMetrics {
       ...(sources.clockOffsetMs ? { clockOffsetMs: sources.clockOffsetMs } : {}),
     });
     registerOfflineQueueMetrics(own, () => sources.offlineQueue?.());
+    if (sources.redisCluster) registerRedisClusterMetrics(own, sources.redisCluster);
     this.observeStoreCall = registerStorageMetrics(own, 'gatehouse_online_store', 'Online store');
     const observeDb = registerStorageMetrics(own, 'gatehouse_db', 'Database');
     this.observeDbCall = (method, seconds, ok, args) => {

@@ -83,6 +83,14 @@ t.test('a primary killed under traffic, then a shard emptied: no false logout, n
   // Three players leave during the outage: their logouts must not be lost.
   const leavers = ['fo-0-1', 'fo-1-2', 'fo-2-3'];
   await Promise.all(leavers.map((userId) => players.get(userId)!.client.close()));
+  // Meanwhile readiness names the lost primary (until the replica has its slots).
+  const during = await eventually(async () => {
+    const res = await fetch(`${cluster.nodes[0]!.baseUrl}/health/ready`);
+    const body = (await res.json()) as { checks: { onlineStore: string }; redisCluster?: { state: string; shards: { primary: string; up: boolean }[] } };
+    return res.status === 503 && body.redisCluster?.shards.some((shard) => !shard.up) ? body : undefined;
+  }, 10_000).catch(() => undefined);
+  t.ok(during, `/health/ready: 503 with the primary on ${victim} down while it fails over: ${JSON.stringify(during?.redisCluster)}`);
+  t.equal(during?.checks.onlineStore, 'unreachable');
   await eventually(async () => (await redisCluster.primaries()).length === 3, 30_000, 100).catch(async (error: Error) => {
     throw new Error(`${error.message}; the cluster: ${await redisCluster.describe()}`);
   });
@@ -100,6 +108,8 @@ t.test('a primary killed under traffic, then a shard emptied: no false logout, n
     'no connection of a live player was closed',
   );
   for (const node of cluster.nodes) await eventually(async () => (await listed(node)) === stayers.length, 20_000);
+  await eventually(async () => (await fetch(`${cluster.nodes[0]!.baseUrl}/health/ready`)).status === 200, 20_000);
+  t.pass('ready again once the replica serves the slots');
   t.pass(`every node lists the ${stayers.length} live players`);
   const loggedOut = async () => (await playerSessionRows(db, cluster.schema, 'fo-')).filter((row) => row.disconnected_at !== null);
   await eventually(async () => (await loggedOut()).length === leavers.length, 20_000);

@@ -11,6 +11,9 @@ import { GatewayMetrics } from '../../metrics/metrics.ts';
 import { StatsHistory } from '../../metrics/history.ts';
 import { within } from '../../metrics/read-at-scrape.ts';
 import type { BusCounters } from '../../metrics/cluster-metrics.ts';
+import { Cluster } from 'ioredis';
+import { BucketLayout } from '../../stores/redis/buckets.ts';
+import { redisClusterHealth } from '../../stores/redis/cluster-health.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,6 +25,8 @@ declare module 'fastify' {
 
 /** How long a history sample waits for the online store's count. */
 const SAMPLE_TIMEOUT_MS = 2000;
+/** How long a scrape waits for each primary of a Redis Cluster. */
+const CLUSTER_PROBE_TIMEOUT_MS = 1000;
 
 export default fp(
   async (app) => {
@@ -31,6 +36,7 @@ export default fp(
       app.hasDecorator(key) ? app[key] : undefined;
     // The cluster clock once the online store made it (lease ages are on it), the local one before.
     const now = () => has('clusterClock')?.now() ?? Date.now();
+    const layout = new BucketLayout(config.REDIS_BUCKETS);
     const metrics = new GatewayMetrics({
       nodeId: config.NODE_ID,
       startedAt: now(),
@@ -42,6 +48,10 @@ export default fp(
       store: () => has('presence'),
       clockOffsetMs: () => has('clusterClock')?.offsetMs(),
       offlineQueue: () => has('offlineQueue')?.stats,
+      redisCluster: () => {
+        const redis = app.hasDecorator('redis') ? app.redis : undefined;
+        return redis instanceof Cluster ? redisClusterHealth(redis, layout, CLUSTER_PROBE_TIMEOUT_MS) : undefined;
+      },
     });
     app.decorate('metrics', metrics);
 

@@ -1,9 +1,14 @@
 /**
  * Liveness and readiness. Ready means: the database and the online store answer within a
- * second and this node is not draining; otherwise 503 naming what failed.
+ * second and this node is not draining; otherwise 503 naming what failed. On a Redis Cluster the
+ * online store is ok when the cluster serves every slot and every primary answers, and the
+ * answer says which primary is not (`redisCluster`).
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { Cluster } from 'ioredis';
+import { redisClusterHealth, type RedisClusterHealth } from '../../stores/redis/cluster-health.ts';
+import { BucketLayout } from '../../stores/redis/buckets.ts';
 import { withTimeout } from '../../util/promise-timeout.ts';
 import { PACKAGE_VERSION } from '../../version.ts';
 
@@ -24,6 +29,23 @@ const ReadyBody = Type.Object(
         gateway: Check('draining while this node shuts down, ok otherwise'),
       },
       { description: 'One result per dependency' },
+    ),
+    redisCluster: Type.Optional(
+      Type.Object(
+        {
+          state: Type.Union([Type.Literal('ok'), Type.Literal('fail')], { description: 'ok when the cluster serves every slot and every primary answered' }),
+          slotsOk: Type.Integer({ description: "CLUSTER INFO's cluster_slots_ok: 16384 when every slot is served", examples: [16384] }),
+          shards: Type.Array(
+            Type.Object({
+              primary: Type.String({ description: 'host:port of the primary', examples: ['10.0.0.11:6379'] }),
+              up: Type.Boolean({ description: 'It answered PING within the probe timeout' }),
+              buckets: Type.Integer({ description: 'Buckets of the deployment (REDIS_BUCKETS) whose slot it serves' }),
+            }),
+            { description: 'One entry per primary' },
+          ),
+        },
+        { description: 'Only on a Redis Cluster (REDIS_CLUSTER_NODES): the cluster as this node sees it' },
+      ),
     ),
   },
   {
@@ -54,8 +76,13 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
     async () => ({ status: 'ok' as const }),
   );
 
+  const layout = new BucketLayout(app.config.REDIS_BUCKETS);
   const ready = async (_request: unknown, reply: import('fastify').FastifyReply) => {
-    const [database, onlineStore] = await Promise.all([probe(() => app.players.ping()), probe(() => app.presence.ping())]);
+    const redis = app.redis;
+    const clusterProbe: Promise<RedisClusterHealth | undefined> =
+      redis instanceof Cluster ? redisClusterHealth(redis, layout, CHECK_TIMEOUT_MS).catch(() => undefined) : Promise.resolve(undefined);
+    const [database, storePing, redisCluster] = await Promise.all([probe(() => app.players.ping()), probe(() => app.presence.ping()), clusterProbe]);
+    const onlineStore = redis instanceof Cluster && redisCluster?.state !== 'ok' ? ('unreachable' as const) : storePing;
     const gateway = app.gateway.draining ? ('draining' as const) : ('ok' as const);
     const ok = database === 'ok' && onlineStore === 'ok' && gateway === 'ok';
     if (!ok) reply.code(503).header('retry-after', '2');
@@ -64,6 +91,7 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
       nodeId: app.config.NODE_ID,
       version: PACKAGE_VERSION,
       checks: { database, onlineStore, gateway },
+      ...(redisCluster ? { redisCluster } : {}),
     };
   };
   const readySchema = {
