@@ -4,14 +4,16 @@
  * commands (`INFO commandstats` usec) and the CPU of the whole redis-server process (`INFO cpu`,
  * network I/O included). docs/scaling.md turns them into shards and nodes for a player count.
  *
- *   npm run bench -- --scenario=capacity [--players=1000] [--messages=4000] [--publishes=400] [--label=NAME] [--out=DIR]
+ *   npm run bench -- --scenario=capacity [--redis=standalone|cluster] [--players=1000] [--messages=4000] [--publishes=400] [--label=NAME] [--out=DIR]
  *
- * Two Gatehouse nodes (`node dist/server.js`, production settings) on a private redis-server and a
- * fresh PostgreSQL schema, as a two-node cluster. Phases, one after the other, each measured as
- * Redis counters after − before, minus the idle rate (lease renewals, stats) over its time:
- * login (players on node A), heartbeat (everyone pings 1/s), cross-node direct message (A → B),
- * room publish (a room with members on both nodes), logout (the players of A dropped).
- * Standalone Redis only: cluster mode is not built (issue 19).
+ * Two Gatehouse nodes (`node dist/server.js`, production settings) on a private redis-server (or,
+ * with --redis=cluster, a private Redis Cluster of 3 primaries and 3 replicas, REDIS_BUCKETS 64)
+ * and a fresh PostgreSQL schema, as a two-node cluster. Phases, one after the other, each
+ * measured as Redis counters after − before (summed over the primaries), minus the idle rate
+ * (lease renewals, stats) over its time: login (players on node A), heartbeat (everyone pings
+ * 1/s), cross-node direct message (A → B), room publish (a room with members on both nodes),
+ * logout (the players of A dropped). On a cluster each phase also shows how its Redis time
+ * spread over the three primaries.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -24,9 +26,11 @@ import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, sleep } from '../lib/proc.ts';
 import { type CommandStats, PrivateRedis, parseCommandStats } from '../lib/redis.ts';
 import { AttackedNode } from '../hostile/node.ts';
+import { PrivateRedisCluster } from '../../test/helpers/private-redis-cluster.ts';
 import { type CountingClient, connect, type NodeAddress } from '../hostile/wire.ts';
 
 interface Args {
+  redis: 'standalone' | 'cluster';
   players: number;
   messages: number;
   publishes: number;
@@ -35,11 +39,12 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { players: 1000, messages: 4000, publishes: 400, label: '', out: join(REPO_ROOT, 'bench', 'results') };
+  const args: Args = { redis: 'standalone', players: 1000, messages: 4000, publishes: 400, label: '', out: join(REPO_ROOT, 'bench', 'results') };
   for (const arg of argv) {
     const [key, value = ''] = arg.split('=', 2);
     const n = Number(value);
-    if (key === '--players' && n >= 10) args.players = n;
+    if (key === '--redis' && (value === 'standalone' || value === 'cluster')) args.redis = value;
+    else if (key === '--players' && n >= 10) args.players = n;
     else if (key === '--messages' && n >= 10) args.messages = n;
     else if (key === '--publishes' && n >= 10) args.publishes = n;
     else if (key === '--label' && /^[a-z0-9-]+$/.test(value)) args.label = value;
@@ -52,17 +57,29 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** Redis's command counters and the redis-server process's CPU at one moment. */
+/** Redis's command counters and the redis-server processes' CPU at one moment (summed over the primaries). */
 interface RedisCounters {
   at: number;
   stats: CommandStats;
   cpuUs: number;
+  /** Per primary: µs in commands so far (the spread over the shards). */
+  usecByPrimary: number[];
 }
 
-async function readCounters(client: Redis): Promise<RedisCounters> {
-  const [stats, cpu] = await Promise.all([client.info('commandstats'), client.info('cpu')]);
-  const seconds = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(cpu)?.[1] ?? 0);
-  return { at: performance.now(), stats: parseCommandStats(stats), cpuUs: (seconds('used_cpu_sys') + seconds('used_cpu_user')) * 1e6 };
+async function readCounters(clients: readonly Redis[]): Promise<RedisCounters> {
+  const each = await Promise.all(
+    clients.map(async (client) => {
+      const [stats, cpu] = await Promise.all([client.info('commandstats'), client.info('cpu')]);
+      const seconds = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(cpu)?.[1] ?? 0);
+      return { stats: parseCommandStats(stats), cpuUs: (seconds('used_cpu_sys') + seconds('used_cpu_user')) * 1e6 };
+    }),
+  );
+  return {
+    at: performance.now(),
+    stats: each.map((e) => e.stats).reduce(PrivateRedis.sum),
+    cpuUs: each.reduce((sum, e) => sum + e.cpuUs, 0),
+    usecByPrimary: each.map((e) => e.stats.usec),
+  };
 }
 
 interface Cost {
@@ -76,11 +93,24 @@ interface Cost {
 /** Two significant decimals below 1 (a heartbeat's share of a flush is ~0.0005 commands). */
 const fixed = (v: number) => (v >= 1 || v === 0 ? v.toFixed(1) : v.toPrecision(2));
 
-function delta(a: RedisCounters, b: RedisCounters): { seconds: number; stats: CommandStats; processUs: number } {
-  return { seconds: (b.at - a.at) / 1000, stats: PrivateRedis.delta(a.stats, b.stats), processUs: b.cpuUs - a.cpuUs };
+function delta(a: RedisCounters, b: RedisCounters): { seconds: number; stats: CommandStats; processUs: number; usecByPrimary: number[] } {
+  return {
+    seconds: (b.at - a.at) / 1000,
+    stats: PrivateRedis.delta(a.stats, b.stats),
+    processUs: b.cpuUs - a.cpuUs,
+    usecByPrimary: b.usecByPrimary.map((usec, i) => usec - (a.usecByPrimary[i] ?? 0)),
+  };
+}
+
+/** Each primary's share of the phase's µs in commands, e.g. `34/33/33 %`. */
+function spread(usecByPrimary: readonly number[]): string {
+  const total = usecByPrimary.reduce((sum, usec) => sum + usec, 0);
+  return usecByPrimary.length < 2 || total === 0 ? '' : `${usecByPrimary.map((usec) => Math.round((100 * usec) / total)).join('/')} %`;
 }
 
 interface PhaseResult extends Cost {
+  /** Each primary's share of the µs in commands (a cluster), '' on one Redis. */
+  spread: string;
   phase: string;
   operations: number;
   unit: string;
@@ -97,8 +127,22 @@ export async function runCapacity(argv: string[]): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
   process.on('exit', () => killAllChildren());
   try {
-    const redis = await PrivateRedis.start(taskset ? 1 : null);
-    cleanups.push(() => redis.stop());
+    const redisEnv: Record<string, string> = {};
+    let primaries: Redis[];
+    let redisWhere: string;
+    if (args.redis === 'cluster') {
+      const redisCluster = await PrivateRedisCluster.start({ teardown: (fn: () => unknown) => void cleanups.push(async () => void (await fn())) });
+      Object.assign(redisEnv, { REDIS_URL: 'redis://127.0.0.1', REDIS_CLUSTER_NODES: redisCluster.nodes });
+      primaries = (await redisCluster.primaries()).map((port) => new Redis(port, '127.0.0.1'));
+      redisWhere = `private Redis Cluster ${redisCluster.nodes}`;
+    } else {
+      const redis = await PrivateRedis.start(taskset ? 1 : null);
+      cleanups.push(() => redis.stop());
+      Object.assign(redisEnv, { REDIS_URL: redis.url });
+      primaries = [new Redis(redis.url)];
+      redisWhere = `private Redis ${redis.port}`;
+    }
+    cleanups.push(async () => primaries.forEach((client) => client.disconnect()));
     const db = await BenchDatabase.connect(process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL);
     cleanups.push(() => db.close());
     const schema = await db.createSchema();
@@ -116,7 +160,7 @@ export async function runCapacity(argv: string[]): Promise<void> {
         NODE_ID: `cap-${stamp}-${name}`,
         AUTH_JWT_SECRET: jwtSecret,
         ADMIN_TOKEN: adminToken,
-        REDIS_URL: redis.url,
+        ...redisEnv,
         REDIS_KEY_PREFIX: `cap:${stamp}:`,
         DATABASE_URL: db.url,
         DATABASE_SCHEMA: schema,
@@ -133,9 +177,8 @@ export async function runCapacity(argv: string[]): Promise<void> {
       nodes.push({ node, address: { port, jwtSecret, adminToken } });
     }
     const [a, b] = [nodes[0]!.address, nodes[1]!.address];
-    const probe = new Redis(redis.url);
-    cleanups.push(async () => probe.disconnect());
-    log(`nodes on ports ${a.port}, ${b.port}; private Redis ${redis.port}; schema ${schema}`);
+    const probe = primaries;
+    log(`nodes on ports ${a.port}, ${b.port}; ${redisWhere}; schema ${schema}`);
     await sleep(3000);
 
     // The idle rate: what the two nodes cost with nobody connected.
@@ -169,7 +212,7 @@ export async function runCapacity(argv: string[]): Promise<void> {
             commandUs: Math.max(0, d.stats.usec - perSec.commandUs * d.seconds),
             processUs: Math.max(0, d.processUs - perSec.processUs * d.seconds),
           };
-      results.push({ phase: name, unit, operations: ops, seconds: d.seconds, ...net, top: d.stats.byCommand, note });
+      results.push({ phase: name, unit, operations: ops, seconds: d.seconds, ...net, top: d.stats.byCommand, note, spread: spread(d.usecByPrimary) });
       log(
         `${name}: ${ops} ${unit}; ${fixed(net.commands / ops)} commands, ${fixed(net.commandUs / ops)} µs in commands${net.processUs === null ? '' : `, ${fixed(net.processUs / ops)} µs of redis-server CPU`} per ${unit}`,
       );
@@ -317,12 +360,12 @@ function markdown(
   const lines = [
     `# Capacity: Redis cost per operation — ${new Date().toISOString().slice(0, 10)}${args.label ? ` (${args.label})` : ''}`,
     '',
-    `Two Gatehouse nodes (commit \`${commit}\`) on one private redis-server (standalone) and PostgreSQL; ${args.players} players on node A, 200 on node B. ` +
+    `Two Gatehouse nodes (commit \`${commit}\`) on ${args.redis === 'cluster' ? 'a private Redis Cluster (3 primaries, 3 replicas; REDIS_BUCKETS 64; counters summed over the primaries)' : 'one private redis-server (standalone)'} and PostgreSQL; ${args.players} players on node A, 200 on node B. ` +
       `Idle (two nodes, nobody connected): ${idle.commands.toFixed(1)} commands/s, ${idle.processUs.toFixed(0)} µs/s of redis-server CPU, subtracted from every phase. ` +
       `Pinned: ${machine.taskset ? 'node A core 0; Redis, node B and the clients core 1' : 'no'}; load average after ${machine.loadAverage.join(' ')}.`,
     '',
-    '| operation | count | Redis commands | µs in commands | µs of redis-server CPU | top commands | note |',
-    '|---|---|---|---|---|---|---|',
+    '| operation | count | Redis commands | µs in commands | µs of redis-server CPU | spread over the primaries | top commands | note |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const top = Object.entries(r.top)
@@ -331,7 +374,7 @@ function markdown(
       .map(([k, v]) => `${k} ${fixed(v / r.operations)}`)
       .join(', ');
     lines.push(
-      `| per ${r.unit}: ${r.phase} | ${r.operations} | ${fixed(r.commands / r.operations)} | ${fixed(r.commandUs / r.operations)} | ${r.processUs === null ? '-' : fixed(r.processUs / r.operations)} | ${top} | ${r.note} |`,
+      `| per ${r.unit}: ${r.phase} | ${r.operations} | ${fixed(r.commands / r.operations)} | ${fixed(r.commandUs / r.operations)} | ${r.processUs === null ? '-' : fixed(r.processUs / r.operations)} | ${r.spread || '-'} | ${top} | ${r.note} |`,
     );
   }
   lines.push('');

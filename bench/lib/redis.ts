@@ -95,6 +95,15 @@ export class PrivateRedis {
     return { total: b.total - a.total, byCommand, usec: b.usec - a.usec, usecByCommand };
   }
 
+  /** Two instances' counters together (the primaries of a cluster). */
+  static sum(a: CommandStats, b: CommandStats): CommandStats {
+    const byCommand: Record<string, number> = { ...a.byCommand };
+    const usecByCommand: Record<string, number> = { ...a.usecByCommand };
+    for (const [k, v] of Object.entries(b.byCommand)) byCommand[k] = (byCommand[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(b.usecByCommand)) usecByCommand[k] = (usecByCommand[k] ?? 0) + v;
+    return { total: a.total + b.total, byCommand, usec: a.usec + b.usec, usecByCommand };
+  }
+
   /** Empties the instance between runs (and resets the counters). */
   async reset(): Promise<void> {
     await this.client.flushall();

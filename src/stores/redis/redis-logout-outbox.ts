@@ -9,6 +9,8 @@ import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asString, parsePending } from './redis-online-codec.ts';
 import { checkCount, checkTime } from '../../presence/online-paging.ts';
 import { byBucket, oldestAcrossBuckets } from './oldest-across-buckets.ts';
+import { perBucket } from './bucket-pipelines.ts';
+import { addScript } from './scripts.ts';
 
 export interface RedisLogoutOutboxOptions {
   /** How long an offline user's hash is kept once their logout is acked (PRESENCE_OFFLINE_TTL_S). */
@@ -31,7 +33,9 @@ export class RedisLogoutOutbox implements LogoutOutbox {
     // The oldest due of every bucket first, so the claim takes the oldest due overall (as one
     // queue would); then each bucket with some of them claims that many in one script, which
     // re-reads its due entries (a writer may have claimed some meanwhile).
-    const due = await Promise.all(k.buckets.all().map((b) => this.ctx.redis.zrangebyscore(k.pending(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit)));
+    const due = await perBucket<string[]>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
+      p.zrangebyscore(k.pending(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit),
+    );
     const chosen = oldestAcrossBuckets(due, limit);
     if (chosen.length === 0) return [];
     const order = new Map(chosen.map((entry, i) => [entry.member, i]));
@@ -75,12 +79,12 @@ export class RedisLogoutOutbox implements LogoutOutbox {
     const unique = [...new Set(ids)];
     // An id names no user, so every bucket is asked; the script ignores ids it does not hold.
     // Retries are rare (the database refused a write).
-    await Promise.all(k.buckets.all().map((b) => this.ctx.run('retryPending', [k.pending(b), k.pendingData(b)], [String(retryAt), ...unique])));
+    await perBucket(this.ctx.redis, k, k.buckets.all(), (p, b) => addScript(p, 'retryPending', [k.pending(b), k.pendingData(b)], [String(retryAt), ...unique]));
   }
 
   async countPendingLogouts(): Promise<number> {
     const k = this.ctx.keys;
-    const counts = await Promise.all(k.buckets.all().map((b) => this.ctx.redis.zcard(k.pending(b))));
+    const counts = await perBucket<number>(this.ctx.redis, k, k.buckets.all(), (p, b) => p.zcard(k.pending(b)));
     return counts.reduce((sum, count) => sum + count, 0);
   }
 }

@@ -26,6 +26,8 @@ import {
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
 import type { RedisKeys } from './keys.ts';
+import { perBucket } from './bucket-pipelines.ts';
+import { addScript } from './scripts.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
 import { checkCount, checkReassertGrace, checkReassertSession, checkTime } from '../../presence/online-paging.ts';
@@ -131,7 +133,7 @@ export class RedisNodeRegistry implements NodeRegistry {
       // Every copy of the lease first: a refused registration must not have taken any bucket
       // (its new generation there would fence the live holder). With one bucket the script's
       // own check refuses before it changes anything.
-      const leases = await Promise.all(k.buckets.all().map((b) => redis.zscore(k.nodes(b), nodeId)));
+      const leases = await perBucket<string | null>(redis, k, k.buckets.all(), (p, b) => p.zscore(k.nodes(b), nodeId));
       if (leases.some((lease) => lease !== null && Number(lease) > now - deadAfterMs)) throw new NodeIdInUseError(nodeId);
     }
     for (const b of k.buckets.all()) {
@@ -153,25 +155,19 @@ export class RedisNodeRegistry implements NodeRegistry {
     checkTime('now', now);
     if (lapseAfterMs !== undefined) checkTime('lapseAfterMs', lapseAfterMs);
     const optionalTime = (value: unknown, what: string) => (value === '' ? null : asNumber(value, what));
-    const copies = await Promise.all(
-      k.buckets.all().map(async (b) => {
-        const reply = asFields(
-          await run(
-            'renewLease',
-            [k.nodes(b), k.nodeFence(nodeId, b)],
-            [nodeId, String(now), generation, lapseAfterMs === undefined ? '' : String(lapseAfterMs)],
-          ),
-          'renewLease',
-          ['fenced', 'previous'],
-          ['lapsedAt'],
-        );
-        return {
-          fenced: asNumber(reply.fenced, 'renewLease fenced') === 1,
-          previous: optionalTime(asString(reply.previous, 'renewLease previous'), 'renewLease previous'),
-          lapsedAt: reply.lapsedAt === undefined ? undefined : optionalTime(asString(reply.lapsedAt, 'renewLease lapsedAt'), 'renewLease lapsedAt'),
-        };
-      }),
-    );
+    const args = [nodeId, String(now), generation, lapseAfterMs === undefined ? '' : String(lapseAfterMs)];
+    const replies =
+      k.buckets.count === 1
+        ? [await run('renewLease', [k.nodes(0), k.nodeFence(nodeId, 0)], args)]
+        : await perBucket(this.ctx.redis, k, k.buckets.all(), (p, b) => addScript(p, 'renewLease', [k.nodes(b), k.nodeFence(nodeId, b)], args));
+    const copies = replies.map((value) => {
+      const reply = asFields(value, 'renewLease', ['fenced', 'previous'], ['lapsedAt']);
+      return {
+        fenced: asNumber(reply.fenced, 'renewLease fenced') === 1,
+        previous: optionalTime(asString(reply.previous, 'renewLease previous'), 'renewLease previous'),
+        lapsedAt: reply.lapsedAt === undefined ? undefined : optionalTime(asString(reply.lapsedAt, 'renewLease lapsedAt'), 'renewLease lapsedAt'),
+      };
+    });
     // Fenced anywhere is fenced. The previous lease is its oldest copy, and missing if any copy
     // is (a shard lost its data: the node re-asserts) - unless fenced: a reap that found no user
     // of the node in a bucket finished it there (its copy gone), and the node starts over anyway.
@@ -191,10 +187,13 @@ export class RedisNodeRegistry implements NodeRegistry {
 
   async listNodes(): Promise<NodeLease[]> {
     const { redis, keys: k } = this.ctx;
-    const perBucket = await Promise.all(k.buckets.all().map((b) => redis.zrange(k.nodes(b), 0, -1, 'WITHSCORES')));
+    const copies =
+      k.buckets.count === 1
+        ? [await redis.zrange(k.nodes(0), 0, -1, 'WITHSCORES')]
+        : await perBucket<string[]>(redis, k, k.buckets.all(), (p, b) => p.zrange(k.nodes(b), 0, -1, 'WITHSCORES'));
     // A node's lease is its oldest copy: where it is old, the node is dead for those users.
     const oldest = new Map<string, number>();
-    for (const flat of perBucket) {
+    for (const flat of copies) {
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const lease = asNumber(flat[i + 1], 'node lease');
         const known = oldest.get(flat[i]!);
@@ -205,19 +204,11 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async removeNode(nodeId: string): Promise<boolean> {
-    const { keys: k, run } = this.ctx;
-    const removed = await Promise.all(
-      k.buckets
-        .all()
-        .map(
-          async (b) =>
-            asNumber(
-              await run('removeNode', [k.nodes(b), k.nodePlayers(nodeId, b), k.nodeHeartbeats(nodeId, b), k.nodeFence(nodeId, b)], [nodeId]),
-              'removeNode',
-            ) === 1,
-        ),
+    const { keys: k } = this.ctx;
+    const replies = await perBucket(this.ctx.redis, k, k.buckets.all(), (p, b) =>
+      addScript(p, 'removeNode', [k.nodes(b), k.nodePlayers(nodeId, b), k.nodeHeartbeats(nodeId, b), k.nodeFence(nodeId, b)], [nodeId]),
     );
-    return removed.every(Boolean);
+    return replies.every((reply) => asNumber(reply, 'removeNode') === 1);
   }
 
   async reapNode(deadNodeId: string, at: number, limit: number): Promise<ReapResult> {

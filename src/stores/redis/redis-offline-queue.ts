@@ -14,6 +14,7 @@
  * is refused: a message then costs two round trips.
  */
 import { RedisKeys } from './keys.ts';
+import { perBucket } from './bucket-pipelines.ts';
 import { defineScripts, type RedisClient, type RunScript } from './scripts.ts';
 import {
   checkOfflineEntry,
@@ -150,7 +151,7 @@ export class RedisOfflineQueue implements OfflineQueue {
 
   async totalBytes(): Promise<number> {
     const k = this.keys;
-    const totals = await Promise.all(k.buckets.all().map((b) => this.redis.get(k.offlineQueueTotal(b))));
+    const totals = await perBucket<string | null>(this.redis, k, k.buckets.all(), (p, b) => p.get(k.offlineQueueTotal(b)));
     totals.forEach((value, b) => this.seeTotal(b, Number(value ?? 0)));
     return this.seenTotal;
   }

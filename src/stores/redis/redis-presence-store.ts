@@ -25,6 +25,7 @@ import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCount
 import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
 import { byBucket, oldestAcrossBuckets } from './oldest-across-buckets.ts';
+import { perBucket } from './bucket-pipelines.ts';
 
 /**
  * Users per HSET of a heartbeat flush. A flush of 15,000 users in one command took the node's
@@ -139,7 +140,9 @@ export class RedisPresenceStore implements PresenceStore {
     const k = this.ctx.keys;
     // The due users first, the earliest deadlines of all buckets (their player keys go in KEYS);
     // each bucket's script re-checks its own.
-    const due = await Promise.all(k.buckets.all().map((b) => this.ctx.redis.zrangebyscore(k.grace(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit)));
+    const due = await perBucket<string[]>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
+      p.zrangebyscore(k.grace(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit),
+    );
     const chosen = oldestAcrossBuckets(due, limit);
     if (chosen.length === 0) return [];
     const order = new Map(chosen.map((entry, i) => [entry.member, i]));
@@ -225,24 +228,13 @@ export class RedisPresenceStore implements PresenceStore {
     // bucket's index within the page's range, merged in userId byte order and cut to the first
     // `budget` + 1 overall (the same entries one index of everyone would give). The peek stays
     // within the range, so the page that reaches the end of a prefix range knows it is the last.
-    const perBucket = await Promise.all(
-      k.buckets
-        .all()
-        .map((b) =>
-          this.ctx.redis.zrangebylex(
-            k.index(b),
-            start ? `${start.inclusive ? '[' : '('}${start.value}` : '-',
-            range ? `(${range.to}` : '+',
-            'LIMIT',
-            0,
-            budget + 1,
-          ),
-        ),
+    const indexes = await perBucket<string[]>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
+      p.zrangebylex(k.index(b), start ? `${start.inclusive ? '[' : '('}${start.value}` : '-', range ? `(${range.to}` : '+', 'LIMIT', 0, budget + 1),
     );
     const candidates =
-      perBucket.length === 1
-        ? perBucket[0]!
-        : perBucket
+      indexes.length === 1
+        ? indexes[0]!
+        : indexes
             .flat()
             .sort(compareCodePoints)
             .slice(0, budget + 1);
@@ -352,8 +344,9 @@ export class RedisPresenceStore implements PresenceStore {
     const range = prefixRange(prefix);
     const k = this.ctx.keys;
     // The index holds the same members as the online set, in lex order: a prefix is a range.
-    const counts = await Promise.all(
-      k.buckets.all().map((b) => (range ? this.ctx.redis.zlexcount(k.index(b), `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(k.online(b)))),
+    if (k.buckets.count === 1) return range ? this.ctx.redis.zlexcount(k.index(0), `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(k.online(0));
+    const counts = await perBucket<number>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
+      range ? p.zlexcount(k.index(b), `[${range.from}`, `(${range.to}`) : p.scard(k.online(b)),
     );
     return counts.reduce((sum, count) => sum + count, 0);
   }

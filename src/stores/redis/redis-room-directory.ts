@@ -9,6 +9,7 @@
  * listing merges the buckets' indexes.
  */
 import { RedisKeys } from './keys.ts';
+import { perBucket } from './bucket-pipelines.ts';
 import { defineScripts, type RedisClient, type RunScript } from './scripts.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
 import { asArray, asString } from './redis-online-codec.ts';
@@ -84,7 +85,7 @@ export class RedisRoomDirectory implements RoomDirectory {
 
   async nodeRoomCount(nodeId: string): Promise<number> {
     const k = this.keys;
-    const counts = await Promise.all(k.buckets.all().map((b) => this.redis.scard(k.nodeRooms(nodeId, b))));
+    const counts = await perBucket<number>(this.redis, k, k.buckets.all(), (p, b) => p.scard(k.nodeRooms(nodeId, b)));
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
@@ -110,11 +111,13 @@ export class RedisRoomDirectory implements RoomDirectory {
     const k = this.keys;
     const start = options.cursor ? `(${decodeCursor(options.cursor)}` : '-';
     // The first limit + 1 of every bucket's index, merged by name: the first limit + 1 overall.
-    const perBucket = await Promise.all(k.buckets.all().map((b) => this.redis.zrangebylex(k.roomsIndex(b), start, '+', 'LIMIT', 0, options.limit + 1)));
+    const indexes = await perBucket<string[]>(this.redis, k, k.buckets.all(), (p, b) =>
+      p.zrangebylex(k.roomsIndex(b), start, '+', 'LIMIT', 0, options.limit + 1),
+    );
     const names =
-      perBucket.length === 1
-        ? perBucket[0]!
-        : perBucket
+      indexes.length === 1
+        ? indexes[0]!
+        : indexes
             .flat()
             .sort(compareCodePoints)
             .slice(0, options.limit + 1);

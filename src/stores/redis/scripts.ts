@@ -6,7 +6,7 @@
  * scripts cannot include one another). Key names come from keys.ts and are passed in KEYS.
  */
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /** A single Redis (standalone, Sentinel) or a Redis Cluster: the stores speak to either. */
 export type RedisClient = Redis | Cluster;
@@ -101,6 +101,16 @@ export function defineScripts(redis: RedisClient): RunScript {
 }
 
 /**
+ * Adds one call of `script` to a pipeline of a client whose scripts are defined (`defineScripts`
+ * before the pipeline was made: a pipeline copies its client's defined commands).
+ */
+export function addScript(pipeline: ChainableCommander, script: ScriptName, keys: readonly string[], args: readonly (string | number)[]): void {
+  const command = (pipeline as unknown as Record<string, DefinedCommand | undefined>)[commandName(script)];
+  if (!command) throw new Error(`ioredis pipeline lacks ${commandName(script)}`);
+  command.call(pipeline, keys.length, ...keys, ...args);
+}
+
+/**
  * Runs `script` once per call in one pipeline: one socket write and one round trip for all of
  * them (1,000 separate calls are 1,000 writes), each call still atomic on its own. Resolves with
  * `[error, reply]` per call, in order; rejects when the pipeline could not be sent at all.
@@ -112,9 +122,7 @@ export async function runScriptBatch(redis: RedisClient, script: ScriptName, cal
   defineScripts(redis);
   const pipeline = redis.pipeline();
   // A pipeline gets every command defined on its client (ioredis copies `scriptsSet`).
-  const command = (pipeline as unknown as Record<string, DefinedCommand | undefined>)[commandName(script)];
-  if (!command) throw new Error(`ioredis pipeline lacks ${commandName(script)}`);
-  for (const { keys, args } of calls) command.call(pipeline, keys.length, ...keys, ...args);
+  for (const { keys, args } of calls) addScript(pipeline, script, keys, args);
   const replies = (await pipeline.exec()) ?? [];
   return calls.map((_, i) => replies[i] ?? [new Error(`${script}: no reply in the pipeline`), null]);
 }
