@@ -24,7 +24,13 @@ function redactUrl(url: string): string {
 export function describeConfig(config: Config): string {
   const backends = [
     `database: ${config.DATABASE_URL ? `PostgreSQL ${redactUrl(config.DATABASE_URL)}` : `embedded (PGlite in ${config.PGLITE_DIR})`}`,
-    `online store: ${config.REDIS_URL ? `Redis ${redactUrl(config.REDIS_URL)}${config.REDIS_SENTINELS ? ` via Sentinel ${config.REDIS_SENTINEL_NAME}` : ''}` : 'in-process (single node)'}`,
+    `online store: ${
+      config.REDIS_CLUSTER_NODES
+        ? `Redis Cluster ${config.REDIS_CLUSTER_NODES} (${config.REDIS_BUCKETS} buckets)`
+        : config.REDIS_URL
+          ? `Redis ${redactUrl(config.REDIS_URL)}${config.REDIS_SENTINELS ? ` via Sentinel ${config.REDIS_SENTINEL_NAME}` : ''}`
+          : 'in-process (single node)'
+    }`,
     `auth: ${config.AUTH_MODE === 'none' ? 'none (?userId=, development only)' : 'JWT'}`,
   ];
   const settings = Object.entries(config)

@@ -24,7 +24,7 @@ function startupBanner(config: Config, port: number, generatedAdminToken: string
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
   const base = `http://${host}:${port}`;
   const lines = [
-    `gatehouse ${PACKAGE_VERSION} listening on ${base} (node ${config.NODE_ID}, ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded database'}, ${config.REDIS_URL ? 'Redis' : 'in-process store'})`,
+    `gatehouse ${PACKAGE_VERSION} listening on ${base} (node ${config.NODE_ID}, ${config.DATABASE_URL ? 'PostgreSQL' : 'embedded database'}, ${config.REDIS_CLUSTER_NODES ? 'Redis Cluster' : config.REDIS_URL ? 'Redis' : 'in-process store'})`,
     `  WebSocket  ws://${host}:${port}/ws${config.AUTH_MODE === 'none' ? '?userId=alice' : '?token=<player JWT>   (npx gatehouse token alice)'}`,
     `  API docs   ${base}/docs`,
     `  Dashboard  ${base}/admin`,

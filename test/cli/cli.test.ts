@@ -86,6 +86,10 @@ t.test('check-config: valid settings printed, secrets never', async (t) => {
   t.match(r.stdout, /online store: Redis redis:\/\/\*\*\*@redis\.example\.com:6379/);
   t.match(r.stdout, /\nHEARTBEAT_TIMEOUT_MS=\d+\n/, 'effective settings listed');
   for (const secret of [SECRET, env.ADMIN_TOKEN, 'db-password-xyz', 'redis-password-xyz']) t.notMatch(r.stdout + r.stderr, secret);
+  const cluster = await run(['check-config'], { ...env, REDIS_CLUSTER_NODES: '10.0.0.11:6379,10.0.0.12:6379' });
+  t.equal(cluster.code, 0, cluster.stderr);
+  t.match(cluster.stdout, /online store: Redis Cluster 10\.0\.0\.11:6379,10\.0\.0\.12:6379 \(64 buckets\)/);
+  t.notMatch(cluster.stdout + cluster.stderr, 'redis-password-xyz', 'the cluster password (from REDIS_URL) is not printed either');
   const bad = await run(['check-config'], { NODE_ENV: 'production' });
   t.equal(bad.code, 1);
   t.match(bad.stderr, /^gatehouse: invalid configuration: .+\n$/);
