@@ -5,6 +5,9 @@
  */
 import { compareCodePoints } from '../../presence/code-point-order.ts';
 import { asNumber } from './redis-online-codec.ts';
+import { perBucket } from './bucket-pipelines.ts';
+import type { RedisKeys } from './keys.ts';
+import type { RedisClient } from './scripts.ts';
 
 export interface BucketEntry {
   bucket: number;
@@ -22,13 +25,13 @@ export function oldestAcrossBuckets(flat: ReadonlyArray<readonly string[]>, limi
   return entries.slice(0, limit);
 }
 
-/** Entries by bucket, in their order. */
-export function byBucket(entries: readonly BucketEntry[]): Map<number, BucketEntry[]> {
-  const grouped = new Map<number, BucketEntry[]>();
-  for (const entry of entries) {
-    const own = grouped.get(entry.bucket);
-    if (own) own.push(entry);
-    else grouped.set(entry.bucket, [entry]);
-  }
-  return grouped;
+/**
+ * The `limit` oldest entries due by `now` (score <= now) of the sorted set `keyOf(b)` that every
+ * bucket has: each bucket's own `limit` oldest, read in one pipeline per primary, merged.
+ */
+export async function oldestDue(redis: RedisClient, keys: RedisKeys, keyOf: (b: number) => string, now: number, limit: number): Promise<BucketEntry[]> {
+  const due = await perBucket<string[]>(redis, keys, keys.buckets.all(), (p, b) =>
+    p.zrangebyscore(keyOf(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit),
+  );
+  return oldestAcrossBuckets(due, limit);
 }

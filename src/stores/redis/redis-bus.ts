@@ -35,6 +35,7 @@ import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { RedisKeys } from './keys.ts';
 import type { RedisClient } from './scripts.ts';
+import { groupBy } from '../../util/group-by.ts';
 import type { Bus, BusEnvelope, BusHandler, BusMessage } from '../../cluster/bus.ts';
 
 export interface RedisBusLog {
@@ -362,16 +363,7 @@ export class RedisBus implements Bus {
 }
 
 /** Channels grouped by cluster slot: one SSUBSCRIBE may only name channels of one slot. */
-function bySlot(channels: readonly string[]): Map<number, string[]> {
-  const groups = new Map<number, string[]>();
-  for (const channel of channels) {
-    const slot = calculateSlot(channel);
-    const group = groups.get(slot);
-    if (group) group.push(channel);
-    else groups.set(slot, [channel]);
-  }
-  return groups;
-}
+const bySlot = (channels: readonly string[]) => groupBy(channels, (channel) => calculateSlot(channel));
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);

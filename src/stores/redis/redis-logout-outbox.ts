@@ -8,9 +8,10 @@ import type { LogoutOutbox, PendingLogout, WrittenLogout } from '../../presence/
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asString, parsePending } from './redis-online-codec.ts';
 import { checkCount, checkTime } from '../../presence/online-paging.ts';
-import { byBucket, oldestAcrossBuckets } from './oldest-across-buckets.ts';
+import { oldestDue } from './oldest-across-buckets.ts';
 import { perBucket } from './bucket-pipelines.ts';
 import { addScript } from './scripts.ts';
+import { groupBy } from '../../util/group-by.ts';
 
 export interface RedisLogoutOutboxOptions {
   /** How long an offline user's hash is kept once their logout is acked (PRESENCE_OFFLINE_TTL_S). */
@@ -33,15 +34,12 @@ export class RedisLogoutOutbox implements LogoutOutbox {
     // The oldest due of every bucket first, so the claim takes the oldest due overall (as one
     // queue would); then each bucket with some of them claims that many in one script, which
     // re-reads its due entries (a writer may have claimed some meanwhile).
-    const due = await perBucket<string[]>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
-      p.zrangebyscore(k.pending(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit),
-    );
-    const chosen = oldestAcrossBuckets(due, limit);
+    const chosen = await oldestDue(this.ctx.redis, k, (b) => k.pending(b), now, limit);
     if (chosen.length === 0) return [];
     const order = new Map(chosen.map((entry, i) => [entry.member, i]));
     const claimed: PendingLogout[] = [];
     await Promise.all(
-      [...byBucket(chosen)].map(async ([b, entries]) => {
+      [...groupBy(chosen, (entry) => entry.bucket)].map(async ([b, entries]) => {
         const flat = asArray(
           await this.ctx.run('claimPending', [k.pending(b), k.pendingData(b)], [String(now), entries.length, String(leaseMs)]),
           'claimPending',

@@ -25,8 +25,8 @@ import {
   type RenewLeaseResult,
 } from '../../cluster/node-registry.ts';
 import type { LogoutRecord } from '../../presence/logout-outbox.ts';
-import type { RedisKeys } from './keys.ts';
 import { perBucket } from './bucket-pipelines.ts';
+import { groupBy } from '../../util/group-by.ts';
 import { addScript } from './scripts.ts';
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asFields, asNumber, asString, parseRecords } from './redis-online-codec.ts';
@@ -233,7 +233,7 @@ export class RedisNodeRegistry implements NodeRegistry {
     checkTime('now', now);
     sessions.forEach(checkReassertSession);
     const result: ReassertResult = { restored: 0, stale: [] };
-    const byBucket = groupByBucket(k, sessions);
+    const byBucket = groupBy(sessions, (session) => k.bucketOf(session.userId));
     for (const b of k.buckets.all()) {
       const own = byBucket.get(b) ?? [];
       // An empty list still renews the bucket's copy of the lease: one call.
@@ -272,7 +272,7 @@ export class RedisNodeRegistry implements NodeRegistry {
     const { keys: k, run } = this.ctx;
     graces.forEach(checkReassertGrace);
     let restored = 0;
-    for (const [b, own] of groupByBucket(k, graces)) {
+    for (const [b, own] of groupBy(graces, (grace) => k.bucketOf(grace.userId))) {
       for (let i = 0; i < own.length; i += CLUSTER_BATCH) {
         const batch = own.slice(i, i + CLUSTER_BATCH);
         const args: string[] = [nodeId];
@@ -316,16 +316,4 @@ export class RedisNodeRegistry implements NodeRegistry {
     }
     return records;
   }
-}
-
-/** Items by the bucket of their user, in their order within each bucket. */
-function groupByBucket<T extends { userId: string }>(keys: RedisKeys, items: ReadonlyArray<T>): Map<number, T[]> {
-  const byBucket = new Map<number, T[]>();
-  for (const item of items) {
-    const b = keys.bucketOf(item.userId);
-    const own = byBucket.get(b);
-    if (own) own.push(item);
-    else byBucket.set(b, [item]);
-  }
-  return byBucket;
 }

@@ -24,8 +24,9 @@ import { runBucketedScriptBatch, type ScriptCall } from './scripts.ts';
 import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
 import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
-import { byBucket, oldestAcrossBuckets } from './oldest-across-buckets.ts';
+import { oldestDue } from './oldest-across-buckets.ts';
 import { perBucket } from './bucket-pipelines.ts';
+import { groupBy } from '../../util/group-by.ts';
 
 /**
  * Users per HSET of a heartbeat flush. A flush of 15,000 users in one command took the node's
@@ -140,15 +141,12 @@ export class RedisPresenceStore implements PresenceStore {
     const k = this.ctx.keys;
     // The due users first, the earliest deadlines of all buckets (their player keys go in KEYS);
     // each bucket's script re-checks its own.
-    const due = await perBucket<string[]>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
-      p.zrangebyscore(k.grace(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit),
-    );
-    const chosen = oldestAcrossBuckets(due, limit);
+    const chosen = await oldestDue(this.ctx.redis, k, (b) => k.grace(b), now, limit);
     if (chosen.length === 0) return [];
     const order = new Map(chosen.map((entry, i) => [entry.member, i]));
     const records: LogoutRecord[] = [];
     await Promise.all(
-      [...byBucket(chosen)].map(async ([b, entries]) => {
+      [...groupBy(chosen, (entry) => entry.bucket)].map(async ([b, entries]) => {
         const userIds = entries.map((entry) => entry.member);
         const reply = asArray(
           await this.ctx.run(
@@ -243,13 +241,7 @@ export class RedisPresenceStore implements PresenceStore {
     // 2. Their hashes (keys in KEYS), per bucket: status and node filter checked in one step.
     // A bucket stops after `limit` matches of its own, never before the page's cut: the page
     // holds at most `limit` players, so it ends at or before any bucket's `limit`-th match.
-    const byBucket = new Map<number, string[]>();
-    for (const userId of examined) {
-      const b = k.bucketOf(userId);
-      const users = byBucket.get(b);
-      if (users) users.push(userId);
-      else byBucket.set(b, [userId]);
-    }
+    const byBucket = groupBy(examined, (userId) => k.bucketOf(userId));
     const matches = new Map<string, { userId: string; fields: unknown[]; nodeIds: string[] }>();
     await Promise.all(
       [...byBucket.values()].map(async (userIds) => {

@@ -14,6 +14,7 @@ import { defineScripts, type RedisClient, type RunScript } from './scripts.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
 import { asArray, asString } from './redis-online-codec.ts';
 import { checkPageLimit, decodeCursor, encodeCursor } from '../../presence/online-paging.ts';
+import { groupBy } from '../../util/group-by.ts';
 import {
   MEMBER_SEPARATOR,
   type MemberPage,
@@ -61,13 +62,7 @@ export class RedisRoomDirectory implements RoomDirectory {
    * in order: they are in one bucket, on one connection).
    */
   async apply(nodeId: string, changes: readonly MembershipChange[]): Promise<void> {
-    const byBucket = new Map<number, MembershipChange[]>();
-    for (const change of changes) {
-      const b = this.keys.bucketOf(change.room);
-      const own = byBucket.get(b);
-      if (own) own.push(change);
-      else byBucket.set(b, [change]);
-    }
+    const byBucket = groupBy(changes, (change) => this.keys.bucketOf(change.room));
     const calls: Promise<unknown>[] = [];
     for (const [b, own] of byBucket) {
       for (let i = 0; i < own.length; i += APPLY_CHUNK) calls.push(this.applyChunk(b, nodeId, own.slice(i, i + APPLY_CHUNK)));
@@ -123,13 +118,7 @@ export class RedisRoomDirectory implements RoomDirectory {
             .slice(0, options.limit + 1);
     const page = names.slice(0, options.limit);
     const found = new Map<string, Record<string, number>>();
-    const byBucket = new Map<number, string[]>();
-    for (const room of page) {
-      const b = k.bucketOf(room);
-      const own = byBucket.get(b);
-      if (own) own.push(room);
-      else byBucket.set(b, [room]);
-    }
+    const byBucket = groupBy(page, (room) => k.bucketOf(room));
     await Promise.all(
       [...byBucket].map(async ([b, own]) => {
         const flat = asArray(await this.run('roomList', [k.roomsIndex(b), ...own.map((room) => k.roomNodes(room))], own), 'roomList');
