@@ -34,7 +34,8 @@ export class PrivateRedisCluster {
   }
 
   /** Starts six nodes, joins them (redis-cli --cluster create) and waits for cluster_state:ok. */
-  static async start(t: Pick<Test, 'teardown'>): Promise<PrivateRedisCluster> {
+  /** `nodeTimeoutMs`: cluster-node-timeout, how long a silent primary has before its replica takes over. */
+  static async start(t: Pick<Test, 'teardown'>, nodeTimeoutMs = 1500): Promise<PrivateRedisCluster> {
     const binary = findRedisServer() ?? 'redis-server';
     const processes: ClusterProcess[] = [];
     const cluster = new PrivateRedisCluster(processes, mkdtempSync(join(tmpdir(), 'gh-cluster-')));
@@ -61,7 +62,7 @@ export class PrivateRedisCluster {
           '--dir',
           cluster.dir,
           '--cluster-node-timeout',
-          '1500',
+          String(nodeTimeoutMs),
           '--save',
           '',
           '--appendonly',

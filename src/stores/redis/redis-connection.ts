@@ -54,8 +54,11 @@ export function createRedisClient(settings: RedisConnectionSettings): RedisClien
 
 /**
  * A Redis Cluster client: every command goes to the primary of its slot (writes and reads alike:
- * a replica may be behind), the slot map is refreshed on MOVED and on a lost node, and a
- * failover is waited out for a moment (retryDelayOnFailover) before a command fails.
+ * a replica may be behind), the slot map is refreshed on MOVED, on a lost node and every second,
+ * and a failover is waited out for a moment before a command fails. The waits stay short (16
+ * redirections 100 ms apart): after a failover every node's lease renewals must come back within
+ * about the same second, or the first node back would judge a slower one dead
+ * (test/cluster/redis-cluster-failover.test.ts).
  */
 function createClusterClient(url: string, seeds: string): Cluster {
   const parsed = new URL(url);
@@ -65,10 +68,11 @@ function createClusterClient(url: string, seeds: string): Cluster {
     enableOfflineQueue,
     scaleReads: 'master',
     clusterRetryStrategy: retryStrategy,
-    retryDelayOnFailover: 200,
-    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
     retryDelayOnTryAgain: 100,
     slotsRefreshTimeout: 2000,
+    slotsRefreshInterval: 1000,
     redisOptions: {
       ...perNode,
       username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
