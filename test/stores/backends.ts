@@ -12,6 +12,7 @@ import { connectRedisCluster, deleteRedisClusterPrefix, deleteRedisPrefix, testR
 import { ManualClock } from '../helpers/core.ts';
 import { MemoryOnlineState } from '../../src/stores/memory/memory-online-state.ts';
 import { RedisKeys } from '../../src/stores/redis/keys.ts';
+import type { RedisClient } from '../../src/stores/redis/scripts.ts';
 import type { ExpiryHarness, ExpiryTest, StoreTest } from './contract-helpers.ts';
 
 /**
@@ -58,40 +59,61 @@ export const memoryBackend: Backend = {
   },
 };
 
-export const redisBackend: Backend = {
-  name: 'redis',
-  make: async (t) => {
+/**
+ * Stores on a Redis service: `open` gives a connected client on a fresh key prefix (null: the
+ * service is unavailable), `deletePrefix` makes it "lose" that prefix's data.
+ */
+function redisStoresBackend(
+  name: string,
+  buckets: number,
+  open: (t: Test) => Promise<{ redis: RedisClient; prefix: string } | null>,
+  deletePrefix: (prefix: string) => Promise<void>,
+): Backend {
+  return {
+    name,
+    make: async (t) => {
+      const service = await open(t);
+      if (!service) return null;
+      const stores = createRedisStores({ redis: service.redis, keyPrefix: service.prefix, buckets });
+      prefixes.set(stores, service.prefix);
+      return stores;
+    },
+    // Like Redis (every shard) restarting empty: every key is gone, the loaded scripts and the client remain.
+    loseData: async (stores) => {
+      await deletePrefix(prefixes.get(stores)!);
+      return stores;
+    },
+    // Redis keeps the time of its expiries itself: the waits are real, so the TTLs are short.
+    makeExpiring: async (t, offlineTtlMs) => {
+      const service = await open(t);
+      if (!service) return null;
+      const { redis, prefix } = service;
+      const keys = new RedisKeys(prefix, buckets);
+      return {
+        stores: createRedisStores({ redis, keyPrefix: prefix, offlineTtlMs, buckets }),
+        ttlOf: async (userId) => {
+          const ttl = await redis.pttl(keys.player(userId));
+          return ttl === -2 ? undefined : ttl === -1 ? null : ttl;
+        },
+        hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId, keys.bucketOf(userId)), userId)) === 1,
+        wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      };
+    },
+  };
+}
+
+export const redisBackend: Backend = redisStoresBackend(
+  'redis',
+  1,
+  async (t) => {
     const service = await testRedis(t);
     if (!service) return null;
     const redis = new Redis(service.url);
     t.teardown(() => redis.quit());
-    const stores = createRedisStores({ redis, keyPrefix: service.prefix });
-    prefixes.set(stores, service.prefix);
-    return stores;
+    return { redis, prefix: service.prefix };
   },
-  // Like Redis restarting empty: every key is gone, the loaded scripts and the client remain.
-  loseData: async (stores) => {
-    await deleteRedisPrefix(prefixes.get(stores)!);
-    return stores;
-  },
-  // Redis keeps the time of its expiries itself: the waits are real, so the TTLs are short.
-  makeExpiring: async (t, offlineTtlMs) => {
-    const service = await testRedis(t);
-    if (!service) return null;
-    const redis = new Redis(service.url);
-    t.teardown(() => redis.quit());
-    const keys = new RedisKeys(service.prefix);
-    return {
-      stores: createRedisStores({ redis, keyPrefix: service.prefix, offlineTtlMs }),
-      ttlOf: async (userId) => {
-        const ttl = await redis.pttl(keys.player(userId));
-        return ttl === -2 ? undefined : ttl === -1 ? null : ttl;
-      },
-      hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId, keys.bucketOf(userId)), userId)) === 1,
-      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    };
-  },
-};
+  deleteRedisPrefix,
+);
 
 /**
  * Buckets of the cluster backend: more than the three primaries, so a contract test's users and
@@ -100,39 +122,18 @@ export const redisBackend: Backend = {
 export const CLUSTER_TEST_BUCKETS = 4;
 
 /** The same stores on a real Redis Cluster (scripts/redis-cluster.sh), in CLUSTER_TEST_BUCKETS buckets. */
-export const redisClusterBackend: Backend = {
-  name: 'redis-cluster',
-  make: async (t) => {
+export const redisClusterBackend: Backend = redisStoresBackend(
+  'redis-cluster',
+  CLUSTER_TEST_BUCKETS,
+  async (t) => {
     const service = await testRedisCluster(t);
     if (!service) return null;
     const redis = connectRedisCluster(t);
     await redis.connect();
-    const stores = createRedisStores({ redis, keyPrefix: service.prefix, buckets: CLUSTER_TEST_BUCKETS });
-    prefixes.set(stores, service.prefix);
-    return stores;
+    return { redis, prefix: service.prefix };
   },
-  // Like every shard restarting empty.
-  loseData: async (stores) => {
-    await deleteRedisClusterPrefix(prefixes.get(stores)!);
-    return stores;
-  },
-  makeExpiring: async (t, offlineTtlMs) => {
-    const service = await testRedisCluster(t);
-    if (!service) return null;
-    const redis = connectRedisCluster(t);
-    await redis.connect();
-    const keys = new RedisKeys(service.prefix, CLUSTER_TEST_BUCKETS);
-    return {
-      stores: createRedisStores({ redis, keyPrefix: service.prefix, offlineTtlMs, buckets: CLUSTER_TEST_BUCKETS }),
-      ttlOf: async (userId) => {
-        const ttl = await redis.pttl(keys.player(userId));
-        return ttl === -2 ? undefined : ttl === -1 ? null : ttl;
-      },
-      hasHeartbeat: async (nodeId, userId) => (await redis.hexists(keys.nodeHeartbeats(nodeId, keys.bucketOf(userId)), userId)) === 1,
-      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    };
-  },
-};
+  deleteRedisClusterPrefix,
+);
 
 export const backends: readonly Backend[] = [memoryBackend, redisBackend, redisClusterBackend];
 

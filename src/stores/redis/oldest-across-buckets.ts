@@ -8,6 +8,7 @@ import { asNumber } from './redis-online-codec.ts';
 import { perBucket } from './bucket-pipelines.ts';
 import type { RedisKeys } from './keys.ts';
 import type { RedisClient } from './scripts.ts';
+import { groupBy } from '../../util/group-by.ts';
 
 export interface BucketEntry {
   bucket: number;
@@ -34,4 +35,28 @@ export async function oldestDue(redis: RedisClient, keys: RedisKeys, keyOf: (b: 
     p.zrangebyscore(keyOf(b), '-inf', String(now), 'WITHSCORES', 'LIMIT', 0, limit),
   );
   return oldestAcrossBuckets(due, limit);
+}
+
+/**
+ * Runs `work` for each bucket holding some of `chosen` (all at once, each with its members in
+ * order) and returns everything they produced in the order of `chosen`, by each item's member
+ * (`memberOf`; one not among them goes last): the due entries are handled per bucket, answered
+ * as one queue would.
+ */
+export async function inDueOrder<T>(
+  chosen: readonly BucketEntry[],
+  work: (b: number, members: string[]) => Promise<T[]>,
+  memberOf: (item: T) => string,
+): Promise<T[]> {
+  const order = new Map(chosen.map((entry, i) => [entry.member, i]));
+  const done = await Promise.all(
+    [...groupBy(chosen, (entry) => entry.bucket)].map(([b, entries]) =>
+      work(
+        b,
+        entries.map((entry) => entry.member),
+      ),
+    ),
+  );
+  const rank = (item: T) => order.get(memberOf(item)) ?? chosen.length;
+  return done.flat().sort((a, b) => rank(a) - rank(b));
 }

@@ -8,10 +8,9 @@ import type { LogoutOutbox, PendingLogout, WrittenLogout } from '../../presence/
 import type { RedisStoreContext } from './redis-store-context.ts';
 import { asArray, asString, parsePending } from './redis-online-codec.ts';
 import { checkCount, checkTime } from '../../presence/online-paging.ts';
-import { oldestDue } from './oldest-across-buckets.ts';
+import { inDueOrder, oldestDue } from './oldest-across-buckets.ts';
 import { perBucket } from './bucket-pipelines.ts';
 import { addScript } from './scripts.ts';
-import { groupBy } from '../../util/group-by.ts';
 
 export interface RedisLogoutOutboxOptions {
   /** How long an offline user's hash is kept once their logout is acked (PRESENCE_OFFLINE_TTL_S). */
@@ -35,21 +34,16 @@ export class RedisLogoutOutbox implements LogoutOutbox {
     // queue would); then each bucket with some of them claims that many in one script, which
     // re-reads its due entries (a writer may have claimed some meanwhile).
     const chosen = await oldestDue(this.ctx.redis, k, (b) => k.pending(b), now, limit);
-    if (chosen.length === 0) return [];
-    const order = new Map(chosen.map((entry, i) => [entry.member, i]));
-    const claimed: PendingLogout[] = [];
-    await Promise.all(
-      [...groupBy(chosen, (entry) => entry.bucket)].map(async ([b, entries]) => {
-        const flat = asArray(
-          await this.ctx.run('claimPending', [k.pending(b), k.pendingData(b)], [String(now), entries.length, String(leaseMs)]),
-          'claimPending',
-        );
-        for (let j = 0; j + 1 < flat.length; j += 2) {
-          claimed.push(parsePending(asString(flat[j], 'pending id'), asString(flat[j + 1], 'pending data')));
-        }
-      }),
+    return inDueOrder(
+      chosen,
+      async (b, ids) => {
+        const flat = asArray(await this.ctx.run('claimPending', [k.pending(b), k.pendingData(b)], [String(now), ids.length, String(leaseMs)]), 'claimPending');
+        const claimed: PendingLogout[] = [];
+        for (let j = 0; j + 1 < flat.length; j += 2) claimed.push(parsePending(asString(flat[j], 'pending id'), asString(flat[j + 1], 'pending data')));
+        return claimed;
+      },
+      (pending) => pending.id,
     );
-    return claimed.sort((a, b) => (order.get(a.id) ?? chosen.length) - (order.get(b.id) ?? chosen.length));
   }
 
   async ackPendingLogouts(written: readonly WrittenLogout[]): Promise<void> {

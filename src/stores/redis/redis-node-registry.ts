@@ -151,15 +151,12 @@ export class RedisNodeRegistry implements NodeRegistry {
   }
 
   async renewLease(nodeId: string, now: number, generation: string, lapseAfterMs?: number): Promise<RenewLeaseResult> {
-    const { keys: k, run } = this.ctx;
+    const { keys: k } = this.ctx;
     checkTime('now', now);
     if (lapseAfterMs !== undefined) checkTime('lapseAfterMs', lapseAfterMs);
     const optionalTime = (value: unknown, what: string) => (value === '' ? null : asNumber(value, what));
     const args = [nodeId, String(now), generation, lapseAfterMs === undefined ? '' : String(lapseAfterMs)];
-    const replies =
-      k.buckets.count === 1
-        ? [await run('renewLease', [k.nodes(0), k.nodeFence(nodeId, 0)], args)]
-        : await perBucket(this.ctx.redis, k, k.buckets.all(), (p, b) => addScript(p, 'renewLease', [k.nodes(b), k.nodeFence(nodeId, b)], args));
+    const replies = await perBucket(this.ctx.redis, k, k.buckets.all(), (p, b) => addScript(p, 'renewLease', [k.nodes(b), k.nodeFence(nodeId, b)], args));
     const copies = replies.map((value) => {
       const reply = asFields(value, 'renewLease', ['fenced', 'previous'], ['lapsedAt']);
       return {
@@ -187,10 +184,7 @@ export class RedisNodeRegistry implements NodeRegistry {
 
   async listNodes(): Promise<NodeLease[]> {
     const { redis, keys: k } = this.ctx;
-    const copies =
-      k.buckets.count === 1
-        ? [await redis.zrange(k.nodes(0), 0, -1, 'WITHSCORES')]
-        : await perBucket<string[]>(redis, k, k.buckets.all(), (p, b) => p.zrange(k.nodes(b), 0, -1, 'WITHSCORES'));
+    const copies = await perBucket<string[]>(redis, k, k.buckets.all(), (p, b) => p.zrange(k.nodes(b), 0, -1, 'WITHSCORES'));
     // A node's lease is its oldest copy: where it is old, the node is dead for those users.
     const oldest = new Map<string, number>();
     for (const flat of copies) {

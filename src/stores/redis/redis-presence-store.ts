@@ -24,7 +24,7 @@ import { runBucketedScriptBatch, type ScriptCall } from './scripts.ts';
 import { OnlineReplyError, asArray, asFields, asNumber, asString, parseNodeCounts, parsePresence, parseRecord } from './redis-online-codec.ts';
 import { FILTER_SCAN_FACTOR, checkPageLimit, checkTime, decodeCursor, encodeCursor, prefixRange, walkStart } from '../../presence/online-paging.ts';
 import { compareCodePoints } from '../../presence/code-point-order.ts';
-import { oldestDue } from './oldest-across-buckets.ts';
+import { inDueOrder, oldestDue } from './oldest-across-buckets.ts';
 import { perBucket } from './bucket-pipelines.ts';
 import { groupBy } from '../../util/group-by.ts';
 
@@ -142,12 +142,9 @@ export class RedisPresenceStore implements PresenceStore {
     // The due users first, the earliest deadlines of all buckets (their player keys go in KEYS);
     // each bucket's script re-checks its own.
     const chosen = await oldestDue(this.ctx.redis, k, (b) => k.grace(b), now, limit);
-    if (chosen.length === 0) return [];
-    const order = new Map(chosen.map((entry, i) => [entry.member, i]));
-    const records: LogoutRecord[] = [];
-    await Promise.all(
-      [...groupBy(chosen, (entry) => entry.bucket)].map(async ([b, entries]) => {
-        const userIds = entries.map((entry) => entry.member);
+    return inDueOrder(
+      chosen,
+      async (b, userIds) => {
         const reply = asArray(
           await this.ctx.run(
             'expireGrace',
@@ -156,10 +153,10 @@ export class RedisPresenceStore implements PresenceStore {
           ),
           'expireGrace',
         );
-        for (const r of reply) records.push(parseRecord(asString(r, 'expireGrace record')));
-      }),
+        return reply.map((r) => parseRecord(asString(r, 'expireGrace record')));
+      },
+      (record) => record.userId,
     );
-    return records.sort((a, b) => order.get(a.userId)! - order.get(b.userId)!);
   }
 
   async flushHeartbeats(nodeId: string, beats: ReadonlyMap<string, number>): Promise<void> {
@@ -336,7 +333,6 @@ export class RedisPresenceStore implements PresenceStore {
     const range = prefixRange(prefix);
     const k = this.ctx.keys;
     // The index holds the same members as the online set, in lex order: a prefix is a range.
-    if (k.buckets.count === 1) return range ? this.ctx.redis.zlexcount(k.index(0), `[${range.from}`, `(${range.to}`) : this.ctx.redis.scard(k.online(0));
     const counts = await perBucket<number>(this.ctx.redis, k, k.buckets.all(), (p, b) =>
       range ? p.zlexcount(k.index(b), `[${range.from}`, `(${range.to}`) : p.scard(k.online(b)),
     );

@@ -6,6 +6,7 @@
  * scripts cannot include one another). Key names come from keys.ts and are passed in KEYS.
  */
 import { readFileSync } from 'node:fs';
+import { groupBy } from '../../util/group-by.ts';
 import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 
 /** A single Redis (standalone, Sentinel) or a Redis Cluster: the stores speak to either. */
@@ -137,12 +138,7 @@ export async function runBucketedScriptBatch(
   script: ScriptName,
   calls: ReadonlyArray<ScriptCall & { bucket: number }>,
 ): Promise<Array<[Error | null, unknown]>> {
-  const byBucket = new Map<number, number[]>();
-  calls.forEach((call, i) => {
-    const indexes = byBucket.get(call.bucket);
-    if (indexes) indexes.push(i);
-    else byBucket.set(call.bucket, [i]);
-  });
+  const byBucket = groupBy(calls.keys(), (i) => calls[i]!.bucket);
   const results = new Array<[Error | null, unknown]>(calls.length);
   await Promise.all(
     [...byBucket.values()].map(async (indexes) => {
