@@ -13,6 +13,7 @@
  *   npm run bench -- --scenario=hostile [--quick]   the attack benchmark (bench/hostile/run.ts)
  *   npm run bench -- --scenario=storm [--quick]     connection storms (bench/storm/run.ts)
  *   npm run bench -- --scenario=capacity            Redis cost per operation (bench/capacity/run.ts)
+ *   npm run bench -- --scenario=chat [--quick]      stored messages: write throughput, DM latency, group fan-out (bench/chat/run.ts)
  *
  * Servers run pinned to core 0, load generators (and this process) to core 1 (taskset). Only
  * 127.0.0.1 is ever targeted. Writes bench/results/<date>[-quick|-profile].{json,md,svg}.
@@ -61,7 +62,8 @@ function usage(message?: string): never {
       '                        [--steps=1000,5000,15000] [--fanout=auto|room|broadcast] [--profile] [--cpu-prof] [--readme] [--gatehouse=DIR] [--repeat=N] [--out=DIR] [--budget-min=30]\n' +
       '       npm run bench -- --scenario=hostile --help   (the attack benchmark, its own options)\n' +
       '       npm run bench -- --scenario=storm --help     (connection storms, their own options)\n' +
-      '       npm run bench -- --scenario=capacity [--players=1000] [--messages=4000] [--publishes=400]   (Redis cost per operation)\n',
+      '       npm run bench -- --scenario=capacity [--players=1000] [--messages=4000] [--publishes=400]   (Redis cost per operation)\n' +
+      '       npm run bench -- --scenario=chat --help      (stored messages, their own options)\n',
   );
   process.exit(message ? 2 : 0);
 }
@@ -400,13 +402,17 @@ const hostile = process.argv.includes('--scenario=hostile');
 const storm = process.argv.includes('--scenario=storm');
 // `--scenario=capacity`: Redis cost per operation, the figures of docs/scaling.md (bench/capacity/run.ts).
 const capacity = process.argv.includes('--scenario=capacity');
+// `--scenario=chat`: stored messages (write throughput, DM latency with persistence off/on, group fan-out), bench/chat/run.ts.
+const chat = process.argv.includes('--scenario=chat');
 const run = hostile
   ? import('./hostile/run.ts').then((m) => m.runHostile(process.argv.slice(2)))
   : storm
     ? import('./storm/run.ts').then((m) => m.runStorm(process.argv.slice(2)))
     : capacity
       ? import('./capacity/run.ts').then((m) => m.runCapacity(process.argv.slice(2)))
-      : main();
+      : chat
+        ? import('./chat/run.ts').then((m) => m.runChat(process.argv.slice(2)))
+        : main();
 run.catch((error: unknown) => {
   process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
   killAllChildren();

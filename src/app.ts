@@ -12,6 +12,7 @@ import requestLogPlugin from './http/plugins/request-log.ts';
 import upgradeGuardPlugin from './http/plugins/upgrade-guard.ts';
 import refusalTarpitPlugin, { answerClientError } from './http/plugins/refusal-tarpit.ts';
 import databasePlugin from './http/plugins/database.ts';
+import chatPlugin from './http/plugins/chat.ts';
 import onlineStorePlugin from './http/plugins/online-store.ts';
 import authPlugin from './http/plugins/auth.ts';
 import gatewayPlugin from './http/plugins/gateway.ts';
@@ -24,6 +25,9 @@ import onlineRoutes from './http/routes/api/online.ts';
 import wsStatsRoute from './http/routes/ws-stats.ts';
 import roomRoutes from './http/routes/api/rooms.ts';
 import messageRoutes from './http/routes/api/messages.ts';
+import groupRoutes from './http/routes/api/groups.ts';
+import groupMemberRoutes from './http/routes/api/group-members.ts';
+import conversationHistoryRoutes from './http/routes/api/conversation-history.ts';
 import metricsPlugin from './http/plugins/metrics.ts';
 import metricsRoute from './http/routes/metrics.ts';
 import nodesRoutes from './http/routes/api/nodes.ts';
@@ -50,8 +54,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     clientErrorHandler: answerClientError,
     // Frames, not request bodies, are the big payloads; REST bodies stay small.
     bodyLimit: 1024 * 1024,
-    // Room names in paths (/api/rooms/:room/...) may be 128 characters (Fastify's default cap is 100).
-    routerOptions: { maxParamLength: 256 },
+    // Room names in paths (/api/rooms/:room/...) may be 128 characters, conversation ids
+    // (/api/conversations/:conversationId/...) 388 (Fastify's default cap is 100).
+    routerOptions: { maxParamLength: 512 },
     // During a drain (app.close() runs the session drain in preClose) requests still reach their
     // routes: readiness answers its own coded 503 and /ws refuses upgrades with GW_DRAINING and
     // Retry-After. Fastify's own closing 503 would skip every hook, and on an upgrade socket
@@ -76,6 +81,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(metricsPlugin);
   await app.register(refusalTarpitPlugin);
   await app.register(databasePlugin);
+  await app.register(chatPlugin);
   await app.register(onlineStorePlugin);
   await app.register(authPlugin);
   await app.register(adminAuthPlugin);
@@ -87,6 +93,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(broadcastRoutes);
   await app.register(roomRoutes);
   await app.register(messageRoutes);
+  await app.register(groupRoutes);
+  await app.register(groupMemberRoutes);
+  await app.register(conversationHistoryRoutes);
   await app.register(metricsRoute);
   await app.register(clientScriptRoute);
   await app.register(nodesRoutes);

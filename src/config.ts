@@ -301,6 +301,31 @@ export const EnvSchema = Type.Object({
     "Bytes all offline queues of the cluster may hold; past it players' messages get QUOTA_EXCEEDED cluster (server pushes still get in, bounded per user)",
   ),
 
+  GROUP_MAX_MEMBERS: int(
+    500,
+    2,
+    100_000,
+    'Members of one persistent group: creating a group with more (POST /api/groups) is refused 400, adding a member to a full group 409 (GW_TOO_MANY_MEMBERS)',
+  ),
+  HISTORY_PAGE_MAX: int(
+    100,
+    1,
+    1000,
+    'Most stored messages in one history page: the largest `limit` of GET /api/conversations/:conversationId/messages, the default and largest of a `history` frame',
+  ),
+  MESSAGE_PERSISTENCE: bool(
+    false,
+    "Store players' direct messages (a seq per conversation, recovered at the recipient's next login, read with history) instead of the offline queue; false: the offline queue as before. Group messages are always stored",
+  ),
+  MESSAGE_RETENTION_DAYS: int(30, 1, 36_500, 'Stored messages (direct and group) older than this many days are deleted'),
+  MESSAGE_RETENTION_COUNT: int(10_000, 10, 10_000_000, 'Stored messages kept per conversation: older ones beyond the newest this many are deleted'),
+  RECOVERY_MAX_MESSAGES: int(
+    1000,
+    1,
+    100_000,
+    'Most stored messages a login is sent by recovery (the rest is named in the `recovered` frame and read with history)',
+  ),
+
   LOGOUT_GRACE_MS: int(
     5000,
     0,

@@ -2,20 +2,27 @@
  * GatehouseClient: the game/chat client of the Gatehouse wire protocol (PROTOCOL.md), for
  * browsers and Node. Connects with a token, pings on the server's heartbeat interval and measures
  * the round trip, reconnects with exponential backoff and full jitter unless the close code says
- * stop, emits a typed event per server frame, and turns acks / error frames into promises.
+ * stop, emits a typed event per server frame (each message once, by its server id), turns acks,
+ * history pages and error frames into promises, and keeps the stored conversations gap-free and
+ * acknowledged (stored-positions.ts).
  *
  * Browser-safe: no Node module is imported; frame types come from the server's own schemas
  * (type-only imports) so the SDK cannot drift from the protocol.
  */
 import { closeAdvice, CloseCode } from '../protocol/close-codes.ts';
+import { parseConversationId } from '../protocol/conversation-ids.ts';
 import type {
   ClientFrame,
+  ClientHistoryFrame,
   ServerAckFrame,
   ServerConnectedFrame,
   ServerFrame,
+  ServerGroupFrame,
+  ServerHistoryFrame,
   ServerJoinedFrame,
   ServerLeftFrame,
   ServerPongFrame,
+  StoredMessageView,
 } from '../protocol/frame-types.ts';
 import { backoffDelay, DEFAULT_RECONNECT, type ReconnectOptions } from './backoff.ts';
 import { TypedEmitter } from './emitter.ts';
@@ -23,21 +30,29 @@ import { GatehouseError } from './errors.ts';
 import { newMessageId } from './message-id.ts';
 import { OfflineAcks } from './offline-acks.ts';
 import { PendingRequests } from './pending-requests.ts';
+import { RecentIds } from './recent-ids.ts';
+import { DEFAULT_GAP_FILL_DELAY_MS, StoredPositions } from './stored-positions.ts';
 import type {
   Ack,
   CloseInfo,
   ConnectionState,
   GatehouseClientOptions,
   GatehouseEvents,
+  HistoryOptions,
   MessageEvent,
   Provider,
   RequestOptions,
+  StoredAck,
   Timers,
   WebSocketConstructor,
   WebSocketLike,
 } from './types.ts';
 
 const OPEN = 1;
+/** Server message ids remembered for de-duplication unless `dedupeWindow` says otherwise. */
+const DEFAULT_DEDUPE_WINDOW = 1000;
+/** Ids of the SDK's own history requests (gap fill): their pages are not the app's `history` events. */
+const FILL_ID_PREFIX = 'fill:';
 
 // ---- internals ------------------------------------------------------------------------------
 
@@ -125,6 +140,12 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   private lastClose: CloseInfo | undefined;
   private readonly pending: PendingRequests;
   private readonly offlineAcks: OfflineAcks;
+  /** Server ids of the messages emitted lately (kept across reconnects: a recovery repeats the last connection's). */
+  private readonly recentIds: RecentIds;
+  /** De-duplication on (`dedupeWindow` > 0): stored messages are also recognised by their seq. */
+  private readonly dedupe: boolean;
+  /** Positions in the stored conversations, gap fill, `received` frames (kept across reconnects). */
+  private readonly stored: StoredPositions;
   private connectWaiters: Waiter[] = [];
   private closeWaiters: Array<(info: CloseInfo) => void> = [];
 
@@ -144,6 +165,18 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     const send = (frame: ClientFrame) => this.send(frame);
     this.pending = new PendingRequests({ timers: this.timers, now: this.now, ackTimeoutMs: this.ackTimeoutMs, send });
     this.offlineAcks = new OfflineAcks({ timers: this.timers, delayMs: options.autoAckDelayMs ?? 100, send });
+    this.recentIds = new RecentIds(options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW);
+    this.dedupe = (options.dedupeWindow ?? DEFAULT_DEDUPE_WINDOW) > 0;
+    this.stored = new StoredPositions({
+      timers: this.timers,
+      random: this.random,
+      acknowledge: options.acknowledgeStored !== false,
+      fillGaps: options.fillGaps !== false,
+      gapFillDelayMs: options.gapFillDelayMs ?? DEFAULT_GAP_FILL_DELAY_MS,
+      send,
+      page: (conversation, after, limit) => this.fillPage(conversation, after, limit),
+      deliver: (conversation, message) => this.deliverPaged(conversation, message),
+    });
   }
 
   /** Current connection state. */
@@ -164,6 +197,16 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   /** Consecutive reconnect attempts since the last `connected` (reset by it). */
   get reconnectAttempts(): number {
     return this.attempts;
+  }
+
+  /**
+   * How far the app has a stored conversation: the highest seq N such that every message of it
+   * from the first one this client object saw up to N was given to the app (as a `message` /
+   * `group` event, or its own message acknowledged with that seq). Undefined before the first.
+   * The SDK reports it to the server with `received` frames (see `acknowledgeStored`).
+   */
+  storedPosition(conversation: string): number | undefined {
+    return this.stored.position(conversation);
   }
 
   /** The current WebSocket object (a `ws` WebSocket in Node), for what the SDK does not cover. */
@@ -200,6 +243,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     if (socket) {
       if (this.currentState !== 'closing') {
         this.offlineAcks.flush();
+        this.stored.flushReports();
         this.setState('closing');
         this.stopHeartbeat();
         try {
@@ -245,6 +289,34 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   publish(room: string, content: unknown, options: RequestOptions = {}): Promise<Ack> {
     const id = options.id ?? newMessageId();
     return this.pending.request<ServerAckFrame>('send', { type: 'room', room, content, id }, id, options.timeoutMs).then((ack) => toAck(id, ack));
+  }
+
+  /**
+   * Message to a persistent group (members only); resolves with the ack `stored` once the message
+   * is durable, with its `conversation` (`group:<groupId>`) and `seq`. Rejects with `NOT_IN_GROUP`
+   * (not a member, or no such group: the server does not tell which) or `NOT_AVAILABLE` (nothing
+   * was stored nor sent: send it again).
+   */
+  sendToGroup(groupId: string, content: unknown, options: RequestOptions = {}): Promise<StoredAck> {
+    const id = options.id ?? newMessageId();
+    return this.pending
+      .request<ServerAckFrame>('send', { type: 'group', group: groupId, content, id }, id, options.timeoutMs)
+      .then((ack) => toAck(id, ack) as StoredAck); // the server acks a group message only once stored, with its conversation and seq
+  }
+
+  /**
+   * A page of a conversation's stored messages (`directConversationId` / `groupConversationId`),
+   * ascending by seq: the newest without bounds, the newest `before` a seq (paging back), the
+   * oldest `after` one (catching up). Rejects with `UNKNOWN_CONVERSATION` when the user takes no
+   * part in it. The page's messages count as seen: arriving again live, they are not emitted.
+   */
+  history(conversation: string, options: HistoryOptions = {}): Promise<StoredMessageView[]> {
+    const id = options.id ?? newMessageId();
+    const frame: ClientHistoryFrame = { type: 'history', conversation, id };
+    if (options.before !== undefined) frame.before = options.before;
+    if (options.after !== undefined) frame.after = options.after;
+    if (options.limit !== undefined) frame.limit = options.limit;
+    return this.pending.request<ServerHistoryFrame>('history', frame, id, options.timeoutMs).then((page) => page.messages);
   }
 
   /**
@@ -412,6 +484,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     this.clearTimer('closeTimer');
     // Unacknowledged replays stay queued on the server and come again with the next session.
     this.offlineAcks.reset();
+    this.stored.disconnected();
     const status = this.handshakeStatus;
     this.handshakeStatus = undefined;
     const shownReason = reason || (status !== undefined ? `handshake refused with HTTP ${status}` : '');
@@ -459,6 +532,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     this.clearTimer('reconnectTimer');
     this.clearTimer('closeTimer');
     this.offlineAcks.reset();
+    this.stored.disconnected();
     this.stopHeartbeat();
     this.lastClose = info;
     this.pending.rejectAll(new GatehouseError('CLOSED', 'client closed'));
@@ -534,6 +608,8 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
       case 'pong':
         return this.onPong(frame);
       case 'ack':
+        // The user's own stored message: had, as far as the position goes.
+        if (typeof frame.conversation === 'string' && typeof frame.seq === 'number') this.stored.saw(frame.conversation, frame.seq);
         this.emit('ack', frame);
         return this.pending.onAck(frame);
       case 'error':
@@ -542,6 +618,13 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
         return this.pending.onError(frame);
       case 'message':
         return this.onMessage(frame);
+      case 'group':
+        return this.onGroup(frame);
+      case 'history':
+        return this.onHistory(frame);
+      case 'recovered':
+        this.emit('recovered', frame);
+        return this.stored.recovered(frame.more);
       case 'joined':
         this.emit('joined', frame);
         return this.pending.onRoomAnswer('join', frame);
@@ -572,6 +655,7 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
     this.attempts = 0;
     this.setState('connected');
     this.startHeartbeat(frame);
+    this.stored.connected();
     const reconnected = this.wasEverConnected;
     this.wasEverConnected = true;
     if (reconnected) this.rejoin();
@@ -592,20 +676,92 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
   }
 
   private onMessage(frame: MessageEvent): void {
-    this.emit('message', frame);
+    const { conversation, seq } = frame;
+    if (typeof conversation === 'string' && typeof seq === 'number') {
+      if (this.isNewStored(frame.id, conversation, seq)) this.emit('message', frame);
+      this.stored.saw(conversation, seq);
+    } else if (this.isFirstArrival(frame.id)) {
+      this.emit('message', frame);
+    }
     // Offline replay: acknowledged after the listeners ran, so the server drops it (and every
-    // message queued before it) from the queue.
+    // message queued before it) from the queue. A repeated replay is acknowledged too: the
+    // listeners ran for its first copy, and the server keeps replaying it until acknowledged.
     if (frame.offline === true && typeof frame.id === 'string' && this.options.autoAck !== false) {
       const socket = this.socket;
       this.offlineAcks.processed(frame.id, () => this.socket === socket);
     }
   }
+
+  private onGroup(frame: ServerGroupFrame): void {
+    const { conversation, seq } = frame;
+    const stored = typeof conversation === 'string' && typeof seq === 'number';
+    if (stored ? this.isNewStored(frame.id, conversation, seq) : this.isFirstArrival(frame.id)) this.emit('group', frame);
+    if (stored) this.stored.saw(conversation, seq);
+  }
+
+  private onHistory(frame: ServerHistoryFrame): void {
+    // The gap fill's own pages: their messages are emitted one by one as they are taken.
+    if (typeof frame.id === 'string' && frame.id.startsWith(FILL_ID_PREFIX)) {
+      this.pending.onHistory(frame);
+      return;
+    }
+    this.emit('history', frame);
+    // Remembered before the promise settles (a microtask later): a live copy of a message in the
+    // page may be the very next frame. Only pages the app asked for: a stray one proves nothing.
+    if (!this.pending.onHistory(frame) || !Array.isArray(frame.messages)) return;
+    for (const message of frame.messages) if (typeof message?.id === 'string') this.recentIds.addIfNew(message.id);
+  }
+
+  /**
+   * Whether a stored message is new to the listeners: not given already by its seq (exact, however
+   * long ago) nor by its id (the recent window). With de-duplication off, always.
+   */
+  private isNewStored(id: unknown, conversation: string, seq: number): boolean {
+    if (this.dedupe && this.stored.given(conversation, seq)) return false;
+    return this.isFirstArrival(id);
+  }
+
+  /** The gap fill's page of a conversation after a seq. */
+  private fillPage(conversation: string, after: number, limit: number): Promise<StoredMessageView[]> {
+    const id = FILL_ID_PREFIX + newMessageId();
+    const frame: ClientHistoryFrame = { type: 'history', conversation, after, limit, id };
+    return this.pending.request<ServerHistoryFrame>('history', frame, id).then((page) => page.messages);
+  }
+
+  /** A message of the gap fill, emitted as the frame it was first delivered as (like the login's recovery sends it). */
+  private deliverPaged(conversation: string, message: StoredMessageView): void {
+    if (!this.isFirstArrival(message.id)) return;
+    const { seq, id, from, content, ts } = message;
+    const parsed = parseConversationId(conversation);
+    if (parsed?.kind === 'group') {
+      const frame: ServerGroupFrame = { type: 'group', group: parsed.ids[0]!, conversation, seq, content, id, ts };
+      if (from !== undefined) frame.from = from;
+      this.emit('group', frame);
+      return;
+    }
+    const frame: MessageEvent = { type: 'message', content, id, ts, conversation, seq };
+    if (from !== undefined) frame.from = from;
+    const me = this.currentSession?.userId;
+    if (parsed && from !== undefined && from === me) {
+      // The user's own message (sent from another session): an echo naming the other participant.
+      frame.to = parsed.ids[0] === me ? parsed.ids[1]! : parsed.ids[0]!;
+      frame.echo = true;
+    }
+    this.emit('message', frame);
+  }
+
+  /** Whether a message with this server id is new to the listeners (an id-less frame always is). */
+  private isFirstArrival(id: unknown): boolean {
+    return typeof id !== 'string' || this.recentIds.addIfNew(id);
+  }
 }
 
-/** The ack as the promise gives it: the counts only when the server sent them. */
+/** The ack as the promise gives it: the counts and the stored position only when the server sent them. */
 function toAck(id: string, ack: ServerAckFrame): Ack {
   const result: Ack = { id, status: ack.status };
   if (ack.sessions !== undefined) result.sessions = ack.sessions;
   if (ack.dropped !== undefined) result.dropped = ack.dropped;
+  if (ack.conversation !== undefined) result.conversation = ack.conversation;
+  if (ack.seq !== undefined) result.seq = ack.seq;
   return result;
 }

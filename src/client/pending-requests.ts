@@ -1,10 +1,19 @@
 /**
- * The SDK's requests waiting for their answer: messages and publishes (answered by `ack`), joins
- * and leaves (by `joined` / `left`, which carry no id, so in order per room), and pings (by
- * `pong`, matched on `ts`). Each has a timeout; an `error` frame rejects the request it names.
+ * The SDK's requests waiting for their answer: messages, group messages and publishes (answered
+ * by `ack`), history pages (by `history`), both matched on the client id; joins and leaves (by
+ * `joined` / `left`, which carry no id, so in order per room), and pings (by `pong`, matched on
+ * `ts`). Each has a timeout; an `error` frame rejects the request it names.
  */
 import { FrameErrorCode } from '../protocol/error-codes.ts';
-import type { ClientFrame, ServerAckFrame, ServerErrorFrame, ServerJoinedFrame, ServerLeftFrame, ServerPongFrame } from '../protocol/frame-types.ts';
+import type {
+  ClientFrame,
+  ServerAckFrame,
+  ServerErrorFrame,
+  ServerHistoryFrame,
+  ServerJoinedFrame,
+  ServerLeftFrame,
+  ServerPongFrame,
+} from '../protocol/frame-types.ts';
 import { MAX_CLIENT_ID_LENGTH } from '../protocol/limits.ts';
 import { GatehouseError } from './errors.ts';
 import type { Timers } from './types.ts';
@@ -15,7 +24,7 @@ import type { Timers } from './types.ts';
  */
 const UNCORRELATED_ERRORS: ReadonlySet<FrameErrorCode> = new Set([FrameErrorCode.RATE_LIMITED, FrameErrorCode.BAD_JSON, FrameErrorCode.BINARY_NOT_SUPPORTED]);
 
-type RequestKind = 'send' | 'join' | 'leave';
+type RequestKind = 'send' | 'history' | 'join' | 'leave';
 
 interface PendingRequest {
   kind: RequestKind;
@@ -114,10 +123,21 @@ export class PendingRequests {
   }
 
   onAck(frame: ServerAckFrame): void {
+    this.answerById('send', frame);
+  }
+
+  /** A `history` page; true when it answered a pending history() (false: late, or not the SDK's). */
+  onHistory(frame: ServerHistoryFrame): boolean {
+    return this.answerById('history', frame);
+  }
+
+  /** Resolves the pending request of that kind named by the answer's `id`; whether there was one. */
+  private answerById(kind: 'send' | 'history', frame: { id?: string | undefined }): boolean {
     const pending = frame.id === undefined ? undefined : this.requests.get(frame.id);
-    if (pending?.kind !== 'send' || frame.id === undefined) return;
+    if (pending?.kind !== kind || frame.id === undefined) return false;
     this.settle(frame.id, pending);
     pending.resolve(frame);
+    return true;
   }
 
   /** `joined` / `left`: the answer to the oldest pending join / leave of that room. */

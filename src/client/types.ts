@@ -9,12 +9,15 @@ import type {
   ServerConnectedFrame,
   ServerErrorFrame,
   ServerFrame,
+  ServerGroupFrame,
+  ServerHistoryFrame,
   ServerJoinedFrame,
   ServerKickedFrame,
   ServerLeftFrame,
   ServerMessageFrame,
   ServerPongFrame,
   ServerReconnectFrame,
+  ServerRecoveredFrame,
   ServerRoomFrame,
 } from '../protocol/frame-types.ts';
 import type { ReconnectOptions } from './backoff.ts';
@@ -81,6 +84,35 @@ export interface GatehouseClientOptions {
    * by a `rejoined` or `rejoinFailed` event.
    */
   rejoinRooms?: boolean;
+  /**
+   * How many server message ids the SDK remembers to emit each `message` and `group` once: a
+   * message that arrives again (live while the session logs in and in its recovery, an offline
+   * replay not acknowledged in time, or after a `history()` page that held it) is not emitted
+   * again. Stored messages (with a `seq`) are also recognised by their seq: one the SDK already
+   * gave the app (see `storedPosition()`) is not emitted again, however old. Default 1000; 0 turns
+   * de-duplication off.
+   */
+  dedupeWindow?: number;
+  /**
+   * Report how far the app has each stored conversation with `received` frames (the server's
+   * recovery at the next login starts after it): per conversation at most every 250 ms with the
+   * latest position (`storedPosition()`), at most 4 frames per 250 ms in all, and what is pending
+   * right before close(). Default true; false for apps that send `received` themselves.
+   */
+  acknowledgeStored?: boolean;
+  /**
+   * Page the stored messages the app was not given with history(): a gap in a conversation's
+   * seqs (a live frame dropped by a full send queue: seq N + 2 after N), and the conversations the
+   * login's recovery names in `more`. The missed messages are emitted as ordinary `message` /
+   * `group` events, in seq order, once. Default true.
+   */
+  fillGaps?: boolean;
+  /**
+   * How long a gap may stay open before it is paged: the server may deliver two members'
+   * messages out of order, and the user's own ack may overtake messages queued before it.
+   * Default 250 ms.
+   */
+  gapFillDelayMs?: number;
   /** Random source in [0, 1) for the jitter. Default Math.random. */
   random?: () => number;
   /** Timer functions. Default the global setTimeout / clearTimeout. */
@@ -126,7 +158,10 @@ export interface CloseInfo {
   kicked?: string;
 }
 
-/** A server `message` frame; replays from the offline queue carry `offline: true`. */
+/**
+ * A server `message` frame; replays from the offline queue carry `offline: true`, stored direct
+ * messages (MESSAGE_PERSISTENCE=on) their `conversation` and `seq`.
+ */
 export type MessageEvent = ServerMessageFrame & { offline?: boolean };
 
 /**
@@ -138,7 +173,10 @@ export type MessageEvent = ServerMessageFrame & { offline?: boolean };
  *   other member); sending it again later may work;
  * - `unconfirmed`: handed to the recipient's server node, which did not confirm in time: it may
  *   or may not have arrived;
- * - `sent` (rooms only): published to the room's other nodes; no member on the sender's node took it.
+ * - `sent` (rooms only): published to the room's other nodes; no member on the sender's node took it;
+ * - `stored`: durable as `seq` of `conversation` (both in the ack); for a group, handed to its
+ *   members' live sessions; for a direct message, no live session took it (the recipient's next
+ *   session recovers it).
  * Servers before these statuses only answered `delivered` / `queued`; treat an unknown status
  * like `unconfirmed`.
  */
@@ -153,13 +191,34 @@ export interface Ack {
   sessions?: number;
   /** Present when some of the recipient's sessions refused it (their send queue was full). */
   dropped?: number;
+  /** Stored messages (groups; direct messages with MESSAGE_PERSISTENCE=on): the conversation it is in. */
+  conversation?: string;
+  /** Stored messages: its place in `conversation` (1, 2, 3, ... without gaps). */
+  seq?: number;
+}
+
+/** The answer to sendToGroup: the message is durable as `seq` of `conversation` (`group:<groupId>`). */
+export interface StoredAck extends Ack {
+  status: 'stored';
+  conversation: string;
+  seq: number;
 }
 
 export interface GatehouseEvents {
   /** The WebSocket opened (before `connected`). */
   open: { url: string };
   connected: ServerConnectedFrame;
+  /**
+   * Once per server id (see `dedupeWindow`). Stored direct messages (with `conversation` and `seq`)
+   * missed live come later, from the gap fill (see `fillGaps`).
+   */
   message: MessageEvent;
+  /**
+   * A message of a persistent group this user is a member of, once per server id (see
+   * `dedupeWindow`); `seq` orders them, not their arrival: a message missed live comes later, from
+   * the gap fill (see `fillGaps`).
+   */
+  group: ServerGroupFrame;
   room: ServerRoomFrame;
   broadcast: ServerBroadcastFrame;
   /**
@@ -175,11 +234,18 @@ export interface GatehouseEvents {
   ack: ServerAckFrame;
   joined: ServerJoinedFrame;
   left: ServerLeftFrame;
+  /** A page of stored messages (the answer to history(), which also resolves with it; not the gap fill's own pages). */
+  history: ServerHistoryFrame;
+  /**
+   * Ends the stored messages recovered at login; `more` lists the conversations that had more,
+   * which the SDK pages with history() and emits (see `fillGaps`).
+   */
+  recovered: ServerRecoveredFrame;
   /** A room joined on an earlier connection was joined again after a reconnect. */
   rejoined: { room: string };
   /** A room could not be joined again after a reconnect; it is forgotten unless the connection closed meanwhile. */
   rejoinFailed: { room: string; error: Error };
-  /** Every parsed inbound frame, before its typed event (unknown types included). */
+  /** Every parsed inbound frame, before its typed event (unknown types and repeated messages included). */
   frame: ServerFrame | { type: string; [key: string]: unknown };
   close: CloseInfo;
   /** Round-trip time of a ping, in ms. */
@@ -192,4 +258,14 @@ export interface RequestOptions {
   id?: string;
   /** Default ackTimeoutMs. */
   timeoutMs?: number;
+}
+
+/** A page of a conversation for history(): neither bound gives the newest messages. */
+export interface HistoryOptions extends RequestOptions {
+  /** Only messages with a smaller seq: the newest of them (paging back). */
+  before?: number;
+  /** Only messages with a greater seq: the oldest of them (catching up). */
+  after?: number;
+  /** At most this many; the server's HISTORY_PAGE_MAX (100) caps it. */
+  limit?: number;
 }

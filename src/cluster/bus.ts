@@ -35,6 +35,11 @@ export type BusMessage =
    * sessions of the user replay what they have not received yet.
    */
   | { kind: 'offline'; userId: string }
+  /**
+   * The user was added to (`member` true) or removed from a group: the receiving node's sessions
+   * of the user enter or leave the group's room.
+   */
+  | { kind: 'group-member'; userId: string; group: string; member: boolean }
   /** Asks every other node for its /ws/stats numbers (answered with `stats-reply` to the origin). */
   | { kind: 'stats-request'; requestId: string }
   | { kind: 'stats-reply'; requestId: string; stats: unknown };

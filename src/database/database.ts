@@ -18,6 +18,13 @@ import { migrate, withPoolExecutor } from './migrate.ts';
 // node's core (embedded: 1,000 Prisma upserts 938 ms CPU with Liftoff only vs 1,039 ms, RSS 425
 // vs 532 MB, this stop). Set before either compiles; the flag is the process's (threads too).
 setFlagsFromString('--liftoff-only');
+// V8 recompiles a WebAssembly-to-JavaScript call wrapper once it has been called 1,000 times.
+// That tier-up frees dead wrapper code, and in a process that has ended an earlier PGlite thread
+// it sometimes freed code of a module that thread had already destroyed: a SIGSEGV in
+// WasmEngine::FreeDeadCode under Runtime_TierUpWasmToJSWrapper (core dump of a test process that
+// opened and closed embedded databases in turn; about 1 such process in 10 crashed). Every first start
+// without a template ends one thread (initdb) before the serving one: never tier wrappers up.
+setFlagsFromString('--wasm-wrapper-tiering-budget=2147483647');
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; absent = embedded PGlite in `pgliteDir`. */

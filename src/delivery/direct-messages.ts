@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../cluster/bus.ts';
 import type { OfflineQueue, OfflineQuota } from './offline-queue.ts';
-import type { KnownUsers } from './known-users.ts';
+import type { KnownUsers, KnownVerdict } from './known-users.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { GatewayCounters } from '../gateway/gateway-counters.ts';
@@ -18,6 +18,8 @@ import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { Router } from './router.ts';
 import type { Session } from '../connection/session.ts';
 import { ackFrame, type SessionCounts } from './acks.ts';
+import type { MessageWriter } from '../chat/message-writer.ts';
+import { directConversationId } from '../protocol/conversation-ids.ts';
 
 /**
 /**
@@ -38,7 +40,7 @@ export type PushResult = 'delivered' | 'queued' | 'dropped' | 'unconfirmed' | 'o
 
 /** Statuses a sender's ack carries (the others are error frames). */
 const ACKED: ReadonlySet<PushResult> = new Set(['delivered', 'queued', 'dropped', 'unconfirmed']);
-const isAcked = (result: PushResult): result is Exclude<ServerAckFrame['status'], 'sent'> => ACKED.has(result);
+const isAcked = (result: PushResult): result is Exclude<ServerAckFrame['status'], 'sent' | 'stored'> => ACKED.has(result);
 
 /** Human text of a refusal; a QUOTA_EXCEEDED text starts with the quota's name and a colon. */
 export function refusalText(result: QueueRefusal, userId: string): string {
@@ -68,6 +70,12 @@ export interface DirectMessagesOptions {
   queue?: OfflineQueue | undefined;
   /** Who may be queued for (absent: anyone, e.g. unit tests without a database). */
   knownUsers?: KnownUsers | undefined;
+  /**
+   * MESSAGE_PERSISTENCE=on: players' messages are stored first (a seq of their direct
+   * conversation), then delivered; one that no live session took is `stored`, for the
+   * recipient's next session, instead of going to the offline queue. Absent: today's path.
+   */
+  writer?: MessageWriter | undefined;
   counters: GatewayCounters;
   log: CoreLogger;
   now: () => number;
@@ -87,6 +95,7 @@ export class DirectMessages {
   async fromSession(session: Session, frame: ClientMessageFrame, now: number): Promise<void> {
     const { counters, replay, router, multiSession } = this.options;
     counters.messagesIn++;
+    if (this.options.writer) return this.storeAndDeliver(session, frame, now, this.options.writer);
     const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id: randomUUID(), ts: now };
     const counts: SessionCounts = { sessions: 0, dropped: 0 };
     // A message to oneself goes to one's other sessions, not back to the sending one (with none,
@@ -108,6 +117,50 @@ export class DirectMessages {
       replay.sendControl(session, encodeError('QUOTA_EXCEEDED', refusalText(result, frame.to), frame.id));
     } else {
       replay.sendControl(session, encodeError('NOT_AVAILABLE', "the recipient's node cannot be reached, try again", frame.id));
+    }
+  }
+
+  /**
+   * A player's message with persistence on: only to a user the gateway knows (an invented id
+   * stores nothing), stored, then delivered to every live session of the recipient with its
+   * conversation and seq; acked `delivered` when a session took it, else `stored` (the
+   * recipient's next session recovers it). Nothing is sent before the row is durable.
+   */
+  private async storeAndDeliver(session: Session, frame: ClientMessageFrame, now: number, writer: MessageWriter): Promise<void> {
+    const { counters, replay, router, multiSession, knownUsers } = this.options;
+    const reply = (text: string) => replay.sendControl(session, text);
+    const to = frame.to;
+    if (knownUsers && to !== session.userId) {
+      let verdict: KnownVerdict | 'unavailable';
+      try {
+        verdict = await knownUsers.check(to, session.userId);
+      } catch {
+        verdict = 'unavailable' as const;
+      }
+      if (verdict === 'unknown') return void reply(encodeError('UNKNOWN_USER', `user ${to} is unknown (never logged in): nothing was stored`, frame.id));
+      if (verdict === 'busy') return void reply(encodeError('QUOTA_EXCEEDED', refusalText('quota_lookups', to), frame.id));
+      if (verdict !== 'known')
+        return void reply(encodeError('NOT_AVAILABLE', 'the recipient cannot be looked up right now, nothing was sent; try again', frame.id));
+    }
+    const id = randomUUID();
+    const conversation = directConversationId(session.userId, to);
+    const written = writer.write({ conversationId: conversation, id, sender: session.userId, content: JSON.stringify(frame.content), sentAt: now });
+    if (!written) return void reply(encodeError('NOT_AVAILABLE', 'too many messages are waiting to be stored, nothing was sent; try again', frame.id));
+    let seq: number;
+    try {
+      seq = await written;
+    } catch (error) {
+      this.warner.warn('message-store', { err: (error as Error).message }, 'message not stored: database unavailable');
+      return void reply(encodeError('NOT_AVAILABLE', 'the message could not be stored, nothing was sent; try again', frame.id));
+    }
+    const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id, ts: now, conversation, seq };
+    const live = await router.deliver(to, encodeServerFrame(message), { exceptSessionId: to === session.userId ? session.id : undefined, owner: session.id });
+    const delivered = live.status === 'delivered';
+    if (delivered) counters.messagesOut++;
+    const ack = ackFrame(frame.id ?? id, delivered ? 'delivered' : 'stored', live);
+    reply(encodeServerFrame({ ...ack, conversation, seq }));
+    if (multiSession && to !== session.userId) {
+      void router.deliver(session.userId, encodeServerFrame({ ...message, to, echo: true }), { exceptSessionId: session.id, receipts: false });
     }
   }
 

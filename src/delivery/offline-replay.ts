@@ -49,6 +49,11 @@ export interface OfflineReplayOptions {
   onDrop?: (session: Session) => void;
   /** Interval of the pacing timer. */
   paceMs?: number;
+  /**
+   * The stored messages a user missed (stored-recovery.ts): read at login with the offline queue
+   * and queued right after its entries, ahead of every live frame. Absent: no recovery.
+   */
+  recovery?: { read(session: Session): Promise<string[]> } | undefined;
 }
 
 interface Gate {
@@ -99,12 +104,39 @@ export class OfflineReplay {
   start(session: Session, queueEmpty = false): void {
     const gate = this.gates.get(session);
     if (!gate) return;
-    if (!this.queue || (queueEmpty && !gate.again)) {
+    const recovery = this.options.recovery;
+    if (!recovery && (!this.queue || (queueEmpty && !gate.again))) {
       gate.closed = false;
       this.pump(session, gate);
       return;
     }
-    this.fetch(session, gate);
+    if (recovery) this.recover(session, gate, recovery, !this.queue || (queueEmpty && !gate.again));
+    else this.fetch(session, gate);
+  }
+
+  /**
+   * The login's read of the offline queue (unless `skipQueue`) and of the stored messages the
+   * user missed, together: the queue's entries first, then the recovered messages. A failed
+   * recovery is logged; the session starts without it (its next login recovers the same).
+   */
+  private recover(session: Session, gate: Gate, recovery: NonNullable<OfflineReplayOptions['recovery']>, skipQueue: boolean): void {
+    gate.fetching = true;
+    const recovered = recovery.read(session).catch((error: unknown) => {
+      this.options.log.warn({ userId: session.userId, err: (error as Error).message }, 'stored messages not recovered at login (the next login tries again)');
+      return [] as string[];
+    });
+    if (skipQueue) {
+      void recovered.then((frames) => {
+        gate.fetching = false;
+        if (this.gates.get(session) !== gate) return;
+        for (const frame of frames) gate.pending.push({ id: '', frame, queuedAt: 0 });
+        if (gate.again && this.queue) return this.fetch(session, gate);
+        gate.closed = false;
+        this.pump(session, gate);
+      });
+      return;
+    }
+    this.fetch(session, gate, recovered);
   }
 
   /**
@@ -187,11 +219,12 @@ export class OfflineReplay {
     this.timer = undefined;
   }
 
-  private fetch(session: Session, gate: Gate): void {
+  /** Reads the offline queue; `recovered` (the login's recovery, in flight) is queued after its entries. */
+  private fetch(session: Session, gate: Gate, recovered?: Promise<string[]>): void {
     gate.fetching = true;
     gate.again = false;
-    this.queue!.read(session.userId, this.options.now()).then(
-      (entries) => {
+    Promise.all([this.queue!.read(session.userId, this.options.now()), recovered]).then(
+      ([entries, frames]) => {
         gate.fetching = false;
         if (this.gates.get(session) !== gate) return; // closed meanwhile
         let replayed = this.replayed.get(session);
@@ -201,6 +234,8 @@ export class OfflineReplay {
           replayed.seen.add(entry.id);
           gate.pending.push(entry);
         }
+        // Recovered messages are not offline entries: their acks are `received` frames.
+        if (frames) for (const frame of frames) gate.pending.push({ id: '', frame, queuedAt: 0 });
         if (gate.again) return this.fetch(session, gate);
         gate.closed = false;
         this.pump(session, gate);

@@ -32,6 +32,7 @@ import { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { RoomRegistry, type SendFn } from './rooms.ts';
 import type { Session } from '../connection/session.ts';
 import { ackFrame } from './acks.ts';
+import { isGroupRoom } from '../protocol/conversation-ids.ts';
 
 export interface RoomServiceOptions {
   nodeId: string;
@@ -99,6 +100,7 @@ export class RoomService {
   }
 
   join(session: Session, room: string): void {
+    if (isGroupRoom(room)) return this.forbidGroupRoom(session, room, 'joined');
     if (!this.limit.take(session)) return this.refuse(session, `join ${room}`);
     const outcome = this.registry.join(session, room);
     if (outcome.status === 'limit') {
@@ -119,6 +121,7 @@ export class RoomService {
   }
 
   leave(session: Session, room: string): void {
+    if (isGroupRoom(room)) return this.forbidGroupRoom(session, room, 'left');
     if (!this.limit.take(session)) return this.refuse(session, `leave ${room}`);
     if (this.registry.leave(session, room).left) this.record(room, session.userId, -1);
     this.answer(session, this.pendingFlush(), () => this.options.sendControl(session, encodeServerFrame({ type: 'left', room })));
@@ -134,6 +137,10 @@ export class RoomService {
    */
   async publish(session: Session, frame: ClientRoomFrame): Promise<void> {
     const { room } = frame;
+    if (isGroupRoom(room)) {
+      this.options.sendControl(session, encodeError('FORBIDDEN', `${room} is a group's room: send {"type":"group"} frames to it`, frame.id));
+      return;
+    }
     if (!this.registry.has(session, room)) {
       this.options.sendControl(session, encodeError('NOT_IN_ROOM', `join ${room} before publishing to it`, frame.id));
       return;
@@ -162,6 +169,32 @@ export class RoomService {
     const encoded = encodeServerFrame({ type: 'room', room, server: true, content, id, ts: this.options.now() });
     await this.options.bus.publishRoom(room, { kind: 'room', room, frame: encoded });
     return { id, localSessions: this.deliver(room, encoded) };
+  }
+
+  /**
+   * Puts a session in a group's room (its groups when it logs in, a membership added while it is
+   * online): no rate limit, no answer frame, not counted against MAX_ROOMS_PER_SESSION. Resolves
+   * once the node is subscribed to the room.
+   */
+  async enter(session: Session, room: string): Promise<void> {
+    if (this.registry.join(session, room, false).status === 'joined') this.record(room, session.userId, 1);
+    await this.pendingFlush();
+  }
+
+  /** Takes a session out of a group's room (membership removed). */
+  exit(session: Session, room: string): void {
+    if (this.registry.leave(session, room).left) this.record(room, session.userId, -1);
+  }
+
+  /**
+   * A stored group message to the group's room: other nodes first (one publish), then this
+   * node's member sessions except the sender's. Resolves with the sessions here that took it;
+   * rejects when the bus cannot be reached (this node's members got it anyway).
+   */
+  async fanOut(room: string, frame: string, except: Session | undefined): Promise<number> {
+    const accepted = this.deliver(room, frame, except);
+    await this.options.bus.publishRoom(room, { kind: 'room', room, frame });
+    return accepted;
   }
 
   /** A room message from another node. */
@@ -247,6 +280,12 @@ export class RoomService {
   }
 
   /** Refuses a join/leave over the session's budget, in frame order. */
+  /** A client's join/leave of a group's room: memberships of groups are the admin's (REST). */
+  private forbidGroupRoom(session: Session, room: string, answer: 'joined' | 'left'): void {
+    const text = `${room} is a group's room: its members are in it from their login, ${answer === 'joined' ? 'join' : 'leave'} the group through the API`;
+    this.answer(session, undefined, () => this.options.sendControl(session, encodeError('FORBIDDEN', text)));
+  }
+
   private refuse(session: Session, what: string): void {
     const text = `${what} refused: at most ${this.limit.perSecond} joins and leaves per second (MAX_ROOM_CHANGES_PER_SEC), nothing changed`;
     this.answer(session, undefined, () => this.options.sendControl(session, encodeError('ROOM_RATE_LIMITED', text)));

@@ -33,10 +33,11 @@ export class RoomRegistry {
 
   constructor(private readonly maxRoomsPerSession: number) {}
 
-  join(session: Session, room: string): JoinOutcome {
+  /** `limited` false: not bounded by maxRoomsPerSession (a group's room: the admin decides memberships). */
+  join(session: Session, room: string, limited = true): JoinOutcome {
     let rooms = this.bySession.get(session);
     if (rooms?.has(room)) return { status: 'already' };
-    if ((rooms?.size ?? 0) >= this.maxRoomsPerSession) return { status: 'limit' };
+    if (limited && (rooms?.size ?? 0) >= this.maxRoomsPerSession) return { status: 'limit' };
     if (!rooms) this.bySession.set(session, (rooms = new Set()));
     rooms.add(room);
     let members = this.byRoom.get(room);

@@ -9,6 +9,7 @@
  * timeout, or the delivery is `unconfirmed`.
  */
 import type { OwnerDelivery, OwnerPublisher } from '../cluster/owner-publisher.ts';
+import type { BusMessage } from '../cluster/bus.ts';
 import type { ConnectionManager } from '../connection/connection-manager.ts';
 import type { Session } from '../connection/session.ts';
 import type { PendingReceipt, PendingReceipts } from './delivery-receipts.ts';
@@ -138,6 +139,11 @@ export class Router {
     this.unheard += delivery.unheard;
     this.deliveredRemote += delivery.reached;
     return this.combine(hasLocal, local, delivery, pending);
+  }
+
+  /** Sends a bus message (no frame, no receipt) to the user's other owning nodes. */
+  notifyOwners(userId: string, message: BusMessage): Promise<OwnerDelivery> {
+    return this.options.owners.publishToOwners(userId, this.options.nodeId, message);
   }
 
   /** Local outcome + the owning nodes' receipts: `delivered` if any session anywhere took it. */

@@ -14,7 +14,11 @@ import { canonicalPingTs, encodeError, encodePong, encodePongText, parseFrameJso
 import type { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import { InboundBudget, type InboundTimers } from '../connection/inbound-budget.ts';
 import type { RoomService } from '../delivery/room-service.ts';
+import type { GroupMessages } from '../delivery/group-messages.ts';
+import type { ReceivedPositions } from '../delivery/received-positions.ts';
 import type { Session } from '../connection/session.ts';
+
+const NO_STORED_CHAT = 'this gateway has no stored chat (groups and history)';
 
 export interface FrameDispatcherDeps {
   maxContentBytes: number;
@@ -23,6 +27,10 @@ export interface FrameDispatcherDeps {
   replay: OfflineReplay;
   messages: DirectMessages;
   rooms: RoomService;
+  /** Absent without stored chat: `group` and `history` frames are refused NOT_AVAILABLE. */
+  groups?: GroupMessages | undefined;
+  /** Absent without stored chat: `received` frames are ignored. */
+  received?: ReceivedPositions | undefined;
   /** Timers of the inbound budget's pauses (default: real ones). */
   timers?: InboundTimers | undefined;
 }
@@ -90,7 +98,7 @@ export class FrameDispatcher {
   }
 
   private dispatch(session: Session, frame: ClientFrame, now: number): void {
-    const { counters, messages, rooms, replay } = this.deps;
+    const { counters, messages, rooms, replay, groups } = this.deps;
     const byType = counters.framesInByType;
     switch (frame.type) {
       case 'ping':
@@ -116,6 +124,20 @@ export class FrameDispatcher {
       case 'ack':
         byType[FrameIn.Ack]!++;
         replay.ack(session, frame.id);
+        return;
+      case 'group':
+        byType[FrameIn.Group]!++;
+        if (groups) void groups.fromSession(session, frame);
+        else this.reply(session, encodeError('NOT_AVAILABLE', NO_STORED_CHAT, frame.id));
+        return;
+      case 'history':
+        byType[FrameIn.History]!++;
+        if (groups) void groups.history(session, frame);
+        else this.reply(session, encodeError('NOT_AVAILABLE', NO_STORED_CHAT, frame.id));
+        return;
+      case 'received':
+        byType[FrameIn.Received]!++;
+        this.deps.received?.fromSession(session, frame);
         return;
     }
   }

@@ -19,11 +19,27 @@ export const FrameIn = {
   RateLimited: 7,
   /** Never handled: over MAX_EARLY_FRAMES while logging in, or the session was already closing. */
   Dropped: 8,
+  Group: 9,
+  History: 10,
+  Received: 11,
 } as const;
 export type FrameIn = (typeof FrameIn)[keyof typeof FrameIn];
 
 /** Label values of `FrameIn`, in enum order. */
-export const FRAME_IN_TYPES = ['ping', 'message', 'join', 'leave', 'room', 'ack', 'invalid', 'rate_limited', 'dropped'] as const;
+export const FRAME_IN_TYPES = [
+  'ping',
+  'message',
+  'join',
+  'leave',
+  'room',
+  'ack',
+  'invalid',
+  'rate_limited',
+  'dropped',
+  'group',
+  'history',
+  'received',
+] as const;
 
 /** Outbound frames accepted by a session's send queue, by type (index into `framesOutByType`). */
 export const FrameOut = {
@@ -40,11 +56,30 @@ export const FrameOut = {
   Reconnect: 10,
   /** Anything not built by the protocol encoders (never expected). */
   Other: 11,
+  Group: 12,
+  History: 13,
+  Recovered: 14,
 } as const;
 export type FrameOut = (typeof FrameOut)[keyof typeof FrameOut];
 
 /** Label values of `FrameOut`, in enum order. */
-export const FRAME_OUT_TYPES = ['connected', 'pong', 'message', 'ack', 'error', 'joined', 'left', 'room', 'broadcast', 'kicked', 'reconnect', 'other'] as const;
+export const FRAME_OUT_TYPES = [
+  'connected',
+  'pong',
+  'message',
+  'ack',
+  'error',
+  'joined',
+  'left',
+  'room',
+  'broadcast',
+  'kicked',
+  'reconnect',
+  'other',
+  'group',
+  'history',
+  'recovered',
+] as const;
 
 /** Counts per frame type; a Float64Array stays exact far past 2^31 and never reallocates. */
 export type FrameCounts = Float64Array;
@@ -76,9 +111,14 @@ export function frameOutType(frame: string): FrameOut {
       return frame.startsWith('left"', TYPE_AT) ? FrameOut.Left : FrameOut.Other;
     case 0x72 /* r */:
       if (frame.startsWith('room"', TYPE_AT)) return FrameOut.Room;
+      if (frame.startsWith('recovered"', TYPE_AT)) return FrameOut.Recovered;
       return frame.startsWith('reconnect"', TYPE_AT) ? FrameOut.Reconnect : FrameOut.Other;
     case 0x62 /* b */:
       return frame.startsWith('broadcast"', TYPE_AT) ? FrameOut.Broadcast : FrameOut.Other;
+    case 0x67 /* g */:
+      return frame.startsWith('group"', TYPE_AT) ? FrameOut.Group : FrameOut.Other;
+    case 0x68 /* h */:
+      return frame.startsWith('history"', TYPE_AT) ? FrameOut.History : FrameOut.Other;
     case 0x6b /* k */:
       return frame.startsWith('kicked"', TYPE_AT) ? FrameOut.Kicked : FrameOut.Other;
     default:

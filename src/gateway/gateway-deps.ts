@@ -12,6 +12,9 @@ import type { OfflineQueue } from '../delivery/offline-queue.ts';
 import type { RoomDirectory } from '../delivery/room-directory.ts';
 import type { LogoutPipeline } from '../presence/logout-pipeline.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
+import type { GroupStore } from '../chat/group-store.ts';
+import type { MessageStore } from '../chat/message-store.ts';
+import type { ConversationPositions } from '../chat/conversation-positions.ts';
 
 export interface GatewaySettings extends SessionLimits {
   nodeId: string;
@@ -38,6 +41,19 @@ export interface GatewaySettings extends SessionLimits {
   roomFlushMs?: number;
   /** DELIVERY_RECEIPT_TIMEOUT_MS: how long an ack waits for other nodes' receipts (default 2000). */
   deliveryReceiptTimeoutMs?: number;
+  /** HISTORY_PAGE_MAX: the default and largest page of a `history` frame (default 100). */
+  historyPageMax?: number;
+  /** MESSAGE_PERSISTENCE: players' direct messages are stored (with stored chat configured). */
+  messagePersistence?: boolean;
+  /** RECOVERY_MAX_MESSAGES: most stored messages a login is sent (default 1000). */
+  recoveryMaxMessages?: number;
+}
+
+/** Stored chat: persistent groups and the messages of their conversations (absent: refused NOT_AVAILABLE). */
+export interface ChatStores {
+  groups: GroupStore;
+  messages: MessageStore;
+  positions: ConversationPositions;
 }
 
 export interface GatewayDeps {
@@ -54,6 +70,7 @@ export interface GatewayDeps {
   offlineQueue?: OfflineQueue | undefined;
   /** Cluster-wide room membership for the admin API (absent: not recorded). */
   roomDirectory?: RoomDirectory | undefined;
+  chat?: ChatStores | undefined;
   /** Answers other nodes' stats requests (stats-exchange.ts; absent: they are ignored). */
   statsExchange?: { onMessage(envelope: BusEnvelope): boolean } | undefined;
 }

@@ -23,6 +23,11 @@ import { SessionPolicy } from '../connection/session-policy.ts';
 import { FrameDispatcher } from './frame-dispatcher.ts';
 import { EarlyFrames } from '../connection/early-frames.ts';
 import type { GatewayDeps } from './gateway-deps.ts';
+import { GroupMessages } from '../delivery/group-messages.ts';
+import { MessageWriter } from '../chat/message-writer.ts';
+import { PositionWriter } from '../chat/position-writer.ts';
+import { StoredRecovery } from '../delivery/stored-recovery.ts';
+import { ReceivedPositions } from '../delivery/received-positions.ts';
 
 /** Logins per database statement (a reconnect storm is written in a few round trips). */
 const LOGIN_BATCH_MAX = 500;
@@ -31,6 +36,15 @@ const LOGIN_BATCH_MAX = 500;
  * `connected` frame went out before; a logout writes the rows it needs itself.
  */
 const LOGIN_LINGER_MS = 25;
+/**
+ * Stored messages per transaction, and how many may wait (beyond it a `group` frame is refused
+ * NOT_AVAILABLE: the database is not keeping up, and memory must not grow without bound).
+ */
+const MESSAGE_BATCH_MAX = 500;
+const MESSAGES_PENDING_MAX = 10_000;
+/** `received` positions gather this long before one write (a client may send one per message). */
+const POSITIONS_LINGER_MS = 250;
+const POSITIONS_BATCH_MAX = 1000;
 
 export interface GatewayParts {
   connections: ConnectionManager;
@@ -50,6 +64,12 @@ export interface GatewayParts {
   receiptBatcher: ReceiptBatcher;
   messages: DirectMessages;
   rooms: RoomService;
+  /** Group messages and history (absent without stored chat). */
+  groups: GroupMessages | undefined;
+  /** Writes stored messages in batches (absent without stored chat). */
+  messageWriter: MessageWriter | undefined;
+  /** Writes `received` positions in batches (absent without stored chat). */
+  positionWriter: PositionWriter | undefined;
   watchdog: Watchdog;
   policy: SessionPolicy;
   frames: FrameDispatcher;
@@ -64,7 +84,7 @@ export interface TimeoutHandler {
 
 /** `timeouts`: the gateway being built (its handler runs only from a tick, once it exists). */
 export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler): GatewayParts {
-  const { settings, store, bus, log, now } = deps;
+  const { settings, store, bus, log, now, chat } = deps;
   const connections = new ConnectionManager();
   const counters = new GatewayCounters();
   const warner = new RateLimitedWarner(log, now, 10_000);
@@ -76,8 +96,19 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     },
     onSlowConsumer: (s) => s.close(CloseCode.SLOW_CONSUMER, closeReason(CloseCode.SLOW_CONSUMER), 'slow'),
   };
+  const recovery = chat && new StoredRecovery(chat.positions, settings.recoveryMaxMessages ?? 1000);
+  // Built below (it needs the rooms, which need the replay's gate); read only once sessions log in.
+  let groups: GroupMessages | undefined;
   const replay = new OfflineReplay({
     queue: deps.offlineQueue,
+    // Its groups' rooms first, then what it missed: a group message stored before the read is
+    // recovered, one stored after it is fanned out to a session already in the room.
+    recovery: recovery && {
+      read: async (session: Session) => {
+        await groups?.entered(session);
+        return recovery.read(session.userId);
+      },
+    },
     log,
     now,
     sendQueueMax: settings.sendQueueMax,
@@ -100,6 +131,15 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     send,
     receipts,
   });
+  const messageWriter = chat && new MessageWriter({ store: chat.messages, maxBatch: MESSAGE_BATCH_MAX, maxPending: MESSAGES_PENDING_MAX });
+  const positionWriter =
+    chat &&
+    new PositionWriter({
+      positions: chat.positions,
+      lingerMs: POSITIONS_LINGER_MS,
+      maxBatch: POSITIONS_BATCH_MAX,
+      onError: (error) => warner.warn('positions', { err: error.message }, 'received positions not written (recovery may send them again)'),
+    });
   const messages = new DirectMessages({
     nodeId: settings.nodeId,
     multiSession: settings.sessionPolicy === 'multi',
@@ -111,6 +151,7 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     queue: deps.offlineQueue,
     // Only users who ever logged in get an offline queue (a flood to invented ids stores nothing).
     knownUsers: new KnownUsers({ presence: store, players: deps.repository, now }),
+    writer: settings.messagePersistence ? messageWriter : undefined,
     counters,
     log,
     now,
@@ -127,6 +168,21 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     send,
     sendControl,
   });
+  groups =
+    chat &&
+    messageWriter &&
+    new GroupMessages({
+      groups: chat.groups,
+      messages: chat.messages,
+      writer: messageWriter,
+      rooms,
+      historyPageMax: settings.historyPageMax ?? 100,
+      send,
+      sendControl,
+      warner,
+      log,
+      now,
+    });
   const sessions = () => connections.sessions();
   return {
     connections,
@@ -141,6 +197,9 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     receiptBatcher: new ReceiptBatcher(bus),
     messages,
     rooms,
+    groups,
+    messageWriter,
+    positionWriter,
     watchdog: new Watchdog({
       sessions,
       heartbeatTimeoutMs: settings.heartbeatTimeoutMs,
@@ -162,7 +221,16 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
       bus,
       log,
     }),
-    frames: new FrameDispatcher({ maxContentBytes: settings.maxContentBytes, counters, warner, replay, messages, rooms }),
+    frames: new FrameDispatcher({
+      maxContentBytes: settings.maxContentBytes,
+      counters,
+      warner,
+      replay,
+      messages,
+      rooms,
+      groups,
+      received: positionWriter && new ReceivedPositions(positionWriter, rooms),
+    }),
     heartbeats: new HeartbeatFlusher({ store, nodeId: settings.nodeId, sessions, intervalMs: settings.heartbeatFlushIntervalMs, log }),
   };
 }

@@ -36,6 +36,9 @@ import type { EarlyFrames } from '../connection/early-frames.ts';
 import { composeGatewayParts, type GatewayParts, type TimeoutHandler } from './gateway-parts.ts';
 import type { GatewayDeps, GatewaySettings } from './gateway-deps.ts';
 import { within } from '../util/promise-timeout.ts';
+import type { GroupMessages } from '../delivery/group-messages.ts';
+import type { MessageWriter } from '../chat/message-writer.ts';
+import type { PositionWriter } from '../chat/position-writer.ts';
 
 /** What a closing session may still make the node read: one second of the inbound budget's default. */
 export const CLOSING_READ_MAX_BYTES = 256 * 1024;
@@ -85,6 +88,11 @@ export class Gateway implements TimeoutHandler {
   /** The event loop's lateness, one of admission's reasons to refuse (started and stopped with the node). */
   readonly loopLag: LoopLag;
   private readonly messages: DirectMessages;
+  /** Group messages and history (absent without stored chat). */
+  private readonly groups: GroupMessages | undefined;
+  /** Stored messages waiting for their transaction (absent without stored chat). */
+  readonly messageWriter: MessageWriter | undefined;
+  private readonly positionWriter: PositionWriter | undefined;
   readonly startedAt: number;
   draining = false;
   /** New sessions refused while this node holds no valid lease (it was fenced, cluster-membership.ts). */
@@ -119,6 +127,9 @@ export class Gateway implements TimeoutHandler {
     this.receiptBatcher = p.receiptBatcher;
     this.messages = p.messages;
     this.rooms = p.rooms;
+    this.groups = p.groups;
+    this.messageWriter = p.messageWriter;
+    this.positionWriter = p.positionWriter;
     this.watchdog = p.watchdog;
     this.policy = p.policy;
     this.frames = p.frames;
@@ -212,6 +223,8 @@ export class Gateway implements TimeoutHandler {
       // this login cancelled its pending logout.
       log.info({ userId: session.userId, sessionId: session.id, logicalSessionId: result.logicalSessionId }, 'reconnected within grace');
     }
+    // Its groups' rooms before the replay: the recovery reads what it missed once it is in them.
+    this.groups?.sessionOpened(session);
     this.replay.start(session, result.offlineQueueEmpty === true);
     this.policy.enforce(session, result.previousNodes);
 
@@ -252,6 +265,20 @@ export class Gateway implements TimeoutHandler {
     } catch (error) {
       this.deps.log.error({ userId: session.userId, sessionId: session.id, err: (error as Error).message }, 'frame handler failed');
     }
+  }
+
+  /**
+   * Group memberships changed (admin API, after the group store): the users' live sessions, on
+   * this node and on the nodes the online store says they are on, enter or leave the group's
+   * room. Best effort per user: a node that misses it puts the session right at its next login.
+   */
+  async groupMembershipChanged(groupId: string, userIds: readonly string[], member: boolean): Promise<void> {
+    await Promise.allSettled(
+      userIds.map((userId) => {
+        this.groups?.membershipChanged(this.connections.sessionsOf(userId) ?? [], groupId, member);
+        return this.router.notifyOwners(userId, { kind: 'group-member', userId, group: groupId, member });
+      }),
+    );
   }
 
   /** A server push to a user (admin API): live, or queued while the user is offline. */
@@ -316,6 +343,7 @@ export class Gateway implements TimeoutHandler {
     this.replay.forget(session);
     this.frames.sessionClosed(session);
     this.rooms.sessionClosed(session);
+    this.groups?.sessionClosed(session);
     this.warner.forget(session.id);
     this.counters.closed++;
     this.counters.closedByCode.set(code, (this.counters.closedByCode.get(code) ?? 0) + 1);
@@ -367,6 +395,9 @@ export class Gateway implements TimeoutHandler {
       case 'offline':
         this.replay.resume(this.connections.sessionsOf(message.userId) ?? []);
         return;
+      case 'group-member':
+        this.groups?.membershipChanged(this.connections.sessionsOf(message.userId) ?? [], message.group, message.member);
+        return;
       case 'stats-request':
       case 'stats-reply':
         this.deps.statsExchange?.onMessage(envelope);
@@ -408,5 +439,8 @@ export class Gateway implements TimeoutHandler {
     while (this.pendingEnds.size > 0) await Promise.allSettled([...this.pendingEnds]);
     // The closed sessions' room changes are batched: their flush removes this node's share.
     await this.rooms.settled();
+    // Group messages handed to the writer are stored (or failed) before the database closes.
+    await this.messageWriter?.flushed();
+    await this.positionWriter?.flushed();
   }
 }

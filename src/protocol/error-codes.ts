@@ -39,6 +39,10 @@ export const FrameErrorCode = {
    * is no strike towards close 4008).
    */
   ROOM_RATE_LIMITED: 'ROOM_RATE_LIMITED',
+  /** `group` frame from a user who is not a member of the group (or no such group). */
+  NOT_IN_GROUP: 'NOT_IN_GROUP',
+  /** `history` of a conversation the user takes no part in (or none by that id). */
+  UNKNOWN_CONVERSATION: 'UNKNOWN_CONVERSATION',
 } as const;
 
 /** One of the codes of {@link FrameErrorCode}. */
@@ -61,6 +65,8 @@ export const FrameErrorText: Readonly<Record<FrameErrorCode, string>> = {
   NOT_AVAILABLE: 'temporarily unavailable, retry later',
   FORBIDDEN: 'not allowed',
   ROOM_RATE_LIMITED: 'too many joins and leaves per second',
+  NOT_IN_GROUP: 'not a member of that group',
+  UNKNOWN_CONVERSATION: 'no such conversation of yours',
 };
 
 const CODE_SET: ReadonlySet<string> = new Set(FRAME_ERROR_CODES);

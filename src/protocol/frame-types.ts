@@ -15,7 +15,22 @@ export type ClientLeaveFrame = { type: 'leave'; room: string };
 export type ClientRoomFrame = { type: 'room'; room: string; content: unknown; id?: string };
 /** Acknowledges an offline replay by its server id (cumulative). */
 export type ClientAckFrame = { type: 'ack'; id: string };
-export type ClientFrame = ClientPingFrame | ClientMessageFrame | ClientJoinFrame | ClientLeaveFrame | ClientRoomFrame | ClientAckFrame;
+/** A message to a persistent group: stored, then sent to every member's live sessions. */
+export type ClientGroupFrame = { type: 'group'; group: string; content: unknown; id?: string };
+/** A page of a conversation's stored messages (docs/protocol.md, "Stored messages"). */
+export type ClientHistoryFrame = { type: 'history'; conversation: string; before?: number; after?: number; limit?: number; id?: string };
+/** The client has every stored message of the conversation up to `seq` (cumulative): recovery resumes after it. */
+export type ClientReceivedFrame = { type: 'received'; conversation: string; seq: number };
+export type ClientFrame =
+  | ClientPingFrame
+  | ClientMessageFrame
+  | ClientJoinFrame
+  | ClientLeaveFrame
+  | ClientRoomFrame
+  | ClientAckFrame
+  | ClientGroupFrame
+  | ClientHistoryFrame
+  | ClientReceivedFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 // ---- server -> client -------------------------------------------------------------------
@@ -45,13 +60,38 @@ export type ServerMessageFrame = {
   offline?: boolean;
   echo?: boolean;
   server?: boolean;
+  /** Stored messages (MESSAGE_PERSISTENCE=on): the direct conversation and the message's place in it. */
+  conversation?: string;
+  seq?: number;
 };
 /** Ack statuses: docs/protocol.md, "Acks". */
-export type AckStatus = 'delivered' | 'queued' | 'dropped' | 'unconfirmed' | 'sent';
-export type ServerAckFrame = { type: 'ack'; id?: string; status: AckStatus; sessions?: number; dropped?: number };
+export type AckStatus = 'delivered' | 'queued' | 'dropped' | 'unconfirmed' | 'sent' | 'stored';
+/** `conversation` and `seq`: where a stored message now is (status `stored`). */
+export type ServerAckFrame = { type: 'ack'; id?: string; status: AckStatus; sessions?: number; dropped?: number; conversation?: string; seq?: number };
 export type ServerJoinedFrame = { type: 'joined'; room: string };
 export type ServerLeftFrame = { type: 'left'; room: string };
 export type ServerRoomFrame = { type: 'room'; room: string; from?: string; content: unknown; id: string; ts: number; server?: boolean };
+/** A group message, stored as `seq` of `conversation` (`group:<group>`). */
+export type ServerGroupFrame = {
+  type: 'group';
+  group: string;
+  conversation: string;
+  seq: number;
+  from?: string;
+  content: unknown;
+  id: string;
+  ts: number;
+};
+/** One stored message in a `history` answer. */
+export type StoredMessageView = { seq: number; id: string; from?: string; content: unknown; ts: number };
+/** The answer to a `history` frame: `id` is the client's, messages ascend by seq. */
+export type ServerHistoryFrame = { type: 'history'; id?: string; conversation: string; messages: StoredMessageView[] };
+/**
+ * Ends the stored messages a session recovered at login: `messages` were sent before it (each
+ * conversation in seq order); `more` lists conversations that had more than the recovery's bound
+ * (read them with `history` from the last seq received).
+ */
+export type ServerRecoveredFrame = { type: 'recovered'; messages: number; more?: string[] };
 export type ServerBroadcastFrame = { type: 'broadcast'; content: unknown; ts: number };
 export type ServerErrorFrame = { type: 'error'; code: FrameErrorCode; error: string; ref?: string; count?: number };
 /** Sent just before a server-side close. */
@@ -66,6 +106,9 @@ export type ServerFrame =
   | ServerJoinedFrame
   | ServerLeftFrame
   | ServerRoomFrame
+  | ServerGroupFrame
+  | ServerHistoryFrame
+  | ServerRecoveredFrame
   | ServerBroadcastFrame
   | ServerErrorFrame
   | ServerKickedFrame

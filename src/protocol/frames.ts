@@ -10,9 +10,13 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FRAME_ERROR_CODES, type FrameErrorCode } from './error-codes.ts';
 import { ROOM_MAX_LENGTH, ROOM_PATTERN, ROOM_RE, ROOM_TEXT, USER_ID_MAX_LENGTH, USER_ID_PATTERN, USER_ID_RE, USER_ID_TEXT } from './ids.ts';
 import { MAX_CLIENT_ID_LENGTH } from './limits.ts';
+import { CONVERSATION_ID_MAX_LENGTH } from './conversation-ids.ts';
 import type {
   ClientAckFrame,
   ClientFrame,
+  ClientGroupFrame,
+  ClientHistoryFrame,
+  ClientReceivedFrame,
   ClientFrameType,
   ClientJoinFrame,
   ClientLeaveFrame,
@@ -24,6 +28,9 @@ import type {
   ServerConnectedFrame,
   ServerErrorFrame,
   ServerFrame,
+  ServerGroupFrame,
+  ServerHistoryFrame,
+  ServerRecoveredFrame,
   ServerJoinedFrame,
   ServerKickedFrame,
   ServerLeftFrame,
@@ -89,6 +96,28 @@ export const ClientAckFrameSchema = Type.Object(
   { type: Type.Literal('ack'), id: Type.String({ minLength: 1, maxLength: MAX_CLIENT_ID_LENGTH }) },
   { title: 'ClientAck' },
 );
+const GroupId = Type.String({ pattern: USER_ID_PATTERN, description: 'group id (the userId grammar)' });
+const ConversationId = Type.String({
+  maxLength: CONVERSATION_ID_MAX_LENGTH,
+  description: '`dm:<userA>:<userB>` (sorted, `:` inside a userId written `%3A`) or `group:<groupId>`',
+});
+const Seq = Type.Integer({ minimum: 0, description: 'position in the conversation: 1, 2, 3, ... without gaps' });
+export const ClientGroupFrameSchema = Type.Object(
+  { type: Type.Literal('group'), group: GroupId, content: Content, id: Type.Optional(ClientId) },
+  { title: 'ClientGroup' },
+);
+export const ClientHistoryFrameSchema = Type.Object(
+  {
+    type: Type.Literal('history'),
+    conversation: ConversationId,
+    before: Type.Optional(Type.Integer({ minimum: 0, description: 'only messages with a smaller seq (the newest of them)' })),
+    after: Type.Optional(Type.Integer({ minimum: 0, description: 'only messages with a greater seq (the oldest of them)' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'at most this many (default and maximum HISTORY_PAGE_MAX)' })),
+    id: Type.Optional(ClientId),
+  },
+  { title: 'ClientHistory' },
+);
+export const ClientReceivedFrameSchema = Type.Object({ type: Type.Literal('received'), conversation: ConversationId, seq: Seq }, { title: 'ClientReceived' });
 export const ClientFrameSchema = Type.Union([
   ClientPingFrameSchema,
   ClientMessageFrameSchema,
@@ -96,6 +125,9 @@ export const ClientFrameSchema = Type.Union([
   ClientLeaveFrameSchema,
   ClientRoomFrameSchema,
   ClientAckFrameSchema,
+  ClientGroupFrameSchema,
+  ClientHistoryFrameSchema,
+  ClientReceivedFrameSchema,
 ]);
 
 // Each schema's static type must be exactly its plain type in frame-types.ts (what the SDK
@@ -114,11 +146,14 @@ export type ClientFrameTypesMatch = AllTrue<
     Matches<typeof ClientLeaveFrameSchema, ClientLeaveFrame>,
     Matches<typeof ClientRoomFrameSchema, ClientRoomFrame>,
     Matches<typeof ClientAckFrameSchema, ClientAckFrame>,
+    Matches<typeof ClientGroupFrameSchema, ClientGroupFrame>,
+    Matches<typeof ClientHistoryFrameSchema, ClientHistoryFrame>,
+    Matches<typeof ClientReceivedFrameSchema, ClientReceivedFrame>,
   ]
 >;
 
 /** Every client frame type, in PROTOCOL.md order. */
-export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['ping', 'message', 'join', 'leave', 'room', 'ack'];
+export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['ping', 'message', 'join', 'leave', 'room', 'ack', 'group', 'history', 'received'];
 
 // ---- server -> client -------------------------------------------------------------------
 
@@ -151,6 +186,8 @@ export const ServerMessageFrameSchema = Type.Object(
     offline: Type.Optional(Type.Boolean({ description: 'true: replayed from the offline queue' })),
     echo: Type.Optional(Type.Boolean({ description: "true: a copy of the user's own message sent from another session" })),
     server: Type.Optional(Type.Boolean({ description: 'true: pushed by the server (admin API), not sent by a user' })),
+    conversation: Type.Optional(ConversationId),
+    seq: Type.Optional(Seq),
   },
   { title: 'ServerMessage' },
 );
@@ -159,16 +196,26 @@ export const ServerMessageFrameSchema = Type.Object(
  * `status` (docs/protocol.md, "Acks"): `delivered` (a live session's send queue took it),
  * `queued` (offline queue), `dropped` (no session took it: full queues, or nobody to give it
  * to), `unconfirmed` (handed to the recipient's node, no receipt within the timeout), `sent`
- * (room messages only: published to the room's other nodes, no session here took it).
+ * (room messages only: published to the room's other nodes, no session here took it),
+ * `stored` (group messages: durable as `seq` of `conversation`, sent to the members).
  * `sessions` / `dropped` are present only when some session refused it.
  */
 export const ServerAckFrameSchema = Type.Object(
   {
     type: Type.Literal('ack'),
     id: Type.Optional(ClientId),
-    status: Type.Union([Type.Literal('delivered'), Type.Literal('queued'), Type.Literal('dropped'), Type.Literal('unconfirmed'), Type.Literal('sent')]),
+    status: Type.Union([
+      Type.Literal('delivered'),
+      Type.Literal('queued'),
+      Type.Literal('dropped'),
+      Type.Literal('unconfirmed'),
+      Type.Literal('sent'),
+      Type.Literal('stored'),
+    ]),
     sessions: Type.Optional(Type.Integer({ minimum: 0, description: 'live sessions whose send queue took it' })),
     dropped: Type.Optional(Type.Integer({ minimum: 0, description: 'live sessions whose send queue refused it (full)' })),
+    conversation: Type.Optional(ConversationId),
+    seq: Type.Optional(Seq),
   },
   { title: 'ServerAck' },
 );
@@ -186,6 +233,46 @@ export const ServerRoomFrameSchema = Type.Object(
     server: Type.Optional(Type.Boolean({ description: 'true: pushed by the server (admin API), not sent by a user' })),
   },
   { title: 'ServerRoom' },
+);
+export const ServerGroupFrameSchema = Type.Object(
+  {
+    type: Type.Literal('group'),
+    group: GroupId,
+    conversation: ConversationId,
+    seq: Seq,
+    from: Type.Optional(Type.String({ pattern: USER_ID_PATTERN, description: 'the sending member' })),
+    content: Content,
+    id: Type.String({ description: 'server message id' }),
+    ts: Millis,
+  },
+  { title: 'ServerGroup' },
+);
+const StoredMessageViewSchema = Type.Object(
+  {
+    seq: Seq,
+    id: Type.String({ description: 'server message id' }),
+    from: Type.Optional(Type.String({ description: 'the sender; absent for a server push' })),
+    content: Content,
+    ts: Millis,
+  },
+  { title: 'StoredMessage' },
+);
+export const ServerHistoryFrameSchema = Type.Object(
+  {
+    type: Type.Literal('history'),
+    id: Type.Optional(ClientId),
+    conversation: ConversationId,
+    messages: Type.Array(StoredMessageViewSchema, { description: 'ascending seq' }),
+  },
+  { title: 'ServerHistory' },
+);
+export const ServerRecoveredFrameSchema = Type.Object(
+  {
+    type: Type.Literal('recovered'),
+    messages: Type.Integer({ minimum: 0, description: 'stored messages sent before this frame' }),
+    more: Type.Optional(Type.Array(ConversationId, { description: 'conversations with more missed messages than the bound: page them with history' })),
+  },
+  { title: 'ServerRecovered' },
 );
 export const ServerBroadcastFrameSchema = Type.Object({ type: Type.Literal('broadcast'), content: Content, ts: Millis }, { title: 'ServerBroadcast' });
 export const ServerErrorFrameSchema = Type.Object(
@@ -221,6 +308,9 @@ export const ServerFrameSchema = Type.Union([
   ServerJoinedFrameSchema,
   ServerLeftFrameSchema,
   ServerRoomFrameSchema,
+  ServerGroupFrameSchema,
+  ServerHistoryFrameSchema,
+  ServerRecoveredFrameSchema,
   ServerBroadcastFrameSchema,
   ServerErrorFrameSchema,
   ServerKickedFrameSchema,
@@ -237,6 +327,9 @@ export type ServerFrameTypesMatch = AllTrue<
     Matches<typeof ServerJoinedFrameSchema, ServerJoinedFrame>,
     Matches<typeof ServerLeftFrameSchema, ServerLeftFrame>,
     Matches<typeof ServerRoomFrameSchema, ServerRoomFrame>,
+    Matches<typeof ServerGroupFrameSchema, ServerGroupFrame>,
+    Matches<typeof ServerHistoryFrameSchema, ServerHistoryFrame>,
+    Matches<typeof ServerRecoveredFrameSchema, ServerRecoveredFrame>,
     Matches<typeof ServerBroadcastFrameSchema, ServerBroadcastFrame>,
     Matches<typeof ServerErrorFrameSchema, ServerErrorFrame>,
     Matches<typeof ServerKickedFrameSchema, ServerKickedFrame>,
@@ -504,7 +597,16 @@ export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
     }
     return { ok: true, frame: { type, id: ref } };
   }
-  if (type !== 'message' && type !== 'room') return fail('BAD_MESSAGE', `type must be one of: ${TYPE_LIST}`, ref);
+  if (type === 'history') return parseHistory(obj, id, ref);
+  if (type === 'received') {
+    const { conversation, seq } = obj;
+    if (typeof conversation !== 'string' || conversation.length > CONVERSATION_ID_MAX_LENGTH) {
+      return fail('BAD_MESSAGE', `conversation must be a conversation id of at most ${CONVERSATION_ID_MAX_LENGTH} characters`, ref);
+    }
+    if (!isSeq(seq)) return fail('BAD_MESSAGE', 'seq must be an integer >= 0', ref);
+    return { ok: true, frame: { type, conversation, seq } };
+  }
+  if (type !== 'message' && type !== 'room' && type !== 'group') return fail('BAD_MESSAGE', `type must be one of: ${TYPE_LIST}`, ref);
 
   let target: string;
   if (type === 'message') {
@@ -512,6 +614,11 @@ export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
     if (to === undefined) return fail('BAD_MESSAGE', 'to is required', ref);
     if (!isUserId(to)) return fail('BAD_MESSAGE', `to must be ${A_USER_ID}`, ref);
     target = to;
+  } else if (type === 'group') {
+    const group = obj.group;
+    if (group === undefined) return fail('BAD_MESSAGE', 'group is required', ref);
+    if (!isUserId(group)) return fail('BAD_MESSAGE', `group must be a group id (${USER_ID_TEXT})`, ref);
+    target = group;
   } else {
     const room = obj.room;
     if (room === undefined) return fail('BAD_MESSAGE', 'room is required', ref);
@@ -528,7 +635,33 @@ export function parseFrameJson(text: string, limits: ParseLimits): ParseResult {
   if (type === 'message') {
     return { ok: true, frame: ref === undefined ? { type, to: target, content } : { type, to: target, content, id: ref } };
   }
+  if (type === 'group') {
+    return { ok: true, frame: ref === undefined ? { type, group: target, content } : { type, group: target, content, id: ref } };
+  }
   return { ok: true, frame: ref === undefined ? { type, room: target, content } : { type, room: target, content, id: ref } };
+}
+
+const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** A `history` frame: the conversation's id is checked for its shape here, for who may read it by the gateway. */
+function parseHistory(obj: Record<string, unknown>, id: unknown, ref: string | undefined): ParseResult {
+  const { conversation, before, after, limit } = obj;
+  if (conversation === undefined) return fail('BAD_MESSAGE', 'conversation is required', ref);
+  if (typeof conversation !== 'string' || conversation.length > CONVERSATION_ID_MAX_LENGTH) {
+    return fail('BAD_MESSAGE', `conversation must be a conversation id of at most ${CONVERSATION_ID_MAX_LENGTH} characters`, ref);
+  }
+  if (before !== undefined && !isSeq(before)) return fail('BAD_MESSAGE', 'before must be an integer >= 0', ref);
+  if (after !== undefined && !isSeq(after)) return fail('BAD_MESSAGE', 'after must be an integer >= 0', ref);
+  if (limit !== undefined && (!isSeq(limit) || limit < 1)) return fail('BAD_MESSAGE', 'limit must be an integer >= 1', ref);
+  if (id !== undefined && ref === undefined) {
+    return fail('BAD_MESSAGE', `id must be a string of at most ${MAX_CLIENT_ID_LENGTH} characters`, undefined);
+  }
+  const frame: ClientHistoryFrame = { type: 'history', conversation };
+  if (before !== undefined) frame.before = before;
+  if (after !== undefined) frame.after = after;
+  if (limit !== undefined) frame.limit = limit;
+  if (ref !== undefined) frame.id = ref;
+  return { ok: true, frame };
 }
 
 // ---- encoding -----------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 /**
  * dashboard.js is a browser file with no import of the server's code, so what it copies from the
  * server is checked here, as text: its userId-prefix pattern must be the one GET
- * /api/online/players validates `prefix` with, and the element ids it asks index.html for must be
+ * /api/online/players validates `prefix` with, its id pattern the one GET /api/groups/:groupId
+ * and GET /api/users/:userId/groups validate their ids with, and the element ids it asks index.html for must be
  * there, with the tag its JSDoc `Elements` map promises (the typecheck trusts that map).
  */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { USER_ID_PREFIX_PATTERN } from '../../src/protocol/ids.ts';
+import { GroupParams, PlayerParams } from '../../src/http/routes/api/schemas.ts';
+import { USER_ID_PATTERN, USER_ID_PREFIX_PATTERN } from '../../src/protocol/ids.ts';
 
 const read = (file: string) => readFileSync(new URL(`../../src/http/admin/${file}`, import.meta.url), 'utf8');
 const script = read('dashboard.js');
@@ -23,6 +25,22 @@ t.test('PREFIX_PATTERN is the server prefix pattern', async (t) => {
   const server = new RegExp(USER_ID_PREFIX_PATTERN);
   for (const prefix of ['', 'a', 'p-01', 'Z_9.:-', 'x'.repeat(64), 'x'.repeat(65), 'a b', 'é', 'a/b', 'a\n']) {
     t.equal(dashboard.test(prefix), server.test(prefix), `same answer for ${JSON.stringify(prefix)}`);
+  }
+});
+
+t.test('ID_PATTERN is the server id pattern (group ids and userIds in paths)', async (t) => {
+  const literal = /^const ID_PATTERN = \/(.+)\/([a-z]*);$/m.exec(script);
+  t.ok(literal, 'dashboard.js declares ID_PATTERN as a regular expression literal');
+  if (!literal) return;
+  const [, source, flags] = literal;
+  t.equal(source, USER_ID_PATTERN, 'same source as USER_ID_PATTERN');
+  t.equal(GroupParams.properties.groupId.pattern, source, 'the pattern GET /api/groups/:groupId validates groupId with');
+  t.equal(PlayerParams.properties.userId.pattern, source, 'the pattern GET /api/users/:userId/groups validates userId with');
+  t.equal(flags, '', 'no flags');
+  const dashboard = new RegExp(source!, flags);
+  const server = new RegExp(USER_ID_PATTERN);
+  for (const id of ['', 'a', 'guild-1', 'a:b', 'Z_9.:-', 'x'.repeat(64), 'x'.repeat(65), 'a b', 'é', 'a/b', 'a\n', '<img>']) {
+    t.equal(dashboard.test(id), server.test(id), `same answer for ${JSON.stringify(id)}`);
   }
 });
 

@@ -3,10 +3,14 @@
  * driven by playwright-core; nothing is downloaded): sign in with the admin token, see players
  * connected by real WebSocket bots appear (and one that connects later, by auto-refresh), the
  * nodes, the chart and a room a bot joined, search by userId prefix (on the server: a player
- * beyond the first page is found), click "Log out" and see that bot closed with 4002.
+ * beyond the first page is found), click "Log out" and see that bot closed with 4002; show a
+ * persistent group (made on the server) with its members and the 20 most recent of the messages
+ * real bots sent to it (HTML in them shown as text), an unknown group, an empty conversation and
+ * a database down, and the groups of a player whose userId is clicked.
  * Screenshots go to test-output/.
  * Without Chromium the suite is skipped loudly, or fails with REQUIRE_SERVICES=1 (CI).
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -28,6 +32,9 @@ const CHROMIUM_ARGS = [
 ];
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
 export const SCREENSHOT = `${OUTPUT}admin-dashboard.png`;
+export const GROUPS_SCREENSHOT = `${OUTPUT}admin-groups.png`;
+/** What the groups panel shows of a long content (CONTENT_SHOWN in dashboard.js). */
+const CONTENT_SHOWN = 140;
 
 async function bot(h: TestApp, userId: string, name: string): Promise<TestClient> {
   const { client } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token(userId, { name })}`);
@@ -36,6 +43,14 @@ async function bot(h: TestApp, userId: string, name: string): Promise<TestClient
 }
 
 const row = (page: Page, userId: string) => page.locator(`#players-table tbody tr[data-user-id="${userId}"]`);
+const member = (page: Page, userId: string) => page.locator(`#group ul.members li[data-user-id="${userId}"]`);
+
+/** Types a group id into the groups panel and shows it; resolves once the panel is in `state`. */
+async function showGroup(page: Page, groupId: string, state: string): Promise<void> {
+  await page.fill('#group-input', groupId);
+  await page.click('#group-show');
+  await page.locator(`#group[data-state="${state}"]`).waitFor({ state: 'attached' });
+}
 
 t.test('admin dashboard in headless Chromium', async (t) => {
   if (!existsSync(CHROMIUM)) {
@@ -60,6 +75,12 @@ t.test('admin dashboard in headless Chromium', async (t) => {
     const online = Math.round(40 + 25 * Math.sin(i / 9) + i / 3);
     h.app.statsHistory.add({ t: now - i * 60_000, connections: Math.round(online * 0.55), onlineUsers: i === 17 ? null : online });
   }
+  // Groups exist before their members log in: a session enters its groups' rooms at login.
+  // The name is HTML, to be shown as text.
+  const GUILD = 'dash-guild';
+  const GUILD_NAME = 'Night <b>Watch</b>';
+  t.ok('created' in (await h.app.groups.create({ id: GUILD, name: GUILD_NAME, members: ['bot-charlie', 'zed-away', 'bot-alpha'] })), `${GUILD} created`);
+  t.ok('created' in (await h.app.groups.create({ id: 'quiet-room', name: 'Quiet room', members: ['bot-alpha', 'bot-bravo'] })), 'quiet-room created');
   bots.set('bot-alpha', await bot(h, 'bot-alpha', 'Alpha'));
   bots.set('bot-bravo', await bot(h, 'bot-bravo', 'Bravo'));
 
@@ -69,15 +90,34 @@ t.test('admin dashboard in headless Chromium', async (t) => {
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   const problems: string[] = [];
+  /** Failed answers a subtest provokes on purpose (an unknown group, a database down): `status of N` at a path. */
+  const provoked: Array<{ status: number; path: string }> = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
     // Chromium logs every 4xx answer itself: the 401 of the wrong token below is expected, and
-    // so is the 404 of the favicon it asks for on its own; anything else (a 404 of an API route
-    // the dashboard calls included) is not.
+    // so is the 404 of the favicon it asks for on its own, and the answers the groups subtests
+    // provoke; anything else (a 404 of an API route the dashboard calls included) is not.
     if (message.type() !== 'error') return;
     const url = message.location().url;
-    const expected = /Failed to load resource: .*status of 401/.test(message.text()) || (/status of 404/.test(message.text()) && /\/favicon\.ico$/.test(url));
-    if (!expected) problems.push(`console: ${message.text()} (${url})`);
+    const text = message.text();
+    const expected =
+      /Failed to load resource: .*status of 401/.test(text) ||
+      (/status of 404/.test(text) && /\/favicon\.ico$/.test(url)) ||
+      provoked.some(({ status, path }) => text.includes(`status of ${status}`) && new URL(url).pathname === path);
+    if (!expected) problems.push(`console: ${text} (${url})`);
+  });
+  // The only dialog the page may open is the logout confirm (accepted by the tests): an alert
+  // would be a message content run as code.
+  page.on('dialog', (dialog) => {
+    if (dialog.type() === 'confirm') return;
+    problems.push(`dialog: ${dialog.type()} ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  /** Paths of the group API the page asked for. */
+  const groupRequests: string[] = [];
+  page.on('request', (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.startsWith('/api/groups/') || pathname.startsWith('/api/conversations/')) groupRequests.push(pathname);
   });
 
   await t.test('/docs: Swagger UI renders the document', async (t) => {
@@ -133,6 +173,148 @@ t.test('admin dashboard in headless Chromium', async (t) => {
     await lobby.waitFor();
     t.match(await lobby.innerText(), new RegExp(`^lobby\\s+2\\s+2\\s+${h.config.NODE_ID}: 2$`), 'lobby: 2 members, both on this node');
     t.notMatch(await page.locator('#rooms').innerText(), /not available|could not be loaded/, 'no fallback message');
+  });
+
+  await t.test('groups panel: a group, its members and its 20 most recent messages, sent by real bots', async (t) => {
+    // 22 lines, then HTML, a JSON object and a long text from the bots, then a server message:
+    // 26 stored, the panel shows the newest 20 (seq 7 to 26), oldest first.
+    const XSS = '<img src=x onerror=alert(1)>';
+    const LONG = `${'A long story, '.repeat(30)}the end.`;
+    const frames: Array<{ from: string; content: unknown }> = [];
+    for (let i = 1; i <= 22; i++) frames.push({ from: i % 2 ? 'bot-alpha' : 'bot-charlie', content: `line ${i}` });
+    frames.push({ from: 'bot-charlie', content: XSS }, { from: 'bot-alpha', content: { text: 'gg', score: 3 } }, { from: 'bot-charlie', content: LONG });
+    const seqs: unknown[] = [];
+    for (const [i, { from, content }] of frames.entries()) {
+      const client = bots.get(from)!;
+      client.send({ type: 'group', group: GUILD, content, id: `g-${i + 1}` });
+      const ack = await client.next('ack', 5000, (f) => f.id === `g-${i + 1}`);
+      t.equal(ack.status, 'stored', `g-${i + 1} stored`);
+      seqs.push(ack.seq);
+    }
+    t.same(
+      seqs,
+      frames.map((_, i) => i + 1),
+      'the bots messages are seq 1 to 25',
+    );
+    await h.app.messageStore.append([
+      { conversationId: `group:${GUILD}`, id: randomUUID(), sender: null, content: JSON.stringify('Server restart at 18:00'), sentAt: Date.now() },
+    ]);
+
+    await showGroup(page, GUILD, 'group');
+    t.equal(await page.locator('#group .group-name').textContent(), GUILD_NAME, 'the name, as text');
+    t.equal(await page.locator('#group .group-id').textContent(), GUILD);
+    t.match(await page.locator('#group .group-head').innerText(), /created \S/, 'the creation time');
+    t.equal(await page.locator('#group b').count(), 0, 'no element made of the name');
+    t.match(await page.locator('#group .group-members h3').innerText(), /^Members \(3\)$/);
+    t.same(
+      await page.locator('#group ul.members li').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.userId)),
+      ['bot-alpha', 'bot-charlie', 'zed-away'],
+      'every member, in userId order',
+    );
+    // Marked from the players page shown: it is the whole list (3 players, no search, one page).
+    await member(page, 'bot-alpha').locator('.status.online').waitFor();
+    await member(page, 'bot-charlie').locator('.status.online').waitFor();
+    await member(page, 'zed-away').locator('.status.offline').waitFor();
+    t.pass('bot-alpha and bot-charlie online, zed-away offline');
+
+    // No function declared inside the callback: tsx would wrap it in a helper the page lacks.
+    const rows = await page
+      .locator('#group table.messages tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => ({ className: td.className, text: td.textContent, title: td.title }))));
+    const cells = rows.map((tds) => Object.fromEntries(tds.map((td) => [td.className.split(' ')[0], td])));
+    const shown = [...frames.map(({ from, content }) => ({ from, content })), { from: 'server', content: 'Server restart at 18:00' }].slice(-20);
+    t.same(
+      cells.map((r) => [r.seq?.text, r.from?.text, r.content?.text]),
+      shown.map(({ from, content }, i) => [
+        String(i + 7),
+        from,
+        typeof content === 'string' ? (content.length > CONTENT_SHOWN ? `${content.slice(0, CONTENT_SHOWN - 1)}…` : content) : JSON.stringify(content),
+      ]),
+      'seq 7 to 26 in order, with sender and content (a JSON object as JSON, the long one cut, the server message from "server")',
+    );
+    t.equal(cells.at(-2)?.content?.title, LONG, 'the whole long content in the tooltip');
+    t.notMatch(await page.locator('#group').innerText(), /line 6\b/, 'seq 6 and older are not shown');
+    t.match(await page.locator('#group .group-messages h3').innerText(), /the 20 most recent, oldest first \(older ones are stored\)/);
+
+    const xss = page.locator('#group table.messages tbody tr[data-seq="23"] td.content');
+    t.equal(await xss.textContent(), XSS, 'the HTML content is shown as it was sent');
+    t.match(await xss.innerHTML(), /^&lt;img src=x onerror=alert\(1\)&gt;$/, 'as text: escaped in the DOM');
+    t.equal(await page.locator('#group img, #groups-panel img').count(), 0, 'no element made of it');
+
+    await page.locator('#groups-panel').screenshot({ path: GROUPS_SCREENSHOT });
+
+    // The marks follow the players page: with a search, charlie is not on it and nobody is known offline.
+    await page.fill('#search', 'bot-a');
+    await row(page, 'bot-charlie').waitFor({ state: 'detached' });
+    await member(page, 'bot-charlie').locator('.status').waitFor({ state: 'hidden' });
+    t.equal(await member(page, 'zed-away').locator('.status').isHidden(), true, 'zed-away: no mark (the page is not the whole list)');
+    t.equal(await member(page, 'bot-alpha').locator('.status.online').count(), 1, 'bot-alpha still online');
+    await page.fill('#search', '');
+    await row(page, 'bot-charlie').waitFor();
+    await member(page, 'zed-away').locator('.status.offline').waitFor();
+    t.pass('the whole list again: zed-away offline');
+  });
+
+  await t.test('groups panel: unknown group, empty conversation, bad id, database down', async (t) => {
+    provoked.push({ status: 404, path: '/api/groups/no-such-group' });
+    await showGroup(page, 'no-such-group', 'not-found');
+    t.match(await page.locator('#group').innerText(), /^No group "no-such-group"/);
+    t.equal(await page.locator('#group ul.members, #group table').count(), 0, 'nothing of the group shown before');
+
+    await page.fill('#group-input', 'quiet-room');
+    await page.press('#group-input', 'Enter');
+    await page.locator('#group[data-state="group"] .group-messages[data-state="empty"]').waitFor();
+    t.equal(await page.locator('#group .group-name').textContent(), 'Quiet room');
+    t.match(await page.locator('#group .group-messages').innerText(), /No message is stored in group:quiet-room\./);
+    t.equal(await page.locator('#group table.messages').count(), 0, 'no message table');
+
+    const asked = groupRequests.length;
+    await showGroup(page, 'not a group', 'invalid');
+    t.match(await page.locator('#group-error').innerText(), /no group has this one/);
+    t.equal(groupRequests.length, asked, 'an id outside the grammar is not sent');
+    await showGroup(page, GUILD, 'group');
+    t.ok(await page.locator('#group-error').isHidden(), 'the error is gone');
+
+    const groups = h.app.groups;
+    const ownGet = Object.getOwnPropertyDescriptor(groups, 'get');
+    groups.get = () => Promise.reject(new Error('connection refused'));
+    provoked.push({ status: 503, path: `/api/groups/${GUILD}` });
+    try {
+      await showGroup(page, GUILD, 'unavailable');
+      t.match(await page.locator('#group').innerText(), /database cannot be reached \(HTTP 503\)/);
+    } finally {
+      if (ownGet) Object.defineProperty(groups, 'get', ownGet);
+      else delete (groups as Partial<typeof groups>).get;
+    }
+
+    const store = h.app.messageStore;
+    const ownPage = Object.getOwnPropertyDescriptor(store, 'page');
+    store.page = () => Promise.reject(new Error('connection refused'));
+    provoked.push({ status: 503, path: `/api/conversations/${encodeURIComponent(`group:${GUILD}`)}/messages` });
+    try {
+      await showGroup(page, GUILD, 'group');
+      await page.locator('#group .group-messages[data-state="unavailable"]').waitFor();
+      t.equal(await page.locator('#group .group-name').textContent(), GUILD_NAME, 'the group is shown');
+      t.match(await page.locator('#group .group-messages').innerText(), /database cannot be reached \(HTTP 503\)/, 'its messages: unavailable');
+    } finally {
+      if (ownPage) Object.defineProperty(store, 'page', ownPage);
+      else delete (store as Partial<typeof store>).page;
+    }
+    await showGroup(page, GUILD, 'group');
+    await page.locator('#group .group-messages[data-state="messages"]').waitFor();
+    t.pass('back once the database answers');
+  });
+
+  await t.test("clicking a player's userId lists their groups; a group of the list shows it", async (t) => {
+    await row(page, 'bot-alpha').locator('button.user-groups').click();
+    const list = page.locator('#user-groups[data-state="groups"][data-user-id="bot-alpha"]');
+    await list.waitFor();
+    t.same(await list.locator('button.group-link').allTextContents(), [GUILD, 'quiet-room'], "bot-alpha's groups");
+    await list.locator('button.group-link[data-group-id="quiet-room"]').click();
+    await page.locator('#group[data-state="group"] .group-messages[data-state="empty"]').waitFor();
+    t.equal(await page.locator('#group .group-name').textContent(), 'Quiet room', 'the group clicked is shown');
+    t.equal(await page.locator('#group-input').inputValue(), 'quiet-room', 'its id in the input');
+    await showGroup(page, GUILD, 'group');
   });
 
   await t.test('search by userId prefix', async (t) => {
@@ -216,6 +398,7 @@ t.test('admin dashboard in headless Chromium', async (t) => {
     await page.click('#sign-out');
     await page.locator('#login-form').waitFor();
     t.equal(await page.evaluate(() => sessionStorage.getItem('gatehouse.adminToken')), null);
+    t.equal(await page.locator('#group').innerHTML(), '', 'the group shown is forgotten');
   });
 
   t.same(problems, [], 'no page error, no console error (CSP included)');

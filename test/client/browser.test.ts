@@ -1,7 +1,8 @@
 /**
  * The SDK in a real browser: bundled for the browser platform by esbuild (which fails on any
  * Node-only import) and run in headless Chromium with its native WebSocket against a real
- * gateway: connect, ping, sendTo with ack, reconnect after a server-side close, close().
+ * gateway: connect, ping, sendTo with ack, a group message and a history page, reconnect after a
+ * server-side close, close().
  * Without Chromium, playwright-core or esbuild the suite is skipped loudly, or fails with
  * REQUIRE_SERVICES=1 (CI), like test/admin/dashboard.test.ts.
  */
@@ -50,7 +51,8 @@ t.test('the bundle has no Node-only import', async (t) => {
   });
   const code = result.outputFiles[0]!.text;
   t.notMatch(code, /\bnode:|require\(|Buffer\.|process\./, 'no Node API in the bundle');
-  t.ok(code.length < 20_000, `small: ${code.length} bytes minified`);
+  // 20 KB before the stored conversations' positions, gap fill and `received` reports (about 4 KB).
+  t.ok(code.length < 25_000, `small: ${code.length} bytes minified`);
 });
 
 t.test('in headless Chromium', async (t) => {
@@ -65,14 +67,17 @@ t.test('in headless Chromium', async (t) => {
   const page = await browser.newPage();
   await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
 
+  // Created in the store before bob logs in: a session enters its groups' rooms at login.
+  t.ok('created' in (await h.app.groups.create({ id: 'party', name: 'Party', members: ['browser', 'bob'] })), 'group created');
   const bob = sdkClient({ url: `${h.wsUrl}/ws`, token: h.token('bob') });
   t.teardown(() => bob.close());
   await bob.connect();
   const received = nextEvent(bob, 'message');
+  const heardInGroup = nextEvent(bob, 'group');
 
   const result = await page.evaluate(
     async ({ url, token }) => {
-      const { GatehouseClient } = (window as unknown as { Gatehouse: typeof import('../../src/client/index.ts') }).Gatehouse;
+      const { GatehouseClient, groupConversationId } = (window as unknown as { Gatehouse: typeof import('../../src/client/index.ts') }).Gatehouse;
       const client = new GatehouseClient({ url, token, reconnect: { initialDelayMs: 100, maxDelayMs: 200 } });
       (window as unknown as { client: unknown }).client = client;
       const closes: unknown[] = [];
@@ -81,6 +86,8 @@ t.test('in headless Chromium', async (t) => {
       const rtt = await client.ping();
       const ack = await client.sendTo('bob', 'from the browser');
       const offline = await client.sendTo('nobody', 'x').catch((e: { code: string; name: string }) => `${e.name} ${e.code}`);
+      const stored = await client.sendToGroup('party', 'to the party');
+      const page = await client.history(groupConversationId('party'));
       return {
         userId: connected.userId,
         sessionId: connected.sessionId,
@@ -88,6 +95,8 @@ t.test('in headless Chromium', async (t) => {
         ack: ack.status,
         ackId: ack.id,
         offline,
+        stored: { status: stored.status, conversation: stored.conversation, seq: stored.seq },
+        page: page.map((m) => [m.seq, m.from, m.content]),
         closes,
         hasNodeGlobals: typeof (globalThis as { process?: unknown }).process !== 'undefined',
       };
@@ -99,6 +108,9 @@ t.test('in headless Chromium', async (t) => {
   t.match(result.ackId, /^[0-9a-f-]{36}$|^[0-9a-z]+-[0-9a-z]+-[0-9a-z]+$/, `client message id ${result.ackId}`);
   t.ok(result.rtt >= 0 && result.rtt < 5000, `rtt in the browser ${result.rtt.toFixed(1)} ms`);
   t.match(await received, { from: 'browser', content: 'from the browser' });
+  t.same(result.stored, { status: 'stored', conversation: 'group:party', seq: 1 }, 'sendToGroup in the browser');
+  t.same(result.page, [[1, 'browser', 'to the party']], 'history in the browser');
+  t.match(await heardInGroup, { type: 'group', group: 'party', seq: 1, from: 'browser', content: 'to the party' });
 
   // The server drops the browser's connection (going away): it reconnects on its own.
   await page.evaluate(() => {

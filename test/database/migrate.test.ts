@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -21,6 +22,11 @@ import { testPostgres } from '../helpers/services.ts';
 
 const REPO_MIGRATIONS = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
 const INIT = '20261122000000_init';
+/** Every migration of the repository, in the order they apply (the first is INIT). */
+const ALL = readdirSync(REPO_MIGRATIONS, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
 
 /** A private copy of the migrations folder the test may edit. */
 async function migrationsCopy(t: Tap): Promise<string> {
@@ -57,7 +63,8 @@ t.test('the default migrations folder is the repository one, whatever the cwd', 
 t.test('PGlite: applies on an empty database, then nothing; Prisma-shaped history', async (t) => {
   const { db } = await freshPglite(t);
   const logs: string[] = [];
-  t.same(await migrate(db, { log: (m) => logs.push(m) }), { applied: [INIT] });
+  t.equal(ALL[0], INIT);
+  t.same(await migrate(db, { log: (m) => logs.push(m) }), { applied: ALL });
   t.match(logs.join('\n'), /applying migration 20261122000000_init/);
   t.same(await migrate(db, {}), { applied: [] }, 're-run applies nothing');
 
@@ -76,8 +83,11 @@ t.test('PGlite: applies on an empty database, then nothing; Prisma-shaped histor
     { column_name: 'applied_steps_count', data_type: 'integer', len: null, is_nullable: 'NO', column_default: '0' },
   ]);
 
-  const rows = await db.query<Record<string, unknown>>('SELECT * FROM _prisma_migrations');
-  t.equal(rows.length, 1);
+  const rows = await db.query<Record<string, unknown>>('SELECT * FROM _prisma_migrations ORDER BY migration_name');
+  t.same(
+    rows.map((r) => r.migration_name),
+    ALL,
+  );
   const row = rows[0]!;
   const sqlBytes = await readFile(join(REPO_MIGRATIONS, INIT, 'migration.sql'));
   t.equal(row.checksum, createHash('sha256').update(sqlBytes).digest('hex'), 'checksum = sha256 of the file bytes');
@@ -117,7 +127,7 @@ t.test('a migration recorded but missing from the folder is refused', async (t) 
   const { db } = await freshPglite(t);
   await mkdir(join(dir, '20990101000000_extra'));
   await writeFile(join(dir, '20990101000000_extra', 'migration.sql'), 'CREATE TABLE extra (id INTEGER);\n');
-  t.same(await migrate(db, { migrationsDir: dir }), { applied: [INIT, '20990101000000_extra'] }, 'applied in folder order');
+  t.same(await migrate(db, { migrationsDir: dir }), { applied: [...ALL, '20990101000000_extra'] }, 'applied in folder order');
   await rm(join(dir, '20990101000000_extra'), { recursive: true });
   await t.rejects(migrate(db, { migrationsDir: dir }), {
     name: 'MigrationError',
@@ -152,7 +162,11 @@ t.test('a migration that fails leaves neither its changes nor a history row', as
   await writeFile(join(dir, '20990101000000_broken', 'migration.sql'), 'CREATE TABLE half (id INTEGER);\nSELECT 1/0;\n');
   await t.rejects(migrate(db, { migrationsDir: dir }), { name: 'MigrationError', migration: '20990101000000_broken', message: /division by zero/ });
   t.same(await db.query("SELECT to_regclass('half') AS t"), [{ t: null }], 'table of the failed migration rolled back');
-  t.same(await db.query<{ migration_name: string }>('SELECT migration_name FROM _prisma_migrations'), [{ migration_name: INIT }], 'earlier one kept');
+  t.same(
+    await db.query<{ migration_name: string }>('SELECT migration_name FROM _prisma_migrations ORDER BY migration_name'),
+    ALL.map((migration_name) => ({ migration_name })),
+    'earlier ones kept',
+  );
 });
 
 t.test('PostgreSQL: migrations and their history go to the configured schema', async (t) => {
@@ -160,7 +174,7 @@ t.test('PostgreSQL: migrations and their history go to the configured schema', a
   if (!svc) return;
   const db = await openDatabase({ url: svc.url, schema: svc.schema, pgliteDir: 'unused', poolMax: 2, migrate: true });
   t.teardown(() => db.close());
-  t.same(db.appliedMigrations, [INIT]);
+  t.same(db.appliedMigrations, ALL);
   const admin = new pg.Client({ connectionString: svc.url });
   await admin.connect();
   t.teardown(() => admin.end());
@@ -193,7 +207,7 @@ t.test('PostgreSQL: a missing schema is created', async (t) => {
   });
   const db = await openDatabase({ url: svc.url, schema, pgliteDir: 'unused', poolMax: 1, migrate: true });
   t.teardown(() => db.close());
-  t.same(db.appliedMigrations, [INIT]);
+  t.same(db.appliedMigrations, ALL);
   t.equal(await db.prisma.playerSession.count(), 0);
 });
 
@@ -207,9 +221,9 @@ t.test('PostgreSQL: two nodes migrating at once apply each migration exactly onc
     await a.close();
     await b.close();
   });
-  t.same([...a.appliedMigrations, ...b.appliedMigrations], [INIT], 'one applied it, the other found nothing pending');
+  t.same([...a.appliedMigrations, ...b.appliedMigrations], ALL, 'one applied them, the other found nothing pending');
   const rows = await a.prisma.$queryRawUnsafe<{ n: number }[]>('SELECT count(*)::int AS n FROM _prisma_migrations');
-  t.same(rows, [{ n: 1 }]);
+  t.same(rows, [{ n: ALL.length }]);
 });
 
 t.test('PostgreSQL: a node holding the lock too long makes the others fail, not hang', async (t) => {
@@ -234,14 +248,14 @@ t.test('PostgreSQL: a node holding the lock too long makes the others fail, not 
   } finally {
     await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
   }
-  t.same(await withPoolExecutor(pool, (db) => migrate(db, {})), { applied: [INIT] }, 'works once the lock is free');
+  t.same(await withPoolExecutor(pool, (db) => migrate(db, {})), { applied: ALL }, 'works once the lock is free');
 });
 
 t.test('PGlite: two runs on one instance at once apply the migration once', async (t) => {
   const { db } = await freshPglite(t);
   const [a, b] = await Promise.all([migrate(db, {}), migrate(db, {})]);
-  t.same([...a.applied, ...b.applied], [INIT]);
-  t.same(await db.query('SELECT count(*)::int AS n FROM _prisma_migrations'), [{ n: 1 }]);
+  t.same([...a.applied, ...b.applied], ALL);
+  t.same(await db.query('SELECT count(*)::int AS n FROM _prisma_migrations'), [{ n: ALL.length }]);
 });
 
 t.test('PGlite on disk: the directory is created and the data survives a reopen', async (t) => {
@@ -250,7 +264,7 @@ t.test('PGlite on disk: the directory is created and the data survives a reopen'
   const dir = join(root, 'nested', 'pglite');
   const first = await openDatabase({ pgliteDir: dir, poolMax: 1, migrate: true });
   t.equal(first.kind, 'pglite');
-  t.same(first.appliedMigrations, [INIT]);
+  t.same(first.appliedMigrations, ALL);
   await first.prisma.user.create({ data: { id: 'disk-1', username: 'kept' } });
   await first.close();
   await first.close(); // idempotent
@@ -270,7 +284,7 @@ t.test('gatehouse migrate (npm run db:migrate): exit 0 with the applied names, e
     });
   const ok = await run({ PGLITE_DIR: 'memory://' });
   t.equal(ok.code, 0);
-  t.match(ok.stdout, `applied 1 migration(s): ${INIT}`);
+  t.match(ok.stdout, `applied ${ALL.length} migration(s): ${ALL.join(', ')}`);
   const down = await run({ DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/test' });
   t.equal(down.code, 1);
   t.match(down.stderr, /^gatehouse: .*ECONNREFUSED.*\n$/);

@@ -26,6 +26,9 @@ t.test('every server frame type is recognised from its encoding', async (t) => {
     ['broadcast', encodeServerFrame({ type: 'broadcast', content: 'maintenance', ts: 1 })],
     ['kicked', encodeServerFrame({ type: 'kicked', reason: 'admin' })],
     ['reconnect', encodeServerFrame({ type: 'reconnect', reason: 'server restarting', afterMs: 10 })],
+    ['group', encodeServerFrame({ type: 'group', group: 'g', conversation: 'group:g', seq: 1, from: 'a', content: 1, id: 'i', ts: 1 })],
+    ['history', encodeServerFrame({ type: 'history', id: 'h', conversation: 'group:g', messages: [] })],
+    ['recovered', encodeServerFrame({ type: 'recovered', messages: 2 })],
   ];
   for (const [type, frame] of frames) t.equal(FRAME_OUT_TYPES[frameOutType(frame)], type, `${frame.slice(0, 40)} -> ${type}`);
   t.same([...new Set(frames.map(([type]) => type))].sort(), FRAME_OUT_TYPES.filter((n) => n !== 'other').sort(), 'every label is exercised');

@@ -66,7 +66,7 @@ const isTypeBox = (specifier: string) => specifier === '@sinclair/typebox' || sp
 
 /** Packages the pure folders must not know (types included). */
 const FRAMEWORK = /^(fastify|fastify-plugin|@fastify\/.*|ioredis|@prisma\/.*|pg|@electric-sql\/.*)(\/.*)?$/;
-const PURE = ['protocol', 'connection', 'presence', 'cluster', 'delivery', 'gateway'];
+const PURE = ['protocol', 'connection', 'presence', 'cluster', 'delivery', 'chat', 'gateway'];
 
 /**
  * Known crossings of the pure folders, `file -> specifier`, left for the moves under way in

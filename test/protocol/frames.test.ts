@@ -86,6 +86,26 @@ t.test('valid frames of every client type', async (t) => {
       { type: 'ack', id: 'srv-1' },
       { type: 'ack', id: 'srv-1' },
     ],
+    [
+      { type: 'group', group: 'guild-1', content: { text: 'gg' }, id: 'g1', extra: true },
+      { type: 'group', group: 'guild-1', content: { text: 'gg' }, id: 'g1' },
+    ],
+    [
+      { type: 'group', group: 'a:b', content: 0 },
+      { type: 'group', group: 'a:b', content: 0 },
+    ],
+    [
+      { type: 'history', conversation: 'group:guild-1', before: 10, after: 2, limit: 5, id: 'h1' },
+      { type: 'history', conversation: 'group:guild-1', before: 10, after: 2, limit: 5, id: 'h1' },
+    ],
+    [
+      { limit: 1, type: 'history', conversation: 'dm:a:b' },
+      { type: 'history', conversation: 'dm:a:b', limit: 1 },
+    ],
+    [
+      { type: 'received', conversation: 'dm:a:b%3Ac', seq: 0 },
+      { type: 'received', conversation: 'dm:a:b%3Ac', seq: 0 },
+    ],
   ];
   const seen = new Set<string>();
   for (const [input, expected] of cases) {
@@ -124,7 +144,17 @@ t.test('every error row of PROTOCOL.md', async (t) => {
     ['"ping"', 'BAD_JSON', /JSON object/],
     ['{}', 'BAD_MESSAGE', 'type is required'],
     ['{"type":7}', 'BAD_MESSAGE', 'type must be a string'],
-    ['{"type":"pingx"}', 'BAD_MESSAGE', /^type must be one of: ping, message, join, leave, room, ack$/],
+    ['{"type":"pingx"}', 'BAD_MESSAGE', /^type must be one of: ping, message, join, leave, room, ack, group, history, received$/],
+    ['{"type":"group","content":1}', 'BAD_MESSAGE', 'group is required'],
+    ['{"type":"group","group":"a b","content":1}', 'BAD_MESSAGE', /^group must be a group id/],
+    ['{"type":"group","group":"g"}', 'BAD_MESSAGE', 'content is required'],
+    ['{"type":"history"}', 'BAD_MESSAGE', 'conversation is required'],
+    [JSON.stringify({ type: 'history', conversation: 'x'.repeat(400) }), 'BAD_MESSAGE', /^conversation must be a conversation id/],
+    ['{"type":"history","conversation":"dm:a:b","before":-1}', 'BAD_MESSAGE', /^before must be an integer/],
+    ['{"type":"history","conversation":"dm:a:b","after":1.5}', 'BAD_MESSAGE', /^after must be an integer/],
+    ['{"type":"history","conversation":"dm:a:b","limit":0}', 'BAD_MESSAGE', /^limit must be an integer >= 1/],
+    ['{"type":"received","conversation":"dm:a:b"}', 'BAD_MESSAGE', /^seq must be an integer/],
+    ['{"type":"received","seq":1}', 'BAD_MESSAGE', /^conversation must be/],
     ['{"type":"ping","ts":"1"}', 'BAD_MESSAGE', /^ts /],
     ['{"type":"ping","ts":null}', 'BAD_MESSAGE', /^ts /],
     ['{"type":"ping","ts":1e400}', 'BAD_MESSAGE', /^ts must be a finite number/],
@@ -155,7 +185,15 @@ t.test('every error row of PROTOCOL.md', async (t) => {
     else t.match(r.error, error);
   }
   // Rows the parser cannot produce: the table has them, and their frames match the schema.
-  for (const code of ['BINARY_NOT_SUPPORTED', 'USER_OFFLINE', 'RATE_LIMITED', 'NOT_IN_ROOM', 'NOT_AVAILABLE'] as const) {
+  for (const code of [
+    'BINARY_NOT_SUPPORTED',
+    'USER_OFFLINE',
+    'RATE_LIMITED',
+    'NOT_IN_ROOM',
+    'NOT_AVAILABLE',
+    'NOT_IN_GROUP',
+    'UNKNOWN_CONVERSATION',
+  ] as const) {
     t.ok(isFrameErrorCode(code), code);
     const frame = JSON.parse(encodeError(code, FrameErrorText[code], 'c1'));
     t.ok(Value.Check(ServerErrorFrameSchema, frame), `${code} error frame matches the schema`);
@@ -534,6 +572,8 @@ t.test('close-code and error-code tables', async (t) => {
     'NOT_AVAILABLE',
     'FORBIDDEN',
     'ROOM_RATE_LIMITED',
+    'NOT_IN_GROUP',
+    'UNKNOWN_CONVERSATION',
   ]);
   for (const code of FRAME_ERROR_CODES) t.ok(FrameErrorText[code].length > 0, code);
   t.notOk(isFrameErrorCode('toString'), 'no prototype keys');

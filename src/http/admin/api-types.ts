@@ -9,10 +9,13 @@ import type { Static } from '@sinclair/typebox';
 import type { NodesList as NodesListSchema } from '../routes/api/nodes.ts';
 import type {
   ErrorBodySchema,
+  Group as GroupSchema,
+  HistoryPage as HistoryPageSchema,
   LogoutResult as LogoutResultSchema,
   OnlinePlayer as OnlinePlayerSchema,
   OnlinePlayersPage as OnlinePlayersPageSchema,
   RoomsPage as RoomsPageSchema,
+  UserGroups as UserGroupsSchema,
   WsStats as WsStatsSchema,
 } from '../routes/api/schemas.ts';
 import type { StatsHistoryBody } from '../routes/api/stats-history.ts';
@@ -35,3 +38,11 @@ export type OnlinePlayer = Static<typeof OnlinePlayerSchema>;
 export type RoomsPage = Static<typeof RoomsPageSchema>;
 /** POST /api/online/logout. */
 export type LogoutResult = Static<typeof LogoutResultSchema>;
+/** GET /api/groups/:groupId. */
+export type Group = Static<typeof GroupSchema>;
+/** GET /api/conversations/:conversationId/messages. */
+export type HistoryPage = Static<typeof HistoryPageSchema>;
+/** One stored message of {@link HistoryPage}. */
+export type HistoryMessage = HistoryPage['messages'][number];
+/** GET /api/users/:userId/groups. */
+export type UserGroups = Static<typeof UserGroupsSchema>;

@@ -2,7 +2,7 @@
 // Gatehouse admin dashboard: plain ES module, no build step, no dependency. Every number comes
 // from the gateway's admin API with the token the operator typed (kept in sessionStorage, i.e.
 // this tab only). Refreshes every 2 s without reloading. Untrusted strings (user ids, names,
-// room names) only ever go through textContent, never innerHTML.
+// room names, group names, message contents) only ever go through textContent, never innerHTML.
 //
 // Type-checked by `npm run typecheck` (@ts-check, JSDoc): the API's answers are typed from the
 // routes' own schemas through api-types.ts, so a field renamed there fails the typecheck here
@@ -18,6 +18,10 @@
 /** @typedef {import('./api-types.ts').OnlinePlayer} OnlinePlayer */
 /** @typedef {import('./api-types.ts').RoomsPage} RoomsPage */
 /** @typedef {import('./api-types.ts').LogoutResult} LogoutResult */
+/** @typedef {import('./api-types.ts').Group} Group */
+/** @typedef {import('./api-types.ts').HistoryPage} HistoryPage */
+/** @typedef {import('./api-types.ts').HistoryMessage} HistoryMessage */
+/** @typedef {import('./api-types.ts').UserGroups} UserGroups */
 
 const TOKEN_KEY = 'gatehouse.adminToken';
 const REFRESH_MS = 2000;
@@ -26,6 +30,15 @@ const PAGE_SIZE = 50;
 const SEARCH_DEBOUNCE_MS = 250;
 /** The userId characters (GET /api/online/players `prefix`): anything else cannot match. */
 const PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{0,64}$/;
+/** A userId, and a group id (same grammar): GET /api/groups/:groupId answers 400 to anything else. */
+const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** The groups panel shows this many of a group's newest stored messages. */
+const GROUP_MESSAGES = 20;
+/** The groups panel lists this many members at most (a group may have up to GROUP_MAX_MEMBERS). */
+const GROUP_MEMBERS_SHOWN = 200;
+/** Message contents longer than this (characters) are cut for display; the tooltip holds more. */
+const CONTENT_SHOWN = 140;
+const CONTENT_TOOLTIP = 2000;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /**
@@ -34,6 +47,7 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
  * @typedef {{
  *   'token-input': HTMLInputElement,
  *   search: HTMLInputElement,
+ *   'group-input': HTMLInputElement,
  *   'nodes-table': HTMLTableElement,
  *   'players-table': HTMLTableElement,
  *   'prev-page': HTMLButtonElement,
@@ -62,6 +76,8 @@ const state = {
   nextCursor: undefined,
   /** @type {OnlinePlayer[]} */
   players: [],
+  /** whether `players` holds a page the gateway answered (the groups panel marks members from it) */
+  playersLoaded: false,
   roomsMissing: false,
   /** userId prefix searched on the server ('' = everyone) */
   prefix: '',
@@ -69,6 +85,10 @@ const state = {
   view: 0,
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   searchTimer: undefined,
+  /** bumped by each "Show" of the groups panel: answers to an older one are dropped */
+  groupView: 0,
+  /** the same for the list of a player's groups */
+  userGroupsView: 0,
 };
 
 class Unauthorized extends Error {}
@@ -125,6 +145,31 @@ function duration(ms) {
 /** @param {number} t */
 const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
+/** @param {number} t a date and time to the second (the ISO form goes in the tooltip) */
+const stamp = (t) =>
+  new Date(t).toLocaleString([], { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/**
+ * At most `max` characters (code points, so no emoji is cut in half) of `text`, an ellipsis
+ * ending what was cut.
+ * @param {string} text
+ * @param {number} max
+ */
+function truncate(text, max) {
+  if (text.length <= max) return text;
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/**
+ * What a failed answer says, for an error line: the status, and the API's message when it has one.
+ * @param {Answer} answer
+ */
+function failure(answer) {
+  const message = /** @type {ErrorBody | null} */ (answer.body)?.message;
+  return typeof message === 'string' ? `HTTP ${answer.status}: ${message}` : `HTTP ${answer.status}`;
+}
+
 /**
  * @template {keyof HTMLElementTagNameMap} Tag
  * @param {Tag} tag
@@ -178,6 +223,14 @@ function showDashboard() {
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = null;
+  // What the groups panel showed is not for whoever signs in next.
+  state.groupView++;
+  state.userGroupsView++;
+  groupState('');
+  $('user-groups').hidden = true;
+  $('user-groups').replaceChildren();
+  $('group-error').hidden = true;
+  $('group-input').value = '';
   showLogin(message);
 }
 
@@ -224,6 +277,12 @@ function renderPlayers() {
       row = el('tr');
       row.dataset.userId = player.userId;
       for (let i = 0; i < 7; i++) row.append(el('td'));
+      // The userId (the row's key: it never changes) lists the player's groups when clicked.
+      const groups = el('button', player.userId, 'link user-groups');
+      groups.type = 'button';
+      groups.dataset.userId = player.userId;
+      groups.title = `Show the groups of ${player.userId}`;
+      /** @type {HTMLTableCellElement} */ (row.cells[0]).append(groups);
       const action = el('td');
       const button = el('button', 'Log out', 'danger logout');
       button.type = 'button';
@@ -233,7 +292,6 @@ function renderPlayers() {
       row.append(action);
     }
     const cells = /** @type {PlayerCells} */ (row.cells);
-    cells[0].textContent = player.userId;
     cells[1].textContent = player.username;
     const status = player.status ?? 'online';
     if (cells[2].dataset.status !== status) {
@@ -253,6 +311,7 @@ function renderPlayers() {
   $('players-empty').textContent = state.prefix ? `No online player's userId starts with "${state.prefix}".` : 'No player online.';
   $('prev-page').disabled = state.page === 0;
   $('next-page').disabled = state.nextCursor === undefined;
+  markMembers();
 }
 
 /** @param {Answer} answer of GET /api/rooms */
@@ -370,6 +429,210 @@ function niceCeil(n) {
   return 10 * magnitude;
 }
 
+/* ------------------------------------------------------------------ groups */
+
+/**
+ * Shows one state of the groups panel: `data-state` names it (not-found, unavailable, error,
+ * invalid, loading, group) for the tests and the stylesheet.
+ * @param {string} name
+ * @param {...Node} nodes
+ */
+function groupState(name, ...nodes) {
+  const box = $('group');
+  box.dataset.state = name;
+  box.replaceChildren(...nodes);
+}
+
+/** @param {string} what e.g. 'The group' */
+const unavailable = (what) => `The database cannot be reached (HTTP 503): ${what} cannot be read now. Show it again in a moment.`;
+
+/**
+ * A stored message's content as text: a string as it was sent, any other JSON value as JSON.
+ * @param {unknown} content
+ */
+function contentText(content) {
+  if (typeof content === 'string') return content;
+  try {
+    return JSON.stringify(content) ?? String(content);
+  } catch {
+    return String(content);
+  }
+}
+
+/**
+ * The members of the group shown get their status from the page of players shown above (no
+ * request of their own): online or reconnecting when they are on it; offline when that page is
+ * the whole, unfiltered list of online players; no mark otherwise (they may be on another page).
+ */
+function markMembers() {
+  const items = /** @type {NodeListOf<HTMLLIElement>} */ ($('group').querySelectorAll('ul.members li'));
+  if (items.length === 0) return;
+  const statuses = new Map(state.players.map((player) => [player.userId, player.status ?? 'online']));
+  const complete = state.playersLoaded && !state.prefix && state.page === 0 && state.nextCursor === undefined;
+  for (const item of items) {
+    const status = statuses.get(item.dataset.userId ?? '') ?? (complete ? 'offline' : '');
+    const badge = item.querySelector('.status');
+    if (!(badge instanceof HTMLElement) || item.dataset.status === status) continue;
+    item.dataset.status = status;
+    badge.className = status ? `status ${status}` : 'status';
+    badge.textContent = status;
+    badge.hidden = !status;
+  }
+}
+
+/**
+ * The group's newest messages, GROUP_MESSAGES of them. A gateway whose HISTORY_PAGE_MAX is under
+ * that refuses the limit (400): its default page, HISTORY_PAGE_MAX messages, is then the answer.
+ * @param {string} groupId
+ * @returns {Promise<Answer>}
+ */
+async function recentMessages(groupId) {
+  const path = `/api/conversations/${encodeURIComponent(`group:${groupId}`)}/messages`;
+  const answer = await api(`${path}?limit=${GROUP_MESSAGES}`);
+  return answer.status === 400 ? api(path) : answer;
+}
+
+/**
+ * @param {string} groupId
+ * @param {Answer} answer of GET /api/conversations/group:<groupId>/messages
+ */
+function renderMessages(groupId, answer) {
+  const section = el('div', undefined, 'group-messages');
+  const title = el('h3', 'Recent messages');
+  section.append(title);
+  /** @param {string} name @param {HTMLElement} node */
+  const done = (name, node) => {
+    section.dataset.state = name;
+    section.append(node);
+    return section;
+  };
+  if (answer.status === 503) return done('unavailable', el('p', unavailable('its messages'), 'error'));
+  if (answer.status !== 200) return done('error', el('p', `Its messages could not be loaded (${failure(answer)}).`, 'error'));
+  const page = /** @type {HistoryPage} */ (answer.body);
+  const shown = page.messages.slice(-GROUP_MESSAGES);
+  if (shown.length === 0) return done('empty', el('p', `No message is stored in group:${groupId}.`, 'muted'));
+  const older = page.hasMore || page.messages.length > shown.length;
+  title.append(el('span', ` · the ${shown.length} most recent, oldest first${older ? ' (older ones are stored)' : ''}`, 'muted small'));
+  const table = el('table', undefined, 'messages');
+  const thead = el('thead');
+  const head = el('tr');
+  head.append(el('th', 'Seq'), el('th', 'Time'), el('th', 'From'), el('th', 'Content'));
+  thead.append(head);
+  const tbody = el('tbody');
+  for (const message of shown) {
+    const tr = el('tr');
+    tr.dataset.seq = String(message.seq);
+    const time = el('td', stamp(message.ts), 'time');
+    time.title = new Date(message.ts).toISOString();
+    const from = message.from === undefined ? el('td', 'server', 'from muted') : el('td', message.from, 'from');
+    const text = contentText(message.content);
+    const content = el('td', truncate(text, CONTENT_SHOWN), 'content');
+    if (content.textContent !== text) content.title = truncate(text, CONTENT_TOOLTIP);
+    tr.append(el('td', String(message.seq), 'seq num'), time, from, content);
+    tbody.append(tr);
+  }
+  table.append(thead, tbody);
+  return done('messages', table);
+}
+
+/**
+ * @param {string} groupId
+ * @param {Answer} group of GET /api/groups/:groupId
+ * @param {Answer} messages of GET /api/conversations/group:<groupId>/messages
+ */
+function renderGroup(groupId, group, messages) {
+  if (group.status === 404) return groupState('not-found', el('p', `No group "${groupId}" (GET /api/groups answered 404).`, 'muted'));
+  if (group.status === 503) return groupState('unavailable', el('p', unavailable('the group'), 'error'));
+  if (group.status !== 200) return groupState('error', el('p', `The group could not be loaded (${failure(group)}).`, 'error'));
+  const body = /** @type {Group} */ (group.body);
+  const head = el('div', undefined, 'group-head');
+  const created = el('span', `created ${stamp(body.createdAt)}`, 'muted');
+  created.title = new Date(body.createdAt).toISOString();
+  head.append(el('span', body.name, 'group-name'), el('code', body.id, 'group-id'), created);
+
+  const members = el('div', undefined, 'group-members');
+  members.append(el('h3', `Members (${num(body.members.length)})`));
+  if (body.members.length === 0) members.append(el('p', 'No member.', 'muted'));
+  else {
+    const list = el('ul', undefined, 'members');
+    for (const userId of body.members.slice(0, GROUP_MEMBERS_SHOWN)) {
+      const item = el('li');
+      item.dataset.userId = userId;
+      const badge = el('span', '', 'status');
+      badge.hidden = true;
+      item.append(el('span', userId, 'member-id'), badge);
+      list.append(item);
+    }
+    members.append(list);
+    if (body.members.length > GROUP_MEMBERS_SHOWN) {
+      members.append(el('p', `The first ${num(GROUP_MEMBERS_SHOWN)} of ${num(body.members.length)} members, in userId order.`, 'muted small'));
+    }
+  }
+  groupState('group', head, members, renderMessages(groupId, messages));
+  markMembers();
+}
+
+/** Shows the group whose id the input holds: the group, then its recent messages. */
+async function showGroup() {
+  const groupId = $('group-input').value.trim();
+  const view = ++state.groupView;
+  const error = $('group-error');
+  const valid = ID_PATTERN.test(groupId);
+  error.hidden = valid;
+  error.textContent = valid ? '' : groupId ? 'A group id has 1 to 64 letters, digits and _ . : - only: no group has this one.' : 'Type a group id.';
+  if (!valid) return groupState('invalid');
+  groupState('loading', el('p', `Loading group ${groupId}…`, 'muted'));
+  try {
+    const [group, messages] = await Promise.all([api(`/api/groups/${encodeURIComponent(groupId)}`), recentMessages(groupId)]);
+    if (view === state.groupView) renderGroup(groupId, group, messages);
+  } catch (failed) {
+    if (failed instanceof Unauthorized) return signOut('The admin token was refused. Sign in again.');
+    if (view === state.groupView) groupState('error', el('p', `The group could not be loaded (${/** @type {Error} */ (failed).message}).`, 'error'));
+  }
+}
+
+/**
+ * Lists a player's groups (clicked userId in the players table) above the group, each a link
+ * that shows it.
+ * @param {string} userId
+ */
+async function showUserGroups(userId) {
+  const box = $('user-groups');
+  const view = ++state.userGroupsView;
+  box.hidden = false;
+  box.dataset.userId = userId;
+  box.dataset.state = 'loading';
+  box.replaceChildren(el('p', `Groups of ${userId}: loading…`, 'muted'));
+  $('groups-panel').scrollIntoView({ block: 'nearest' });
+  /** @type {Answer} */
+  let answer;
+  try {
+    answer = await api(`/api/users/${encodeURIComponent(userId)}/groups`);
+  } catch (failed) {
+    if (failed instanceof Unauthorized) return signOut('The admin token was refused. Sign in again.');
+    answer = { status: 0, body: { message: /** @type {Error} */ (failed).message } };
+  }
+  if (view !== state.userGroupsView) return;
+  const line = el('p');
+  line.append(el('span', `Groups of ${userId}: `, 'muted'));
+  if (answer.status === 200) {
+    const groups = /** @type {UserGroups} */ (answer.body).groups;
+    box.dataset.state = groups.length === 0 ? 'empty' : 'groups';
+    if (groups.length === 0) line.append(el('span', 'none.', 'muted'));
+    for (const groupId of groups) {
+      const link = el('button', groupId, 'link group-link');
+      link.type = 'button';
+      link.dataset.groupId = groupId;
+      link.title = `Show group ${groupId}`;
+      line.append(link, ' ');
+    }
+  } else {
+    box.dataset.state = answer.status === 503 ? 'unavailable' : 'error';
+    line.append(el('span', answer.status === 503 ? unavailable('their groups') : `They could not be loaded (${failure(answer)}).`, 'error'));
+  }
+  box.replaceChildren(line);
+}
+
 /* ------------------------------------------------------------------ data */
 
 /**
@@ -401,6 +664,7 @@ async function loadPlayers() {
   if (answer.status !== 200) throw new Error(`players: HTTP ${answer.status}`);
   const body = /** @type {OnlinePlayersPage} */ (answer.body);
   state.players = body.players;
+  state.playersLoaded = true;
   state.nextCursor = body.nextCursor;
   const total = body.total;
   if (!prefix) $('stat-online').textContent = num(total);
@@ -510,8 +774,20 @@ $('search').addEventListener('keydown', (event) => {
   if (event.key === 'Enter') search(); // no need to wait for the pause
 });
 $('players-table').addEventListener('click', (event) => {
-  const button = /** @type {HTMLButtonElement | null} */ (/** @type {Element} */ (event.target).closest('button.logout'));
-  if (button) void logout(/** @type {string} */ (button.dataset.userId));
+  const button = /** @type {HTMLButtonElement | null} */ (/** @type {Element} */ (event.target).closest('button.logout, button.user-groups'));
+  if (!button) return;
+  const userId = /** @type {string} */ (button.dataset.userId);
+  void (button.classList.contains('logout') ? logout(userId) : showUserGroups(userId));
+});
+$('group-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void showGroup();
+});
+$('user-groups').addEventListener('click', (event) => {
+  const link = /** @type {HTMLButtonElement | null} */ (/** @type {Element} */ (event.target).closest('button.group-link'));
+  if (!link) return;
+  $('group-input').value = /** @type {string} */ (link.dataset.groupId);
+  void showGroup();
 });
 $('next-page').addEventListener('click', () => {
   if (state.nextCursor === undefined) return;

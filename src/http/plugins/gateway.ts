@@ -62,6 +62,9 @@ function settingsFrom(config: Config) {
     maxRoomChangesPerSec: config.MAX_ROOM_CHANGES_PER_SEC,
     roomFlushMs: config.ROOM_FLUSH_MS,
     deliveryReceiptTimeoutMs: config.DELIVERY_RECEIPT_TIMEOUT_MS,
+    historyPageMax: config.HISTORY_PAGE_MAX,
+    messagePersistence: config.MESSAGE_PERSISTENCE,
+    recoveryMaxMessages: config.RECOVERY_MAX_MESSAGES,
   };
 }
 
@@ -106,6 +109,7 @@ export default fp(
       now,
       offlineQueue: app.offlineQueue,
       roomDirectory: app.roomDirectory,
+      chat: { groups: app.groups, messages: app.messageStore, positions: app.conversationPositions },
       statsExchange,
     });
     // With Redis, the lease is renewed from a worker thread while the main loop shows progress.
@@ -233,5 +237,5 @@ export default fp(
       await lifecycle.stop();
     });
   },
-  { name: 'gateway', dependencies: ['config', 'database', 'online-store', 'auth'] },
+  { name: 'gateway', dependencies: ['config', 'database', 'chat', 'online-store', 'auth'] },
 );

@@ -64,6 +64,7 @@ export default fp(
           { name: 'stats', description: 'Counters of a gateway node' },
           { name: 'health', description: 'Liveness and readiness probes (no authentication)' },
           { name: 'websocket', description: 'The WebSocket endpoint of game and chat clients' },
+          { name: 'chat', description: 'Persistent groups and the stored history of conversations (groups and direct messages)' },
         ],
         components: {
           securitySchemes: {

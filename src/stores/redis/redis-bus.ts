@@ -404,6 +404,9 @@ export function decodeEnvelope(raw: string): BusEnvelope | null {
     case 'offline':
       if (!isString(message.userId)) return null;
       break;
+    case 'group-member':
+      if (!isString(message.userId) || !isString(message.group) || typeof message.member !== 'boolean') return null;
+      break;
     case 'stats-request':
       if (!isString(message.requestId)) return null;
       break;

@@ -72,6 +72,8 @@ export function sampleMessages(): BusMessage[] {
     { kind: 'broadcast', frame: big },
     { kind: 'room', room: 'lobby:eu-1_a.b', frame: unicode },
     { kind: 'offline', userId: 'u-4' },
+    { kind: 'group-member', userId: 'u-6', group: 'guild-1', member: true },
+    { kind: 'group-member', userId: 'u-6', group: 'guild-1', member: false },
     { kind: 'deliver', userId: 'u-5', frame: unicode, ref: 'x1.2z' },
     {
       kind: 'receipts',

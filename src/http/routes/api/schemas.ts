@@ -7,6 +7,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { MAX_PAGE_LIMIT } from '../../../presence/online-paging.ts';
 import { NODE_ID_PATTERN, ROOM_PATTERN, USER_ID_PATTERN, USER_ID_PREFIX_PATTERN } from '../../../protocol/ids.ts';
+import { DEFAULT_HISTORY_LIMIT } from '../../../chat/history-page.ts';
 
 const EXAMPLE_TIME = 1763800000000;
 
@@ -449,3 +450,157 @@ export const UserPushResult = Type.Object(
   },
 );
 export type UserPushResult = Static<typeof UserPushResult>;
+
+/* ----------------------------------------------------------------------------------------- */
+/* Groups and conversation history (http/routes/api/groups.ts, group-members.ts,             */
+/* conversation-history.ts)                                                                  */
+
+const GroupId = (description: string) => Type.String({ pattern: USER_ID_PATTERN, description, examples: ['guild-1'] });
+
+/** The request bound of a member list; GROUP_MAX_MEMBERS (configured, at most this) is checked by the route. */
+export const GROUP_MEMBERS_LIMIT = 100_000;
+
+export const CreateGroupBody = Type.Object(
+  {
+    id: Type.Optional(GroupId(`The group id (the userId grammar: ${USER_ID_PATTERN}); its conversation is \`group:<id>\`. Default: a random UUID.`)),
+    name: Type.String({ minLength: 1, maxLength: 100, description: 'Display name, 1-100 characters', examples: ['Guild'] }),
+    members: Type.Array(UserId('A member'), {
+      maxItems: GROUP_MEMBERS_LIMIT,
+      description: 'The first members (duplicates count once), at most GROUP_MAX_MEMBERS (500); may be empty',
+      examples: [['alice', 'bob']],
+    }),
+  },
+  {
+    description: 'The group to create',
+    additionalProperties: false,
+    examples: [{ id: 'guild-1', name: 'Guild', members: ['alice', 'bob'] }],
+  },
+);
+export type CreateGroupBody = Static<typeof CreateGroupBody>;
+
+export const Group = Type.Object(
+  {
+    id: GroupId('The group'),
+    name: Type.String({ description: 'Display name', examples: ['Guild'] }),
+    createdAt: Millis('When the group was created, ms since the Unix epoch'),
+    members: Type.Array(UserId('A member'), { description: 'Every member, in code-point order of their userIds' }),
+  },
+  {
+    description: 'A persistent group',
+    additionalProperties: false,
+    examples: [{ id: 'guild-1', name: 'Guild', createdAt: EXAMPLE_TIME, members: ['alice', 'bob'] }],
+  },
+);
+export type Group = Static<typeof Group>;
+
+export const GroupParams = Type.Object({ groupId: GroupId('The group') });
+export type GroupParams = Static<typeof GroupParams>;
+
+export const GroupMemberParams = Type.Object({ groupId: GroupId('The group'), userId: UserId('The member') });
+export type GroupMemberParams = Static<typeof GroupMemberParams>;
+
+export const MemberAdded = Type.Object(
+  {
+    groupId: GroupId('The group'),
+    userId: UserId('The member'),
+    status: Type.Union([Type.Literal('added'), Type.Literal('already_member')], {
+      description: 'added: the user is a member from now on (their live sessions get the group messages at once); already_member: nothing changed',
+      examples: ['added'],
+    }),
+  },
+  { description: 'Outcome of the addition', additionalProperties: false, examples: [{ groupId: 'guild-1', userId: 'carol', status: 'added' }] },
+);
+export type MemberAdded = Static<typeof MemberAdded>;
+
+export const MemberRemoved = Type.Object(
+  {
+    groupId: GroupId('The group'),
+    userId: UserId('The former member'),
+    status: Type.Union([Type.Literal('removed'), Type.Literal('not_member')], {
+      description:
+        'removed: the user is no longer a member (their live sessions stop getting the group messages at once); not_member: nothing changed (admin token only: a player who is not a member gets 404)',
+      examples: ['removed'],
+    }),
+  },
+  { description: 'Outcome of the removal', additionalProperties: false, examples: [{ groupId: 'guild-1', userId: 'carol', status: 'removed' }] },
+);
+export type MemberRemoved = Static<typeof MemberRemoved>;
+
+export const UserGroups = Type.Object(
+  {
+    userId: UserId('The user'),
+    groups: Type.Array(GroupId('A group of the user'), { description: 'The ids of every group the user is a member of, in code-point order (empty: none)' }),
+  },
+  { description: "A user's groups", additionalProperties: false, examples: [{ userId: 'alice', groups: ['guild-1', 'party-7'] }] },
+);
+export type UserGroups = Static<typeof UserGroups>;
+
+export { DEFAULT_HISTORY_LIMIT };
+/** The largest HISTORY_PAGE_MAX (src/config.ts): the schema's bound, the configured one is checked by the route. */
+export const HISTORY_LIMIT_MAX = 1000;
+
+export const ConversationParams = Type.Object({
+  conversationId: Type.String({
+    description:
+      'The conversation: `group:<groupId>`, or `dm:<userA>:<userB>` for two users (sorted in code-point order, every `:` inside a userId written `%3A`). ' +
+      'URL-encode it as a path segment (encodeURIComponent): `dm:a:b%3Ac` is sent as `dm%3Aa%3Ab%253Ac`',
+    examples: ['group:guild-1'],
+  }),
+});
+export type ConversationParams = Static<typeof ConversationParams>;
+
+const Seq = (description: string) => Type.Integer({ minimum: 0, description, examples: [42] });
+
+export const HistoryQuery = Type.Object({
+  before: Type.Optional(Seq('Only messages with a smaller seq: the page is the newest of them (page back with the first seq of the previous page)')),
+  after: Type.Optional(Seq('Only messages with a greater seq: the page is the oldest of them (page forward with the last seq of the previous page)')),
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: HISTORY_LIMIT_MAX,
+      description: `Messages per page, 1..HISTORY_PAGE_MAX (100); default ${DEFAULT_HISTORY_LIMIT} (HISTORY_PAGE_MAX when that is smaller)`,
+      examples: [DEFAULT_HISTORY_LIMIT],
+    }),
+  ),
+});
+export type HistoryQuery = Static<typeof HistoryQuery>;
+
+const HistoryMessage = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 1, description: 'Position in the conversation: 1, 2, 3, ... with no gap and no repeat', examples: [42] }),
+    id: Type.String({ description: 'Server message id (the `id` its recipients got)', examples: ['0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d'] }),
+    from: Type.Optional(UserId('The sender; absent for a message the server sent')),
+    content: Type.Unknown({ description: 'The content, the JSON value that was sent', examples: [{ text: 'gg' }] }),
+    ts: Millis('When the server took the message in, ms since the Unix epoch'),
+  },
+  { description: 'A stored message', additionalProperties: false },
+);
+
+export const HistoryPage = Type.Object(
+  {
+    conversationId: Type.String({ description: 'The conversation', examples: ['group:guild-1'] }),
+    messages: Type.Array(HistoryMessage, { description: 'This page, in ascending seq' }),
+    hasMore: Type.Boolean({
+      description:
+        'true when the conversation has more messages on the side this page was taken from: older ones (page back with before=<first seq>) ' +
+        'for the newest page or a `before` page, newer ones (page on with after=<last seq>) for an `after` page',
+      examples: [false],
+    }),
+  },
+  {
+    description:
+      "One page of a conversation's stored messages, in ascending seq (a page cut short by its size still holds whole messages, and hasMore is then true)",
+    additionalProperties: false,
+    examples: [
+      {
+        conversationId: 'group:guild-1',
+        messages: [
+          { seq: 41, id: '3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f', from: 'alice', content: { text: 'gg' }, ts: EXAMPLE_TIME },
+          { seq: 42, id: '0b6f1c2e-3d4a-4f5b-8c6d-7e8f9a0b1c2d', from: 'bob', content: 'see you tomorrow', ts: EXAMPLE_TIME + 4_000 },
+        ],
+        hasMore: true,
+      },
+    ],
+  },
+);
+export type HistoryPage = Static<typeof HistoryPage>;

@@ -1,0 +1,110 @@
+/**
+ * The batching of stored messages, on a store whose transactions the test completes by hand
+ * (what a slow database looks like): one batch in flight, what arrives meanwhile goes together in
+ * the next, seqs handed back in order, a failed batch fails only its own messages, the waiting
+ * bound refuses at once. The database side itself is test/chat/message-store.test.ts.
+ */
+import t from 'tap';
+import { MessageWriter } from '../../src/chat/message-writer.ts';
+import type { NewMessage } from '../../src/chat/message-store.ts';
+
+/** A store whose `append` calls wait until the test settles them; seqs count per conversation. */
+function handStore() {
+  const calls: Array<{ messages: NewMessage[]; settle: (ok: boolean) => void }> = [];
+  const last = new Map<string, number>();
+  return {
+    calls,
+    append(messages: readonly NewMessage[]): Promise<number[]> {
+      return new Promise((resolve, reject) => {
+        calls.push({
+          messages: [...messages],
+          settle: (ok) => {
+            if (!ok) return reject(new Error('database down'));
+            resolve(
+              messages.map((m) => {
+                const seq = (last.get(m.conversationId) ?? 0) + 1;
+                last.set(m.conversationId, seq);
+                return seq;
+              }),
+            );
+          },
+        });
+      });
+    },
+  };
+}
+
+const message = (n: number, conversationId = 'group:g'): NewMessage => ({ conversationId, id: `m${n}`, sender: 'alice', content: String(n), sentAt: n });
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+t.test('one batch in flight; what arrives meanwhile is written together next, in order', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1000 });
+  const first = writer.write(message(1))!;
+  await tick();
+  const later = [2, 3, 4].map((n) => writer.write(message(n))!);
+  await tick();
+  t.equal(store.calls.length, 1, 'the second batch waits for the first');
+  t.equal(writer.pending, 4);
+  store.calls[0]!.settle(true);
+  t.equal(await first, 1);
+  await tick();
+  t.same(
+    store.calls[1]!.messages.map((m) => m.id),
+    ['m2', 'm3', 'm4'],
+    'one transaction for the three',
+  );
+  store.calls[1]!.settle(true);
+  t.same(await Promise.all(later), [2, 3, 4], 'seqs in the order written');
+  t.equal(writer.batches, 2);
+  t.equal(writer.stored, 4);
+});
+
+t.test('batches are cut at maxBatch', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 2, maxPending: 1000 });
+  const all = [1, 2, 3, 4, 5].map((n) => writer.write(message(n))!);
+  for (let i = 0; i < 3; i++) {
+    await tick();
+    store.calls[i]!.settle(true);
+  }
+  t.same(await Promise.all(all), [1, 2, 3, 4, 5]);
+  t.same(
+    store.calls.map((c) => c.messages.length),
+    [1, 2, 2],
+    'the first alone (nothing was waiting), then two at most',
+  );
+});
+
+t.test('a failed batch rejects its own messages only; the next batch is written', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1000 });
+  const lost = writer.write(message(1))!;
+  await tick();
+  const next = writer.write(message(2))!;
+  store.calls[0]!.settle(false);
+  await t.rejects(lost, /database down/);
+  await tick();
+  store.calls[1]!.settle(true);
+  t.equal(await next, 1, 'the failed one took no seq');
+  t.equal(writer.failedBatches, 1);
+});
+
+t.test('over maxPending, write refuses at once', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 2 });
+  const a = writer.write(message(1));
+  const b = writer.write(message(2));
+  t.equal(writer.write(message(3)), undefined, 'refused: two are waiting');
+  store.calls[0]!.settle(true);
+  await a;
+  await tick();
+  store.calls[1]!.settle(true);
+  await b;
+  const d = writer.write(message(4));
+  t.ok(d, 'taken again once they are written');
+  await tick();
+  store.calls[2]!.settle(true);
+  t.equal(await d, 3);
+  await writer.flushed();
+});
