@@ -111,6 +111,9 @@ export class TestClient {
       reconnect: false,
       pingIntervalMs: 0,
       autoAck: false,
+      // Protocol tests send `received` and fetch history themselves.
+      acknowledgeStored: false,
+      fillGaps: false,
     });
     return new Promise((resolve, reject) => {
       sdk.once('open', () => resolve(TestClient.attach(sdk)));
