@@ -69,6 +69,12 @@ interface Gate {
   fetching: boolean;
   /** Another fetch was asked for while one was in flight. */
   again: boolean;
+  /**
+   * Control frames pass: only the stored-message recovery is being read (no offline replay), and
+   * answers need not wait behind it (a client's burst of frames right after `connected` would
+   * otherwise overflow the held frames' bound).
+   */
+  controlOpen?: boolean;
 }
 
 interface Replayed {
@@ -126,6 +132,7 @@ export class OfflineReplay {
       return [] as string[];
     });
     if (skipQueue) {
+      gate.controlOpen = true;
       void recovered.then((frames) => {
         gate.fetching = false;
         if (this.gates.get(session) !== gate) return;
@@ -179,7 +186,7 @@ export class OfflineReplay {
   sendControl(session: Session, frame: string): boolean {
     if (this.gates.size !== 0) {
       const gate = this.gates.get(session);
-      if (gate) return this.holdIn(session, gate.heldControl, frame);
+      if (gate && !gate.controlOpen) return this.holdIn(session, gate.heldControl, frame);
     }
     return session.sendControl(frame);
   }
