@@ -126,24 +126,13 @@ export class OfflineReplay {
    * recovery is logged; the session starts without it (its next login recovers the same).
    */
   private recover(session: Session, gate: Gate, recovery: NonNullable<OfflineReplayOptions['recovery']>, skipQueue: boolean): void {
-    gate.fetching = true;
     const recovered = recovery.read(session).catch((error: unknown) => {
       this.options.log.warn({ userId: session.userId, err: (error as Error).message }, 'stored messages not recovered at login (the next login tries again)');
       return [] as string[];
     });
-    if (skipQueue) {
-      gate.controlOpen = true;
-      void recovered.then((frames) => {
-        gate.fetching = false;
-        if (this.gates.get(session) !== gate) return;
-        for (const frame of frames) gate.pending.push({ id: '', frame, queuedAt: 0 });
-        if (gate.again && this.queue) return this.fetch(session, gate);
-        gate.closed = false;
-        this.pump(session, gate);
-      });
-      return;
-    }
-    this.fetch(session, gate, recovered);
+    // Without an offline replay to fence, answers need not wait for the recovery.
+    if (skipQueue) gate.controlOpen = true;
+    this.fetch(session, gate, recovered, !skipQueue);
   }
 
   /**
@@ -226,11 +215,14 @@ export class OfflineReplay {
     this.timer = undefined;
   }
 
-  /** Reads the offline queue; `recovered` (the login's recovery, in flight) is queued after its entries. */
-  private fetch(session: Session, gate: Gate, recovered?: Promise<string[]>): void {
+  /**
+   * Reads the offline queue (unless `readQueue` is false: the login saw none); `recovered` (the
+   * login's recovery, in flight) is queued after its entries.
+   */
+  private fetch(session: Session, gate: Gate, recovered?: Promise<string[]>, readQueue = true): void {
     gate.fetching = true;
     gate.again = false;
-    Promise.all([this.queue!.read(session.userId, this.options.now()), recovered]).then(
+    Promise.all([readQueue ? this.queue!.read(session.userId, this.options.now()) : [], recovered]).then(
       ([entries, frames]) => {
         gate.fetching = false;
         if (this.gates.get(session) !== gate) return; // closed meanwhile
