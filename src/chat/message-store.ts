@@ -1,7 +1,9 @@
 /**
  * Where stored chat messages live (PostgreSQL or the embedded database): every conversation has
- * a sequence, 1, 2, 3, ... with no gap and no repeat, handed out in the transaction that makes
- * the messages durable. Direct conversations remember their two participants (to find a user's
+ * a sequence, 1, 2, 3, ... with no repeat. `append` hands the numbers out in the transaction
+ * that makes the messages durable (no gap); `appendNumbered` stores messages numbered before
+ * (conversation-sequencer.ts: delivered first, stored behind), where a number whose message never
+ * came is a gap. Direct conversations remember their two participants (to find a user's
  * conversations when they come back); groups have their members (group-store.ts).
  */
 
@@ -34,12 +36,6 @@ export interface HistoryQuery {
   limit: number;
 }
 
-/** A conversation of a user and how far it goes. */
-export interface ConversationPosition {
-  conversationId: string;
-  lastSeq: number;
-}
-
 export interface MessageStore {
   /**
    * Stores the messages in one transaction and returns their seqs, in input order. Messages of
@@ -47,10 +43,18 @@ export interface MessageStore {
    * records its two participants. Resolved = durable; rejected = nothing stored.
    */
   append(messages: readonly NewMessage[]): Promise<number[]>;
+  /**
+   * Stores messages that carry their seq already, in one transaction, and moves each
+   * conversation's last seq up to the highest stored. Per message, in input order: true = its row
+   * is durable (stored now, or by an earlier try of the same batch: same id), false = that seq
+   * of the conversation holds another message (the counter handed it out twice after it was
+   * lost), and this one was not stored. Rejected = nothing stored.
+   */
+  appendNumbered(messages: readonly StoredMessage[]): Promise<boolean[]>;
+  /** The highest seq a conversation has (0: no message yet, or no such conversation). */
+  lastSeq(conversationId: string): Promise<number>;
   /** A page of a conversation (empty when it does not exist). */
   page(conversationId: string, query: HistoryQuery): Promise<StoredMessage[]>;
-  /** The direct conversations of a user and the conversations of their groups, with their last seq (0: none yet). */
-  positionsOf(userId: string): Promise<ConversationPosition[]>;
   /**
    * Retention: deletes messages sent before `cutoffMs` and those beyond the newest
    * `keepPerConversation` of their conversation, at most `limit` rows; returns how many went.

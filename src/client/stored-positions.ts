@@ -20,7 +20,8 @@
  *   the gap is closed; the missing messages are emitted as ordinary `message` / `group` events in
  *   seq order, never one already given. One fill per conversation, at most two at once; failures
  *   retried with backoff; a conversation in the recovery's `more` is paged the same way until a
- *   page comes back empty. Seqs the history no longer has (retention) are skipped.
+ *   page comes back empty. Seqs the history does not have are skipped: gone with retention, or
+ *   never stored (a direct message numbered and delivered whose node died before storing it).
  * - **`received`**: each advance of N is reported to the server, at most once per 250 ms per
  *   conversation, with the latest N, and at most `RECEIVED_PER_TICK` frames per 250 ms in all (the
  *   frames count against the server's inbound rate limit); what is pending is sent right before a
@@ -318,7 +319,7 @@ export class StoredPositions {
     const messages = Array.isArray(page) ? page.filter((m) => typeof m?.seq === 'number' && m.seq > after) : [];
     const first = messages[0]?.seq;
     if (first === undefined) {
-      // Nothing after N: caught up. Seqs seen above it are no longer in the history (retention):
+      // Nothing after N: caught up. Seqs seen above it are not in the history (retention, or never stored):
       // what is missing is gone.
       state.untilEnd = false;
       if (state.above.size > 0) {

@@ -4,6 +4,7 @@
  * (where each conversation stands for each user, then the messages of the ranges that fit the
  * bound, by primary key), and a batch of positions is one upsert.
  */
+import { type MessageRow, storedMessage } from './message-rows.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { ConversationPositions, MissedMessages, Position } from '../chat/conversation-positions.ts';
 
@@ -45,14 +46,8 @@ interface BehindRow {
   last_seq: bigint;
 }
 
-interface MessageRow {
+interface MissedRow extends MessageRow {
   user_id: string;
-  conversation_id: string;
-  seq: bigint;
-  id: string;
-  sender: string | null;
-  content: string;
-  sent_at: Date;
 }
 
 export class PrismaConversationPositions implements ConversationPositions {
@@ -93,17 +88,8 @@ export class PrismaConversationPositions implements ConversationPositions {
       budget -= upto - after;
       if (upto < last) missed.more.push(row.conversation_id);
     }
-    const rows = await this.prisma.$queryRawUnsafe<MessageRow[]>(RANGES, users, ids, afters, uptos);
-    for (const row of rows) {
-      result.get(row.user_id)!.messages.push({
-        conversationId: row.conversation_id,
-        seq: Number(row.seq),
-        id: row.id,
-        sender: row.sender,
-        content: row.content,
-        sentAt: row.sent_at.getTime(),
-      });
-    }
+    const rows = await this.prisma.$queryRawUnsafe<MissedRow[]>(RANGES, users, ids, afters, uptos);
+    for (const row of rows) result.get(row.user_id)!.messages.push(storedMessage(row));
     return result;
   }
 

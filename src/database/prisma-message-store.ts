@@ -7,7 +7,8 @@
  */
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { parseConversationId } from '../protocol/conversation-ids.ts';
-import type { ConversationPosition, HistoryQuery, MessageStore, NewMessage, StoredMessage } from '../chat/message-store.ts';
+import { type MessageRow, storedMessage } from './message-rows.ts';
+import type { HistoryQuery, MessageStore, NewMessage, StoredMessage } from '../chat/message-store.ts';
 
 /*
  * One statement for the batch, so one transaction: it commits whole or not at all.
@@ -57,6 +58,50 @@ participants AS (
 )
 SELECT id, last_seq FROM bumped`;
 
+/*
+ * appendNumbered's one statement: the messages come with their seqs.
+ * - bumped: each conversation's last_seq moves up to the highest seq of the batch (GREATEST: a
+ *   batch of another node with lower seqs may commit after this one), in sorted order like
+ *   APPEND; `created` (xmax = 0: inserted, not updated) marks the conversations this batch made.
+ * - stored: ON CONFLICT DO NOTHING, so a retry of a batch that did commit (its answer was lost)
+ *   stores nothing twice; the ids inserted come back, the rest are checked by the caller.
+ * - participants: for the direct conversations this batch created.
+ */
+const APPEND_NUMBERED = `
+WITH batch AS (
+  SELECT * FROM unnest($1::text[], $2::bigint[]) AS b(conversation_id, top)
+),
+bumped AS (
+  INSERT INTO conversations AS c (id, last_seq)
+  SELECT conversation_id, top FROM batch ORDER BY conversation_id COLLATE "C"
+  ON CONFLICT (id) DO UPDATE SET last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq)
+  RETURNING c.id, (c.xmax = 0) AS created
+),
+stored AS (
+  INSERT INTO messages (conversation_id, seq, id, sender, content, sent_at)
+  SELECT m.conversation_id, m.seq, m.id, m.sender, m.content, 'epoch'::timestamptz + m.sent_ms * interval '1 millisecond'
+  FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+    AS m(conversation_id, seq, id, sender, content, sent_ms)
+  ON CONFLICT (conversation_id, seq) DO NOTHING
+  RETURNING id
+),
+participants AS (
+  INSERT INTO conversation_participants (user_id, conversation_id)
+  SELECT p.user_id, p.conversation_id
+  FROM unnest($9::text[], $10::text[]) AS p(conversation_id, user_id)
+  JOIN bumped b ON b.id = p.conversation_id
+  WHERE b.created
+  ON CONFLICT DO NOTHING
+)
+SELECT id FROM stored`;
+
+/** Which message holds each (conversation, seq) asked for. */
+const HOLDERS = `
+SELECT m.conversation_id, m.seq, m.id FROM messages m
+JOIN unnest($1::text[], $2::bigint[]) AS k(conversation_id, seq) ON m.conversation_id = k.conversation_id AND m.seq = k.seq`;
+
+const LAST_SEQ = 'SELECT last_seq FROM conversations WHERE id = $1';
+
 /** Seqs start at 1 and stay far below 2^53: these bounds stand for "no bound". */
 const NO_LOWER_BOUND = 0;
 const NO_UPPER_BOUND = Number.MAX_SAFE_INTEGER;
@@ -72,21 +117,6 @@ const PAGE_FROM_END = `
 SELECT conversation_id, seq, id, sender, content, sent_at FROM messages
 WHERE conversation_id = $1 AND seq > $2::bigint AND seq < $3::bigint
 ORDER BY seq DESC LIMIT $4`;
-
-/**
- * Direct conversations from the participants, groups from the memberships: a group whose
- * conversation has no row yet (no message so far) stands at 0. COLLATE "C" is UTF-8 byte
- * order, which is code-point order, whatever the database's collation.
- */
-const POSITIONS = `
-WITH mine AS (
-  SELECT conversation_id FROM conversation_participants WHERE user_id = $1
-  UNION
-  SELECT 'group:' || group_id FROM group_members WHERE user_id = $1
-)
-SELECT mine.conversation_id, COALESCE(c.last_seq, 0) AS last_seq
-FROM mine LEFT JOIN conversations c ON c.id = mine.conversation_id
-ORDER BY mine.conversation_id COLLATE "C"`;
 
 /*
  * At most $3 rows per statement, picked by primary key: the old ones through the sent_at index,
@@ -109,15 +139,6 @@ USING (
   LIMIT $3
 ) doomed
 WHERE m.conversation_id = doomed.conversation_id AND m.seq = doomed.seq`;
-
-interface MessageRow {
-  conversation_id: string;
-  seq: bigint;
-  id: string;
-  sender: string | null;
-  content: string;
-  sent_at: Date;
-}
 
 /** A batch as the parallel arrays APPEND unnests, in the order of its parameters. */
 type AppendArguments = [
@@ -144,17 +165,7 @@ function appendArguments(messages: readonly NewMessage[]): AppendArguments {
   for (const { conversationId } of messages) counts.set(conversationId, (counts.get(conversationId) ?? 0) + 1);
   const conversationIds = [...counts.keys()].sort();
   const position = new Map(conversationIds.map((id, i) => [id, i + 1]));
-  const participantConversations: string[] = [];
-  const participantUsers: string[] = [];
-  for (const conversationId of conversationIds) {
-    const parsed = parseConversationId(conversationId);
-    if (!parsed) throw new Error(`not a conversation id: ${JSON.stringify(conversationId)}`);
-    if (parsed.kind !== 'dm') continue;
-    for (const userId of parsed.ids) {
-      participantConversations.push(conversationId);
-      participantUsers.push(userId);
-    }
-  }
+  const [participantConversations, participantUsers] = participantsOf(conversationIds);
   const placed = new Map<string, number>();
   const later = messages.map(({ conversationId }) => {
     const nth = (placed.get(conversationId) ?? 0) + 1;
@@ -175,14 +186,21 @@ function appendArguments(messages: readonly NewMessage[]): AppendArguments {
   ];
 }
 
-const storedMessage = (row: MessageRow): StoredMessage => ({
-  conversationId: row.conversation_id,
-  seq: Number(row.seq),
-  id: row.id,
-  sender: row.sender,
-  content: row.content,
-  sentAt: row.sent_at.getTime(),
-});
+/** The users of each direct conversation among `conversationIds`, as two parallel arrays. */
+function participantsOf(conversationIds: readonly string[]): [conversations: string[], users: string[]] {
+  const conversations: string[] = [];
+  const users: string[] = [];
+  for (const conversationId of conversationIds) {
+    const parsed = parseConversationId(conversationId);
+    if (!parsed) throw new Error(`not a conversation id: ${JSON.stringify(conversationId)}`);
+    if (parsed.kind !== 'dm') continue;
+    for (const userId of parsed.ids) {
+      conversations.push(conversationId);
+      users.push(userId);
+    }
+  }
+  return [conversations, users];
+}
 
 /** Prisma-backed message store. It does not own the client: the Database closes it. */
 export class PrismaMessageStore implements MessageStore {
@@ -197,6 +215,41 @@ export class PrismaMessageStore implements MessageStore {
     return messages.map((message, i) => lastSeq.get(message.conversationId)! - later[i]!);
   }
 
+  async appendNumbered(messages: readonly StoredMessage[]): Promise<boolean[]> {
+    if (messages.length === 0) return [];
+    const top = new Map<string, number>();
+    for (const { conversationId, seq } of messages) top.set(conversationId, Math.max(seq, top.get(conversationId) ?? 0));
+    const conversationIds = [...top.keys()];
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ id: string }>>(
+      APPEND_NUMBERED,
+      conversationIds,
+      conversationIds.map((id) => top.get(id)!),
+      messages.map((m) => m.conversationId),
+      messages.map((m) => m.seq),
+      messages.map((m) => m.id),
+      messages.map((m) => m.sender),
+      messages.map((m) => m.content),
+      messages.map((m) => Math.trunc(m.sentAt)),
+      ...participantsOf(conversationIds),
+    );
+    const inserted = new Set(rows.map((row) => row.id));
+    if (inserted.size === messages.length) return messages.map(() => true);
+    // Some seqs were taken: by this very message (an earlier try committed), or by another one.
+    const rest = messages.filter((m) => !inserted.has(m.id));
+    const holders = await this.prisma.$queryRawUnsafe<Array<{ conversation_id: string; seq: bigint; id: string }>>(
+      HOLDERS,
+      rest.map((m) => m.conversationId),
+      rest.map((m) => m.seq),
+    );
+    const holder = new Map(holders.map((row) => [`${Number(row.seq)} ${row.conversation_id}`, row.id]));
+    return messages.map((m) => inserted.has(m.id) || holder.get(`${m.seq} ${m.conversationId}`) === m.id);
+  }
+
+  async lastSeq(conversationId: string): Promise<number> {
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ last_seq: bigint }>>(LAST_SEQ, conversationId);
+    return rows.length === 0 ? 0 : Number(rows[0]!.last_seq);
+  }
+
   async page(conversationId: string, query: HistoryQuery): Promise<StoredMessage[]> {
     // With `after` the page starts there; otherwise it ends at `before`, or at the newest.
     const fromStart = query.after !== undefined;
@@ -209,11 +262,6 @@ export class PrismaMessageStore implements MessageStore {
     );
     const page = rows.map(storedMessage);
     return fromStart ? page : page.reverse();
-  }
-
-  async positionsOf(userId: string): Promise<ConversationPosition[]> {
-    const rows = await this.prisma.$queryRawUnsafe<Array<{ conversation_id: string; last_seq: bigint }>>(POSITIONS, userId);
-    return rows.map((row) => ({ conversationId: row.conversation_id, lastSeq: Number(row.last_seq) }));
   }
 
   async prune(cutoffMs: number, keepPerConversation: number, limit: number): Promise<number> {

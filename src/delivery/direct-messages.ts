@@ -19,9 +19,9 @@ import type { Router } from './router.ts';
 import type { Session } from '../connection/session.ts';
 import { ackFrame, type SessionCounts } from './acks.ts';
 import type { MessageWriter } from '../chat/message-writer.ts';
+import type { ConversationSequencer } from '../chat/conversation-sequencer.ts';
 import { directConversationId } from '../protocol/conversation-ids.ts';
 
-/**
 /**
  * A message for an offline user that was not queued: `unknown_user` (nobody the gateway knows:
  * never logged in), or `quota_<which>` (offline-queue.ts; `quota_lookups`: the sender asked
@@ -76,6 +76,12 @@ export interface DirectMessagesOptions {
    * recipient's next session, instead of going to the offline queue. Absent: today's path.
    */
   writer?: MessageWriter | undefined;
+  /**
+   * With the writer: numbers direct messages before they are stored (Redis), so they are
+   * delivered at once and stored behind; the ack follows the commit. Absent (the embedded
+   * default): the database numbers them, and they are delivered once durable.
+   */
+  sequencer?: ConversationSequencer | undefined;
   counters: GatewayCounters;
   log: CoreLogger;
   now: () => number;
@@ -95,7 +101,9 @@ export class DirectMessages {
   async fromSession(session: Session, frame: ClientMessageFrame, now: number): Promise<void> {
     const { counters, replay, router, multiSession } = this.options;
     counters.messagesIn++;
-    if (this.options.writer) return this.storeAndDeliver(session, frame, now, this.options.writer);
+    const { writer, sequencer } = this.options;
+    if (writer && sequencer) return this.deliverAndStore(session, frame, now, writer, sequencer);
+    if (writer) return this.storeAndDeliver(session, frame, now, writer);
     const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id: randomUUID(), ts: now };
     const counts: SessionCounts = { sessions: 0, dropped: 0 };
     // A message to oneself goes to one's other sessions, not back to the sending one (with none,
@@ -127,21 +135,10 @@ export class DirectMessages {
    * recipient's next session recovers it). Nothing is sent before the row is durable.
    */
   private async storeAndDeliver(session: Session, frame: ClientMessageFrame, now: number, writer: MessageWriter): Promise<void> {
-    const { counters, replay, router, multiSession, knownUsers } = this.options;
+    const { counters, replay, router, multiSession } = this.options;
     const reply = (text: string) => replay.sendControl(session, text);
     const to = frame.to;
-    if (knownUsers && to !== session.userId) {
-      let verdict: KnownVerdict | 'unavailable';
-      try {
-        verdict = await knownUsers.check(to, session.userId);
-      } catch {
-        verdict = 'unavailable' as const;
-      }
-      if (verdict === 'unknown') return void reply(encodeError('UNKNOWN_USER', `user ${to} is unknown (never logged in): nothing was stored`, frame.id));
-      if (verdict === 'busy') return void reply(encodeError('QUOTA_EXCEEDED', refusalText('quota_lookups', to), frame.id));
-      if (verdict !== 'known')
-        return void reply(encodeError('NOT_AVAILABLE', 'the recipient cannot be looked up right now, nothing was sent; try again', frame.id));
-    }
+    if (await this.refusedRecipient(session, frame)) return;
     const id = randomUUID();
     const conversation = directConversationId(session.userId, to);
     const written = writer.write({ conversationId: conversation, id, sender: session.userId, content: JSON.stringify(frame.content), sentAt: now });
@@ -162,6 +159,91 @@ export class DirectMessages {
     if (multiSession && to !== session.userId) {
       void router.deliver(session.userId, encodeServerFrame({ ...message, to, echo: true }), { exceptSessionId: session.id, receipts: false });
     }
+  }
+
+  /**
+   * A player's message with persistence on and a sequencer: only to a known user, numbered in
+   * its direct conversation, delivered at once with that seq (and echoed), and stored behind
+   * (messages/s in batches); the ack follows the commit: `delivered` when a live session took
+   * it, else `stored`; `NOT_STORED` when the database kept failing (it reached live sessions
+   * only). A recipient that no session of was found may have logged in meanwhile and read its
+   * recovery before the commit: the message is delivered once more after it (a duplicate at
+   * most, which the SDK drops by id and seq).
+   */
+  private async deliverAndStore(
+    session: Session,
+    frame: ClientMessageFrame,
+    now: number,
+    writer: MessageWriter,
+    sequencer: ConversationSequencer,
+  ): Promise<void> {
+    const { counters, replay, router, multiSession } = this.options;
+    const reply = (text: string) => replay.sendControl(session, text);
+    const to = frame.to;
+    if (await this.refusedRecipient(session, frame)) return;
+    if (writer.full) return void reply(encodeError('NOT_AVAILABLE', 'too many messages are waiting to be stored, nothing was sent; try again', frame.id));
+    const conversation = directConversationId(session.userId, to);
+    let seq: number;
+    try {
+      seq = await sequencer.next(conversation);
+    } catch (error) {
+      this.warner.warn('message-seq', { err: (error as Error).message }, 'message not numbered: online store unavailable');
+      return void reply(encodeError('NOT_AVAILABLE', 'the message could not be numbered, nothing was sent; try again', frame.id));
+    }
+    const id = randomUUID();
+    const durable = writer.writeNumbered({
+      conversationId: conversation,
+      seq,
+      id,
+      sender: session.userId,
+      content: JSON.stringify(frame.content),
+      sentAt: now,
+    });
+    if (!durable) return void reply(encodeError('NOT_AVAILABLE', 'too many messages are waiting to be stored, nothing was sent; try again', frame.id));
+    const message: ServerMessageFrame = { type: 'message', from: session.userId, content: frame.content, id, ts: now, conversation, seq };
+    const text = encodeServerFrame(message);
+    const except = to === session.userId ? session.id : undefined;
+    let live = await router.deliver(to, text, { exceptSessionId: except, owner: session.id });
+    if (multiSession && to !== session.userId) {
+      void router.deliver(session.userId, encodeServerFrame({ ...message, to, echo: true }), { exceptSessionId: session.id, receipts: false });
+    }
+    let stored: boolean;
+    try {
+      stored = await durable;
+    } catch (error) {
+      this.warner.warn('message-store', { err: (error as Error).message }, 'message delivered but not stored: database unavailable');
+      return void reply(
+        encodeError('NOT_STORED', `delivered to ${live.status === 'delivered' ? 'live sessions' : 'no session'} but not stored: send it again`, frame.id),
+      );
+    }
+    if (!stored) {
+      this.warner.warn('message-seq-taken', { conversation, seq }, 'message not stored: its seq was handed out twice (the counter was lost)');
+      return void reply(encodeError('NOT_STORED', 'its seq was taken by another message, it was not stored: send it again', frame.id));
+    }
+    if (live.status !== 'delivered') live = await router.deliver(to, text, { exceptSessionId: except, owner: session.id });
+    const delivered = live.status === 'delivered';
+    if (delivered) counters.messagesOut++;
+    const ack = ackFrame(frame.id ?? id, delivered ? 'delivered' : 'stored', live);
+    reply(encodeServerFrame({ ...ack, conversation, seq }));
+  }
+
+  /** Refuses (answering the sender) a message to a user the gateway does not know, or cannot look up now. */
+  private async refusedRecipient(session: Session, frame: ClientMessageFrame): Promise<boolean> {
+    const { knownUsers, replay } = this.options;
+    const to = frame.to;
+    if (!knownUsers || to === session.userId) return false;
+    let verdict: KnownVerdict | 'unavailable';
+    try {
+      verdict = await knownUsers.check(to, session.userId);
+    } catch {
+      verdict = 'unavailable' as const;
+    }
+    if (verdict === 'known') return false;
+    const reply = (text: string) => replay.sendControl(session, text);
+    if (verdict === 'unknown') reply(encodeError('UNKNOWN_USER', `user ${to} is unknown (never logged in): nothing was stored`, frame.id));
+    else if (verdict === 'busy') reply(encodeError('QUOTA_EXCEEDED', refusalText('quota_lookups', to), frame.id));
+    else reply(encodeError('NOT_AVAILABLE', 'the recipient cannot be looked up right now, nothing was sent; try again', frame.id));
+    return true;
   }
 
   /** A server push (admin API): live, or queued while the user is offline. */

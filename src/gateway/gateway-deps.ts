@@ -3,6 +3,7 @@
  * talks to. In a file of its own so that gateway.ts and gateway-parts.ts (which composes the
  * parts from the same deps) both depend on it instead of on each other.
  */
+import type { ConversationSequencer } from '../chat/conversation-sequencer.ts';
 import type { Bus, BusEnvelope } from '../cluster/bus.ts';
 import type { OwnerPublisher } from '../cluster/owner-publisher.ts';
 import type { SessionLimits } from '../connection/session.ts';
@@ -54,6 +55,8 @@ export interface ChatStores {
   groups: GroupStore;
   messages: MessageStore;
   positions: ConversationPositions;
+  /** Numbers direct messages before they are stored (Redis); absent: the database numbers them. */
+  sequencer?: ConversationSequencer | undefined;
 }
 
 export interface GatewayDeps {

@@ -152,6 +152,7 @@ export function composeGatewayParts(deps: GatewayDeps, timeouts: TimeoutHandler)
     // Only users who ever logged in get an offline queue (a flood to invented ids stores nothing).
     knownUsers: new KnownUsers({ presence: store, players: deps.repository, now }),
     writer: settings.messagePersistence ? messageWriter : undefined,
+    sequencer: chat?.sequencer,
     counters,
     log,
     now,

@@ -43,6 +43,11 @@ export const FrameErrorCode = {
   NOT_IN_GROUP: 'NOT_IN_GROUP',
   /** `history` of a conversation the user takes no part in (or none by that id). */
   UNKNOWN_CONVERSATION: 'UNKNOWN_CONVERSATION',
+  /**
+   * A stored direct message was numbered and handed to the recipient's live sessions, but could
+   * not be made durable (the database kept failing): it is in no history and no recovery.
+   */
+  NOT_STORED: 'NOT_STORED',
 } as const;
 
 /** One of the codes of {@link FrameErrorCode}. */
@@ -67,6 +72,7 @@ export const FrameErrorText: Readonly<Record<FrameErrorCode, string>> = {
   ROOM_RATE_LIMITED: 'too many joins and leaves per second',
   NOT_IN_GROUP: 'not a member of that group',
   UNKNOWN_CONVERSATION: 'no such conversation of yours',
+  NOT_STORED: 'delivered to live sessions but not stored, send it again',
 };
 
 const CODE_SET: ReadonlySet<string> = new Set(FRAME_ERROR_CODES);

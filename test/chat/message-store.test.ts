@@ -263,7 +263,7 @@ function messageStoreContract(t: Test, open: (onQuery: (sql: string) => void) =>
     );
   });
 
-  t.test('direct conversations record their participants; positionsOf lists them and the groups', async (t) => {
+  t.test('direct conversations record their participants; lastSeq of each conversation', async (t) => {
     const groups = new PrismaGroupStore(backend.db.prisma, 100);
     const withBob = directConversationId('pos-alice', 'pos-bob');
     const withColon = directConversationId('pos-alice', 'pos:colon');
@@ -277,21 +277,12 @@ function messageStoreContract(t: Test, open: (onQuery: (sql: string) => void) =>
     await store.append([message(withBob), message(busy), message(withColon), message(withBob), message(notMine), message(upper)]);
     await store.append([message(withBob), message(busy), message(busy), message(withSelf)]);
 
-    t.same(await store.positionsOf('pos-alice'), [
-      { conversationId: upper, lastSeq: 1 },
-      { conversationId: withColon, lastSeq: 1 },
-      { conversationId: withSelf, lastSeq: 1 },
-      { conversationId: withBob, lastSeq: 3 },
-      { conversationId: busy, lastSeq: 3 },
-      { conversationId: quiet, lastSeq: 0 },
-    ]);
-    t.same(await store.positionsOf('pos-bob'), [
-      { conversationId: withBob, lastSeq: 3 },
-      { conversationId: busy, lastSeq: 3 },
-    ]);
-    t.same(await store.positionsOf('pos:colon'), [{ conversationId: withColon, lastSeq: 1 }], 'the unescaped userId');
-    t.same(await store.positionsOf('POS-upper'), [{ conversationId: upper, lastSeq: 1 }]);
-    t.same(await store.positionsOf('pos-nobody'), []);
+    t.same(
+      await Promise.all([withBob, busy, quiet, withColon, withSelf, upper, notMine].map((c) => store.lastSeq(c))),
+      [3, 3, 0, 1, 1, 1, 1],
+      'a group without messages (or no such conversation) stands at 0',
+    );
+    t.equal(await store.lastSeq(directConversationId('pos-nobody', 'pos-none')), 0);
 
     const participants = await backend.db.prisma.$queryRawUnsafe<Array<{ user_id: string; conversation_id: string }>>(
       `SELECT user_id, conversation_id FROM conversation_participants WHERE conversation_id LIKE '%pos%' ORDER BY conversation_id COLLATE "C", user_id COLLATE "C"`,
@@ -309,5 +300,60 @@ function messageStoreContract(t: Test, open: (onQuery: (sql: string) => void) =>
       ],
       'two rows per direct conversation (one for a user with themselves), none for groups',
     );
+  });
+
+  t.test('appendNumbered: messages stored under the seqs they carry, last_seq moves up, participants recorded', async (t) => {
+    const c = directConversationId('num-alice', 'num-bob');
+    const numbered = (seq: number, extra: Partial<NewMessage> = {}): StoredMessage => ({ ...message(c, extra), seq });
+    const first = [numbered(1), numbered(2), numbered(3)];
+    const { result, sent } = await counting(() => store.appendNumbered(first));
+    t.same(result, [true, true, true]);
+    t.equal(sent.length, 1, 'one statement when every row went in');
+    t.equal(await store.lastSeq(c), 3);
+    // Another node's batch with a lower seq commits later: last_seq does not go back.
+    const late = [numbered(5)];
+    t.same(await store.appendNumbered(late), [true]);
+    const early = numbered(4);
+    t.same(await store.appendNumbered([early]), [true]);
+    t.equal(await store.lastSeq(c), 5, 'the highest seq, whatever the commit order');
+    t.strictSame(await all(c), [...first, early, ...late], 'ascending by seq');
+    const participants = await backend.db.prisma.$queryRawUnsafe<Array<{ user_id: string }>>(
+      `SELECT user_id FROM conversation_participants WHERE conversation_id = $1 ORDER BY user_id`,
+      c,
+    );
+    t.same(
+      participants.map((p) => p.user_id),
+      ['num-alice', 'num-bob'],
+    );
+    // The next append (the database numbering) continues after the highest.
+    t.same(await store.append([message(c)]), [6]);
+  });
+
+  t.test('appendNumbered: a retried batch stores nothing twice; a seq held by another message is refused', async (t) => {
+    const c = groupConversationId('num-retry');
+    const a = { ...message(c), seq: 1 };
+    const b = { ...message(c), seq: 2 };
+    t.same(await store.appendNumbered([a, b]), [true, true]);
+    const c3 = { ...message(c), seq: 3 };
+    const intruder = { ...message(c), seq: 2 };
+    const { result, sent } = await counting(() => store.appendNumbered([a, c3, intruder]));
+    t.same(result, [true, true, false], 'a: already there (the same id); c3: stored; intruder: seq 2 holds b');
+    t.equal(sent.length, 2, 'the holders of the seqs not inserted are read once');
+    t.strictSame(await all(c), [a, b, c3], 'b kept; nothing doubled');
+    t.equal(await store.lastSeq(c), 3);
+  });
+
+  t.test('appendNumbered: a rejected batch stores nothing and moves no last_seq', async (t) => {
+    const c = groupConversationId('num-broken');
+    t.same(await store.appendNumbered([{ ...message(c), seq: 1 }]), [true]);
+    await t.rejects(
+      store.appendNumbered([
+        { ...message(c), seq: 2 },
+        { ...message(c, { content: 'nul\u0000' }), seq: 3 },
+      ]),
+    );
+    t.equal(await store.lastSeq(c), 1);
+    t.same(seqsOf(await all(c)), [1]);
+    t.same(await store.appendNumbered([]), []);
   });
 }

@@ -2,18 +2,26 @@
  * The batching of stored messages, on a store whose transactions the test completes by hand
  * (what a slow database looks like): one batch in flight, what arrives meanwhile goes together in
  * the next, seqs handed back in order, a failed batch fails only its own messages, the waiting
- * bound refuses at once. The database side itself is test/chat/message-store.test.ts.
+ * bound refuses at once; messages numbered before are tried again before they fail. The database side itself is test/chat/message-store.test.ts.
  */
 import t from 'tap';
 import { MessageWriter } from '../../src/chat/message-writer.ts';
-import type { NewMessage } from '../../src/chat/message-store.ts';
+import type { NewMessage, StoredMessage } from '../../src/chat/message-store.ts';
 
 /** A store whose `append` calls wait until the test settles them; seqs count per conversation. */
 function handStore() {
   const calls: Array<{ messages: NewMessage[]; settle: (ok: boolean) => void }> = [];
+  /** appendNumbered calls: settled with the per-message answer, or false = the database failed. */
+  const numberedCalls: Array<{ messages: StoredMessage[]; settle: (answer: boolean[] | false) => void }> = [];
   const last = new Map<string, number>();
   return {
     calls,
+    numberedCalls,
+    appendNumbered(messages: readonly StoredMessage[]): Promise<boolean[]> {
+      return new Promise((resolve, reject) => {
+        numberedCalls.push({ messages: [...messages], settle: (answer) => (answer ? resolve(answer) : reject(new Error('database down'))) });
+      });
+    },
     append(messages: readonly NewMessage[]): Promise<number[]> {
       return new Promise((resolve, reject) => {
         calls.push({
@@ -36,6 +44,8 @@ function handStore() {
 
 const message = (n: number, conversationId = 'group:g'): NewMessage => ({ conversationId, id: `m${n}`, sender: 'alice', content: String(n), sentAt: n });
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** Past a retry's wait of 0 ms (a timer, later than setImmediate). */
+const afterRetryWait = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 t.test('one batch in flight; what arrives meanwhile is written together next, in order', async (t) => {
   const store = handStore();
@@ -106,5 +116,49 @@ t.test('over maxPending, write refuses at once', async (t) => {
   await tick();
   store.calls[2]!.settle(true);
   t.equal(await d, 3);
+  await writer.flushed();
+});
+
+t.test('numbered messages: their own statement in the same batch; a failed try is repeated, the answer per message passed on', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1000, retryDelaysMs: [0, 0] });
+  const first = writer.write(message(1))!;
+  await tick();
+  const numbered = [writer.writeNumbered({ ...message(2, 'dm:a:b'), seq: 7 })!, writer.writeNumbered({ ...message(3, 'dm:a:b'), seq: 8 })!];
+  const plain = writer.write(message(4))!;
+  store.calls[0]!.settle(true);
+  t.equal(await first, 1);
+  await tick();
+  t.equal(store.numberedCalls.length, 1, 'the numbered ones of the batch in one statement');
+  t.same(
+    store.numberedCalls[0]!.messages.map((m) => m.seq),
+    [7, 8],
+  );
+  store.numberedCalls[0]!.settle(false);
+  await afterRetryWait();
+  t.equal(store.numberedCalls.length, 2, 'tried again after the failure');
+  t.equal(store.calls.length, 1, 'the batch waits for its numbered part');
+  store.numberedCalls[1]!.settle([true, false]);
+  t.same(await Promise.all(numbered), [true, false], 'durable; the seq held another message');
+  await tick();
+  store.calls[1]!.settle(true);
+  t.equal(await plain, 2, 'then the ones the database numbers');
+  t.equal(writer.stored, 3, 'the one whose seq was taken is not counted');
+  t.equal(writer.failedBatches, 1);
+});
+
+t.test('numbered messages fail once every try failed; full refuses them like the others', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1, retryDelaysMs: [0] });
+  const lost = writer.writeNumbered({ ...message(1, 'dm:a:b'), seq: 1 })!;
+  t.ok(writer.full);
+  t.equal(writer.writeNumbered({ ...message(2, 'dm:a:b'), seq: 2 }), undefined, 'refused: one is waiting');
+  await tick();
+  store.numberedCalls[0]!.settle(false);
+  await afterRetryWait();
+  store.numberedCalls[1]!.settle(false);
+  await t.rejects(lost, /database down/);
+  t.equal(store.numberedCalls.length, 2, 'the first try and one retry');
+  t.notOk(writer.full);
   await writer.flushed();
 });

@@ -574,6 +574,7 @@ t.test('close-code and error-code tables', async (t) => {
     'ROOM_RATE_LIMITED',
     'NOT_IN_GROUP',
     'UNKNOWN_CONVERSATION',
+    'NOT_STORED',
   ]);
   for (const code of FRAME_ERROR_CODES) t.ok(FrameErrorText[code].length > 0, code);
   t.notOk(isFrameErrorCode('toString'), 'no prototype keys');

@@ -3,11 +3,13 @@
  * a direct message carries its conversation and seq and is acked `delivered` or `stored` (never
  * queued), a recipient who was offline gets everything they missed right after `connected`, in
  * order, then `recovered`; `received` positions stop the resend; a group's new member is not sent
- * its past; the recovery's bound names what is left; unknown recipients store nothing.
+ * its past; the recovery's bound names what is left; unknown recipients store nothing. With
+ * Redis, a direct message is delivered before its row is written, and acked after.
  */
 import t from 'tap';
 import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
 import { TestClient, type Frame } from '../helpers/ws-client.ts';
+import { connectPostgres } from '../helpers/services.ts';
 
 const open = async (h: TestApp, userId: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(userId)}`)).client;
 
@@ -132,3 +134,51 @@ for (const backend of ['embedded', 'real'] as Backend[]) {
     });
   });
 }
+
+t.test('with Redis, a direct message is numbered, delivered at once and stored behind; the ack follows the commit', async (t) => {
+  const h = await buildTestApp(t, 'real', { MESSAGE_PERSISTENCE: 'true', HEARTBEAT_TIMEOUT_MS: '60000' });
+  if (!h) return;
+  const db = await connectPostgres(t, h.config.DATABASE_URL);
+  const messages = `"${h.config.DATABASE_SCHEMA}".messages`;
+  for (const userId of ['hank', 'ivy']) await (await open(h, userId)).close();
+  const hank = await open(h, 'hank');
+  let ivy = await open(h, 'ivy');
+  hank.send({ type: 'message', to: 'ivy', content: 'first', id: 'h1' });
+  t.match(await hank.next('ack'), { id: 'h1', status: 'delivered', seq: 1 });
+  await ivy.next('message');
+
+  // The database cannot write messages until the lock goes: what still happens shows the order.
+  await db.query('BEGIN');
+  await db.query(`LOCK TABLE ${messages} IN EXCLUSIVE MODE`);
+  hank.send({ type: 'message', to: 'ivy', content: 'while the table is locked', id: 'h2' });
+  t.match(await ivy.next('message'), { content: 'while the table is locked', conversation: 'dm:hank:ivy', seq: 2 }, 'delivered before its row could be written');
+  await ivy.close();
+  await eventually(async () => (await h.app.presence.getPlayer('ivy'))?.status !== 'online');
+  hank.send({ type: 'message', to: 'ivy', content: 'to ivy away', id: 'h3' });
+  await hank.ping();
+  // Ivy comes back while seq 3 waits for the database: her recovery reads before its commit.
+  ivy = await open(h, 'ivy');
+  const { frames } = await recovery(ivy);
+  t.same(
+    frames.map((f) => f.seq),
+    [1],
+    'the recovery has only what is committed',
+  );
+  t.notOk(
+    hank.frames.some((f) => f.type === 'ack' && f.id !== 'h1'),
+    'no ack before the commit',
+  );
+  await db.query('COMMIT');
+  t.match(await hank.next('ack', 5000, (f) => f.id === 'h2'), { status: 'delivered', conversation: 'dm:hank:ivy', seq: 2 });
+  t.match(await ivy.next('message', 5000, (f) => f.seq === 3), { content: 'to ivy away' }, 'delivered once more after the commit: the login had missed it');
+  t.match(await hank.next('ack', 5000, (f) => f.id === 'h3'), { status: 'delivered', seq: 3 });
+  t.same(
+    (await h.app.messageStore.page('dm:hank:ivy', { after: 0, limit: 10 })).map((m) => [m.seq, m.content]),
+    [
+      [1, '"first"'],
+      [2, '"while the table is locked"'],
+      [3, '"to ivy away"'],
+    ],
+  );
+  await Promise.all([hank.close(), ivy.close()]);
+});

@@ -4,6 +4,7 @@
  * order of start and shutdown is the gateway's own (gateway/node-lifecycle.ts); this plugin
  * only calls it from Fastify's registration, the WebSocket server's preClose and onClose.
  */
+import { RedisConversationSequencer } from '../../stores/redis/redis-conversation-sequencer.ts';
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import { Gateway } from '../../gateway/gateway.ts';
@@ -109,7 +110,13 @@ export default fp(
       now,
       offlineQueue: app.offlineQueue,
       roomDirectory: app.roomDirectory,
-      chat: { groups: app.groups, messages: app.messageStore, positions: app.conversationPositions },
+      chat: {
+        groups: app.groups,
+        messages: app.messageStore,
+        positions: app.conversationPositions,
+        // Stored direct messages numbered on Redis are delivered before their commit (embedded: after it).
+        sequencer: app.redis && new RedisConversationSequencer({ redis: app.redis, keyPrefix: config.REDIS_KEY_PREFIX, storedLastSeq: (id) => app.messageStore.lastSeq(id) }),
+      },
       statsExchange,
     });
     // With Redis, the lease is renewed from a worker thread while the main loop shows progress.

@@ -83,6 +83,12 @@ export const STORAGE_KEYS: readonly StorageKey[] = [
   { pattern: '{<bucket>}:room:{<room>}:members', type: 'sorted set', holds: '`<userId>|<nodeId>`, one per user and node (score 0)' },
   { pattern: '{<bucket>}:room:{<room>}:node:<nodeId>', type: 'hash', holds: "userId -> that user's member sessions of the room on the node" },
   { pattern: '{<bucket>}:rooms:node:<nodeId>', type: 'set', holds: "rooms the node has members of (to purge a node's share)" },
+  {
+    pattern: 'chat:seq:{<conversationId>}',
+    type: 'string',
+    holds:
+      "the last seq handed out in a stored direct conversation (MESSAGE_PERSISTENCE with Redis: a message is numbered here, delivered, then stored); seeded from the database's `last_seq` when missing; expires 7 days after the conversation's last message",
+  },
   { pattern: 'gateway:<nodeId>', type: 'pub/sub channel', holds: 'frames for one node, each envelope carrying its origin nodeId' },
   { pattern: 'gateway:broadcast', type: 'pub/sub channel', holds: 'frames for every node' },
   { pattern: 'gateway:room:<room>', type: 'pub/sub channel', holds: 'room frames, to the nodes with local members of the room' },
@@ -184,6 +190,11 @@ export class RedisKeys {
   /** `server:lock:<name>` (one key: no bucket). */
   lock(name: string): string {
     return `${this.prefix}server:lock:${name}`;
+  }
+
+  /** `chat:seq:{<conversationId>}` (one key, its own slot: no bucket). */
+  conversationSeq(conversationId: string): string {
+    return `${this.prefix}chat:seq:{${conversationId}}`;
   }
 
   /** `websocket:queue:<userId>`, in the user's bucket. */

@@ -47,6 +47,8 @@ const SCRIPTS = {
   roomPurgeNode: { file: 'rooms/purge-node.lua', libs: ['room-drop-node.lua'] },
   roomList: { file: 'rooms/list.lua', libs: [] },
   roomMembers: { file: 'rooms/members.lua', libs: [] },
+  // chat/
+  nextConversationSeq: { file: 'chat/next-seq.lua', libs: [] },
   // routing/
   publishToOwners: { file: 'routing/publish-to-owners.lua', libs: [] },
 } as const satisfies Record<string, { file: string; libs: readonly string[] }>;
