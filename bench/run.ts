@@ -18,6 +18,7 @@
  * Servers run pinned to core 0, load generators (and this process) to core 1 (taskset). Only
  * 127.0.0.1 is ever targeted. Writes bench/results/<date>[-quick|-profile].{json,md,svg}.
  */
+import { Cleanups } from './lib/cleanups.ts';
 import { randomBytes } from 'node:crypto';
 import { cpus, totalmem, release } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -179,31 +180,14 @@ async function main(): Promise<void> {
   const profileDir = join(args.out, 'profiles', new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-'));
   if (args.cpuProf) infra.cpuProfDir = profileDir;
 
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    cleanups.length = 0;
-  };
-  let interrupted = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      log(`${signal}: stopping every process of the benchmark`);
-      killAllChildren();
-      const force = setTimeout(() => process.exit(130), 5000);
-      void cleanup().finally(() => {
-        clearTimeout(force);
-        process.exit(130);
-      });
-    });
-  }
+  const cleanups = new Cleanups();
+  cleanups.onInterrupt(log);
 
   if (needsRedis) {
     try {
       infra.redis = await PrivateRedis.start(loadCore);
       const redis = infra.redis;
-      cleanups.push(() => redis.stop());
+      cleanups.add(() => redis.stop());
       log(`private redis-server on port ${redis.port}`);
     } catch (error) {
       errors.push(`no private Redis (${(error as Error).message.split('\n')[0]}): Socket.IO, Redis + PostgreSQL and cross-node scenarios skipped`);
@@ -214,7 +198,7 @@ async function main(): Promise<void> {
     try {
       infra.db = await BenchDatabase.connect(url);
       const db = infra.db;
-      cleanups.push(() => db.close());
+      cleanups.add(() => db.close());
     } catch (error) {
       errors.push(`PostgreSQL unreachable at ${url} (${(error as Error).message}): Redis + PostgreSQL scenarios skipped`);
     }
@@ -300,7 +284,7 @@ async function main(): Promise<void> {
   };
 
   const attempt = async (what: string, fn: () => Promise<void>) => {
-    if (interrupted) return;
+    if (cleanups.interrupted) return;
     try {
       await fn();
     } catch (error) {
@@ -358,7 +342,7 @@ async function main(): Promise<void> {
     }
   }
 
-  await cleanup();
+  await cleanups.run();
   results.machine.loadAfter = loadAverage();
   results.durationS = (Date.now() - t0) / 1000;
   const { targets, references } = evaluateTargets(results);

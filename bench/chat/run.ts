@@ -27,17 +27,18 @@
  * this process (the clients and part 1's writer) and the private redis-server to core 1.
  * Writes bench/results/<date>-chat[-<label>][-quick].{json,md}.
  */
+import { Cleanups } from '../lib/cleanups.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { labelArg } from '../lib/args.ts';
+import { labelArg, splitOption } from '../lib/args.ts';
 import { gatehouseEntryArgs } from '../lib/gatehouse-entry.ts';
 import { REPO_ROOT } from '../lib/load.ts';
 import { waitHttpOk } from '../lib/net.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
-import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
+import { commandOutput, hasTaskset, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
 import { PrivateRedis } from '../lib/redis.ts';
 import { type Infra, type RunningServer, SERVERS, startServer } from '../lib/servers.ts';
 import { summarise } from '../profile-summary.ts';
@@ -107,9 +108,7 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   for (const arg of argv) {
-    const eq = arg.indexOf('=');
-    const key = eq < 0 ? arg : arg.slice(0, eq);
-    const value = eq < 0 ? '' : arg.slice(eq + 1);
+    const [key, value] = splitOption(arg);
     switch (key) {
       case '--scenario':
       case '--quick':
@@ -196,34 +195,24 @@ export async function runChat(argv: string[]): Promise<void> {
     `load average ${loadBefore.join(' ')}; taskset ${taskset ? 'yes' : 'NO'}; ${args.quick ? 'quick' : 'full'}, ${args.repeat} round(s), parts ${args.only.join(',')}`,
   );
 
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    cleanups.length = 0;
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      killAllChildren();
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-  process.on('exit', () => killAllChildren());
+  const cleanups = new Cleanups();
+  cleanups.onInterrupt(log);
 
   const stamp = Date.now().toString(36);
   const infra: Infra = { serverCore, adminToken: randomBytes(16).toString('hex') };
   const url = process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL;
   const db = await BenchDatabase.connect(url);
   infra.db = db;
-  cleanups.push(() => db.close());
+  cleanups.add(() => db.close());
   // The benchmark's own connection for counting stored rows.
   const probe = new pg.Client({ connectionString: url });
   await probe.connect();
   probe.on('error', () => {});
-  cleanups.push(() => probe.end());
+  cleanups.add(() => probe.end());
   if (args.only.includes('dm') || args.only.includes('group') || args.cpuProf) {
     const redis = await PrivateRedis.start(loadCore);
     infra.redis = redis;
-    cleanups.push(() => redis.stop());
+    cleanups.add(() => redis.stop());
     log(`private redis-server on port ${redis.port}`);
   }
 
@@ -466,7 +455,7 @@ export async function runChat(argv: string[]): Promise<void> {
       }
     }
   }
-  await cleanup();
+  await cleanups.run();
 
   const results: ChatResults = {
     date: new Date().toISOString(),

@@ -15,13 +15,14 @@
  *
  * Writes bench/results/<date>-hostile[-<label>][-quick].{json,md}.
  */
+import { Cleanups } from '../lib/cleanups.ts';
 import { randomBytes } from 'node:crypto';
 import { cpus, tmpdir } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lib/load.ts';
 import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
-import { gatehouseDirArg, labelArg } from '../lib/args.ts';
+import { gatehouseDirArg, labelArg, splitOption } from '../lib/args.ts';
 import { PrivateRedis } from '../lib/redis.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
 import { freePort, httpStatus } from '../lib/net.ts';
@@ -69,9 +70,7 @@ function parseArgs(argv: string[]): Args {
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const key = eq < 0 ? arg : arg.slice(0, eq);
-    const value = eq < 0 ? '' : arg.slice(eq + 1);
+    const [key, value] = splitOption(arg);
     switch (key) {
       case '--scenario':
         break;
@@ -187,28 +186,14 @@ export async function runHostile(argv: string[]): Promise<void> {
   const minWindowMs = args.quick ? 2000 : attackMs;
   log(`load average ${loadBefore.join(' ')}; taskset ${taskset ? 'yes' : 'NO'}; ${args.quick ? 'quick' : 'full'} run, attacks ${args.only.join(',')}`);
 
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    cleanups.length = 0;
-  };
-  let interrupted = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      log(`${signal}: stopping`);
-      killAllChildren();
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-  process.on('exit', () => killAllChildren());
+  const cleanups = new Cleanups();
+  cleanups.onInterrupt(log);
 
   const stamp = Date.now().toString(36);
   const redis = await PrivateRedis.start(loadCore);
-  cleanups.push(() => redis.stop());
+  cleanups.add(() => redis.stop());
   const db = await BenchDatabase.connect(process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL);
-  cleanups.push(() => db.close());
+  cleanups.add(() => db.close());
   const schema = await db.createSchema();
   const prefix = `hostile:${stamp}:`;
   const jwtSecret = randomBytes(24).toString('hex');
@@ -234,16 +219,16 @@ export async function runHostile(argv: string[]): Promise<void> {
     ...args.env,
   };
   const node = new AttackedNode(port, serverCore, env, logPath, args.gatehouse, args.nodeFlags);
-  cleanups.push(() => node.stop());
+  cleanups.add(() => node.stop());
   log(`starting the node on port ${port} (private Redis ${redis.port}, schema ${schema}, log ${logPath})`);
   await node.start();
   const probe = await RedisProbe.connect(redis.url, prefix);
-  cleanups.push(async () => probe.close());
+  cleanups.add(async () => probe.close());
 
   const bystanders = await Agent.start('bystanders', './bystanders.ts', loadCore);
-  cleanups.push(() => bystanders.kill());
+  cleanups.add(() => bystanders.kill());
   const attacker = await Agent.start('attacker', './attacker.ts', loadCore, 10);
-  cleanups.push(() => attacker.kill());
+  cleanups.add(() => attacker.kill());
   const bystanderPrefix = `by-${stamp}-`;
   const started = await bystanders.request<{ connected: number }>('start', { port, secret: jwtSecret, count: args.bystanders, prefix: bystanderPrefix });
   log(`${started.connected} bystanders connected; warming up`);
@@ -276,7 +261,7 @@ export async function runHostile(argv: string[]): Promise<void> {
   const results: AttackResult[] = [];
   let windowIndex = 2;
   for (const spec of ATTACKS.filter((a) => args.only.includes(a.n))) {
-    if (interrupted) break;
+    if (cleanups.interrupted) break;
     const durationMs = spec.length === 'long' ? attackMs : spec.length === 'short' ? shortMs : 0;
     const result = await runAttack(spec, durationMs, windowIndex++);
     result.targets = evaluate(result, baseline.p99Ms);
@@ -378,7 +363,7 @@ export async function runHostile(argv: string[]): Promise<void> {
 
   // The same window once more at the end: did the node recover, and how much did the machine drift?
   let baselineAfter: WindowFigures | null = null;
-  if (!interrupted) {
+  if (!cleanups.interrupted) {
     await settle();
     await bystanders.request('window', { index: windowIndex });
     await sleep(baselineMs);
@@ -389,7 +374,7 @@ export async function runHostile(argv: string[]): Promise<void> {
 
   await bystanders.request('stop').catch(() => {});
   const nodeRestarts = node.restarts;
-  await cleanup();
+  await cleanups.run();
 
   const report: HostileResults = {
     version: 1,

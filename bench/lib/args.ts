@@ -16,3 +16,9 @@ export function labelArg(value: string, usage: Usage): string {
   if (!/^[a-z0-9-]{1,32}$/.test(value)) usage('--label: a-z, 0-9, -');
   return value;
 }
+
+/** `--key=value` as [key, value]; `--flag` as [flag, '']. */
+export function splitOption(arg: string): [key: string, value: string] {
+  const eq = arg.indexOf('=');
+  return eq < 0 ? [arg, ''] : [arg.slice(0, eq), arg.slice(eq + 1)];
+}

@@ -20,13 +20,14 @@
  * so every server does the same work per handshake apart from its own. Writes
  * bench/results/<date>-storm[-<label>][-quick].{json,md}.
  */
+import { Cleanups } from '../lib/cleanups.ts';
 import { randomBytes } from 'node:crypto';
 import { cpus, release, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, LoadProcess } from '../lib/load.ts';
-import { commandOutput, hasTaskset, killAllChildren, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
-import { gatehouseDirArg, labelArg } from '../lib/args.ts';
+import { commandOutput, hasTaskset, loadAverage, pinSelf, reapStaleChildren, sleep } from '../lib/proc.ts';
+import { gatehouseDirArg, labelArg, splitOption } from '../lib/args.ts';
 import { PrivateRedis } from '../lib/redis.ts';
 import { BenchDatabase, DEFAULT_DATABASE_URL } from '../lib/pg.ts';
 import { SERVERS, SERVER_ORDER, startServer, type Infra, type RunningServer, type ServerId } from '../lib/servers.ts';
@@ -78,9 +79,7 @@ function parseArgs(argv: string[]): Args {
     return n;
   };
   for (const arg of argv) {
-    const eq = arg.indexOf('=');
-    const key = eq < 0 ? arg : arg.slice(0, eq);
-    const value = eq < 0 ? '' : arg.slice(eq + 1);
+    const [key, value] = splitOption(arg);
     switch (key) {
       case '--scenario':
       case '--quick':
@@ -292,18 +291,8 @@ export async function runStorm(argv: string[]): Promise<void> {
   if (!taskset) notes.push('taskset unavailable (or one core): everything ran unpinned.');
   log(`load average ${loadBefore.join(' ')}; ${args.clients} clients, ${args.bystanders} bystanders, modes ${args.modes.join(',')}`);
 
-  const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => {});
-    cleanups.length = 0;
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      killAllChildren();
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-  process.on('exit', () => killAllChildren());
+  const cleanups = new Cleanups();
+  cleanups.onInterrupt(log);
 
   const stamp = Date.now().toString(36);
   const infra: Infra = { serverCore, adminToken: randomBytes(16).toString('hex'), ...(args.gatehouse ? { gatehouseDir: args.gatehouse } : {}) };
@@ -311,12 +300,12 @@ export async function runStorm(argv: string[]): Promise<void> {
   if (args.servers.some((s) => SERVERS[s].needsRedis)) {
     infra.redis = await PrivateRedis.start(loadCore);
     const redis = infra.redis;
-    cleanups.push(() => redis.stop());
+    cleanups.add(() => redis.stop());
   }
   if (args.servers.some((s) => SERVERS[s].needsPg)) {
     infra.db = await BenchDatabase.connect(process.env.BENCH_DATABASE_URL ?? DEFAULT_DATABASE_URL);
     const db = infra.db;
-    cleanups.push(() => db.close());
+    cleanups.add(() => db.close());
   }
 
   const burstRows: BurstRow[] = [];
@@ -357,7 +346,7 @@ export async function runStorm(argv: string[]): Promise<void> {
       }
     }
   }
-  await cleanup();
+  await cleanups.run();
 
   const results: StormResults = {
     date: new Date().toISOString(),

@@ -1,11 +1,12 @@
 /**
  * Keeps the stored messages within their retention: older than MESSAGE_RETENTION_DAYS, or beyond
  * the newest MESSAGE_RETENTION_COUNT of their conversation, they are deleted. One node at a time
- * (a named lock held for one interval), in bounded batches so that one round never holds the
- * database for long; a round that filled its batches goes on at the next one. Sequences are not
- * affected: a conversation continues where it was.
+ * (a turn-taking chore), in bounded batches so that one round never holds the database for long;
+ * a round that filled its batches goes on at the next one. Sequences are not affected: a
+ * conversation continues where it was.
  */
 import type { Locks } from '../cluster/locks.ts';
+import { TurnTakingChore } from '../cluster/turn-taking-chore.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import type { MessageStore } from './message-store.ts';
 
@@ -25,39 +26,23 @@ export interface RetentionSweeperOptions {
   log: CoreLogger;
 }
 
-export class RetentionSweeper {
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly options: RetentionSweeperOptions) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.round(), this.options.intervalMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  /** One round: the rows deleted, or undefined when another node had the turn or it failed. */
-  async round(): Promise<number | undefined> {
-    const { messages, locks, nodeId, intervalMs, retentionMs, keepPerConversation, now, log } = this.options;
-    try {
-      const at = now();
-      if (!(await locks.tryLock(RETENTION_SWEEP_LOCK, nodeId, intervalMs, at))) return undefined;
-      let deleted = 0;
-      for (let batch = 0; batch < BATCHES_PER_ROUND; batch++) {
-        const gone = await messages.prune(at - retentionMs, keepPerConversation, DELETE_BATCH);
-        deleted += gone;
-        if (gone < DELETE_BATCH) break;
-      }
-      if (deleted > 0) log.info({ deleted }, 'message retention: old messages deleted');
-      return deleted;
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, 'message retention round failed (next round retries)');
-      return undefined;
-    }
+export class RetentionSweeper extends TurnTakingChore<number> {
+  constructor(options: RetentionSweeperOptions) {
+    const { messages, retentionMs, keepPerConversation, log } = options;
+    super({
+      ...options,
+      lock: RETENTION_SWEEP_LOCK,
+      failure: 'message retention round failed (next round retries)',
+      work: async (at) => {
+        let deleted = 0;
+        for (let batch = 0; batch < BATCHES_PER_ROUND; batch++) {
+          const gone = await messages.prune(at - retentionMs, keepPerConversation, DELETE_BATCH);
+          deleted += gone;
+          if (gone < DELETE_BATCH) break;
+        }
+        if (deleted > 0) log.info({ deleted }, 'message retention: old messages deleted');
+        return deleted;
+      },
+    });
   }
 }

@@ -2,7 +2,7 @@
  * Deterministic stand-ins for the SDK's unit tests: a scripted WebSocket (the test plays the
  * server) and manual timers.
  */
-import type { Timers, WebSocketLike } from '../../src/client/index.ts';
+import { GatehouseClient, type GatehouseClientOptions, type Timers, type WebSocketLike } from '../../src/client/index.ts';
 
 type Listener = (event: Record<string, unknown>) => void;
 
@@ -124,3 +124,42 @@ export class FakeTimers implements Timers {
 export const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
+
+/**
+ * A client on FakeSocket and `timers` as user alice (no ping loop unless `options` set one,
+ * reconnect after 10 ms), connected and accepted; the socket's `sent` emptied.
+ */
+export async function connectedFakeClient(
+  options: Partial<GatehouseClientOptions> = {},
+): Promise<{ client: GatehouseClient; timers: FakeTimers; socket: FakeSocket }> {
+  FakeSocket.reset();
+  const timers = new FakeTimers();
+  const client = new GatehouseClient({
+    url: 'ws://game.test/ws',
+    userId: 'alice',
+    WebSocket: FakeSocket,
+    timers,
+    now: () => timers.now,
+    pingIntervalMs: 0,
+    reconnect: { initialDelayMs: 10, maxDelayMs: 10 },
+    ...options,
+  });
+  const ready = client.connect();
+  await flush();
+  FakeSocket.last().accept();
+  await ready;
+  const socket = FakeSocket.last();
+  socket.sent.length = 0;
+  return { client, timers, socket };
+}
+
+/** The server drops the connection; a client of connectedFakeClient reconnects (delay 10 ms) and is accepted. */
+export async function reconnectFake(timers: FakeTimers): Promise<FakeSocket> {
+  FakeSocket.last().serverClose(1001, 'going away');
+  timers.advance(10);
+  await flush();
+  const socket = FakeSocket.last();
+  socket.accept();
+  socket.sent.length = 0;
+  return socket;
+}

@@ -6,41 +6,11 @@
  * bounded window. Deterministic: no network, no real time.
  */
 import t from 'tap';
-import { GatehouseClient, type GatehouseClientOptions, type ServerGroupFrame } from '../../src/client/index.ts';
-import { FakeSocket, FakeTimers, flush } from './fakes.ts';
+import { GatehouseClient, type ServerGroupFrame } from '../../src/client/index.ts';
+import { connectedFakeClient, FakeSocket, flush, reconnectFake } from './fakes.ts';
 
-async function connectedClient(options: Partial<GatehouseClientOptions> = {}) {
-  FakeSocket.reset();
-  const timers = new FakeTimers();
-  const client = new GatehouseClient({
-    url: 'ws://game.test/ws',
-    userId: 'alice',
-    WebSocket: FakeSocket,
-    timers,
-    now: () => timers.now,
-    pingIntervalMs: 0,
-    reconnect: { initialDelayMs: 10, maxDelayMs: 10 },
-    ...options,
-  });
-  const ready = client.connect();
-  await flush();
-  FakeSocket.last().accept();
-  await ready;
-  const socket = FakeSocket.last();
-  socket.sent.length = 0;
-  return { client, timers, socket };
-}
-
-/** The server drops the connection; the client reconnects (reconnect delay 10 ms) and is accepted. */
-async function reconnect(timers: FakeTimers): Promise<FakeSocket> {
-  FakeSocket.last().serverClose(1001, 'going away');
-  timers.advance(10);
-  await flush();
-  const socket = FakeSocket.last();
-  socket.accept();
-  socket.sent.length = 0;
-  return socket;
-}
+const connectedClient = connectedFakeClient;
+const reconnect = reconnectFake;
 
 const groupFrame = (id: string, seq: number, content: unknown = `text ${seq}`): ServerGroupFrame => ({
   type: 'group',

@@ -7,49 +7,21 @@
  * recovery's `more` paged until caught up. Deterministic: no network, no real time.
  */
 import t from 'tap';
-import { GatehouseClient, type GatehouseClientOptions, type MessageEvent, type ServerGroupFrame, type StoredMessageView } from '../../src/client/index.ts';
-import { FakeSocket, FakeTimers, flush } from './fakes.ts';
+import type { GatehouseClientOptions, MessageEvent, ServerGroupFrame, StoredMessageView } from '../../src/client/index.ts';
+import { connectedFakeClient, type FakeSocket, flush, reconnectFake } from './fakes.ts';
 
 const GUILD = 'group:guild-1';
 
 async function connectedClient(options: Partial<GatehouseClientOptions> = {}) {
-  FakeSocket.reset();
-  const timers = new FakeTimers();
-  const client = new GatehouseClient({
-    url: 'ws://game.test/ws',
-    userId: 'alice',
-    WebSocket: FakeSocket,
-    timers,
-    now: () => timers.now,
-    random: () => 0,
-    pingIntervalMs: 0,
-    ackTimeoutMs: 3000,
-    reconnect: { initialDelayMs: 10, maxDelayMs: 10 },
-    ...options,
-  });
-  const ready = client.connect();
-  await flush();
-  FakeSocket.last().accept();
-  await ready;
-  const socket = FakeSocket.last();
-  socket.sent.length = 0;
+  const connected = await connectedFakeClient({ random: () => 0, ackTimeoutMs: 3000, ...options });
   /** `group` and `message` events as `<conversation> <seq>`, in emission order. */
   const given: string[] = [];
-  client.on('group', (m) => given.push(`${m.conversation} ${m.seq}`));
-  client.on('message', (m) => given.push(`${m.conversation} ${m.seq}`));
-  return { client, timers, socket, given };
+  connected.client.on('group', (m) => given.push(`${m.conversation} ${m.seq}`));
+  connected.client.on('message', (m) => given.push(`${m.conversation} ${m.seq}`));
+  return { ...connected, given };
 }
 
-/** The server drops the connection; the client reconnects (delay 10 ms) and is accepted. */
-async function reconnect(timers: FakeTimers): Promise<FakeSocket> {
-  FakeSocket.last().serverClose(1001, 'going away');
-  timers.advance(10);
-  await flush();
-  const socket = FakeSocket.last();
-  socket.accept();
-  socket.sent.length = 0;
-  return socket;
-}
+const reconnect = reconnectFake;
 
 const groupFrame = (seq: number, group = 'guild-1'): ServerGroupFrame => ({
   type: 'group',
