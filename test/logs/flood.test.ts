@@ -25,6 +25,9 @@ t.test('a flooding client produces a bounded number of warn lines', async (t) =>
   const rx = (await TestClient.open(`${h.wsUrl}/ws?token=${h.token('rx')}`)).client;
   const tx = (await TestClient.open(`${h.wsUrl}/ws?token=${h.token('tx')}`)).client;
   t.teardown(() => Promise.all([rx.terminate(), tx.terminate()]));
+  // Their logins' replays done (the recovery of stored messages reads the database): rx's
+  // messages go to its send queue, not held behind its replay.
+  await eventually(() => h.app.gateway.replay.gated === 0, 20_000);
   const linesBefore = h.logs.length;
 
   const content = 'x'.repeat(1500);
