@@ -28,8 +28,8 @@ export interface GroupStore {
   /** Adds a member while the group has fewer than `maxMembers` (checked in the same transaction). */
   addMember(groupId: string, userId: string): Promise<AddMemberResult>;
   removeMember(groupId: string, userId: string): Promise<RemoveMemberResult>;
-  /** The ids of the user's groups, in code-point order. */
-  groupsOf(userId: string): Promise<string[]>;
+  /** The ids of each user's groups, in code-point order (a user in no group: absent), in one read. */
+  groupsOf(userIds: readonly string[]): Promise<Map<string, string[]>>;
   /** The group's members, or undefined when there is no such group. */
   membersOf(groupId: string): Promise<string[] | undefined>;
 }

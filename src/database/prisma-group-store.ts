@@ -64,7 +64,7 @@ WITH removed AS (
 )
 SELECT EXISTS (SELECT 1 FROM removed) AS removed, EXISTS (SELECT 1 FROM chat_groups WHERE id = $1) AS group_exists`;
 
-const GROUPS_OF = 'SELECT group_id FROM group_members WHERE user_id = $1 ORDER BY group_id COLLATE "C"';
+const GROUPS_OF = 'SELECT user_id, group_id FROM group_members WHERE user_id = ANY($1::text[]) ORDER BY group_id COLLATE "C"';
 
 export class PrismaGroupStore implements GroupStore {
   constructor(
@@ -105,9 +105,16 @@ export class PrismaGroupStore implements GroupStore {
     return row!.group_exists ? 'not_member' : 'no_group';
   }
 
-  async groupsOf(userId: string): Promise<string[]> {
-    const rows = await this.prisma.$queryRawUnsafe<Array<{ group_id: string }>>(GROUPS_OF, userId);
-    return rows.map((row) => row.group_id);
+  async groupsOf(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const groups = new Map<string, string[]>();
+    if (userIds.length === 0) return groups;
+    const rows = await this.prisma.$queryRawUnsafe<Array<{ user_id: string; group_id: string }>>(GROUPS_OF, [...new Set(userIds)]);
+    for (const row of rows) {
+      const mine = groups.get(row.user_id);
+      if (mine) mine.push(row.group_id);
+      else groups.set(row.user_id, [row.group_id]);
+    }
+    return groups;
   }
 
   async membersOf(groupId: string): Promise<string[] | undefined> {

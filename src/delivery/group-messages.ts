@@ -20,6 +20,7 @@ import type { RateLimitedWarner } from '../connection/rate-limited-warner.ts';
 import type { CoreLogger } from '../core-logger.ts';
 import { encodeError, encodeServerFrame, type ClientGroupFrame, type ClientHistoryFrame } from '../protocol/frames.ts';
 import type { RoomService } from './room-service.ts';
+import { KeyedBatchReader } from '../util/keyed-batch-reader.ts';
 
 export interface GroupMessagesOptions {
   groups: Pick<GroupStore, 'groupsOf' | 'membersOf'>;
@@ -37,11 +38,18 @@ export interface GroupMessagesOptions {
   now: () => number;
 }
 
+/** Logging-in users whose groups one read asks for at most. */
+const USERS_PER_READ = 500;
+
 export class GroupMessages {
   /** Per session still entering its groups' rooms: its `group` frames wait for it. */
   private readonly entering = new Map<Session, Promise<void>>();
+  /** The groups of logging-in users, many users per read (a reconnect storm: a few statements). */
+  private readonly groupsAtLogin: KeyedBatchReader<string[]>;
 
-  constructor(private readonly options: GroupMessagesOptions) {}
+  constructor(private readonly options: GroupMessagesOptions) {
+    this.groupsAtLogin = new KeyedBatchReader((userIds) => options.groups.groupsOf(userIds), [], USERS_PER_READ);
+  }
 
   /** A session logged in: it enters the rooms of its groups (a failure is logged; it can still read history). */
   sessionOpened(session: Session): void {
@@ -113,12 +121,12 @@ export class GroupMessages {
 
   /** A `history` frame: a page of a conversation the user takes part in. */
   async history(session: Session, frame: ClientHistoryFrame): Promise<void> {
-    const { messages, groups, sendControl, historyPageMax } = this.options;
+    const { messages, sendControl, historyPageMax } = this.options;
     const parsed = parseConversationId(frame.conversation);
     const unknown = () => sendControl(session, encodeError('UNKNOWN_CONVERSATION', `${frame.conversation} is not a conversation of yours`, frame.id));
     if (!parsed) return void unknown();
     try {
-      if (parsed.kind === 'dm' ? !isDirectParticipant(parsed, session.userId) : !(await groups.membersOf(parsed.ids[0]!))?.includes(session.userId)) {
+      if (parsed.kind === 'dm' ? !isDirectParticipant(parsed, session.userId) : !(await this.isMember(session, frame.conversation, parsed.ids[0]!))) {
         return void unknown();
       }
       const page = await messages.page(frame.conversation, {
@@ -140,11 +148,21 @@ export class GroupMessages {
     }
   }
 
+  /**
+   * Whether the session's user is a member of the group: in its room (membership as the session
+   * follows it, no read), or else in the database (the login's read of its groups may have failed).
+   */
+  private async isMember(session: Session, room: string, groupId: string): Promise<boolean> {
+    await this.entering.get(session);
+    if (this.options.rooms.registry.has(session, room)) return true;
+    return (await this.options.groups.membersOf(groupId))?.includes(session.userId) === true;
+  }
+
   private async enterGroups(session: Session): Promise<void> {
-    const { groups, rooms, log } = this.options;
+    const { rooms, log } = this.options;
     let ids: string[];
     try {
-      ids = await groups.groupsOf(session.userId);
+      ids = await this.groupsAtLogin.read(session.userId);
     } catch (error) {
       log.warn({ userId: session.userId, err: (error as Error).message }, 'groups not read at login: the session gets no live group messages');
       return;

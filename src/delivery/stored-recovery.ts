@@ -9,6 +9,7 @@ import { parseConversationId } from '../protocol/conversation-ids.ts';
 import type { ConversationPositions, MissedMessages } from '../chat/conversation-positions.ts';
 import type { StoredMessage } from '../chat/message-store.ts';
 import { encodeServerFrame } from '../protocol/frames.ts';
+import { KeyedBatchReader } from '../util/keyed-batch-reader.ts';
 
 /** The frame a stored message is delivered as, for `userId`. */
 export function storedMessageFrame(message: StoredMessage, userId: string): string {
@@ -37,58 +38,31 @@ export function storedMessageFrame(message: StoredMessage, userId: string): stri
 /** Users whose missed messages one read asks for at most. */
 const USERS_PER_READ = 500;
 
-interface Waiting {
-  resolve: (frames: string[]) => void;
-  reject: (error: Error) => void;
-}
-
 /**
- * Reads what logging-in users missed, many users per database read: the logins of one moment
- * (a reconnect storm: thousands) wait together while a read is in flight, then go in the next
- * one, so the database sees a few statements, not one per login.
+ * Reads what logging-in users missed, many users per database read (keyed-batch-reader.ts): a
+ * reconnect storm costs the database a few statements, not one per login.
  */
 export class StoredRecovery {
-  private waiting = new Map<string, Waiting[]>();
-  private reading = false;
+  private readonly reader: KeyedBatchReader<string[]>;
 
   constructor(
-    private readonly positions: Pick<ConversationPositions, 'missed'>,
+    positions: Pick<ConversationPositions, 'missed'>,
     /** RECOVERY_MAX_MESSAGES: most messages one login is sent. */
-    private readonly maxMessages: number,
-  ) {}
+    maxMessages: number,
+  ) {
+    this.reader = new KeyedBatchReader(
+      async (userIds) => {
+        const missed = await positions.missed(userIds, maxMessages);
+        return new Map(userIds.map((userId) => [userId, framesOf(userId, missed.get(userId))]));
+      },
+      [],
+      USERS_PER_READ,
+    );
+  }
 
   /** The frames of what the user missed, `recovered` last; none when nothing was missed. */
   read(userId: string): Promise<string[]> {
-    return new Promise((resolve, reject) => {
-      let waiting = this.waiting.get(userId);
-      if (!waiting) this.waiting.set(userId, (waiting = []));
-      waiting.push({ resolve, reject });
-      if (!this.reading) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.reading = true;
-    try {
-      while (this.waiting.size > 0) {
-        const batch = [...this.waiting].slice(0, USERS_PER_READ);
-        for (const [userId] of batch) this.waiting.delete(userId);
-        try {
-          const missed = await this.positions.missed(
-            batch.map(([userId]) => userId),
-            this.maxMessages,
-          );
-          for (const [userId, waiting] of batch) {
-            const frames = framesOf(userId, missed.get(userId));
-            for (const { resolve } of waiting) resolve(frames);
-          }
-        } catch (error) {
-          for (const [, waiting] of batch) for (const { reject } of waiting) reject(error as Error);
-        }
-      }
-    } finally {
-      this.reading = false;
-    }
+    return this.reader.read(userId);
   }
 }
 

@@ -25,6 +25,9 @@ t.test('PostgreSQL', async (t) => {
 /** The member bound of the store under test. */
 const MAX_MEMBERS = 3;
 
+/** One user's groups through the many-user read. */
+const groupsOfOne = async (groups: PrismaGroupStore, userId: string) => (await groups.groupsOf([userId])).get(userId) ?? [];
+
 function groupStoreContract(t: Test, open: () => Promise<Database>): void {
   let db!: Database;
   let groups!: PrismaGroupStore;
@@ -51,7 +54,7 @@ function groupStoreContract(t: Test, open: () => Promise<Database>): void {
     const original = await groups.get('ex-guild');
     t.same(await groups.create({ id: 'ex-guild', name: 'second', members: ['ex-b', 'ex-c'] }), { refused: 'exists' });
     t.strictSame(await groups.get('ex-guild'), original);
-    t.same(await groups.groupsOf('ex-b'), [], 'the refused members were not added');
+    t.same(await groupsOfOne(groups, 'ex-b'), [], 'the refused members were not added');
   });
 
   t.test('create refuses more distinct members than the bound; duplicates count once', async (t) => {
@@ -89,7 +92,7 @@ function groupStoreContract(t: Test, open: () => Promise<Database>): void {
     t.equal(await groups.removeMember('rm-guild', 'rm-1'), 'not_member');
     t.equal(await groups.removeMember('rm-none', 'rm-1'), 'no_group');
     t.same(await groups.membersOf('rm-guild'), ['rm-2']);
-    t.same(await groups.groupsOf('rm-1'), []);
+    t.same(await groupsOfOne(groups, 'rm-1'), []);
   });
 
   t.test('members and groups come in code-point order (upper case before lower case)', async (t) => {
@@ -101,10 +104,16 @@ function groupStoreContract(t: Test, open: () => Promise<Database>): void {
     t.same((await roomy.get('co-guild'))?.members, ['0', 'A', 'B', '_', 'a', 'b']);
 
     for (const groupId of ['co-z', 'co-Y', 'co-a', 'co-_']) await roomy.create({ id: groupId, name: groupId, members: ['co-user'] });
-    t.same(await roomy.groupsOf('co-user'), ['co-Y', 'co-_', 'co-a', 'co-z']);
-    t.same(await roomy.groupsOf('co-nobody'), []);
+    t.same(await groupsOfOne(roomy, 'co-user'), ['co-Y', 'co-_', 'co-a', 'co-z']);
+    t.same(await groupsOfOne(roomy, 'co-nobody'), []);
+    t.same(
+      [...(await roomy.groupsOf(['co-user', 'co-nobody', 'co-user']))],
+      [['co-user', ['co-Y', 'co-_', 'co-a', 'co-z']]],
+      'many users in one read: a user in no group is absent, a repeated id answered once',
+    );
+    t.same(await roomy.groupsOf([]), new Map());
     await roomy.removeMember('co-a', 'co-user');
-    t.same(await roomy.groupsOf('co-user'), ['co-Y', 'co-_', 'co-z'], 'a group left is no longer listed');
+    t.same(await groupsOfOne(roomy, 'co-user'), ['co-Y', 'co-_', 'co-z'], 'a group left is no longer listed');
   });
 
   t.test('concurrent additions never go over the bound; the same user twice is added once', async (t) => {

@@ -151,7 +151,11 @@ t.test('with Redis, a direct message is numbered, delivered at once and stored b
   await db.query('BEGIN');
   await db.query(`LOCK TABLE ${messages} IN EXCLUSIVE MODE`);
   hank.send({ type: 'message', to: 'ivy', content: 'while the table is locked', id: 'h2' });
-  t.match(await ivy.next('message'), { content: 'while the table is locked', conversation: 'dm:hank:ivy', seq: 2 }, 'delivered before its row could be written');
+  t.match(
+    await ivy.next('message'),
+    { content: 'while the table is locked', conversation: 'dm:hank:ivy', seq: 2 },
+    'delivered before its row could be written',
+  );
   await ivy.close();
   await eventually(async () => (await h.app.presence.getPlayer('ivy'))?.status !== 'online');
   hank.send({ type: 'message', to: 'ivy', content: 'to ivy away', id: 'h3' });

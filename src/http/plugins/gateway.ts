@@ -115,7 +115,9 @@ export default fp(
         messages: app.messageStore,
         positions: app.conversationPositions,
         // Stored direct messages numbered on Redis are delivered before their commit (embedded: after it).
-        sequencer: app.redis && new RedisConversationSequencer({ redis: app.redis, keyPrefix: config.REDIS_KEY_PREFIX, storedLastSeq: (id) => app.messageStore.lastSeq(id) }),
+        sequencer:
+          app.redis &&
+          new RedisConversationSequencer({ redis: app.redis, keyPrefix: config.REDIS_KEY_PREFIX, storedLastSeq: (id) => app.messageStore.lastSeq(id) }),
       },
       statsExchange,
     });

@@ -21,8 +21,8 @@ const conversationHistoryRoutes: FastifyPluginAsync = async (app) => {
   /** Whether the player takes part: one of the two users, or a member of the group (now). */
   async function takesPart(player: string, conversation: ParsedConversation, log: FastifyBaseLogger): Promise<boolean> {
     if (conversation.kind === 'dm') return isDirectParticipant(conversation, player);
-    const groups = await fromDatabase(log, () => app.groups.groupsOf(player));
-    return groups.includes(conversation.ids[0]!);
+    const groups = await fromDatabase(log, () => app.groups.groupsOf([player]));
+    return groups.get(player)?.includes(conversation.ids[0]!) === true;
   }
 
   app.get<{ Params: ConversationParams; Querystring: HistoryQuery; Reply: HistoryPage }>(

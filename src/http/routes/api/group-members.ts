@@ -104,7 +104,7 @@ const groupMemberRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request) => {
       const { userId } = request.params;
-      const groups = await fromDatabase(request.log, () => app.groups.groupsOf(userId));
+      const groups = (await fromDatabase(request.log, () => app.groups.groupsOf([userId]))).get(userId) ?? [];
       return { userId, groups };
     },
   );
