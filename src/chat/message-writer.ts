@@ -22,6 +22,12 @@ export interface MessageWriterOptions {
   maxPending: number;
   /** Default NUMBERED_RETRY_DELAYS_MS. */
   retryDelaysMs?: readonly number[];
+  /**
+   * How long a numbered message (delivered already: only its ack waits) waits for others to join
+   * its transaction when nothing is being written (default 0). Fewer, larger transactions cost
+   * the node far less CPU per message; a message the database numbers never waits for it.
+   */
+  numberedLingerMs?: number;
 }
 
 type Waiting =
@@ -34,6 +40,8 @@ export class MessageWriter {
   private queue: Waiting[] = [];
   private inFlight = 0;
   private writing = false;
+  /** A drain scheduled after the linger of a numbered message. */
+  private lingering: NodeJS.Timeout | undefined;
   /** Messages stored, batches written, batches that failed: the metrics read them. */
   stored = 0;
   batches = 0;
@@ -57,7 +65,7 @@ export class MessageWriter {
    */
   write(message: NewMessage): Promise<number> | undefined {
     if (this.full) return undefined;
-    return this.enqueue<number>((resolve, reject) => ({ numbered: false, message, resolve, reject }));
+    return this.enqueue<number>((resolve, reject) => ({ numbered: false, message, resolve, reject }), false);
   }
 
   /**
@@ -67,18 +75,27 @@ export class MessageWriter {
    */
   writeNumbered(message: StoredMessage): Promise<boolean> | undefined {
     if (this.full) return undefined;
-    return this.enqueue<boolean>((resolve, reject) => ({ numbered: true, message, resolve, reject }));
+    return this.enqueue<boolean>((resolve, reject) => ({ numbered: true, message, resolve, reject }), (this.options.numberedLingerMs ?? 0) > 0);
   }
 
-  /** Resolves once everything handed over so far is durable or failed (shutdown). */
+  /** Resolves once everything handed over so far is durable or failed (shutdown: a linger ends at once). */
   async flushed(): Promise<void> {
+    if (this.lingering) this.startDrain();
     while (this.writing) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  private enqueue<T>(make: (resolve: (value: T) => void, reject: (error: Error) => void) => Waiting): Promise<T> {
+  private enqueue<T>(make: (resolve: (value: T) => void, reject: (error: Error) => void) => Waiting, linger: boolean): Promise<T> {
     const promise = new Promise<T>((resolve, reject) => this.queue.push(make(resolve as never, reject)));
-    if (!this.writing) void this.drain();
+    if (this.writing) return promise;
+    if (!linger) this.startDrain();
+    else this.lingering ??= setTimeout(() => this.startDrain(), this.options.numberedLingerMs);
     return promise;
+  }
+
+  private startDrain(): void {
+    if (this.lingering) clearTimeout(this.lingering);
+    this.lingering = undefined;
+    if (!this.writing) void this.drain();
   }
 
   private async drain(): Promise<void> {

@@ -162,3 +162,32 @@ t.test('numbered messages fail once every try failed; full refuses them like the
   t.notOk(writer.full);
   await writer.flushed();
 });
+
+t.test('numbered messages linger for others to join their transaction; the database-numbered ones and flushed() do not wait', async (t) => {
+  const store = handStore();
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1000, numberedLingerMs: 30 });
+  const numbered = [1, 2, 3].map((n) => writer.writeNumbered({ ...message(n, 'dm:a:b'), seq: n })!);
+  await tick();
+  t.equal(store.numberedCalls.length, 0, 'waiting for more');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.same(
+    store.numberedCalls.map((c) => c.messages.length),
+    [3],
+    'the three in one transaction after the linger',
+  );
+  store.numberedCalls[0]!.settle([true, true, true]);
+  t.same(await Promise.all(numbered), [true, true, true]);
+  await tick();
+  const plain = writer.write(message(4))!;
+  t.equal(store.calls.length, 1, 'a message the database numbers is written at once');
+  store.calls[0]!.settle(true);
+  t.equal(await plain, 1);
+  await tick();
+  const last = writer.writeNumbered({ ...message(5, 'dm:a:b'), seq: 4 })!;
+  const flushed = writer.flushed();
+  await tick();
+  t.equal(store.numberedCalls.length, 2, 'flushed() ends the linger');
+  store.numberedCalls[1]!.settle([true]);
+  t.equal(await last, true);
+  await flushed;
+});
