@@ -23,9 +23,10 @@ export interface MessageWriterOptions {
   /** Default NUMBERED_RETRY_DELAYS_MS. */
   retryDelaysMs?: readonly number[];
   /**
-   * How long a numbered message (delivered already: only its ack waits) waits for others to join
-   * its transaction when nothing is being written (default 0). Fewer, larger transactions cost
-   * the node far less CPU per message; a message the database numbers never waits for it.
+   * Numbered messages (delivered already: only their acks wait) go to the database at most once
+   * per this many ms (default 0: as soon as the previous transaction is done), all that waits in
+   * one transaction. Fewer, larger transactions cost the node and the database far less CPU per
+   * message; a message the database numbers never waits for it.
    */
   numberedLingerMs?: number;
 }
@@ -40,8 +41,14 @@ export class MessageWriter {
   private queue: Waiting[] = [];
   private inFlight = 0;
   private writing = false;
-  /** A drain scheduled after the linger of a numbered message. */
+  /** The wait before the next transaction of numbered messages. */
   private lingering: NodeJS.Timeout | undefined;
+  /** When the last transaction of numbered messages started (ms, Date.now). */
+  private lastNumberedAt = 0;
+  /** Messages the database numbers, waiting: they never linger. */
+  private plainWaiting = 0;
+  /** flushed() was called: no more lingering. */
+  private flushing = false;
   /** Messages stored, batches written, batches that failed: the metrics read them. */
   stored = 0;
   batches = 0;
@@ -65,7 +72,8 @@ export class MessageWriter {
    */
   write(message: NewMessage): Promise<number> | undefined {
     if (this.full) return undefined;
-    return this.enqueue<number>((resolve, reject) => ({ numbered: false, message, resolve, reject }), false);
+    this.plainWaiting++;
+    return this.enqueue<number>((resolve, reject) => ({ numbered: false, message, resolve, reject }));
   }
 
   /**
@@ -75,48 +83,62 @@ export class MessageWriter {
    */
   writeNumbered(message: StoredMessage): Promise<boolean> | undefined {
     if (this.full) return undefined;
-    return this.enqueue<boolean>((resolve, reject) => ({ numbered: true, message, resolve, reject }), (this.options.numberedLingerMs ?? 0) > 0);
+    return this.enqueue<boolean>((resolve, reject) => ({ numbered: true, message, resolve, reject }));
   }
 
-  /** Resolves once everything handed over so far is durable or failed (shutdown: a linger ends at once). */
+  /** Resolves once everything handed over so far is durable or failed (shutdown: no more lingering). */
   async flushed(): Promise<void> {
-    if (this.lingering) this.startDrain();
-    while (this.writing) await new Promise<void>((resolve) => setImmediate(resolve));
+    this.flushing = true;
+    this.schedule();
+    while (this.writing || this.queue.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  private enqueue<T>(make: (resolve: (value: T) => void, reject: (error: Error) => void) => Waiting, linger: boolean): Promise<T> {
+  private enqueue<T>(make: (resolve: (value: T) => void, reject: (error: Error) => void) => Waiting): Promise<T> {
     const promise = new Promise<T>((resolve, reject) => this.queue.push(make(resolve as never, reject)));
-    if (this.writing) return promise;
-    if (!linger) this.startDrain();
-    else this.lingering ??= setTimeout(() => this.startDrain(), this.options.numberedLingerMs);
+    this.schedule();
     return promise;
   }
 
-  private startDrain(): void {
-    if (this.lingering) clearTimeout(this.lingering);
-    this.lingering = undefined;
-    if (!this.writing) void this.drain();
+  /** Starts the next transaction now, or once the numbered messages' linger is over. */
+  private schedule(): void {
+    if (this.writing || this.queue.length === 0) return;
+    const linger = this.flushing || this.plainWaiting > 0 ? 0 : (this.options.numberedLingerMs ?? 0);
+    const wait = this.lastNumberedAt + linger - Date.now();
+    if (wait <= 0) {
+      if (this.lingering) clearTimeout(this.lingering);
+      this.lingering = undefined;
+      void this.drain();
+    } else {
+      this.lingering ??= setTimeout(() => {
+        this.lingering = undefined;
+        this.schedule();
+      }, wait);
+    }
   }
 
+  /** One transaction of what waits (at most maxBatch, in arrival order), then the next when due. */
   private async drain(): Promise<void> {
     this.writing = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.length <= this.options.maxBatch ? this.queue : this.queue.slice(0, this.options.maxBatch);
-        this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
-        this.inFlight = batch.length;
-        const numbered = batch.filter((w): w is Extract<Waiting, { numbered: true }> => w.numbered);
-        const plain = numbered.length === 0 ? batch : batch.filter((w): w is Extract<Waiting, { numbered: false }> => !w.numbered);
-        try {
-          if (numbered.length > 0) await this.storeNumbered(numbered);
-          if (plain.length > 0) await this.storePlain(plain as Array<Extract<Waiting, { numbered: false }>>);
-        } finally {
-          this.inFlight = 0;
+      const batch = this.queue.length <= this.options.maxBatch ? this.queue : this.queue.slice(0, this.options.maxBatch);
+      this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
+      this.inFlight = batch.length;
+      const numbered = batch.filter((w): w is Extract<Waiting, { numbered: true }> => w.numbered);
+      const plain = numbered.length === 0 ? batch : batch.filter((w): w is Extract<Waiting, { numbered: false }> => !w.numbered);
+      this.plainWaiting -= plain.length;
+      try {
+        if (numbered.length > 0) {
+          this.lastNumberedAt = Date.now();
+          await this.storeNumbered(numbered);
         }
+        if (plain.length > 0) await this.storePlain(plain as Array<Extract<Waiting, { numbered: false }>>);
+      } finally {
+        this.inFlight = 0;
       }
     } finally {
       this.writing = false;
     }
+    this.schedule();
   }
 
   private async storePlain(waiting: ReadonlyArray<Extract<Waiting, { numbered: false }>>): Promise<void> {

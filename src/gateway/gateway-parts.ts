@@ -43,10 +43,12 @@ const LOGIN_LINGER_MS = 25;
 const MESSAGE_BATCH_MAX = 500;
 const MESSAGES_PENDING_MAX = 10_000;
 /**
- * A direct message numbered on Redis waits this long for others to share its transaction (it is
- * delivered already: only its sender's ack waits). Measured at 1,000 messages/s (bench chat,
- * 2026-12-04): without it ~1.5 messages per transaction and 430-500 µs of node CPU per message,
- * 10 ms: ~4 and 320-350 µs, 50 ms: ~10 and 277-285 µs (Prisma and the driver cost per statement).
+ * Direct messages numbered on Redis (delivered already: only their senders' acks wait) go to the
+ * database at most once per this many ms, all that waits in one transaction. Measured at 1,000
+ * messages/s (bench chat, 2026-12-04): a transaction as soon as the previous one is done gave
+ * ~1.5 messages per transaction and 430-500 µs of node CPU per message; waiting for others
+ * after a quiet spell, 10 ms: ~4 and 320-350 µs, 50 ms: ~10 and 277-285 µs (Prisma and the
+ * driver cost per statement).
  */
 const NUMBERED_MESSAGES_LINGER_MS = 50;
 /** `received` positions gather this long before one write (a client may send one per message). */

@@ -163,31 +163,46 @@ t.test('numbered messages fail once every try failed; full refuses them like the
   await writer.flushed();
 });
 
-t.test('numbered messages linger for others to join their transaction; the database-numbered ones and flushed() do not wait', async (t) => {
+t.test('numbered messages go at most once per linger, together; a database-numbered one and flushed() do not wait', async (t) => {
   const store = handStore();
-  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1000, numberedLingerMs: 30 });
-  const numbered = [1, 2, 3].map((n) => writer.writeNumbered({ ...message(n, 'dm:a:b'), seq: n })!);
+  const writer = new MessageWriter({ store, maxBatch: 100, maxPending: 1000, numberedLingerMs: 40 });
+  const numbered = (n: number) => writer.writeNumbered({ ...message(n, 'dm:a:b'), seq: n })!;
+  const first = numbered(1);
+  t.equal(store.numberedCalls.length, 1, 'after a quiet spell, at once');
+  const next = [numbered(2), numbered(3)];
+  store.numberedCalls[0]!.settle([true]);
+  t.equal(await first, true);
   await tick();
-  t.equal(store.numberedCalls.length, 0, 'waiting for more');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(store.numberedCalls.length, 1, 'the next transaction waits for the linger');
+  await new Promise((resolve) => setTimeout(resolve, 60));
   t.same(
     store.numberedCalls.map((c) => c.messages.length),
-    [3],
-    'the three in one transaction after the linger',
+    [1, 2],
+    'the two that waited, in one transaction',
   );
-  store.numberedCalls[0]!.settle([true, true, true]);
-  t.same(await Promise.all(numbered), [true, true, true]);
+  store.numberedCalls[1]!.settle([true, true]);
+  t.same(await Promise.all(next), [true, true]);
   await tick();
-  const plain = writer.write(message(4))!;
-  t.equal(store.calls.length, 1, 'a message the database numbers is written at once');
+  const lingering = numbered(4);
+  await tick();
+  t.equal(store.numberedCalls.length, 2, 'lingering again');
+  const plain = writer.write(message(5))!;
+  t.same(
+    store.numberedCalls.at(-1)!.messages.map((m) => m.seq),
+    [4],
+    'a message the database numbers starts the transaction at once, the numbered one with it',
+  );
+  store.numberedCalls.at(-1)!.settle([true]);
+  await tick();
   store.calls[0]!.settle(true);
   t.equal(await plain, 1);
+  t.equal(await lingering, true);
   await tick();
-  const last = writer.writeNumbered({ ...message(5, 'dm:a:b'), seq: 4 })!;
+  const last = numbered(6);
   const flushed = writer.flushed();
   await tick();
-  t.equal(store.numberedCalls.length, 2, 'flushed() ends the linger');
-  store.numberedCalls[1]!.settle([true]);
+  t.equal(store.numberedCalls.length, 4, 'flushed() ends the linger');
+  store.numberedCalls[3]!.settle([true]);
   t.equal(await last, true);
   await flushed;
 });
