@@ -278,7 +278,10 @@ export class GatehouseClient extends TypedEmitter<GatehouseEvents> {
 
   /**
    * Direct message to a user; resolves with the ack: `delivered`, `queued`, `dropped` (nobody
-   * took it, nothing stored) or `unconfirmed` (see `AckStatus`).
+   * took it, nothing stored) or `unconfirmed` (see `AckStatus`); with MESSAGE_PERSISTENCE on,
+   * `delivered` or `stored` once it is durable, with its `conversation` and `seq`. Rejects with a
+   * GatehouseError of the error frame's code (`NOT_STORED`: it reached live sessions but is not
+   * stored, send it again).
    */
   sendTo(userId: string, content: unknown, options: RequestOptions = {}): Promise<Ack> {
     const id = options.id ?? newMessageId();

@@ -193,7 +193,7 @@ export interface Ack {
   dropped?: number;
   /** Stored messages (groups; direct messages with MESSAGE_PERSISTENCE=on): the conversation it is in. */
   conversation?: string;
-  /** Stored messages: its place in `conversation` (1, 2, 3, ... without gaps). */
+  /** Stored messages: its place in `conversation` (increasing; a seq whose message was never stored is skipped). */
   seq?: number;
 }
 
