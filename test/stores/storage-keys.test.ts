@@ -37,6 +37,7 @@ t.test('every name RedisKeys builds has a row in the table', async (t) => {
     k.roomMembers('<room>'),
     k.roomNodeUsers('<room>', '<nodeId>'),
     k.nodeRooms('<nodeId>', b),
+    k.conversationSeq('<conversationId>'),
     k.nodeChannel('<nodeId>'),
     k.broadcastChannel,
     k.roomChannelPrefix + '<room>',
@@ -49,6 +50,13 @@ t.test('every name RedisKeys builds has a row in the table', async (t) => {
   t.equal(k.bucketOf('<nodeId>'), b, 'the node and the user share the bucket (the names are compared with one tag)');
   t.equal(k.bucketOf('<name>'), b);
   t.equal(k.bucketOf('<room>'), b);
+});
+
+t.test("a conversation's seq counter is a key of its own slot, whatever the buckets", async (t) => {
+  const conversation = 'dm:alice:bob';
+  const slots = [1, 4, 64].map((buckets) => calculateSlot(new RedisKeys('p:', buckets).conversationSeq(conversation)));
+  t.same(slots, [slots[0], slots[0], slots[0]]);
+  t.equal(slots[0], calculateSlot(conversation), 'the conversation id is its hash tag');
 });
 
 t.test('one bucket: the keys carry no hash tag, as before buckets existed', async (t) => {
