@@ -6,10 +6,18 @@
  * conversation for its participants only.
  */
 import t from 'tap';
-import { buildTestApp, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
+import { buildTestApp, eventually, TEST_ADMIN_TOKEN, type Backend, type TestApp } from '../helpers/build.ts';
 import { TestClient, type Frame } from '../helpers/ws-client.ts';
 
-const open = async (h: TestApp, userId: string) => (await TestClient.open(`${h.wsUrl}/ws?token=${h.token(userId)}`)).client;
+/**
+ * A session whose login is over: its recovery of stored messages read (on a loaded machine that
+ * read can end after a message the test sends next was stored, and bring it once more).
+ */
+async function open(h: TestApp, userId: string): Promise<TestClient> {
+  const { client } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token(userId)}`);
+  await eventually(() => h.app.gateway.replay.gated === 0, 20_000);
+  return client;
+}
 
 /** Frames of a type received so far (after a ping barrier: everything sent before is in). */
 async function settled(client: TestClient, type: string): Promise<Frame[]> {
