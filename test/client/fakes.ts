@@ -125,6 +125,9 @@ export const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 };
 
+/** A client's options for user alice on FakeSocket and `timers`. */
+export const fakeClientOptions = (timers: FakeTimers) => ({ url: 'ws://game.test/ws', userId: 'alice', WebSocket: FakeSocket, timers, now: () => timers.now });
+
 /**
  * A client on FakeSocket and `timers` as user alice (no ping loop unless `options` set one,
  * reconnect after 10 ms), connected and accepted; the socket's `sent` emptied.
@@ -135,11 +138,7 @@ export async function connectedFakeClient(
   FakeSocket.reset();
   const timers = new FakeTimers();
   const client = new GatehouseClient({
-    url: 'ws://game.test/ws',
-    userId: 'alice',
-    WebSocket: FakeSocket,
-    timers,
-    now: () => timers.now,
+    ...fakeClientOptions(timers),
     pingIntervalMs: 0,
     reconnect: { initialDelayMs: 10, maxDelayMs: 10 },
     ...options,

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { backoffCeiling, backoffDelay, GatehouseClient, GatehouseError, type CloseInfo, type GatehouseClientOptions } from '../../src/client/index.ts';
-import { FakeSocket, FakeTimers, flush } from './fakes.ts';
+import { fakeClientOptions, FakeSocket, FakeTimers, flush } from './fakes.ts';
 
 const RECONNECT = { initialDelayMs: 500, maxDelayMs: 30_000, factor: 2 };
 
@@ -14,11 +14,7 @@ function setup(options: Partial<GatehouseClientOptions> = {}) {
   const timers = new FakeTimers();
   const randoms: number[] = [];
   const client = new GatehouseClient({
-    url: 'ws://game.test/ws',
-    userId: 'alice',
-    WebSocket: FakeSocket,
-    timers,
-    now: () => timers.now,
+    ...fakeClientOptions(timers),
     random: () => {
       const r = Math.random();
       randoms.push(r);
