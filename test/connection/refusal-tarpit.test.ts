@@ -10,7 +10,8 @@ import { RefusalTarpit } from '../../src/http/refusal-tarpit.ts';
 import { buildTestApp, TEST_ADMIN_TOKEN } from '../helpers/build.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
-const DELAY_MS = 600;
+/** Long enough that a handshake on a loaded test machine is still done well before it. */
+const DELAY_MS = 2000;
 
 /** Sends `head` on a fresh connection; resolves with the status line and the ms until the close. */
 function rawRequest(port: number, head: string): Promise<{ status: string; ms: number }> {
@@ -31,14 +32,15 @@ t.test('junk heads wait for their refusal; players do not', async (t) => {
   const oversized = `GET /api/online/players?junk=${'z'.repeat(15 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`;
   const notHttp = 'HELLO THERE\r\n\r\n';
   const refusals = Promise.all([rawRequest(port, oversized), rawRequest(port, notHttp), rawRequest(port, oversized)]);
+  let refusalsAnswered = false;
+  void refusals.then(() => (refusalsAnswered = true));
 
-  // Meanwhile a player connects and is answered, and a REST call is served.
-  const started = performance.now();
+  // Meanwhile a player connects and is answered, and a REST call is served, all before the refusals.
   const { client } = await TestClient.open(`${h.wsUrl}/ws?userId=player-1`);
-  t.ok(performance.now() - started < DELAY_MS, 'the handshake was not held up by the waiting refusals');
   t.match(await client.ping(), { type: 'pong' }, 'and its ping is answered');
   const live = await fetch(`${h.baseUrl}/health/live`);
   t.equal(live.status, 200);
+  t.notOk(refusalsAnswered, 'the handshake, the ping and the request were not held up by the waiting refusals');
 
   const [a, b, c] = await refusals;
   t.match(a, { status: 'HTTP/1.1 431 Request Header Fields Too Large' }, 'an oversized head: 431');

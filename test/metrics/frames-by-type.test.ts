@@ -156,7 +156,8 @@ t.test('frames in and out by type move with the traffic that makes them', async 
 
   await t.test('a frame dropped on a full send queue is not counted out', async (t) => {
     const stuck = await open('stuck');
-    await stuck.ping(); // a barrier: its (empty) replay is over, frames go straight to the send queue
+    // Its login's replay is over (the stored-message recovery read included): frames go straight to the send queue.
+    await eventually(() => h.app.gateway.replay.gated === 0, 20_000);
     (stuck.socket as unknown as { _socket: Socket })._socket.pause();
     const session = [...h.app.gateway.connections.sessionsOf('stuck')!][0]!;
     const pad = 'p'.repeat(60_000);

@@ -24,7 +24,8 @@ const ENV = {
 
 const open = async (h: TestApp, userId: string) => {
   const { client } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token(userId)}`);
-  await client.ping(); // a barrier: its (empty) offline replay is over
+  // Its login's replay is over (the stored-message recovery read included): frames go to its send queue.
+  await eventually(() => h.app.gateway.replay.gated === 0, 20_000);
   return client;
 };
 

@@ -20,7 +20,8 @@ t.test('a client that stopped reading still gets the reconnect frame, then 1012'
   if (!h) return;
   const { client: slow } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('slow')}`);
   const { client: fine } = await TestClient.open(`${h.wsUrl}/ws?token=${h.token('fine')}`);
-  await slow.ping(); // its replay is over: frames go straight to the send queue
+  // Their replays are over (the stored-message recovery read included): frames go straight to the send queue.
+  await eventually(() => h.app.gateway.replay.gated === 0, 20_000);
   const session = [...h.app.gateway.connections.sessionsOf('slow')!][0]!;
 
   tcp(slow).pause(); // the kernel buffers fill, then ws's, then the session's queue
