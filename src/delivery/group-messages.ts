@@ -38,9 +38,6 @@ export interface GroupMessagesOptions {
   now: () => number;
 }
 
-/** Logging-in users whose groups one read asks for at most. */
-const USERS_PER_READ = 500;
-
 export class GroupMessages {
   /** Per session still entering its groups' rooms: its `group` frames wait for it. */
   private readonly entering = new Map<Session, Promise<void>>();
@@ -48,7 +45,7 @@ export class GroupMessages {
   private readonly groupsAtLogin: KeyedBatchReader<string[]>;
 
   constructor(private readonly options: GroupMessagesOptions) {
-    this.groupsAtLogin = new KeyedBatchReader((userIds) => options.groups.groupsOf(userIds), [], USERS_PER_READ);
+    this.groupsAtLogin = new KeyedBatchReader((userIds) => options.groups.groupsOf(userIds), []);
   }
 
   /** A session logged in: it enters the rooms of its groups (a failure is logged; it can still read history). */

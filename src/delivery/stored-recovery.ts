@@ -35,9 +35,6 @@ export function storedMessageFrame(message: StoredMessage, userId: string): stri
   );
 }
 
-/** Users whose missed messages one read asks for at most. */
-const USERS_PER_READ = 500;
-
 /**
  * Reads what logging-in users missed, many users per database read (keyed-batch-reader.ts): a
  * reconnect storm costs the database a few statements, not one per login.
@@ -50,14 +47,10 @@ export class StoredRecovery {
     /** RECOVERY_MAX_MESSAGES: most messages one login is sent. */
     maxMessages: number,
   ) {
-    this.reader = new KeyedBatchReader(
-      async (userIds) => {
-        const missed = await positions.missed(userIds, maxMessages);
-        return new Map(userIds.map((userId) => [userId, framesOf(userId, missed.get(userId))]));
-      },
-      [],
-      USERS_PER_READ,
-    );
+    this.reader = new KeyedBatchReader(async (userIds) => {
+      const missed = await positions.missed(userIds, maxMessages);
+      return new Map(userIds.map((userId) => [userId, framesOf(userId, missed.get(userId))]));
+    }, []);
   }
 
   /** The frames of what the user missed, `recovered` last; none when nothing was missed. */

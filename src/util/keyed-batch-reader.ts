@@ -4,6 +4,9 @@
  * `maxKeys` a read, so the database sees a few statements, not one per caller. Callers asking
  * for the same key share its answer.
  */
+/** Keys per read unless told otherwise: the logins of a storm, 500 users per statement. */
+export const KEYS_PER_READ = 500;
+
 interface Waiting<T> {
   resolve: (value: T) => void;
   reject: (error: Error) => void;
@@ -17,7 +20,7 @@ export class KeyedBatchReader<T> {
     /** The answers for `keys` (a key missing from the map gets `fallback`). */
     private readonly readMany: (keys: string[]) => Promise<Map<string, T>>,
     private readonly fallback: T,
-    private readonly maxKeys: number,
+    private readonly maxKeys: number = KEYS_PER_READ,
   ) {}
 
   read(key: string): Promise<T> {
